@@ -46,6 +46,13 @@ int HttpStatusFor(Errc code) {
   return 500;
 }
 
+Errc ErrcFromReason(std::string_view reason) {
+  for (int i = 0; i <= static_cast<int>(Errc::kDeadlineExceeded); ++i) {
+    if (ReasonFor(static_cast<Errc>(i)) == reason) return static_cast<Errc>(i);
+  }
+  return Errc::kInternal;
+}
+
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
   std::string message(context);

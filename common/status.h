@@ -35,6 +35,8 @@ enum class Errc {
 std::string_view ReasonFor(Errc code);
 // HTTP status code for an Errc.
 int HttpStatusFor(Errc code);
+// Inverse of ReasonFor; unknown reasons map to kInternal.
+Errc ErrcFromReason(std::string_view reason);
 
 // The outcome of an operation: a code and a human message that says what was wrong and, where
 // the caller can act on it, what to do. Cheap to copy when ok.

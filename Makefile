@@ -1,0 +1,37 @@
+# Thin wrapper over CMake presets. `make test` is what CI runs.
+PRESET ?= release
+BUILD_DIR := build/$(PRESET)
+OUTPOST := $(BUILD_DIR)/server/outpost
+DATA_DIR ?= var/satellite
+JOBS ?= 2
+
+.PHONY: all deps configure build test test-asan run clean format
+
+all: build
+
+deps:
+	@deploy/install-deps.sh
+
+configure: deps
+	@cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+test: build
+	ctest --preset $(PRESET) -j $(JOBS)
+
+test-asan:
+	$(MAKE) test PRESET=asan
+
+# Initialises ./var/satellite on first start, then serves on https://127.0.0.1:8443.
+run: build
+	@if [ ! -f $(DATA_DIR)/outpost.toml ]; then \
+	  $(OUTPOST) init --data-dir $(DATA_DIR) --listen 127.0.0.1:8443; fi
+	$(OUTPOST) serve --data-dir $(DATA_DIR)
+
+format:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Installs the Debian 12 packages Outpost needs to build, test and run, skipping those already
+# present. Idempotent: a second run installs nothing. Needs root (or sudo) only when something
+# is missing.
+set -eu
+
+PACKAGES="
+  build-essential
+  cmake
+  ninja-build
+  pkg-config
+  libboost1.81-dev
+  libboost-json1.81-dev
+  libsqlite3-dev
+  libssl-dev
+  openssl
+  libprotobuf-dev
+  protobuf-compiler
+  libgtest-dev
+  libgmock-dev
+  libcli11-dev
+  libspdlog-dev
+  libtomlplusplus-dev
+"
+
+missing=""
+for p in $PACKAGES; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing="$missing $p"
+done
+
+if [ -z "$missing" ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=sudo
+  else
+    echo "install-deps: these packages are missing and this is not root:$missing" >&2
+    echo "install-deps: run 'sudo deploy/install-deps.sh' or install them with apt-get" >&2
+    exit 1
+  fi
+else
+  SUDO=""
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086  # word splitting of the package list is intended
+$SUDO apt-get install -y -q --no-install-recommends $missing

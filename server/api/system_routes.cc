@@ -1,0 +1,37 @@
+#include "server/api/system_routes.h"
+
+#include "outpost/v1/common.pb.h"
+#include "server/http/codec.h"
+
+namespace outpost::server::api {
+
+void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metrics,
+                     ReadinessChecks checks, std::string version) {
+  router.Add("GET", "/healthz", [version](http::Request& req, http::Reply reply) {
+    v1::HealthResponse health;
+    health.set_status("ok");
+    health.set_version(version);
+    reply(http::Encode(req, health));
+  });
+  router.Add("GET", "/readyz",
+             [checks = std::move(checks), version](http::Request& req, http::Reply reply) {
+               v1::HealthResponse health;
+               bool ready = true;
+               for (const auto& [name, check] : checks) {
+                 const std::string problem = check();
+                 (*health.mutable_checks())[name] = problem.empty() ? "ok" : problem;
+                 ready = ready && problem.empty();
+               }
+               health.set_status(ready ? "ok" : "unavailable");
+               health.set_version(version);
+               reply(http::Encode(req, health, ready ? 200 : 503));
+             });
+  router.Add("GET", "/metrics", [metrics](http::Request&, http::Reply reply) {
+    http::Response response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics->Render();
+    reply(std::move(response));
+  });
+}
+
+}  // namespace outpost::server::api

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "server/http/metrics.h"
+#include "server/http/router.h"
+
+namespace outpost::server::api {
+
+// Readiness checks by name ("database", "keys"); each returns "" when ready or what is wrong.
+using ReadinessChecks = std::map<std::string, std::function<std::string()>>;
+
+// GET /healthz (the process answers), GET /readyz (every check passes; 503 otherwise) and
+// GET /metrics (Prometheus text). These need no authentication: they reveal no secrets.
+void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metrics,
+                     ReadinessChecks checks, std::string version);
+
+}  // namespace outpost::server::api

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <filesystem>
+
+namespace outpost::server {
+
+// Layout of a satellite data directory (written by `outpost init`). Key files are mode 0600
+// inside a 0700 keys/ directory.
+struct DataDir {
+  explicit DataDir(std::filesystem::path root) : root(std::move(root)) {}
+
+  std::filesystem::path config() const { return root / "outpost.toml"; }
+  std::filesystem::path database() const { return root / "outpost.db"; }
+  std::filesystem::path ca_certificate() const { return root / "ca.pem"; }
+  std::filesystem::path admin_api_key() const { return root / "admin.apikey"; }
+  std::filesystem::path keys() const { return root / "keys"; }
+  std::filesystem::path ca_key() const { return keys() / "ca.key"; }
+  std::filesystem::path signing_key() const { return keys() / "signing.key"; }
+  std::filesystem::path tls_key() const { return keys() / "tls.key"; }
+  std::filesystem::path tls_certificate() const { return root / "tls" / "server.pem"; }
+
+  std::filesystem::path root;
+};
+
+}  // namespace outpost::server

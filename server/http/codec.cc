@@ -1,0 +1,89 @@
+#include "server/http/codec.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/proto_json.h"
+#include "outpost/v1/common.pb.h"
+
+namespace outpost::http {
+namespace {
+
+std::string MediaType(std::string_view header) {
+  std::string_view type = header.substr(0, header.find(';'));
+  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.back()))) {
+    type.remove_suffix(1);
+  }
+  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.front()))) {
+    type.remove_prefix(1);
+  }
+  std::string out(type);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+Response Serialize(WireFormat format, const google::protobuf::Message& message, int status) {
+  Response response;
+  response.status = status;
+  if (format == WireFormat::kProtobuf) {
+    response.content_type = std::string(kProtobufType);
+    message.SerializeToString(&response.body);
+  } else {
+    response.content_type = std::string(kJsonType);
+    response.body = ToJson(message);
+    response.body.push_back('\n');
+  }
+  return response;
+}
+
+}  // namespace
+
+Result<WireFormat> RequestFormat(const Request& request) {
+  const std::string type = MediaType(request.Header("content-type"));
+  if (type == kJsonType) return WireFormat::kJson;
+  if (type == kProtobufType) return WireFormat::kProtobuf;
+  if (type.empty() && request.body.empty()) return WireFormat::kJson;
+  return Status(Errc::kUnsupportedMediaType,
+                "Content-Type '" + (type.empty() ? std::string("(none)") : type) +
+                    "' is not supported; send application/json or application/x-protobuf");
+}
+
+WireFormat ResponseFormat(const Request& request) {
+  const std::string& accept = request.Header("accept");
+  if (!accept.empty()) {
+    return accept.find(kProtobufType) != std::string::npos ? WireFormat::kProtobuf
+                                                           : WireFormat::kJson;
+  }
+  auto format = RequestFormat(request);
+  return format.ok() ? *format : WireFormat::kJson;
+}
+
+Status DecodeBody(const Request& request, google::protobuf::Message* message) {
+  OUTPOST_ASSIGN_OR_RETURN(WireFormat format, RequestFormat(request));
+  if (request.body.empty()) return Status::Ok();
+  if (format == WireFormat::kJson) return FromJson(request.body, message);
+  if (!message->ParseFromString(request.body)) {
+    return InvalidArgument("body is not a valid protobuf " + message->GetDescriptor()->name() +
+                           " (" + std::to_string(request.body.size()) +
+                           " bytes could not be parsed)");
+  }
+  return Status::Ok();
+}
+
+Response Encode(const Request& request, const google::protobuf::Message& message, int status) {
+  return Serialize(ResponseFormat(request), message, status);
+}
+
+Response ErrorResponse(WireFormat format, const Status& status) {
+  v1::ErrorResponse body;
+  body.mutable_error()->set_reason(std::string(status.reason()));
+  body.mutable_error()->set_message(status.message());
+  return Serialize(format, body, HttpStatusFor(status.code()));
+}
+
+Response ErrorResponse(const Request& request, const Status& status) {
+  return ErrorResponse(ResponseFormat(request), status);
+}
+
+}  // namespace outpost::http

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include "common/status.h"
+#include "server/http/request.h"
+
+namespace outpost::http {
+
+inline constexpr std::string_view kJsonType = "application/json";
+inline constexpr std::string_view kProtobufType = "application/x-protobuf";
+
+enum class WireFormat { kJson, kProtobuf };
+
+// The format of the request body, from Content-Type (parameters such as charset ignored).
+// A request without a body needs no Content-Type. Anything else is kUnsupportedMediaType.
+Result<WireFormat> RequestFormat(const Request& request);
+
+// The format to answer in: protobuf when Accept asks for it (or, without Accept, when the
+// request itself was protobuf), JSON otherwise.
+WireFormat ResponseFormat(const Request& request);
+
+// Decodes the body into `message`. A missing body decodes as an empty message. Errors say
+// what was wrong with the body (kInvalidArgument) or its type (kUnsupportedMediaType).
+Status DecodeBody(const Request& request, google::protobuf::Message* message);
+
+// Encodes `message` in the negotiated format.
+Response Encode(const Request& request, const google::protobuf::Message& message,
+                int status = 200);
+
+// The error body {"error": {"reason", "message"}} with the status from HttpStatusFor.
+Response ErrorResponse(WireFormat format, const Status& status);
+Response ErrorResponse(const Request& request, const Status& status);
+
+}  // namespace outpost::http

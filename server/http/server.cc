@@ -1,0 +1,563 @@
+// The Beast side of the HTTP server. Everything about sockets, TLS and framing is here; what a
+// request means is decided by the Router's handlers, which never see a socket.
+
+#include "server/http/server.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "server/http/codec.h"
+#include "spdlog/spdlog.h"
+
+namespace outpost::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+// The one place that decides which connection errors are noise. Peers vanish, time out and
+// close without a TLS close_notify all the time; none of that is worth more than debug.
+bool IsConnectionNoise(const beast::error_code& ec) {
+  return ec == net::error::operation_aborted || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == net::error::not_connected || ec == beast::error::timeout ||
+         ec == ssl::error::stream_truncated || ec == bhttp::error::end_of_stream;
+}
+
+Result<tcp::endpoint> ParseListen(const std::string& listen) {
+  std::string host;
+  std::string port;
+  if (!listen.empty() && listen[0] == '[') {
+    const size_t close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return InvalidArgument("listen address '" + listen + "' is not of the form [IPv6]:PORT");
+    }
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    const size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+      return InvalidArgument("listen address '" + listen + "' has no port; use HOST:PORT");
+    }
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  beast::error_code ec;
+  auto address = net::ip::make_address(host, ec);
+  if (ec) {
+    return InvalidArgument("listen address '" + listen + "': '" + host +
+                           "' is not an IP address (use e.g. 127.0.0.1, 0.0.0.0 or [::1])");
+  }
+  char* end = nullptr;
+  const long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || p < 0 || p > 65535) {
+    return InvalidArgument("listen address '" + listen + "': port must be 0..65535");
+  }
+  return tcp::endpoint(address, static_cast<uint16_t>(p));
+}
+
+Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsOptions& tls) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* native = ctx->native_handle();
+  const int min_version = tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (tls.min_version != "1.2" && tls.min_version != "1.3") {
+    return InvalidArgument("tls.min_version must be \"1.2\" or \"1.3\", not \"" +
+                           tls.min_version + "\"");
+  }
+  SSL_CTX_set_min_proto_version(native, min_version);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use | SSL_OP_NO_RENEGOTIATION |
+                   SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // TLS 1.2: forward-secret AEAD suites only. TLS 1.3 suites are all modern already.
+  SSL_CTX_set_cipher_list(native,
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                          "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                          "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  beast::error_code ec;
+  ctx->use_certificate_chain(net::buffer(tls.certificate_chain_pem), ec);
+  if (ec) return InvalidArgument("TLS certificate chain is not usable: " + ec.message());
+  ctx->use_private_key(net::buffer(tls.private_key_pem), ssl::context::pem, ec);
+  if (ec) return InvalidArgument("TLS private key is not usable: " + ec.message());
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return InvalidArgument("TLS private key does not match the server certificate");
+  }
+  if (!tls.client_ca_pem.empty()) {
+    ctx->add_certificate_authority(net::buffer(tls.client_ca_pem), ec);
+    if (ec) return InvalidArgument("client CA certificate is not usable: " + ec.message());
+    // Ask for a certificate but do not require one: registration runs without mTLS, device
+    // routes check Request::client_certificate themselves.
+    ctx->set_verify_mode(ssl::verify_peer, ec);
+    static const unsigned char kSessionContext[] = "outpost";
+    SSL_CTX_set_session_id_context(native, kSessionContext, sizeof(kSessionContext) - 1);
+  }
+  return ctx;
+}
+
+}  // namespace
+
+class Session;
+
+class HttpServer::Impl {
+ public:
+  Impl(ServerOptions options, std::unique_ptr<ssl::context> tls, Router router,
+       std::shared_ptr<Metrics> metrics, tcp::endpoint endpoint)
+      : options_(std::move(options)),
+        tls_(std::move(tls)),
+        router_(std::move(router)),
+        metrics_(std::move(metrics)),
+        endpoint_(endpoint),
+        ioc_(std::max(1, options_.io_threads)),
+        acceptor_(net::make_strand(ioc_)) {}
+
+  Status Start();
+  void Shutdown(std::chrono::milliseconds grace);
+  void DoAccept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+
+  // Session registry, used for the connection limit and for graceful shutdown.
+  bool Register(Session* s);
+  void Unregister(Session* s);
+
+  const ServerOptions& options() const { return options_; }
+  const Router& router() const { return router_; }
+  Metrics& metrics() { return *metrics_; }
+  bool draining() const { return draining_.load(); }
+
+  // Declaration order matters for destruction: the io_context (which may still own sessions
+  // through pending handlers) must go before the registry and TLS context those sessions use.
+  ServerOptions options_;
+  std::unique_ptr<ssl::context> tls_;
+  Router router_;
+  std::shared_ptr<Metrics> metrics_;
+  tcp::endpoint endpoint_;
+  std::atomic<uint16_t> port_{0};
+  std::atomic<bool> draining_{false};
+  bool stopped_ = false;
+
+  std::mutex sessions_mu_;
+  std::condition_variable sessions_cv_;
+  std::unordered_set<Session*> sessions_;
+
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+};
+
+// One TLS connection. All its handlers run on its strand; handler replies are posted back to
+// it. Lifetime: shared_ptr held by pending operations and by outstanding Reply callbacks.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(HttpServer::Impl* server, tcp::socket&& socket)
+      : server_(server), stream_(std::move(socket), *server->tls_) {
+    beast::error_code ec;
+    auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = remote.address().to_string();
+  }
+
+  ~Session() { server_->Unregister(this); }
+
+  void Run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::OnRun, shared_from_this()));
+  }
+
+  // Called (via post) at shutdown: finish what is in flight, then close.
+  void Drain() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->draining_ = true;
+      if (self->Outstanding() == 0 && !self->writing_) self->Close();
+    });
+  }
+
+ private:
+  struct Pending {
+    bool ready = false;
+    bhttp::response<bhttp::string_body> response;
+    bool close_after = false;
+  };
+
+  size_t Outstanding() const { return next_seq_ - next_to_write_; }
+
+  void OnRun() {
+    beast::get_lowest_layer(stream_).expires_after(server_->options().handshake_timeout);
+    stream_.async_handshake(ssl::stream_base::server,
+                            beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) {
+      server_->metrics().HandshakeFailed();
+      spdlog::debug("TLS handshake with {} failed: {}", remote_address_, ec.message());
+      return;  // the socket closes when the last reference goes
+    }
+    // The handshake already verified the chain; keep the certificate for handlers.
+    if (X509* peer = SSL_get1_peer_certificate(stream_.native_handle())) {
+      if (SSL_get_verify_result(stream_.native_handle()) == X509_V_OK) {
+        unsigned char* der = nullptr;
+        const int len = i2d_X509(peer, &der);
+        if (len > 0) {
+          auto cert = crypto::Certificate::FromDer(
+              std::string_view(reinterpret_cast<const char*>(der), len));
+          if (cert.ok()) client_certificate_ = std::move(*cert);
+        }
+        OPENSSL_free(der);
+      }
+      X509_free(peer);
+    }
+    DoRead();
+  }
+
+  void DoRead() {
+    if (reading_ || closing_ || draining_) return;
+    if (Outstanding() >= server_->options().max_pipelined_requests) return;  // resumes on write
+    parser_.emplace();
+    parser_->header_limit(server_->options().max_header_bytes);
+    parser_->body_limit(server_->options().max_body_bytes);
+    if (Outstanding() == 0) {
+      beast::get_lowest_layer(stream_).expires_after(
+          requests_seen_ == 0 ? server_->options().read_timeout : server_->options().idle_timeout);
+    }
+    reading_ = true;
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    reading_ = false;
+    if (ec) {
+      if (ec == bhttp::error::body_limit) {
+        return Fail(Status(Errc::kPayloadTooLarge,
+                           "request body exceeds the limit of " +
+                               std::to_string(server_->options().max_body_bytes) +
+                               " bytes; send less or raise server.max_body_bytes"));
+      }
+      if (ec == bhttp::error::header_limit) {
+        return Fail(Status(Errc::kHeaderTooLarge,
+                           "request header exceeds the limit of " +
+                               std::to_string(server_->options().max_header_bytes) + " bytes"));
+      }
+      if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+        return Fail(InvalidArgument("malformed HTTP request: " + ec.message()));
+      }
+      if (!IsConnectionNoise(ec) && ec != bhttp::error::partial_message) {
+        spdlog::debug("read from {} failed: {}", remote_address_, ec.message());
+      }
+      if (Outstanding() == 0 && !writing_) Close();
+      else closing_ = true;  // write what is owed, then close
+      return;
+    }
+    ++requests_seen_;
+    Dispatch(parser_->release());
+    DoRead();
+  }
+
+  // Answers a framing error (limits, malformed request) and closes the connection.
+  void Fail(const Status& status) {
+    closing_ = true;
+    server_->metrics().RecordRequest(-1, HttpStatusFor(status.code()), {});
+    const uint64_t seq = next_seq_++;
+    Response r = ErrorResponse(WireFormat::kJson, status);
+    r.close = true;
+    Complete(seq, std::move(r), 11, false);
+  }
+
+  void Dispatch(bhttp::request<bhttp::string_body>&& raw) {
+    const auto start = std::chrono::steady_clock::now();
+    const uint64_t seq = next_seq_++;
+    const unsigned version = raw.version();
+    const bool keep_alive = raw.keep_alive();
+    if (!keep_alive) closing_ = true;  // answer this one, read no more
+    // While a handler works there is no deadline on the connection; the write re-arms it.
+    beast::get_lowest_layer(stream_).expires_never();
+
+    auto request = std::make_shared<Request>();
+    request->method = std::string(raw.method_string());
+    request->target = std::string(raw.target());
+    const size_t q = request->target.find('?');
+    request->path = request->target.substr(0, q);
+    if (q != std::string::npos) request->query = ParseQuery(request->target.substr(q + 1));
+    for (const auto& field : raw) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request->headers[std::move(name)] = std::string(field.value());
+    }
+    request->body = std::move(raw.body());
+    request->remote_address = remote_address_;
+    request->client_certificate = client_certificate_;
+
+    Router::Match match = server_->router().Find(*request);
+    const int route = match.route_index;
+    Metrics* metrics = &server_->metrics();
+    auto self = shared_from_this();
+    // The reply may come from any thread; it hops back onto this connection's strand. If a
+    // handler drops it without answering, the guard answers 500 so the client is not left
+    // hanging.
+    struct ReplyState {
+      std::shared_ptr<Session> session;
+      uint64_t seq;
+      unsigned version;
+      bool keep_alive;
+      int route;
+      std::chrono::steady_clock::time_point start;
+      Metrics* metrics;
+      std::atomic<bool> done{false};
+      void Send(Response r) {
+        if (done.exchange(true)) return;
+        metrics->RecordRequest(route, r.status, std::chrono::steady_clock::now() - start);
+        net::post(session->stream_.get_executor(),
+                  [s = session, seq = seq, r = std::move(r), v = version, k = keep_alive]() mutable {
+                    s->Complete(seq, std::move(r), v, k);
+                  });
+      }
+      ~ReplyState() {
+        if (!done) Send(ErrorResponse(WireFormat::kJson, Internal("handler did not answer")));
+      }
+    };
+    auto state = std::make_shared<ReplyState>();
+    state->session = self;
+    state->seq = seq;
+    state->version = version;
+    state->keep_alive = keep_alive && !server_->draining();
+    state->route = route;
+    state->start = start;
+    state->metrics = metrics;
+    Reply reply = [state](Response r) { state->Send(std::move(r)); };
+
+    if (match.handler == nullptr) {
+      if (!match.allowed_methods.empty()) {
+        std::string allow;
+        for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+        Response r = ErrorResponse(*request, Status(Errc::kMethodNotAllowed,
+                                                    request->method + " is not allowed on " +
+                                                        request->path + "; use " + allow));
+        r.headers.emplace_back("Allow", allow);
+        return reply(std::move(r));
+      }
+      return reply(ErrorResponse(
+          *request, NotFound("no route for " + request->method + " " + request->path)));
+    }
+    // Exceptions stop here: a handler bug costs one request, not the process.
+    try {
+      (*match.handler)(*request, reply);
+    } catch (const std::exception& e) {
+      spdlog::error("handler for {} {} threw: {}", request->method, request->path, e.what());
+      reply(ErrorResponse(*request, Internal("internal error; see the server log")));
+    }
+  }
+
+  void Complete(uint64_t seq, Response r, unsigned version, bool keep_alive) {
+    Pending& p = pending_[seq];
+    p.ready = true;
+    p.close_after = r.close || !keep_alive;
+    auto& res = p.response;
+    res.version(version);
+    res.result(static_cast<bhttp::status>(r.status));
+    res.set(bhttp::field::server, "outpost");
+    if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) res.set(name, value);
+    res.body() = std::move(r.body);
+    res.keep_alive(!p.close_after);
+    res.prepare_payload();
+    DoWrite();
+  }
+
+  void DoWrite() {
+    if (writing_) return;
+    auto it = pending_.find(next_to_write_);
+    if (it == pending_.end() || !it->second.ready) return;
+    writing_ = true;
+    beast::get_lowest_layer(stream_).expires_after(server_->options().write_timeout);
+    bhttp::async_write(stream_, it->second.response,
+                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    auto it = pending_.find(next_to_write_);
+    const bool close_after = it->second.close_after;
+    pending_.erase(it);
+    ++next_to_write_;
+    if (ec) {
+      if (!IsConnectionNoise(ec)) spdlog::debug("write to {}: {}", remote_address_, ec.message());
+      closing_ = true;
+      return Close();
+    }
+    if (close_after) {
+      closing_ = true;
+      return Close();
+    }
+    if (Outstanding() == 0) {
+      if (closing_ || draining_) return Close();
+      // Back to waiting for the next request; this also covers a read already in flight.
+      beast::get_lowest_layer(stream_).expires_after(server_->options().idle_timeout);
+    }
+    DoWrite();
+    DoRead();
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    closing_ = true;
+    auto& socket = beast::get_lowest_layer(stream_);
+    if (reading_) {
+      // A TLS shutdown must not overlap a pending read; close hard and let the read abort.
+      beast::error_code ignored;
+      socket.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close();
+      return;
+    }
+    // Bounded TLS close_notify, then close.
+    socket.expires_after(std::chrono::seconds(2));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both,
+                                                               ignored);
+      beast::get_lowest_layer(self->stream_).close();
+    });
+  }
+
+  HttpServer::Impl* server_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string remote_address_;
+  std::optional<crypto::Certificate> client_certificate_;
+  std::map<uint64_t, Pending> pending_;
+  uint64_t next_seq_ = 0;
+  uint64_t next_to_write_ = 0;
+  uint64_t requests_seen_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool draining_ = false;
+};
+
+bool HttpServer::Impl::Register(Session* s) {
+  std::lock_guard lock(sessions_mu_);
+  if (sessions_.size() >= options_.max_connections) return false;
+  sessions_.insert(s);
+  metrics_->ConnectionOpened();
+  return true;
+}
+
+void HttpServer::Impl::Unregister(Session* s) {
+  std::lock_guard lock(sessions_mu_);
+  if (sessions_.erase(s) > 0) metrics_->ConnectionClosed();
+  sessions_cv_.notify_all();
+}
+
+Status HttpServer::Impl::Start() {
+  beast::error_code ec;
+  acceptor_.open(endpoint_.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint_, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Unavailable("cannot listen on " + options_.listen + ": " + ec.message() +
+                       "; is another process using the port? change `listen` or free it");
+  }
+  port_ = acceptor_.local_endpoint().port();
+  DoAccept();
+  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+    threads_.emplace_back([this] { ioc_.run(); });
+  }
+  return Status::Ok();
+}
+
+void HttpServer::Impl::DoAccept() {
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         beast::bind_front_handler(&Impl::OnAccept, this));
+}
+
+void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (!ec) {
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(this, std::move(socket));
+    if (Register(session.get())) {
+      session->Run();
+    } else {
+      metrics_->ConnectionRejected();  // over the limit: the socket closes right away
+    }
+  } else {
+    spdlog::warn("accept failed: {}", ec.message());
+  }
+  DoAccept();
+}
+
+void HttpServer::Impl::Shutdown(std::chrono::milliseconds grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  draining_ = true;
+  net::post(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  });
+  {
+    std::unique_lock lock(sessions_mu_);
+    std::vector<std::shared_ptr<Session>> live;
+    for (Session* s : sessions_) {
+      // A session may be mid-destruction (refcount zero); weak_from_this tells.
+      if (auto sp = s->weak_from_this().lock()) live.push_back(std::move(sp));
+    }
+    lock.unlock();
+    for (auto& s : live) s->Drain();
+    live.clear();
+    lock.lock();
+    sessions_cv_.wait_for(lock, grace, [this] { return sessions_.empty(); });
+    if (!sessions_.empty()) {
+      spdlog::warn("{} connection(s) still open after the {} ms grace period; closing them",
+                   sessions_.size(), grace.count());
+    }
+  }
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions options, TlsOptions tls,
+                                                       Router router,
+                                                       std::shared_ptr<Metrics> metrics) {
+  OUTPOST_ASSIGN_OR_RETURN(tcp::endpoint endpoint, ParseListen(options.listen));
+  OUTPOST_ASSIGN_OR_RETURN(auto ctx, MakeTlsContext(tls));
+  if (!metrics) metrics = std::make_shared<Metrics>();
+  std::vector<std::pair<std::string, std::string>> labels;
+  for (const auto& r : router.routes()) labels.emplace_back(r.method, r.pattern);
+  metrics->SetRoutes(labels);
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(ctx), std::move(router),
+                                     std::move(metrics), endpoint);
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+Status HttpServer::Start() { return impl_->Start(); }
+uint16_t HttpServer::port() const { return impl_->port_.load(); }
+void HttpServer::Shutdown(std::chrono::milliseconds grace) { impl_->Shutdown(grace); }
+Metrics& HttpServer::metrics() { return impl_->metrics(); }
+
+}  // namespace outpost::http

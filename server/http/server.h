@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "server/http/metrics.h"
+#include "server/http/router.h"
+
+namespace outpost::http {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8443";  // "HOST:PORT", IPv6 as "[::1]:8443"; port 0 = any
+  int io_threads = 2;
+  size_t max_connections = 10000;
+  uint64_t max_body_bytes = 1 << 20;
+  uint32_t max_header_bytes = 16 << 10;
+  size_t max_pipelined_requests = 16;
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds read_timeout{30'000};   // first request on a connection
+  std::chrono::milliseconds write_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};   // waiting for the next keep-alive request
+};
+
+struct TlsOptions {
+  std::string certificate_chain_pem;  // server certificate first, then intermediates
+  std::string private_key_pem;
+  // When set, clients may present a certificate; one that does not chain to these CAs fails
+  // the handshake, one that does is handed to handlers as Request::client_certificate.
+  std::string client_ca_pem;
+  std::string min_version = "1.2";  // "1.2" or "1.3"
+};
+
+// HTTPS/1.1 server on Boost.Beast. A fixed pool of I/O threads; each connection runs on its
+// own strand; a timeout is armed before every handshake, read and write; header and body
+// limits are enforced by the parser; responses to pipelined requests are written in order.
+// Handlers (from the Router) may reply from any thread, but every Reply must have been called
+// or destroyed before the HttpServer is destroyed: stop whatever holds replies (e.g. the
+// database writer) after Shutdown() and before destruction.
+class HttpServer {
+ public:
+  static Result<std::unique_ptr<HttpServer>> Create(ServerOptions options, TlsOptions tls,
+                                                    Router router,
+                                                    std::shared_ptr<Metrics> metrics);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the I/O threads. Errors name the address.
+  Status Start();
+
+  // The bound port (useful with port 0). Valid after Start.
+  uint16_t port() const;
+
+  // Stops accepting, lets in-flight requests finish and be written (up to `grace`), closes
+  // idle connections, then stops the I/O threads. Blocks until done. Idempotent.
+  void Shutdown(std::chrono::milliseconds grace);
+
+  Metrics& metrics();
+
+  class Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace outpost::http

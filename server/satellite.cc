@@ -1,0 +1,173 @@
+#include "server/satellite.h"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/crypto/ca.h"
+#include "common/crypto/keys.h"
+#include "common/sqlite/reader_pool.h"
+#include "common/sqlite/writer.h"
+#include "server/api/system_routes.h"
+#include "server/data_dir.h"
+#include "server/http/server.h"
+#include "server/store/schema.h"
+#include "spdlog/spdlog.h"
+
+namespace outpost::server {
+namespace fs = std::filesystem;
+namespace {
+
+Result<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return NotFound("cannot read " + path.string() +
+                    "; is this an initialised data directory (`outpost init`)?");
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+http::ServerOptions ServerOptionsFrom(const config::Config& c) {
+  http::ServerOptions o;
+  o.listen = c.listen;
+  o.io_threads = c.server.io_threads > 0
+                     ? c.server.io_threads
+                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.max_connections = c.server.max_connections;
+  o.max_body_bytes = c.server.max_body_bytes;
+  o.max_header_bytes = static_cast<uint32_t>(c.server.max_header_bytes);
+  o.max_pipelined_requests = c.server.max_pipelined_requests;
+  auto ms = [](Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
+  o.handshake_timeout = ms(c.server.handshake_timeout);
+  o.read_timeout = ms(c.server.read_timeout);
+  o.write_timeout = ms(c.server.write_timeout);
+  o.idle_timeout = ms(c.server.idle_timeout);
+  return o;
+}
+
+}  // namespace
+
+class Satellite::Impl {
+ public:
+  // Declared first so it is destroyed last: outstanding replies refer to its I/O context.
+  std::unique_ptr<http::HttpServer> server;
+  config::Config config;
+  DataDir dir{""};
+  std::string satellite_id;
+  std::unique_ptr<sqlite::Writer> writer;
+  std::unique_ptr<sqlite::ReaderPool> readers;
+  std::optional<crypto::PrivateKey> signing_key;
+  std::shared_ptr<http::Metrics> metrics = std::make_shared<http::Metrics>();
+  bool shut_down = false;
+};
+
+Satellite::Satellite(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Satellite::~Satellite() { Shutdown(); }
+
+Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir,
+                                                   config::Config config, const Clock& clock) {
+  (void)clock;  // used by the licensing modules that arrive with later capabilities
+  auto impl = std::make_unique<Impl>();
+  impl->dir = DataDir(data_dir);
+  impl->config = std::move(config);
+  const DataDir& dir = impl->dir;
+  if (!fs::exists(dir.database())) {
+    return NotFound("no database at " + dir.database().string() +
+                    "; initialise the data directory first with `outpost init --data-dir " +
+                    dir.root.string() + "`");
+  }
+
+  OUTPOST_ASSIGN_OR_RETURN(auto signing_key, crypto::PrivateKey::LoadFile(dir.signing_key()));
+  impl->signing_key.emplace(std::move(signing_key));
+
+  auto resolve = [&](const std::string& p) {
+    fs::path path(p);
+    return path.is_absolute() ? path : dir.root / path;
+  };
+  http::TlsOptions tls;
+  OUTPOST_ASSIGN_OR_RETURN(tls.certificate_chain_pem,
+                           ReadFile(resolve(impl->config.tls.certificate)));
+  OUTPOST_ASSIGN_OR_RETURN(auto tls_key, crypto::PrivateKey::LoadFile(
+                                             resolve(impl->config.tls.private_key)));
+  tls.private_key_pem = tls_key.ToPem();
+  OUTPOST_ASSIGN_OR_RETURN(tls.client_ca_pem, ReadFile(resolve(impl->config.tls.client_ca)));
+  tls.min_version = impl->config.tls.min_version;
+
+  sqlite::WriterOptions writer_options;
+  OUTPOST_ASSIGN_OR_RETURN(
+      impl->writer,
+      sqlite::Writer::Create(dir.database(), writer_options, store::SatelliteMigrations()));
+  impl->readers = std::make_unique<sqlite::ReaderPool>(dir.database(), 4);
+  {
+    auto lease = impl->readers->Acquire();
+    OUTPOST_ASSIGN_OR_RETURN(auto* stmt, lease->Prepare(
+                                             "SELECT value FROM satellite_meta WHERE key = "
+                                             "'satellite_id'"));
+    sqlite::ScopedStatement scoped(stmt);
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) {
+      return DataLoss("database " + dir.database().string() +
+                      " has no satellite id; it was not created by `outpost init`");
+    }
+    impl->satellite_id = stmt->ColumnText(0);
+  }
+
+  Impl* raw = impl.get();
+  raw->metrics->AddCallback("outpost_db_writer_queue_depth",
+                            "Units of work waiting for the database writer.", "gauge",
+                            [raw] { return static_cast<double>(raw->writer->Stats().queue_depth); });
+  raw->metrics->AddCallback("outpost_db_writer_last_batch_size",
+                            "Units of work in the writer's last committed transaction.", "gauge",
+                            [raw] { return static_cast<double>(raw->writer->Stats().last_batch_size); });
+  raw->metrics->AddCallback("outpost_db_writer_batches_total",
+                            "Transactions committed by the database writer.", "counter",
+                            [raw] { return static_cast<double>(raw->writer->Stats().batches); });
+  raw->metrics->AddCallback("outpost_db_writer_units_total",
+                            "Units of work committed by the database writer.", "counter",
+                            [raw] { return static_cast<double>(raw->writer->Stats().units); });
+
+  http::Router router;
+  api::ReadinessChecks checks;
+  checks["database"] = [raw]() -> std::string {
+    auto lease = raw->readers->Acquire();
+    auto stmt = lease->Prepare("SELECT count(*) FROM satellite_meta");
+    if (!stmt.ok()) return stmt.status().message();
+    sqlite::ScopedStatement scoped(*stmt);
+    auto row = (*stmt)->Step();
+    if (!row.ok()) return row.status().message();
+    return "";
+  };
+  checks["keys"] = [raw]() -> std::string {
+    return raw->signing_key.has_value() ? "" : "signing key not loaded";
+  };
+  api::AddSystemRoutes(router, raw->metrics, std::move(checks), OUTPOST_VERSION);
+
+  OUTPOST_ASSIGN_OR_RETURN(raw->server,
+                           http::HttpServer::Create(ServerOptionsFrom(raw->config), std::move(tls),
+                                                    std::move(router), raw->metrics));
+  return std::unique_ptr<Satellite>(new Satellite(std::move(impl)));
+}
+
+Status Satellite::Start() {
+  OUTPOST_RETURN_IF_ERROR(impl_->server->Start());
+  spdlog::info("satellite {} serving on https://{} (port {})", impl_->satellite_id,
+               impl_->config.listen, impl_->server->port());
+  return Status::Ok();
+}
+
+uint16_t Satellite::port() const { return impl_->server->port(); }
+const std::string& Satellite::satellite_id() const { return impl_->satellite_id; }
+
+void Satellite::Shutdown() {
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  impl_->server->Shutdown(std::chrono::duration_cast<std::chrono::milliseconds>(
+      impl_->config.server.shutdown_grace));
+  // After the server: in-flight requests may still be waiting for their commit.
+  impl_->writer->Stop();
+  spdlog::info("satellite {} stopped; database closed", impl_->satellite_id);
+}
+
+}  // namespace outpost::server
