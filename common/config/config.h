@@ -35,8 +35,8 @@ enum class SyncMode { kOffline, kOnline };
 struct TlsConfig {
   std::filesystem::path certificate = "tls/server.pem";  // server certificate chain (PEM)
   std::filesystem::path private_key = "keys/tls.key";    // its private key (PEM)
-  std::filesystem::path client_ca = "ca.pem";  // CA that device ID certificates chain to
-  std::vector<std::string> hostnames = {"localhost"};  // names and addresses in the certificate
+  std::filesystem::path client_ca = "ca.pem";            // CA that device ID certificates chain to
+  std::vector<std::string> hostnames = {"localhost"};    // names and addresses in the certificate
   TlsVersion min_version = TlsVersion::kTls12;
 
   bool operator==(const TlsConfig&) const = default;
@@ -84,7 +84,7 @@ struct PolicyConfig {
 
 struct LogConfig {
   std::string level = "info";   // trace | debug | info | warn | error
-  std::string format = "text";  // text | json (see common/log/log.h)
+  std::string format = "text";  // text | json (see common/log/logging.h)
 
   bool operator==(const LogConfig&) const = default;
 };

@@ -1,0 +1,455 @@
+#include "common/config/config_file.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "tests/testing/test_util.h"
+#include "tests/unit/common/config/status_assertions.h"
+
+namespace outpost::config {
+namespace {
+
+using namespace std::chrono_literals;
+using ::outpost::testing::IsOk;
+using ::outpost::testing::TempDir;
+using ::outpost::testing::WriteFileOrDie;
+using std::chrono::days;
+
+constexpr std::string_view kFullFile = R"(# every key, none at its default
+listen = "[::1]:9443"
+
+[tls]
+certificate = "/etc/outpost/server.pem"
+private_key = "keys/other.key"
+client_ca = "trust/ca.pem"
+hostnames = ["sat.example.com", "10.0.0.5"]
+min_version = "1.3"
+
+[server]
+io_threads = 4
+max_connections = 500
+max_body_bytes = 4096
+max_header_bytes = 2048
+max_pipelined_requests = 4
+handshake_timeout = "5s"
+read_timeout = "10s"
+write_timeout = "20s"
+idle_timeout = "2m"
+shutdown_grace = "0s"
+
+[sync]
+mode = "online"
+central_url = "https://central.example.com/v1/sync"
+interval = "30m"
+jitter = "1m30s"
+max_backoff = "12h"
+
+[policy]
+authorization_validity = "60d"
+authorization_renewal = "20d"
+floating_lease = "5m"
+certificate_validity = "730d"
+certificate_renewal = "365d"
+token_default_expiry_days = 7
+token_max_expiry_days = 90
+clock_rollback_tolerance = "1m"
+registration_rate_per_minute = 60
+
+[log]
+level = "debug"
+format = "json"
+)";
+
+Config FullConfig() {
+  Config c;
+  c.listen = {"::1", 9443};
+  c.tls.certificate = "/etc/outpost/server.pem";
+  c.tls.private_key = "keys/other.key";
+  c.tls.client_ca = "trust/ca.pem";
+  c.tls.hostnames = {"sat.example.com", "10.0.0.5"};
+  c.tls.min_version = TlsVersion::kTls13;
+  c.server = {4, 500, 4096, 2048, 4, 5s, 10s, 20s, 2min, 0s};
+  c.sync = {SyncMode::kOnline, "https://central.example.com/v1/sync", 30min, 90s, 12h};
+  c.policy = {days(60), days(20), 5min, days(730), days(365), 7, 90, 1min, 60};
+  c.log = {"debug", "json"};
+  return c;
+}
+
+// The message of a failed ParseConfig of `text` as "outpost.toml".
+std::string ParseError(std::string_view text) {
+  Result<Config> c = ParseConfig(text, "outpost.toml");
+  EXPECT_FALSE(c.ok()) << "parsed:\n" << text;
+  if (c.ok()) return "";
+  EXPECT_EQ(c.status().code(), Errc::kInvalidArgument);
+  return c.status().message();
+}
+
+#define EXPECT_CONTAINS(haystack, needle) \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+
+TEST(ParseConfigTest, ReadsAFullFile) {
+  Result<Config> c = ParseConfig(kFullFile, "outpost.toml");
+  ASSERT_TRUE(IsOk(c));
+  EXPECT_EQ(*c, FullConfig());
+}
+
+TEST(ParseConfigTest, KeepsDefaultsForKeysNotInTheFile) {
+  Result<Config> empty = ParseConfig("", "outpost.toml");
+  ASSERT_TRUE(IsOk(empty));
+  EXPECT_EQ(*empty, Config{});
+
+  Result<Config> c = ParseConfig("[sync]\ninterval = \"2h\"\n", "outpost.toml");
+  ASSERT_TRUE(IsOk(c));
+  Config expected;
+  expected.sync.interval = 2h;
+  EXPECT_EQ(*c, expected);
+}
+
+TEST(ParseConfigTest, AcceptsDottedKeysAndInlineTables) {
+  Result<Config> c =
+      ParseConfig("sync.mode = \"offline\"\nlog = { level = \"warn\" }\n", "outpost.toml");
+  ASSERT_TRUE(IsOk(c));
+  EXPECT_EQ(c->log.level, "warn");
+}
+
+TEST(ParseConfigTest, UnknownKeyErrorNamesKeyLineAndKnownKeys) {
+  const std::string m = ParseError("[sync]\nmode = \"offline\"\nintervall = \"1h\"\n");
+  EXPECT_EQ(m,
+            "outpost.toml:3:1: unknown key 'sync.intervall' (did you mean 'sync.interval'?); "
+            "known keys in [sync]: mode, central_url, interval, jitter, max_backoff");
+}
+
+TEST(ParseConfigTest, UnknownTopLevelKeyErrorListsKeysAndTables) {
+  const std::string m = ParseError("\nlisten_address = \"127.0.0.1:1\"\n");
+  EXPECT_CONTAINS(m, "outpost.toml:2:1: unknown key 'listen_address'");
+  EXPECT_CONTAINS(m,
+                  "known top-level keys: listen; known tables: [tls], [server], [sync], "
+                  "[policy], [log]");
+}
+
+TEST(ParseConfigTest, DataDirInTheFileIsExplained) {
+  EXPECT_CONTAINS(ParseError("data_dir = \"/var/lib/outpost\"\n"),
+                  "outpost.toml:1:1: 'data_dir' is not a configuration key: the data directory "
+                  "is given with --data-dir");
+}
+
+TEST(ParseConfigTest, UnknownTableErrorNamesTableAndLine) {
+  EXPECT_EQ(ParseError("listen = \"127.0.0.1:1\"\n\n[tsl]\ncertificate = \"a.pem\"\n"),
+            "outpost.toml:3:2: unknown table [tsl] (did you mean [tls]?); known tables: [tls], "
+            "[server], [sync], [policy], [log]");
+}
+
+TEST(ParseConfigTest, TableNestedInASectionIsAnUnknownKey) {
+  EXPECT_CONTAINS(ParseError("[sync.retry]\nlimit = 3\n"),
+                  "outpost.toml:1:7: unknown key 'sync.retry'");
+}
+
+TEST(ParseConfigTest, ReportsEveryProblemInFileOrder) {
+  const std::string m =
+      ParseError("[server]\nread_timeout = 30\n[sync]\nmode = \"sometimes\"\n[bogus]\n");
+  const auto first = m.find("outpost.toml:2:1: server.read_timeout");
+  const auto second = m.find("\noutpost.toml:4:1: sync.mode");
+  const auto third = m.find("\noutpost.toml:5:2: unknown table [bogus]");
+  ASSERT_NE(first, std::string::npos) << m;
+  ASSERT_NE(second, std::string::npos) << m;
+  ASSERT_NE(third, std::string::npos) << m;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+}
+
+TEST(ParseConfigTest, WrongTypeErrorsNameKeyValueAndExpectedType) {
+  EXPECT_EQ(ParseError("[sync]\ninterval = 3600\n"),
+            "outpost.toml:2:1: sync.interval: expected a duration string such as \"30s\" or "
+            "\"1h30m\", got integer 3600");
+  EXPECT_EQ(ParseError("[server]\nmax_connections = \"many\"\n"),
+            "outpost.toml:2:1: server.max_connections: expected an integer, got string \"many\"");
+  EXPECT_CONTAINS(ParseError("[server]\nmax_connections = 1.5\n"),
+                  "server.max_connections: expected an integer, got floating-point 1.5");
+  EXPECT_CONTAINS(ParseError("[tls]\nhostnames = \"localhost\"\n"),
+                  "tls.hostnames: expected an array of strings such as [\"localhost\"], got "
+                  "string \"localhost\"");
+  EXPECT_CONTAINS(ParseError("[tls]\nhostnames = [\"a\", 1]\n"),
+                  "tls.hostnames: expected an array of strings");
+  EXPECT_CONTAINS(ParseError("listen = true\n"),
+                  "outpost.toml:1:1: listen: expected a string, got boolean true");
+  EXPECT_CONTAINS(ParseError("[policy]\nfloating_lease = { minutes = 5 }\n"),
+                  "policy.floating_lease: expected a duration string such as \"30s\" or "
+                  "\"1h30m\", got table");
+}
+
+TEST(ParseConfigTest, SectionGivenAsAValueIsAnError) {
+  EXPECT_EQ(ParseError("sync = \"online\"\n"),
+            "outpost.toml:1:1: 'sync' must be the table [sync], got string \"online\"");
+}
+
+TEST(ParseConfigTest, BadValueErrorsNameKeyValueAndWhatIsAccepted) {
+  EXPECT_EQ(ParseError("[sync]\nmode = \"onlin\"\n"),
+            "outpost.toml:2:1: sync.mode: \"onlin\" is not a sync mode; accepted: \"offline\", "
+            "\"online\"");
+  EXPECT_CONTAINS(ParseError("[tls]\nmin_version = \"1.1\"\n"),
+                  "tls.min_version: \"1.1\" is not a TLS version; accepted: \"1.2\", \"1.3\"");
+  EXPECT_CONTAINS(ParseError("[policy]\nfloating_lease = \"30s\"\n"),
+                  "policy.floating_lease: \"30s\" is below the minimum of 1m");
+  EXPECT_CONTAINS(ParseError("[policy]\ntoken_max_expiry_days = 400\n"),
+                  "policy.token_max_expiry_days: 400 is out of range; accepted: 1 to 365");
+  EXPECT_CONTAINS(ParseError("[sync]\ninterval = \"1 hour\"\n"),
+                  "sync.interval: invalid duration \"1 hour\"");
+  EXPECT_CONTAINS(ParseError("listen = \"localhost\"\n"),
+                  "listen: \"localhost\" is not a listen address");
+  EXPECT_CONTAINS(ParseError("[sync]\ncentral_url = \"http://c.example.com\"\n"),
+                  "sync.central_url: \"http://c.example.com\" is not an https:// URL");
+  EXPECT_CONTAINS(ParseError("[log]\nlevel = \"loud\"\n"),
+                  "log.level: \"loud\" is not a log level");
+}
+
+TEST(ParseConfigTest, SyntaxErrorNamesThePosition) {
+  EXPECT_CONTAINS(ParseError("[sync]\nmode = offline\n"), "outpost.toml:2:");
+  EXPECT_CONTAINS(ParseError("[sync]\nmode = \"a\"\nmode = \"b\"\n"), "outpost.toml:3:");
+}
+
+TEST(ParseConfigTest, RulesBetweenKeysAreCheckedAfterReading) {
+  EXPECT_EQ(ParseError("[policy]\nauthorization_renewal = \"120d\"\n"),
+            "outpost.toml: policy.authorization_renewal (120d) must be shorter than "
+            "policy.authorization_validity (90d)");
+  EXPECT_CONTAINS(ParseError("[sync]\nmode = \"online\"\n"), "sync.central_url is empty");
+}
+
+TEST(LoadConfigFileTest, MissingFileIsNotFoundWithPathAndHint) {
+  TempDir dir;
+  Result<Config> c = LoadConfigFile(dir / "outpost.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Errc::kNotFound);
+  EXPECT_CONTAINS(c.status().message(), (dir / "outpost.toml").string() + " does not exist");
+  EXPECT_CONTAINS(c.status().message(), "outpost init");
+}
+
+TEST(LoadConfigFileTest, DirectoryIsAnError) {
+  TempDir dir;
+  Result<Config> c = LoadConfigFile(dir.path());
+  ASSERT_FALSE(c.ok());
+  EXPECT_CONTAINS(c.status().message(), "is a directory");
+}
+
+TEST(LoadConfigFileTest, ReadsTheFileAndNamesItInErrors) {
+  TempDir dir;
+  WriteFileOrDie(dir / "outpost.toml", std::string(kFullFile));
+  Result<Config> c = LoadConfigFile(dir / "outpost.toml");
+  ASSERT_TRUE(IsOk(c));
+  EXPECT_EQ(*c, FullConfig());
+  EXPECT_TRUE(c->data_dir.empty());
+
+  WriteFileOrDie(dir / "bad.toml", "[sync]\nintervall = \"1h\"\n");
+  Result<Config> bad = LoadConfigFile(dir / "bad.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_CONTAINS(bad.status().message(), (dir / "bad.toml").string() + ":2:1: unknown key");
+}
+
+TEST(ApplyOverrideTest, SetsKeysOfEveryKind) {
+  Config c;
+  ASSERT_TRUE(IsOk(ApplyOverride(c, "sync.mode", "online")));
+  ASSERT_TRUE(IsOk(ApplyOverride(c, "listen", "127.0.0.1:0")));
+  ASSERT_TRUE(IsOk(ApplyOverride(c, "server.read_timeout", "5s")));
+  ASSERT_TRUE(IsOk(ApplyOverride(c, "server.max_connections", "12")));
+  ASSERT_TRUE(IsOk(ApplyOverride(c, "tls.hostnames", "a.example.com, 10.0.0.1")));
+  EXPECT_EQ(c.sync.mode, SyncMode::kOnline);
+  EXPECT_EQ(c.listen, (ListenAddress{"127.0.0.1", 0}));
+  EXPECT_EQ(c.server.read_timeout, 5s);
+  EXPECT_EQ(c.server.max_connections, 12);
+  EXPECT_EQ(c.tls.hostnames, (std::vector<std::string>{"a.example.com", "10.0.0.1"}));
+}
+
+TEST(ApplyOverrideTest, BadValueNamesKeyAndValueAndChangesNothing) {
+  Config c;
+  Status s = ApplyOverride(c, "server.read_timeout", "5 seconds");
+  ASSERT_FALSE(s.ok());
+  EXPECT_CONTAINS(s.message(), "server.read_timeout: invalid duration \"5 seconds\"");
+  s = ApplyOverride(c, "server.max_connections", "12k");
+  EXPECT_EQ(s.message(), "server.max_connections: \"12k\" is not an integer");
+  s = ApplyOverride(c, "policy.floating_lease", "10s");
+  EXPECT_CONTAINS(s.message(), "policy.floating_lease: \"10s\" is below the minimum of 1m");
+  s = ApplyOverride(c, "tls.hostnames", "");
+  EXPECT_CONTAINS(s.message(), "tls.hostnames: the list is empty");
+  EXPECT_EQ(c, Config{});
+}
+
+TEST(ApplyOverrideTest, UnknownKeyIsNamed) {
+  Config c;
+  EXPECT_EQ(ApplyOverride(c, "sync.intervall", "1h").message(),
+            "unknown key 'sync.intervall' (did you mean 'sync.interval'?); known keys in "
+            "[sync]: mode, central_url, interval, jitter, max_backoff");
+  EXPECT_CONTAINS(ApplyOverride(c, "sync", "online").message(), "'sync' is a table, not a key");
+  EXPECT_CONTAINS(ApplyOverride(c, "data_dir", "/tmp").message(), "--data-dir");
+  EXPECT_EQ(c, Config{});
+}
+
+TEST(ApplyOverrideTest, LeavesRulesBetweenKeysToValidate) {
+  Config c;
+  ASSERT_TRUE(IsOk(ApplyOverride(c, "sync.mode", "online")));  // central_url may follow
+  EXPECT_FALSE(Validate(c).ok());
+  ASSERT_TRUE(IsOk(ApplyOverride(c, "sync.central_url", "https://central.example.com")));
+  EXPECT_TRUE(IsOk(Validate(c)));
+}
+
+// A fake environment that records which variables were asked for.
+class FakeEnvironment {
+ public:
+  explicit FakeEnvironment(std::map<std::string, std::string> vars) : vars_(std::move(vars)) {}
+  GetEnv AsGetEnv() {
+    return [this](const std::string& name) -> std::optional<std::string> {
+      asked_.insert(name);
+      auto it = vars_.find(name);
+      if (it == vars_.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+  const std::set<std::string>& asked() const { return asked_; }
+
+ private:
+  std::map<std::string, std::string> vars_;
+  std::set<std::string> asked_;
+};
+
+TEST(ApplyEnvironmentTest, MapsSectionAndKeyToUpperCaseNames) {
+  FakeEnvironment env({{"OUTPOST_LISTEN", "0.0.0.0:9000"},
+                       {"OUTPOST_SYNC_MODE", "online"},
+                       {"OUTPOST_SYNC_CENTRAL_URL", "https://c.example.com"},
+                       {"OUTPOST_SERVER_READ_TIMEOUT", "7s"},
+                       {"OUTPOST_LOG_FORMAT", "json"},
+                       {"OUTPOST_TLS_HOSTNAMES", "a,b"}});
+  Config c;
+  ASSERT_TRUE(IsOk(ApplyEnvironment(c, env.AsGetEnv())));
+  EXPECT_EQ(c.listen.ToString(), "0.0.0.0:9000");
+  EXPECT_EQ(c.sync.mode, SyncMode::kOnline);
+  EXPECT_EQ(c.sync.central_url, "https://c.example.com");
+  EXPECT_EQ(c.server.read_timeout, 7s);
+  EXPECT_EQ(c.log.format, "json");
+  EXPECT_EQ(c.tls.hostnames, (std::vector<std::string>{"a", "b"}));
+}
+
+constexpr std::string_view kCliVariables[] = {"OUTPOST_SERVER", "OUTPOST_API_KEY", "OUTPOST_CA",
+                                              "OUTPOST_DATA_DIR", "OUTPOST_CONFIG"};
+
+TEST(ApplyEnvironmentTest, IgnoresTheCliVariablesAndReadsOnlyKeyNames) {
+  std::map<std::string, std::string> vars;
+  for (std::string_view name : kCliVariables) vars[std::string(name)] = "x";
+  vars["OUTPOST_SYNC_INTERVALL"] = "nonsense";
+  FakeEnvironment env(vars);
+  Config c;
+  ASSERT_TRUE(IsOk(ApplyEnvironment(c, env.AsGetEnv())));
+  EXPECT_EQ(c, Config{});
+  std::set<std::string> expected;
+  for (const std::string& key : KnownKeys()) expected.insert(*EnvironmentVariableFor(key));
+  EXPECT_EQ(env.asked(), expected);
+}
+
+TEST(ApplyEnvironmentTest, NoKeyMapsToACliVariableAndNamesAreUnique) {
+  std::set<std::string> seen;
+  for (const std::string& key : KnownKeys()) {
+    const std::optional<std::string> name = EnvironmentVariableFor(key);
+    ASSERT_TRUE(name.has_value()) << key;
+    EXPECT_TRUE(seen.insert(*name).second) << "two keys map to " << *name;
+    for (std::string_view cli : kCliVariables) EXPECT_NE(*name, cli) << key;
+  }
+  EXPECT_EQ(EnvironmentVariableFor("server.read_timeout"), "OUTPOST_SERVER_READ_TIMEOUT");
+  EXPECT_EQ(EnvironmentVariableFor("tls.client_ca"), "OUTPOST_TLS_CLIENT_CA");
+  EXPECT_EQ(EnvironmentVariableFor("no.such_key"), std::nullopt);
+}
+
+TEST(ApplyEnvironmentTest, BadValueNamesTheVariableAndChangesNothing) {
+  FakeEnvironment env({{"OUTPOST_SERVER_READ_TIMEOUT", "7 s"},
+                       {"OUTPOST_SYNC_MODE", "always"},
+                       {"OUTPOST_LOG_LEVEL", "debug"}});
+  Config c;
+  const Status s = ApplyEnvironment(c, env.AsGetEnv());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Errc::kInvalidArgument);
+  EXPECT_CONTAINS(s.message(),
+                  "environment variable OUTPOST_SERVER_READ_TIMEOUT: server.read_timeout: "
+                  "invalid duration \"7 s\"");
+  EXPECT_CONTAINS(s.message(),
+                  "environment variable OUTPOST_SYNC_MODE: sync.mode: \"always\" is not a sync "
+                  "mode");
+  EXPECT_EQ(c, Config{}) << "the valid OUTPOST_LOG_LEVEL must not be half-applied";
+}
+
+TEST(LoadLayeredConfigTest, FlagsBeatEnvironmentWhichBeatsTheFile) {
+  TempDir dir;
+  WriteFileOrDie(dir / "outpost.toml",
+                 "listen = \"127.0.0.1:1000\"\n[sync]\ninterval = \"2h\"\njitter = \"1m\"\n"
+                 "[log]\nlevel = \"warn\"\n");
+  FakeEnvironment env({{"OUTPOST_LISTEN", "127.0.0.1:2000"}, {"OUTPOST_SYNC_INTERVAL", "3h"}});
+  Result<Config> c = LoadLayeredConfig(dir / "outpost.toml", dir.path(), env.AsGetEnv(),
+                                       {{"listen", "127.0.0.1:0"}});
+  ASSERT_TRUE(IsOk(c));
+  EXPECT_EQ(c->listen.ToString(), "127.0.0.1:0");  // flag over environment over file
+  EXPECT_EQ(c->sync.interval, 3h);                 // environment over file
+  EXPECT_EQ(c->sync.jitter, 1min);                 // file over default
+  EXPECT_EQ(c->log.level, "warn");
+  EXPECT_EQ(c->sync.max_backoff, 6h);  // default
+  EXPECT_EQ(c->data_dir, dir.path());
+}
+
+TEST(LoadLayeredConfigTest, ValidatesTheResultOfAllLayers) {
+  TempDir dir;
+  WriteFileOrDie(dir / "outpost.toml", "[sync]\nmode = \"offline\"\n");
+  FakeEnvironment env(std::map<std::string, std::string>{{"OUTPOST_SYNC_MODE", "online"}});
+  Result<Config> c = LoadLayeredConfig(dir / "outpost.toml", dir.path(), env.AsGetEnv(), {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_CONTAINS(c.status().message(), "sync.central_url is empty");
+
+  c = LoadLayeredConfig(dir / "outpost.toml", dir.path(), env.AsGetEnv(),
+                        {{"sync.central_url", "https://central.example.com"}});
+  ASSERT_TRUE(IsOk(c));
+  EXPECT_EQ(c->sync.mode, SyncMode::kOnline);
+}
+
+TEST(RenderConfigTest, DefaultsRoundTrip) {
+  const std::string text = RenderConfig(Config{});
+  Result<Config> c = ParseConfig(text, "rendered.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString() << "\n" << text;
+  EXPECT_EQ(*c, Config{});
+}
+
+TEST(RenderConfigTest, NonDefaultValuesRoundTrip) {
+  Config original = FullConfig();
+  original.tls.certificate = "dir with \"quotes\"\\and ünïcode/cert.pem";
+  original.policy.floating_lease = 1min + 500ms;
+  const std::string text = RenderConfig(original);
+  Result<Config> c = ParseConfig(text, "rendered.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString() << "\n" << text;
+  EXPECT_EQ(*c, original);
+}
+
+TEST(RenderConfigTest, WritesEveryKeyWithACommentAndItsValue) {
+  const std::string text = RenderConfig(Config{});
+  EXPECT_CONTAINS(text, "listen = \"127.0.0.1:8443\"\n");
+  EXPECT_CONTAINS(text, "\n[sync]\n");
+  EXPECT_CONTAINS(text, "\nmode = \"offline\"\n");
+  EXPECT_CONTAINS(text, "\ninterval = \"1h\"\n");
+  EXPECT_CONTAINS(text, "\nhostnames = [\"localhost\"]\n");
+  EXPECT_CONTAINS(text, "\nauthorization_validity = \"90d\"\n");
+  EXPECT_CONTAINS(text, "\ntoken_max_expiry_days = 365\n");
+  EXPECT_CONTAINS(text, "\nmin_version = \"1.2\"\n");
+  // Every key line is preceded by its one-line comment.
+  std::size_t key_lines = 0;
+  std::string previous;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    if (!line.empty() && line[0] != '#' && line[0] != '[') {
+      ++key_lines;
+      EXPECT_EQ(previous.rfind("# ", 0), 0u) << "no comment above: " << line;
+    }
+    previous = line;
+    start = end + 1;
+  }
+  EXPECT_EQ(key_lines, KnownKeys().size());
+}
+
+}  // namespace
+}  // namespace outpost::config
