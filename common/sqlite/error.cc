@@ -70,8 +70,7 @@ Errc ErrcForSqliteCode(int rc) {
 Status SqliteError(int rc, sqlite3* db, std::string_view what) {
   const char* filename = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
   const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  std::filesystem::path path =
-      filename != nullptr && *filename != '\0' ? filename : ":memory:";
+  std::filesystem::path path = filename != nullptr && *filename != '\0' ? filename : ":memory:";
   return SqliteError(rc, message != nullptr ? message : sqlite3_errstr(rc), path, what);
 }
 

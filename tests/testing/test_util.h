@@ -32,11 +32,11 @@ void WriteFileOrDie(const std::filesystem::path& path, const std::string& conten
 
 #define ASSERT_OK(expr)                                                     \
   do {                                                                      \
-    const auto& outpost_s_ = ::outpost::internal::ToStatus(expr);           \
+    const ::outpost::Status outpost_s_ = ::outpost::internal::ToStatus(expr); \
     ASSERT_TRUE(outpost_s_.ok()) << #expr << " -> " << outpost_s_.ToString(); \
   } while (0)
 #define EXPECT_OK(expr)                                                     \
   do {                                                                      \
-    const auto& outpost_s_ = ::outpost::internal::ToStatus(expr);           \
+    const ::outpost::Status outpost_s_ = ::outpost::internal::ToStatus(expr); \
     EXPECT_TRUE(outpost_s_.ok()) << #expr << " -> " << outpost_s_.ToString(); \
   } while (0)

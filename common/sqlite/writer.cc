@@ -1,0 +1,232 @@
+#include "common/sqlite/writer.h"
+
+#include <future>
+#include <string>
+#include <utility>
+
+namespace outpost::sqlite {
+namespace {
+
+// Savepoint that brackets each unit inside the batch transaction. The name is ours; Work must
+// not release or roll back to it (see the class comment).
+constexpr std::string_view kSavepoint = "SAVEPOINT outpost_unit";
+constexpr std::string_view kRelease = "RELEASE outpost_unit";
+constexpr std::string_view kRollbackTo = "ROLLBACK TO outpost_unit";
+
+}  // namespace
+
+Result<std::unique_ptr<Writer>> Writer::Create(const std::filesystem::path& path,
+                                               const WriterOptions& options,
+                                               std::span<const Migration> migrations) {
+  if (options.max_batch == 0) return InvalidArgument("WriterOptions.max_batch must be at least 1");
+  OpenOptions open_options;
+  open_options.mode = OpenMode::kReadWrite;
+  open_options.synchronous = options.synchronous;
+  open_options.busy_timeout = options.busy_timeout;
+  OUTPOST_ASSIGN_OR_RETURN(Connection connection, Connection::Open(path, open_options));
+  OUTPOST_RETURN_IF_ERROR(Migrate(connection, migrations));
+  return std::unique_ptr<Writer>(new Writer(std::move(connection), options));
+}
+
+Writer::Writer(Connection connection, const WriterOptions& options)
+    : connection_(std::move(connection)),
+      path_(connection_.path()),
+      max_batch_(options.max_batch),
+      thread_([this] { Loop(); }) {}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::Submit(Work work, Done done) {
+  if (!work) {
+    if (done) done(InvalidArgument("Writer::Submit called with empty work"));
+    return;
+  }
+  bool accepted = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(Unit{std::move(work), std::move(done)});
+      queue_depth_.store(queue_.size());
+      accepted = true;
+    }
+  }
+  if (accepted) {
+    work_available_.notify_one();
+  } else if (done) {
+    done(Unavailable("writer for " + path_.string() +
+                     " is shutting down; the work was not run, retry after restart"));
+  }
+}
+
+Status Writer::Run(Work work) {
+  if (OnWriterThread()) {
+    return Internal("Writer::Run called on the writer thread of " + path_.string() +
+                    " (inside a Work or Done); it would wait for itself, use Submit instead");
+  }
+  // Shared, not on this stack: the writer thread may still be inside set_value() when get()
+  // returns here and this frame unwinds.
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> outcome = promise->get_future();
+  Submit(std::move(work), [promise](const Status& status) { promise->set_value(status); });
+  return outcome.get();
+}
+
+void Writer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_available_.notify_all();
+  if (OnWriterThread()) return;
+  std::lock_guard join_lock(join_mu_);
+  if (thread_.joinable()) thread_.join();
+}
+
+WriterStats Writer::Stats() const {
+  WriterStats stats;
+  stats.queue_depth = queue_depth_.load();
+  stats.batches = batches_.load();
+  stats.units = units_.load();
+  stats.last_batch_size = last_batch_size_.load();
+  stats.max_batch_size = max_batch_size_.load();
+  stats.failed_commits = failed_commits_.load();
+  return stats;
+}
+
+bool Writer::OnWriterThread() const {
+  return writer_thread_id_.load() == std::this_thread::get_id();
+}
+
+void Writer::Loop() {
+  writer_thread_id_.store(std::this_thread::get_id());
+  std::vector<Unit> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      work_available_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) break;  // stopping, and everything queued has been written
+      // Group commit: everything that queued up while the previous batch was committing goes
+      // into this one transaction, so one fsync serves many units.
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      queue_depth_.store(queue_.size());
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+  CloseConnection();
+}
+
+void Writer::CommitBatch(std::vector<Unit>& batch) {
+  std::vector<Status> outcomes(batch.size());
+  bool open = false;  // a transaction holding units [first, i) is open
+  size_t first = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!open) {
+      Status begin = broken_.ok() ? connection_.Exec("BEGIN IMMEDIATE") : broken_;
+      if (!begin.ok()) {
+        failed_commits_.fetch_add(1);
+        for (size_t j = i; j < batch.size(); ++j) {
+          outcomes[j] = begin.WithContext("starting a write transaction");
+        }
+        break;
+      }
+      open = true;
+      first = i;
+    }
+    bool intact = true;
+    outcomes[i] = RunUnit(batch[i], intact);
+    if (!intact) {
+      // The transaction no longer holds exactly the work of the units that succeeded (SQLite
+      // rolled it back after, say, SQLITE_FULL, or a unit's changes could not be undone alone).
+      // Drop it: the earlier units fail too, and later ones start a new transaction.
+      AbandonTransaction();
+      Status cause = outcomes[i].ok() ? Internal("the write transaction on " + path_.string() +
+                                                 " ended inside a unit of work")
+                                      : outcomes[i];
+      Status lost(cause.code(),
+                  "rolled back because another unit in the same batch aborted the "
+                  "transaction: " +
+                      cause.message());
+      for (size_t j = first; j < i; ++j) {
+        if (outcomes[j].ok()) outcomes[j] = lost;
+      }
+      if (outcomes[i].ok()) outcomes[i] = cause;
+      open = false;
+    }
+  }
+  if (open) {
+    Status commit = connection_.Exec("COMMIT");
+    if (!commit.ok()) {
+      failed_commits_.fetch_add(1);
+      AbandonTransaction();
+      Status error = commit.WithContext("committing a batch of " + std::to_string(batch.size()) +
+                                        " units; none of them was applied");
+      // Units that failed on their own keep their own, more specific error.
+      for (size_t j = first; j < batch.size(); ++j) {
+        if (outcomes[j].ok()) outcomes[j] = error;
+      }
+    }
+  }
+  FinishBatch(batch, outcomes);
+}
+
+Status Writer::RunUnit(Unit& unit, bool& transaction_intact) {
+  Status savepoint = connection_.Exec(kSavepoint);
+  if (!savepoint.ok()) {
+    transaction_intact = connection_.InTransaction();
+    return savepoint.WithContext("starting a unit of work");
+  }
+  Status outcome = unit.work(connection_);
+  // A unit may stop reading halfway through a query; that statement must not stay active across
+  // the other units' work and the COMMIT.
+  connection_.ResetActiveStatements();
+  if (!connection_.InTransaction()) {
+    transaction_intact = false;
+    return outcome;
+  }
+  if (outcome.ok()) {
+    Status release = connection_.Exec(kRelease);
+    if (release.ok()) return outcome;
+    outcome = release.WithContext("finishing a unit of work");
+  }
+  Status undo = connection_.Exec(kRollbackTo);
+  if (undo.ok()) undo = connection_.Exec(kRelease);
+  if (!undo.ok()) transaction_intact = false;
+  return outcome;
+}
+
+void Writer::AbandonTransaction() {
+  connection_.ResetActiveStatements();
+  if (!connection_.InTransaction()) return;
+  Status rollback = connection_.Exec("ROLLBACK");
+  if (connection_.InTransaction()) {
+    broken_ =
+        Internal("writer for " + path_.string() + " could not roll back a failed transaction (" +
+                 rollback.message() + "); no further writes are accepted, restart outpost");
+  }
+}
+
+void Writer::FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& outcomes) {
+  // Counters first, so that a caller woken by its Done already sees its batch counted.
+  const uint64_t size = batch.size();
+  batches_.fetch_add(1);
+  units_.fetch_add(size);
+  last_batch_size_.store(size);
+  if (size > max_batch_size_.load()) max_batch_size_.store(size);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].done) batch[i].done(outcomes[i]);
+  }
+}
+
+void Writer::CloseConnection() {
+  // Best effort: the data is committed already. PASSIVE never waits for readers, so shutdown
+  // is not held up by a long read; the last connection to close checkpoints fully anyway.
+  (void)connection_.Exec("PRAGMA optimize");
+  (void)connection_.Exec("PRAGMA wal_checkpoint(PASSIVE)");
+  Connection closing = std::move(connection_);
+}
+
+}  // namespace outpost::sqlite

@@ -1,0 +1,137 @@
+#pragma once
+
+// The single writer: one thread owns the read-write connection and commits queued units of work
+// in groups (group commit), one BEGIN IMMEDIATE ... COMMIT per batch.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "common/sqlite/connection.h"
+#include "common/sqlite/migrations.h"
+#include "common/status.h"
+
+namespace outpost::sqlite {
+
+struct WriterOptions {
+  size_t max_batch = 256;                        // units per transaction; at least 1
+  Synchronous synchronous = Synchronous::kFull;  // kNormal is for tests and benchmarks only
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+// Counters for monitoring. Each field is read atomically, but the struct is not one snapshot:
+// fields may come from slightly different moments.
+struct WriterStats {
+  uint64_t queue_depth = 0;      // units waiting, not counting the batch being committed
+  uint64_t batches = 0;          // transactions finished (committed or failed)
+  uint64_t units = 0;            // units finished (their Done called)
+  uint64_t last_batch_size = 0;  // units in the most recent batch
+  uint64_t max_batch_size = 0;   // largest batch so far
+  uint64_t failed_commits = 0;   // batches whose BEGIN or COMMIT failed
+};
+
+// Owns the read-write connection to one database and the thread that writes to it. All writes go
+// through it. Thread-safe: Submit, Run, Stop and Stats may be called from any thread, with the
+// exceptions noted at Run and Stop.
+//
+// Each unit of work runs on the writer thread inside the batch's transaction, under its own
+// SAVEPOINT: a unit that returns an error has its own changes rolled back while its batch-mates
+// commit. A unit's Done is called only after the batch's COMMIT returned, with the unit's own
+// error, or, if the commit failed, with the commit error (then nothing of the batch is applied).
+// If SQLite itself aborts the transaction (disk full, I/O error), every unit of the batch that
+// ran so far fails with that error and the rest continue in a new transaction.
+//
+// Work and Done run on the writer thread, one at a time, so they need no locking among
+// themselves; while they run, no other unit is written. Both must be quick, must not throw (an
+// escaping exception terminates the process), and must not block on another unit's result: call
+// neither Run() nor wait for a Done from inside them. Work must not issue BEGIN, COMMIT, ROLLBACK
+// or RELEASE of a savepoint it did not create, and must not keep a Connection or Statement
+// pointer beyond its call. Deferred constraints (DEFERRABLE INITIALLY DEFERRED foreign keys) are
+// checked at COMMIT, so a violation there fails the whole batch; do not use them.
+class Writer {
+ public:
+  using Work = std::function<Status(Connection&)>;
+  using Done = std::function<void(const Status&)>;
+
+  // Opens `path` read-write (creating it), applies `migrations` (see Migrate), then starts the
+  // writer thread. Fails, without starting a thread, with the open or migration error.
+  static Result<std::unique_ptr<Writer>> Create(const std::filesystem::path& path,
+                                                const WriterOptions& options,
+                                                std::span<const Migration> migrations);
+
+  // Stop(), then frees everything. Must not run on the writer thread (e.g. by dropping the last
+  // owner inside a Done).
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Queues `work`; `done` (may be empty) is later called on the writer thread with the unit's
+  // outcome. Never blocks on I/O. After Stop() has begun, calls `done` at once, on the calling
+  // thread, with kUnavailable ("writer ... is shutting down") and drops `work`; the same, with
+  // kInvalidArgument, for an empty `work`.
+  void Submit(Work work, Done done);
+
+  // Submits `work` and waits until its batch is committed; returns the unit's outcome. Must not
+  // be called from the writer thread (inside Work or Done): that would wait for itself, so it
+  // fails at once with kInternal instead.
+  Status Run(Work work);
+
+  // Stops accepting work, commits everything already queued (calling each Done), checkpoints
+  // the WAL, closes the connection and joins the thread. Idempotent. Called from the writer
+  // thread (inside Work or Done) it only stops accepting work and returns at once; the thread
+  // still drains the queue, and a later Stop() or the destructor from another thread joins it.
+  void Stop();
+
+  WriterStats Stats() const;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  struct Unit {
+    Work work;
+    Done done;
+  };
+
+  Writer(Connection connection, const WriterOptions& options);
+  void Loop();
+  void CommitBatch(std::vector<Unit>& batch);
+  Status RunUnit(Unit& unit, bool& transaction_intact);
+  void AbandonTransaction();
+  void FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& outcomes);
+  void CloseConnection();
+  bool OnWriterThread() const;
+
+  Connection connection_;  // used only by the writer thread once it has started
+  const std::filesystem::path path_;
+  const size_t max_batch_;
+  // Set once a failed transaction could not be rolled back; from then on every unit fails with it
+  // rather than risk committing half of a unit. Writer thread only.
+  Status broken_;
+  std::atomic<std::thread::id> writer_thread_id_{};
+
+  mutable std::mutex mu_;
+  std::condition_variable work_available_;
+  std::deque<Unit> queue_;  // guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
+  std::mutex join_mu_;      // serializes joining the thread between concurrent Stop() calls
+
+  std::atomic<uint64_t> queue_depth_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> units_{0};
+  std::atomic<uint64_t> last_batch_size_{0};
+  std::atomic<uint64_t> max_batch_size_{0};
+  std::atomic<uint64_t> failed_commits_{0};
+
+  std::thread thread_;  // last: starts after every other member is ready
+};
+
+}  // namespace outpost::sqlite

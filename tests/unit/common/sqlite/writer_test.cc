@@ -1,0 +1,330 @@
+#include "common/sqlite/writer.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <latch>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/unit/common/sqlite/sqlite_test_util.h"
+
+namespace outpost::sqlite {
+namespace {
+
+using outpost::sqlite::testing::CaptureDone;
+using outpost::sqlite::testing::Gate;
+using outpost::testing::TempDir;
+
+constexpr Migration kSchema[] = {
+    {1, "create_items", "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"},
+    {2, "create_parents_and_children",
+     "CREATE TABLE parents(id INTEGER PRIMARY KEY);"
+     "CREATE TABLE children(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL"
+     "  REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED);"},
+};
+
+Writer::Work Insert(std::string name) {
+  return [name = std::move(name)](Connection& db) -> Status {
+    return db.ExecPrepared("INSERT INTO items(name) VALUES (?1)", name).status();
+  };
+}
+
+class WriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto created = Writer::Create(path(), WriterOptions(), kSchema);
+    ASSERT_OK(created);
+    writer_ = std::move(created).value();
+  }
+
+  std::filesystem::path path() const { return dir_ / "outpost.db"; }
+
+  // Item names, in insertion order, read through the writer (after everything queued before).
+  std::vector<std::string> Names() {
+    std::vector<std::string> names;
+    EXPECT_OK(writer_->Run([&names](Connection& db) -> Status {
+      OUTPOST_ASSIGN_OR_RETURN(ScopedStatement rows,
+                               db.Query("SELECT name FROM items ORDER BY id"));
+      while (true) {
+        OUTPOST_ASSIGN_OR_RETURN(bool row, rows->Step());
+        if (!row) return Status::Ok();
+        names.push_back(rows->ColumnText(0));
+      }
+    }));
+    return names;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Writer> writer_;
+};
+
+TEST_F(WriterTest, UsesWalFullSynchronousAndForeignKeys) {
+  int64_t synchronous = -1;
+  int64_t foreign_keys = -1;
+  std::string journal;
+  ASSERT_OK(writer_->Run([&](Connection& db) -> Status {
+    OUTPOST_ASSIGN_OR_RETURN(synchronous, db.QueryInt64("PRAGMA synchronous"));
+    OUTPOST_ASSIGN_OR_RETURN(foreign_keys, db.QueryInt64("PRAGMA foreign_keys"));
+    OUTPOST_ASSIGN_OR_RETURN(ScopedStatement mode, db.Query("PRAGMA journal_mode"));
+    OUTPOST_RETURN_IF_ERROR(mode->Step());
+    journal = mode->ColumnText(0);
+    return Status::Ok();
+  }));
+  EXPECT_EQ(synchronous, 2) << "2 is FULL";
+  EXPECT_EQ(foreign_keys, 1);
+  EXPECT_EQ(journal, "wal");
+}
+
+TEST_F(WriterTest, ConcurrentWritersAllLandExactlyOnce) {
+  constexpr int kThreads = 8;
+  constexpr int kUnitsPerThread = 500;
+  Gate gate;
+  writer_->Submit(gate.Hold(), nullptr);
+  gate.entered.wait();
+
+  std::atomic<int> failures{0};
+  std::latch all_queued(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto name = [t](int i) { return std::to_string(t) + "/" + std::to_string(i); };
+      // The first unit of every thread is queued while the writer is held, so the batch after
+      // the gate holds at least kThreads units whatever the scheduling.
+      writer_->Submit(Insert(name(0)), [&failures](const Status& status) {
+        if (!status.ok()) ++failures;
+      });
+      all_queued.count_down();
+      for (int i = 1; i < kUnitsPerThread; ++i) {
+        if (!writer_->Run(Insert(name(i))).ok()) ++failures;
+      }
+    });
+  }
+  all_queued.wait();
+  gate.release.count_down();
+  for (std::thread& thread : threads) thread.join();
+
+  EXPECT_EQ(failures.load(), 0);
+  std::vector<std::string> names = Names();
+  EXPECT_EQ(names.size(), size_t{kThreads * kUnitsPerThread});
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(),
+            size_t{kThreads * kUnitsPerThread});
+
+  WriterStats stats = writer_->Stats();
+  EXPECT_EQ(stats.units, uint64_t{kThreads * kUnitsPerThread + 2});  // + gate + Names()
+  EXPECT_GE(stats.max_batch_size, uint64_t{kThreads});
+  EXPECT_LT(stats.batches, stats.units) << "no unit shared a commit with another";
+  EXPECT_EQ(stats.queue_depth, 0u);
+  EXPECT_EQ(stats.failed_commits, 0u);
+}
+
+TEST_F(WriterTest, FailedUnitRollsBackOnlyItsOwnWork) {
+  Gate gate;
+  writer_->Submit(gate.Hold(), nullptr);
+  gate.entered.wait();
+  auto [done_a, a] = CaptureDone();
+  auto [done_b, b] = CaptureDone();
+  auto [done_c, c] = CaptureDone();
+  writer_->Submit(Insert("a"), done_a);
+  writer_->Submit(
+      [](Connection& db) -> Status {
+        OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("INSERT INTO items(name) VALUES (?1)", "b"));
+        return InvalidArgument("unit b changed its mind");
+      },
+      done_b);
+  writer_->Submit(Insert("c"), done_c);
+  gate.release.count_down();
+
+  EXPECT_OK(a.get());
+  Status b_status = b.get();
+  EXPECT_EQ(b_status.code(), Errc::kInvalidArgument);
+  EXPECT_EQ(b_status.message(), "unit b changed its mind");
+  EXPECT_OK(c.get());
+  WriterStats stats = writer_->Stats();
+  EXPECT_EQ(stats.batches, 2u) << "a, b and c were meant to share one batch";
+  EXPECT_EQ(stats.last_batch_size, 3u);
+  EXPECT_EQ(Names(), (std::vector<std::string>{"a", "c"}));
+}
+
+TEST_F(WriterTest, ConstraintViolationIsReportedToThatUnitOnly) {
+  Gate gate;
+  writer_->Submit(gate.Hold(), nullptr);
+  gate.entered.wait();
+  auto [done_a, a] = CaptureDone();
+  auto [done_b, b] = CaptureDone();
+  auto [done_c, c] = CaptureDone();
+  writer_->Submit(Insert("seat-1"), done_a);
+  writer_->Submit(Insert("seat-1"), done_b);  // same name as its batch-mate a
+  writer_->Submit(Insert("seat-2"), done_c);
+  gate.release.count_down();
+
+  EXPECT_OK(a.get());
+  Status b_status = b.get();
+  EXPECT_EQ(b_status.code(), Errc::kAlreadyExists) << b_status.ToString();
+  EXPECT_NE(b_status.message().find("UNIQUE constraint failed: items.name"), std::string::npos);
+  EXPECT_OK(c.get());
+  EXPECT_EQ(writer_->Stats().last_batch_size, 3u);
+  EXPECT_EQ(Names(), (std::vector<std::string>{"seat-1", "seat-2"}));
+}
+
+TEST_F(WriterTest, FailedCommitFailsEveryUnitOfTheBatchAndAppliesNothing) {
+  Gate gate;
+  writer_->Submit(gate.Hold(), nullptr);
+  gate.entered.wait();
+  auto [done_a, a] = CaptureDone();
+  auto [done_b, b] = CaptureDone();
+  writer_->Submit(Insert("a"), done_a);
+  // The deferred foreign key is checked only at COMMIT, so the whole batch's commit fails.
+  writer_->Submit(
+      [](Connection& db) {
+        return db.ExecPrepared("INSERT INTO children(parent) VALUES (?1)", 404).status();
+      },
+      done_b);
+  gate.release.count_down();
+
+  for (std::future<Status>* outcome : {&a, &b}) {
+    Status status = outcome->get();
+    EXPECT_EQ(status.code(), Errc::kFailedPrecondition) << status.ToString();
+    EXPECT_NE(status.message().find("committing a batch of 2 units"), std::string::npos)
+        << status.ToString();
+  }
+  EXPECT_EQ(writer_->Stats().failed_commits, 1u);
+  EXPECT_TRUE(Names().empty());
+  // The writer recovered: the next batch commits.
+  ASSERT_OK(writer_->Run(Insert("after")));
+  EXPECT_EQ(Names(), std::vector<std::string>{"after"});
+}
+
+TEST_F(WriterTest, UnitThatEndsTheTransactionFailsItsBatchMatesButNotLaterUnits) {
+  Gate gate;
+  writer_->Submit(gate.Hold(), nullptr);
+  gate.entered.wait();
+  auto [done_a, a] = CaptureDone();
+  auto [done_b, b] = CaptureDone();
+  auto [done_c, c] = CaptureDone();
+  writer_->Submit(Insert("a"), done_a);
+  writer_->Submit([](Connection& db) { return db.Exec("ROLLBACK"); }, done_b);  // breaks the rules
+  writer_->Submit(Insert("c"), done_c);
+  gate.release.count_down();
+
+  Status a_status = a.get();
+  EXPECT_EQ(a_status.code(), Errc::kInternal) << a_status.ToString();
+  EXPECT_NE(a_status.message().find("another unit in the same batch"), std::string::npos);
+  EXPECT_EQ(b.get().code(), Errc::kInternal);
+  EXPECT_OK(c.get());
+  EXPECT_EQ(Names(), std::vector<std::string>{"c"});
+}
+
+TEST_F(WriterTest, RunFromInsideAUnitFailsInsteadOfDeadlocking) {
+  Status inner;
+  ASSERT_OK(writer_->Run([&](Connection&) {
+    inner = writer_->Run(Insert("never"));
+    return Status::Ok();
+  }));
+  EXPECT_EQ(inner.code(), Errc::kInternal);
+  EXPECT_NE(inner.message().find("writer thread"), std::string::npos);
+  EXPECT_TRUE(Names().empty());
+}
+
+TEST_F(WriterTest, SubmitAfterStopIsUnavailableAndDoesNotRunTheWork) {
+  writer_->Stop();
+  bool ran = false;
+  auto [done, outcome] = CaptureDone();
+  writer_->Submit(
+      [&ran](Connection&) {
+        ran = true;
+        return Status::Ok();
+      },
+      done);
+  ASSERT_EQ(outcome.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+      << "Done after Stop must be called at once";
+  Status status = outcome.get();
+  EXPECT_EQ(status.code(), Errc::kUnavailable);
+  EXPECT_NE(status.message().find("shutting down"), std::string::npos) << status.ToString();
+  EXPECT_EQ(writer_->Run(Insert("late")).code(), Errc::kUnavailable);
+  EXPECT_FALSE(ran);
+  writer_->Stop();  // idempotent
+}
+
+TEST_F(WriterTest, StopDrainsQueuedWork) {
+  constexpr int kQueued = 100;
+  Gate gate;
+  // Stop() begins on the writer thread while the units below are certainly queued behind it.
+  writer_->Submit(
+      [&](Connection& db) {
+        OUTPOST_RETURN_IF_ERROR(gate.Hold()(db));
+        writer_->Stop();
+        return Status::Ok();
+      },
+      nullptr);
+  gate.entered.wait();
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kQueued; ++i) {
+    writer_->Submit(Insert("queued-" + std::to_string(i)),
+                    [&](const Status& status) { ++(status.ok() ? ok : failed); });
+  }
+  gate.release.count_down();
+  writer_->Stop();
+
+  EXPECT_EQ(ok.load(), kQueued);
+  EXPECT_EQ(failed.load(), 0);
+  writer_.reset();
+  auto reopened = Connection::Open(path());
+  ASSERT_OK(reopened);
+  auto count = reopened->QueryInt64("SELECT count(*) FROM items");
+  ASSERT_OK(count);
+  EXPECT_EQ(*count, kQueued);
+}
+
+TEST(WriterCreateTest, RefusesADatabaseWithANewerSchema) {
+  TempDir dir;
+  {
+    auto db = Connection::Open(dir / "outpost.db");
+    ASSERT_OK(db);
+    ASSERT_OK(db->Exec("PRAGMA user_version = 9"));
+  }
+  auto writer = Writer::Create(dir / "outpost.db", WriterOptions(), kSchema);
+  ASSERT_FALSE(writer.ok());
+  EXPECT_EQ(writer.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(writer.status().message().find("has schema version 9"), std::string::npos);
+}
+
+TEST(WriterCreateTest, RejectsAZeroBatchSize) {
+  TempDir dir;
+  WriterOptions options;
+  options.max_batch = 0;
+  auto writer = Writer::Create(dir / "outpost.db", options, kSchema);
+  ASSERT_FALSE(writer.ok());
+  EXPECT_EQ(writer.status().code(), Errc::kInvalidArgument);
+}
+
+TEST(WriterCreateTest, BatchesNeverExceedMaxBatch) {
+  TempDir dir;
+  WriterOptions options;
+  options.max_batch = 4;
+  auto created = Writer::Create(dir / "outpost.db", options, kSchema);
+  ASSERT_OK(created);
+  Writer& writer = **created;
+  Gate gate;
+  writer.Submit(gate.Hold(), nullptr);
+  gate.entered.wait();
+  std::vector<std::future<Status>> outcomes;
+  for (int i = 0; i < 10; ++i) {
+    auto [done, outcome] = CaptureDone();
+    writer.Submit(Insert(std::to_string(i)), done);
+    outcomes.push_back(std::move(outcome));
+  }
+  EXPECT_EQ(writer.Stats().queue_depth, 10u);
+  gate.release.count_down();
+  for (auto& outcome : outcomes) EXPECT_OK(outcome.get());
+  WriterStats stats = writer.Stats();
+  EXPECT_EQ(stats.max_batch_size, 4u);
+  EXPECT_EQ(stats.batches, 4u) << "gate, then 4 + 4 + 2";
+  EXPECT_EQ(stats.last_batch_size, 2u);
+}
+
+}  // namespace
+}  // namespace outpost::sqlite
