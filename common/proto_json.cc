@@ -22,8 +22,8 @@ Status FromJson(std::string_view json, google::protobuf::Message* message) {
   auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), message, options);
   if (!status.ok()) {
-    return InvalidArgument("body is not a valid JSON " + message->GetDescriptor()->name() +
-                           ": " + std::string(status.message()));
+    return InvalidArgument("body is not a valid JSON " + message->GetDescriptor()->name() + ": " +
+                           std::string(status.message()));
   }
   return Status::Ok();
 }

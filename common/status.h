@@ -14,21 +14,21 @@ namespace outpost {
 // machine-readable reason (see HttpStatusFor / ReasonFor).
 enum class Errc {
   kOk = 0,
-  kInvalidArgument,     // malformed or out-of-range input (400)
-  kUnauthenticated,     // missing or bad credentials (401)
-  kPermissionDenied,    // authenticated but the role does not allow it (403)
-  kNotFound,            // no such object or route (404)
-  kMethodNotAllowed,    // route exists, method does not (405)
-  kAlreadyExists,       // would overwrite something that must not be overwritten (409)
-  kFailedPrecondition,  // state does not allow the operation now (409)
-  kPayloadTooLarge,     // body or file above the configured limit (413)
+  kInvalidArgument,       // malformed or out-of-range input (400)
+  kUnauthenticated,       // missing or bad credentials (401)
+  kPermissionDenied,      // authenticated but the role does not allow it (403)
+  kNotFound,              // no such object or route (404)
+  kMethodNotAllowed,      // route exists, method does not (405)
+  kAlreadyExists,         // would overwrite something that must not be overwritten (409)
+  kFailedPrecondition,    // state does not allow the operation now (409)
+  kPayloadTooLarge,       // body or file above the configured limit (413)
   kUnsupportedMediaType,  // Content-Type we do not speak (415)
-  kHeaderTooLarge,      // request header above the configured limit (431)
-  kResourceExhausted,   // rate or quota limit (429)
-  kDataLoss,            // stored data is corrupt or was tampered with (500)
-  kInternal,            // a bug or an environment failure (500)
-  kUnavailable,         // temporarily unable; retry later (503)
-  kDeadlineExceeded,    // timed out (504)
+  kHeaderTooLarge,        // request header above the configured limit (431)
+  kResourceExhausted,     // rate or quota limit (429)
+  kDataLoss,              // stored data is corrupt or was tampered with (500)
+  kInternal,              // a bug or an environment failure (500)
+  kUnavailable,           // temporarily unable; retry later (503)
+  kDeadlineExceeded,      // timed out (504)
 };
 
 // Snake-case reason string for an Errc, e.g. "invalid_argument". Stable: clients match on it.
@@ -72,9 +72,7 @@ inline Status Unauthenticated(std::string m) { return {Errc::kUnauthenticated, s
 inline Status DataLoss(std::string m) { return {Errc::kDataLoss, std::move(m)}; }
 inline Status Internal(std::string m) { return {Errc::kInternal, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {Errc::kUnavailable, std::move(m)}; }
-inline Status ResourceExhausted(std::string m) {
-  return {Errc::kResourceExhausted, std::move(m)};
-}
+inline Status ResourceExhausted(std::string m) { return {Errc::kResourceExhausted, std::move(m)}; }
 
 // A value or an error Status. Accessing value() of an error is a programmer error and aborts.
 template <typename T>
@@ -82,7 +80,7 @@ class [[nodiscard]] Result {
  public:
   static_assert(!std::is_same_v<T, Status>, "use Status directly");
 
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     if (std::get<Status>(v_).ok()) std::abort();   // an ok Status carries no value
   }
@@ -114,19 +112,19 @@ class [[nodiscard]] Result {
 }  // namespace outpost
 
 // Returns early from the enclosing function with the error of `expr` (a Status or Result).
-#define OUTPOST_RETURN_IF_ERROR(expr)                       \
-  do {                                                      \
+#define OUTPOST_RETURN_IF_ERROR(expr)                         \
+  do {                                                        \
     if (auto outpost_status_ = (expr); !outpost_status_.ok()) \
-      return ::outpost::internal::ToStatus(outpost_status_); \
+      return ::outpost::internal::ToStatus(outpost_status_);  \
   } while (0)
 
 #define OUTPOST_CONCAT_INNER_(a, b) a##b
 #define OUTPOST_CONCAT_(a, b) OUTPOST_CONCAT_INNER_(a, b)
 // `OUTPOST_ASSIGN_OR_RETURN(auto x, Foo());` binds the value of a Result or returns its error.
-#define OUTPOST_ASSIGN_OR_RETURN(lhs, expr)                                   \
-  auto OUTPOST_CONCAT_(outpost_result_, __LINE__) = (expr);                   \
-  if (!OUTPOST_CONCAT_(outpost_result_, __LINE__).ok())                       \
-    return OUTPOST_CONCAT_(outpost_result_, __LINE__).status();               \
+#define OUTPOST_ASSIGN_OR_RETURN(lhs, expr)                     \
+  auto OUTPOST_CONCAT_(outpost_result_, __LINE__) = (expr);     \
+  if (!OUTPOST_CONCAT_(outpost_result_, __LINE__).ok())         \
+    return OUTPOST_CONCAT_(outpost_result_, __LINE__).status(); \
   lhs = std::move(OUTPOST_CONCAT_(outpost_result_, __LINE__)).value()
 
 namespace outpost::internal {

@@ -57,8 +57,9 @@ Status WritePublicFile(const fs::path& path, const std::string& content,
   out.close();
   if (!out) return Unavailable("cannot write " + path.string());
   created->push_back(path);
-  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                            fs::perms::others_read,
+  fs::permissions(path,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                      fs::perms::others_read,
                   ec);
   return Status::Ok();
 }
@@ -83,17 +84,18 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   for (const fs::path& marker : {dir.config(), dir.database()}) {
     if (fs::exists(marker, ec)) {
       return AlreadyExists("data directory " + dir.root.string() + " is already initialised (" +
-                           marker.filename().string() + " exists); serve it with `outpost serve "
-                           "--data-dir " + dir.root.string() + "` or choose an empty directory");
+                           marker.filename().string() +
+                           " exists); serve it with `outpost serve "
+                           "--data-dir " +
+                           dir.root.string() + "` or choose an empty directory");
     }
   }
   OUTPOST_RETURN_IF_ERROR(config::Validate(options.config));
 
   std::vector<fs::path> created;
   Rollback rollback(&created);
-  OUTPOST_RETURN_IF_ERROR(MakeDir(dir.root, fs::perms::owner_all | fs::perms::group_read |
-                                                fs::perms::group_exec,
-                                  &created));
+  OUTPOST_RETURN_IF_ERROR(MakeDir(
+      dir.root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, &created));
   OUTPOST_RETURN_IF_ERROR(MakeDir(dir.keys(), fs::perms::owner_all, &created));
   OUTPOST_RETURN_IF_ERROR(MakeDir(dir.tls_certificate().parent_path(),
                                   fs::perms::owner_all | fs::perms::group_read |
@@ -108,13 +110,15 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   const TimePoint not_before = now - std::chrono::hours(1);
 
   // The satellite CA: ECDSA P-256, because devices, browsers and curl all speak it.
-  OUTPOST_ASSIGN_OR_RETURN(auto ca_key, crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
+  OUTPOST_ASSIGN_OR_RETURN(auto ca_key,
+                           crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
   OUTPOST_RETURN_IF_ERROR(SaveKey(ca_key, dir.ca_key(), &created));
   OUTPOST_ASSIGN_OR_RETURN(
       auto ca, crypto::CertificateAuthority::CreateRoot(
                    std::move(ca_key), "Outpost Satellite CA " + report.satellite_id.substr(0, 8),
                    not_before, now + kCaValidity));
-  OUTPOST_RETURN_IF_ERROR(WritePublicFile(dir.ca_certificate(), ca.certificate().ToPem(), &created));
+  OUTPOST_RETURN_IF_ERROR(
+      WritePublicFile(dir.ca_certificate(), ca.certificate().ToPem(), &created));
   report.ca_fingerprint = ca.certificate().Fingerprint();
 
   // Bundle and authorization signatures: Ed25519.
@@ -146,8 +150,8 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   profile.not_before = not_before;
   profile.not_after = now + kTlsValidity;
   OUTPOST_ASSIGN_OR_RETURN(auto tls_cert, ca.Issue(tls_key.public_key(), profile));
-  OUTPOST_RETURN_IF_ERROR(WritePublicFile(
-      dir.tls_certificate(), tls_cert.ToPem() + ca.certificate().ToPem(), &created));
+  OUTPOST_RETURN_IF_ERROR(WritePublicFile(dir.tls_certificate(),
+                                          tls_cert.ToPem() + ca.certificate().ToPem(), &created));
 
   // Database with the current schema and the satellite's identity.
   {
@@ -157,15 +161,12 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
     created.push_back(dir.database().string() + "-shm");
     OUTPOST_RETURN_IF_ERROR(sqlite::Migrate(db, store::SatelliteMigrations()));
     OUTPOST_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-    for (const auto& [key, value] :
-         std::vector<std::pair<std::string, std::string>>{
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
              {"satellite_id", report.satellite_id},
              {"created_at", std::to_string(ToUnixSeconds(now))},
              {"signing_key_id", report.signing_key_id}}) {
-      OUTPOST_ASSIGN_OR_RETURN(
-          int changes, sqlite::ExecPrepared(db, "INSERT INTO satellite_meta(key, value) VALUES (?, ?)",
-                                            key, value));
-      (void)changes;
+      OUTPOST_RETURN_IF_ERROR(
+          db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES (?, ?)", key, value));
     }
     OUTPOST_RETURN_IF_ERROR(db.Exec("COMMIT"));
   }

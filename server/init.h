@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/config/config.h"
+#include "common/config/config_file.h"
 #include "common/status.h"
 
 namespace outpost::server {
@@ -19,7 +19,7 @@ struct InitOptions {
 
 struct InitReport {
   std::string satellite_id;
-  std::string ca_fingerprint;       // SHA-256 of the CA certificate, colon hex
+  std::string ca_fingerprint;  // SHA-256 of the CA certificate, colon hex
   std::string signing_key_id;
   std::vector<std::filesystem::path> files_written;
 };

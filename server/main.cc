@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "common/clock.h"
-#include "common/config/config.h"
+#include "common/config/config_file.h"
 #include "common/log/logging.h"
 #include "common/proto_json.h"
 #include "outpost/v1/satellite.pb.h"
@@ -29,24 +29,6 @@ struct GlobalFlags {
 int Fail(const Status& status) {
   std::cerr << "outpost: " << status.message() << "\n";
   return 1;
-}
-
-std::optional<std::string> GetEnv(const std::string& name) {
-  const char* v = std::getenv(name.c_str());
-  if (v == nullptr) return std::nullopt;
-  return std::string(v);
-}
-
-// file < environment < flags.
-Result<config::Config> LoadConfig(const std::filesystem::path& file,
-                                  const std::vector<std::pair<std::string, std::string>>& flags) {
-  OUTPOST_ASSIGN_OR_RETURN(config::Config c, config::LoadConfigFile(file));
-  OUTPOST_RETURN_IF_ERROR(config::ApplyEnvironment(c, GetEnv));
-  for (const auto& [key, value] : flags) {
-    OUTPOST_RETURN_IF_ERROR(config::ApplyOverride(c, key, value));
-  }
-  OUTPOST_RETURN_IF_ERROR(config::Validate(c));
-  return c;
 }
 
 Status SetUpLogging(const GlobalFlags& g, const config::Config* c) {
@@ -77,7 +59,7 @@ int RunInit(const GlobalFlags& g, const std::string& data_dir, const std::string
   out.set_ca_certificate(dir.ca_certificate().string());
   out.set_ca_fingerprint(report->ca_fingerprint);
   out.set_signing_key_id(report->signing_key_id);
-  out.set_listen(options.config.listen);
+  out.set_listen(options.config.listen.ToString());
   for (const auto& f : report->files_written) out.add_files_written(f.string());
   if (g.json) {
     std::cout << ToJson(out, true) << "\n";
@@ -97,7 +79,10 @@ int RunServe(const GlobalFlags& g, const std::string& data_dir, const std::strin
   const server::DataDir dir(data_dir);
   std::vector<std::pair<std::string, std::string>> flags;
   if (!listen.empty()) flags.emplace_back("listen", listen);
-  auto config = LoadConfig(config_file.empty() ? dir.config() : config_file, flags);
+  // file < environment < flags.
+  const std::filesystem::path file =
+      config_file.empty() ? dir.config() : std::filesystem::path(config_file);
+  auto config = config::LoadLayeredConfig(file, data_dir, config::ProcessEnvironment(), flags);
   if (!config.ok()) return Fail(config.status());
   if (auto s = SetUpLogging(g, &*config); !s.ok()) return Fail(s);
 
@@ -112,13 +97,15 @@ int RunServe(const GlobalFlags& g, const std::string& data_dir, const std::strin
   auto satellite = server::Satellite::Open(data_dir, *config, clock);
   if (!satellite.ok()) return Fail(satellite.status());
   if (auto s = (*satellite)->Start(); !s.ok()) return Fail(s);
-  std::string host = config->listen.substr(0, config->listen.rfind(':'));
-  if (host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  std::string host = config->listen.host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
   std::cout << "Outpost satellite " << (*satellite)->satellite_id() << " is serving\n"
             << "  URL:            https://" << host << ":" << (*satellite)->port() << "\n"
             << "  CA to trust:    " << dir.ca_certificate().string() << "\n"
-            << "  health check:   curl --cacert " << dir.ca_certificate().string()
-            << " https://" << host << ":" << (*satellite)->port() << "/healthz\n"
+            << "  health check:   curl --cacert " << dir.ca_certificate().string() << " https://"
+            << host << ":" << (*satellite)->port() << "/healthz\n"
             << "Press Ctrl-C to stop." << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
@@ -165,6 +152,8 @@ int Main(int argc, char** argv) {
 }  // namespace outpost
 
 int main(int argc, char** argv) {
+  // A peer or a pipe that goes away must be an error code, not the end of the process.
+  signal(SIGPIPE, SIG_IGN);
   // Exceptions stop here (and in each connection's handler); anything else is a bug.
   try {
     return outpost::Main(argc, argv);

@@ -31,14 +31,14 @@ Result<std::string> ReadFile(const fs::path& path) {
 
 http::ServerOptions ServerOptionsFrom(const config::Config& c) {
   http::ServerOptions o;
-  o.listen = c.listen;
+  o.listen = c.listen.ToString();
   o.io_threads = c.server.io_threads > 0
                      ? c.server.io_threads
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  o.max_connections = c.server.max_connections;
+  o.max_connections = static_cast<size_t>(c.server.max_connections);
   o.max_body_bytes = c.server.max_body_bytes;
   o.max_header_bytes = static_cast<uint32_t>(c.server.max_header_bytes);
-  o.max_pipelined_requests = c.server.max_pipelined_requests;
+  o.max_pipelined_requests = static_cast<size_t>(c.server.max_pipelined_requests);
   auto ms = [](Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
   o.handshake_timeout = ms(c.server.handshake_timeout);
   o.read_timeout = ms(c.server.read_timeout);
@@ -66,8 +66,8 @@ class Satellite::Impl {
 Satellite::Satellite(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Satellite::~Satellite() { Shutdown(); }
 
-Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir,
-                                                   config::Config config, const Clock& clock) {
+Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, config::Config config,
+                                                   const Clock& clock) {
   (void)clock;  // used by the licensing modules that arrive with later capabilities
   auto impl = std::make_unique<Impl>();
   impl->dir = DataDir(data_dir);
@@ -82,30 +82,25 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir,
   OUTPOST_ASSIGN_OR_RETURN(auto signing_key, crypto::PrivateKey::LoadFile(dir.signing_key()));
   impl->signing_key.emplace(std::move(signing_key));
 
-  auto resolve = [&](const std::string& p) {
-    fs::path path(p);
-    return path.is_absolute() ? path : dir.root / path;
-  };
+  if (impl->config.data_dir.empty()) impl->config.data_dir = data_dir;
+  auto resolve = [&](const fs::path& p) { return config::ResolvePath(impl->config, p); };
   http::TlsOptions tls;
   OUTPOST_ASSIGN_OR_RETURN(tls.certificate_chain_pem,
                            ReadFile(resolve(impl->config.tls.certificate)));
-  OUTPOST_ASSIGN_OR_RETURN(auto tls_key, crypto::PrivateKey::LoadFile(
-                                             resolve(impl->config.tls.private_key)));
+  OUTPOST_ASSIGN_OR_RETURN(auto tls_key,
+                           crypto::PrivateKey::LoadFile(resolve(impl->config.tls.private_key)));
   tls.private_key_pem = tls_key.ToPem();
   OUTPOST_ASSIGN_OR_RETURN(tls.client_ca_pem, ReadFile(resolve(impl->config.tls.client_ca)));
-  tls.min_version = impl->config.tls.min_version;
+  tls.min_version = impl->config.tls.min_version == config::TlsVersion::kTls13 ? "1.3" : "1.2";
 
   sqlite::WriterOptions writer_options;
-  OUTPOST_ASSIGN_OR_RETURN(
-      impl->writer,
-      sqlite::Writer::Create(dir.database(), writer_options, store::SatelliteMigrations()));
-  impl->readers = std::make_unique<sqlite::ReaderPool>(dir.database(), 4);
+  OUTPOST_ASSIGN_OR_RETURN(impl->writer, sqlite::Writer::Create(dir.database(), writer_options,
+                                                                store::SatelliteMigrations()));
+  OUTPOST_ASSIGN_OR_RETURN(impl->readers, sqlite::ReaderPool::Create(dir.database()));
   {
-    auto lease = impl->readers->Acquire();
-    OUTPOST_ASSIGN_OR_RETURN(auto* stmt, lease->Prepare(
-                                             "SELECT value FROM satellite_meta WHERE key = "
-                                             "'satellite_id'"));
-    sqlite::ScopedStatement scoped(stmt);
+    OUTPOST_ASSIGN_OR_RETURN(auto lease, impl->readers->Acquire());
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto stmt, lease->Query("SELECT value FROM satellite_meta WHERE key = 'satellite_id'"));
     OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) {
       return DataLoss("database " + dir.database().string() +
@@ -115,12 +110,13 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir,
   }
 
   Impl* raw = impl.get();
-  raw->metrics->AddCallback("outpost_db_writer_queue_depth",
-                            "Units of work waiting for the database writer.", "gauge",
-                            [raw] { return static_cast<double>(raw->writer->Stats().queue_depth); });
-  raw->metrics->AddCallback("outpost_db_writer_last_batch_size",
-                            "Units of work in the writer's last committed transaction.", "gauge",
-                            [raw] { return static_cast<double>(raw->writer->Stats().last_batch_size); });
+  raw->metrics->AddCallback(
+      "outpost_db_writer_queue_depth", "Units of work waiting for the database writer.", "gauge",
+      [raw] { return static_cast<double>(raw->writer->Stats().queue_depth); });
+  raw->metrics->AddCallback(
+      "outpost_db_writer_last_batch_size",
+      "Units of work in the writer's last committed transaction.", "gauge",
+      [raw] { return static_cast<double>(raw->writer->Stats().last_batch_size); });
   raw->metrics->AddCallback("outpost_db_writer_batches_total",
                             "Transactions committed by the database writer.", "counter",
                             [raw] { return static_cast<double>(raw->writer->Stats().batches); });
@@ -132,12 +128,9 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir,
   api::ReadinessChecks checks;
   checks["database"] = [raw]() -> std::string {
     auto lease = raw->readers->Acquire();
-    auto stmt = lease->Prepare("SELECT count(*) FROM satellite_meta");
-    if (!stmt.ok()) return stmt.status().message();
-    sqlite::ScopedStatement scoped(*stmt);
-    auto row = (*stmt)->Step();
-    if (!row.ok()) return row.status().message();
-    return "";
+    if (!lease.ok()) return lease.status().message();
+    auto count = (*lease)->QueryInt64("SELECT count(*) FROM satellite_meta");
+    return count.ok() ? "" : count.status().message();
   };
   checks["keys"] = [raw]() -> std::string {
     return raw->signing_key.has_value() ? "" : "signing key not loaded";
@@ -152,8 +145,8 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir,
 
 Status Satellite::Start() {
   OUTPOST_RETURN_IF_ERROR(impl_->server->Start());
-  spdlog::info("satellite {} serving on https://{} (port {})", impl_->satellite_id,
-               impl_->config.listen, impl_->server->port());
+  spdlog::info("satellite {} serving on https://{}:{}", impl_->satellite_id,
+               impl_->config.listen.host, impl_->server->port());
   return Status::Ok();
 }
 
@@ -163,8 +156,8 @@ const std::string& Satellite::satellite_id() const { return impl_->satellite_id;
 void Satellite::Shutdown() {
   if (impl_->shut_down) return;
   impl_->shut_down = true;
-  impl_->server->Shutdown(std::chrono::duration_cast<std::chrono::milliseconds>(
-      impl_->config.server.shutdown_grace));
+  impl_->server->Shutdown(
+      std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config.server.shutdown_grace));
   // After the server: in-flight requests may still be waiting for their commit.
   impl_->writer->Stop();
   spdlog::info("satellite {} stopped; database closed", impl_->satellite_id);

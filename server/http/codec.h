@@ -25,8 +25,7 @@ WireFormat ResponseFormat(const Request& request);
 Status DecodeBody(const Request& request, google::protobuf::Message* message);
 
 // Encodes `message` in the negotiated format.
-Response Encode(const Request& request, const google::protobuf::Message& message,
-                int status = 200);
+Response Encode(const Request& request, const google::protobuf::Message& message, int status = 200);
 
 // The error body {"error": {"reason", "message"}} with the status from HttpStatusFor.
 Response ErrorResponse(WireFormat format, const Status& status);

@@ -73,8 +73,8 @@ std::string Metrics::Render() const {
     for (size_t i = 0; i <= kLatencyBuckets.size(); ++i) {
       cumulative += s->latency[i].load(std::memory_order_relaxed);
       const std::string le = i < kLatencyBuckets.size() ? FormatDouble(kLatencyBuckets[i]) : "+Inf";
-      out += "outpost_http_request_duration_seconds_bucket{" + labels(*s) + ",le=\"" + le +
-             "\"} " + std::to_string(cumulative) + "\n";
+      out += "outpost_http_request_duration_seconds_bucket{" + labels(*s) + ",le=\"" + le + "\"} " +
+             std::to_string(cumulative) + "\n";
     }
     out += "outpost_http_request_duration_seconds_sum{" + labels(*s) + "} " +
            FormatDouble(static_cast<double>(s->latency_sum_ns.load()) / 1e9) + "\n";
@@ -87,12 +87,11 @@ std::string Metrics::Render() const {
   out += "outpost_http_open_connections " + std::to_string(open_connections_.load()) + "\n";
   out += "# HELP outpost_http_rejected_connections_total Connections refused at the limit.\n";
   out += "# TYPE outpost_http_rejected_connections_total counter\n";
-  out += "outpost_http_rejected_connections_total " +
-         std::to_string(rejected_connections_.load()) + "\n";
+  out += "outpost_http_rejected_connections_total " + std::to_string(rejected_connections_.load()) +
+         "\n";
   out += "# HELP outpost_tls_handshake_failures_total TLS handshakes that failed.\n";
   out += "# TYPE outpost_tls_handshake_failures_total counter\n";
-  out += "outpost_tls_handshake_failures_total " + std::to_string(failed_handshakes_.load()) +
-         "\n";
+  out += "outpost_tls_handshake_failures_total " + std::to_string(failed_handshakes_.load()) + "\n";
 
   for (const auto& c : callbacks_) {
     out += "# HELP " + c.name + " " + c.help + "\n";

@@ -20,6 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/config/config.h"
 #include "server/http/codec.h"
 #include "spdlog/spdlog.h"
 
@@ -43,36 +44,15 @@ bool IsConnectionNoise(const beast::error_code& ec) {
 }
 
 Result<tcp::endpoint> ParseListen(const std::string& listen) {
-  std::string host;
-  std::string port;
-  if (!listen.empty() && listen[0] == '[') {
-    const size_t close = listen.find(']');
-    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
-      return InvalidArgument("listen address '" + listen + "' is not of the form [IPv6]:PORT");
-    }
-    host = listen.substr(1, close - 1);
-    port = listen.substr(close + 2);
-  } else {
-    const size_t colon = listen.rfind(':');
-    if (colon == std::string::npos) {
-      return InvalidArgument("listen address '" + listen + "' has no port; use HOST:PORT");
-    }
-    host = listen.substr(0, colon);
-    port = listen.substr(colon + 1);
-  }
-  if (host == "localhost") host = "127.0.0.1";
+  OUTPOST_ASSIGN_OR_RETURN(config::ListenAddress parsed, config::ParseListenAddress(listen));
+  std::string host = parsed.host == "localhost" ? "127.0.0.1" : parsed.host;
   beast::error_code ec;
   auto address = net::ip::make_address(host, ec);
   if (ec) {
     return InvalidArgument("listen address '" + listen + "': '" + host +
                            "' is not an IP address (use e.g. 127.0.0.1, 0.0.0.0 or [::1])");
   }
-  char* end = nullptr;
-  const long p = std::strtol(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0' || p < 0 || p > 65535) {
-    return InvalidArgument("listen address '" + listen + "': port must be 0..65535");
-  }
-  return tcp::endpoint(address, static_cast<uint16_t>(p));
+  return tcp::endpoint(address, parsed.port);
 }
 
 Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsOptions& tls) {
@@ -80,8 +60,8 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsOptions& tls) {
   SSL_CTX* native = ctx->native_handle();
   const int min_version = tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
   if (tls.min_version != "1.2" && tls.min_version != "1.3") {
-    return InvalidArgument("tls.min_version must be \"1.2\" or \"1.3\", not \"" +
-                           tls.min_version + "\"");
+    return InvalidArgument("tls.min_version must be \"1.2\" or \"1.3\", not \"" + tls.min_version +
+                           "\"");
   }
   SSL_CTX_set_min_proto_version(native, min_version);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -168,7 +148,9 @@ class HttpServer::Impl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(HttpServer::Impl* server, tcp::socket&& socket)
-      : server_(server), stream_(std::move(socket), *server->tls_) {
+      : server_(server),
+        stream_(std::move(socket), *server->tls_),
+        deadline_(stream_.get_executor()) {
     beast::error_code ec;
     auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) remote_address_ = remote.address().to_string();
@@ -205,22 +187,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHandshake(beast::error_code ec) {
+    if (closed_) return;  // closed by shutdown while the handshake ran
     if (ec) {
       server_->metrics().HandshakeFailed();
       spdlog::debug("TLS handshake with {} failed: {}", remote_address_, ec.message());
       return;  // the socket closes when the last reference goes
     }
+    handshake_done_ = true;
     // The handshake already verified the chain; keep the certificate for handlers.
     if (X509* peer = SSL_get1_peer_certificate(stream_.native_handle())) {
       if (SSL_get_verify_result(stream_.native_handle()) == X509_V_OK) {
-        unsigned char* der = nullptr;
-        const int len = i2d_X509(peer, &der);
-        if (len > 0) {
-          auto cert = crypto::Certificate::FromDer(
-              std::string_view(reinterpret_cast<const char*>(der), len));
-          if (cert.ok()) client_certificate_ = std::move(*cert);
-        }
-        OPENSSL_free(der);
+        auto cert = crypto::Certificate::FromX509(peer);
+        if (cert.ok()) client_certificate_ = std::move(*cert);
       }
       X509_free(peer);
     }
@@ -233,9 +211,12 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(server_->options().max_header_bytes);
     parser_->body_limit(server_->options().max_body_bytes);
+    // Reads are bounded by deadline_, not by the stream's own timer: Beast arms that timer
+    // when a read starts, so it cannot be shortened for a read already waiting.
+    beast::get_lowest_layer(stream_).expires_never();
     if (Outstanding() == 0) {
-      beast::get_lowest_layer(stream_).expires_after(
-          requests_seen_ == 0 ? server_->options().read_timeout : server_->options().idle_timeout);
+      ArmDeadline(requests_seen_ == 0 ? server_->options().read_timeout
+                                      : server_->options().idle_timeout);
     }
     reading_ = true;
     bhttp::async_read(stream_, buffer_, *parser_,
@@ -244,12 +225,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec, std::size_t) {
     reading_ = false;
+    deadline_.cancel();
     if (ec) {
       if (ec == bhttp::error::body_limit) {
-        return Fail(Status(Errc::kPayloadTooLarge,
-                           "request body exceeds the limit of " +
-                               std::to_string(server_->options().max_body_bytes) +
-                               " bytes; send less or raise server.max_body_bytes"));
+        return Fail(
+            Status(Errc::kPayloadTooLarge, "request body exceeds the limit of " +
+                                               std::to_string(server_->options().max_body_bytes) +
+                                               " bytes; send less or raise server.max_body_bytes"));
       }
       if (ec == bhttp::error::header_limit) {
         return Fail(Status(Errc::kHeaderTooLarge,
@@ -263,8 +245,10 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!IsConnectionNoise(ec) && ec != bhttp::error::partial_message) {
         spdlog::debug("read from {} failed: {}", remote_address_, ec.message());
       }
-      if (Outstanding() == 0 && !writing_) Close();
-      else closing_ = true;  // write what is owed, then close
+      if (Outstanding() == 0 && !writing_)
+        Close();
+      else
+        closing_ = true;  // write what is owed, then close
       return;
     }
     ++requests_seen_;
@@ -288,8 +272,6 @@ class Session : public std::enable_shared_from_this<Session> {
     const unsigned version = raw.version();
     const bool keep_alive = raw.keep_alive();
     if (!keep_alive) closing_ = true;  // answer this one, read no more
-    // While a handler works there is no deadline on the connection; the write re-arms it.
-    beast::get_lowest_layer(stream_).expires_never();
 
     auto request = std::make_shared<Request>();
     request->method = std::string(raw.method_string());
@@ -326,9 +308,8 @@ class Session : public std::enable_shared_from_this<Session> {
         if (done.exchange(true)) return;
         metrics->RecordRequest(route, r.status, std::chrono::steady_clock::now() - start);
         net::post(session->stream_.get_executor(),
-                  [s = session, seq = seq, r = std::move(r), v = version, k = keep_alive]() mutable {
-                    s->Complete(seq, std::move(r), v, k);
-                  });
+                  [s = session, seq = seq, r = std::move(r), v = version,
+                   k = keep_alive]() mutable { s->Complete(seq, std::move(r), v, k); });
       }
       ~ReplyState() {
         if (!done) Send(ErrorResponse(WireFormat::kJson, Internal("handler did not answer")));
@@ -348,9 +329,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!match.allowed_methods.empty()) {
         std::string allow;
         for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
-        Response r = ErrorResponse(*request, Status(Errc::kMethodNotAllowed,
-                                                    request->method + " is not allowed on " +
-                                                        request->path + "; use " + allow));
+        Response r = ErrorResponse(
+            *request, Status(Errc::kMethodNotAllowed, request->method + " is not allowed on " +
+                                                          request->path + "; use " + allow));
         r.headers.emplace_back("Allow", allow);
         return reply(std::move(r));
       }
@@ -369,7 +350,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Complete(uint64_t seq, Response r, unsigned version, bool keep_alive) {
     Pending& p = pending_[seq];
     p.ready = true;
-    p.close_after = r.close || !keep_alive;
+    p.close_after = r.close || !keep_alive || draining_;  // tell clients we are going away
     auto& res = p.response;
     res.version(version);
     res.result(static_cast<bhttp::status>(r.status));
@@ -409,20 +390,34 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (Outstanding() == 0) {
       if (closing_ || draining_) return Close();
-      // Back to waiting for the next request; this also covers a read already in flight.
-      beast::get_lowest_layer(stream_).expires_after(server_->options().idle_timeout);
+      // Back to waiting for the next request, which may already be being read.
+      if (reading_) ArmDeadline(server_->options().idle_timeout);
     }
     DoWrite();
     DoRead();
+  }
+
+  // Closes the connection if the read in progress has not finished by then (slow or idle
+  // client). There is no deadline while handlers are working on this connection's requests.
+  void ArmDeadline(std::chrono::milliseconds timeout) {
+    deadline_.expires_after(timeout);
+    deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->reading_ || self->Outstanding() != 0) return;
+      spdlog::debug("closing connection from {}: no complete request in time",
+                    self->remote_address_);
+      self->Close();
+    });
   }
 
   void Close() {
     if (closed_) return;
     closed_ = true;
     closing_ = true;
+    deadline_.cancel();
     auto& socket = beast::get_lowest_layer(stream_);
-    if (reading_) {
-      // A TLS shutdown must not overlap a pending read; close hard and let the read abort.
+    if (!handshake_done_ || reading_ || writing_) {
+      // A TLS shutdown must not overlap a pending handshake, read or write: close hard and
+      // let the pending operation abort.
       beast::error_code ignored;
       socket.socket().shutdown(tcp::socket::shutdown_both, ignored);
       socket.close();
@@ -432,8 +427,7 @@ class Session : public std::enable_shared_from_this<Session> {
     socket.expires_after(std::chrono::seconds(2));
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
       beast::error_code ignored;
-      beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both,
-                                                               ignored);
+      beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
       beast::get_lowest_layer(self->stream_).close();
     });
   }
@@ -441,6 +435,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl* server_;
   beast::ssl_stream<beast::tcp_stream> stream_;
   beast::flat_buffer buffer_;
+  net::steady_timer deadline_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string remote_address_;
   std::optional<crypto::Certificate> client_certificate_;
@@ -448,6 +443,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t next_seq_ = 0;
   uint64_t next_to_write_ = 0;
   uint64_t requests_seen_ = 0;
+  bool handshake_done_ = false;
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;
@@ -488,8 +484,7 @@ Status HttpServer::Impl::Start() {
 }
 
 void HttpServer::Impl::DoAccept() {
-  acceptor_.async_accept(net::make_strand(ioc_),
-                         beast::bind_front_handler(&Impl::OnAccept, this));
+  acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(&Impl::OnAccept, this));
 }
 
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {

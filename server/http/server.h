@@ -19,9 +19,9 @@ struct ServerOptions {
   uint32_t max_header_bytes = 16 << 10;
   size_t max_pipelined_requests = 16;
   std::chrono::milliseconds handshake_timeout{10'000};
-  std::chrono::milliseconds read_timeout{30'000};   // first request on a connection
+  std::chrono::milliseconds read_timeout{30'000};  // first request on a connection
   std::chrono::milliseconds write_timeout{30'000};
-  std::chrono::milliseconds idle_timeout{60'000};   // waiting for the next keep-alive request
+  std::chrono::milliseconds idle_timeout{60'000};  // waiting for the next keep-alive request
 };
 
 struct TlsOptions {

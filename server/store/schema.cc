@@ -5,12 +5,72 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 1> kMigrations = {{
+constexpr std::array<sqlite::Migration, 3> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
   key   TEXT PRIMARY KEY NOT NULL,
   value TEXT NOT NULL
+) STRICT;
+)sql"},
+    {2, "users, API keys, console sessions",
+     R"sql(
+CREATE TABLE users (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT NOT NULL UNIQUE,
+  role          TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'auditor')),
+  password_hash TEXT,                          -- PHC-style scrypt string; NULL: no console login
+  created_at    INTEGER NOT NULL,              -- unix seconds
+  created_by    TEXT NOT NULL,
+  failed_logins INTEGER NOT NULL DEFAULT 0,
+  locked_until  INTEGER NOT NULL DEFAULT 0,    -- unix seconds; login refused before it
+  disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+) STRICT;
+
+CREATE TABLE api_keys (
+  id           TEXT PRIMARY KEY NOT NULL,      -- public part, shown in listings
+  user_id      INTEGER NOT NULL REFERENCES users(id),
+  secret_hash  BLOB NOT NULL CHECK (length(secret_hash) = 32),  -- SHA-256 of the secret part
+  description  TEXT NOT NULL DEFAULT '',
+  created_at   INTEGER NOT NULL,
+  created_by   TEXT NOT NULL,                  -- audit actor, e.g. "user:alice" or "system"
+  last_used_at INTEGER,                        -- unix seconds, updated at most once a minute
+  revoked_at   INTEGER,
+  revoked_by   TEXT
+) STRICT;
+CREATE INDEX api_keys_user ON api_keys(user_id);
+
+CREATE TABLE sessions (
+  id_hash      BLOB PRIMARY KEY NOT NULL CHECK (length(id_hash) = 32),  -- SHA-256 of the cookie
+  user_id      INTEGER NOT NULL REFERENCES users(id),
+  csrf_token   TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,               -- updated at most once a minute (idle timeout)
+  expires_at   INTEGER NOT NULL,               -- absolute timeout, fixed at login
+  remote_address TEXT NOT NULL DEFAULT ''      -- where the login came from
+) STRICT;
+CREATE INDEX sessions_user ON sessions(user_id);
+)sql"},
+    {3, "audit trail",
+     R"sql(
+CREATE TABLE audit_log (
+  seq       INTEGER PRIMARY KEY,               -- 1, 2, 3, ... without gaps
+  time_ms   INTEGER NOT NULL,                  -- unix milliseconds
+  actor     TEXT NOT NULL,                     -- "user:alice", "apikey:<id>", "device:<id>", "system"
+  action    TEXT NOT NULL,                     -- e.g. "token.create"
+  object    TEXT NOT NULL,
+  details   TEXT NOT NULL,                     -- JSON object
+  prev_hash BLOB NOT NULL,                     -- hash of seq-1 (32 zero bytes for seq 1)
+  hash      BLOB NOT NULL                      -- see server/audit/chain.h for the encoding
+) STRICT;
+CREATE INDEX audit_log_time ON audit_log(time_ms);
+
+CREATE TABLE audit_checkpoints (
+  seq       INTEGER PRIMARY KEY,               -- audit_log.seq of the signed head
+  hash      BLOB NOT NULL,
+  time_ms   INTEGER NOT NULL,
+  key_id    TEXT NOT NULL,
+  signature BLOB NOT NULL
 ) STRICT;
 )sql"},
 }};

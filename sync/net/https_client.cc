@@ -124,9 +124,10 @@ class HttpsClient::Impl {
     }
     if (ec) {
       // A kept-alive connection the server already closed fails on first use: reconnect once.
-      *retryable = reused_ && (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-                               ec == asio::error::connection_reset ||
-                               ec == ssl::error::stream_truncated || ec == asio::error::broken_pipe);
+      *retryable =
+          reused_ && (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+                      ec == asio::error::connection_reset || ec == ssl::error::stream_truncated ||
+                      ec == asio::error::broken_pipe);
       stream_.reset();
       if (ec == beast::error::timeout) {
         return Status(Errc::kDeadlineExceeded, "no answer from " + options_.base_url + " within " +
@@ -208,8 +209,7 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(ClientOptions options) 
 }
 
 Result<ClientResponse> HttpsClient::Send(const std::string& method, const std::string& target,
-                                         const std::string& body,
-                                         const std::string& content_type,
+                                         const std::string& body, const std::string& content_type,
                                          const std::map<std::string, std::string>& headers) {
   return impl_->Send(method, target, body, content_type, headers);
 }
@@ -220,9 +220,8 @@ Status HttpsClient::Call(const std::string& method, const std::string& target,
                          const std::map<std::string, std::string>& headers) {
   auto h = headers;
   h["accept"] = "application/x-protobuf";
-  OUTPOST_ASSIGN_OR_RETURN(
-      ClientResponse res,
-      Send(method, target, request.SerializeAsString(), "application/x-protobuf", h));
+  OUTPOST_ASSIGN_OR_RETURN(ClientResponse res, Send(method, target, request.SerializeAsString(),
+                                                    "application/x-protobuf", h));
   if (res.status < 200 || res.status >= 300) return StatusFromResponse(res);
   if (!response->ParseFromString(res.body)) {
     return DataLoss("the server's answer to " + method + " " + target + " is not a valid " +

@@ -30,13 +30,13 @@ void WriteFileOrDie(const std::filesystem::path& path, const std::string& conten
 
 }  // namespace outpost::testing
 
-#define ASSERT_OK(expr)                                                     \
-  do {                                                                      \
+#define ASSERT_OK(expr)                                                       \
+  do {                                                                        \
     const ::outpost::Status outpost_s_ = ::outpost::internal::ToStatus(expr); \
     ASSERT_TRUE(outpost_s_.ok()) << #expr << " -> " << outpost_s_.ToString(); \
   } while (0)
-#define EXPECT_OK(expr)                                                     \
-  do {                                                                      \
+#define EXPECT_OK(expr)                                                       \
+  do {                                                                        \
     const ::outpost::Status outpost_s_ = ::outpost::internal::ToStatus(expr); \
     EXPECT_TRUE(outpost_s_.ok()) << #expr << " -> " << outpost_s_.ToString(); \
   } while (0)

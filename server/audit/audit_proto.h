@@ -1,0 +1,27 @@
+#pragma once
+
+// The audit trail's values as the protobuf messages of proto/outpost/v1/audit.proto (what the
+// admin API, the CLI's --json and the JSON-lines export print).
+
+#include <cstdint>
+#include <string>
+
+#include "outpost/v1/audit.pb.h"
+#include "server/audit/audit_log.h"
+#include "server/audit/chain.h"
+#include "server/audit/verify.h"
+
+namespace outpost::server::audit {
+
+// RFC 3339 in UTC with exactly three fractional digits, e.g. "2026-05-28T20:26:40.123Z".
+// Years outside 0000..9999 are printed with as many digits as they need.
+std::string Rfc3339FromUnixMillis(int64_t time_ms);
+
+// Hashes become lowercase hex. Text that is not valid UTF-8 (only possible if the database
+// was edited behind Append's back) has the bad bytes replaced by U+FFFD, because protobuf
+// strings and JSON must be UTF-8.
+v1::AuditRecord ToProto(const Record& record);
+v1::AuditHead ToProto(const Head& head);
+v1::AuditVerifyResponse ToProto(const VerifyReport& report);
+
+}  // namespace outpost::server::audit

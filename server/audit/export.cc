@@ -1,0 +1,187 @@
+#include "server/audit/export.h"
+
+#include <optional>
+#include <utility>
+
+#include "common/crypto/encoding.h"
+#include "common/proto_json.h"
+#include "server/audit/audit_proto.h"
+#include "server/audit/chain.h"
+#include "server/audit/record_row.h"
+
+namespace outpost::server::audit {
+namespace {
+
+// One constant statement for every filter combination (so it is prepared once per
+// connection): an unset filter binds NULL. The unary '+' keeps the planner off the time index:
+// walking the primary key gives seq order without a sort, which is what keeps memory
+// constant (a sort would buffer the whole result).
+constexpr std::string_view kSelectRecords =
+    "SELECT seq, time_ms, actor, action, object, details, prev_hash, hash FROM audit_log "
+    "WHERE seq > ?1 "
+    "AND (?2 IS NULL OR +time_ms >= ?2) "
+    "AND (?3 IS NULL OR +time_ms < ?3) "
+    "AND (?4 IS NULL OR actor = ?4) "
+    "AND (?5 IS NULL OR substr(actor, 1, length(?5)) = ?5) "
+    "AND (?6 IS NULL OR action = ?6) "
+    "AND (?7 IS NULL OR substr(action, 1, length(?7)) = ?7) "
+    "AND (?8 IS NULL OR actor = 'device:' || ?8 OR instr(object, ?8) > 0) "
+    "ORDER BY seq LIMIT ?9";
+
+constexpr std::string_view kCsvHeader =
+    "seq,time,time_ms,actor,action,object,details,prev_hash,hash\r\n";
+
+// A filter value as an exact match and a prefix match, at most one of them set.
+struct Match {
+  std::optional<std::string> exact;
+  std::optional<std::string> prefix;
+};
+
+Match SplitMatch(const std::string& value, char prefix_marker) {
+  Match match;
+  if (value.empty()) return match;
+  if (value.back() == '*') {
+    match.prefix = value.substr(0, value.size() - 1);
+  } else if (value.back() == prefix_marker) {
+    match.prefix = value;
+  } else {
+    match.exact = value;
+  }
+  return match;
+}
+
+std::optional<int64_t> Millis(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return ToUnixMillis(*t);
+}
+
+std::optional<std::string> NonEmpty(const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  return value;
+}
+
+Status CheckFilter(const ExportFilter& filter) {
+  if (filter.since && filter.until && !(*filter.since < *filter.until)) {
+    return InvalidArgument(
+        "the export's since (" + Rfc3339FromUnixMillis(ToUnixMillis(*filter.since)) +
+        ") must be before its until (" + Rfc3339FromUnixMillis(ToUnixMillis(*filter.until)) + ")");
+  }
+  return Status::Ok();
+}
+
+// Calls `visit` for each matching record with seq > after_seq, at most `limit` of them
+// (negative: no limit), in seq order.
+template <typename Visit>
+Status Scan(sqlite::Connection& db, const ExportFilter& filter, int64_t after_seq, int64_t limit,
+            Visit&& visit) {
+  const Match actor = SplitMatch(filter.actor, ':');
+  const Match action = SplitMatch(filter.action, '.');
+  OUTPOST_ASSIGN_OR_RETURN(
+      sqlite::ScopedStatement statement,
+      db.Query(kSelectRecords, after_seq, Millis(filter.since), Millis(filter.until), actor.exact,
+               actor.prefix, action.exact, action.prefix, NonEmpty(filter.device), limit));
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, statement->Step());
+    if (!row) return Status::Ok();
+    OUTPOST_RETURN_IF_ERROR(visit(ReadRecord(*statement)));
+  }
+}
+
+void AppendCsvField(std::string_view field, std::string& out) {
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(field);
+    return;
+  }
+  out.push_back('"');
+  for (char c : field) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+void AppendFormatted(const Record& record, ExportFormat format, std::string& out) {
+  if (format == ExportFormat::kJsonLines) {
+    out.append(ToJson(ToProto(record)));
+    out.push_back('\n');
+    return;
+  }
+  out.append(std::to_string(record.seq));
+  out.push_back(',');
+  out.append(Rfc3339FromUnixMillis(record.time_ms));
+  out.push_back(',');
+  out.append(std::to_string(record.time_ms));
+  for (const std::string* field :
+       {&record.actor, &record.action, &record.object, &record.details}) {
+    out.push_back(',');
+    AppendCsvField(*field, out);
+  }
+  out.push_back(',');
+  out.append(crypto::HexEncode(record.prev_hash));
+  out.push_back(',');
+  out.append(crypto::HexEncode(record.hash));
+  out.append("\r\n");
+}
+
+}  // namespace
+
+Result<ExportFormat> ParseExportFormat(std::string_view name) {
+  if (name == "jsonl") return ExportFormat::kJsonLines;
+  if (name == "csv") return ExportFormat::kCsv;
+  return InvalidArgument("unknown audit export format '" + std::string(name) +
+                         "'; use jsonl or csv");
+}
+
+Status Export(sqlite::Connection& db, const ExportFilter& filter, ExportFormat format,
+              const std::function<Status(std::string_view chunk)>& sink) {
+  OUTPOST_RETURN_IF_ERROR(CheckFilter(filter));
+  std::string buffer;
+  buffer.reserve(kExportChunkBytes);
+  if (format == ExportFormat::kCsv) buffer.append(kCsvHeader);
+  std::string line;
+  OUTPOST_RETURN_IF_ERROR(Scan(db, filter, 0, -1, [&](const Record& record) -> Status {
+    line.clear();
+    AppendFormatted(record, format, line);
+    // Flush before the buffer would exceed a chunk, so chunks stay bounded and whole lines.
+    if (!buffer.empty() && buffer.size() + line.size() > kExportChunkBytes) {
+      OUTPOST_RETURN_IF_ERROR(sink(buffer));
+      buffer.clear();
+    }
+    buffer.append(line);
+    return Status::Ok();
+  }));
+  if (!buffer.empty()) return sink(buffer);
+  return Status::Ok();
+}
+
+Result<ExportedPage> ExportPage(sqlite::Connection& db, const ExportFilter& filter,
+                                ExportFormat format, int64_t after_seq, int64_t max_records) {
+  if (after_seq < 0) {
+    return InvalidArgument(
+        "after_seq must be 0 (first page) or the next_after_seq of a page, not " +
+        std::to_string(after_seq));
+  }
+  if (max_records < 1 || max_records > kMaxPageRecords) {
+    return InvalidArgument("max_records must be between 1 and " + std::to_string(kMaxPageRecords) +
+                           ", not " + std::to_string(max_records));
+  }
+  OUTPOST_RETURN_IF_ERROR(CheckFilter(filter));
+  ExportedPage page;
+  page.next_after_seq = after_seq;
+  if (format == ExportFormat::kCsv && after_seq == 0) page.text.append(kCsvHeader);
+  // One record beyond the page tells whether there is more, without a second query.
+  OUTPOST_RETURN_IF_ERROR(
+      Scan(db, filter, after_seq, max_records + 1, [&](const Record& record) -> Status {
+        if (page.records == max_records) {
+          page.more = true;
+          return Status::Ok();
+        }
+        AppendFormatted(record, format, page.text);
+        ++page.records;
+        page.next_after_seq = record.seq;
+        return Status::Ok();
+      }));
+  return page;
+}
+
+}  // namespace outpost::server::audit

@@ -1,0 +1,15 @@
+#pragma once
+
+// Reading audit_log rows. Internal to server/audit.
+
+#include "common/sqlite/statement.h"
+#include "server/audit/chain.h"
+
+namespace outpost::server::audit {
+
+// The current row of a statement that selects, in this order,
+//   seq, time_ms, actor, action, object, details, prev_hash, hash
+// from audit_log.
+Record ReadRecord(const sqlite::Statement& row);
+
+}  // namespace outpost::server::audit

@@ -1,0 +1,62 @@
+#pragma once
+
+// Verification of the audit trail: recomputes the hash chain (chain.h) and checks the signed
+// checkpoints, as `outpost audit verify` does on a running satellite or on a database file.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/crypto/keys.h"
+#include "common/sqlite/connection.h"
+#include "common/status.h"
+
+namespace outpost::server::audit {
+
+// What is wrong, by kind. ProblemName() gives the stable machine-readable name.
+enum class VerifyProblem {
+  kNone,
+  kChanged,              // a record's stored hash does not match its contents ("changed")
+  kMissing,              // a gap in seq: records were deleted ("missing")
+  kReordered,            // a record does not follow its predecessor ("reordered")
+  kCheckpointKey,        // a checkpoint was signed by another key ("checkpoint_key")
+  kCheckpointSignature,  // a checkpoint's signature does not verify ("checkpoint_signature")
+  kCheckpointMismatch,   // a signed checkpoint disagrees with the record ("checkpoint_mismatch")
+  kTruncated,            // records after a signed checkpoint are gone ("truncated")
+};
+
+std::string_view ProblemName(VerifyProblem problem);
+
+// The outcome of Verify. When ok is false the log has been altered (or damaged), and
+// first_bad_seq / problem name the first problem in seq order; a caller such as the CLI must
+// treat that as a failure (exit status 1).
+struct VerifyReport {
+  bool ok = false;
+  int64_t records_checked = 0;      // records whose hash and link verified
+  int64_t checkpoints_checked = 0;  // checkpoints whose signature and hash verified
+  int64_t last_seq = 0;             // highest seq that verified (0: none)
+  std::string head_hash;            // lowercase hex hash of last_seq (genesis hash if none)
+  int64_t first_bad_seq = 0;        // 0 when ok
+  VerifyProblem problem_kind = VerifyProblem::kNone;
+  std::string problem;          // for a human: what is wrong at first_bad_seq; empty when ok
+  std::string key_fingerprint;  // of the key checkpoints were verified with
+};
+
+// Walks audit_log and audit_checkpoints in seq order, in constant memory, on `db` (a reader
+// connection, a read-only connection to a stopped satellite's file, or the writer's inside a
+// unit of work). Outside a transaction it opens a read transaction so both tables come from
+// one snapshot. Checks, per record: seq is the previous seq + 1 (else kMissing, or kChanged for
+// a seq below 1); prev_hash equals the previous record's hash (else kReordered); the stored
+// hash equals the recomputed one (else kChanged). Per checkpoint, when the walk reaches its
+// seq: signed by `key` (else kCheckpointKey), signature valid (else kCheckpointSignature), hash
+// equal to the record's (else kCheckpointMismatch). A checkpoint beyond the last record is
+// kTruncated. Stops at the first problem.
+//
+// Limits: removing records after the newest checkpoint, or replacing the whole log by an empty
+// one with no checkpoints, cannot be detected locally; compare the head with the heads central
+// received (sync requests carry them). All checkpoints must be signed by `key`.
+//
+// Errors (a Status, not a report) only when the database cannot be read.
+Result<VerifyReport> Verify(sqlite::Connection& db, const crypto::PublicKey& key);
+
+}  // namespace outpost::server::audit

@@ -1,0 +1,191 @@
+#pragma once
+
+// Users, API keys and console sessions over the satellite database (tables of migration 2).
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/sqlite/reader_pool.h"
+#include "common/sqlite/writer.h"
+#include "common/status.h"
+#include "server/auth/keyed_mutex.h"
+#include "server/auth/password.h"
+#include "server/auth/principal.h"
+#include "server/auth/roles.h"
+
+namespace outpost::server::auth {
+
+struct AuthPolicy {
+  std::chrono::seconds session_idle_timeout = std::chrono::minutes(30);
+  std::chrono::seconds session_absolute_timeout = std::chrono::hours(12);
+  // After `lockout_threshold` consecutive failed logins the user is locked for lockout_initial;
+  // each further failure (after the lock ends) doubles it, up to lockout_max.
+  int lockout_threshold = 5;
+  std::chrono::seconds lockout_initial = std::chrono::minutes(1);
+  std::chrono::seconds lockout_max = std::chrono::hours(1);
+  // API keys' last_used_at and sessions' last_seen_at are written at most this often.
+  std::chrono::seconds touch_interval = std::chrono::minutes(1);
+  ScryptParams scrypt;  // tests lower log2_n
+};
+
+// A user name: 1 to 64 of [a-z0-9._-].
+bool IsValidUserName(std::string_view name);
+
+struct User {
+  int64_t id = 0;
+  std::string name;
+  Role role = Role::kAuditor;
+  TimePoint created_at;
+  std::string created_by;  // audit actor, e.g. "user:alice", "system"
+  bool disabled = false;
+  bool has_password = false;  // false: API keys only, no console login
+};
+
+// An API key as listed: everything but the secret.
+struct ApiKey {
+  std::string id;  // 12 hex digits, the public part of the key
+  std::string user;
+  std::string description;
+  TimePoint created_at;
+  std::string created_by;
+  std::optional<TimePoint> last_used_at;  // to the minute (AuthPolicy::touch_interval)
+  std::optional<TimePoint> revoked_at;
+};
+
+struct CreatedApiKey {
+  ApiKey record;
+  std::string key;  // the whole key "opk_<id>_<secret>"; returned once, never stored
+};
+
+// What a successful login hands to the console.
+struct Session {
+  std::string cookie;      // value of the outpost_session cookie; never stored or logged
+  std::string csrf_token;  // send back as the x-csrf-token header on state-changing requests
+  TimePoint expires_at;    // absolute timeout; the idle timeout may end it earlier
+  std::string user;
+  Role role = Role::kAuditor;
+};
+
+// Thread-safe. Writes go through the Writer, each change in one unit of work together with its
+// audit record (audit::Append); a call that changes something returns after the commit. Reads
+// use the ReaderPool. Writer, pool and clock must outlive the store.
+//
+// Permissions are checked here as well as by the routes: managing users needs kManageUsers;
+// every user may create, list and revoke their own API keys, and kManageApiKeys is needed for
+// anyone else's. A check that fails returns kPermissionDenied and changes nothing.
+//
+// Authentication failures all give the client the same kUnauthenticated message; the audit
+// trail says why (unknown, revoked, malformed, wrong secret, disabled user). Nothing secret
+// (password, key secret, cookie, CSRF token) reaches the audit trail, a log or an error.
+class AuthStore {
+ public:
+  AuthStore(sqlite::Writer& writer, sqlite::ReaderPool& readers, const Clock& clock,
+            AuthPolicy policy = {});
+  AuthStore(const AuthStore&) = delete;
+  AuthStore& operator=(const AuthStore&) = delete;
+
+  // --- Users (kManageUsers) ---
+
+  // Creates a user; with no password the user can only use API keys. kInvalidArgument for a bad
+  // name or a password that breaks the policy; kAlreadyExists if the name is taken. Audited as
+  // "user.create". Hashing the password takes the scrypt time (about 0.1 s by default).
+  Result<User> CreateUser(std::string_view name, Role role,
+                          std::optional<std::string_view> password, const Principal& by);
+  // Every user, ordered by name.
+  Result<std::vector<User>> ListUsers(const Principal& by);
+  // Sets (or replaces) the user's password, clears its failed-login count and lock, and ends its
+  // console sessions. kNotFound for an unknown user. Audited as "user.password".
+  Status SetPassword(std::string_view name, std::string_view password, const Principal& by);
+  // Disables a user: no login, its sessions end, its API keys stop working (and work again
+  // after EnableUser unless revoked). kFailedPrecondition for the last enabled admin or a user
+  // already in that state. Audited as "user.disable" / "user.enable".
+  Status DisableUser(std::string_view name, const Principal& by);
+  Status EnableUser(std::string_view name, const Principal& by);
+
+  // --- API keys (own keys: anyone; other users' keys: kManageApiKeys) ---
+
+  // A new key for `user`. `description` is free text of at most 256 bytes (UTF-8, no control
+  // characters). kNotFound for an unknown user, kFailedPrecondition for a disabled one. Audited
+  // as "apikey.create" (id, user, description; never the secret).
+  Result<CreatedApiKey> CreateApiKey(std::string_view user, std::string_view description,
+                                     const Principal& by);
+  // Keys of `user`, or of every user when nullopt (kManageApiKeys), newest first, revoked ones
+  // included.
+  Result<std::vector<ApiKey>> ListApiKeys(std::optional<std::string_view> user,
+                                          const Principal& by);
+  // kNotFound for an unknown id, kFailedPrecondition if already revoked. Audited as
+  // "apikey.revoke".
+  Status RevokeApiKey(std::string_view id, const Principal& by);
+  // The principal for a presented key ("opk_..."). kUnauthenticated if it is malformed, unknown,
+  // revoked, has the wrong secret or belongs to a disabled user; the failure is audited as
+  // "auth.failure" without blocking the caller. Records last_used_at (at most once per
+  // touch_interval) without blocking the caller.
+  // `remote_address` is recorded with a failure.
+  Result<Principal> AuthenticateApiKey(std::string_view key, std::string_view remote_address = {});
+
+  // --- Console sessions ---
+
+  // Checks the password and opens a session. Wrong user name or password: kUnauthenticated
+  // (same message for unknown users, disabled users and users without a password). After
+  // lockout_threshold consecutive failures the user is locked (see AuthPolicy) and gets
+  // kResourceExhausted "too many failed logins; try again in N s" without the password being
+  // checked. Audited as "login.success" / "login.failure". Blocks for the scrypt time and a
+  // commit: call it off the I/O threads. Concurrent logins for one user name take turns.
+  Result<Session> Login(std::string_view user, std::string_view password,
+                        std::string_view remote_address);
+  // The principal for a session cookie. kUnauthenticated if the cookie is unknown or the
+  // session passed its idle or absolute timeout (the session is then deleted and
+  // "session.expire" audited). For any method but GET and HEAD the CSRF token must match:
+  // kPermissionDenied "missing or wrong CSRF token" otherwise (audited as "auth.failure").
+  // Records last_seen_at (at most once per touch_interval) without blocking the caller, so the
+  // idle timeout may end a session up to touch_interval early.
+  Result<Principal> AuthenticateSession(std::string_view cookie, std::string_view method,
+                                        std::string_view csrf_token,
+                                        std::string_view remote_address = {});
+  // Ends the session of `cookie`; ok (and nothing audited) if there is none. Audited as
+  // "logout".
+  Status Logout(std::string_view cookie);
+  // Deletes every session past a timeout (each audited as "session.expire"); returns how many.
+  Result<int> PurgeExpiredSessions();
+
+  const AuthPolicy& policy() const { return policy_; }
+
+ private:
+  struct KeyRow;
+  struct SessionRow;
+
+  Status CheckApiKeyAccess(std::string_view owner, const Principal& by) const;
+  Status SetDisabled(std::string_view name, bool disabled, const Principal& by);
+  Result<std::optional<KeyRow>> ReadKey(std::string_view id);
+  Result<std::optional<SessionRow>> ReadSession(std::string_view id_hash);
+  // Audits an unauthenticated attempt (actor "anonymous") through the writer without waiting
+  // for the commit.
+  void AuditFailureAsync(std::string object, std::string action, std::string details);
+  // Runs the KDF against a fixed hash, so that unknown users take as long as known ones.
+  void BurnPasswordCheck(std::string_view password);
+  Result<Session> RecordLoginSuccess(int64_t user_id, std::string_view name, Role role,
+                                     const std::string& verified_hash,
+                                     std::string_view remote_address, TimePoint now);
+  // Records a failed login; with `user_id` it also counts towards that user's lockout.
+  Status RecordLoginFailure(std::optional<int64_t> user_id, std::string object,
+                            std::string_view reason, std::string_view remote_address,
+                            TimePoint now);
+  Duration LockDuration(int64_t failed_logins) const;
+
+  sqlite::Writer& writer_;
+  sqlite::ReaderPool& readers_;
+  const Clock& clock_;
+  const AuthPolicy policy_;
+  const PasswordHasher hasher_;
+  KeyedMutex login_locks_;
+  std::once_flag dummy_hash_once_;
+  std::string dummy_hash_;  // written once under dummy_hash_once_
+};
+
+}  // namespace outpost::server::auth

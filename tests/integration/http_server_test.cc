@@ -1,0 +1,415 @@
+// The real HTTPS server on 127.0.0.1:0 with a test router, exercised through the project's
+// HTTPS client and a raw OpenSSL client for the misbehaving cases.
+
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "common/proto_json.h"
+#include "outpost/v1/common.pb.h"
+#include "server/http/codec.h"
+#include "server/http/server.h"
+#include "sync/net/https_client.h"
+#include "tests/testing/raw_tls.h"
+#include "tests/testing/test_pki.h"
+#include "tests/testing/test_util.h"
+
+namespace outpost::http {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::RawTlsConnection;
+using testing::RawTlsOptions;
+
+// A gate a handler waits on, opened by the test.
+class Gate {
+ public:
+  void Open() {
+    std::lock_guard l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(10), [this] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pki_ = new testing::TestPki(testing::MakeTestPkiOrDie("satellite"));
+    foreign_ = new testing::TestPki(testing::MakeTestPkiOrDie("foreign"));
+  }
+  static void TearDownTestSuite() {
+    delete pki_;
+    delete foreign_;
+  }
+
+  void StartServer(ServerOptions options = DefaultOptions()) {
+    Router router;
+    router.Add("GET", "/ping", [](Request& req, Reply reply) {
+      v1::HealthResponse r;
+      r.set_status("pong");
+      reply(Encode(req, r));
+    });
+    router.Add("POST", "/echo", [](Request& req, Reply reply) {
+      v1::HealthResponse r;
+      if (Status s = DecodeBody(req, &r); !s.ok()) return reply(ErrorResponse(req, s));
+      reply(Encode(req, r));
+    });
+    router.Add("GET", "/whoami", [](Request& req, Reply reply) {
+      v1::HealthResponse r;
+      r.set_status(req.client_certificate ? req.client_certificate->subject_common_name()
+                                          : "anonymous");
+      reply(Encode(req, r));
+    });
+    router.Add("GET", "/slow", [this](Request&, Reply reply) {
+      // Answer from another thread once the test opens the gate.
+      entered_.set_value();
+      std::thread([this, reply]() mutable {
+        gate_.Wait();
+        v1::HealthResponse r;
+        r.set_status("finally");
+        Response resp;
+        resp.content_type = "application/json";
+        resp.body = ToJson(r);
+        reply(std::move(resp));
+      }).detach();
+    });
+    router.Add("GET", "/forgetful", [](Request&, Reply) {});
+    TlsOptions tls;
+    tls.certificate_chain_pem = pki_->server_chain_pem;
+    tls.private_key_pem = pki_->server_key_pem;
+    tls.client_ca_pem = pki_->ca_pem;
+    auto server = HttpServer::Create(options, tls, std::move(router), nullptr);
+    ASSERT_OK(server);
+    server_ = std::move(*server);
+    ASSERT_OK(server_->Start());
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  static ServerOptions DefaultOptions() {
+    ServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.io_threads = 2;
+    o.max_body_bytes = 1024;
+    o.max_header_bytes = 2048;
+    o.read_timeout = milliseconds(400);
+    o.idle_timeout = milliseconds(400);
+    o.write_timeout = milliseconds(2000);
+    o.handshake_timeout = milliseconds(2000);
+    return o;
+  }
+
+  std::unique_ptr<net::HttpsClient> Client(const testing::TestPki* trust = pki_,
+                                           const testing::TestPki* identity = nullptr) {
+    net::ClientOptions o;
+    o.base_url = "https://127.0.0.1:" + std::to_string(server_->port());
+    o.ca_pem = trust->ca_pem;
+    if (identity) {
+      o.client_certificate_pem = identity->client_certificate_pem;
+      o.client_key_pem = identity->client_key_pem;
+    }
+    o.timeout = milliseconds(5000);
+    auto c = net::HttpsClient::Create(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return std::move(*c);
+  }
+
+  RawTlsOptions Raw() {
+    RawTlsOptions o;
+    o.ca_pem = pki_->ca_pem;
+    return o;
+  }
+
+  static v1::ErrorDetail ErrorOf(const net::ClientResponse& r) {
+    v1::ErrorResponse e;
+    EXPECT_OK(FromJson(r.body, &e));
+    return e.error();
+  }
+
+  void TearDown() override {
+    gate_.Open();
+    if (server_) server_->Shutdown(milliseconds(2000));
+  }
+
+  static testing::TestPki* pki_;
+  static testing::TestPki* foreign_;
+  std::unique_ptr<HttpServer> server_;
+  Gate gate_;
+  std::promise<void> entered_;
+};
+
+testing::TestPki* HttpServerTest::pki_ = nullptr;
+testing::TestPki* HttpServerTest::foreign_ = nullptr;
+
+TEST_F(HttpServerTest, GoodChainServesJsonOverTls13) {
+  StartServer();
+  auto client = Client();
+  auto r = client->Send("GET", "/ping");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->content_type, "application/json");
+  EXPECT_NE(r->body.find("\"status\":\"pong\""), std::string::npos) << r->body;
+
+  auto raw = RawTlsConnection::Connect(server_->port(), Raw());
+  ASSERT_OK(raw);
+  EXPECT_EQ((*raw)->protocol_version(), "TLSv1.3");
+}
+
+TEST_F(HttpServerTest, Tls12IsAccepted) {
+  StartServer();
+  RawTlsOptions o = Raw();
+  o.max_version = TLS1_2_VERSION;
+  auto raw = RawTlsConnection::Connect(server_->port(), o);
+  ASSERT_OK(raw);
+  EXPECT_EQ((*raw)->protocol_version(), "TLSv1.2");
+  ASSERT_OK((*raw)->Write("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = (*raw)->ReadResponse();
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpServerTest, Tls11IsRefused) {
+  StartServer();
+  RawTlsOptions o = Raw();
+  o.allow_legacy = true;
+  o.min_version = TLS1_VERSION;
+  o.max_version = TLS1_1_VERSION;
+  auto raw = RawTlsConnection::Connect(server_->port(), o);
+  EXPECT_FALSE(raw.ok());
+}
+
+TEST_F(HttpServerTest, ClientTrustingAnotherCaRefusesTheServer) {
+  StartServer();
+  auto client = Client(foreign_);
+  auto r = client->Send("GET", "/ping");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Errc::kUnavailable);
+  EXPECT_NE(r.status().message().find("TLS handshake"), std::string::npos) << r.status().message();
+}
+
+TEST_F(HttpServerTest, ClientCertificateFromForeignCaIsRejected) {
+  StartServer();
+  auto client = Client(pki_, foreign_);
+  auto r = client->Send("GET", "/whoami");
+  EXPECT_FALSE(r.ok()) << "a certificate from another CA must not get through";
+}
+
+TEST_F(HttpServerTest, ClientCertificateFromTrustedCaReachesHandler) {
+  StartServer();
+  auto with_cert = Client(pki_, pki_);
+  auto r = with_cert->Send("GET", "/whoami");
+  ASSERT_OK(r);
+  EXPECT_NE(r->body.find("satellite client"), std::string::npos) << r->body;
+
+  auto without = Client();
+  r = without->Send("GET", "/whoami");
+  ASSERT_OK(r);
+  EXPECT_NE(r->body.find("anonymous"), std::string::npos) << r->body;
+}
+
+TEST_F(HttpServerTest, OversizedBodyGets413AndNothingReachesTheHandler) {
+  StartServer();
+  auto client = Client();
+  const std::string body = "{\"status\":\"" + std::string(4096, 'x') + "\"}";
+  auto r = client->Send("POST", "/echo", body, "application/json");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(ErrorOf(*r).reason(), "payload_too_large");
+  EXPECT_NE(ErrorOf(*r).message().find("1024"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, OversizedHeaderGets431) {
+  StartServer();
+  auto client = Client();
+  auto r = client->Send("GET", "/ping", "", "", {{"x-padding", std::string(4096, 'p')}});
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_EQ(ErrorOf(*r).reason(), "header_too_large");
+}
+
+TEST_F(HttpServerTest, SlowClientIsTimedOut) {
+  StartServer();
+  auto raw = RawTlsConnection::Connect(server_->port(), Raw());
+  ASSERT_OK(raw);
+  ASSERT_OK((*raw)->Write("GET /ping HTTP/1.1\r\nHost: x\r\n"));  // never finishes
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE((*raw)->WaitForClose(milliseconds(4000)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(4000));
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosed) {
+  StartServer();
+  auto raw = RawTlsConnection::Connect(server_->port(), Raw());
+  ASSERT_OK(raw);
+  ASSERT_OK((*raw)->Write("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_OK((*raw)->ReadResponse());
+  EXPECT_TRUE((*raw)->WaitForClose(milliseconds(4000)));
+}
+
+TEST_F(HttpServerTest, GarbageJsonGets400WithReason) {
+  StartServer();
+  auto client = Client();
+  auto r = client->Send("POST", "/echo", "{\"status\": tru", "application/json");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(ErrorOf(*r).reason(), "invalid_argument");
+  EXPECT_NE(ErrorOf(*r).message().find("not a valid JSON"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, GarbageProtobufGets400InProtobuf) {
+  StartServer();
+  auto client = Client();
+  auto r = client->Send("POST", "/echo", std::string("\x0a\xff\xff\xff\xff\x0f", 6),
+                        "application/x-protobuf");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->content_type, "application/x-protobuf");
+  v1::ErrorResponse e;
+  ASSERT_TRUE(e.ParseFromString(r->body));
+  EXPECT_EQ(e.error().reason(), "invalid_argument");
+}
+
+TEST_F(HttpServerTest, ProtobufRoundTrip) {
+  StartServer();
+  auto client = Client();
+  v1::HealthResponse in;
+  in.set_status("binary");
+  v1::HealthResponse out;
+  ASSERT_OK(client->Call("POST", "/echo", in, &out));
+  EXPECT_EQ(out.status(), "binary");
+}
+
+TEST_F(HttpServerTest, WrongContentTypeGets415) {
+  StartServer();
+  auto client = Client();
+  auto r = client->Send("POST", "/echo", "status=x", "application/x-www-form-urlencoded");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 415);
+  EXPECT_EQ(ErrorOf(*r).reason(), "unsupported_media_type");
+}
+
+TEST_F(HttpServerTest, WrongMethodGets405WithAllow) {
+  StartServer();
+  auto client = Client();
+  auto r = client->Send("DELETE", "/echo");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->headers["allow"], "POST");
+  EXPECT_EQ(ErrorOf(*r).reason(), "method_not_allowed");
+}
+
+TEST_F(HttpServerTest, UnknownRouteGets404) {
+  StartServer();
+  auto client = Client();
+  auto r = client->Send("GET", "/nope");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(ErrorOf(*r).reason(), "not_found");
+}
+
+TEST_F(HttpServerTest, MalformedRequestLineGets400AndClose) {
+  StartServer();
+  auto raw = RawTlsConnection::Connect(server_->port(), Raw());
+  ASSERT_OK(raw);
+  ASSERT_OK((*raw)->Write("GET /ping HTTP/9\x01\r\n\r\n"));
+  auto r = (*raw)->ReadResponse();
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_TRUE((*raw)->WaitForClose(milliseconds(2000)));
+}
+
+TEST_F(HttpServerTest, HandlerThatNeverAnswersGets500) {
+  StartServer();
+  auto client = Client();
+  auto r = client->Send("GET", "/forgetful");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(ErrorOf(*r).reason(), "internal");
+}
+
+TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  StartServer();
+  auto client = Client();
+  for (int i = 0; i < 20; ++i) {
+    auto r = client->Send("GET", "/ping");
+    ASSERT_OK(r);
+    ASSERT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server_->metrics().open_connections(), 1);
+  EXPECT_NE(server_->metrics().Render().find(
+                "outpost_http_requests_total{method=\"GET\",route=\"/ping\",status=\"200\"} 20"),
+            std::string::npos);
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  StartServer();
+  auto raw = RawTlsConnection::Connect(server_->port(), Raw());
+  ASSERT_OK(raw);
+  std::string batch;
+  for (int i = 0; i < 5; ++i) {
+    const std::string body = "{\"status\":\"n" + std::to_string(i) + "\"}";
+    batch +=
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+  ASSERT_OK((*raw)->Write(batch));
+  for (int i = 0; i < 5; ++i) {
+    auto r = (*raw)->ReadResponse();
+    ASSERT_OK(r);
+    EXPECT_NE(r->body.find("\"n" + std::to_string(i) + "\""), std::string::npos) << r->body;
+  }
+}
+
+TEST_F(HttpServerTest, ConnectionLimitRefusesExtraConnections) {
+  ServerOptions o = DefaultOptions();
+  o.max_connections = 2;
+  o.read_timeout = milliseconds(5000);
+  o.idle_timeout = milliseconds(5000);
+  StartServer(o);
+  auto a = RawTlsConnection::Connect(server_->port(), Raw());
+  auto b = RawTlsConnection::Connect(server_->port(), Raw());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  auto c = RawTlsConnection::Connect(server_->port(), Raw());
+  EXPECT_FALSE(c.ok()) << "third connection must be refused";
+  EXPECT_NE(server_->metrics().Render().find("outpost_http_rejected_connections_total 1"),
+            std::string::npos);
+}
+
+TEST_F(HttpServerTest, GracefulShutdownFinishesInFlightRequestThenRefusesConnections) {
+  StartServer();
+  const uint16_t port = server_->port();
+  auto in_flight = std::async(std::launch::async, [&] {
+    auto client = Client();
+    return client->Send("GET", "/slow");
+  });
+  entered_.get_future().wait();  // the handler is running
+  std::thread opener([this] {
+    std::this_thread::sleep_for(milliseconds(200));  // let Shutdown start draining first
+    gate_.Open();
+  });
+  server_->Shutdown(milliseconds(5000));
+  opener.join();
+  auto r = in_flight.get();
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("finally"), std::string::npos);
+  EXPECT_EQ(r->headers["connection"], "close");
+  auto late = RawTlsConnection::Connect(port, Raw());
+  EXPECT_FALSE(late.ok());
+}
+
+}  // namespace
+}  // namespace outpost::http

@@ -1,0 +1,354 @@
+// AuthStore: console logins, lockout, sessions, CSRF, and what reaches the audit trail.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/auth/secrets.h"
+#include "server/auth/store.h"
+#include "tests/unit/server/auth/auth_test_util.h"
+
+namespace outpost::server::auth {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::AuditRow;
+using testing::kOperatorPassword;
+
+constexpr char kWrong[] = "not the password";
+
+class SessionTest : public testing::AuthStoreTest {
+ protected:
+  void SetUp() override {
+    AuthStoreTest::SetUp();
+    CreateStandardUsers();
+  }
+
+  Session LoginOscar() {
+    auto session = store_->Login("oscar", kOperatorPassword, "10.1.2.3");
+    EXPECT_OK(session);
+    return session.ok() ? *session : Session{};
+  }
+
+  Status Get(const Session& session) {
+    return store_->AuthenticateSession(session.cookie, "GET", "").status();
+  }
+};
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// --- Login -----------------------------------------------------------------------------------
+
+TEST_F(SessionTest, LoginOpensASessionAndAuditsIt) {
+  const TimePoint t0 = clock_.Now();
+  Session session = LoginOscar();
+  EXPECT_EQ(session.cookie.size(), 43u);
+  EXPECT_EQ(session.csrf_token.size(), 43u);
+  EXPECT_NE(session.cookie, session.csrf_token);
+  EXPECT_EQ(session.expires_at, t0 + 12h);
+  EXPECT_EQ(session.user, "oscar");
+  EXPECT_EQ(session.role, Role::kOperator);
+
+  auto principal = store_->AuthenticateSession(session.cookie, "GET", "");
+  ASSERT_OK(principal);
+  EXPECT_EQ(principal->user_name, "oscar");
+  EXPECT_EQ(principal->role, Role::kOperator);
+  const std::string session_id = SessionId(HashSecret(session.cookie));
+  EXPECT_EQ(principal->credential, "session:" + session_id);
+  EXPECT_EQ(principal->actor().ToString(), "user:oscar");
+  EXPECT_EQ(principal->csrf_token, session.csrf_token);
+
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM sessions WHERE remote_address = '10.1.2.3'"), 1);
+  const std::vector<AuditRow> successes = AuditRowsWithAction("login.success");
+  ASSERT_EQ(successes.size(), 1u);
+  EXPECT_EQ(successes[0].actor, "user:oscar");
+  EXPECT_EQ(successes[0].object, "session:" + session_id);
+  EXPECT_EQ(successes[0].details, R"({"remote_address":"10.1.2.3","expires_at":)" +
+                                      std::to_string(ToUnixSeconds(t0 + 12h)) + "}");
+}
+
+TEST_F(SessionTest, FailedLoginsGetOneMessageAndAreAuditedWithoutThePassword) {
+  ASSERT_OK(store_->CreateUser("keyonly", Role::kOperator, std::nullopt, Root()));
+  struct Attempt {
+    std::string user;
+    std::string reason;
+    std::string object;
+  };
+  const std::vector<Attempt> attempts = {
+      {"oscar", "wrong password", "user:oscar"},
+      {"nobody", "unknown user", "user:nobody"},
+      {"keyonly", "no password set", "user:keyonly"},
+      {"Oscar Typed A Password Here", "invalid user name", "user"},
+  };
+  for (const Attempt& attempt : attempts) {
+    auto session = store_->Login(attempt.user, kWrong, "198.51.100.9");
+    ASSERT_FALSE(session.ok()) << attempt.user;
+    EXPECT_EQ(session.status().code(), Errc::kUnauthenticated);
+    EXPECT_EQ(session.status().message(), "wrong user name or password");
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM sessions"), 0);
+
+  const std::vector<AuditRow> failures = AuditRowsWithAction("login.failure");
+  ASSERT_EQ(failures.size(), attempts.size());
+  for (size_t i = 0; i < attempts.size(); ++i) {
+    EXPECT_EQ(failures[i].actor, "anonymous");
+    EXPECT_EQ(failures[i].object, attempts[i].object);
+    EXPECT_TRUE(Contains(failures[i].details, "\"reason\":\"" + attempts[i].reason + "\""))
+        << failures[i].details;
+    EXPECT_TRUE(Contains(failures[i].details, "198.51.100.9"));
+    EXPECT_FALSE(Contains(failures[i].All(), kWrong));
+    EXPECT_FALSE(Contains(failures[i].All(), "Typed A Password"));
+  }
+  EXPECT_TRUE(Contains(failures[0].details, R"("failed_logins":1)"));
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 1);
+}
+
+TEST_F(SessionTest, FiveFailuresLockTheUserEvenAgainstTheRightPassword) {
+  for (int i = 1; i <= 4; ++i) {
+    EXPECT_EQ(store_->Login("oscar", kWrong, "").status().code(), Errc::kUnauthenticated);
+    EXPECT_EQ(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"), 0);
+  }
+  EXPECT_EQ(store_->Login("oscar", kWrong, "").status().code(), Errc::kUnauthenticated);
+  EXPECT_EQ(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"),
+            ToUnixSeconds(clock_.Now() + 60s));
+
+  auto locked = store_->Login("oscar", kOperatorPassword, "");
+  ASSERT_FALSE(locked.ok());
+  EXPECT_EQ(locked.status().code(), Errc::kResourceExhausted);
+  EXPECT_EQ(locked.status().message(), "too many failed logins; try again in 60 s");
+  clock_.Advance(59s);
+  EXPECT_EQ(store_->Login("oscar", kOperatorPassword, "").status().message(),
+            "too many failed logins; try again in 1 s");
+  // Refused attempts are audited but do not count as failures.
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 5);
+  const std::vector<AuditRow> failures = AuditRowsWithAction("login.failure");
+  ASSERT_EQ(failures.size(), 7u);
+  EXPECT_TRUE(Contains(failures[4].details, R"("failed_logins":5,"locked_for_s":60)"))
+      << failures[4].details;
+  EXPECT_TRUE(Contains(failures[5].details, R"("reason":"locked")"));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM sessions"), 0);
+
+  clock_.Advance(1s);
+  EXPECT_OK(store_->Login("oscar", kOperatorPassword, ""));
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 0);
+  EXPECT_EQ(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"), 0);
+  // The count starts over: one failure does not lock.
+  EXPECT_EQ(store_->Login("oscar", kWrong, "").status().code(), Errc::kUnauthenticated);
+  EXPECT_OK(store_->Login("oscar", kOperatorPassword, ""));
+}
+
+TEST_F(SessionTest, EachFurtherFailureDoublesTheLockUpToAnHour) {
+  for (int i = 0; i < 5; ++i) ASSERT_FALSE(store_->Login("oscar", kWrong, "").ok());
+  std::vector<int64_t> locks;
+  int64_t lock = 60;
+  for (int failure = 6; failure <= 12; ++failure) {
+    EXPECT_EQ(store_->Login("oscar", kWrong, "").status().message(),
+              "too many failed logins; try again in " + std::to_string(lock) + " s");
+    clock_.Advance(std::chrono::seconds(lock));
+    ASSERT_EQ(store_->Login("oscar", kWrong, "").status().code(), Errc::kUnauthenticated);
+    lock = QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'") -
+           ToUnixSeconds(clock_.Now());
+    locks.push_back(lock);
+  }
+  EXPECT_EQ(locks, (std::vector<int64_t>{120, 240, 480, 960, 1920, 3600, 3600}));
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 12);
+  clock_.Advance(3600s);
+  EXPECT_OK(store_->Login("oscar", kOperatorPassword, ""));
+}
+
+TEST_F(SessionTest, ParallelGuessesCannotSlipPastTheLockout) {
+  constexpr int kThreads = 12;
+  std::atomic<int> unauthenticated{0};
+  std::atomic<int> exhausted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      const Errc code = store_->Login("oscar", kWrong, "").status().code();
+      if (code == Errc::kUnauthenticated) ++unauthenticated;
+      if (code == Errc::kResourceExhausted) ++exhausted;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(unauthenticated.load(), 5);
+  EXPECT_EQ(exhausted.load(), kThreads - 5);
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 5);
+}
+
+TEST_F(SessionTest, LockoutIsPerUser) {
+  for (int i = 0; i < 5; ++i) ASSERT_FALSE(store_->Login("oscar", kWrong, "").ok());
+  EXPECT_EQ(store_->Login("oscar", kOperatorPassword, "").status().code(),
+            Errc::kResourceExhausted);
+  EXPECT_OK(store_->Login("alice", testing::kAuditorPassword, ""));
+}
+
+// --- Sessions --------------------------------------------------------------------------------
+
+TEST_F(SessionTest, IdleSessionExpiresAfterThirtyMinutes) {
+  Session session = LoginOscar();
+  clock_.Advance(29min + 59s);
+  ASSERT_OK(Get(session));
+  Flush();  // the activity is recorded in the background
+  clock_.Advance(29min + 59s);
+  ASSERT_OK(Get(session));  // the activity restarted the idle timer
+  Flush();
+  clock_.Advance(30min);
+  Status expired = Get(session);
+  EXPECT_EQ(expired.code(), Errc::kUnauthenticated);
+  EXPECT_EQ(expired.message(), "console session expired; log in again");
+
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM sessions"), 0);
+  const std::vector<AuditRow> expiries = AuditRowsWithAction("session.expire");
+  ASSERT_EQ(expiries.size(), 1u);
+  EXPECT_EQ(expiries[0].actor, "system");
+  EXPECT_EQ(expiries[0].object, "session:" + SessionId(HashSecret(session.cookie)));
+  EXPECT_EQ(expiries[0].details, R"({"user":"oscar","reason":"idle timeout"})");
+  EXPECT_EQ(Get(session).message(), "no valid console session; log in again");
+}
+
+TEST_F(SessionTest, IdleMeansNoRequestForThirtyMinutes) {
+  Session session = LoginOscar();
+  clock_.Advance(30min);
+  EXPECT_EQ(Get(session).code(), Errc::kUnauthenticated);
+}
+
+TEST_F(SessionTest, ActiveSessionEndsAfterTwelveHours) {
+  const TimePoint t0 = clock_.Now();
+  Session session = LoginOscar();
+  while (clock_.Now() + 25min < t0 + 12h) {
+    clock_.Advance(25min);
+    ASSERT_OK(Get(session));
+    Flush();
+  }
+  clock_.Set(t0 + 12h - 1s);
+  ASSERT_OK(Get(session));
+  clock_.Advance(1s);
+  EXPECT_EQ(Get(session).message(), "console session expired; log in again");
+  const std::vector<AuditRow> expiries = AuditRowsWithAction("session.expire");
+  ASSERT_EQ(expiries.size(), 1u);
+  EXPECT_EQ(expiries[0].details, R"({"user":"oscar","reason":"absolute timeout"})");
+}
+
+TEST_F(SessionTest, CsrfTokenIsRequiredForStateChangingMethodsOnly) {
+  Session session = LoginOscar();
+  Session other = LoginOscar();
+  EXPECT_OK(store_->AuthenticateSession(session.cookie, "GET", ""));
+  EXPECT_OK(store_->AuthenticateSession(session.cookie, "HEAD", "wrong"));
+  int denied = 0;
+  for (std::string method : {"POST", "PUT", "PATCH", "DELETE"}) {
+    for (const std::string& token :
+         {std::string(), std::string("wrong"), other.csrf_token, session.cookie}) {
+      auto principal = store_->AuthenticateSession(session.cookie, method, token, "10.9.9.9");
+      ASSERT_FALSE(principal.ok()) << method << " " << token;
+      EXPECT_EQ(principal.status().code(), Errc::kPermissionDenied);
+      EXPECT_TRUE(principal.status().message().starts_with("missing or wrong CSRF token"));
+      ++denied;
+    }
+    EXPECT_OK(store_->AuthenticateSession(session.cookie, method, session.csrf_token));
+  }
+  const std::vector<AuditRow> failures = AuditRowsWithAction("auth.failure");
+  ASSERT_EQ(failures.size(), static_cast<size_t>(denied));
+  EXPECT_EQ(failures[0].object, "session:" + SessionId(HashSecret(session.cookie)));
+  EXPECT_EQ(failures[0].details,
+            R"({"method":"session","reason":"missing or wrong CSRF token","user":"oscar",)"
+            R"("remote_address":"10.9.9.9"})");
+}
+
+TEST_F(SessionTest, UnknownOrGarbledCookiesAreUnauthenticated) {
+  LoginOscar();
+  auto other = NewSessionSecret();
+  ASSERT_OK(other);
+  for (const std::string& cookie :
+       {std::string(), std::string("x"), *other, std::string(43, '!'), std::string(1000, 'a')}) {
+    auto principal = store_->AuthenticateSession(cookie, "GET", "");
+    ASSERT_FALSE(principal.ok());
+    EXPECT_EQ(principal.status().code(), Errc::kUnauthenticated);
+    EXPECT_EQ(principal.status().message(), "no valid console session; log in again");
+  }
+}
+
+TEST_F(SessionTest, LogoutEndsTheSession) {
+  Session session = LoginOscar();
+  Session other = LoginOscar();
+  ASSERT_OK(store_->Logout(session.cookie));
+  EXPECT_EQ(Get(session).code(), Errc::kUnauthenticated);
+  EXPECT_OK(Get(other));
+  const std::vector<AuditRow> logouts = AuditRowsWithAction("logout");
+  ASSERT_EQ(logouts.size(), 1u);
+  EXPECT_EQ(logouts[0].actor, "user:oscar");
+  EXPECT_EQ(logouts[0].object, "session:" + SessionId(HashSecret(session.cookie)));
+  // Logging out twice, or with garbage, is fine and records nothing.
+  EXPECT_OK(store_->Logout(session.cookie));
+  EXPECT_OK(store_->Logout("garbage"));
+  EXPECT_EQ(AuditRowsWithAction("logout").size(), 1u);
+}
+
+TEST_F(SessionTest, PurgeDeletesExpiredSessionsOnly) {
+  Session idle = LoginOscar();
+  clock_.Advance(20min);
+  Session active = LoginOscar();
+  clock_.Advance(15min);
+  auto purged = store_->PurgeExpiredSessions();
+  ASSERT_OK(purged);
+  EXPECT_EQ(*purged, 1);
+  EXPECT_EQ(Get(idle).message(), "no valid console session; log in again");
+  EXPECT_OK(Get(active));
+  EXPECT_EQ(AuditRowsWithAction("session.expire").size(), 1u);
+  purged = store_->PurgeExpiredSessions();
+  ASSERT_OK(purged);
+  EXPECT_EQ(*purged, 0);
+}
+
+// --- Secrets never reach the audit trail ------------------------------------------------------
+
+TEST_F(SessionTest, NoAuditRecordContainsAPasswordKeyOrCookie) {
+  std::vector<std::string> secrets = {testing::kAdminPassword, kOperatorPassword,
+                                      testing::kAuditorPassword, kWrong};
+  ASSERT_OK(store_->CreateUser("bob", Role::kOperator, "bobs first password", Root()));
+  ASSERT_OK(store_->SetPassword("bob", "bobs second password", Root()));
+  secrets.insert(secrets.end(), {"bobs first password", "bobs second password"});
+  auto key = store_->CreateApiKey("bob", "bob's key", Root());
+  ASSERT_OK(key);
+  auto parts = ParseApiKey(key->key);
+  ASSERT_OK(parts);
+  secrets.insert(secrets.end(), {key->key, parts->secret});
+  ASSERT_OK(store_->AuthenticateApiKey(key->key));
+  std::string wrong_key = key->key;
+  wrong_key.back() = wrong_key.back() == 'A' ? 'E' : 'A';
+  EXPECT_FALSE(store_->AuthenticateApiKey(wrong_key).ok());
+  secrets.push_back(wrong_key.substr(17));
+  EXPECT_FALSE(store_->Login("bob", "bobs first password", "").ok());
+  auto session = store_->Login("bob", "bobs second password", "");
+  ASSERT_OK(session);
+  secrets.insert(secrets.end(), {session->cookie, session->csrf_token});
+  EXPECT_FALSE(store_->AuthenticateSession(session->cookie, "POST", "wrong csrf value").ok());
+  ASSERT_OK(store_->Logout(session->cookie));
+  ASSERT_OK(store_->RevokeApiKey(key->record.id, Root()));
+  ASSERT_OK(store_->DisableUser("bob", Root()));
+
+  const std::vector<AuditRow> rows = AuditRows();
+  std::set<std::string> actions;
+  for (const AuditRow& row : rows) {
+    actions.insert(row.action);
+    for (const std::string& secret : secrets) {
+      EXPECT_FALSE(Contains(row.All(), secret)) << "secret in audit record " << row.seq;
+    }
+    EXPECT_FALSE(Contains(row.All(), "wrong csrf value"));
+  }
+  EXPECT_EQ(actions, (std::set<std::string>{"user.create", "user.password", "apikey.create",
+                                            "auth.failure", "login.failure", "login.success",
+                                            "logout", "apikey.revoke", "user.disable"}));
+  // And the session cookie is not in the database either (only its hash).
+  const std::string bytes = DatabaseBytes();
+  EXPECT_FALSE(Contains(bytes, session->cookie));
+  EXPECT_FALSE(Contains(bytes, "bobs second password"));
+}
+
+}  // namespace
+}  // namespace outpost::server::auth

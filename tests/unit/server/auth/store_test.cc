@@ -1,0 +1,410 @@
+// AuthStore: users and API keys. Logins and sessions are in session_test.cc.
+
+#include "server/auth/store.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "server/auth/secrets.h"
+#include "tests/unit/server/auth/auth_test_util.h"
+
+namespace outpost::server::auth {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::AuditRow;
+using testing::AuthStoreTest;
+using testing::kAdminPassword;
+
+using UserTest = AuthStoreTest;
+using ApiKeyTest = AuthStoreTest;
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// --- Users -----------------------------------------------------------------------------------
+
+TEST_F(UserTest, CreatedUserIsListedWithRoleCreatorAndPasswordFlag) {
+  CreateStandardUsers();
+  auto created = store_->CreateUser("bob.smith-2_x", Role::kOperator, std::nullopt, Root());
+  ASSERT_OK(created);
+  EXPECT_GT(created->id, 0);
+  EXPECT_EQ(created->created_by, "user:root");
+  EXPECT_FALSE(created->has_password);
+
+  auto users = store_->ListUsers(Root());
+  ASSERT_OK(users);
+  ASSERT_EQ(users->size(), 4u);
+  const User& bob = (*users)[1];  // ordered by name: alice, bob.smith-2_x, oscar, root
+  EXPECT_EQ(bob.name, "bob.smith-2_x");
+  EXPECT_EQ(bob.role, Role::kOperator);
+  EXPECT_EQ(bob.created_by, "user:root");
+  EXPECT_EQ(bob.created_at, clock_.Now());
+  EXPECT_FALSE(bob.has_password);
+  EXPECT_FALSE(bob.disabled);
+  EXPECT_EQ((*users)[3].name, "root");
+  EXPECT_TRUE((*users)[3].has_password);
+  EXPECT_EQ((*users)[3].created_by, "system");
+
+  const std::vector<AuditRow> creates = AuditRowsWithAction("user.create");
+  ASSERT_EQ(creates.size(), 4u);
+  EXPECT_EQ(creates[0].actor, "system");
+  EXPECT_EQ(creates[0].object, "user:root");
+  EXPECT_EQ(creates[0].details, R"({"role":"admin","has_password":true})");
+  EXPECT_EQ(creates[3].actor, "user:root");
+  EXPECT_EQ(creates[3].object, "user:bob.smith-2_x");
+}
+
+TEST_F(UserTest, DuplicateUserIsAlreadyExistsAndChangesNothing) {
+  CreateStandardUsers();
+  const size_t audit_before = AuditRows().size();
+  auto again = store_->CreateUser("oscar", Role::kAdmin, std::nullopt, Root());
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Errc::kAlreadyExists);
+  EXPECT_EQ(again.status().message(), "user \"oscar\" already exists; pick another name");
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM users"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM users WHERE name = 'oscar' AND role = 'operator'"), 1);
+  EXPECT_EQ(AuditRows().size(), audit_before);
+}
+
+TEST_F(UserTest, BadNamesAreInvalidArgumentAndChangeNothing) {
+  for (const std::string& bad :
+       {std::string(), std::string(65, 'a'), std::string("Bob"), std::string("bob smith"),
+        std::string("bob/x"), std::string("bob:x"),
+        std::string("b\xC3\xB6"
+                    "b"),
+        std::string("bob\n"), std::string("bo\0b", 4), std::string("*")}) {
+    auto created = store_->CreateUser(bad, Role::kAuditor, std::nullopt, Principal::System());
+    ASSERT_FALSE(created.ok()) << bad;
+    EXPECT_EQ(created.status().code(), Errc::kInvalidArgument);
+    EXPECT_EQ(created.status().message(),
+              "invalid user name: use 1 to 64 characters from a-z, 0-9, '.', '_' and '-'");
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM users"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_log"), 0);
+  EXPECT_OK(
+      store_->CreateUser(std::string(64, 'a'), Role::kAuditor, std::nullopt, Principal::System()));
+  EXPECT_TRUE(IsValidUserName("a"));
+  EXPECT_TRUE(IsValidUserName("0.9_-z"));
+}
+
+TEST_F(UserTest, WeakPasswordIsRefusedAndNoUserIsCreated) {
+  auto created = store_->CreateUser("bob", Role::kAdmin, "too short", Principal::System());
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(created.status().message(), "password is too short; use at least 12 characters");
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM users"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_log"), 0);
+}
+
+TEST_F(UserTest, OnlyAdminsManageUsers) {
+  CreateStandardUsers();
+  const size_t audit_before = AuditRows().size();
+  for (const Principal& who : {Oscar(), Alice()}) {
+    const std::string role(RoleName(who.role));
+    auto created = store_->CreateUser("mallory", Role::kAdmin, std::nullopt, who);
+    ASSERT_FALSE(created.ok());
+    EXPECT_EQ(created.status().code(), Errc::kPermissionDenied);
+    EXPECT_EQ(created.status().message(), "role " + role + " may not manage users; ask an admin");
+    EXPECT_EQ(store_->ListUsers(who).status().code(), Errc::kPermissionDenied);
+    EXPECT_EQ(store_->SetPassword("root", "a new password!!", who).code(), Errc::kPermissionDenied);
+    EXPECT_EQ(store_->DisableUser("root", who).code(), Errc::kPermissionDenied);
+    EXPECT_EQ(store_->EnableUser("root", who).code(), Errc::kPermissionDenied);
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM users"), 3);
+  EXPECT_EQ(AuditRows().size(), audit_before);
+}
+
+TEST_F(UserTest, SetPasswordReplacesItEndsSessionsAndClearsTheLock) {
+  CreateStandardUsers();
+  auto session = store_->Login("oscar", testing::kOperatorPassword, "10.0.0.1");
+  ASSERT_OK(session);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FALSE(store_->Login("oscar", "wrong password!!", "10.0.0.1").ok());
+  }
+  EXPECT_GT(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"), 0);
+
+  ASSERT_OK(store_->SetPassword("oscar", "the new password", Root()));
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 0);
+  EXPECT_EQ(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"), 0);
+  EXPECT_EQ(store_->AuthenticateSession(session->cookie, "GET", "").status().code(),
+            Errc::kUnauthenticated);
+  EXPECT_FALSE(store_->Login("oscar", testing::kOperatorPassword, "10.0.0.1").ok());
+  EXPECT_OK(store_->Login("oscar", "the new password", "10.0.0.1"));
+
+  const std::vector<AuditRow> changes = AuditRowsWithAction("user.password");
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].actor, "user:root");
+  EXPECT_EQ(changes[0].object, "user:oscar");
+  EXPECT_EQ(changes[0].details, R"({"sessions_ended":1})");
+}
+
+TEST_F(UserTest, SetPasswordErrors) {
+  CreateStandardUsers();
+  EXPECT_EQ(store_->SetPassword("nobody", "a long enough password", Root()).code(),
+            Errc::kNotFound);
+  EXPECT_EQ(store_->SetPassword("Not Valid", "a long enough password", Root()).code(),
+            Errc::kNotFound);
+  EXPECT_EQ(store_->SetPassword("oscar", "short", Root()).code(), Errc::kInvalidArgument);
+  EXPECT_OK(store_->Login("oscar", testing::kOperatorPassword, ""));
+  EXPECT_TRUE(AuditRowsWithAction("user.password").empty());
+}
+
+TEST_F(UserTest, DisabledUserCannotLogInOrUseKeysUntilEnabled) {
+  CreateStandardUsers();
+  auto key = store_->CreateApiKey("oscar", "ci", Oscar());
+  ASSERT_OK(key);
+  auto session = store_->Login("oscar", testing::kOperatorPassword, "");
+  ASSERT_OK(session);
+
+  ASSERT_OK(store_->DisableUser("oscar", Root()));
+  EXPECT_EQ(store_->AuthenticateApiKey(key->key).status().code(), Errc::kUnauthenticated);
+  EXPECT_EQ(store_->AuthenticateSession(session->cookie, "GET", "").status().code(),
+            Errc::kUnauthenticated);
+  auto login = store_->Login("oscar", testing::kOperatorPassword, "");
+  ASSERT_FALSE(login.ok());
+  EXPECT_EQ(login.status().message(), "wrong user name or password");
+  EXPECT_EQ(store_->DisableUser("oscar", Root()).code(), Errc::kFailedPrecondition);
+  auto users = store_->ListUsers(Root());
+  ASSERT_OK(users);
+  EXPECT_TRUE((*users)[1].disabled);
+
+  ASSERT_OK(store_->EnableUser("oscar", Root()));
+  EXPECT_OK(store_->AuthenticateApiKey(key->key));
+  EXPECT_OK(store_->Login("oscar", testing::kOperatorPassword, ""));
+  EXPECT_EQ(store_->EnableUser("oscar", Root()).code(), Errc::kFailedPrecondition);
+
+  ASSERT_EQ(AuditRowsWithAction("user.disable").size(), 1u);
+  EXPECT_EQ(AuditRowsWithAction("user.disable")[0].details, R"({"sessions_ended":1})");
+  ASSERT_EQ(AuditRowsWithAction("user.enable").size(), 1u);
+  const std::vector<AuditRow> failures = AuditRowsWithAction("auth.failure");
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_TRUE(Contains(failures[0].details, R"("reason":"user disabled")"));
+}
+
+TEST_F(UserTest, TheLastEnabledAdminCannotBeDisabled) {
+  CreateStandardUsers();
+  Status status = store_->DisableUser("root", Root());
+  EXPECT_EQ(status.code(), Errc::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "\"root\" is the last enabled admin; create or enable another admin first");
+  EXPECT_EQ(QueryInt("SELECT disabled FROM users WHERE name = 'root'"), 0);
+  ASSERT_OK(store_->CreateUser("root2", Role::kAdmin, std::nullopt, Root()));
+  EXPECT_OK(store_->DisableUser("root", Root()));
+  EXPECT_EQ(store_->DisableUser("root2", Root()).code(), Errc::kFailedPrecondition);
+}
+
+// --- API keys --------------------------------------------------------------------------------
+
+TEST_F(ApiKeyTest, CreatedKeyAuthenticatesAsItsUser) {
+  CreateStandardUsers();
+  auto created = store_->CreateApiKey("oscar", "laptop CLI", Oscar());
+  ASSERT_OK(created);
+  EXPECT_TRUE(created->key.starts_with("opk_" + created->record.id + "_"));
+  EXPECT_EQ(created->record.user, "oscar");
+  EXPECT_EQ(created->record.description, "laptop CLI");
+  EXPECT_EQ(created->record.created_by, "user:oscar");
+  EXPECT_FALSE(created->record.last_used_at.has_value());
+
+  auto principal = store_->AuthenticateApiKey(created->key);
+  ASSERT_OK(principal);
+  EXPECT_EQ(principal->user_name, "oscar");
+  EXPECT_EQ(principal->role, Role::kOperator);
+  EXPECT_EQ(principal->credential, "apikey:" + created->record.id);
+  EXPECT_EQ(principal->actor().ToString(), "apikey:" + created->record.id);
+  EXPECT_TRUE(principal->csrf_token.empty());
+  EXPECT_EQ(principal->user_id, QueryInt("SELECT id FROM users WHERE name = 'oscar'"));
+
+  const std::vector<AuditRow> creates = AuditRowsWithAction("apikey.create");
+  ASSERT_EQ(creates.size(), 1u);
+  EXPECT_EQ(creates[0].actor, "user:oscar");
+  EXPECT_EQ(creates[0].object, "apikey:" + created->record.id);
+  EXPECT_EQ(creates[0].details, R"({"user":"oscar","description":"laptop CLI"})");
+}
+
+TEST_F(ApiKeyTest, BadKeysAreUnauthenticatedWithOneMessageAndAuditedWithTheReason) {
+  CreateStandardUsers();
+  auto created = store_->CreateApiKey("oscar", "", Oscar());
+  ASSERT_OK(created);
+  auto revoked = store_->CreateApiKey("oscar", "", Oscar());
+  ASSERT_OK(revoked);
+  ASSERT_OK(store_->RevokeApiKey(revoked->record.id, Oscar()));
+  auto unknown = NewApiKey();
+  ASSERT_OK(unknown);
+  std::string wrong_secret = created->key;
+  wrong_secret[wrong_secret.size() - 10] =
+      wrong_secret[wrong_secret.size() - 10] == 'a' ? 'b' : 'a';
+
+  const std::string message = store_->AuthenticateApiKey("garbage", "192.0.2.7").status().message();
+  EXPECT_TRUE(message.starts_with("invalid API key")) << message;
+  for (const std::string& bad : {wrong_secret, revoked->key, unknown->key}) {
+    auto principal = store_->AuthenticateApiKey(bad, "192.0.2.7");
+    ASSERT_FALSE(principal.ok());
+    EXPECT_EQ(principal.status().code(), Errc::kUnauthenticated);
+    EXPECT_EQ(principal.status().message(), message);
+  }
+
+  const std::vector<AuditRow> failures = AuditRowsWithAction("auth.failure");
+  ASSERT_EQ(failures.size(), 4u);
+  EXPECT_EQ(failures[0].actor, "anonymous");
+  EXPECT_EQ(failures[0].object, "apikey");
+  EXPECT_EQ(failures[0].details,
+            R"({"method":"apikey","reason":"malformed","remote_address":"192.0.2.7"})");
+  EXPECT_EQ(failures[1].object, "apikey:" + created->record.id);
+  EXPECT_TRUE(Contains(failures[1].details, R"("reason":"wrong secret")"));
+  EXPECT_EQ(failures[2].object, "apikey:" + revoked->record.id);
+  EXPECT_TRUE(Contains(failures[2].details, R"("reason":"revoked")"));
+  EXPECT_EQ(failures[3].object, "apikey:" + unknown->id);
+  EXPECT_TRUE(Contains(failures[3].details, R"("reason":"unknown key")"));
+  // The good key still works.
+  EXPECT_OK(store_->AuthenticateApiKey(created->key));
+}
+
+TEST_F(ApiKeyTest, TheSecretIsStoredOnlyAsAHash) {
+  CreateStandardUsers();
+  auto created = store_->CreateApiKey("root", "backup job", Root());
+  ASSERT_OK(created);
+  auto parts = ParseApiKey(created->key);
+  ASSERT_OK(parts);
+  ASSERT_OK(store_->AuthenticateApiKey(created->key));
+
+  const std::string bytes = DatabaseBytes();
+  EXPECT_FALSE(Contains(bytes, parts->secret)) << "secret found in the database file";
+  EXPECT_FALSE(Contains(bytes, created->key));
+  EXPECT_TRUE(Contains(bytes, HashSecret(parts->secret))) << "the hash is what is stored";
+  EXPECT_TRUE(Contains(bytes, "backup job"));  // the scan does see the rows
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM api_keys WHERE length(secret_hash) = 32"), 1);
+}
+
+TEST_F(ApiKeyTest, LastUsedIsRecordedAtMostOncePerMinute) {
+  CreateStandardUsers();
+  auto created = store_->CreateApiKey("alice", "", Alice());
+  ASSERT_OK(created);
+  const std::string id = created->record.id;
+  const std::string last_used = "SELECT last_used_at FROM api_keys WHERE id = '" + id + "'";
+  EXPECT_EQ(QueryInt("SELECT last_used_at IS NULL FROM api_keys WHERE id = '" + id + "'"), 1);
+
+  const int64_t t0 = ToUnixSeconds(clock_.Now());
+  ASSERT_OK(store_->AuthenticateApiKey(created->key));
+  EXPECT_EQ(QueryInt(last_used), t0);
+
+  clock_.Advance(59s);
+  ASSERT_OK(store_->AuthenticateApiKey(created->key));
+  EXPECT_EQ(QueryInt(last_used), t0) << "within the minute: not written again";
+
+  clock_.Advance(1s);
+  ASSERT_OK(store_->AuthenticateApiKey(created->key));
+  EXPECT_EQ(QueryInt(last_used), t0 + 60);
+
+  auto keys = store_->ListApiKeys("alice", Alice());
+  ASSERT_OK(keys);
+  ASSERT_EQ(keys->size(), 1u);
+  ASSERT_TRUE((*keys)[0].last_used_at.has_value());
+  EXPECT_EQ(ToUnixSeconds(*(*keys)[0].last_used_at), t0 + 60);
+  EXPECT_TRUE(AuditRowsWithAction("auth.failure").empty());
+}
+
+TEST_F(ApiKeyTest, UsersManageTheirOwnKeysOnlyAdminsAnyonesKeys) {
+  CreateStandardUsers();
+  auto oscars = store_->CreateApiKey("oscar", "", Oscar());
+  ASSERT_OK(oscars);
+  auto alices = store_->CreateApiKey("alice", "", Alice());
+  ASSERT_OK(alices);
+
+  auto for_other = store_->CreateApiKey("alice", "", Oscar());
+  ASSERT_FALSE(for_other.ok());
+  EXPECT_EQ(for_other.status().code(), Errc::kPermissionDenied);
+  EXPECT_EQ(for_other.status().message(),
+            "role operator may not manage other users' API keys; ask an admin");
+  EXPECT_EQ(store_->ListApiKeys("alice", Oscar()).status().code(), Errc::kPermissionDenied);
+  EXPECT_EQ(store_->ListApiKeys(std::nullopt, Oscar()).status().code(), Errc::kPermissionDenied);
+  EXPECT_EQ(store_->RevokeApiKey(alices->record.id, Oscar()).code(), Errc::kPermissionDenied);
+  EXPECT_OK(store_->AuthenticateApiKey(alices->key));
+
+  auto own = store_->ListApiKeys("oscar", Oscar());
+  ASSERT_OK(own);
+  ASSERT_EQ(own->size(), 1u);
+  EXPECT_EQ((*own)[0].id, oscars->record.id);
+
+  auto all = store_->ListApiKeys(std::nullopt, Root());
+  ASSERT_OK(all);
+  EXPECT_EQ(all->size(), 2u);
+  auto for_alice = store_->CreateApiKey("alice", "made by root", Root());
+  ASSERT_OK(for_alice);
+  EXPECT_EQ(for_alice->record.created_by, "user:root");
+  EXPECT_OK(store_->RevokeApiKey(alices->record.id, Root()));
+  EXPECT_OK(store_->RevokeApiKey(oscars->record.id, Oscar()));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM api_keys"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL"), 2);
+}
+
+TEST_F(ApiKeyTest, RevokeIsAuditedAndRevokedKeysStayListed) {
+  CreateStandardUsers();
+  auto created = store_->CreateApiKey("oscar", "old", Oscar());
+  ASSERT_OK(created);
+  clock_.Advance(10s);
+  ASSERT_OK(store_->RevokeApiKey(created->record.id, Root()));
+  auto keys = store_->ListApiKeys("oscar", Oscar());
+  ASSERT_OK(keys);
+  ASSERT_EQ(keys->size(), 1u);
+  ASSERT_TRUE((*keys)[0].revoked_at.has_value());
+  EXPECT_EQ(*(*keys)[0].revoked_at, clock_.Now());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM api_keys WHERE revoked_by = 'user:root'"), 1);
+
+  const std::vector<AuditRow> revokes = AuditRowsWithAction("apikey.revoke");
+  ASSERT_EQ(revokes.size(), 1u);
+  EXPECT_EQ(revokes[0].actor, "user:root");
+  EXPECT_EQ(revokes[0].object, "apikey:" + created->record.id);
+  EXPECT_EQ(revokes[0].details, R"({"user":"oscar"})");
+
+  Status again = store_->RevokeApiKey(created->record.id, Root());
+  EXPECT_EQ(again.code(), Errc::kFailedPrecondition);
+  EXPECT_EQ(again.message(), "API key " + created->record.id + " is already revoked");
+  EXPECT_EQ(store_->RevokeApiKey("0123456789ab", Root()).code(), Errc::kNotFound);
+  EXPECT_EQ(store_->RevokeApiKey("not-an-id", Root()).code(), Errc::kInvalidArgument);
+  EXPECT_EQ(AuditRowsWithAction("apikey.revoke").size(), 1u);
+}
+
+TEST_F(ApiKeyTest, CreateErrors) {
+  CreateStandardUsers();
+  EXPECT_EQ(store_->CreateApiKey("nobody", "", Root()).status().code(), Errc::kNotFound);
+  EXPECT_EQ(store_->CreateApiKey("oscar", std::string(257, 'x'), Root()).status().code(),
+            Errc::kInvalidArgument);
+  EXPECT_EQ(store_->CreateApiKey("oscar", "line\nbreak", Root()).status().code(),
+            Errc::kInvalidArgument);
+  EXPECT_EQ(store_->CreateApiKey("oscar", "bad \xFF utf8", Root()).status().code(),
+            Errc::kInvalidArgument);
+  EXPECT_OK(store_->CreateApiKey("oscar", std::string(256, 'x'), Root()));
+  ASSERT_OK(store_->CreateUser("root2", Role::kAdmin, std::nullopt, Root()));
+  ASSERT_OK(store_->DisableUser("oscar", Root()));
+  auto disabled = store_->CreateApiKey("oscar", "", Root());
+  EXPECT_EQ(disabled.status().code(), Errc::kFailedPrecondition);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM api_keys"), 1);
+  EXPECT_EQ(store_->ListApiKeys("nobody", Root()).status().code(), Errc::kNotFound);
+}
+
+TEST_F(ApiKeyTest, SystemCreatesTheFirstAdminAndItsKey) {
+  const Principal system = Principal::System();
+  auto password = GeneratePassword();
+  ASSERT_OK(password);
+  ASSERT_OK(store_->CreateUser("admin", Role::kAdmin, *password, system));
+  auto key = store_->CreateApiKey("admin", "outpost init", system);
+  ASSERT_OK(key);
+  EXPECT_EQ(key->record.created_by, "system");
+  auto principal = store_->AuthenticateApiKey(key->key);
+  ASSERT_OK(principal);
+  EXPECT_EQ(principal->role, Role::kAdmin);
+  EXPECT_OK(store_->Login("admin", *password, "127.0.0.1"));
+  const std::vector<AuditRow> rows = AuditRows();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].actor, "system");
+  EXPECT_EQ(rows[1].actor, "system");
+  EXPECT_EQ(rows[1].action, "apikey.create");
+  EXPECT_EQ(rows[2].action, "login.success");
+}
+
+}  // namespace
+}  // namespace outpost::server::auth
