@@ -8,9 +8,13 @@
 
 #include "common/crypto/ca.h"
 #include "common/crypto/keys.h"
+#include "common/crypto/secure_file.h"
 #include "common/ids.h"
-#include "common/sqlite/connection.h"
-#include "common/sqlite/migrations.h"
+#include "common/sqlite/reader_pool.h"
+#include "common/sqlite/writer.h"
+#include "server/audit/audit_log.h"
+#include "server/auth/password.h"
+#include "server/auth/store.h"
 #include "server/data_dir.h"
 #include "server/store/schema.h"
 
@@ -153,23 +157,54 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   OUTPOST_RETURN_IF_ERROR(WritePublicFile(dir.tls_certificate(),
                                           tls_cert.ToPem() + ca.certificate().ToPem(), &created));
 
-  // Database with the current schema and the satellite's identity.
+  // Database with the current schema, the satellite's identity and the first admin.
   {
-    OUTPOST_ASSIGN_OR_RETURN(auto db, sqlite::Connection::Open(dir.database(), {}));
     created.push_back(dir.database());
     created.push_back(dir.database().string() + "-wal");
     created.push_back(dir.database().string() + "-shm");
-    OUTPOST_RETURN_IF_ERROR(sqlite::Migrate(db, store::SatelliteMigrations()));
-    OUTPOST_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-             {"satellite_id", report.satellite_id},
-             {"created_at", std::to_string(ToUnixSeconds(now))},
-             {"signing_key_id", report.signing_key_id}}) {
-      OUTPOST_RETURN_IF_ERROR(
-          db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES (?, ?)", key, value));
-    }
-    OUTPOST_RETURN_IF_ERROR(db.Exec("COMMIT"));
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto writer, sqlite::Writer::Create(dir.database(), {}, store::SatelliteMigrations()));
+    OUTPOST_RETURN_IF_ERROR(writer->Run([&](sqlite::Connection& db) -> Status {
+      for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+               {"satellite_id", report.satellite_id},
+               {"created_at", std::to_string(ToUnixSeconds(now))},
+               {"signing_key_id", report.signing_key_id},
+               // Lets `outpost audit verify --db` check checkpoints with the satellite stopped;
+               // an auditor should compare its fingerprint with one recorded independently.
+               {"signing_public_key", signing_key.public_key().ToPem()}}) {
+        OUTPOST_RETURN_IF_ERROR(
+            db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES (?, ?)", key, value));
+      }
+      return audit::Append(
+          db,
+          {audit::Actor::System(), "satellite.init", "satellite:" + report.satellite_id,
+           "{\"ca_fingerprint\":\"" + report.ca_fingerprint + "\",\"signing_key_id\":\"" +
+               report.signing_key_id + "\"}"},
+          now);
+    }));
+    OUTPOST_ASSIGN_OR_RETURN(auto readers, sqlite::ReaderPool::Create(dir.database()));
+    auth::AuthPolicy policy;
+    policy.scrypt.log2_n = options.scrypt_log2_n;
+    auth::AuthStore auth_store(*writer, *readers, clock, policy);
+    OUTPOST_ASSIGN_OR_RETURN(report.admin_password, auth::GeneratePassword());
+    report.admin_user = "admin";
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto admin, auth_store.CreateUser(report.admin_user, auth::Role::kAdmin,
+                                          report.admin_password, auth::Principal::System()));
+    (void)admin;
+    OUTPOST_ASSIGN_OR_RETURN(auto key,
+                             auth_store.CreateApiKey(report.admin_user, "created by outpost init",
+                                                     auth::Principal::System()));
+    report.admin_api_key = key.key;
+    readers.reset();
+    writer->Stop();
   }
+  report.admin_api_key_file = dir.admin_api_key();
+  OUTPOST_RETURN_IF_ERROR(crypto::WriteFileAtomically(
+      dir.admin_api_key(), report.admin_api_key + "\n",
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+      crypto::IfExists::kFail));
+  created.push_back(dir.admin_api_key());
 
   OUTPOST_RETURN_IF_ERROR(
       WritePublicFile(dir.config(), config::RenderConfig(options.config), &created));

@@ -1,14 +1,23 @@
 #include "server/satellite.h"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "common/config/config_file.h"
 #include "common/crypto/ca.h"
+#include "common/crypto/hash.h"
 #include "common/crypto/keys.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
+#include "server/api/admin_routes.h"
 #include "server/api/system_routes.h"
+#include "server/audit/audit_log.h"
+#include "server/audit/checkpoint.h"
+#include "server/auth/store.h"
 #include "server/data_dir.h"
 #include "server/http/server.h"
 #include "server/store/schema.h"
@@ -49,18 +58,72 @@ http::ServerOptions ServerOptionsFrom(const config::Config& c) {
 
 }  // namespace
 
+// How often the head of the audit chain is signed while the satellite runs (and once more at
+// shutdown). Sync exports sign one as well.
+constexpr auto kCheckpointInterval = std::chrono::minutes(10);
+
 class Satellite::Impl {
  public:
   // Declared first so it is destroyed last: outstanding replies refer to its I/O context.
   std::unique_ptr<http::HttpServer> server;
+  const Clock* clock = nullptr;
   config::Config config;
   DataDir dir{""};
   std::string satellite_id;
   std::unique_ptr<sqlite::Writer> writer;
   std::unique_ptr<sqlite::ReaderPool> readers;
   std::optional<crypto::PrivateKey> signing_key;
+  std::unique_ptr<auth::AuthStore> auth;
+  // Admin handlers block (password hashing, waiting for commits): they run here, not on the
+  // I/O threads.
+  std::unique_ptr<boost::asio::thread_pool> admin_pool;
   std::shared_ptr<http::Metrics> metrics = std::make_shared<http::Metrics>();
   bool shut_down = false;
+  bool server_started = false;
+
+  std::thread checkpointer;
+  std::mutex checkpoint_mu;
+  std::condition_variable checkpoint_cv;
+  bool stopping = false;
+
+  void SignCheckpoint() {
+    Status s = writer->Run([this](sqlite::Connection& db) {
+      return audit::SignCheckpoint(db, *signing_key, clock->Now());
+    });
+    if (!s.ok()) spdlog::warn("signing an audit checkpoint failed: {}", s.ToString());
+  }
+
+  // Records the start, and a configuration change when the effective configuration differs
+  // from the one the previous start recorded.
+  Status AuditStart() {
+    const std::string digest = crypto::Sha256Hex(config::RenderConfig(config));
+    return writer->Run([&](sqlite::Connection& db) -> Status {
+      std::string previous;
+      {
+        OUTPOST_ASSIGN_OR_RETURN(
+            auto stmt, db.Query("SELECT value FROM satellite_meta WHERE key = 'config_sha256'"));
+        OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (row) previous = stmt->ColumnText(0);
+      }
+      const TimePoint now = clock->Now();
+      if (previous != digest) {
+        OUTPOST_RETURN_IF_ERROR(audit::Append(
+            db,
+            {audit::Actor::System(), "config.change", "outpost.toml",
+             "{\"previous_sha256\":\"" + previous + "\",\"sha256\":\"" + digest + "\"}"},
+            now));
+        OUTPOST_RETURN_IF_ERROR(
+            db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES ('config_sha256', ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            digest));
+      }
+      return audit::Append(
+          db,
+          {audit::Actor::System(), "satellite.start", "satellite:" + satellite_id,
+           "{\"version\":\"" OUTPOST_VERSION "\",\"config_sha256\":\"" + digest + "\"}"},
+          now);
+    });
+  }
 };
 
 Satellite::Satellite(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -68,8 +131,8 @@ Satellite::~Satellite() { Shutdown(); }
 
 Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, config::Config config,
                                                    const Clock& clock) {
-  (void)clock;  // used by the licensing modules that arrive with later capabilities
   auto impl = std::make_unique<Impl>();
+  impl->clock = &clock;
   impl->dir = DataDir(data_dir);
   impl->config = std::move(config);
   const DataDir& dir = impl->dir;
@@ -137,6 +200,19 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   };
   api::AddSystemRoutes(router, raw->metrics, std::move(checks), OUTPOST_VERSION);
 
+  raw->auth = std::make_unique<auth::AuthStore>(*raw->writer, *raw->readers, clock);
+  raw->admin_pool = std::make_unique<boost::asio::thread_pool>(2);
+  api::AdminContext admin;
+  admin.auth = raw->auth.get();
+  admin.writer = raw->writer.get();
+  admin.readers = raw->readers.get();
+  admin.signing_key = &*raw->signing_key;
+  admin.clock = &clock;
+  admin.run_blocking = [raw](std::function<void()> work) {
+    boost::asio::post(*raw->admin_pool, std::move(work));
+  };
+  api::AddAdminRoutes(router, std::move(admin));
+
   OUTPOST_ASSIGN_OR_RETURN(raw->server,
                            http::HttpServer::Create(ServerOptionsFrom(raw->config), std::move(tls),
                                                     std::move(router), raw->metrics));
@@ -144,7 +220,19 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
 }
 
 Status Satellite::Start() {
+  OUTPOST_RETURN_IF_ERROR(impl_->AuditStart());
   OUTPOST_RETURN_IF_ERROR(impl_->server->Start());
+  impl_->server_started = true;
+  Impl* impl = impl_.get();
+  impl->checkpointer = std::thread([impl] {
+    std::unique_lock lock(impl->checkpoint_mu);
+    while (!impl->checkpoint_cv.wait_for(lock, kCheckpointInterval,
+                                         [impl] { return impl->stopping; })) {
+      lock.unlock();
+      impl->SignCheckpoint();
+      lock.lock();
+    }
+  });
   spdlog::info("satellite {} serving on https://{}:{}", impl_->satellite_id,
                impl_->config.listen.host, impl_->server->port());
   return Status::Ok();
@@ -158,7 +246,25 @@ void Satellite::Shutdown() {
   impl_->shut_down = true;
   impl_->server->Shutdown(
       std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config.server.shutdown_grace));
-  // After the server: in-flight requests may still be waiting for their commit.
+  {
+    std::lock_guard lock(impl_->checkpoint_mu);
+    impl_->stopping = true;
+  }
+  impl_->checkpoint_cv.notify_all();
+  if (impl_->checkpointer.joinable()) impl_->checkpointer.join();
+  // Admin work in flight finishes (its replies go nowhere once the server stopped).
+  impl_->admin_pool->join();
+  // Sign the final head, then close: after the server, in-flight requests may still be
+  // waiting for their commit.
+  if (impl_->server_started) {
+    Status s = impl_->writer->Run([this](sqlite::Connection& db) -> Status {
+      OUTPOST_RETURN_IF_ERROR(audit::Append(
+          db, {audit::Actor::System(), "satellite.stop", "satellite:" + impl_->satellite_id, "{}"},
+          impl_->clock->Now()));
+      return audit::SignCheckpoint(db, *impl_->signing_key, impl_->clock->Now());
+    });
+    if (!s.ok()) spdlog::warn("recording the stop failed: {}", s.ToString());
+  }
   impl_->writer->Stop();
   spdlog::info("satellite {} stopped; database closed", impl_->satellite_id);
 }

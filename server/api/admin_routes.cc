@@ -1,0 +1,335 @@
+#include "server/api/admin_routes.h"
+
+#include <ctime>
+
+#include "outpost/v1/admin_auth.pb.h"
+#include "outpost/v1/audit.pb.h"
+#include "outpost/v1/common.pb.h"
+#include "server/audit/audit_proto.h"
+#include "server/audit/checkpoint.h"
+#include "server/audit/export.h"
+#include "server/audit/verify.h"
+#include "server/auth/convert.h"
+#include "server/auth/http_auth.h"
+#include "server/http/codec.h"
+
+namespace outpost::server::api {
+namespace {
+
+using auth::Permission;
+using auth::Principal;
+
+// The body of one admin handler: runs off the I/O threads with an authenticated principal.
+using AdminFn = std::function<http::Response(const Principal&, http::Request&)>;
+
+struct RouteDef {
+  AdminRouteSpec spec;
+  AdminFn fn;
+};
+
+constexpr int64_t kMaxPageRecords = 10'000;
+
+Result<int64_t> ParseCount(const std::string& name, const std::string& text, int64_t min,
+                           int64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || v < min || v > max) {
+    return InvalidArgument("query parameter '" + name + "' must be a whole number from " +
+                           std::to_string(min) + " to " + std::to_string(max) + ", not '" + text +
+                           "'");
+  }
+  return v;
+}
+
+std::string QueryOr(const http::Request& req, const std::string& name, std::string fallback) {
+  auto it = req.query.find(name);
+  return it == req.query.end() ? fallback : it->second;
+}
+
+Result<audit::ExportFilter> FilterFrom(const http::Request& req) {
+  audit::ExportFilter filter;
+  for (const char* name : {"since", "until"}) {
+    auto it = req.query.find(name);
+    if (it == req.query.end()) continue;
+    auto t = ParseRfc3339(it->second);
+    if (!t.ok()) return t.status().WithContext(std::string("query parameter '") + name + "'");
+    (std::string(name) == "since" ? filter.since : filter.until) = *t;
+  }
+  filter.actor = QueryOr(req, "actor", "");
+  filter.action = QueryOr(req, "action", "");
+  filter.device = QueryOr(req, "device", "");
+  return filter;
+}
+
+template <typename Message>
+Result<Message> Decode(const http::Request& req) {
+  Message m;
+  OUTPOST_RETURN_IF_ERROR(http::DecodeBody(req, &m));
+  return m;
+}
+
+std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
+  std::vector<RouteDef> r;
+  auto add = [&r](std::string method, std::string pattern, Access access,
+                  std::optional<Permission> permission, std::string summary, AdminFn fn) {
+    r.push_back({{std::move(method), std::move(pattern), access, permission, std::move(summary)},
+                 std::move(fn)});
+  };
+  auto fail = [](const http::Request& req, const Status& s) { return http::ErrorResponse(req, s); };
+
+  // --- Session ---
+  add("POST", "/v1/admin/login", Access::kPublic, std::nullopt,
+      "log in to the console with a password; sets the session cookie",
+      [c, fail](const Principal&, http::Request& req) {
+        auto body = Decode<v1::LoginRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        auto session = c.auth->Login(body->user(), body->password(), req.remote_address);
+        if (!session.ok()) return fail(req, session.status());
+        http::Response res = http::Encode(req, auth::ToLoginResponse(*session));
+        res.headers.emplace_back(
+            "Set-Cookie",
+            auth::SessionSetCookie(session->cookie, c.auth->policy().session_absolute_timeout));
+        return res;
+      });
+  add("POST", "/v1/admin/logout", Access::kAuthenticated, std::nullopt, "end the console session",
+      [c, fail](const Principal&, http::Request& req) {
+        const std::string_view cookie =
+            auth::CookieValue(req.Header("cookie"), auth::kSessionCookieName);
+        if (!cookie.empty()) {
+          if (Status s = c.auth->Logout(cookie); !s.ok()) return fail(req, s);
+        }
+        http::Response res = http::Encode(req, v1::Empty());
+        res.headers.emplace_back("Set-Cookie", auth::ClearSessionSetCookie());
+        return res;
+      });
+  add("GET", "/v1/admin/whoami", Access::kAuthenticated, std::nullopt,
+      "the caller's user, role and permissions",
+      [](const Principal& p, http::Request& req) { return http::Encode(req, auth::ToWhoAmI(p)); });
+
+  // --- Users ---
+  add("GET", "/v1/admin/users", Access::kPermission, Permission::kManageUsers, "list users",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto users = c.auth->ListUsers(p);
+        if (!users.ok()) return fail(req, users.status());
+        v1::ListUsersResponse out;
+        for (const auto& u : *users) *out.add_users() = auth::ToProto(u);
+        return http::Encode(req, out);
+      });
+  add("POST", "/v1/admin/users", Access::kPermission, Permission::kManageUsers, "create a user",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::CreateUserRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        auto role = auth::ParseRole(body->role());
+        if (!role.ok()) return fail(req, role.status());
+        std::optional<std::string_view> password;
+        if (body->has_password()) password = body->password();
+        auto user = c.auth->CreateUser(body->name(), *role, password, p);
+        if (!user.ok()) return fail(req, user.status());
+        return http::Encode(req, auth::ToProto(*user), 201);
+      });
+  // The three user changes answer with the user as it is afterwards.
+  auto user_after = [c, fail](const Principal& p, http::Request& req, const Status& s) {
+    if (!s.ok()) return fail(req, s);
+    auto users = c.auth->ListUsers(p);
+    if (!users.ok()) return fail(req, users.status());
+    for (const auto& u : *users) {
+      if (u.name == req.path_params["name"]) return http::Encode(req, auth::ToProto(u));
+    }
+    return fail(req, NotFound("no user named '" + req.path_params["name"] + "'"));
+  };
+  add("POST", "/v1/admin/users/{name}/password", Access::kPermission, Permission::kManageUsers,
+      "set a user's password", [c, fail, user_after](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::SetPasswordRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        return user_after(p, req,
+                          c.auth->SetPassword(req.path_params["name"], body->password(), p));
+      });
+  add("POST", "/v1/admin/users/{name}/disable", Access::kPermission, Permission::kManageUsers,
+      "disable a user (sessions end, API keys stop working)",
+      [c, user_after](const Principal& p, http::Request& req) {
+        return user_after(p, req, c.auth->DisableUser(req.path_params["name"], p));
+      });
+  add("POST", "/v1/admin/users/{name}/enable", Access::kPermission, Permission::kManageUsers,
+      "enable a disabled user", [c, user_after](const Principal& p, http::Request& req) {
+        return user_after(p, req, c.auth->EnableUser(req.path_params["name"], p));
+      });
+
+  // --- API keys: own keys for everyone, other users' keys with manage_api_keys ---
+  add("GET", "/v1/admin/apikeys", Access::kAuthenticated, std::nullopt,
+      "list API keys (own; ?user= or ?all=true needs manage_api_keys)",
+      [c, fail](const Principal& p, http::Request& req) {
+        std::optional<std::string_view> user = p.user_name;
+        const std::string named = QueryOr(req, "user", "");
+        if (QueryOr(req, "all", "") == "true") {
+          user = std::nullopt;
+        } else if (!named.empty()) {
+          user = named;
+        }
+        auto keys = c.auth->ListApiKeys(user, p);
+        if (!keys.ok()) return fail(req, keys.status());
+        v1::ListApiKeysResponse out;
+        for (const auto& k : *keys) *out.add_api_keys() = auth::ToProto(k);
+        return http::Encode(req, out);
+      });
+  add("POST", "/v1/admin/apikeys", Access::kAuthenticated, std::nullopt,
+      "create an API key (own; for another user needs manage_api_keys); shown once",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::CreateApiKeyRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        const std::string user = body->user().empty() ? p.user_name : body->user();
+        auto created = c.auth->CreateApiKey(user, body->description(), p);
+        if (!created.ok()) return fail(req, created.status());
+        return http::Encode(req, auth::ToProto(*created), 201);
+      });
+  add("DELETE", "/v1/admin/apikeys/{id}", Access::kAuthenticated, std::nullopt,
+      "revoke an API key (own; another user's needs manage_api_keys)",
+      [c, fail](const Principal& p, http::Request& req) {
+        const std::string id = req.path_params["id"];
+        if (Status s = c.auth->RevokeApiKey(id, p); !s.ok()) return fail(req, s);
+        // Answer with the revoked key as listed: the caller's own, or anyone's for an admin.
+        for (std::optional<std::string_view> user :
+             {std::optional<std::string_view>(p.user_name), std::optional<std::string_view>()}) {
+          auto keys = c.auth->ListApiKeys(user, p);
+          if (!keys.ok()) continue;
+          for (const auto& k : *keys) {
+            if (k.id == id) return http::Encode(req, auth::ToProto(k));
+          }
+        }
+        return http::Encode(req, v1::ApiKey());
+      });
+
+  // --- Audit trail ---
+  add("GET", "/v1/admin/audit/records", Access::kPermission, Permission::kReadAudit,
+      "one page of audit records (jsonl or csv) with filters; follow x-outpost-next-after",
+      [c, fail](const Principal&, http::Request& req) {
+        auto filter = FilterFrom(req);
+        if (!filter.ok()) return fail(req, filter.status());
+        auto format = audit::ParseExportFormat(QueryOr(req, "format", "jsonl"));
+        if (!format.ok()) return fail(req, format.status());
+        auto after = ParseCount("after", QueryOr(req, "after", "0"), 0, INT64_MAX);
+        if (!after.ok()) return fail(req, after.status());
+        auto limit = ParseCount("limit", QueryOr(req, "limit", "1000"), 1, kMaxPageRecords);
+        if (!limit.ok()) return fail(req, limit.status());
+        auto lease = c.readers->Acquire();
+        if (!lease.ok()) return fail(req, lease.status());
+        auto page = audit::ExportPage(**lease, *filter, *format, *after, *limit);
+        if (!page.ok()) return fail(req, page.status());
+        http::Response res;
+        res.content_type = *format == audit::ExportFormat::kCsv ? "text/csv; charset=utf-8"
+                                                                : "application/x-ndjson";
+        res.body = std::move(page->text);
+        res.headers.emplace_back("x-outpost-next-after", std::to_string(page->next_after_seq));
+        res.headers.emplace_back("x-outpost-more", page->more ? "true" : "false");
+        return res;
+      });
+  add("GET", "/v1/admin/audit/head", Access::kPermission, Permission::kReadAudit,
+      "the newest audit record's sequence number and hash",
+      [c, fail](const Principal&, http::Request& req) {
+        auto lease = c.readers->Acquire();
+        if (!lease.ok()) return fail(req, lease.status());
+        auto head = audit::CurrentHead(**lease);
+        if (!head.ok()) return fail(req, head.status());
+        return http::Encode(req, audit::ToProto(*head));
+      });
+  add("POST", "/v1/admin/audit/verify", Access::kPermission, Permission::kVerifyAudit,
+      "recompute the hash chain and check checkpoint signatures",
+      [c, fail](const Principal&, http::Request& req) {
+        auto lease = c.readers->Acquire();
+        if (!lease.ok()) return fail(req, lease.status());
+        auto report = audit::Verify(**lease, c.signing_key->public_key());
+        if (!report.ok()) return fail(req, report.status());
+        return http::Encode(req, audit::ToProto(*report));
+      });
+  add("POST", "/v1/admin/audit/checkpoint", Access::kPermission, Permission::kManageConfig,
+      "sign a checkpoint of the current head now", [c, fail](const Principal&, http::Request& req) {
+        Status s = c.writer->Run([&c](sqlite::Connection& db) {
+          return audit::SignCheckpoint(db, *c.signing_key, c.clock->Now());
+        });
+        if (!s.ok()) return fail(req, s);
+        auto lease = c.readers->Acquire();
+        if (!lease.ok()) return fail(req, lease.status());
+        auto head = audit::CurrentHead(**lease);
+        if (!head.ok()) return fail(req, head.status());
+        return http::Encode(req, audit::ToProto(*head));
+      });
+  return r;
+}
+
+}  // namespace
+
+const std::vector<AdminRouteSpec>& AdminRouteTable() {
+  static const std::vector<AdminRouteSpec> table = [] {
+    std::vector<AdminRouteSpec> out;
+    for (auto& def : MakeRoutes(AdminContext{})) out.push_back(def.spec);
+    return out;
+  }();
+  return table;
+}
+
+void AddAdminRoutes(http::Router& router, AdminContext context) {
+  for (auto& def : MakeRoutes(context)) {
+    router.Add(def.spec.method, def.spec.pattern,
+               [c = context, spec = def.spec, fn = std::move(def.fn)](http::Request& req,
+                                                                      http::Reply reply) {
+                 // The request object lives only as long as this call: hand a copy to the
+                 // blocking worker.
+                 c.run_blocking([c, spec, fn, req, reply]() mutable {
+                   Principal principal;
+                   if (spec.access != Access::kPublic) {
+                     auto who = auth::Authenticate(*c.auth, req);
+                     if (!who.ok()) return reply(http::ErrorResponse(req, who.status()));
+                     principal = std::move(*who);
+                     if (spec.permission) {
+                       if (Status s = auth::Require(principal, *spec.permission); !s.ok()) {
+                         return reply(http::ErrorResponse(req, s));
+                       }
+                     }
+                   }
+                   reply(fn(principal, req));
+                 });
+               });
+  }
+}
+
+Result<TimePoint> ParseRfc3339(std::string_view text) {
+  std::tm tm{};
+  int millis = 0;
+  const std::string s(text);
+  int consumed = 0;
+  if (s.size() == 10 &&
+      std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &consumed) ==
+          3 &&
+      consumed == 10) {
+    // date only: midnight UTC
+  } else if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+                         &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) == 6) {
+    std::string_view rest = std::string_view(s).substr(consumed);
+    if (!rest.empty() && rest[0] == '.') {
+      size_t digits = 1;
+      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits]))) {
+        if (digits <= 3) millis = millis * 10 + (rest[digits] - '0');
+        ++digits;
+      }
+      for (size_t d = digits; d <= 3; ++d) millis *= 10;
+      rest.remove_prefix(digits);
+    }
+    if (rest != "Z") {
+      return InvalidArgument("'" + s + "' is not a UTC time like 2026-11-28T15:12:22Z");
+    }
+  } else {
+    return InvalidArgument("'" + s +
+                           "' is not a time; use RFC 3339 UTC like 2026-11-28T15:12:22Z or a "
+                           "date like 2026-11-28");
+  }
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60) {
+    return InvalidArgument("'" + s + "' has a field out of range");
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const time_t t = timegm(&tm);
+  return TimePoint(std::chrono::seconds(t)) + std::chrono::milliseconds(millis);
+}
+
+}  // namespace outpost::server::api

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/crypto/keys.h"
+#include "common/sqlite/reader_pool.h"
+#include "common/sqlite/writer.h"
+#include "server/auth/roles.h"
+#include "server/auth/store.h"
+#include "server/http/router.h"
+
+namespace outpost::server::api {
+
+// Who may call a route.
+enum class Access {
+  kPublic,         // no credentials (login only)
+  kAuthenticated,  // any user; the store checks ownership (own API keys, logout, whoami)
+  kPermission,     // a role that has `permission`
+};
+
+// One admin route as documented in docs/security.md. The test of that table walks this list.
+struct AdminRouteSpec {
+  std::string method;
+  std::string pattern;
+  Access access;
+  std::optional<auth::Permission> permission;  // set for Access::kPermission
+  std::string summary;
+};
+
+// Every admin route, in registration order.
+const std::vector<AdminRouteSpec>& AdminRouteTable();
+
+// What the admin handlers use. Everything must outlive the router.
+struct AdminContext {
+  auth::AuthStore* auth = nullptr;
+  sqlite::Writer* writer = nullptr;
+  sqlite::ReaderPool* readers = nullptr;
+  const crypto::PrivateKey* signing_key = nullptr;
+  const Clock* clock = nullptr;
+  // Runs blocking work (password hashing, waiting for a commit) off the I/O threads.
+  std::function<void(std::function<void()>)> run_blocking;
+};
+
+// Registers /v1/admin/... Each handler authenticates the caller (bearer API key or console
+// session + CSRF token), checks the route's access, then does its work on run_blocking.
+void AddAdminRoutes(http::Router& router, AdminContext context);
+
+// Parses "2026-11-28T15:12:22Z", "2026-11-28T15:12:22.123Z" or "2026-11-28" (UTC midnight).
+Result<TimePoint> ParseRfc3339(std::string_view text);
+
+}  // namespace outpost::server::api
