@@ -7,13 +7,11 @@
 #include <set>
 
 #include "tests/testing/test_util.h"
-#include "tests/unit/common/config/status_assertions.h"
 
 namespace outpost::config {
 namespace {
 
 using namespace std::chrono_literals;
-using ::outpost::testing::IsOk;
 using ::outpost::testing::TempDir;
 using ::outpost::testing::WriteFileOrDie;
 using std::chrono::days;
@@ -92,17 +90,17 @@ std::string ParseError(std::string_view text) {
 
 TEST(ParseConfigTest, ReadsAFullFile) {
   Result<Config> c = ParseConfig(kFullFile, "outpost.toml");
-  ASSERT_TRUE(IsOk(c));
+  ASSERT_OK(c);
   EXPECT_EQ(*c, FullConfig());
 }
 
 TEST(ParseConfigTest, KeepsDefaultsForKeysNotInTheFile) {
   Result<Config> empty = ParseConfig("", "outpost.toml");
-  ASSERT_TRUE(IsOk(empty));
+  ASSERT_OK(empty);
   EXPECT_EQ(*empty, Config{});
 
   Result<Config> c = ParseConfig("[sync]\ninterval = \"2h\"\n", "outpost.toml");
-  ASSERT_TRUE(IsOk(c));
+  ASSERT_OK(c);
   Config expected;
   expected.sync.interval = 2h;
   EXPECT_EQ(*c, expected);
@@ -111,7 +109,7 @@ TEST(ParseConfigTest, KeepsDefaultsForKeysNotInTheFile) {
 TEST(ParseConfigTest, AcceptsDottedKeysAndInlineTables) {
   Result<Config> c =
       ParseConfig("sync.mode = \"offline\"\nlog = { level = \"warn\" }\n", "outpost.toml");
-  ASSERT_TRUE(IsOk(c));
+  ASSERT_OK(c);
   EXPECT_EQ(c->log.level, "warn");
 }
 
@@ -237,7 +235,7 @@ TEST(LoadConfigFileTest, ReadsTheFileAndNamesItInErrors) {
   TempDir dir;
   WriteFileOrDie(dir / "outpost.toml", std::string(kFullFile));
   Result<Config> c = LoadConfigFile(dir / "outpost.toml");
-  ASSERT_TRUE(IsOk(c));
+  ASSERT_OK(c);
   EXPECT_EQ(*c, FullConfig());
   EXPECT_TRUE(c->data_dir.empty());
 
@@ -249,11 +247,11 @@ TEST(LoadConfigFileTest, ReadsTheFileAndNamesItInErrors) {
 
 TEST(ApplyOverrideTest, SetsKeysOfEveryKind) {
   Config c;
-  ASSERT_TRUE(IsOk(ApplyOverride(c, "sync.mode", "online")));
-  ASSERT_TRUE(IsOk(ApplyOverride(c, "listen", "127.0.0.1:0")));
-  ASSERT_TRUE(IsOk(ApplyOverride(c, "server.read_timeout", "5s")));
-  ASSERT_TRUE(IsOk(ApplyOverride(c, "server.max_connections", "12")));
-  ASSERT_TRUE(IsOk(ApplyOverride(c, "tls.hostnames", "a.example.com, 10.0.0.1")));
+  ASSERT_OK(ApplyOverride(c, "sync.mode", "online"));
+  ASSERT_OK(ApplyOverride(c, "listen", "127.0.0.1:0"));
+  ASSERT_OK(ApplyOverride(c, "server.read_timeout", "5s"));
+  ASSERT_OK(ApplyOverride(c, "server.max_connections", "12"));
+  ASSERT_OK(ApplyOverride(c, "tls.hostnames", "a.example.com, 10.0.0.1"));
   EXPECT_EQ(c.sync.mode, SyncMode::kOnline);
   EXPECT_EQ(c.listen, (ListenAddress{"127.0.0.1", 0}));
   EXPECT_EQ(c.server.read_timeout, 5s);
@@ -287,10 +285,10 @@ TEST(ApplyOverrideTest, UnknownKeyIsNamed) {
 
 TEST(ApplyOverrideTest, LeavesRulesBetweenKeysToValidate) {
   Config c;
-  ASSERT_TRUE(IsOk(ApplyOverride(c, "sync.mode", "online")));  // central_url may follow
+  ASSERT_OK(ApplyOverride(c, "sync.mode", "online"));  // central_url may follow
   EXPECT_FALSE(Validate(c).ok());
-  ASSERT_TRUE(IsOk(ApplyOverride(c, "sync.central_url", "https://central.example.com")));
-  EXPECT_TRUE(IsOk(Validate(c)));
+  ASSERT_OK(ApplyOverride(c, "sync.central_url", "https://central.example.com"));
+  EXPECT_OK(Validate(c));
 }
 
 // A fake environment that records which variables were asked for.
@@ -320,7 +318,7 @@ TEST(ApplyEnvironmentTest, MapsSectionAndKeyToUpperCaseNames) {
                        {"OUTPOST_LOG_FORMAT", "json"},
                        {"OUTPOST_TLS_HOSTNAMES", "a,b"}});
   Config c;
-  ASSERT_TRUE(IsOk(ApplyEnvironment(c, env.AsGetEnv())));
+  ASSERT_OK(ApplyEnvironment(c, env.AsGetEnv()));
   EXPECT_EQ(c.listen.ToString(), "0.0.0.0:9000");
   EXPECT_EQ(c.sync.mode, SyncMode::kOnline);
   EXPECT_EQ(c.sync.central_url, "https://c.example.com");
@@ -338,7 +336,7 @@ TEST(ApplyEnvironmentTest, IgnoresTheCliVariablesAndReadsOnlyKeyNames) {
   vars["OUTPOST_SYNC_INTERVALL"] = "nonsense";
   FakeEnvironment env(vars);
   Config c;
-  ASSERT_TRUE(IsOk(ApplyEnvironment(c, env.AsGetEnv())));
+  ASSERT_OK(ApplyEnvironment(c, env.AsGetEnv()));
   EXPECT_EQ(c, Config{});
   std::set<std::string> expected;
   for (const std::string& key : KnownKeys()) expected.insert(*EnvironmentVariableFor(key));
@@ -383,7 +381,7 @@ TEST(LoadLayeredConfigTest, FlagsBeatEnvironmentWhichBeatsTheFile) {
   FakeEnvironment env({{"OUTPOST_LISTEN", "127.0.0.1:2000"}, {"OUTPOST_SYNC_INTERVAL", "3h"}});
   Result<Config> c = LoadLayeredConfig(dir / "outpost.toml", dir.path(), env.AsGetEnv(),
                                        {{"listen", "127.0.0.1:0"}});
-  ASSERT_TRUE(IsOk(c));
+  ASSERT_OK(c);
   EXPECT_EQ(c->listen.ToString(), "127.0.0.1:0");  // flag over environment over file
   EXPECT_EQ(c->sync.interval, 3h);                 // environment over file
   EXPECT_EQ(c->sync.jitter, 1min);                 // file over default
@@ -402,7 +400,7 @@ TEST(LoadLayeredConfigTest, ValidatesTheResultOfAllLayers) {
 
   c = LoadLayeredConfig(dir / "outpost.toml", dir.path(), env.AsGetEnv(),
                         {{"sync.central_url", "https://central.example.com"}});
-  ASSERT_TRUE(IsOk(c));
+  ASSERT_OK(c);
   EXPECT_EQ(c->sync.mode, SyncMode::kOnline);
 }
 

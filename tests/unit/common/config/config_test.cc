@@ -5,13 +5,11 @@
 #include <chrono>
 
 #include "tests/testing/test_util.h"
-#include "tests/unit/common/config/status_assertions.h"
 
 namespace outpost::config {
 namespace {
 
 using namespace std::chrono_literals;
-using ::outpost::testing::IsOk;
 using std::chrono::days;
 
 // Validate() must fail and its message must contain every one of `parts`.
@@ -25,7 +23,7 @@ void ExpectInvalid(const Config& config, std::initializer_list<std::string_view>
   }
 }
 
-TEST(ConfigDefaultsTest, AreValid) { EXPECT_TRUE(IsOk(Validate(Config{}))); }
+TEST(ConfigDefaultsTest, AreValid) { EXPECT_OK(Validate(Config{})); }
 
 TEST(ConfigDefaultsTest, MatchTheDesign) {
   const Config c;
@@ -63,7 +61,7 @@ TEST(ValidateTest, RejectsFloatingLeaseBelowOneMinute) {
   c.policy.floating_lease = 59s;
   ExpectInvalid(c, {"policy.floating_lease", "\"59s\"", "minimum of 1m"});
   c.policy.floating_lease = 60s;
-  EXPECT_TRUE(IsOk(Validate(c)));
+  EXPECT_OK(Validate(c));
 }
 
 TEST(ValidateTest, RejectsOnlineModeWithoutCentralUrl) {
@@ -71,7 +69,7 @@ TEST(ValidateTest, RejectsOnlineModeWithoutCentralUrl) {
   c.sync.mode = SyncMode::kOnline;
   ExpectInvalid(c, {"sync.mode is \"online\"", "sync.central_url is empty"});
   c.sync.central_url = "https://central.example.com";
-  EXPECT_TRUE(IsOk(Validate(c)));
+  EXPECT_OK(Validate(c));
 }
 
 TEST(ValidateTest, RejectsCentralUrlThatIsNotHttps) {
@@ -100,7 +98,7 @@ TEST(ValidateTest, RejectsJitterLongerThanInterval) {
   c.sync.interval = 1min;
   ExpectInvalid(c, {"sync.jitter (5m)", "sync.interval (1m)"});
   c.sync.jitter = 1min;
-  EXPECT_TRUE(IsOk(Validate(c)));
+  EXPECT_OK(Validate(c));
 }
 
 TEST(ValidateTest, RejectsZeroTimeoutsAndLimits) {
@@ -134,7 +132,7 @@ TEST(ValidateTest, AllowsZeroWhereZeroHasAMeaning) {
   c.sync.jitter = 0s;            // no jitter
   c.policy.clock_rollback_tolerance = 0s;
   c.listen.port = 0;  // any free port
-  EXPECT_TRUE(IsOk(Validate(c)));
+  EXPECT_OK(Validate(c));
 }
 
 TEST(ValidateTest, RejectsNegativeIoThreads) {
@@ -175,17 +173,17 @@ TEST(ValidateTest, ReportsEveryBrokenRuleOnItsOwnLine) {
 
 TEST(ListenAddressTest, ParsesHostAndPort) {
   Result<ListenAddress> a = ParseListenAddress("127.0.0.1:8443");
-  ASSERT_TRUE(IsOk(a));
+  ASSERT_OK(a);
   EXPECT_EQ(a->host, "127.0.0.1");
   EXPECT_EQ(a->port, 8443);
-  ASSERT_TRUE(IsOk(ParseListenAddress("sat.example.com:443")));
+  ASSERT_OK(ParseListenAddress("sat.example.com:443"));
   EXPECT_EQ(ParseListenAddress("0.0.0.0:0")->port, 0);
   EXPECT_EQ(ParseListenAddress("127.0.0.1:65535")->port, 65535);
 }
 
 TEST(ListenAddressTest, ParsesBracketedIpv6AndWritesItBack) {
   Result<ListenAddress> a = ParseListenAddress("[::1]:8443");
-  ASSERT_TRUE(IsOk(a));
+  ASSERT_OK(a);
   EXPECT_EQ(a->host, "::1");
   EXPECT_EQ(a->port, 8443);
   EXPECT_EQ(a->ToString(), "[::1]:8443");

@@ -12,12 +12,9 @@
 #include <vector>
 
 #include "tests/testing/test_util.h"
-#include "tests/unit/common/config/status_assertions.h"
 
 namespace outpost::log {
 namespace {
-
-using ::outpost::testing::IsOk;
 
 // Formats each message as it is logged (as the stderr sink does) and keeps the lines.
 class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
@@ -48,7 +45,7 @@ class LogTest : public ::testing::Test {
 
   std::shared_ptr<CaptureSink> Init(LogFormat format, std::string_view level) {
     auto sink = std::make_shared<CaptureSink>();
-    EXPECT_TRUE(IsOk(InitLogging(format, level, sink)));
+    EXPECT_OK(InitLogging(format, level, sink));
     return sink;
   }
 

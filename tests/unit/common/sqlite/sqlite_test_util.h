@@ -11,23 +11,6 @@
 #include "common/status.h"
 #include "tests/testing/test_util.h"
 
-// tests/testing/test_util.h binds `const auto&` to the Status inside a temporary Result or
-// Status, which is destroyed at the end of that declaration: ASSERT_OK(Foo()) then reads freed
-// stack memory (ASan: stack-use-after-scope). These copies hold the Status by value. Remove them
-// once test_util.h does the same.
-#undef ASSERT_OK
-#undef EXPECT_OK
-#define ASSERT_OK(expr)                                                       \
-  do {                                                                        \
-    const ::outpost::Status outpost_s_ = ::outpost::internal::ToStatus(expr); \
-    ASSERT_TRUE(outpost_s_.ok()) << #expr << " -> " << outpost_s_.ToString(); \
-  } while (0)
-#define EXPECT_OK(expr)                                                       \
-  do {                                                                        \
-    const ::outpost::Status outpost_s_ = ::outpost::internal::ToStatus(expr); \
-    EXPECT_TRUE(outpost_s_.ok()) << #expr << " -> " << outpost_s_.ToString(); \
-  } while (0)
-
 namespace outpost::sqlite::testing {
 
 // Holds the writer thread inside a unit of work: the unit counts `entered` down, then waits for
