@@ -265,6 +265,9 @@ void Satellite::Shutdown() {
     });
     if (!s.ok()) spdlog::warn("recording the stop failed: {}", s.ToString());
   }
+  // Readers first, so the writer's connection is the last one: SQLite then checkpoints the WAL
+  // and removes the -wal and -shm files.
+  impl_->readers.reset();
   impl_->writer->Stop();
   spdlog::info("satellite {} stopped; database closed", impl_->satellite_id);
 }

@@ -133,6 +133,8 @@ TEST_F(SatelliteTest, ShutdownClosesTheDatabaseCleanly) {
   auto sat = Serve();
   sat->Shutdown();
   sat.reset();
+  // The last connection checkpointed the WAL and removed it.
+  EXPECT_FALSE(fs::exists(DataDir(dir()).database().string() + "-wal"));
   // Nothing holds the database any more: a writer can take it and the identity is intact.
   auto db = sqlite::Connection::Open(DataDir(dir()).database(), {});
   ASSERT_OK(db);
