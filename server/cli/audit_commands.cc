@@ -1,0 +1,401 @@
+// `outpost audit ...`: export and verify the audit trail, on a running satellite
+// (/v1/admin/audit/...) or, for `verify --db`, on a database file.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "common/crypto/keys.h"
+#include "common/crypto/secure_file.h"
+#include "common/sqlite/connection.h"
+#include "outpost/v1/audit.pb.h"
+#include "outpost/v1/common.pb.h"
+#include "server/audit/audit_proto.h"
+#include "server/audit/verify.h"
+#include "server/cli/commands.h"
+#include "server/cli/connection.h"
+#include "server/cli/output.h"
+#include "server/data_dir.h"
+
+namespace outpost::cli {
+namespace {
+
+constexpr int64_t kDefaultPageRecords = 5000;
+constexpr int64_t kMaxPageRecords = 10'000;  // the satellite's limit
+constexpr size_t kMaxPublicKeyFileBytes = 64 * 1024;
+
+struct AuditFlags {
+  ConnectionFlags connection;
+  // export
+  std::string since;
+  std::string until;
+  std::string actor;
+  std::string action;
+  std::string device;
+  std::string format = "jsonl";
+  std::string output;
+  int64_t page_records = kDefaultPageRecords;
+  // verify
+  std::string db;
+  std::string public_key;
+};
+
+// Where an export goes: standard output, or FILE. A file is written under a temporary name in
+// the same directory and renamed into place only when the export is complete, so a failed
+// export never leaves a truncated file that looks like a whole one (nor clobbers an old one).
+class ExportOutput {
+ public:
+  static Result<std::unique_ptr<ExportOutput>> Open(const std::string& path) {
+    if (path.empty() || path == "-") {
+      return std::unique_ptr<ExportOutput>(new ExportOutput(STDOUT_FILENO, "", ""));
+    }
+    std::string temp = path + ".partial-XXXXXX";
+    // mkstemp creates the file with mode 0600: audit records say who did what.
+    const int fd = mkstemp(temp.data());
+    if (fd < 0) {
+      return InvalidArgument("cannot create a file beside " + path + ": " + std::strerror(errno));
+    }
+    return std::unique_ptr<ExportOutput>(new ExportOutput(fd, temp, path));
+  }
+
+  ~ExportOutput() {
+    if (!temp_path_.empty()) {
+      close(fd_);
+      std::error_code ignored;
+      std::filesystem::remove(temp_path_, ignored);
+    }
+  }
+
+  Status Write(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = write(fd_, data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        return Internal("writing the export to " + Name() + " failed: " + std::strerror(errno));
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+      bytes_ += static_cast<uint64_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  // Makes a file export durable and gives it its name.
+  Status Commit() {
+    if (temp_path_.empty()) return Status::Ok();
+    if (fsync(fd_) != 0 || close(fd_) != 0) {
+      return Internal("writing the export to " + final_path_ + " failed: " + std::strerror(errno));
+    }
+    if (std::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+      const std::string error = std::strerror(errno);
+      std::filesystem::remove(temp_path_);
+      temp_path_.clear();
+      return Internal("cannot move the export into place as " + final_path_ + ": " + error);
+    }
+    temp_path_.clear();
+    return Status::Ok();
+  }
+
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  ExportOutput(int fd, std::string temp_path, std::string final_path)
+      : fd_(fd), temp_path_(std::move(temp_path)), final_path_(std::move(final_path)) {}
+  std::string Name() const { return final_path_.empty() ? "standard output" : final_path_; }
+
+  int fd_;
+  std::string temp_path_;  // empty for stdout, and once committed
+  std::string final_path_;
+  uint64_t bytes_ = 0;
+};
+
+// The satellite names its query parameters ("query parameter 'since'"); the operator typed
+// flags (--since).
+Status InTermsOfFlags(const Status& status) {
+  std::string message = status.message();
+  const std::string kPrefix = "query parameter '";
+  if (size_t at = message.find(kPrefix); at != std::string::npos) {
+    const size_t close = message.find('\'', at + kPrefix.size());
+    if (close != std::string::npos) {
+      const std::string name = message.substr(at + kPrefix.size(), close - at - kPrefix.size());
+      message.replace(at, close + 1 - at, "--" + name);
+    }
+  }
+  return Status(status.code(), std::move(message));
+}
+
+// The records route answers one page; follow x-outpost-next-after while x-outpost-more says so.
+// Each page is written out before the next is asked for, so memory stays at one page.
+int RunExport(const GlobalFlags&, const AuditFlags& f) {
+  auto client = ConnectToSatellite(f.connection);
+  if (!client.ok()) return Fail(client.status());
+  std::string base = "/v1/admin/audit/records?format=" + UrlEncode(f.format) +
+                     "&limit=" + std::to_string(f.page_records);
+  for (const auto& [name, value] : {std::pair<std::string, std::string>{"since", f.since},
+                                    {"until", f.until},
+                                    {"actor", f.actor},
+                                    {"action", f.action},
+                                    {"device", f.device}}) {
+    if (!value.empty()) base += "&" + name + "=" + UrlEncode(value);
+  }
+  const std::string accept = f.format == "csv" ? "text/csv" : "application/x-ndjson";
+
+  auto out = ExportOutput::Open(f.output);
+  if (!out.ok()) return Fail(out.status());
+  int64_t after = 0;
+  for (;;) {
+    auto page = (*client)->Get(base + "&after=" + std::to_string(after), accept);
+    if (!page.ok()) return Fail(InTermsOfFlags(page.status()));
+    if (auto s = (*out)->Write(page->body); !s.ok()) return Fail(s);
+    const auto more = page->headers.find("x-outpost-more");
+    const auto next = page->headers.find("x-outpost-next-after");
+    if (more == page->headers.end() || next == page->headers.end()) {
+      return Fail(
+          Internal("the satellite's answer lacks the x-outpost-more and "
+                   "x-outpost-next-after paging headers; is it an older version?"));
+    }
+    if (more->second != "true") break;
+    char* end = nullptr;
+    const long long next_after = std::strtoll(next->second.c_str(), &end, 10);
+    if (next->second.empty() || *end != '\0' || next_after <= after) {
+      return Fail(Internal("the satellite's paging did not advance (x-outpost-next-after: " +
+                           Printable(next->second) + " after " + std::to_string(after) + ")"));
+    }
+    after = next_after;
+  }
+  if (auto s = (*out)->Commit(); !s.ok()) return Fail(s);
+  if (!f.output.empty() && f.output != "-") {
+    std::cout << "Exported the audit trail to " << f.output << " (" << (*out)->bytes() << " bytes, "
+              << f.format << ")\n";
+  }
+  return kExitOk;
+}
+
+// Which key a local verification checked the checkpoints with, and where it came from.
+struct KeyNote {
+  std::string key;      // "key id ..., fingerprint ..."
+  std::string source;   // the flag or file
+  std::string warning;  // "" or why the key deserves a second look
+};
+
+// Prints a verification answer; exit status 1 when the trail did not verify.
+int ReportVerify(const GlobalFlags& g, const v1::AuditVerifyResponse& report,
+                 const std::optional<KeyNote>& key) {
+  if (g.json) {
+    PrintJson(report);
+    if (key) std::cerr << "checkpoint key: " << key->key << " (from " << key->source << ")\n";
+  } else {
+    std::cout << (report.ok() ? "Audit trail verified: no record changed, missing or reordered"
+                              : "Audit trail verification FAILED")
+              << "\n";
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"records checked", std::to_string(report.records_checked())},
+        {"checkpoints checked", std::to_string(report.checkpoints_checked())},
+        {"head", "seq " + std::to_string(report.last_seq()) + ", hash " + report.head_hash()},
+        {"checkpoint key",
+         key ? key->key : "fingerprint " + OrDefault(report.key_fingerprint(), "-")}};
+    if (key) fields.emplace_back("key from", key->source);
+    if (!report.ok()) {
+      fields.emplace_back("first bad record", "seq " + std::to_string(report.first_bad_seq()) +
+                                                  " (" + report.problem_kind() + ")");
+      fields.emplace_back("problem", report.problem());
+    }
+    PrintFields(std::cout, fields);
+  }
+  if (key && !key->warning.empty()) std::cerr << "note: " << key->warning << "\n";
+  if (report.ok()) return kExitOk;
+  return Fail(DataLoss("the audit trail failed verification: first bad record seq " +
+                       std::to_string(report.first_bad_seq()) + " (" + report.problem_kind() +
+                       "): " + report.problem()));
+}
+
+int RunVerifyOnline(const GlobalFlags& g, const AuditFlags& f) {
+  auto client = ConnectToSatellite(f.connection);
+  if (!client.ok()) return Fail(client.status());
+  v1::AuditVerifyResponse report;
+  if (auto s = (*client)->Call("POST", "/v1/admin/audit/verify", v1::Empty(), &report); !s.ok()) {
+    return Fail(s);
+  }
+  return ReportVerify(g, report, std::nullopt);
+}
+
+struct CheckpointKey {
+  std::optional<crypto::PublicKey> key;
+  std::string source;
+  std::string warning;
+};
+
+// The key the checkpoints must be signed with: --public-key, else the signing key of --data-dir
+// (or OUTPOST_DATA_DIR), else the public key the database itself records.
+Result<CheckpointKey> ChooseCheckpointKey(const AuditFlags& f, sqlite::Connection& db) {
+  CheckpointKey out;
+  if (!f.public_key.empty()) {
+    OUTPOST_ASSIGN_OR_RETURN(std::string pem,
+                             crypto::ReadSmallFile(f.public_key, kMaxPublicKeyFileBytes));
+    auto key = crypto::PublicKey::FromPem(pem);
+    if (!key.ok()) {
+      return key.status().WithContext("--public-key " + f.public_key +
+                                      " must hold a PEM public key (BEGIN PUBLIC KEY)");
+    }
+    out.key = std::move(*key);
+    out.source = "--public-key " + f.public_key;
+    return out;
+  }
+  std::string data_dir = f.connection.data_dir;
+  std::string data_dir_source = "--data-dir";
+  if (data_dir.empty()) {
+    if (const char* env = std::getenv("OUTPOST_DATA_DIR"); env != nullptr) data_dir = env;
+    data_dir_source = "OUTPOST_DATA_DIR";
+  }
+  if (!data_dir.empty()) {
+    const server::DataDir dir(data_dir);
+    auto key = crypto::PrivateKey::LoadFile(dir.signing_key());
+    if (!key.ok()) {
+      return key.status().WithContext("the signing key of " + data_dir_source + " " + data_dir +
+                                      " (or pass --public-key FILE)");
+    }
+    out.key = key->public_key();
+    out.source = dir.signing_key().string();
+    return out;
+  }
+  auto stmt = db.Query("SELECT value FROM satellite_meta WHERE key = 'signing_public_key'");
+  if (!stmt.ok()) {
+    return stmt.status().WithContext(
+        "reading the signing key the database records (is --db a satellite's outpost.db?)");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(bool row, (*stmt)->Step());
+  if (!row) {
+    return InvalidArgument(
+        "the database does not record the satellite's public signing key: pass --public-key "
+        "FILE, or --data-dir DIR to use DIR/keys/signing.key");
+  }
+  auto key = crypto::PublicKey::FromPem((*stmt)->ColumnText(0));
+  if (!key.ok()) return key.status().WithContext("the public signing key stored in the database");
+  out.key = std::move(*key);
+  out.source = "the database itself (satellite_meta.signing_public_key)";
+  out.warning =
+      "the checkpoint key came from the database being verified, and whoever can rewrite the "
+      "database can replace it: compare its key id with the signing key id `outpost init` "
+      "printed, or pass --public-key FILE or --data-dir DIR";
+  return out;
+}
+
+int RunVerifyDatabase(const GlobalFlags& g, const AuditFlags& f) {
+  if (!std::filesystem::is_regular_file(f.db)) {
+    return Fail(NotFound("--db " + f.db + ": no such database file"));
+  }
+  sqlite::OpenOptions options;
+  options.mode = sqlite::OpenMode::kReadOnly;
+  auto db = sqlite::Connection::Open(f.db, options);
+  if (!db.ok()) return Fail(db.status().WithContext("opening --db " + f.db));
+  auto key = ChooseCheckpointKey(f, *db);
+  if (!key.ok()) return Fail(key.status());
+  auto report = server::audit::Verify(*db, *key->key);
+  if (!report.ok()) return Fail(report.status().WithContext("verifying " + f.db));
+  KeyNote note{"key id " + key->key->KeyId() + ", fingerprint " + key->key->Fingerprint(),
+               key->source, key->warning};
+  return ReportVerify(g, server::audit::ToProto(*report), note);
+}
+
+int RunVerify(const GlobalFlags& g, const AuditFlags& f) {
+  return f.db.empty() ? RunVerifyOnline(g, f) : RunVerifyDatabase(g, f);
+}
+
+// head and checkpoint: one call answered by the chain's head.
+int RunHead(const GlobalFlags& g, const AuditFlags& f, std::string_view method,
+            const std::string& target, std::string_view title) {
+  auto client = ConnectToSatellite(f.connection);
+  if (!client.ok()) return Fail(client.status());
+  v1::AuditHead head;
+  if (auto s = (*client)->Call(method, target, v1::Empty(), &head); !s.ok()) return Fail(s);
+  if (g.json) {
+    PrintJson(head);
+    return kExitOk;
+  }
+  std::cout << title << "\n";
+  PrintFields(std::cout, {{"seq", std::to_string(head.seq())},
+                          {"hash", head.hash()},
+                          {"time", OrDefault(head.time(), "(empty log)")}});
+  return kExitOk;
+}
+
+CLI::App* AddAuditCommand(CLI::App* group, CommandLine& cli, const std::string& name,
+                          const std::string& description, std::shared_ptr<AuditFlags> flags,
+                          std::function<int(const GlobalFlags&, const AuditFlags&)> run) {
+  auto* command = group->add_subcommand(name, description);
+  AddConnectionFlags(command, &flags->connection);
+  command->callback(
+      [&cli, flags, run] { cli.run = [&cli, flags, run] { return run(cli.global, *flags); }; });
+  return command;
+}
+
+}  // namespace
+
+void AddAuditCommands(CLI::App& app, CommandLine& cli) {
+  auto* audit = app.add_subcommand("audit", "Export and verify the tamper-evident audit trail");
+  audit->require_subcommand(1);
+
+  auto export_flags = std::make_shared<AuditFlags>();
+  auto* exp = AddAuditCommand(audit, cli, "export",
+                              "Write audit records (JSON lines or CSV) to stdout or a file",
+                              export_flags, RunExport);
+  exp->add_option("--since", export_flags->since,
+                  "Records at or after this time (RFC 3339, e.g. 2026-05-01T00:00:00Z, or a date)");
+  exp->add_option("--until", export_flags->until, "Records before this time (RFC 3339 or a date)");
+  exp->add_option("--actor", export_flags->actor,
+                  "Actor, e.g. user:alice; a value ending in ':' or '*' is a prefix");
+  exp->add_option("--action", export_flags->action,
+                  "Action, e.g. token.create; a value ending in '.' or '*' is a prefix");
+  exp->add_option("--device", export_flags->device, "Records by or about this device instance");
+  exp->add_option("--format", export_flags->format, "jsonl (default) or csv (RFC 4180)")
+      ->check(CLI::IsMember({"jsonl", "csv"}));
+  exp->add_option("-o,--output", export_flags->output,
+                  "Write to FILE (mode 0600, complete or not at all) instead of stdout")
+      ->type_name("FILE");
+  exp->add_option("--page-size", export_flags->page_records,
+                  "Records asked for per request (memory stays at one page)")
+      ->check(CLI::Range(int64_t{1}, kMaxPageRecords));
+
+  auto verify_flags = std::make_shared<AuditFlags>();
+  auto* verify = AddAuditCommand(
+      audit, cli, "verify",
+      "Recompute the hash chain and check the signed checkpoints; exit 1 naming the first bad "
+      "record",
+      verify_flags, RunVerify);
+  auto* db = verify
+                 ->add_option("--db", verify_flags->db,
+                              "Verify this database file instead of asking the satellite "
+                              "(read-only; the satellite may be stopped)")
+                 ->type_name("FILE");
+  verify
+      ->add_option("--public-key", verify_flags->public_key,
+                   "With --db: PEM public key the checkpoints must be signed with (default: the "
+                   "signing key of --data-dir, else the key recorded in the database)")
+      ->type_name("FILE")
+      ->needs(db);
+  for (const char* remote : {"--server", "--api-key", "--ca"}) {
+    db->excludes(verify->get_option(remote));
+  }
+
+  auto head_flags = std::make_shared<AuditFlags>();
+  AddAuditCommand(audit, cli, "head", "Show the newest record's sequence number and hash",
+                  head_flags, [](const GlobalFlags& g, const AuditFlags& f) {
+                    return RunHead(g, f, "GET", "/v1/admin/audit/head", "Audit trail head");
+                  });
+
+  auto checkpoint_flags = std::make_shared<AuditFlags>();
+  AddAuditCommand(audit, cli, "checkpoint", "Sign a checkpoint of the current head now",
+                  checkpoint_flags, [](const GlobalFlags& g, const AuditFlags& f) {
+                    return RunHead(g, f, "POST", "/v1/admin/audit/checkpoint",
+                                   "Signed a checkpoint of the audit trail head");
+                  });
+}
+
+}  // namespace outpost::cli

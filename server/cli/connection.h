@@ -1,0 +1,78 @@
+#pragma once
+
+// How the CLI finds and talks to a running satellite's admin API.
+
+#include <google/protobuf/message.h>
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/config/config_file.h"
+#include "common/status.h"
+#include "sync/net/https_client.h"
+
+namespace outpost::cli {
+
+// The connection flags of every command that talks to a running satellite.
+struct ConnectionFlags {
+  std::string server;    // --server URL
+  std::string api_key;   // --api-key KEY ("-": read it from standard input)
+  std::string ca;        // --ca FILE
+  std::string data_dir;  // --data-dir DIR
+};
+
+// Adds --server, --api-key, --ca and --data-dir to `command`.
+void AddConnectionFlags(CLI::App* command, ConnectionFlags* flags);
+
+// What to connect to, and where each piece came from (for messages), e.g. "--server",
+// "OUTPOST_API_KEY", "/var/outpost/admin.apikey".
+struct SatelliteConnection {
+  std::string server_url;  // "https://HOST:PORT"
+  std::string server_source;
+  std::string api_key;
+  std::string api_key_source;
+  std::string ca_pem;
+  std::string ca_source;
+};
+
+// Resolves each of server, API key and CA on its own: the flag, else its environment variable
+// (OUTPOST_SERVER, OUTPOST_API_KEY, OUTPOST_CA), else the data directory (--data-dir, else
+// OUTPOST_DATA_DIR): "https://" + `listen` of DIR/outpost.toml (0.0.0.0 -> 127.0.0.1, :: -> ::1),
+// the contents of DIR/admin.apikey (whitespace trimmed) and DIR/ca.pem. An API key of "-" is read
+// from standard input. Errors (kInvalidArgument, or the file's error) name every missing piece
+// and the flag, variable or file that would provide it.
+Result<SatelliteConnection> ResolveConnection(const ConnectionFlags& flags,
+                                              const config::GetEnv& getenv);
+
+// A client of /v1/admin/... that sends the API key as a bearer token on every request.
+// Not thread-safe.
+class AdminClient {
+ public:
+  static Result<std::unique_ptr<AdminClient>> Create(SatelliteConnection connection);
+
+  // Sends `request` as protobuf and parses the answer into `response`. Errors carry the
+  // server's message; a refused API key or an unreachable server also says where the key or
+  // the URL came from.
+  Status Call(std::string_view method, const std::string& target,
+              const google::protobuf::Message& request, google::protobuf::Message* response);
+
+  // GETs `target` and returns the answer as is when it is 2xx; otherwise its error, as Call.
+  Result<net::ClientResponse> Get(const std::string& target, const std::string& accept);
+
+ private:
+  AdminClient(SatelliteConnection connection, std::unique_ptr<net::HttpsClient> client);
+  Status Explain(Status status) const;
+
+  SatelliteConnection connection_;
+  std::unique_ptr<net::HttpsClient> client_;
+};
+
+// ResolveConnection (over the process environment) and AdminClient::Create.
+Result<std::unique_ptr<AdminClient>> ConnectToSatellite(const ConnectionFlags& flags);
+
+// `text` percent-encoded for a URL path segment or query value (all but A-Z a-z 0-9 - . _ ~).
+std::string UrlEncode(std::string_view text);
+
+}  // namespace outpost::cli
