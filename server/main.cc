@@ -26,6 +26,7 @@ int Main(int argc, char** argv) {
   AddUserCommands(app, cli);
   AddApiKeyCommands(app, cli);
   AddAuditCommands(app, cli);
+  AddBundleCommands(app, cli);
 
   try {
     app.parse(argc, argv);

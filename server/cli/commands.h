@@ -38,5 +38,7 @@ void AddUserCommands(CLI::App& app, CommandLine& cli);
 void AddApiKeyCommands(CLI::App& app, CommandLine& cli);
 // `audit export|verify|head|checkpoint`.
 void AddAuditCommands(CLI::App& app, CommandLine& cli);
+// `bundle inspect`.
+void AddBundleCommands(CLI::App& app, CommandLine& cli);
 
 }  // namespace outpost::cli

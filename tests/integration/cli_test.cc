@@ -10,7 +10,10 @@
 #include <cstdio>
 #include <regex>
 
+#include "common/crypto/keys.h"
 #include "server/data_dir.h"
+#include "sync/bundle/armor.h"
+#include "sync/bundle/codec.h"
 #include "sync/net/https_client.h"
 #include "tests/testing/test_util.h"
 
@@ -140,6 +143,44 @@ TEST(CliTest, ServeAnswersHealthAndStopsCleanlyOnSigterm) {
   fclose(out);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(CliTest, BundleInspectDescribesAndChecksSignatures) {
+  testing::TempDir tmp;
+  auto central = crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+  auto other = crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+  ASSERT_OK(central);
+  ASSERT_OK(other);
+  v1::BundlePayload payload;
+  payload.set_format_version(sync::kBundleFormatVersion);
+  payload.set_kind(v1::BUNDLE_KIND_SYNC_RESPONSE);
+  payload.mutable_sync_response()->set_satellite_id("sat-1");
+  payload.mutable_sync_response()->set_response_number(7);
+  auto bundle = sync::SignBundle(payload, *central);
+  ASSERT_OK(bundle);
+  const auto file = tmp.path() / "response.txt";
+  ASSERT_OK(sync::WriteBundleFile(file, *bundle, v1::BUNDLE_KIND_SYNC_RESPONSE, /*armor=*/true));
+  testing::WriteFileOrDie(tmp.path() / "central.pem", central->public_key().ToPem());
+  testing::WriteFileOrDie(tmp.path() / "other.pem", other->public_key().ToPem());
+
+  RunResult good = RunOutpost(
+      {"bundle", "inspect", file.string(), "--key", (tmp.path() / "central.pem").string()});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_NE(good.out.find("sat-1"), std::string::npos) << good.out;
+  EXPECT_NE(good.out.find("verified"), std::string::npos) << good.out;
+
+  RunResult wrong = RunOutpost(
+      {"bundle", "inspect", file.string(), "--key", (tmp.path() / "other.pem").string()});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.out;
+
+  RunResult json = RunOutpost({"--json", "bundle", "inspect", file.string()});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"signature_status\": \"not_checked\""), std::string::npos) << json.out;
+
+  testing::WriteFileOrDie(tmp.path() / "garbage", "this is not a bundle");
+  RunResult garbage = RunOutpost({"bundle", "inspect", (tmp.path() / "garbage").string()});
+  EXPECT_EQ(garbage.exit_code, 1);
+  EXPECT_NE(garbage.err.find("not an Outpost bundle"), std::string::npos) << garbage.err;
 }
 
 }  // namespace
