@@ -25,6 +25,7 @@ int Main(int argc, char** argv) {
   AddSatelliteCommands(app, cli);
   AddUserCommands(app, cli);
   AddApiKeyCommands(app, cli);
+  AddTokenCommands(app, cli);
   AddAuditCommands(app, cli);
   AddBundleCommands(app, cli);
 

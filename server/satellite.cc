@@ -20,6 +20,7 @@
 #include "server/auth/store.h"
 #include "server/data_dir.h"
 #include "server/http/server.h"
+#include "server/licensing/tokens.h"
 #include "server/store/schema.h"
 #include "spdlog/spdlog.h"
 
@@ -74,6 +75,7 @@ class Satellite::Impl {
   std::unique_ptr<sqlite::ReaderPool> readers;
   std::optional<crypto::PrivateKey> signing_key;
   std::unique_ptr<auth::AuthStore> auth;
+  std::unique_ptr<licensing::TokenStore> tokens;
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
   std::unique_ptr<boost::asio::thread_pool> admin_pool;
@@ -201,9 +203,14 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   api::AddSystemRoutes(router, raw->metrics, std::move(checks), OUTPOST_VERSION);
 
   raw->auth = std::make_unique<auth::AuthStore>(*raw->writer, *raw->readers, clock);
+  raw->tokens = std::make_unique<licensing::TokenStore>(
+      *raw->writer, *raw->readers, clock,
+      licensing::TokenPolicy{raw->config.policy.token_default_expiry_days,
+                             raw->config.policy.token_max_expiry_days});
   raw->admin_pool = std::make_unique<boost::asio::thread_pool>(2);
   api::AdminContext admin;
   admin.auth = raw->auth.get();
+  admin.tokens = raw->tokens.get();
   admin.writer = raw->writer.get();
   admin.readers = raw->readers.get();
   admin.signing_key = &*raw->signing_key;

@@ -5,6 +5,7 @@
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/common.pb.h"
+#include "outpost/v1/tokens.pb.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/checkpoint.h"
 #include "server/audit/export.h"
@@ -12,6 +13,7 @@
 #include "server/auth/convert.h"
 #include "server/auth/http_auth.h"
 #include "server/http/codec.h"
+#include "server/licensing/tokens.h"
 
 namespace outpost::server::api {
 namespace {
@@ -60,6 +62,29 @@ Result<audit::ExportFilter> FilterFrom(const http::Request& req) {
   filter.action = QueryOr(req, "action", "");
   filter.device = QueryOr(req, "device", "");
   return filter;
+}
+
+v1::Token ToProto(const licensing::Token& t, TimePoint now) {
+  v1::Token out;
+  out.set_id(t.id);
+  out.set_va(t.va);
+  out.set_description(t.description);
+  out.set_prefix(t.prefix);
+  out.set_created_at(ToUnixSeconds(t.created_at));
+  out.set_created_at_text(auth::Rfc3339(t.created_at));
+  out.set_created_by(t.created_by);
+  out.set_expires_at(ToUnixSeconds(t.expires_at));
+  out.set_expires_at_text(auth::Rfc3339(t.expires_at));
+  out.set_max_uses(t.max_uses.value_or(0));
+  out.set_uses(t.uses);
+  out.set_export_controlled(t.export_controlled);
+  out.set_state(std::string(licensing::TokenStateName(t.StateAt(now))));
+  if (t.revoked_at.has_value()) {
+    out.set_revoked_at(ToUnixSeconds(*t.revoked_at));
+    out.set_revoked_at_text(auth::Rfc3339(*t.revoked_at));
+  }
+  out.set_revoked_by(t.revoked_by);
+  return out;
 }
 
 template <typename Message>
@@ -197,6 +222,46 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
           }
         }
         return http::Encode(req, v1::ApiKey());
+      });
+
+  // --- Registration tokens ---
+  add("GET", "/v1/admin/tokens", Access::kPermission, Permission::kManageTokens,
+      "list registration tokens (?va= for one virtual account); never their secrets",
+      [c, fail](const Principal& p, http::Request& req) {
+        std::optional<std::string_view> va;
+        const std::string named = QueryOr(req, "va", "");
+        if (!named.empty()) va = named;
+        auto tokens = c.tokens->List(va, p);
+        if (!tokens.ok()) return fail(req, tokens.status());
+        const TimePoint now = c.clock->Now();
+        v1::ListTokensResponse out;
+        for (const auto& t : *tokens) *out.add_tokens() = ToProto(t, now);
+        return http::Encode(req, out);
+      });
+  add("POST", "/v1/admin/tokens", Access::kPermission, Permission::kManageTokens,
+      "create a registration token; the token is shown once",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::CreateTokenRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        licensing::TokenRequest request;
+        request.va = body->va();
+        if (body->has_expires_days()) request.expires_days = body->expires_days();
+        if (body->has_max_uses()) request.max_uses = body->max_uses();
+        request.description = body->description();
+        request.export_controlled = body->export_controlled();
+        auto created = c.tokens->Create(request, p);
+        if (!created.ok()) return fail(req, created.status());
+        v1::CreateTokenResponse out;
+        *out.mutable_record() = ToProto(created->record, c.clock->Now());
+        out.set_token(created->token);
+        return http::Encode(req, out, 201);
+      });
+  add("DELETE", "/v1/admin/tokens/{id}", Access::kPermission, Permission::kManageTokens,
+      "revoke a registration token (registered devices stay registered)",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto revoked = c.tokens->Revoke(req.path_params["id"], p);
+        if (!revoked.ok()) return fail(req, revoked.status());
+        return http::Encode(req, ToProto(*revoked, c.clock->Now()));
       });
 
   // --- Audit trail ---

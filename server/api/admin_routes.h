@@ -13,6 +13,10 @@
 #include "server/auth/store.h"
 #include "server/http/router.h"
 
+namespace outpost::server::licensing {
+class TokenStore;
+}  // namespace outpost::server::licensing
+
 namespace outpost::server::api {
 
 // Who may call a route.
@@ -37,6 +41,7 @@ const std::vector<AdminRouteSpec>& AdminRouteTable();
 // What the admin handlers use. Everything must outlive the router.
 struct AdminContext {
   auth::AuthStore* auth = nullptr;
+  licensing::TokenStore* tokens = nullptr;
   sqlite::Writer* writer = nullptr;
   sqlite::ReaderPool* readers = nullptr;
   const crypto::PrivateKey* signing_key = nullptr;

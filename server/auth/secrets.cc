@@ -18,35 +18,44 @@ bool IsLowerHex(std::string_view text) {
 
 }  // namespace
 
-Result<ApiKeyParts> NewApiKey() {
-  OUTPOST_ASSIGN_OR_RETURN(std::string id_bytes, crypto::RandomBytes(kApiKeyIdChars / 2));
+Result<BearerParts> NewBearer(std::string_view prefix) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string id_bytes, crypto::RandomBytes(kBearerIdChars / 2));
   OUTPOST_ASSIGN_OR_RETURN(std::string secret, crypto::RandomToken(kSecretBytes));
-  ApiKeyParts parts;
+  BearerParts parts;
   parts.id = crypto::HexEncode(id_bytes);
   parts.secret = std::move(secret);
-  parts.key = std::string(kApiKeyPrefix) + parts.id + "_" + parts.secret;
+  parts.key = std::string(prefix) + parts.id + "_" + parts.secret;
   return parts;
 }
 
-Result<ApiKeyParts> ParseApiKey(std::string_view key) {
-  const Status malformed =
-      InvalidArgument("malformed API key; it looks like opk_<12 hex digits>_<43 characters>");
-  if (key.size() != kApiKeyChars || !key.starts_with(kApiKeyPrefix) ||
-      key[kApiKeyPrefix.size() + kApiKeyIdChars] != '_') {
+Result<BearerParts> ParseBearer(std::string_view prefix, std::string_view text,
+                                const Status& malformed) {
+  if (prefix.size() != kPrefixChars || text.size() != kBearerChars || !text.starts_with(prefix) ||
+      text[kPrefixChars + kBearerIdChars] != '_') {
     return malformed;
   }
-  ApiKeyParts parts;
-  parts.id = std::string(key.substr(kApiKeyPrefix.size(), kApiKeyIdChars));
-  parts.secret = std::string(key.substr(kApiKeyPrefix.size() + kApiKeyIdChars + 1));
-  if (!IsApiKeyId(parts.id)) return malformed;
+  BearerParts parts;
+  parts.id = std::string(text.substr(kPrefixChars, kBearerIdChars));
+  parts.secret = std::string(text.substr(kPrefixChars + kBearerIdChars + 1));
+  if (!IsBearerId(parts.id)) return malformed;
   // Strict decoding: 43 characters of canonical base64url are exactly 32 bytes.
   Result<std::string> raw = crypto::Base64UrlDecode(parts.secret);
   if (!raw.ok() || raw->size() != kSecretBytes) return malformed;
-  parts.key = std::string(key);
+  parts.key = std::string(text);
   return parts;
 }
 
-bool IsApiKeyId(std::string_view id) { return id.size() == kApiKeyIdChars && IsLowerHex(id); }
+bool IsBearerId(std::string_view id) { return id.size() == kBearerIdChars && IsLowerHex(id); }
+
+Result<ApiKeyParts> NewApiKey() { return NewBearer(kApiKeyPrefix); }
+
+Result<ApiKeyParts> ParseApiKey(std::string_view key) {
+  return ParseBearer(
+      kApiKeyPrefix, key,
+      InvalidArgument("malformed API key; it looks like opk_<12 hex digits>_<43 characters>"));
+}
+
+bool IsApiKeyId(std::string_view id) { return IsBearerId(id); }
 
 std::string HashSecret(std::string_view secret) { return crypto::Sha256(secret); }
 

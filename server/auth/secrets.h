@@ -13,18 +13,39 @@
 
 namespace outpost::server::auth {
 
-// API key: "opk_<12 hex id>_<43 base64url characters of 32 random bytes>". The id is public
-// (listings, audit actor "apikey:<id>"); the secret is stored as SHA-256.
-inline constexpr std::string_view kApiKeyPrefix = "opk_";
-inline constexpr size_t kApiKeyIdChars = 12;
-inline constexpr size_t kApiKeySecretChars = 43;
-inline constexpr size_t kApiKeyChars = 4 + kApiKeyIdChars + 1 + kApiKeySecretChars;
+// A prefixed bearer secret: "<4-character prefix><12 hex id>_<43 base64url characters of 32
+// random bytes>". The id is public (listings, audit objects); the secret is stored as SHA-256.
+// API keys use the prefix "opk_", registration tokens "opt_".
+inline constexpr size_t kPrefixChars = 4;
+inline constexpr size_t kBearerIdChars = 12;
+inline constexpr size_t kBearerSecretChars = 43;
+inline constexpr size_t kBearerChars = kPrefixChars + kBearerIdChars + 1 + kBearerSecretChars;
 
-struct ApiKeyParts {
+struct BearerParts {
   std::string id;      // 12 lower-case hex digits
   std::string secret;  // 43 base64url characters
-  std::string key;     // the whole key, as handed to the user
+  std::string key;     // the whole text, as handed to the user
 };
+
+// A new bearer secret with `prefix` (kPrefixChars characters) from the CSPRNG. kInternal if the
+// CSPRNG fails.
+Result<BearerParts> NewBearer(std::string_view prefix);
+
+// Splits `text` if it has exactly the form above with `prefix` (canonical base64url of 32 bytes
+// included); otherwise returns `malformed`.
+Result<BearerParts> ParseBearer(std::string_view prefix, std::string_view text,
+                                const Status& malformed);
+
+// True if `id` has the form of a bearer id (12 lower-case hex digits).
+bool IsBearerId(std::string_view id);
+
+// API key: "opk_<id>_<secret>" (see above); the audit actor is "apikey:<id>".
+inline constexpr std::string_view kApiKeyPrefix = "opk_";
+inline constexpr size_t kApiKeyIdChars = kBearerIdChars;
+inline constexpr size_t kApiKeySecretChars = kBearerSecretChars;
+inline constexpr size_t kApiKeyChars = kBearerChars;
+
+using ApiKeyParts = BearerParts;
 
 // A new key from the CSPRNG. kInternal if it fails.
 Result<ApiKeyParts> NewApiKey();

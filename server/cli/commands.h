@@ -36,6 +36,8 @@ void AddSatelliteCommands(CLI::App& app, CommandLine& cli);
 void AddUserCommands(CLI::App& app, CommandLine& cli);
 // `apikey create|list|revoke`.
 void AddApiKeyCommands(CLI::App& app, CommandLine& cli);
+// `token create|list|revoke`.
+void AddTokenCommands(CLI::App& app, CommandLine& cli);
 // `audit export|verify|head|checkpoint`.
 void AddAuditCommands(CLI::App& app, CommandLine& cli);
 // `bundle inspect`.

@@ -5,7 +5,7 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 3> kMigrations = {{
+constexpr std::array<sqlite::Migration, 4> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
@@ -72,6 +72,25 @@ CREATE TABLE audit_checkpoints (
   key_id    TEXT NOT NULL,
   signature BLOB NOT NULL
 ) STRICT;
+)sql"},
+    {4, "registration tokens",
+     R"sql(
+CREATE TABLE tokens (
+  id                TEXT PRIMARY KEY NOT NULL,   -- public part: the token is "opt_<id>_<secret>"
+  va                TEXT NOT NULL,               -- virtual account devices register into
+  description       TEXT NOT NULL DEFAULT '',
+  secret_hash       BLOB NOT NULL CHECK (length(secret_hash) = 32),  -- SHA-256 of the secret
+  prefix            TEXT NOT NULL,               -- "opt_<id>", shown in listings
+  created_at        INTEGER NOT NULL,            -- unix seconds
+  created_by        TEXT NOT NULL,               -- audit actor
+  expires_at        INTEGER NOT NULL,            -- unix seconds; refused from then on
+  max_uses          INTEGER CHECK (max_uses IS NULL OR max_uses >= 1),  -- NULL: unlimited
+  uses              INTEGER NOT NULL DEFAULT 0 CHECK (uses >= 0),
+  export_controlled INTEGER NOT NULL DEFAULT 0 CHECK (export_controlled IN (0, 1)),
+  revoked_at        INTEGER,
+  revoked_by        TEXT
+) STRICT;
+CREATE INDEX tokens_va ON tokens(va);
 )sql"},
 }};
 

@@ -14,6 +14,7 @@
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/common.pb.h"
+#include "outpost/v1/tokens.pb.h"
 #include "server/api/admin_routes.h"
 #include "server/data_dir.h"
 #include "server/init.h"
@@ -206,18 +207,32 @@ TEST_F(AdminApiTest, SecretsNeverComeBackAfterCreation) {
   const std::string cookie_value =
       set_cookie.substr(set_cookie.find('=') + 1, set_cookie.find(';') - set_cookie.find('=') - 1);
 
+  v1::CreateTokenRequest token_request;
+  token_request.set_va("branch-east");
+  v1::CreateTokenResponse token;
+  ASSERT_OK(c->Call("POST", "/v1/admin/tokens", token_request, &token, Bearer(key)));
+  // "opt_<12 hex id>_<secret>", like an API key.
+  const std::string token_secret = token.token().substr(17);
+
   auto keys = c->Send("GET", "/v1/admin/apikeys?all=true", "", "", Bearer(report_.admin_api_key));
   ASSERT_OK(keys);
   ASSERT_EQ(keys->status, 200);
+  auto tokens = c->Send("GET", "/v1/admin/tokens", "", "", Bearer(key));
+  ASSERT_OK(tokens);
+  ASSERT_EQ(tokens->status, 200);
+  EXPECT_NE(tokens->body.find(token.record().id()), std::string::npos) << tokens->body;
+  EXPECT_EQ(tokens->body.find(token_secret), std::string::npos) << "token listing leaks a secret";
   auto audit =
       c->Send("GET", "/v1/admin/audit/records?limit=10000", "", "", Bearer(report_.admin_api_key));
   ASSERT_OK(audit);
   ASSERT_EQ(audit->status, 200);
   EXPECT_NE(audit->body.find("apikey.create"), std::string::npos);
   EXPECT_NE(audit->body.find("login.success"), std::string::npos);
+  EXPECT_NE(audit->body.find("token.create"), std::string::npos);
 
   const std::string admin_secret = report_.admin_api_key.substr(17);
-  for (const std::string& s : {secret, admin_secret, report_.admin_password, cookie_value}) {
+  for (const std::string& s :
+       {secret, admin_secret, report_.admin_password, cookie_value, token_secret}) {
     ASSERT_GE(s.size(), 16u);
     EXPECT_EQ(keys->body.find(s), std::string::npos) << "key listing leaks a secret";
     EXPECT_EQ(audit->body.find(s), std::string::npos) << "audit trail leaks a secret";
@@ -226,7 +241,7 @@ TEST_F(AdminApiTest, SecretsNeverComeBackAfterCreation) {
   // The database file holds none of them in clear either.
   satellite_->Shutdown();
   const std::string db = testing::ReadFileOrDie(DataDir(dir()).database());
-  for (const std::string& s : {secret, admin_secret, report_.admin_password}) {
+  for (const std::string& s : {secret, admin_secret, report_.admin_password, token_secret}) {
     EXPECT_EQ(db.find(s), std::string::npos);
   }
 }

@@ -21,6 +21,7 @@
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/satellite.pb.h"
+#include "outpost/v1/tokens.pb.h"
 #include "server/data_dir.h"
 #include "tests/testing/test_util.h"
 
@@ -354,6 +355,64 @@ TEST_F(CliAdminTest, DisableEnableAndRevokeTakeEffect) {
   RunResult refused = Cli({"whoami"}, key);
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_TRUE(Contains(refused.err, "--api-key")) << refused.err;
+}
+
+TEST_F(CliAdminTest, TokensCreateListRevokeAndTheAuditorMayNotList) {
+  const std::string operator_key = AddUserWithKey("olivia", "operator");
+  RunResult shown = Cli({"token", "create", "--va", "branch-east", "--max-uses", "3",
+                         "--description", "rack 4", "--export-controlled"},
+                        operator_key);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_TRUE(Contains(shown.out, "shown once")) << shown.out;
+  EXPECT_TRUE(Contains(shown.out, "opt_")) << shown.out;
+
+  RunResult json = Cli({"--json", "token", "create", "--va", "branch-west", "--expires-days", "7"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  v1::CreateTokenResponse created;
+  ASSERT_OK(FromJson(json.out, &created));
+  EXPECT_TRUE(created.token().starts_with("opt_" + created.record().id() + "_")) << json.out;
+  EXPECT_EQ(created.record().max_uses(), 0);
+  EXPECT_EQ(created.record().expires_at() - created.record().created_at(), 7 * 86400);
+
+  // Out-of-range expiry and max uses: a clear error and no token.
+  RunResult too_long = Cli({"token", "create", "--va", "branch-west", "--expires-days", "366"});
+  EXPECT_EQ(too_long.exit_code, 1);
+  EXPECT_TRUE(Contains(too_long.err, "1 to 365 days")) << too_long.err;
+  RunResult zero_uses = Cli({"token", "create", "--va", "branch-west", "--max-uses", "0"});
+  EXPECT_EQ(zero_uses.exit_code, 1);
+  EXPECT_TRUE(Contains(zero_uses.err, "at least 1")) << zero_uses.err;
+
+  RunResult list = Cli({"token", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(Contains(list.out, "PREFIX")) << list.out;
+  EXPECT_TRUE(Contains(list.out, "ACTIVE")) << list.out;
+  EXPECT_TRUE(Contains(list.out, "0/3")) << list.out;
+  EXPECT_FALSE(Contains(list.out, created.token())) << list.out;
+  RunResult west = Cli({"--json", "token", "list", "--va", "branch-west"});
+  ASSERT_EQ(west.exit_code, 0) << west.err;
+  v1::ListTokensResponse listed;
+  ASSERT_OK(FromJson(west.out, &listed));
+  ASSERT_EQ(listed.tokens_size(), 1) << west.out;
+
+  RunResult revoke = Cli({"token", "revoke", created.record().id()}, operator_key);
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
+  EXPECT_TRUE(Contains(revoke.out, "stay registered")) << revoke.out;
+  RunResult again = Cli({"token", "revoke", created.record().id()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(Contains(again.err, "already revoked")) << again.err;
+  RunResult after = Cli({"--json", "token", "list", "--va", "branch-west"});
+  ASSERT_OK(FromJson(after.out, &listed));
+  ASSERT_EQ(listed.tokens_size(), 1);
+  EXPECT_EQ(listed.tokens(0).state(), "REVOKED");
+
+  RunResult add_auditor = Cli({"user", "add", "aude", "--role", "auditor"});
+  ASSERT_EQ(add_auditor.exit_code, 0) << add_auditor.err;
+  RunResult auditor_key_json = Cli({"--json", "apikey", "create", "--user", "aude"});
+  v1::CreateApiKeyResponse auditor_key;
+  ASSERT_OK(FromJson(auditor_key_json.out, &auditor_key));
+  RunResult refused = Cli({"token", "list"}, auditor_key.key());
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_TRUE(Contains(refused.err, "auditor")) << refused.err;
 }
 
 TEST_F(CliAdminTest, AuditExportHasTheUserChangesAndNoSecrets) {
