@@ -90,16 +90,6 @@ int RunRevoke(const GlobalFlags& g, const ApiKeyFlags& f) {
   return kExitOk;
 }
 
-CLI::App* AddApiKeyCommand(CLI::App* group, CommandLine& cli, const std::string& name,
-                           const std::string& description, std::shared_ptr<ApiKeyFlags> flags,
-                           int (*run)(const GlobalFlags&, const ApiKeyFlags&)) {
-  auto* command = group->add_subcommand(name, description);
-  AddConnectionFlags(command, &flags->connection);
-  command->callback(
-      [&cli, flags, run] { cli.run = [&cli, flags, run] { return run(cli.global, *flags); }; });
-  return command;
-}
-
 }  // namespace
 
 void AddApiKeyCommands(CLI::App& app, CommandLine& cli) {
@@ -107,23 +97,23 @@ void AddApiKeyCommands(CLI::App& app, CommandLine& cli) {
   apikey->require_subcommand(1);
 
   auto create_flags = std::make_shared<ApiKeyFlags>();
-  auto* create = AddApiKeyCommand(apikey, cli, "create", "Create an API key; it is shown once",
-                                  create_flags, RunCreate);
+  auto* create = AddConnectedCommand(apikey, cli, "create", "Create an API key; it is shown once",
+                                     create_flags, RunCreate);
   create->add_option("--user", create_flags->user,
                      "Whose key (default: the caller; another user needs the admin role)");
   create->add_option("--description", create_flags->description,
                      "What the key is for, e.g. \"nightly export\" (at most 256 bytes)");
 
   auto list_flags = std::make_shared<ApiKeyFlags>();
-  auto* list = AddApiKeyCommand(apikey, cli, "list",
-                                "List API keys (default: your own), never their secrets",
-                                list_flags, RunList);
+  auto* list = AddConnectedCommand(apikey, cli, "list",
+                                   "List API keys (default: your own), never their secrets",
+                                   list_flags, RunList);
   auto* user = list->add_option("--user", list_flags->user, "Only this user's keys");
   list->add_flag("--all", list_flags->all, "Every user's keys")->excludes(user);
 
   auto revoke_flags = std::make_shared<ApiKeyFlags>();
-  AddApiKeyCommand(apikey, cli, "revoke", "Revoke an API key: it stops working at once",
-                   revoke_flags, RunRevoke)
+  AddConnectedCommand(apikey, cli, "revoke", "Revoke an API key: it stops working at once",
+                      revoke_flags, RunRevoke)
       ->add_option("ID", revoke_flags->id, "Key id, as `outpost apikey list` shows it")
       ->required();
 }

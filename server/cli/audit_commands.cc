@@ -326,16 +326,6 @@ int RunHead(const GlobalFlags& g, const AuditFlags& f, std::string_view method,
   return kExitOk;
 }
 
-CLI::App* AddAuditCommand(CLI::App* group, CommandLine& cli, const std::string& name,
-                          const std::string& description, std::shared_ptr<AuditFlags> flags,
-                          std::function<int(const GlobalFlags&, const AuditFlags&)> run) {
-  auto* command = group->add_subcommand(name, description);
-  AddConnectionFlags(command, &flags->connection);
-  command->callback(
-      [&cli, flags, run] { cli.run = [&cli, flags, run] { return run(cli.global, *flags); }; });
-  return command;
-}
-
 }  // namespace
 
 void AddAuditCommands(CLI::App& app, CommandLine& cli) {
@@ -343,9 +333,9 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
   audit->require_subcommand(1);
 
   auto export_flags = std::make_shared<AuditFlags>();
-  auto* exp = AddAuditCommand(audit, cli, "export",
-                              "Write audit records (JSON lines or CSV) to stdout or a file",
-                              export_flags, RunExport);
+  auto* exp = AddConnectedCommand(audit, cli, "export",
+                                  "Write audit records (JSON lines or CSV) to stdout or a file",
+                                  export_flags, RunExport);
   exp->add_option("--since", export_flags->since,
                   "Records at or after this time (RFC 3339, e.g. 2026-05-01T00:00:00Z, or a date)");
   exp->add_option("--until", export_flags->until, "Records before this time (RFC 3339 or a date)");
@@ -364,7 +354,7 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
       ->check(CLI::Range(int64_t{1}, kMaxPageRecords));
 
   auto verify_flags = std::make_shared<AuditFlags>();
-  auto* verify = AddAuditCommand(
+  auto* verify = AddConnectedCommand(
       audit, cli, "verify",
       "Recompute the hash chain and check the signed checkpoints; exit 1 naming the first bad "
       "record",
@@ -385,17 +375,17 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
   }
 
   auto head_flags = std::make_shared<AuditFlags>();
-  AddAuditCommand(audit, cli, "head", "Show the newest record's sequence number and hash",
-                  head_flags, [](const GlobalFlags& g, const AuditFlags& f) {
-                    return RunHead(g, f, "GET", "/v1/admin/audit/head", "Audit trail head");
-                  });
+  AddConnectedCommand(audit, cli, "head", "Show the newest record's sequence number and hash",
+                      head_flags, [](const GlobalFlags& g, const AuditFlags& f) {
+                        return RunHead(g, f, "GET", "/v1/admin/audit/head", "Audit trail head");
+                      });
 
   auto checkpoint_flags = std::make_shared<AuditFlags>();
-  AddAuditCommand(audit, cli, "checkpoint", "Sign a checkpoint of the current head now",
-                  checkpoint_flags, [](const GlobalFlags& g, const AuditFlags& f) {
-                    return RunHead(g, f, "POST", "/v1/admin/audit/checkpoint",
-                                   "Signed a checkpoint of the audit trail head");
-                  });
+  AddConnectedCommand(audit, cli, "checkpoint", "Sign a checkpoint of the current head now",
+                      checkpoint_flags, [](const GlobalFlags& g, const AuditFlags& f) {
+                        return RunHead(g, f, "POST", "/v1/admin/audit/checkpoint",
+                                       "Signed a checkpoint of the audit trail head");
+                      });
 }
 
 }  // namespace outpost::cli

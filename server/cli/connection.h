@@ -11,6 +11,7 @@
 
 #include "common/config/config_file.h"
 #include "common/status.h"
+#include "server/cli/commands.h"
 #include "sync/net/https_client.h"
 
 namespace outpost::cli {
@@ -25,6 +26,19 @@ struct ConnectionFlags {
 
 // Adds --server, --api-key, --ca and --data-dir to `command`.
 void AddConnectionFlags(CLI::App* command, ConnectionFlags* flags);
+
+// Adds the subcommand `name` to `group` with the connection flags bound to flags->connection;
+// when the parser picks it, cli.run calls run(global flags, *flags).
+template <typename Flags, typename Run>
+CLI::App* AddConnectedCommand(CLI::App* group, CommandLine& cli, const std::string& name,
+                              const std::string& description, std::shared_ptr<Flags> flags,
+                              Run run) {
+  auto* command = group->add_subcommand(name, description);
+  AddConnectionFlags(command, &flags->connection);
+  command->callback(
+      [&cli, flags, run] { cli.run = [&cli, flags, run] { return run(cli.global, *flags); }; });
+  return command;
+}
 
 // What to connect to, and where each piece came from (for messages), e.g. "--server",
 // "OUTPOST_API_KEY", "/var/outpost/admin.apikey".

@@ -111,16 +111,6 @@ int RunRevoke(const GlobalFlags& g, const TokenFlags& f) {
   return kExitOk;
 }
 
-CLI::App* AddTokenCommand(CLI::App* group, CommandLine& cli, const std::string& name,
-                          const std::string& description, std::shared_ptr<TokenFlags> flags,
-                          int (*run)(const GlobalFlags&, const TokenFlags&)) {
-  auto* command = group->add_subcommand(name, description);
-  AddConnectionFlags(command, &flags->connection);
-  command->callback(
-      [&cli, flags, run] { cli.run = [&cli, flags, run] { return run(cli.global, *flags); }; });
-  return command;
-}
-
 }  // namespace
 
 void AddTokenCommands(CLI::App& app, CommandLine& cli) {
@@ -129,8 +119,8 @@ void AddTokenCommands(CLI::App& app, CommandLine& cli) {
 
   auto create_flags = std::make_shared<TokenFlags>();
   auto* create =
-      AddTokenCommand(token, cli, "create", "Create a registration token; it is shown once",
-                      create_flags, RunCreate);
+      AddConnectedCommand(token, cli, "create", "Create a registration token; it is shown once",
+                          create_flags, RunCreate);
   create->add_option("--va", create_flags->va, "Virtual account devices register into")->required();
   create_flags->expires_days_option =
       create->add_option("--expires-days", create_flags->expires_days,
@@ -146,14 +136,14 @@ void AddTokenCommands(CLI::App& app, CommandLine& cli) {
                    "Devices registered with it may use export-controlled features");
 
   auto list_flags = std::make_shared<TokenFlags>();
-  AddTokenCommand(token, cli, "list", "List registration tokens, never their secrets", list_flags,
-                  RunList)
+  AddConnectedCommand(token, cli, "list", "List registration tokens, never their secrets",
+                      list_flags, RunList)
       ->add_option("--va", list_flags->va, "Only this virtual account's tokens");
 
   auto revoke_flags = std::make_shared<TokenFlags>();
-  AddTokenCommand(token, cli, "revoke",
-                  "Revoke a token: no more registrations with it (registered devices stay)",
-                  revoke_flags, RunRevoke)
+  AddConnectedCommand(token, cli, "revoke",
+                      "Revoke a token: no more registrations with it (registered devices stay)",
+                      revoke_flags, RunRevoke)
       ->add_option("TOKEN_ID", revoke_flags->id, "Token id, as `outpost token list` shows it")
       ->required();
 }

@@ -145,16 +145,6 @@ int RunWhoAmI(const GlobalFlags& g, const ConnectionFlags& connection) {
   return kExitOk;
 }
 
-CLI::App* AddUserCommand(CLI::App* group, CommandLine& cli, const std::string& name,
-                         const std::string& description, std::shared_ptr<UserFlags> flags,
-                         std::function<int(const GlobalFlags&, const UserFlags&)> run) {
-  auto* command = group->add_subcommand(name, description);
-  AddConnectionFlags(command, &flags->connection);
-  command->callback(
-      [&cli, flags, run] { cli.run = [&cli, flags, run] { return run(cli.global, *flags); }; });
-  return command;
-}
-
 }  // namespace
 
 void AddUserCommands(CLI::App& app, CommandLine& cli) {
@@ -162,7 +152,7 @@ void AddUserCommands(CLI::App& app, CommandLine& cli) {
   user->require_subcommand(1);
 
   auto add_flags = std::make_shared<UserFlags>();
-  auto* add = AddUserCommand(user, cli, "add", "Create a user", add_flags, RunUserAdd);
+  auto* add = AddConnectedCommand(user, cli, "add", "Create a user", add_flags, RunUserAdd);
   add->add_option("NAME", add_flags->name, "User name: 1 to 64 of a-z 0-9 . _ -")->required();
   add->add_option("--role", add_flags->role, "What the user may do")
       ->required()
@@ -172,30 +162,32 @@ void AddUserCommands(CLI::App& app, CommandLine& cli) {
                 "without it the user has API keys only");
 
   auto list_flags = std::make_shared<UserFlags>();
-  AddUserCommand(user, cli, "list", "List users", list_flags, RunUserList);
+  AddConnectedCommand(user, cli, "list", "List users", list_flags, RunUserList);
 
   auto disable_flags = std::make_shared<UserFlags>();
-  AddUserCommand(user, cli, "disable",
-                 "Disable a user: their API keys and console sessions stop working", disable_flags,
-                 [](const GlobalFlags& g, const UserFlags& f) {
-                   return RunUserChange(g, f, "disable", "Disabled");
-                 })
+  AddConnectedCommand(user, cli, "disable",
+                      "Disable a user: their API keys and console sessions stop working",
+                      disable_flags,
+                      [](const GlobalFlags& g, const UserFlags& f) {
+                        return RunUserChange(g, f, "disable", "Disabled");
+                      })
       ->add_option("NAME", disable_flags->name, "User to disable")
       ->required();
 
   auto enable_flags = std::make_shared<UserFlags>();
-  AddUserCommand(user, cli, "enable", "Enable a disabled user", enable_flags,
-                 [](const GlobalFlags& g, const UserFlags& f) {
-                   return RunUserChange(g, f, "enable", "Enabled");
-                 })
+  AddConnectedCommand(user, cli, "enable", "Enable a disabled user", enable_flags,
+                      [](const GlobalFlags& g, const UserFlags& f) {
+                        return RunUserChange(g, f, "enable", "Enabled");
+                      })
       ->add_option("NAME", enable_flags->name, "User to enable")
       ->required();
 
   auto passwd_flags = std::make_shared<UserFlags>();
-  auto* passwd = AddUserCommand(user, cli, "passwd", "Set a user's console password", passwd_flags,
-                                [](const GlobalFlags& g, const UserFlags& f) {
-                                  return RunUserChange(g, f, "password", "Set the password of");
-                                });
+  auto* passwd =
+      AddConnectedCommand(user, cli, "passwd", "Set a user's console password", passwd_flags,
+                          [](const GlobalFlags& g, const UserFlags& f) {
+                            return RunUserChange(g, f, "password", "Set the password of");
+                          });
   passwd->add_option("NAME", passwd_flags->name, "User whose password to set")->required();
   passwd
       ->add_flag("--password-stdin", passwd_flags->password_stdin,
