@@ -4,6 +4,7 @@
 
 #include "server/audit/audit_log.h"
 #include "server/audit/chain.h"
+#include "server/audit/record_row.h"
 
 namespace outpost::server::audit {
 namespace {
@@ -39,13 +40,7 @@ Result<std::optional<Checkpoint>> LatestCheckpoint(sqlite::Connection& db) {
   OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement statement, db.Query(kSelectLatest));
   OUTPOST_ASSIGN_OR_RETURN(bool row, statement->Step());
   if (!row) return std::optional<Checkpoint>();
-  Checkpoint checkpoint;
-  checkpoint.seq = statement->ColumnInt64(0);
-  checkpoint.hash = statement->ColumnBlob(1);
-  checkpoint.time_ms = statement->ColumnInt64(2);
-  checkpoint.key_id = statement->ColumnText(3);
-  checkpoint.signature = statement->ColumnBlob(4);
-  return std::optional<Checkpoint>(std::move(checkpoint));
+  return std::optional<Checkpoint>(ReadCheckpoint(*statement));
 }
 
 }  // namespace outpost::server::audit

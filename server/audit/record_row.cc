@@ -15,4 +15,14 @@ Record ReadRecord(const sqlite::Statement& row) {
   return record;
 }
 
+Checkpoint ReadCheckpoint(const sqlite::Statement& row) {
+  Checkpoint checkpoint;
+  checkpoint.seq = row.ColumnInt64(0);
+  checkpoint.hash = row.ColumnBlob(1);
+  checkpoint.time_ms = row.ColumnInt64(2);
+  checkpoint.key_id = row.ColumnText(3);
+  checkpoint.signature = row.ColumnBlob(4);
+  return checkpoint;
+}
+
 }  // namespace outpost::server::audit

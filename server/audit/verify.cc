@@ -17,16 +17,6 @@ constexpr std::string_view kSelectRecords =
 constexpr std::string_view kSelectCheckpoints =
     "SELECT seq, hash, time_ms, key_id, signature FROM audit_checkpoints ORDER BY seq";
 
-Checkpoint ReadCheckpoint(const sqlite::Statement& row) {
-  Checkpoint checkpoint;
-  checkpoint.seq = row.ColumnInt64(0);
-  checkpoint.hash = row.ColumnBlob(1);
-  checkpoint.time_ms = row.ColumnInt64(2);
-  checkpoint.key_id = row.ColumnText(3);
-  checkpoint.signature = row.ColumnBlob(4);
-  return checkpoint;
-}
-
 std::string Hex(std::string_view bytes) { return crypto::HexEncode(bytes); }
 std::string Seq(int64_t seq) { return "seq " + std::to_string(seq); }
 
