@@ -28,6 +28,9 @@ int Main(int argc, char** argv) {
   AddTokenCommands(app, cli);
   AddAuditCommands(app, cli);
   AddBundleCommands(app, cli);
+  AddLicensingCommands(app, cli);
+  AddDeviceCommands(app, cli);
+  AddCentralCommands(app, cli);
 
   try {
     app.parse(argc, argv);

@@ -42,5 +42,11 @@ void AddTokenCommands(CLI::App& app, CommandLine& cli);
 void AddAuditCommands(CLI::App& app, CommandLine& cli);
 // `bundle inspect`.
 void AddBundleCommands(CLI::App& app, CommandLine& cli);
+// `licenses`, `devices [release|rehost]`, `va move`, `reserve`.
+void AddLicensingCommands(CLI::App& app, CommandLine& cli);
+// `device register|authorize|status|release` (the device side, over the client library).
+void AddDeviceCommands(CLI::App& app, CommandLine& cli);
+// `central ...` (the vendor side, on central's own database).
+void AddCentralCommands(CLI::App& app, CommandLine& cli);
 
 }  // namespace outpost::cli
