@@ -14,12 +14,14 @@
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
 #include "server/api/admin_routes.h"
+#include "server/api/device_routes.h"
 #include "server/api/system_routes.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/checkpoint.h"
 #include "server/auth/store.h"
 #include "server/data_dir.h"
 #include "server/http/server.h"
+#include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
 #include "server/store/schema.h"
 #include "spdlog/spdlog.h"
@@ -62,6 +64,9 @@ http::ServerOptions ServerOptionsFrom(const config::Config& c) {
 // How often the head of the audit chain is signed while the satellite runs (and once more at
 // shutdown). Sync exports sign one as well.
 constexpr auto kCheckpointInterval = std::chrono::minutes(10);
+// How often expired authorizations and floating leases are released (a lease not renewed in time
+// returns to its pool within this), usage hours are closed and the clock is checked.
+constexpr auto kSweepInterval = std::chrono::seconds(5);
 
 class Satellite::Impl {
  public:
@@ -76,6 +81,7 @@ class Satellite::Impl {
   std::optional<crypto::PrivateKey> signing_key;
   std::unique_ptr<auth::AuthStore> auth;
   std::unique_ptr<licensing::TokenStore> tokens;
+  std::unique_ptr<licensing::LicensingService> licensing;
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
   std::unique_ptr<boost::asio::thread_pool> admin_pool;
@@ -83,6 +89,7 @@ class Satellite::Impl {
   bool shut_down = false;
   bool server_started = false;
 
+  // Sweeps every kSweepInterval and signs a checkpoint every kCheckpointInterval.
   std::thread checkpointer;
   std::mutex checkpoint_mu;
   std::condition_variable checkpoint_cv;
@@ -207,10 +214,44 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
       *raw->writer, *raw->readers, clock,
       licensing::TokenPolicy{raw->config.policy.token_default_expiry_days,
                              raw->config.policy.token_max_expiry_days});
+  {
+    OUTPOST_ASSIGN_OR_RETURN(auto ca_pem, ReadFile(dir.ca_certificate()));
+    OUTPOST_ASSIGN_OR_RETURN(auto ca_cert, crypto::Certificate::FromPem(ca_pem));
+    OUTPOST_ASSIGN_OR_RETURN(auto ca_key, crypto::PrivateKey::LoadFile(dir.ca_key()));
+    OUTPOST_ASSIGN_OR_RETURN(auto ca,
+                             crypto::CertificateAuthority::Load(std::move(ca_cert), std::move(ca_key)));
+    const config::PolicyConfig& p = raw->config.policy;
+    licensing::LicensingOptions options;
+    options.policy.validity = p.authorization_validity;
+    options.policy.renewal = p.authorization_renewal;
+    options.policy.floating_lease = p.floating_lease;
+    options.certificate_validity = p.certificate_validity;
+    options.certificate_renewal = p.certificate_renewal;
+    options.clock_rollback_tolerance = p.clock_rollback_tolerance;
+    options.registration_rate_per_minute = p.registration_rate_per_minute;
+    OUTPOST_ASSIGN_OR_RETURN(
+        raw->licensing,
+        licensing::LicensingService::Open(*raw->writer, *raw->readers, clock, std::move(ca),
+                                          *raw->signing_key, raw->satellite_id, *raw->tokens,
+                                          options));
+  }
+  raw->metrics->AddCallback(
+      "outpost_devices_registered", "Registered product instances.", "gauge",
+      [raw] { return static_cast<double>(raw->licensing->device_count()); });
+  raw->metrics->AddCallback(
+      "outpost_alarm_clock_rollback",
+      "1 while the system clock is behind the highest time the satellite has seen.", "gauge",
+      [raw] { return raw->licensing->InClockRollback() ? 1.0 : 0.0; });
+  raw->metrics->AddCallback(
+      "outpost_licensing_reloads_total",
+      "Times the licensing state was reloaded from the database after a failed write.", "counter",
+      [raw] { return static_cast<double>(raw->licensing->reloads()); });
+  api::AddDeviceRoutes(router, raw->licensing.get());
   raw->admin_pool = std::make_unique<boost::asio::thread_pool>(2);
   api::AdminContext admin;
   admin.auth = raw->auth.get();
   admin.tokens = raw->tokens.get();
+  admin.licensing = raw->licensing.get();
   admin.writer = raw->writer.get();
   admin.readers = raw->readers.get();
   admin.signing_key = &*raw->signing_key;
@@ -232,11 +273,17 @@ Status Satellite::Start() {
   impl_->server_started = true;
   Impl* impl = impl_.get();
   impl->checkpointer = std::thread([impl] {
+    auto last_checkpoint = std::chrono::steady_clock::now();
     std::unique_lock lock(impl->checkpoint_mu);
-    while (!impl->checkpoint_cv.wait_for(lock, kCheckpointInterval,
-                                         [impl] { return impl->stopping; })) {
+    while (!impl->checkpoint_cv.wait_for(lock, kSweepInterval, [impl] { return impl->stopping; })) {
       lock.unlock();
-      impl->SignCheckpoint();
+      if (Status s = impl->licensing->Sweep(); !s.ok()) {
+        spdlog::warn("licensing sweep failed: {}", s.ToString());
+      }
+      if (std::chrono::steady_clock::now() - last_checkpoint >= kCheckpointInterval) {
+        impl->SignCheckpoint();
+        last_checkpoint = std::chrono::steady_clock::now();
+      }
       lock.lock();
     }
   });
@@ -264,6 +311,9 @@ void Satellite::Shutdown() {
   // Sign the final head, then close: after the server, in-flight requests may still be
   // waiting for their commit.
   if (impl_->server_started) {
+    if (Status s = impl_->licensing->Sweep(); !s.ok()) {
+      spdlog::warn("final licensing sweep failed: {}", s.ToString());
+    }
     Status s = impl_->writer->Run([this](sqlite::Connection& db) -> Status {
       OUTPOST_RETURN_IF_ERROR(audit::Append(
           db, {audit::Actor::System(), "satellite.stop", "satellite:" + impl_->satellite_id, "{}"},

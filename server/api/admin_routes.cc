@@ -5,6 +5,7 @@
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/common.pb.h"
+#include "outpost/v1/licensing.pb.h"
 #include "outpost/v1/tokens.pb.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/checkpoint.h"
@@ -13,6 +14,7 @@
 #include "server/auth/convert.h"
 #include "server/auth/http_auth.h"
 #include "server/http/codec.h"
+#include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
 
 namespace outpost::server::api {
@@ -262,6 +264,79 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         auto revoked = c.tokens->Revoke(req.path_params["id"], p);
         if (!revoked.ok()) return fail(req, revoked.status());
         return http::Encode(req, ToProto(*revoked, c.clock->Now()));
+      });
+
+  // --- Licenses and devices ---
+  auto optional_va = [](const http::Request& req) -> std::optional<std::string> {
+    std::string va = QueryOr(req, "va", "");
+    if (va.empty()) return std::nullopt;
+    return va;
+  };
+  add("GET", "/v1/admin/licenses", Access::kPermission, Permission::kReadLicenses,
+      "compliance per VA and tag: purchased, in use, reserved, available, status (?va=)",
+      [c, optional_va](const Principal&, http::Request& req) {
+        const auto va = optional_va(req);
+        return http::Encode(req, c.licensing->Licenses(va ? std::optional<std::string_view>(*va)
+                                                          : std::nullopt));
+      });
+  add("GET", "/v1/admin/devices", Access::kPermission, Permission::kReadDevices,
+      "registered devices and what they hold (?va=, ?limit= up to 10000)",
+      [c, fail, optional_va](const Principal&, http::Request& req) {
+        auto limit = ParseCount("limit", QueryOr(req, "limit", "1000"), 1, kMaxPageRecords);
+        if (!limit.ok()) return fail(req, limit.status());
+        const auto va = optional_va(req);
+        return http::Encode(
+            req, c.licensing->Devices(va ? std::optional<std::string_view>(*va) : std::nullopt,
+                                      static_cast<size_t>(*limit)));
+      });
+  add("POST", "/v1/admin/devices/{id}/release", Access::kPermission, Permission::kManageDevices,
+      "release a device's licenses and deregister it (its certificate is refused afterwards)",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto out = c.licensing->ReleaseDevice(req.path_params["id"], p);
+        if (!out.ok()) return fail(req, out.status());
+        return http::Encode(req, *out);
+      });
+  add("POST", "/v1/admin/devices/{id}/rehost", Access::kPermission, Permission::kManageDevices,
+      "move a failed device's registration and licenses to a new UDI",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::RehostDeviceRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        auto out = c.licensing->RehostDevice(req.path_params["id"], body->udi(), p);
+        if (!out.ok()) return fail(req, out.status());
+        return http::Encode(req, *out);
+      });
+  add("POST", "/v1/admin/licenses/move", Access::kPermission, Permission::kMoveLicenses,
+      "move license quantity between virtual accounts (reported to central at the next sync)",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::MoveLicensesRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        auto out = c.licensing->MoveLicenses(*body, p);
+        if (!out.ok()) return fail(req, out.status());
+        return http::Encode(req, *out);
+      });
+  add("GET", "/v1/admin/reservations", Access::kPermission, Permission::kReadLicenses,
+      "reservations of licenses for named devices",
+      [c, fail](const Principal&, http::Request& req) {
+        auto out = c.licensing->Reservations();
+        if (!out.ok()) return fail(req, out.status());
+        return http::Encode(req, *out);
+      });
+  add("POST", "/v1/admin/reservations", Access::kPermission, Permission::kManageReservations,
+      "reserve licenses of a tag for a device (by UDI); adds to an existing reservation",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::ReservationRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        auto out = c.licensing->Reserve(*body, p);
+        if (!out.ok()) return fail(req, out.status());
+        return http::Encode(req, *out);
+      });
+  add("POST", "/v1/admin/reservations/remove", Access::kPermission,
+      Permission::kManageReservations, "remove a reservation (va, tag, udi)",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::ReservationRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        if (Status s = c.licensing->Unreserve(*body, p); !s.ok()) return fail(req, s);
+        return http::Encode(req, v1::Empty());
       });
 
   // --- Audit trail ---

@@ -14,6 +14,7 @@
 #include "server/http/router.h"
 
 namespace outpost::server::licensing {
+class LicensingService;
 class TokenStore;
 }  // namespace outpost::server::licensing
 
@@ -42,6 +43,7 @@ const std::vector<AdminRouteSpec>& AdminRouteTable();
 struct AdminContext {
   auth::AuthStore* auth = nullptr;
   licensing::TokenStore* tokens = nullptr;
+  licensing::LicensingService* licensing = nullptr;
   sqlite::Writer* writer = nullptr;
   sqlite::ReaderPool* readers = nullptr;
   const crypto::PrivateKey* signing_key = nullptr;

@@ -75,6 +75,10 @@ Response Encode(const Request& request, const google::protobuf::Message& message
   return Serialize(ResponseFormat(request), message, status);
 }
 
+Response Encode(WireFormat format, const google::protobuf::Message& message, int status) {
+  return Serialize(format, message, status);
+}
+
 Response ErrorResponse(WireFormat format, const Status& status) {
   v1::ErrorResponse body;
   body.mutable_error()->set_reason(std::string(status.reason()));

@@ -26,6 +26,8 @@ Status DecodeBody(const Request& request, google::protobuf::Message* message);
 
 // Encodes `message` in the negotiated format.
 Response Encode(const Request& request, const google::protobuf::Message& message, int status = 200);
+// The same in a format negotiated earlier (for answers sent after the request is gone).
+Response Encode(WireFormat format, const google::protobuf::Message& message, int status = 200);
 
 // The error body {"error": {"reason", "message"}} with the status from HttpStatusFor.
 Response ErrorResponse(WireFormat format, const Status& status);

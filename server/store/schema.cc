@@ -5,7 +5,7 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 4> kMigrations = {{
+constexpr std::array<sqlite::Migration, 5> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
@@ -91,6 +91,77 @@ CREATE TABLE tokens (
   revoked_by        TEXT
 ) STRICT;
 CREATE INDEX tokens_va ON tokens(va);
+)sql"},
+    {5, "licensing: devices, consumption, entitlements, reservations, usage, moves",
+     R"sql(
+-- Registered product instances. A UDI is unique in a VA; a serial belongs to one product there.
+CREATE TABLE devices (
+  instance_id    TEXT PRIMARY KEY NOT NULL,
+  va             TEXT NOT NULL,
+  pid            TEXT NOT NULL,
+  serial         TEXT NOT NULL,
+  hostname       TEXT NOT NULL DEFAULT '',
+  token_id       TEXT NOT NULL,                -- the registration token it used
+  export_allowed INTEGER NOT NULL CHECK (export_allowed IN (0, 1)),
+  cert_serial    TEXT NOT NULL,                -- its ID certificate; '' after a rehost
+  cert_not_after INTEGER NOT NULL,             -- unix seconds
+  registered_at  INTEGER NOT NULL,
+  last_seen_at   INTEGER,                      -- last authorization
+  UNIQUE (va, pid, serial)
+) STRICT;
+CREATE INDEX devices_va_serial ON devices(va, serial);
+
+-- What each device holds: the rows of the in-memory pool book (server/licensing/pools.h).
+CREATE TABLE consumption (
+  instance_id TEXT NOT NULL REFERENCES devices(instance_id),
+  tag         TEXT NOT NULL,
+  count       INTEGER NOT NULL CHECK (count > 0),
+  valid_until INTEGER NOT NULL,                -- unix seconds
+  PRIMARY KEY (instance_id, tag)
+) STRICT, WITHOUT ROWID;
+
+-- The account's entitlements as central last sent them, with local moves applied.
+CREATE TABLE entitlements (
+  id                TEXT PRIMARY KEY NOT NULL,
+  va                TEXT NOT NULL,
+  tag               TEXT NOT NULL,
+  quantity          INTEGER NOT NULL CHECK (quantity >= 0),
+  start_at          INTEGER NOT NULL,          -- unix seconds
+  end_at            INTEGER,                   -- NULL: perpetual
+  enforced          INTEGER NOT NULL CHECK (enforced IN (0, 1)),
+  floating          INTEGER NOT NULL CHECK (floating IN (0, 1)),
+  export_controlled INTEGER NOT NULL CHECK (export_controlled IN (0, 1))
+) STRICT;
+
+CREATE TABLE reservations (
+  va     TEXT NOT NULL,
+  tag    TEXT NOT NULL,
+  pid    TEXT NOT NULL,
+  serial TEXT NOT NULL,
+  count  INTEGER NOT NULL CHECK (count > 0),
+  PRIMARY KEY (va, tag, pid, serial)
+) STRICT;
+
+-- Hourly high-water marks per (VA, tag); the source of usage reports.
+CREATE TABLE usage_samples (
+  va         TEXT NOT NULL,
+  tag        TEXT NOT NULL,
+  hour       INTEGER NOT NULL,                 -- unix seconds of the hour's start
+  max_in_use INTEGER NOT NULL,
+  PRIMARY KEY (va, tag, hour)
+) STRICT;
+
+-- License moves between VAs made here, reported to central with the next sync.
+CREATE TABLE license_moves (
+  id          TEXT PRIMARY KEY NOT NULL,
+  from_va     TEXT NOT NULL,
+  to_va       TEXT NOT NULL,
+  tag         TEXT NOT NULL,
+  count       INTEGER NOT NULL CHECK (count > 0),
+  created_at  INTEGER NOT NULL,
+  created_by  TEXT NOT NULL,
+  reported_at INTEGER                          -- NULL until a sync response acknowledged it
+) STRICT;
 )sql"},
 }};
 

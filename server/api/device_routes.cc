@@ -1,0 +1,54 @@
+#include "server/api/device_routes.h"
+
+#include "outpost/v1/devices.pb.h"
+#include "server/http/codec.h"
+#include "server/licensing/service.h"
+
+namespace outpost::server::api {
+namespace {
+
+// Answers a device call once the service is done with it. The request is gone by then, so the
+// answer's format is decided up front.
+template <typename Message>
+std::function<void(Result<Message>)> Answer(const http::Request& req, http::Reply reply) {
+  return [format = http::ResponseFormat(req), reply = std::move(reply)](Result<Message> result) {
+    if (!result.ok()) return reply(http::ErrorResponse(format, result.status()));
+    reply(http::Encode(format, *result));
+  };
+}
+
+}  // namespace
+
+void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service) {
+  router.Add("POST", "/v1/devices/register", [service](http::Request& req, http::Reply reply) {
+    v1::RegisterRequest body;
+    if (Status s = http::DecodeBody(req, &body); !s.ok()) {
+      return reply(http::ErrorResponse(req, s));
+    }
+    service->Register(body, req.remote_address,
+                      Answer<v1::RegisterResponse>(req, std::move(reply)));
+  });
+  router.Add("POST", "/v1/devices/authorize", [service](http::Request& req, http::Reply reply) {
+    auto device = service->Identify(req.client_certificate);
+    if (!device.ok()) return reply(http::ErrorResponse(req, device.status()));
+    v1::AuthorizeRequest body;
+    if (Status s = http::DecodeBody(req, &body); !s.ok()) {
+      return reply(http::ErrorResponse(req, s));
+    }
+    service->Authorize(*device, body, Answer<v1::SignedAuthorization>(req, std::move(reply)));
+  });
+  router.Add("POST", "/v1/devices/release", [service](http::Request& req, http::Reply reply) {
+    auto device = service->Identify(req.client_certificate);
+    if (!device.ok()) return reply(http::ErrorResponse(req, device.status()));
+    service->ReleaseSelf(*device, Answer<v1::ReleaseResponse>(req, std::move(reply)));
+  });
+  router.Add("GET", "/v1/devices/self", [service](http::Request& req, http::Reply reply) {
+    auto device = service->Identify(req.client_certificate);
+    if (!device.ok()) return reply(http::ErrorResponse(req, device.status()));
+    auto self = service->Self(*device);
+    if (!self.ok()) return reply(http::ErrorResponse(req, self.status()));
+    reply(http::Encode(req, *self));
+  });
+}
+
+}  // namespace outpost::server::api

@@ -1,0 +1,17 @@
+#pragma once
+
+#include "server/http/router.h"
+
+namespace outpost::server::licensing {
+class LicensingService;
+}  // namespace outpost::server::licensing
+
+namespace outpost::server::api {
+
+// Registers the device API (DESIGN.md section 6): POST /v1/devices/register with a token, and
+// over mTLS with the ID certificate POST /v1/devices/authorize, POST /v1/devices/release and
+// GET /v1/devices/self. Handlers never block an I/O thread: they answer from the licensing
+// service's commit callback. `service` must outlive the router.
+void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service);
+
+}  // namespace outpost::server::api

@@ -1,0 +1,846 @@
+#include "server/licensing/service.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+#include <future>
+
+#include "common/ids.h"
+#include "server/audit/audit_log.h"
+#include "spdlog/spdlog.h"
+
+namespace outpost::server::licensing {
+namespace {
+
+namespace json = boost::json;
+
+constexpr size_t kMaxHostnameBytes = 253;
+constexpr size_t kMaxRateBuckets = 65536;
+// The high-water mark is persisted when it moved at least this far (and at every stop).
+constexpr Duration kHighWaterPersistStep = std::chrono::seconds(30);
+
+TimePoint Truncate(TimePoint t) { return std::chrono::floor<std::chrono::seconds>(t); }
+
+Status ValidateHostname(std::string_view hostname) {
+  if (hostname.size() > kMaxHostnameBytes) {
+    return InvalidArgument("hostname is longer than 253 bytes");
+  }
+  for (unsigned char c : hostname) {
+    if (c < 0x20 || c == 0x7f) {
+      return InvalidArgument("hostname " + Quote(hostname) + " contains a control character");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Audit(sqlite::Connection& db, audit::Actor actor, std::string action, std::string object,
+             const json::object& details, TimePoint now) {
+  return audit::Append(
+      db, {std::move(actor), std::move(action), std::move(object), json::serialize(details)},
+      now);
+}
+
+audit::Actor DeviceActor(const std::string& instance_id) { return {"device", instance_id}; }
+
+json::array TagsJson(const ConsumptionDelta& delta, bool old_counts) {
+  json::array out;
+  for (const TagChange& c : delta.changes) {
+    out.push_back(json::object{{"tag", c.tag}, {"count", old_counts ? c.old_count : c.new_count}});
+  }
+  return out;
+}
+
+}  // namespace
+
+LicensingService::LicensingService(sqlite::Writer& writer, sqlite::ReaderPool& readers,
+                                   const Clock& clock, crypto::CertificateAuthority ca,
+                                   const crypto::PrivateKey& signing_key, std::string satellite_id,
+                                   TokenStore& tokens, LicensingOptions options,
+                                   TimePoint high_water)
+    : writer_(writer),
+      readers_(readers),
+      clock_(clock, high_water, options.clock_rollback_tolerance),
+      ca_(std::move(ca)),
+      signing_key_(signing_key),
+      signing_key_id_(signing_key.public_key().KeyId()),
+      satellite_id_(std::move(satellite_id)),
+      tokens_(tokens),
+      options_(options),
+      policy_(options.policy) {
+  persisted_high_water_ = high_water;
+}
+
+LicensingService::~LicensingService() = default;
+
+Result<std::unique_ptr<LicensingService>> LicensingService::Open(
+    sqlite::Writer& writer, sqlite::ReaderPool& readers, const Clock& clock,
+    crypto::CertificateAuthority ca, const crypto::PrivateKey& signing_key,
+    std::string satellite_id, TokenStore& tokens, LicensingOptions options) {
+  OUTPOST_RETURN_IF_ERROR(options.policy.Validate());
+  TimePoint high_water;
+  {
+    OUTPOST_ASSIGN_OR_RETURN(auto lease, readers.Acquire());
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto stmt,
+        lease->Query("SELECT value FROM satellite_meta WHERE key = 'clock_high_water'"));
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (row) high_water = FromSeconds(std::stoll(stmt->ColumnText(0)));
+  }
+  std::unique_ptr<LicensingService> service(
+      new LicensingService(writer, readers, clock, std::move(ca), signing_key,
+                           std::move(satellite_id), tokens, options, high_water));
+  LicensingService* raw = service.get();
+  OUTPOST_RETURN_IF_ERROR(writer.Run([raw](sqlite::Connection& db) {
+    std::unique_lock lock(raw->mu_);
+    return raw->ReloadLocked(db);
+  }));
+  raw->reloads_ = 0;
+  return service;
+}
+
+TimePoint LicensingService::Now() const { return Truncate(clock_.Now()); }
+
+size_t LicensingService::device_count() const {
+  std::shared_lock lock(mu_);
+  return devices_.size();
+}
+
+void LicensingService::SetPolicy(const AuthorizationPolicy& policy) {
+  std::unique_lock lock(mu_);
+  policy_ = policy;
+}
+
+void LicensingService::MarkStale() {
+  std::unique_lock lock(mu_);
+  stale_ = true;
+}
+
+// --- Units of work ----------------------------------------------------------------------------
+
+void LicensingService::Submit(Work work, Done done) {
+  auto unit = std::make_shared<UnitState>();
+  writer_.Submit(
+      [this, work = std::move(work), unit](sqlite::Connection& db) -> Status {
+        std::unique_lock lock(mu_);
+        if (stale_) OUTPOST_RETURN_IF_ERROR(ReloadLocked(db));
+        Status s = work(db, *unit);
+        if (!s.ok() && unit->mutated) stale_ = true;
+        return s;
+      },
+      [this, unit, done = std::move(done)](const Status& s) {
+        if (!s.ok() && unit->mutated) {
+          std::unique_lock lock(mu_);
+          stale_ = true;
+        }
+        done(s);
+      });
+}
+
+Status LicensingService::RunUnit(Work work) {
+  std::promise<Status> promise;
+  std::future<Status> outcome = promise.get_future();
+  Submit(std::move(work), [&promise](Status s) { promise.set_value(std::move(s)); });
+  return outcome.get();
+}
+
+Status LicensingService::ReloadLocked(sqlite::Connection& db) {
+  OUTPOST_ASSIGN_OR_RETURN(auto devices, LoadDevices(db));
+  OUTPOST_ASSIGN_OR_RETURN(auto state, LoadBookState(db));
+  OUTPOST_RETURN_IF_ERROR(book_.Restore(std::move(state), Now()));
+  devices_.clear();
+  by_udi_.clear();
+  by_va_serial_.clear();
+  for (DeviceRecord& d : devices) AddDeviceLocked(std::move(d));
+  stale_ = false;
+  ++reloads_;
+  if (reloads_ > 1) spdlog::warn("licensing state reloaded from the database after a failed write");
+  return Status::Ok();
+}
+
+void LicensingService::AddDeviceLocked(DeviceRecord record) {
+  by_udi_[record.udi] = record.instance_id;
+  by_va_serial_[{record.va, record.udi.serial}] = record.instance_id;
+  std::string id = record.instance_id;
+  devices_.insert_or_assign(std::move(id), std::move(record));
+}
+
+void LicensingService::RemoveDeviceLocked(const std::string& instance_id) {
+  auto it = devices_.find(instance_id);
+  if (it == devices_.end()) return;
+  auto udi = by_udi_.find(it->second.udi);
+  if (udi != by_udi_.end() && udi->second == instance_id) by_udi_.erase(udi);
+  auto vs = by_va_serial_.find({it->second.va, it->second.udi.serial});
+  if (vs != by_va_serial_.end() && vs->second == instance_id) by_va_serial_.erase(vs);
+  devices_.erase(it);
+}
+
+const DeviceRecord* LicensingService::FindLocked(std::string_view instance_id) const {
+  auto it = devices_.find(std::string(instance_id));
+  return it == devices_.end() ? nullptr : &it->second;
+}
+
+// --- Registration -----------------------------------------------------------------------------
+
+Status LicensingService::CheckRateLimit(const std::string& remote_address) {
+  const double capacity = std::max(1, options_.registration_rate_per_minute);
+  const TimePoint now = clock_.Now();
+  std::lock_guard lock(rate_mu_);
+  if (buckets_.size() > kMaxRateBuckets) {
+    // Forget addresses whose bucket has refilled: they lose nothing.
+    std::erase_if(buckets_, [&](const auto& entry) {
+      const double elapsed = std::chrono::duration<double>(now - entry.second.last).count();
+      return entry.second.tokens + elapsed * capacity / 60.0 >= capacity;
+    });
+  }
+  auto [it, inserted] = buckets_.try_emplace(remote_address, Bucket{capacity, now});
+  Bucket& b = it->second;
+  if (!inserted) {
+    const double elapsed = std::max(0.0, std::chrono::duration<double>(now - b.last).count());
+    b.tokens = std::min(capacity, b.tokens + elapsed * capacity / 60.0);
+    b.last = now;
+  }
+  if (b.tokens < 1.0) {
+    const int wait = static_cast<int>(std::ceil((1.0 - b.tokens) * 60.0 / capacity));
+    return ResourceExhausted("too many registrations from " + remote_address + " (limit " +
+                             std::to_string(options_.registration_rate_per_minute) +
+                             " per minute); retry in " + std::to_string(std::max(1, wait)) + " s");
+  }
+  b.tokens -= 1.0;
+  return Status::Ok();
+}
+
+void LicensingService::Register(const v1::RegisterRequest& request,
+                                const std::string& remote_address,
+                                Callback<v1::RegisterResponse> done) {
+  if (Status s = CheckRateLimit(remote_address); !s.ok()) return done(s);
+  const Udi udi{request.pid(), request.serial()};
+  if (Status s = ValidateUdi(udi); !s.ok()) return done(s);
+  if (Status s = ValidateHostname(request.hostname()); !s.ok()) return done(s);
+  if (request.token().empty()) {
+    return done(Unauthenticated(
+        "registration needs a token; an operator creates one with `outpost token create --va VA`"));
+  }
+  const bool has_csr = !request.csr_pem().empty();
+  if (has_csr == !request.public_key_pem().empty()) {
+    return done(InvalidArgument(
+        "send exactly one of csr_pem (a PKCS#10 request) and public_key_pem (the device's key)"));
+  }
+  const TimePoint issued = Now();
+  const std::string instance_id = NewUuid();
+  crypto::CertificateProfile profile;
+  profile.usage = crypto::CertificateProfile::kClient;
+  profile.common_name = instance_id;
+  profile.not_before = issued;
+  profile.not_after = std::min(issued + options_.certificate_validity,
+                               Truncate(ca_.certificate().not_after()));
+  Result<crypto::Certificate> certificate = InvalidArgument("no key");
+  if (has_csr) {
+    auto csr = crypto::CertificateSigningRequest::FromPem(request.csr_pem());
+    if (!csr.ok()) {
+      return done(InvalidArgument("csr_pem is not a PEM certificate signing request: " +
+                                  csr.status().message()));
+    }
+    certificate = ca_.IssueFromCsr(*csr, profile);
+    if (!certificate.ok() && certificate.status().code() != Errc::kFailedPrecondition) {
+      return done(InvalidArgument("the CSR was refused (" + certificate.status().message() +
+                                  "); create it with the device's own key"));
+    }
+  } else {
+    auto key = crypto::PublicKey::FromPem(request.public_key_pem());
+    if (!key.ok()) {
+      return done(InvalidArgument("public_key_pem is not a PEM Ed25519 or P-256 public key: " +
+                                  key.status().message()));
+    }
+    certificate = ca_.Issue(*key, profile);
+  }
+  if (!certificate.ok()) return done(certificate.status());
+
+  if (pending_registrations_.fetch_add(1) >= options_.max_pending_registrations) {
+    pending_registrations_.fetch_sub(1);
+    return done(Unavailable("the satellite is busy with other registrations; retry in a few seconds"));
+  }
+  auto response = std::make_shared<v1::RegisterResponse>();
+  auto cert = std::make_shared<crypto::Certificate>(std::move(*certificate));
+  Submit(
+      [this, request, udi, instance_id, cert, response](sqlite::Connection& db,
+                                                         UnitState& unit) -> Status {
+        const TimePoint now = Now();
+        OUTPOST_ASSIGN_OR_RETURN(TokenGrant grant, tokens_.ConsumeOn(db, request.token(), now));
+        if (auto vs = by_va_serial_.find({grant.va, udi.serial}); vs != by_va_serial_.end()) {
+          const DeviceRecord* other = FindLocked(vs->second);
+          if (other != nullptr && other->udi.pid != udi.pid) {
+            return AlreadyExists("serial " + Quote(udi.serial) +
+                                 " is already registered in virtual account " + Quote(grant.va) +
+                                 " as product " + Quote(other->udi.pid) + " (instance " +
+                                 other->instance_id +
+                                 "); check the serial, or release that device first");
+          }
+        }
+        std::optional<DeviceRecord> old;
+        if (auto it = by_udi_.find(udi); it != by_udi_.end()) old = *FindLocked(it->second);
+
+        DeviceRecord record;
+        record.instance_id = instance_id;
+        record.va = grant.va;
+        record.udi = udi;
+        record.hostname = request.hostname();
+        record.token_id = grant.token_id;
+        record.export_allowed = grant.export_controlled;
+        record.cert_serial = cert->serial_hex();
+        record.cert_not_after = cert->not_after();
+        record.registered_at = now;
+
+        // The old instance's rows go first: the UDI is unique in a VA and consumption rows
+        // reference their device.
+        std::optional<RehostDelta> moved;
+        json::array carried;
+        if (old) {
+          unit.mutated = true;
+          if (old->va == record.va) {
+            OUTPOST_ASSIGN_OR_RETURN(moved, book_.Rehost(old->instance_id, instance_id, udi));
+            OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved->removed));
+            carried = TagsJson(moved->added, false);
+          } else {
+            // Another VA: its licenses cannot follow; they return to the old VA's pool.
+            OUTPOST_ASSIGN_OR_RETURN(ConsumptionDelta released,
+                                     book_.Release(old->instance_id, now));
+            OUTPOST_RETURN_IF_ERROR(PersistDelta(db, released));
+          }
+          OUTPOST_RETURN_IF_ERROR(DeleteDevice(db, old->instance_id));
+          RemoveDeviceLocked(old->instance_id);
+        }
+        OUTPOST_RETURN_IF_ERROR(InsertDevice(db, record));
+        if (moved) OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved->added));
+        unit.mutated = true;
+        AddDeviceLocked(record);
+
+        json::object details{{"va", record.va},
+                             {"udi", udi.ToString()},
+                             {"hostname", record.hostname},
+                             {"token_id", record.token_id},
+                             {"export_allowed", record.export_allowed},
+                             {"certificate_serial", record.cert_serial}};
+        if (old) {
+          details["replaced_instance_id"] = old->instance_id;
+          details["carried_over"] = carried;
+        }
+        OUTPOST_RETURN_IF_ERROR(Audit(db, DeviceActor(instance_id),
+                                      old ? "device.reregister" : "device.register",
+                                      "device:" + instance_id, details, now));
+
+        response->set_instance_id(instance_id);
+        response->set_va(record.va);
+        response->set_udi(udi.ToString());
+        response->set_certificate_pem(cert->ToPem());
+        response->add_ca_chain_pem(ca_.certificate().ToPem());
+        response->set_certificate_not_after(ToSeconds(record.cert_not_after));
+        response->set_certificate_not_after_text(FormatTime(record.cert_not_after));
+        const TimePoint renew = now + options_.certificate_renewal;
+        response->set_renew_after(ToSeconds(renew));
+        response->set_renew_after_text(FormatTime(renew));
+        if (old) response->set_replaced_instance_id(old->instance_id);
+        response->set_satellite_id(satellite_id_);
+        response->set_signing_public_key_pem(signing_key_.public_key().ToPem());
+        response->set_signing_key_id(signing_key_id_);
+        response->set_export_allowed(record.export_allowed);
+        return Status::Ok();
+      },
+      [this, response, done = std::move(done)](Status s) {
+        pending_registrations_.fetch_sub(1);
+        if (!s.ok()) return done(s);
+        done(std::move(*response));
+      });
+}
+
+Result<DeviceIdentity> LicensingService::Identify(
+    const std::optional<crypto::Certificate>& certificate) const {
+  if (!certificate) {
+    return Unauthenticated(
+        "this route needs the device's ID certificate (mutual TLS); register the device first "
+        "with `outpost device register`");
+  }
+  DeviceIdentity id{certificate->subject_common_name(), certificate->serial_hex()};
+  std::shared_lock lock(mu_);
+  const DeviceRecord* d = FindLocked(id.instance_id);
+  if (d == nullptr) {
+    return Unauthenticated("instance " + Quote(id.instance_id) +
+                           " is not registered (released or replaced); register the device again");
+  }
+  if (d->cert_serial != id.cert_serial) {
+    return Unauthenticated("this certificate of instance " + id.instance_id +
+                           " is no longer valid (the registration moved or was renewed); register "
+                           "the device again");
+  }
+  return id;
+}
+
+// --- Authorization ----------------------------------------------------------------------------
+
+Result<v1::SignedAuthorization> LicensingService::Sign(
+    const DeviceRecord& device, const AuthorizationDecision& decision) const {
+  v1::SignedAuthorization out;
+  v1::Authorization* a = out.mutable_authorization();
+  a->set_satellite_id(satellite_id_);
+  a->set_instance_id(device.instance_id);
+  a->set_va(device.va);
+  a->set_udi(device.udi.ToString());
+  a->set_issued_at(ToSeconds(decision.issued_at));
+  a->set_issued_at_text(FormatTime(decision.issued_at));
+  a->set_valid_until(ToSeconds(decision.valid_until));
+  a->set_valid_until_text(FormatTime(decision.valid_until));
+  a->set_renew_after(ToSeconds(decision.renew_after));
+  a->set_renew_after_text(FormatTime(decision.renew_after));
+  for (const TagDecision& t : decision.tags) {
+    v1::TagAuthorization* ta = a->add_tags();
+    ta->set_tag(t.tag);
+    ta->set_requested(t.requested);
+    ta->set_granted(t.granted);
+    ta->set_status(std::string(TagStatusName(t.status)));
+    ta->set_reason(t.reason);
+    ta->set_floating(t.floating);
+    if (t.valid_until) {
+      ta->set_valid_until(ToSeconds(*t.valid_until));
+      ta->set_valid_until_text(FormatTime(*t.valid_until));
+    }
+    if (t.renew_after) {
+      ta->set_renew_after(ToSeconds(*t.renew_after));
+      ta->set_renew_after_text(FormatTime(*t.renew_after));
+    }
+  }
+  std::string payload;
+  if (!a->SerializeToString(&payload)) return Internal("cannot serialize an authorization");
+  OUTPOST_ASSIGN_OR_RETURN(std::string signature, signing_key_.Sign(kAuthorizationDomain, payload));
+  out.set_payload(std::move(payload));
+  out.set_key_id(signing_key_id_);
+  out.set_algorithm("ed25519");
+  out.set_signature(std::move(signature));
+  return out;
+}
+
+void LicensingService::Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
+                                 Callback<v1::SignedAuthorization> done) {
+  std::vector<TagRequest> tags;
+  tags.reserve(request.tags_size());
+  for (const v1::TagUse& t : request.tags()) tags.push_back({t.tag(), t.count()});
+  struct Outcome {
+    DeviceRecord device;
+    AuthorizationDecision decision;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  Submit(
+      [this, device, tags = std::move(tags), outcome](sqlite::Connection& db,
+                                                      UnitState& unit) -> Status {
+        auto it = devices_.find(device.instance_id);
+        if (it == devices_.end() || it->second.cert_serial != device.cert_serial) {
+          return Unauthenticated("instance " + device.instance_id +
+                                 " was released or replaced; register the device again");
+        }
+        DeviceRecord& d = it->second;
+        const TimePoint now = Now();
+        OUTPOST_ASSIGN_OR_RETURN(
+            AuthorizationDecision decision,
+            book_.Authorize({d.instance_id, d.va, d.udi, d.export_allowed}, tags, now, policy_));
+        unit.mutated = true;
+        d.last_seen_at = now;
+        OUTPOST_RETURN_IF_ERROR(PersistDelta(db, decision.delta));
+        OUTPOST_RETURN_IF_ERROR(TouchDevice(db, d.instance_id, now));
+        json::array per_tag;
+        for (const TagDecision& t : decision.tags) {
+          per_tag.push_back(json::object{{"tag", t.tag},
+                                         {"requested", t.requested},
+                                         {"granted", t.granted},
+                                         {"status", TagStatusName(t.status)}});
+        }
+        OUTPOST_RETURN_IF_ERROR(Audit(db, DeviceActor(d.instance_id), "device.authorize",
+                                      "device:" + d.instance_id,
+                                      {{"va", d.va}, {"udi", d.udi.ToString()}, {"tags", per_tag}},
+                                      now));
+        outcome->device = d;
+        outcome->decision = std::move(decision);
+        return Status::Ok();
+      },
+      [this, outcome, done = std::move(done)](Status s) {
+        if (!s.ok()) return done(s);
+        done(Sign(outcome->device, outcome->decision));
+      });
+}
+
+// --- Release, rehost --------------------------------------------------------------------------
+
+Status LicensingService::ReleaseLocked(sqlite::Connection& db, const std::string& instance_id,
+                                       const audit::Actor& actor,
+                                       std::vector<TagRequest>* released) {
+  const DeviceRecord* d = FindLocked(instance_id);
+  if (d == nullptr) {
+    return NotFound("instance " + Quote(instance_id) +
+                    " is not registered; list devices with `outpost devices`");
+  }
+  const DeviceRecord record = *d;
+  const TimePoint now = Now();
+  OUTPOST_ASSIGN_OR_RETURN(ConsumptionDelta delta, book_.Release(instance_id, now));
+  RemoveDeviceLocked(instance_id);
+  OUTPOST_RETURN_IF_ERROR(PersistDelta(db, delta));
+  OUTPOST_RETURN_IF_ERROR(DeleteDevice(db, instance_id));
+  for (const TagChange& c : delta.changes) released->push_back({c.tag, c.old_count});
+  return Audit(db, actor, "device.release", "device:" + instance_id,
+               {{"va", record.va}, {"udi", record.udi.ToString()},
+                {"released", TagsJson(delta, true)}},
+               now);
+}
+
+void LicensingService::ReleaseSelf(const DeviceIdentity& device,
+                                   Callback<v1::ReleaseResponse> done) {
+  auto released = std::make_shared<std::vector<TagRequest>>();
+  Submit(
+      [this, device, released](sqlite::Connection& db, UnitState& unit) -> Status {
+        const DeviceRecord* d = FindLocked(device.instance_id);
+        if (d == nullptr || d->cert_serial != device.cert_serial) {
+          return Unauthenticated("instance " + device.instance_id +
+                                 " was already released or replaced");
+        }
+        unit.mutated = true;
+        return ReleaseLocked(db, device.instance_id, DeviceActor(device.instance_id),
+                             released.get());
+      },
+      [device, released, done = std::move(done)](Status s) {
+        if (!s.ok()) return done(s);
+        v1::ReleaseResponse out;
+        out.set_instance_id(device.instance_id);
+        for (const TagRequest& t : *released) {
+          v1::TagUse* u = out.add_released();
+          u->set_tag(t.tag);
+          u->set_count(t.count);
+        }
+        done(std::move(out));
+      });
+}
+
+Result<v1::ReleaseDeviceResponse> LicensingService::ReleaseDevice(std::string_view instance_id,
+                                                                  const auth::Principal& by) {
+  OUTPOST_RETURN_IF_ERROR(ValidateInstanceId(instance_id));
+  std::vector<TagRequest> released;
+  const std::string id(instance_id);
+  OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
+    if (FindLocked(id) != nullptr) unit.mutated = true;
+    return ReleaseLocked(db, id, by.actor(), &released);
+  }));
+  v1::ReleaseDeviceResponse out;
+  out.set_instance_id(id);
+  for (const TagRequest& t : released) {
+    v1::TagUse* u = out.add_released();
+    u->set_tag(t.tag);
+    u->set_count(t.count);
+  }
+  return out;
+}
+
+Result<v1::Device> LicensingService::RehostDevice(std::string_view instance_id,
+                                                  std::string_view new_udi,
+                                                  const auth::Principal& by) {
+  OUTPOST_RETURN_IF_ERROR(ValidateInstanceId(instance_id));
+  OUTPOST_ASSIGN_OR_RETURN(Udi udi, ParseUdi(new_udi));
+  const std::string id(instance_id);
+  v1::Device out;
+  OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
+    const DeviceRecord* d = FindLocked(id);
+    if (d == nullptr) {
+      return NotFound("instance " + Quote(id) +
+                      " is not registered; list devices with `outpost devices`");
+    }
+    if (auto it = by_udi_.find(udi); it != by_udi_.end()) {
+      return AlreadyExists("UDI " + Quote(udi.ToString()) + " is already registered (instance " +
+                           it->second + "); release it first");
+    }
+    if (auto vs = by_va_serial_.find({d->va, udi.serial});
+        vs != by_va_serial_.end() && vs->second != id) {
+      return AlreadyExists("serial " + Quote(udi.serial) + " is already registered in " +
+                           Quote(d->va) + " under another product");
+    }
+    DeviceRecord record = *d;
+    const Udi old_udi = record.udi;
+    OUTPOST_ASSIGN_OR_RETURN(RehostDelta moved, book_.Rehost(id, id, udi));
+    unit.mutated = true;
+    RemoveDeviceLocked(id);
+    record.udi = udi;
+    record.cert_serial.clear();
+    AddDeviceLocked(record);
+    OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved.removed));
+    OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved.added));
+    OUTPOST_RETURN_IF_ERROR(UpdateDeviceUdi(db, id, udi));
+    out = ToDeviceLocked(record);
+    return Audit(db, by.actor(), "device.rehost", "device:" + id,
+                 {{"va", record.va},
+                  {"from_udi", old_udi.ToString()},
+                  {"to_udi", udi.ToString()},
+                  {"moved", TagsJson(moved.added, false)}},
+                 Now());
+  }));
+  return out;
+}
+
+// --- Moves and reservations -------------------------------------------------------------------
+
+Result<v1::MoveLicensesResponse> LicensingService::MoveLicenses(
+    const v1::MoveLicensesRequest& request, const auth::Principal& by) {
+  OUTPOST_RETURN_IF_ERROR(ValidateVaName(request.from_va()).WithContext("from_va"));
+  OUTPOST_RETURN_IF_ERROR(ValidateVaName(request.to_va()).WithContext("to_va"));
+  OUTPOST_RETURN_IF_ERROR(ValidateTag(request.tag()));
+  OUTPOST_RETURN_IF_ERROR(ValidateCount(request.count(), "count"));
+  if (request.from_va() == request.to_va()) {
+    return InvalidArgument("from_va and to_va are both " + Quote(request.from_va()) +
+                           "; a move needs two different virtual accounts");
+  }
+  MoveRecord move{NewUuid(),       request.from_va(), request.to_va(), request.tag(),
+                  request.count(), TimePoint(),       by.actor().ToString()};
+  OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
+    const TimePoint now = Now();
+    move.created_at = now;
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto changed, book_.ApplyMove(move.from_va, move.to_va, move.tag, move.count, now));
+    unit.mutated = true;
+    OUTPOST_RETURN_IF_ERROR(UpsertEntitlements(db, changed));
+    OUTPOST_RETURN_IF_ERROR(InsertMove(db, move));
+    return Audit(db, by.actor(), "license.move", "move:" + move.id,
+                 {{"from_va", move.from_va},
+                  {"to_va", move.to_va},
+                  {"tag", move.tag},
+                  {"count", move.count}},
+                 now);
+  }));
+  v1::MoveLicensesResponse out;
+  out.set_move_id(move.id);
+  out.set_from_va(move.from_va);
+  out.set_to_va(move.to_va);
+  out.set_tag(move.tag);
+  out.set_count(move.count);
+  return out;
+}
+
+Result<v1::Reservation> LicensingService::Reserve(const v1::ReservationRequest& request,
+                                                  const auth::Principal& by) {
+  OUTPOST_ASSIGN_OR_RETURN(Udi udi, ParseUdi(request.udi()));
+  Reservation wanted{request.va(), request.tag(), udi, request.count()};
+  OUTPOST_RETURN_IF_ERROR(ValidateReservation(wanted));
+  Reservation held;
+  OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
+    const TimePoint now = Now();
+    OUTPOST_ASSIGN_OR_RETURN(held, book_.AddReservation(wanted, now));
+    unit.mutated = true;
+    OUTPOST_RETURN_IF_ERROR(PersistReservation(db, held));
+    return Audit(db, by.actor(), "license.reserve", "reservation:" + held.va + "/" + held.tag,
+                 {{"va", held.va},
+                  {"tag", held.tag},
+                  {"udi", udi.ToString()},
+                  {"added", wanted.count},
+                  {"count", held.count}},
+                 now);
+  }));
+  v1::Reservation out;
+  out.set_va(held.va);
+  out.set_tag(held.tag);
+  out.set_udi(held.udi.ToString());
+  out.set_count(held.count);
+  return out;
+}
+
+Status LicensingService::Unreserve(const v1::ReservationRequest& request,
+                                   const auth::Principal& by) {
+  OUTPOST_ASSIGN_OR_RETURN(Udi udi, ParseUdi(request.udi()));
+  OUTPOST_RETURN_IF_ERROR(ValidateVaName(request.va()));
+  OUTPOST_RETURN_IF_ERROR(ValidateTag(request.tag()));
+  return RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
+    OUTPOST_RETURN_IF_ERROR(book_.RemoveReservation(request.va(), request.tag(), udi));
+    unit.mutated = true;
+    OUTPOST_RETURN_IF_ERROR(PersistReservation(db, {request.va(), request.tag(), udi, 0}));
+    return Audit(db, by.actor(), "license.unreserve",
+                 "reservation:" + request.va() + "/" + request.tag(),
+                 {{"va", request.va()}, {"tag", request.tag()}, {"udi", udi.ToString()}}, Now());
+  });
+}
+
+// --- Reading ----------------------------------------------------------------------------------
+
+v1::ListLicensesResponse LicensingService::Licenses(std::optional<std::string_view> va) const {
+  const TimePoint now = Now();
+  std::vector<ComplianceRow> rows;
+  {
+    std::shared_lock lock(mu_);
+    rows = book_.Compliance(now, va);
+  }
+  v1::ListLicensesResponse out;
+  out.set_computed_at(ToSeconds(now));
+  out.set_computed_at_text(FormatTime(now));
+  for (const ComplianceRow& r : rows) {
+    v1::LicensePool* p = out.add_pools();
+    p->set_va(r.va);
+    p->set_tag(r.tag);
+    p->set_purchased(r.purchased);
+    p->set_in_use(r.in_use);
+    p->set_reserved(r.reserved);
+    p->set_available(r.available);
+    p->set_status(std::string(ComplianceStatusName(r.status)));
+    p->set_enforcement(std::string(EnforcementName(r.enforcement)));
+    p->set_floating(r.floating);
+    p->set_export_controlled(r.export_controlled);
+    if (r.next_end) {
+      p->set_next_end(ToSeconds(*r.next_end));
+      p->set_next_end_text(FormatTime(*r.next_end));
+    }
+    if (r.expired_at) {
+      p->set_expired_at(ToSeconds(*r.expired_at));
+      p->set_expired_at_text(FormatTime(*r.expired_at));
+    }
+  }
+  return out;
+}
+
+v1::Device LicensingService::ToDeviceLocked(const DeviceRecord& d) const {
+  v1::Device out;
+  out.set_instance_id(d.instance_id);
+  out.set_va(d.va);
+  out.set_udi(d.udi.ToString());
+  out.set_pid(d.udi.pid);
+  out.set_serial(d.udi.serial);
+  out.set_hostname(d.hostname);
+  out.set_token_id(d.token_id);
+  out.set_export_allowed(d.export_allowed);
+  out.set_registered_at(ToSeconds(d.registered_at));
+  out.set_registered_at_text(FormatTime(d.registered_at));
+  if (d.last_seen_at) {
+    out.set_last_seen_at(ToSeconds(*d.last_seen_at));
+    out.set_last_seen_at_text(FormatTime(*d.last_seen_at));
+  }
+  out.set_certificate_not_after(ToSeconds(d.cert_not_after));
+  out.set_certificate_not_after_text(FormatTime(d.cert_not_after));
+  for (const ConsumptionRow& r : book_.DeviceConsumption(d.instance_id)) {
+    v1::Holding* h = out.add_holdings();
+    h->set_tag(r.tag);
+    h->set_count(r.count);
+    h->set_valid_until(ToSeconds(r.valid_until));
+    h->set_valid_until_text(FormatTime(r.valid_until));
+  }
+  return out;
+}
+
+Result<v1::Device> LicensingService::Self(const DeviceIdentity& device) const {
+  std::shared_lock lock(mu_);
+  const DeviceRecord* d = FindLocked(device.instance_id);
+  if (d == nullptr || d->cert_serial != device.cert_serial) {
+    return Unauthenticated("instance " + device.instance_id + " was released or replaced");
+  }
+  return ToDeviceLocked(*d);
+}
+
+v1::ListDevicesResponse LicensingService::Devices(std::optional<std::string_view> va,
+                                                  size_t limit) const {
+  std::shared_lock lock(mu_);
+  std::vector<const DeviceRecord*> matching;
+  for (const auto& [id, d] : devices_) {
+    if (!va || d.va == *va) matching.push_back(&d);
+  }
+  std::sort(matching.begin(), matching.end(),
+            [](const DeviceRecord* a, const DeviceRecord* b) {
+              return a->instance_id < b->instance_id;
+            });
+  v1::ListDevicesResponse out;
+  for (size_t i = 0; i < matching.size() && i < limit; ++i) {
+    *out.add_devices() = ToDeviceLocked(*matching[i]);
+  }
+  out.set_truncated(matching.size() > limit);
+  return out;
+}
+
+Result<v1::ListReservationsResponse> LicensingService::Reservations() const {
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT va, tag, pid, serial, count FROM "
+                                                   "reservations ORDER BY va, tag, pid, serial"));
+  v1::ListReservationsResponse out;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    v1::Reservation* r = out.add_reservations();
+    r->set_va(stmt->ColumnText(0));
+    r->set_tag(stmt->ColumnText(1));
+    r->set_udi(stmt->ColumnText(2) + ":" + stmt->ColumnText(3));
+    r->set_count(stmt->ColumnInt64(4));
+  }
+  return out;
+}
+
+BookState LicensingService::Snapshot() const {
+  std::shared_lock lock(mu_);
+  return book_.Snapshot();
+}
+
+// --- Background and sync ----------------------------------------------------------------------
+
+Status LicensingService::Sweep() {
+  const std::optional<ClockRollback> rollback = clock_.TakeRollback();
+  if (rollback) {
+    spdlog::error(
+        "CLOCK_ROLLBACK: the system clock says {} but the satellite has seen {}; expiry "
+        "decisions keep using the later time",
+        FormatTime(rollback->real), FormatTime(rollback->high_water));
+  }
+  return RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
+    const TimePoint now = Now();
+    if (rollback) {
+      OUTPOST_RETURN_IF_ERROR(Audit(
+          db, audit::Actor::System(), "alarm.clock_rollback", "satellite:" + satellite_id_,
+          {{"alarm", "CLOCK_ROLLBACK"},
+           {"system_time", FormatTime(rollback->real)},
+           {"high_water", FormatTime(rollback->high_water)},
+           {"behind_seconds",
+            std::chrono::duration_cast<std::chrono::seconds>(rollback->behind).count()}},
+          now));
+    }
+    unit.mutated = true;
+    for (const ConsumptionDelta& delta : book_.Sweep(now)) {
+      OUTPOST_RETURN_IF_ERROR(PersistDelta(db, delta));
+      OUTPOST_RETURN_IF_ERROR(Audit(db, audit::Actor::System(), "license.sweep",
+                                    "device:" + delta.instance_id,
+                                    {{"va", delta.va},
+                                     {"udi", delta.udi.ToString()},
+                                     {"expired", TagsJson(delta, true)}},
+                                    now));
+    }
+    OUTPOST_RETURN_IF_ERROR(InsertUsageSamples(db, usage_.CloseHours(now)));
+    const TimePoint high_water = Truncate(clock_.HighWater());
+    if (high_water >= persisted_high_water_ + kHighWaterPersistStep) {
+      OUTPOST_RETURN_IF_ERROR(
+          db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES ('clock_high_water', ?) "
+                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                          std::to_string(ToSeconds(high_water)))
+              .status());
+      persisted_high_water_ = high_water;
+    }
+    return Status::Ok();
+  });
+}
+
+Status LicensingService::ReplaceEntitlementsOn(sqlite::Connection& db,
+                                               std::vector<Entitlement> entitlements) {
+  std::unique_lock lock(mu_);
+  if (stale_) OUTPOST_RETURN_IF_ERROR(ReloadLocked(db));
+  OUTPOST_RETURN_IF_ERROR(ReplaceEntitlementRows(db, entitlements));
+  Status s = book_.ReplaceEntitlements(std::move(entitlements));
+  if (!s.ok()) stale_ = true;  // the rows were written: let the next unit reload
+  return s;
+}
+
+Status LicensingService::ReplaceEntitlements(std::vector<Entitlement> entitlements,
+                                             const audit::Actor& actor) {
+  for (const Entitlement& e : entitlements) {
+    OUTPOST_RETURN_IF_ERROR(ValidateEntitlement(e, /*allow_move_ids=*/true));
+  }
+  const size_t count = entitlements.size();
+  return RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
+    unit.mutated = true;
+    OUTPOST_RETURN_IF_ERROR(ReplaceEntitlementRows(db, entitlements));
+    OUTPOST_RETURN_IF_ERROR(book_.ReplaceEntitlements(std::move(entitlements)));
+    return Audit(db, actor, "entitlements.replace", "satellite:" + satellite_id_,
+                 {{"count", count}}, Now());
+  });
+}
+
+}  // namespace outpost::server::licensing

@@ -1,0 +1,206 @@
+#pragma once
+
+// LicensingService: the satellite's licensing as the API sees it (DESIGN.md section 2,
+// "Registration" to "Clock"). It owns the in-memory truth — the pool book (pools.h) and the
+// registry of devices — and persists every change through the group-commit writer, in the same
+// unit as its audit record, before anyone is told about it.
+//
+// Consistency. Every change runs as one writer unit on the writer thread under mu_: decide in
+// memory, write the rows, append the audit record. A unit that fails after changing memory (or
+// whose batch fails to commit) marks the state stale; the next unit first reloads the book and
+// the registry from the database inside its own transaction, so memory always converges on what
+// was committed. Failures before memory changed (bad input, refused token) change nothing.
+// Readers (device identification, listings, compliance) take mu_ shared; they may see a change
+// a few milliseconds before its commit, never one that is lost without a reload.
+//
+// Asynchrony. Device calls take a callback and never block the calling (I/O) thread: the
+// callback runs on the writer thread after the commit. Admin calls block until the commit.
+//
+// Time. Decisions use a HighWaterClock (clock.h) over the injected clock, truncated to whole
+// seconds, so a clock set back cannot extend a license and what is stored equals what was decided.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/crypto/ca.h"
+#include "common/crypto/keys.h"
+#include "common/sqlite/reader_pool.h"
+#include "common/sqlite/writer.h"
+#include "common/status.h"
+#include "outpost/v1/devices.pb.h"
+#include "outpost/v1/licensing.pb.h"
+#include "server/auth/principal.h"
+#include "server/licensing/authorization.h"
+#include "server/licensing/clock.h"
+#include "server/licensing/pools.h"
+#include "server/licensing/store.h"
+#include "server/licensing/tokens.h"
+#include "server/licensing/usage.h"
+
+namespace outpost::server::licensing {
+
+// Domain of the satellite's signature over an Authorization (see devices.proto).
+inline constexpr std::string_view kAuthorizationDomain = "outpost.v1.authorization";
+
+struct LicensingOptions {
+  AuthorizationPolicy policy;
+  Duration certificate_validity = std::chrono::hours(24 * 365);
+  Duration certificate_renewal = std::chrono::hours(24 * 180);
+  Duration clock_rollback_tolerance = HighWaterClock::kDefaultTolerance;
+  // Registrations accepted per source address per minute (a token bucket; bursts up to this).
+  int registration_rate_per_minute = 600;
+  // Registrations waiting for the writer beyond this are refused with 503 (a storm degrades,
+  // it does not queue without bound).
+  int max_pending_registrations = 4096;
+};
+
+// A device call's caller, established from its mTLS certificate.
+struct DeviceIdentity {
+  std::string instance_id;
+  std::string cert_serial;
+};
+
+class LicensingService {
+ public:
+  using Done = std::function<void(Status)>;
+  template <typename T>
+  using Callback = std::function<void(Result<T>)>;
+
+  // Loads devices and the book from the database (through the writer's connection) and seeds
+  // the high-water clock from satellite_meta. Everything passed must outlive the service.
+  static Result<std::unique_ptr<LicensingService>> Open(
+      sqlite::Writer& writer, sqlite::ReaderPool& readers, const Clock& clock,
+      crypto::CertificateAuthority ca, const crypto::PrivateKey& signing_key,
+      std::string satellite_id, TokenStore& tokens, LicensingOptions options);
+  ~LicensingService();
+
+  // --- Devices (asynchronous; the callback runs after the commit) ------------------------------
+  // POST /v1/devices/register. Errors: kInvalidArgument (UDI, hostname, key/CSR, CSR
+  // signature), kUnauthenticated (token: unknown, expired, revoked, used up),
+  // kAlreadyExists (the serial is registered in the VA under another product),
+  // kResourceExhausted (rate limit for `remote_address`), kUnavailable (storm: queue full).
+  void Register(const v1::RegisterRequest& request, const std::string& remote_address,
+                Callback<v1::RegisterResponse> done);
+  // Who is calling: the instance named by the certificate's CN, if it is registered and the
+  // certificate is its current one. kUnauthenticated otherwise (a released or replaced
+  // instance, or no certificate).
+  Result<DeviceIdentity> Identify(const std::optional<crypto::Certificate>& certificate) const;
+  // POST /v1/devices/authorize: the signed answer. kInvalidArgument (tags, counts, duplicates),
+  // kUnauthenticated (the instance went away meanwhile).
+  void Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
+                 Callback<v1::SignedAuthorization> done);
+  // POST /v1/devices/release: everything back, deregistered.
+  void ReleaseSelf(const DeviceIdentity& device, Callback<v1::ReleaseResponse> done);
+  // GET /v1/devices/self.
+  Result<v1::Device> Self(const DeviceIdentity& device) const;
+
+  // --- Operators (blocking; audited with the principal) ----------------------------------------
+  Result<v1::ReleaseDeviceResponse> ReleaseDevice(std::string_view instance_id,
+                                                  const auth::Principal& by);
+  // Moves a registration and its licenses to `new_udi`; the old certificate stops working and
+  // the device with the new UDI registers (with a token) to take the licenses over.
+  Result<v1::Device> RehostDevice(std::string_view instance_id, std::string_view new_udi,
+                                  const auth::Principal& by);
+  Result<v1::MoveLicensesResponse> MoveLicenses(const v1::MoveLicensesRequest& request,
+                                                const auth::Principal& by);
+  Result<v1::Reservation> Reserve(const v1::ReservationRequest& request,
+                                  const auth::Principal& by);
+  Status Unreserve(const v1::ReservationRequest& request, const auth::Principal& by);
+
+  // --- Reading ----------------------------------------------------------------------------------
+  v1::ListLicensesResponse Licenses(std::optional<std::string_view> va) const;
+  // Devices of `va` (all when nullopt) sorted by instance id, at most `limit`.
+  v1::ListDevicesResponse Devices(std::optional<std::string_view> va, size_t limit) const;
+  Result<v1::ListReservationsResponse> Reservations() const;
+  // The book's rows (tests compare it across restarts).
+  BookState Snapshot() const;
+
+  // --- Background and sync ----------------------------------------------------------------------
+  // Releases what expired, closes usage hours, persists the clock's high-water mark and raises
+  // CLOCK_ROLLBACK once per episode — all audited. The satellite calls it every few seconds.
+  Status Sweep();
+  // Replaces every entitlement (a sync response carries the complete set), in its own unit.
+  // Moves not yet acknowledged by central are re-applied by the caller.
+  Status ReplaceEntitlements(std::vector<Entitlement> entitlements, const audit::Actor& actor);
+  // The same inside a unit of work the caller owns (sync import). If the caller's unit fails
+  // after this returned Ok, it must call MarkStale() from its Done.
+  Status ReplaceEntitlementsOn(sqlite::Connection& db, std::vector<Entitlement> entitlements);
+  void MarkStale();
+  // The policy used for new authorizations (central's policy replaces the configured one).
+  void SetPolicy(const AuthorizationPolicy& policy);
+
+  TimePoint Now() const;
+  bool InClockRollback() const { return clock_.InRollback(); }
+  size_t device_count() const;
+  uint64_t reloads() const { return reloads_.load(); }
+
+ private:
+  struct UnitState {
+    bool mutated = false;
+  };
+  using Work = std::function<Status(sqlite::Connection&, UnitState&)>;
+
+  LicensingService(sqlite::Writer& writer, sqlite::ReaderPool& readers, const Clock& clock,
+                   crypto::CertificateAuthority ca, const crypto::PrivateKey& signing_key,
+                   std::string satellite_id, TokenStore& tokens, LicensingOptions options,
+                   TimePoint high_water);
+
+  // Runs `work` as a writer unit under mu_ (reloading first when stale); `done` gets its
+  // outcome after the commit.
+  void Submit(Work work, Done done);
+  Status RunUnit(Work work);
+  Status ReloadLocked(sqlite::Connection& db);
+  // Registry changes (mu_ held exclusively).
+  void AddDeviceLocked(DeviceRecord record);
+  void RemoveDeviceLocked(const std::string& instance_id);
+  const DeviceRecord* FindLocked(std::string_view instance_id) const;
+  Status CheckRateLimit(const std::string& remote_address);
+  v1::Device ToDeviceLocked(const DeviceRecord& record) const;
+  // Releases everything of `instance_id` and deletes it (device or operator), audited.
+  Status ReleaseLocked(sqlite::Connection& db, const std::string& instance_id,
+                       const audit::Actor& actor, std::vector<TagRequest>* released);
+  Result<v1::SignedAuthorization> Sign(const DeviceRecord& device,
+                                       const AuthorizationDecision& decision) const;
+
+  sqlite::Writer& writer_;
+  sqlite::ReaderPool& readers_;
+  HighWaterClock clock_;
+  const crypto::CertificateAuthority ca_;
+  const crypto::PrivateKey& signing_key_;
+  const std::string signing_key_id_;
+  const std::string satellite_id_;
+  TokenStore& tokens_;
+  const LicensingOptions options_;
+
+  mutable std::shared_mutex mu_;
+  AuthorizationPolicy policy_;  // guarded by mu_
+  UsageTracker usage_;          // fed by book_; guarded by mu_
+  PoolBook book_{&usage_};      // guarded by mu_
+  std::unordered_map<std::string, DeviceRecord> devices_;  // by instance id; guarded by mu_
+  std::map<Udi, std::string> by_udi_;                       // UDI -> instance id; guarded by mu_
+  // (va, serial) -> instance id: a serial belongs to one product in a VA. Guarded by mu_.
+  std::map<std::pair<std::string, std::string>, std::string> by_va_serial_;
+  bool stale_ = false;  // guarded by mu_
+  TimePoint persisted_high_water_;  // writer thread only
+  std::atomic<uint64_t> reloads_{0};
+
+  std::mutex rate_mu_;
+  struct Bucket {
+    double tokens = 0;
+    TimePoint last;
+  };
+  std::unordered_map<std::string, Bucket> buckets_;  // guarded by rate_mu_
+  std::atomic<int> pending_registrations_{0};
+};
+
+}  // namespace outpost::server::licensing

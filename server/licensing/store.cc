@@ -1,0 +1,230 @@
+#include "server/licensing/store.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace outpost::server::licensing {
+
+int64_t ToSeconds(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+TimePoint FromSeconds(int64_t s) { return TimePoint(std::chrono::seconds(s)); }
+
+namespace {
+
+std::optional<int64_t> OptionalSeconds(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return ToSeconds(*t);
+}
+
+}  // namespace
+
+Result<std::vector<DeviceRecord>> LoadDevices(sqlite::Connection& db) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stmt,
+      db.Query("SELECT instance_id, va, pid, serial, hostname, token_id, export_allowed, "
+               "cert_serial, cert_not_after, registered_at, last_seen_at FROM devices "
+               "ORDER BY instance_id"));
+  std::vector<DeviceRecord> out;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    DeviceRecord d;
+    d.instance_id = stmt->ColumnText(0);
+    d.va = stmt->ColumnText(1);
+    d.udi = {stmt->ColumnText(2), stmt->ColumnText(3)};
+    d.hostname = stmt->ColumnText(4);
+    d.token_id = stmt->ColumnText(5);
+    d.export_allowed = stmt->ColumnInt64(6) != 0;
+    d.cert_serial = stmt->ColumnText(7);
+    d.cert_not_after = FromSeconds(stmt->ColumnInt64(8));
+    d.registered_at = FromSeconds(stmt->ColumnInt64(9));
+    if (!stmt->ColumnIsNull(10)) d.last_seen_at = FromSeconds(stmt->ColumnInt64(10));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Result<BookState> LoadBookState(sqlite::Connection& db) {
+  BookState state;
+  {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto stmt, db.Query("SELECT id, va, tag, quantity, start_at, end_at, enforced, floating, "
+                            "export_controlled FROM entitlements ORDER BY id"));
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      Entitlement e;
+      e.id = stmt->ColumnText(0);
+      e.va = stmt->ColumnText(1);
+      e.tag = stmt->ColumnText(2);
+      e.quantity = stmt->ColumnInt64(3);
+      e.start = FromSeconds(stmt->ColumnInt64(4));
+      if (!stmt->ColumnIsNull(5)) e.end = FromSeconds(stmt->ColumnInt64(5));
+      e.enforcement = stmt->ColumnInt64(6) != 0 ? Enforcement::kEnforced : Enforcement::kReported;
+      e.floating = stmt->ColumnInt64(7) != 0;
+      e.export_controlled = stmt->ColumnInt64(8) != 0;
+      state.entitlements.push_back(std::move(e));
+    }
+  }
+  {
+    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT va, tag, pid, serial, count FROM "
+                                                 "reservations ORDER BY va, tag, pid, serial"));
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      state.reservations.push_back({stmt->ColumnText(0), stmt->ColumnText(1),
+                                    Udi{stmt->ColumnText(2), stmt->ColumnText(3)},
+                                    stmt->ColumnInt64(4)});
+    }
+  }
+  {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto stmt,
+        db.Query("SELECT c.instance_id, d.va, d.pid, d.serial, c.tag, c.count, c.valid_until "
+                 "FROM consumption c JOIN devices d ON d.instance_id = c.instance_id "
+                 "ORDER BY c.instance_id, c.tag"));
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      ConsumptionRow r;
+      r.instance_id = stmt->ColumnText(0);
+      r.va = stmt->ColumnText(1);
+      r.udi = {stmt->ColumnText(2), stmt->ColumnText(3)};
+      r.tag = stmt->ColumnText(4);
+      r.count = stmt->ColumnInt64(5);
+      r.valid_until = FromSeconds(stmt->ColumnInt64(6));
+      state.consumption.push_back(std::move(r));
+    }
+  }
+  // SQLite orders text by bytes, as std::string compares: already canonical.
+  return state;
+}
+
+Status InsertDevice(sqlite::Connection& db, const DeviceRecord& d) {
+  auto n = db.ExecPrepared(
+      "INSERT INTO devices(instance_id, va, pid, serial, hostname, token_id, export_allowed, "
+      "cert_serial, cert_not_after, registered_at, last_seen_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      d.instance_id, d.va, d.udi.pid, d.udi.serial, d.hostname, d.token_id,
+      d.export_allowed ? 1 : 0, d.cert_serial, ToSeconds(d.cert_not_after),
+      ToSeconds(d.registered_at), OptionalSeconds(d.last_seen_at));
+  return n.status();
+}
+
+Status DeleteDevice(sqlite::Connection& db, std::string_view instance_id) {
+  return db.ExecPrepared("DELETE FROM devices WHERE instance_id = ?", instance_id).status();
+}
+
+Status UpdateDeviceUdi(sqlite::Connection& db, std::string_view instance_id, const Udi& udi) {
+  return db
+      .ExecPrepared("UPDATE devices SET pid = ?, serial = ?, cert_serial = '' WHERE instance_id = ?",
+                    udi.pid, udi.serial, instance_id)
+      .status();
+}
+
+Status TouchDevice(sqlite::Connection& db, std::string_view instance_id, TimePoint at) {
+  return db
+      .ExecPrepared("UPDATE devices SET last_seen_at = ? WHERE instance_id = ?", ToSeconds(at),
+                    instance_id)
+      .status();
+}
+
+Status PersistDelta(sqlite::Connection& db, const ConsumptionDelta& delta) {
+  for (const TagChange& c : delta.changes) {
+    if (c.new_count == 0) {
+      OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+                                    "DELETE FROM consumption WHERE instance_id = ? AND tag = ?",
+                                    delta.instance_id, c.tag)
+                                  .status());
+    } else {
+      OUTPOST_RETURN_IF_ERROR(
+          db.ExecPrepared("INSERT INTO consumption(instance_id, tag, count, valid_until) "
+                          "VALUES (?, ?, ?, ?) ON CONFLICT(instance_id, tag) DO UPDATE SET "
+                          "count = excluded.count, valid_until = excluded.valid_until",
+                          delta.instance_id, c.tag, c.new_count,
+                          ToSeconds(c.valid_until.value_or(TimePoint())))
+              .status());
+    }
+  }
+  return Status::Ok();
+}
+
+Status UpsertEntitlements(sqlite::Connection& db, const std::vector<Entitlement>& entitlements) {
+  for (const Entitlement& e : entitlements) {
+    OUTPOST_RETURN_IF_ERROR(
+        db.ExecPrepared(
+              "INSERT INTO entitlements(id, va, tag, quantity, start_at, end_at, enforced, "
+              "floating, export_controlled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT(id) DO UPDATE SET va = excluded.va, tag = excluded.tag, "
+              "quantity = excluded.quantity, start_at = excluded.start_at, end_at = "
+              "excluded.end_at, enforced = excluded.enforced, floating = excluded.floating, "
+              "export_controlled = excluded.export_controlled",
+              e.id, e.va, e.tag, e.quantity, ToSeconds(e.start), OptionalSeconds(e.end),
+              e.enforcement == Enforcement::kEnforced ? 1 : 0, e.floating ? 1 : 0,
+              e.export_controlled ? 1 : 0)
+            .status());
+  }
+  return Status::Ok();
+}
+
+Status ReplaceEntitlementRows(sqlite::Connection& db,
+                              const std::vector<Entitlement>& entitlements) {
+  OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("DELETE FROM entitlements").status());
+  return UpsertEntitlements(db, entitlements);
+}
+
+Status PersistReservation(sqlite::Connection& db, const Reservation& r) {
+  if (r.count == 0) {
+    return db
+        .ExecPrepared(
+            "DELETE FROM reservations WHERE va = ? AND tag = ? AND pid = ? AND serial = ?", r.va,
+            r.tag, r.udi.pid, r.udi.serial)
+        .status();
+  }
+  return db
+      .ExecPrepared(
+          "INSERT INTO reservations(va, tag, pid, serial, count) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT(va, tag, pid, serial) DO UPDATE SET count = excluded.count",
+          r.va, r.tag, r.udi.pid, r.udi.serial, r.count)
+      .status();
+}
+
+Status InsertMove(sqlite::Connection& db, const MoveRecord& m) {
+  return db
+      .ExecPrepared(
+          "INSERT INTO license_moves(id, from_va, to_va, tag, count, created_at, created_by) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+          m.id, m.from_va, m.to_va, m.tag, m.count, ToSeconds(m.created_at), m.created_by)
+      .status();
+}
+
+Status InsertUsageSamples(sqlite::Connection& db, const std::vector<UsageSample>& samples) {
+  for (const UsageSample& s : samples) {
+    OUTPOST_RETURN_IF_ERROR(
+        db.ExecPrepared("INSERT INTO usage_samples(va, tag, hour, max_in_use) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT(va, tag, hour) DO UPDATE SET "
+                        "max_in_use = max(max_in_use, excluded.max_in_use)",
+                        s.va, s.tag, ToSeconds(s.hour), s.max_in_use)
+            .status());
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<UsageSample>> LoadUsageSamples(sqlite::Connection& db,
+                                                  std::optional<TimePoint> since) {
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           db.Query("SELECT va, tag, hour, max_in_use FROM usage_samples "
+                                    "WHERE hour >= ? ORDER BY hour, va, tag",
+                                    since ? ToSeconds(*since) : INT64_MIN));
+  std::vector<UsageSample> out;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    out.push_back({stmt->ColumnText(0), stmt->ColumnText(1), FromSeconds(stmt->ColumnInt64(2)),
+                   stmt->ColumnInt64(3)});
+  }
+  return out;
+}
+
+}  // namespace outpost::server::licensing

@@ -1,0 +1,88 @@
+#pragma once
+
+// Persistence of licensing state (migration 5 in server/store/schema.cc): registered devices and
+// the rows of the pool book. Every writer here runs on the writer's connection inside the
+// caller's unit of work, next to the audit record of the same change; the loaders read the
+// state back at start-up (or after a failed unit, see LicensingService).
+//
+// Times are stored as unix seconds; the service decides on whole seconds, so what is loaded
+// equals what was decided.
+//
+// Thread-safety: free functions over a Connection the caller owns.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/sqlite/connection.h"
+#include "common/status.h"
+#include "server/licensing/pools.h"
+#include "server/licensing/types.h"
+#include "server/licensing/usage.h"
+
+namespace outpost::server::licensing {
+
+// A registered product instance.
+struct DeviceRecord {
+  std::string instance_id;
+  std::string va;
+  Udi udi;
+  std::string hostname;
+  std::string token_id;
+  bool export_allowed = false;
+  // Serial (lowercase hex) of the ID certificate the device must present; "" when none is valid
+  // (after an operator rehosted the registration to a new UDI that has not registered yet).
+  std::string cert_serial;
+  TimePoint cert_not_after;
+  TimePoint registered_at;
+  std::optional<TimePoint> last_seen_at;
+
+  friend bool operator==(const DeviceRecord&, const DeviceRecord&) = default;
+};
+
+// A move recorded here, waiting to be reported to central.
+struct MoveRecord {
+  std::string id;
+  std::string from_va;
+  std::string to_va;
+  std::string tag;
+  int64_t count = 0;
+  TimePoint created_at;
+  std::string created_by;
+};
+
+int64_t ToSeconds(TimePoint t);
+TimePoint FromSeconds(int64_t s);
+
+// --- Loading ------------------------------------------------------------------------------------
+Result<std::vector<DeviceRecord>> LoadDevices(sqlite::Connection& db);
+// Entitlements, reservations and consumption (va and UDI from the device rows), canonical order.
+Result<BookState> LoadBookState(sqlite::Connection& db);
+
+// --- Devices ------------------------------------------------------------------------------------
+Status InsertDevice(sqlite::Connection& db, const DeviceRecord& device);
+// Deletes the device row; its consumption rows must be gone (moved or deleted) first.
+Status DeleteDevice(sqlite::Connection& db, std::string_view instance_id);
+// Points the row at another UDI and clears its certificate (operator rehost).
+Status UpdateDeviceUdi(sqlite::Connection& db, std::string_view instance_id, const Udi& udi);
+Status TouchDevice(sqlite::Connection& db, std::string_view instance_id, TimePoint at);
+
+// --- Book rows ----------------------------------------------------------------------------------
+// Applies one device's consumption delta: new_count 0 deletes the row, otherwise it is upserted.
+Status PersistDelta(sqlite::Connection& db, const ConsumptionDelta& delta);
+// Inserts or updates these entitlements (by id).
+Status UpsertEntitlements(sqlite::Connection& db, const std::vector<Entitlement>& entitlements);
+// Replaces the whole entitlement table.
+Status ReplaceEntitlementRows(sqlite::Connection& db,
+                              const std::vector<Entitlement>& entitlements);
+// Upserts the reservation, or deletes it when count is 0.
+Status PersistReservation(sqlite::Connection& db, const Reservation& reservation);
+Status InsertMove(sqlite::Connection& db, const MoveRecord& move);
+// Adds the samples; an hour already stored keeps the larger mark.
+Status InsertUsageSamples(sqlite::Connection& db, const std::vector<UsageSample>& samples);
+Result<std::vector<UsageSample>> LoadUsageSamples(sqlite::Connection& db,
+                                                  std::optional<TimePoint> since);
+
+}  // namespace outpost::server::licensing

@@ -1,0 +1,674 @@
+// LicensingService over a temporary database with the real migrations and the fake clock:
+// registration, authorization, release, rehost, sweeps, restart consistency, concurrency, and
+// every bad input leaving the database and memory as they were.
+
+#include "server/licensing/service.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "common/crypto/encoding.h"
+#include "server/licensing/store.h"
+#include "tests/unit/server/auth/auth_test_util.h"
+#include "tests/unit/server/licensing/licensing_test_util.h"
+
+namespace outpost::server::licensing {
+namespace {
+
+using auth::Role;
+
+template <typename T>
+Result<T> Wait(std::function<void(std::function<void(Result<T>)>)> call) {
+  std::promise<Result<T>> promise;
+  auto future = promise.get_future();
+  call([&promise](Result<T> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+// A device key, its CSR and, once registered, its certificate.
+struct TestDevice {
+  crypto::PrivateKey key;
+  std::string csr_pem;
+  Udi udi;
+  v1::RegisterResponse registration;
+
+  DeviceIdentity Identity() const {
+    auto cert = crypto::Certificate::FromPem(registration.certificate_pem());
+    EXPECT_OK(cert);
+    return {cert->subject_common_name(), cert->serial_hex()};
+  }
+  std::optional<crypto::Certificate> Certificate() const {
+    auto cert = crypto::Certificate::FromPem(registration.certificate_pem());
+    EXPECT_OK(cert);
+    return std::move(*cert);
+  }
+};
+
+class LicensingServiceTest : public auth::testing::AuthStoreTest {
+ protected:
+  void SetUp() override {
+    AuthStoreTest::SetUp();
+    tokens_ = std::make_unique<TokenStore>(*writer_, *readers_, clock_, TokenPolicy{30, 365});
+    auto key = crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+    ASSERT_OK(key);
+    signing_key_.emplace(std::move(*key));
+    auto ca_key = crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256);
+    ASSERT_OK(ca_key);
+    auto ca = crypto::CertificateAuthority::CreateRoot(
+        std::move(*ca_key), "test satellite CA", clock_.Now() - kDay, clock_.Now() + 3650 * kDay);
+    ASSERT_OK(ca);
+    ca_pem_ = ca->certificate().ToPem();
+    ca_key_pem_ = ca->key().ToPem();
+    OpenService();
+  }
+
+  void TearDown() override {
+    service_.reset();
+    tokens_.reset();
+    AuthStoreTest::TearDown();
+  }
+
+  void OpenService() {
+    service_.reset();
+    auto cert = crypto::Certificate::FromPem(ca_pem_);
+    ASSERT_OK(cert);
+    auto key = crypto::PrivateKey::FromPem(ca_key_pem_);
+    ASSERT_OK(key);
+    auto ca = crypto::CertificateAuthority::Load(std::move(*cert), std::move(*key));
+    ASSERT_OK(ca);
+    auto service = LicensingService::Open(*writer_, *readers_, clock_, std::move(*ca),
+                                          *signing_key_, "sat-1", *tokens_, options_);
+    ASSERT_OK(service);
+    service_ = std::move(*service);
+  }
+
+  void Seed(std::vector<Entitlement> entitlements) {
+    ASSERT_OK(service_->ReplaceEntitlements(std::move(entitlements), audit::Actor::System()));
+  }
+
+  std::string NewToken(const std::string& va = "east", bool export_controlled = false,
+                       std::optional<int64_t> max_uses = std::nullopt) {
+    auto created = tokens_->Create({va, 30, max_uses, "test", export_controlled}, Root());
+    EXPECT_OK(created);
+    return created.ok() ? created->token : "";
+  }
+
+  TestDevice MakeDevice(const std::string& serial, const std::string& pid = "C9300-24T") {
+    auto key = crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256);
+    EXPECT_OK(key);
+    auto csr = crypto::CertificateSigningRequest::Create(*key, "device");
+    EXPECT_OK(csr);
+    return TestDevice{std::move(*key), csr->ToPem(), Udi{pid, serial}, {}};
+  }
+
+  v1::RegisterRequest RegisterRequestFor(const TestDevice& d, const std::string& token) {
+    v1::RegisterRequest r;
+    r.set_token(token);
+    r.set_pid(d.udi.pid);
+    r.set_serial(d.udi.serial);
+    r.set_hostname("host-" + d.udi.serial);
+    r.set_csr_pem(d.csr_pem);
+    return r;
+  }
+
+  Result<v1::RegisterResponse> Register(const v1::RegisterRequest& request,
+                                        const std::string& address = "192.0.2.1") {
+    return Wait<v1::RegisterResponse>(
+        [&](auto done) { service_->Register(request, address, std::move(done)); });
+  }
+
+  void RegisterOrDie(TestDevice& d, const std::string& token) {
+    auto r = Register(RegisterRequestFor(d, token));
+    ASSERT_OK(r);
+    d.registration = *r;
+  }
+
+  Result<v1::SignedAuthorization> Authorize(const DeviceIdentity& id,
+                                            std::vector<std::pair<std::string, int64_t>> tags) {
+    v1::AuthorizeRequest request;
+    for (auto& [tag, count] : tags) {
+      v1::TagUse* u = request.add_tags();
+      u->set_tag(tag);
+      u->set_count(count);
+    }
+    return Wait<v1::SignedAuthorization>(
+        [&](auto done) { service_->Authorize(id, request, std::move(done)); });
+  }
+
+  static std::string StatusOf(const v1::SignedAuthorization& a, const std::string& tag) {
+    for (const auto& t : a.authorization().tags()) {
+      if (t.tag() == tag) return t.status();
+    }
+    return "(absent)";
+  }
+
+  int64_t InUse(const std::string& va, const std::string& tag) {
+    const v1::ListLicensesResponse licenses = service_->Licenses(va);
+    for (const auto& p : licenses.pools()) {
+      if (p.tag() == tag) return p.in_use();
+    }
+    return -1;
+  }
+
+  // Everything bad input must leave alone: rows of every licensing table, token uses, audit.
+  std::string DbState() {
+    std::string out;
+    for (const char* sql :
+         {"SELECT count(*) FROM devices", "SELECT count(*) FROM consumption",
+          "SELECT coalesce(sum(count), 0) FROM consumption", "SELECT count(*) FROM entitlements",
+          "SELECT coalesce(sum(quantity), 0) FROM entitlements",
+          "SELECT count(*) FROM reservations", "SELECT count(*) FROM license_moves",
+          "SELECT coalesce(sum(uses), 0) FROM tokens", "SELECT count(*) FROM audit_log"}) {
+      out += std::to_string(QueryInt(sql)) + "/";
+    }
+    return out;
+  }
+
+  std::vector<Entitlement> Standard() {
+    const TimePoint now = clock_.Now();
+    Entitlement floating = MakeEntitlement("e3", "east", "lease", 1, now);
+    floating.floating = true;
+    return {MakeEntitlement("e1", "east", "fw", 2, now, Enforcement::kEnforced),
+            MakeEntitlement("e2", "east", "dna", 1, now), floating,
+            MakeEntitlement("e4", "west", "fw", 5, now, Enforcement::kEnforced)};
+  }
+
+  LicensingOptions options_;
+  std::unique_ptr<TokenStore> tokens_;
+  std::optional<crypto::PrivateKey> signing_key_;
+  std::string ca_pem_;
+  std::string ca_key_pem_;
+  std::unique_ptr<LicensingService> service_;
+};
+
+TEST_F(LicensingServiceTest, RegisterAuthorizeReleaseLifecycle) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  const v1::RegisterResponse& reg = d.registration;
+  EXPECT_EQ(reg.va(), "east");
+  EXPECT_EQ(reg.udi(), "C9300-24T:SN1");
+  EXPECT_EQ(reg.satellite_id(), "sat-1");
+  auto cert = crypto::Certificate::FromPem(reg.certificate_pem());
+  ASSERT_OK(cert);
+  EXPECT_EQ(cert->subject_common_name(), reg.instance_id());
+  auto cert_key = cert->public_key();
+  ASSERT_OK(cert_key);
+  EXPECT_EQ(cert_key->ToPem(), d.key.public_key().ToPem());
+  auto ca = crypto::Certificate::FromPem(ca_pem_);
+  ASSERT_OK(ca);
+  EXPECT_OK(crypto::VerifyChain(*cert, {}, {*ca}, clock_.Now(),
+                                crypto::CertificateProfile::kClient));
+  EXPECT_EQ(ToSeconds(cert->not_after()), ToSeconds(clock_.Now()) + 365 * 86400);
+
+  auto answer = Authorize(d.Identity(), {{"fw", 1}, {"dna", 2}, {"nope", 1}});
+  ASSERT_OK(answer);
+  EXPECT_EQ(StatusOf(*answer, "fw"), "AUTHORIZED");
+  EXPECT_EQ(StatusOf(*answer, "dna"), "OUT_OF_COMPLIANCE");
+  EXPECT_EQ(StatusOf(*answer, "nope"), "NOT_ENTITLED");
+  // The signature covers the payload, under the authorization domain.
+  EXPECT_OK(signing_key_->public_key().Verify(kAuthorizationDomain, answer->payload(),
+                                              answer->signature()));
+  v1::Authorization decoded;
+  ASSERT_TRUE(decoded.ParseFromString(answer->payload()));
+  EXPECT_EQ(decoded.instance_id(), reg.instance_id());
+  EXPECT_EQ(decoded.valid_until(), ToSeconds(clock_.Now()) + 90 * 86400);
+  EXPECT_EQ(answer->key_id(), signing_key_->public_key().KeyId());
+  EXPECT_EQ(InUse("east", "fw"), 1);
+  EXPECT_EQ(InUse("east", "dna"), 2);
+
+  // Idempotent: the same request again grants the same.
+  auto again = Authorize(d.Identity(), {{"fw", 1}, {"dna", 2}, {"nope", 1}});
+  ASSERT_OK(again);
+  EXPECT_EQ(StatusOf(*again, "fw"), "AUTHORIZED");
+  EXPECT_EQ(InUse("east", "fw"), 1);
+
+  auto self = service_->Self(d.Identity());
+  ASSERT_OK(self);
+  ASSERT_EQ(self->holdings_size(), 2);
+
+  auto released = Wait<v1::ReleaseResponse>(
+      [&](auto done) { service_->ReleaseSelf(d.Identity(), std::move(done)); });
+  ASSERT_OK(released);
+  EXPECT_EQ(released->released_size(), 2);
+  EXPECT_EQ(InUse("east", "fw"), 0);
+  auto refused = service_->Identify(d.Certificate());
+  EXPECT_EQ(refused.status().code(), Errc::kUnauthenticated);
+  EXPECT_EQ(service_->device_count(), 0u);
+
+  std::vector<std::string> actions;
+  for (const auto& row : AuditRows()) actions.push_back(row.action);
+  for (const char* a : {"device.register", "device.authorize", "device.release"}) {
+    EXPECT_NE(std::find(actions.begin(), actions.end(), a), actions.end()) << a;
+  }
+}
+
+TEST_F(LicensingServiceTest, PublicKeyInsteadOfCsr) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  v1::RegisterRequest request = RegisterRequestFor(d, NewToken());
+  request.clear_csr_pem();
+  request.set_public_key_pem(d.key.public_key().ToPem());
+  auto r = Register(request);
+  ASSERT_OK(r);
+  auto cert = crypto::Certificate::FromPem(r->certificate_pem());
+  ASSERT_OK(cert);
+  EXPECT_EQ(cert->public_key()->ToPem(), d.key.public_key().ToPem());
+}
+
+TEST_F(LicensingServiceTest, ReRegistrationReplacesInstanceAndCarriesConsumption) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 2}}));
+  const DeviceIdentity old = d.Identity();
+
+  TestDevice again = MakeDevice("SN1");
+  RegisterOrDie(again, NewToken());
+  EXPECT_EQ(again.registration.replaced_instance_id(), old.instance_id);
+  EXPECT_NE(again.registration.instance_id(), old.instance_id);
+  EXPECT_EQ(InUse("east", "fw"), 2);
+  auto self = service_->Self(again.Identity());
+  ASSERT_OK(self);
+  ASSERT_EQ(self->holdings_size(), 1);
+  EXPECT_EQ(self->holdings(0).count(), 2);
+  EXPECT_EQ(service_->Identify(d.Certificate()).status().code(), Errc::kUnauthenticated);
+  EXPECT_EQ(service_->device_count(), 1u);
+  const auto rows = AuditRows();
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back().action, "device.reregister");
+  EXPECT_NE(rows.back().details.find(old.instance_id), std::string::npos);
+}
+
+TEST_F(LicensingServiceTest, BadRegistrationsChangeNothing) {
+  Seed(Standard());
+  TestDevice first = MakeDevice("SN1", "PID-A");
+  RegisterOrDie(first, NewToken());
+  const std::string token = NewToken("east", false, 1);
+  const std::string used_up = NewToken("east", false, 1);
+  {
+    TestDevice x = MakeDevice("X");
+    ASSERT_OK(Register(RegisterRequestFor(x, used_up)));
+  }
+  auto revoked_token = tokens_->Create({"east", 30, std::nullopt, "r", false}, Root());
+  ASSERT_OK(revoked_token);
+  ASSERT_OK(tokens_->Revoke(revoked_token->record.id, Root()));
+  const std::string before = DbState();
+  const size_t devices_before = service_->device_count();
+
+  struct Case {
+    std::string name;
+    std::function<void(v1::RegisterRequest&)> mutate;
+    Errc code;
+    std::string fragment;
+  };
+  const std::vector<Case> cases = {
+      {"no token", [](auto& r) { r.clear_token(); }, Errc::kUnauthenticated, "token"},
+      {"unknown token",
+       [&](auto& r) { r.set_token("opt_000000000000_" + std::string(43, 'A')); },
+       Errc::kUnauthenticated, "unknown token"},
+      {"malformed token", [](auto& r) { r.set_token("hello"); }, Errc::kUnauthenticated,
+       "malformed"},
+      {"revoked token", [&](auto& r) { r.set_token(revoked_token->token); },
+       Errc::kUnauthenticated, "revoked"},
+      {"used-up token", [&](auto& r) { r.set_token(used_up); }, Errc::kUnauthenticated,
+       "used up"},
+      {"malformed UDI", [](auto& r) { r.set_serial("bad serial!"); }, Errc::kInvalidArgument,
+       "serial"},
+      {"empty pid", [](auto& r) { r.set_pid(""); }, Errc::kInvalidArgument, "product id"},
+      {"hostname with control character", [](auto& r) { r.set_hostname("a\nb"); },
+       Errc::kInvalidArgument, "hostname"},
+      {"neither CSR nor key", [](auto& r) { r.clear_csr_pem(); }, Errc::kInvalidArgument,
+       "exactly one"},
+      {"garbage CSR", [](auto& r) { r.set_csr_pem("not a csr"); }, Errc::kInvalidArgument,
+       "csr_pem"},
+      {"CSR with a wrong signature",
+       [](auto& r) {
+         auto csr = crypto::CertificateSigningRequest::FromPem(r.csr_pem());
+         ASSERT_OK(csr);
+         std::string der = csr->ToDer();
+         der[der.size() - 5] ^= 0x01;  // inside the signature
+         auto tampered = crypto::CertificateSigningRequest::FromDer(der);
+         ASSERT_OK(tampered);
+         r.set_csr_pem(tampered->ToPem());
+       },
+       Errc::kInvalidArgument, "CSR"},
+      {"duplicate serial under another product", [](auto& r) { r.set_serial("SN1"); },
+       Errc::kAlreadyExists, "PID-A"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TestDevice d = MakeDevice("SN-NEW", "PID-B");
+    v1::RegisterRequest request = RegisterRequestFor(d, token);
+    c.mutate(request);
+    auto r = Register(request);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), c.code) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(c.fragment), std::string::npos)
+        << r.status().ToString();
+    EXPECT_EQ(DbState(), before);
+    EXPECT_EQ(service_->device_count(), devices_before);
+  }
+  // The one-use token is still usable after all those refusals.
+  TestDevice ok = MakeDevice("SN-NEW", "PID-B");
+  EXPECT_OK(Register(RegisterRequestFor(ok, token)));
+}
+
+TEST_F(LicensingServiceTest, BadAuthorizationsAndOperatorInputsChangeNothing) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 1}}));
+  const std::string before = DbState();
+  const BookState book_before = service_->Snapshot();
+
+  for (const auto& [name, tags, fragment] :
+       std::vector<std::tuple<std::string, std::vector<std::pair<std::string, int64_t>>,
+                              std::string>>{
+           {"negative count", {{"fw", -1}}, "count"},
+           {"zero count", {{"fw", 0}}, "count"},
+           {"absurd count", {{"fw", 1'000'000'000'000}}, "count"},
+           {"duplicate tags", {{"fw", 1}, {"fw", 1}}, "appears twice"},
+           {"malformed tag", {{"bad tag", 1}}, "tag"},
+       }) {
+    SCOPED_TRACE(name);
+    auto r = Authorize(d.Identity(), tags);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Errc::kInvalidArgument) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(fragment), std::string::npos) << r.status().ToString();
+    EXPECT_EQ(DbState(), before);
+    EXPECT_EQ(service_->Snapshot(), book_before);
+  }
+  // A certificate without a registration behind it.
+  EXPECT_EQ(service_->Identify(std::nullopt).status().code(), Errc::kUnauthenticated);
+  auto stranger = Authorize({"not-registered", "00"}, {{"fw", 1}});
+  EXPECT_EQ(stranger.status().code(), Errc::kUnauthenticated);
+
+  auto release = service_->ReleaseDevice("no-such-instance", Root());
+  EXPECT_EQ(release.status().code(), Errc::kNotFound);
+  v1::MoveLicensesRequest move;
+  move.set_from_va("east");
+  move.set_to_va("west");
+  move.set_tag("fw");
+  move.set_count(5);  // east has 2, one in use
+  auto moved = service_->MoveLicenses(move, Root());
+  EXPECT_EQ(moved.status().code(), Errc::kFailedPrecondition) << moved.status().ToString();
+  move.set_to_va("east");
+  EXPECT_EQ(service_->MoveLicenses(move, Root()).status().code(), Errc::kInvalidArgument);
+  move.set_to_va("west");
+  move.set_count(-3);
+  EXPECT_EQ(service_->MoveLicenses(move, Root()).status().code(), Errc::kInvalidArgument);
+  v1::ReservationRequest reserve;
+  reserve.set_va("east");
+  reserve.set_tag("fw");
+  reserve.set_count(2);  // one is in use: only one is free in the ENFORCED pool
+  reserve.set_udi("C9300-24T:SN9");
+  EXPECT_EQ(service_->Reserve(reserve, Root()).status().code(), Errc::kFailedPrecondition);
+  reserve.set_udi("no-colon");
+  EXPECT_EQ(service_->Reserve(reserve, Root()).status().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(service_->RehostDevice("no-such-instance", "P:S", Root()).status().code(),
+            Errc::kNotFound);
+  EXPECT_EQ(DbState(), before);
+  EXPECT_EQ(service_->Snapshot(), book_before);
+}
+
+TEST_F(LicensingServiceTest, MovesAndReservationsArePersistedAndAudited) {
+  Seed(Standard());
+  v1::MoveLicensesRequest move;
+  move.set_from_va("west");
+  move.set_to_va("east");
+  move.set_tag("fw");
+  move.set_count(3);
+  auto moved = service_->MoveLicenses(move, Oscar());
+  ASSERT_OK(moved);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM license_moves WHERE reported_at IS NULL"), 1);
+  auto east = service_->Licenses("east");
+  int64_t purchased = 0;
+  for (const auto& p : east.pools()) {
+    if (p.tag() == "fw") purchased = p.purchased();
+  }
+  EXPECT_EQ(purchased, 5);
+
+  v1::ReservationRequest reserve;
+  reserve.set_va("east");
+  reserve.set_tag("fw");
+  reserve.set_count(4);
+  reserve.set_udi("C9300-24T:VIP");
+  ASSERT_OK(service_->Reserve(reserve, Oscar()));
+  // Only one unit is left for everybody else.
+  TestDevice a = MakeDevice("A");
+  TestDevice b = MakeDevice("B");
+  const std::string token = NewToken();
+  RegisterOrDie(a, token);
+  RegisterOrDie(b, token);
+  auto ra = Authorize(a.Identity(), {{"fw", 1}});
+  ASSERT_OK(ra);
+  EXPECT_EQ(StatusOf(*ra, "fw"), "AUTHORIZED");
+  auto rb = Authorize(b.Identity(), {{"fw", 1}});
+  ASSERT_OK(rb);
+  EXPECT_EQ(StatusOf(*rb, "fw"), "DENIED");
+  auto reservations = service_->Reservations();
+  ASSERT_OK(reservations);
+  ASSERT_EQ(reservations->reservations_size(), 1);
+  EXPECT_EQ(reservations->reservations(0).count(), 4);
+
+  // All of it survives a restart.
+  const BookState before = service_->Snapshot();
+  OpenService();
+  EXPECT_EQ(service_->Snapshot(), before);
+
+  ASSERT_OK(service_->Unreserve(reserve, Oscar()));
+  auto rb2 = Authorize(b.Identity(), {{"fw", 1}});
+  ASSERT_OK(rb2);
+  EXPECT_EQ(StatusOf(*rb2, "fw"), "AUTHORIZED");
+  std::vector<std::string> actions;
+  for (const auto& row : AuditRows()) actions.push_back(row.action);
+  for (const char* a : {"license.move", "license.reserve", "license.unreserve"}) {
+    EXPECT_NE(std::find(actions.begin(), actions.end(), a), actions.end()) << a;
+  }
+}
+
+TEST_F(LicensingServiceTest, SweepReleasesExpiredLeasesAndAuthorizations) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  auto answer = Authorize(d.Identity(), {{"lease", 1}, {"fw", 1}});
+  ASSERT_OK(answer);
+  EXPECT_EQ(StatusOf(*answer, "lease"), "AUTHORIZED");
+  EXPECT_EQ(answer->authorization().valid_until(),
+            ToSeconds(clock_.Now()) + 15 * 60);  // the floating lease is the earliest
+
+  clock_.Advance(std::chrono::minutes(14));
+  ASSERT_OK(service_->Sweep());
+  EXPECT_EQ(InUse("east", "lease"), 1);
+  clock_.Advance(std::chrono::minutes(2));
+  ASSERT_OK(service_->Sweep());
+  EXPECT_EQ(InUse("east", "lease"), 0);  // lease gone
+  EXPECT_EQ(InUse("east", "fw"), 1);     // device-counted: 90 days
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM consumption"), 1);
+  clock_.Advance(91 * kDay);
+  ASSERT_OK(service_->Sweep());
+  EXPECT_EQ(InUse("east", "fw"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM consumption"), 0);
+  // The device stays registered; renewing takes the license again.
+  auto renewed = Authorize(d.Identity(), {{"fw", 1}});
+  ASSERT_OK(renewed);
+  EXPECT_EQ(InUse("east", "fw"), 1);
+  int sweeps = 0;
+  for (const auto& row : AuditRows()) sweeps += row.action == "license.sweep";
+  EXPECT_EQ(sweeps, 2);
+  // Hourly usage samples were closed and stored on the way.
+  EXPECT_GT(QueryInt("SELECT count(*) FROM usage_samples"), 0);
+}
+
+TEST_F(LicensingServiceTest, RestartRebuildsWhatWasAcknowledged) {
+  Seed(Standard());
+  std::vector<TestDevice> devices;
+  const std::string token = NewToken();
+  for (int i = 0; i < 5; ++i) {
+    devices.push_back(MakeDevice("SN" + std::to_string(i)));
+    RegisterOrDie(devices.back(), token);
+    ASSERT_OK(Authorize(devices.back().Identity(), {{"fw", 1}, {"dna", 1}}));
+  }
+  ASSERT_OK(service_->ReleaseDevice(devices[0].registration.instance_id(), Oscar()));
+  const BookState before = service_->Snapshot();
+  const auto listing = service_->Devices(std::nullopt, 100);
+  OpenService();
+  EXPECT_EQ(service_->Snapshot(), before);
+  EXPECT_EQ(service_->Devices(std::nullopt, 100).SerializeAsString(),
+            listing.SerializeAsString());
+  // Certificates keep working across the restart; the released one does not.
+  EXPECT_OK(service_->Identify(devices[1].Certificate()));
+  EXPECT_FALSE(service_->Identify(devices[0].Certificate()).ok());
+  EXPECT_EQ(service_->reloads(), 0u);
+}
+
+TEST_F(LicensingServiceTest, FailedWriteReloadsStateFromTheDatabase) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 1}}));
+  // The disk refuses rows of one tag: the unit fails after the book decided.
+  ASSERT_OK(writer_->Run([](sqlite::Connection& db) {
+    return db.Exec(
+        "CREATE TRIGGER refuse BEFORE INSERT ON consumption WHEN NEW.tag = 'dna' "
+        "BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+  }));
+  auto failed = Authorize(d.Identity(), {{"fw", 2}, {"dna", 1}});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("disk says no"), std::string::npos);
+  // The next unit reloads: memory equals the database (fw 1, no dna) again.
+  auto next = Authorize(d.Identity(), {{"fw", 1}});
+  ASSERT_OK(next);
+  EXPECT_EQ(service_->reloads(), 1u);
+  EXPECT_EQ(InUse("east", "fw"), 1);
+  EXPECT_EQ(InUse("east", "dna"), 0);
+  BookState stored;
+  ASSERT_OK(writer_->Run([&stored](sqlite::Connection& db) -> Status {
+    OUTPOST_ASSIGN_OR_RETURN(stored, LoadBookState(db));
+    return Status::Ok();
+  }));
+  EXPECT_EQ(service_->Snapshot(), stored);
+}
+
+TEST_F(LicensingServiceTest, ConcurrentDevicesNeverOverAllocateAnEnforcedPool) {
+  const TimePoint now = clock_.Now();
+  Seed({MakeEntitlement("e1", "east", "fw", 10, now, Enforcement::kEnforced)});
+  const std::string token = NewToken();
+  std::vector<TestDevice> devices;
+  for (int i = 0; i < 40; ++i) {
+    devices.push_back(MakeDevice("SN" + std::to_string(i)));
+    RegisterOrDie(devices.back(), token);
+  }
+  std::atomic<int> authorized{0};
+  std::atomic<int> denied{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < devices.size(); i += 8) {
+        // Each device asks twice, as a retrying device would.
+        for (int round = 0; round < 2; ++round) {
+          auto r = Authorize(devices[i].Identity(), {{"fw", 1}});
+          if (!r.ok()) continue;
+          if (round == 1) (StatusOf(*r, "fw") == "AUTHORIZED" ? authorized : denied)++;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(authorized.load(), 10);
+  EXPECT_EQ(denied.load(), 30);
+  EXPECT_EQ(InUse("east", "fw"), 10);
+  EXPECT_EQ(QueryInt("SELECT sum(count) FROM consumption WHERE tag = 'fw'"), 10);
+}
+
+TEST_F(LicensingServiceTest, RegistrationsAreRateLimitedPerAddress) {
+  options_.registration_rate_per_minute = 3;
+  OpenService();
+  Seed(Standard());
+  const std::string token = NewToken();
+  for (int i = 0; i < 3; ++i) {
+    TestDevice d = MakeDevice("SN" + std::to_string(i));
+    ASSERT_OK(Register(RegisterRequestFor(d, token), "192.0.2.7"));
+  }
+  TestDevice d = MakeDevice("SN-over");
+  const std::string before = DbState();
+  auto refused = Register(RegisterRequestFor(d, token), "192.0.2.7");
+  EXPECT_EQ(refused.status().code(), Errc::kResourceExhausted) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("retry in"), std::string::npos);
+  EXPECT_EQ(DbState(), before);
+  EXPECT_OK(Register(RegisterRequestFor(d, token), "192.0.2.8"));  // another address
+  clock_.Advance(std::chrono::seconds(21));                         // one token refilled
+  TestDevice e = MakeDevice("SN-later");
+  EXPECT_OK(Register(RegisterRequestFor(e, token), "192.0.2.7"));
+}
+
+TEST_F(LicensingServiceTest, OperatorRehostMovesLicensesToTheNewUdi) {
+  Seed(Standard());
+  TestDevice old = MakeDevice("OLD");
+  RegisterOrDie(old, NewToken());
+  ASSERT_OK(Authorize(old.Identity(), {{"fw", 2}}));
+  auto rehosted = service_->RehostDevice(old.registration.instance_id(), "C9300-24T:NEW", Oscar());
+  ASSERT_OK(rehosted);
+  EXPECT_EQ(rehosted->udi(), "C9300-24T:NEW");
+  EXPECT_FALSE(service_->Identify(old.Certificate()).ok());
+  EXPECT_EQ(InUse("east", "fw"), 2);
+  TestDevice replacement = MakeDevice("NEW");
+  RegisterOrDie(replacement, NewToken());
+  EXPECT_EQ(replacement.registration.replaced_instance_id(), old.registration.instance_id());
+  auto self = service_->Self(replacement.Identity());
+  ASSERT_OK(self);
+  ASSERT_EQ(self->holdings_size(), 1);
+  EXPECT_EQ(self->holdings(0).count(), 2);
+}
+
+TEST_F(LicensingServiceTest, ExportControlledTagsNeedAnExportToken) {
+  Entitlement secret = MakeEntitlement("e9", "east", "crypto", 5, clock_.Now());
+  secret.export_controlled = true;
+  Seed({secret});
+  TestDevice plain = MakeDevice("P");
+  TestDevice allowed = MakeDevice("A");
+  RegisterOrDie(plain, NewToken("east", false));
+  RegisterOrDie(allowed, NewToken("east", true));
+  EXPECT_TRUE(allowed.registration.export_allowed());
+  auto p = Authorize(plain.Identity(), {{"crypto", 1}});
+  ASSERT_OK(p);
+  EXPECT_EQ(StatusOf(*p, "crypto"), "DENIED");
+  auto a = Authorize(allowed.Identity(), {{"crypto", 1}});
+  ASSERT_OK(a);
+  EXPECT_EQ(StatusOf(*a, "crypto"), "AUTHORIZED");
+}
+
+TEST_F(LicensingServiceTest, ClockRollbackIsAuditedAndCannotExtendLicenses) {
+  Entitlement ending = MakeEntitlement("e1", "east", "trial", 5, clock_.Now());
+  ending.end = clock_.Now() + std::chrono::minutes(5);
+  Seed({ending});
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  auto before = Authorize(d.Identity(), {{"trial", 1}});
+  ASSERT_OK(before);
+  EXPECT_EQ(StatusOf(*before, "trial"), "AUTHORIZED");
+  clock_.Advance(std::chrono::minutes(10));  // the entitlement ended...
+  ASSERT_OK(service_->Sweep());
+  clock_.Advance(-std::chrono::hours(1));  // ...and someone sets the clock back an hour
+  ASSERT_OK(service_->Sweep());
+  EXPECT_TRUE(service_->InClockRollback());
+  auto after = Authorize(d.Identity(), {{"trial", 1}});
+  ASSERT_OK(after);
+  EXPECT_EQ(StatusOf(*after, "trial"), "NOT_ENTITLED");  // decided on the high-water time
+  int alarms = 0;
+  for (const auto& row : AuditRows()) {
+    alarms += row.action == "alarm.clock_rollback" &&
+              row.details.find("CLOCK_ROLLBACK") != std::string::npos;
+  }
+  EXPECT_EQ(alarms, 1);
+  ASSERT_OK(service_->Sweep());  // the same episode is not reported twice
+  alarms = 0;
+  for (const auto& row : AuditRows()) alarms += row.action == "alarm.clock_rollback";
+  EXPECT_EQ(alarms, 1);
+}
+
+}  // namespace
+}  // namespace outpost::server::licensing
