@@ -1,0 +1,211 @@
+#include "client/device_client.h"
+
+#include <set>
+
+#include "client/authorization.h"
+#include "common/crypto/secure_file.h"
+#include "common/crypto/x509.h"
+#include "outpost/v1/common.pb.h"
+#include "sync/net/https_client.h"
+
+namespace outpost::client {
+namespace {
+
+constexpr size_t kMaxCaFileBytes = 1 << 20;
+
+ClientOptions WithDefaults(ClientOptions options) {
+  if (!options.clock) options.clock = std::make_shared<SystemClock>();
+  return options;
+}
+
+Status RequireSet(const std::string& value, const char* what) {
+  if (value.empty()) return InvalidArgument(std::string(what) + " is required to register");
+  return Status::Ok();
+}
+
+Result<std::string> ReadServerCa(const RegisterOptions& options) {
+  std::string pem = options.ca_pem;
+  if (pem.empty()) {
+    if (options.ca_file.empty()) {
+      return InvalidArgument(
+          "the CA to trust is required to register: the satellite's ca.pem (--ca FILE)");
+    }
+    OUTPOST_ASSIGN_OR_RETURN(pem, crypto::ReadSmallFile(options.ca_file, kMaxCaFileBytes));
+  }
+  if (auto roots = crypto::Certificate::ParsePemChain(pem); !roots.ok()) {
+    const std::string source =
+        options.ca_pem.empty() ? "CA file '" + options.ca_file.string() + "'" : "the CA PEM";
+    return InvalidArgument(source + " holds no usable certificate: " + roots.status().message());
+  }
+  return pem;
+}
+
+}  // namespace
+
+DeviceClient::DeviceClient(DeviceState state, ClientOptions options)
+    : state_(std::move(state)), options_(std::move(options)) {}
+DeviceClient::DeviceClient(DeviceClient&&) noexcept = default;
+DeviceClient& DeviceClient::operator=(DeviceClient&&) noexcept = default;
+DeviceClient::~DeviceClient() = default;
+
+Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
+                                            ClientOptions client_options) {
+  client_options = WithDefaults(std::move(client_options));
+  OUTPOST_RETURN_IF_ERROR(RequireSet(options.server_url, "the satellite URL (--server)"));
+  OUTPOST_RETURN_IF_ERROR(RequireSet(options.token, "a registration token (--token)"));
+  OUTPOST_RETURN_IF_ERROR(RequireSet(options.pid, "the product id (--pid)"));
+  OUTPOST_RETURN_IF_ERROR(RequireSet(options.serial, "the serial number (--serial)"));
+  // Before the satellite is asked, so a directory that cannot be used does not use up a token.
+  OUTPOST_RETURN_IF_ERROR(CheckStateDir(options.state_dir));
+  OUTPOST_ASSIGN_OR_RETURN(std::string server_ca_pem, ReadServerCa(options));
+
+  // A fresh key for every registration: re-registering (e.g. after a suspected compromise, or
+  // with a new token) never reuses the old identity.
+  OUTPOST_ASSIGN_OR_RETURN(auto key,
+                           crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
+  // The satellite takes only the key from the CSR; the name is a label for humans reading it.
+  OUTPOST_ASSIGN_OR_RETURN(auto csr,
+                           crypto::CertificateSigningRequest::Create(key, "outpost device"));
+  v1::RegisterRequest request;
+  request.set_token(options.token);
+  request.set_pid(options.pid);
+  request.set_serial(options.serial);
+  request.set_hostname(options.hostname);
+  request.set_csr_pem(csr.ToPem());
+
+  net::ClientOptions http_options;
+  http_options.base_url = options.server_url;
+  http_options.ca_pem = server_ca_pem;
+  http_options.timeout = client_options.timeout;
+  OUTPOST_ASSIGN_OR_RETURN(auto http, net::HttpsClient::Create(std::move(http_options)));
+  v1::RegisterResponse registration;
+  if (Status s = http->Call("POST", "/v1/devices/register", request, &registration); !s.ok()) {
+    return s.WithContext("registering with " + options.server_url);
+  }
+  http.reset();
+
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto state, DeviceState::FromRegistration(
+                      options.state_dir, options.server_url, std::move(server_ca_pem),
+                      std::move(key), std::move(registration), client_options.clock->Now()));
+  if (Status s = state.Save(); !s.ok()) {
+    return s.WithContext("registered as instance " + state.registration().instance_id() +
+                         " but could not save the device state; register again");
+  }
+  return DeviceClient(std::move(state), std::move(client_options));
+}
+
+Result<DeviceClient> DeviceClient::Open(const std::filesystem::path& state_dir,
+                                        ClientOptions client_options) {
+  OUTPOST_ASSIGN_OR_RETURN(auto state, DeviceState::Load(state_dir));
+  return DeviceClient(std::move(state), WithDefaults(std::move(client_options)));
+}
+
+Status DeviceClient::CheckUsable() const {
+  if (!state_.released()) return Status::Ok();
+  return FailedPrecondition("this device (instance " + state_.registration().instance_id() +
+                            ") was released and is no longer registered; register again with "
+                            "`outpost device register --state-dir " +
+                            state_.dir().string() + " ...`");
+}
+
+Result<net::HttpsClient*> DeviceClient::Connection() {
+  if (!http_) {
+    net::ClientOptions o;
+    o.base_url = state_.server_url();
+    o.ca_pem = state_.server_ca_pem();
+    o.client_certificate_pem = state_.certificate().ToPem();
+    o.client_key_pem = state_.key().ToPem();
+    o.timeout = options_.timeout;
+    OUTPOST_ASSIGN_OR_RETURN(http_, net::HttpsClient::Create(std::move(o)));
+  }
+  return http_.get();
+}
+
+Status DeviceClient::Call(const char* method, const char* target,
+                          const google::protobuf::Message& request,
+                          google::protobuf::Message* response) {
+  OUTPOST_ASSIGN_OR_RETURN(net::HttpsClient * http, Connection());
+  Status s = http->Call(method, target, request, response);
+  const bool refused = s.code() == Errc::kUnauthenticated || s.code() == Errc::kPermissionDenied;
+  const std::string& m = s.message();
+  const bool says_what_to_do = m.find("register again") != std::string::npos ||
+                               m.find("register the device again") != std::string::npos ||
+                               m.find("outpost device register") != std::string::npos;
+  if (refused && !says_what_to_do) {
+    // The usual cause on a device: an operator released or replaced it on the satellite. The
+    // satellite may already say so; otherwise say it here.
+    return Status(s.code(), s.message() + " (instance " + state_.registration().instance_id() +
+                                "; if it was released or replaced on the satellite, register "
+                                "again with `outpost device register`)");
+  }
+  return s;
+}
+
+Result<v1::Authorization> DeviceClient::Authorize(const std::vector<v1::TagUse>& tags) {
+  OUTPOST_RETURN_IF_ERROR(CheckUsable());
+  v1::AuthorizeRequest request;
+  std::set<std::string> seen;
+  for (const auto& use : tags) {
+    if (use.tag().empty()) return InvalidArgument("a license tag is empty");
+    if (use.count() < 1) {
+      return InvalidArgument("count of license tag '" + use.tag() + "' is " +
+                             std::to_string(use.count()) +
+                             "; it must be at least 1 (leave the tag out to give it back)");
+    }
+    if (!seen.insert(use.tag()).second) {
+      return InvalidArgument("license tag '" + use.tag() + "' appears twice; state it once");
+    }
+    *request.add_tags() = use;
+  }
+  v1::SignedAuthorization answer;
+  if (Status s = Call("POST", "/v1/devices/authorize", request, &answer); !s.ok()) {
+    return s.WithContext("authorizing with " + state_.server_url());
+  }
+  const ExpectedSigner signer{&state_.signing_key(), state_.registration().signing_key_id(),
+                              state_.registration().satellite_id(),
+                              state_.registration().instance_id()};
+  OUTPOST_ASSIGN_OR_RETURN(v1::Authorization authorization, VerifyAuthorization(answer, signer));
+  OUTPOST_RETURN_IF_ERROR(CheckAnswersRequest(authorization, tags));
+  OUTPOST_RETURN_IF_ERROR(state_.SaveAuthorization(answer));
+  return authorization;
+}
+
+Result<std::optional<v1::Authorization>> DeviceClient::LastAuthorization() const {
+  OUTPOST_RETURN_IF_ERROR(CheckUsable());
+  OUTPOST_ASSIGN_OR_RETURN(auto stored, state_.LoadAuthorization());
+  if (!stored) return std::optional<v1::Authorization>();
+  const ExpectedSigner signer{&state_.signing_key(), state_.registration().signing_key_id(),
+                              state_.registration().satellite_id(),
+                              state_.registration().instance_id()};
+  auto verified = VerifyAuthorization(*stored, signer);
+  if (!verified.ok()) {
+    return verified.status().WithContext("the authorization stored in " +
+                                         (state_.dir() / kAuthorizationFile).string() +
+                                         " does not verify");
+  }
+  return std::optional<v1::Authorization>(std::move(*verified));
+}
+
+Result<DeviceStatus> DeviceClient::GetStatus() {
+  OUTPOST_RETURN_IF_ERROR(CheckUsable());
+  DeviceStatus status;
+  if (Status s = Call("GET", "/v1/devices/self", v1::Empty(), &status.device); !s.ok()) {
+    return s.WithContext("asking " + state_.server_url() + " for this device");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(status.last_authorization, LastAuthorization());
+  return status;
+}
+
+Result<v1::ReleaseResponse> DeviceClient::Release() {
+  OUTPOST_RETURN_IF_ERROR(CheckUsable());
+  v1::ReleaseResponse released;
+  if (Status s = Call("POST", "/v1/devices/release", v1::Empty(), &released); !s.ok()) {
+    return s.WithContext("releasing with " + state_.server_url());
+  }
+  http_.reset();  // the certificate is refused from now on
+  OUTPOST_RETURN_IF_ERROR(state_.MarkReleased(released));
+  return released;
+}
+
+}  // namespace outpost::client

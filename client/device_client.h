@@ -1,0 +1,129 @@
+#pragma once
+
+// The device side of Outpost (DESIGN.md section 2, "Registration", "Authorization", "Release"):
+// register with a token, then authorize, check status and release over mTLS with the ID
+// certificate, verifying every signed authorization against the key pinned at registration.
+// Depends only on outpost_proto, outpost_common (core, crypto) and outpost_https_client, so a
+// device maker can link it without the satellite. See docs/client.md for an example.
+//
+// The state lives in a directory (see device_state.h for its files); a DeviceClient is a view
+// of one state directory plus a connection to its satellite.
+//
+// Thread-safety: a DeviceClient is not thread-safe (it keeps one HTTPS connection); use one per
+// thread, or a lock. Clients on different state directories are independent.
+// Errors (Result/Status, never exceptions):
+//   kFailedPrecondition  not registered, or released (the message says to register again);
+//   kInvalidArgument     bad options or tags (nothing sent);
+//   kUnauthenticated     the satellite's answer does not verify (certificate or signature),
+//                        or the satellite refused the token or the ID certificate;
+//   kUnavailable / kDeadlineExceeded  the satellite cannot be reached (nothing changed);
+//   kDataLoss            the state directory is damaged;
+//   otherwise the code and message of the satellite's error answer.
+// A failed call changes nothing on disk.
+
+#include <google/protobuf/message.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/device_state.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "outpost/v1/devices.pb.h"
+
+namespace outpost::net {
+class HttpsClient;
+}
+
+namespace outpost::client {
+
+// How a DeviceClient reaches the world.
+struct ClientOptions {
+  // Time for certificate checks and for expiry in the CLI; null means the system clock.
+  std::shared_ptr<const Clock> clock;
+  // Per request: connect, TLS handshake, write and read.
+  std::chrono::milliseconds timeout{30'000};
+};
+
+struct RegisterOptions {
+  std::string server_url;  // "https://HOST:PORT" of the satellite
+  // The CA that issued the satellite's TLS certificate (the data directory's ca.pem): a file,
+  // or its PEM directly (ca_pem wins when both are set).
+  std::filesystem::path ca_file;
+  std::string ca_pem;
+  std::string token;     // "opt_..." from `outpost token create`
+  std::string pid;       // product id
+  std::string serial;    // serial number
+  std::string hostname;  // informational; may be empty
+  std::filesystem::path state_dir;
+};
+
+// GET /v1/devices/self and the last stored authorization.
+struct DeviceStatus {
+  v1::Device device;
+  // Verified offline against the pinned key; nullopt if the device never authorized.
+  std::optional<v1::Authorization> last_authorization;
+};
+
+class DeviceClient {
+ public:
+  // Generates a new ECDSA P-256 device key, sends a CSR for it with the token and UDI to
+  // POST /v1/devices/register (server verified with the CA, no client certificate), checks the
+  // answer (DeviceState::FromRegistration) and saves the state in options.state_dir, replacing
+  // any earlier registration there (its authorization and release are forgotten).
+  static Result<DeviceClient> Register(const RegisterOptions& options,
+                                       ClientOptions client_options = {});
+
+  // Loads a registered device's state; no network. A released device opens (released() is
+  // true) but its calls fail until it registers again.
+  static Result<DeviceClient> Open(const std::filesystem::path& state_dir,
+                                   ClientOptions client_options = {});
+
+  DeviceClient(DeviceClient&&) noexcept;
+  DeviceClient& operator=(DeviceClient&&) noexcept;
+  ~DeviceClient();
+
+  // POST /v1/devices/authorize: `tags` is the device's whole current use and replaces the
+  // previous one (empty gives everything back). Each tag must be non-empty and appear once, each
+  // count at least 1. The answer is verified (authorization.h) and must answer this request; it
+  // is then stored as the last authorization and returned.
+  Result<v1::Authorization> Authorize(const std::vector<v1::TagUse>& tags);
+
+  // GET /v1/devices/self, plus LastAuthorization().
+  Result<DeviceStatus> GetStatus();
+
+  // The last stored authorization, verified again against the pinned key; no network, so a
+  // device can check its licenses while the satellite is unreachable. nullopt if the device
+  // never authorized. Whether it is still valid is the caller's decision (valid_until).
+  Result<std::optional<v1::Authorization>> LastAuthorization() const;
+
+  // POST /v1/devices/release: gives back every license and deregisters (the ID certificate is
+  // refused afterwards), then marks the state as released.
+  Result<v1::ReleaseResponse> Release();
+
+  const v1::RegisterResponse& registration() const { return state_.registration(); }
+  const std::string& server_url() const { return state_.server_url(); }
+  const std::filesystem::path& state_dir() const { return state_.dir(); }
+  bool released() const { return state_.released(); }
+  const Clock& clock() const { return *options_.clock; }
+
+ private:
+  DeviceClient(DeviceState state, ClientOptions options);
+  // Ok unless released.
+  Status CheckUsable() const;
+  // The mTLS connection, created on first use.
+  Result<net::HttpsClient*> Connection();
+  // Sends one mTLS call and explains a refused ID certificate.
+  Status Call(const char* method, const char* target, const google::protobuf::Message& request,
+              google::protobuf::Message* response);
+
+  DeviceState state_;
+  ClientOptions options_;
+  std::unique_ptr<net::HttpsClient> http_;
+};
+
+}  // namespace outpost::client

@@ -1,0 +1,293 @@
+// The client's whole flow over real TLS and mTLS against a fake satellite (fake_satellite.h):
+// register, authorize, status, release, re-register; and every answer a broken or hostile
+// satellite could give is refused with a clear error and changes nothing on disk.
+
+#include "client/device_client.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "tests/testing/test_util.h"
+#include "tests/unit/client/fake_satellite.h"
+
+namespace outpost::client {
+namespace {
+
+namespace fs = std::filesystem;
+using outpost::testing::FakeSatellite;
+using outpost::testing::Misbehaviour;
+
+v1::TagUse Use(const std::string& tag, int64_t count) {
+  v1::TagUse use;
+  use.set_tag(tag);
+  use.set_count(count);
+  return use;
+}
+
+int Mode(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return static_cast<int>(st.st_mode & 0777);
+}
+
+class DeviceClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override { satellite_ = FakeSatellite::StartOrDie(tmp_.path()); }
+
+  RegisterOptions Options(const std::string& token = "opt_good") const {
+    RegisterOptions o;
+    o.server_url = satellite_->url();
+    o.ca_file = satellite_->ca_file();
+    o.token = token;
+    o.pid = "PID1";
+    o.serial = "SN1";
+    o.hostname = "fw-1";
+    o.state_dir = state_dir_;
+    return o;
+  }
+
+  static ClientOptions Quick() {
+    ClientOptions o;
+    o.timeout = std::chrono::milliseconds(5000);
+    return o;
+  }
+
+  DeviceClient RegisterOrDie() {
+    auto device = DeviceClient::Register(Options(), Quick());
+    EXPECT_OK(device);
+    if (!device.ok()) std::abort();
+    return std::move(*device);
+  }
+
+  // Every file of the state directory and its contents, to check that nothing changed.
+  std::map<std::string, std::string> Snapshot() const {
+    std::map<std::string, std::string> files;
+    if (!fs::exists(state_dir_)) return files;
+    for (const auto& entry : fs::directory_iterator(state_dir_)) {
+      files[entry.path().filename().string()] = outpost::testing::ReadFileOrDie(entry.path());
+    }
+    return files;
+  }
+
+  outpost::testing::TempDir tmp_;
+  fs::path state_dir_ = tmp_ / "device";
+  std::unique_ptr<FakeSatellite> satellite_;
+};
+
+TEST_F(DeviceClientTest, RegisterAuthorizeStatusReleaseAndRegisterAgain) {
+  DeviceClient device = RegisterOrDie();
+  EXPECT_EQ(device.registration().instance_id(), "inst-1");
+  EXPECT_EQ(device.registration().udi(), "PID1:SN1");
+  EXPECT_EQ(Mode(state_dir_), 0700);
+  EXPECT_EQ(Mode(state_dir_ / kKeyFile), 0600);
+
+  auto authorization = device.Authorize(
+      {Use("regid.known.base", 2), Use("regid.unknown", 1), Use("regid.known.vpn", 5)});
+  ASSERT_OK(authorization);
+  ASSERT_EQ(authorization->tags_size(), 3);
+  EXPECT_EQ(authorization->instance_id(), "inst-1");
+  EXPECT_EQ(authorization->tags(0).status(), "AUTHORIZED");
+  EXPECT_EQ(authorization->tags(0).granted(), 2);
+  EXPECT_EQ(authorization->tags(1).status(), "NOT_ENTITLED");
+  EXPECT_EQ(authorization->tags(2).granted(), 5);
+  EXPECT_TRUE(fs::exists(state_dir_ / kAuthorizationFile));
+
+  auto status = device.GetStatus();
+  ASSERT_OK(status);
+  EXPECT_EQ(status->device.instance_id(), "inst-1");
+  EXPECT_EQ(status->device.hostname(), "fw-1");
+  ASSERT_EQ(status->device.holdings_size(), 2);
+  ASSERT_TRUE(status->last_authorization.has_value());
+  EXPECT_EQ(status->last_authorization->SerializeAsString(), authorization->SerializeAsString());
+
+  // Fewer tags give the rest back: the request is the whole current use.
+  ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
+  status = device.GetStatus();
+  ASSERT_OK(status);
+  ASSERT_EQ(status->device.holdings_size(), 1);
+  EXPECT_EQ(status->device.holdings(0).count(), 1);
+
+  auto released = device.Release();
+  ASSERT_OK(released);
+  EXPECT_EQ(released->instance_id(), "inst-1");
+  ASSERT_EQ(released->released_size(), 1);
+  EXPECT_TRUE(device.released());
+  EXPECT_TRUE(fs::exists(state_dir_ / kKeyFile)) << "release keeps the files";
+
+  // A released device refuses everything, also after reopening, with what to do.
+  auto again = device.Authorize({Use("regid.known.base", 1)});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(again.status().message().find("register again"), std::string::npos);
+  auto reopened = DeviceClient::Open(state_dir_, Quick());
+  ASSERT_OK(reopened);
+  EXPECT_TRUE(reopened->released());
+  EXPECT_EQ(reopened->GetStatus().status().code(), Errc::kFailedPrecondition);
+  EXPECT_EQ(reopened->Release().status().code(), Errc::kFailedPrecondition);
+  EXPECT_EQ(reopened->LastAuthorization().status().code(), Errc::kFailedPrecondition);
+  const int calls = satellite_->authorize_calls();
+  EXPECT_FALSE(reopened->Authorize({Use("regid.known.base", 1)}).ok());
+  EXPECT_EQ(satellite_->authorize_calls(), calls) << "a released device must not call out";
+
+  // Registering again (another token) gives a new identity and a clean state.
+  const std::string old_key = outpost::testing::ReadFileOrDie(state_dir_ / kKeyFile);
+  auto registered = DeviceClient::Register(Options("opt_other"), Quick());
+  ASSERT_OK(registered);
+  EXPECT_EQ(registered->registration().instance_id(), "inst-2");
+  EXPECT_FALSE(registered->released());
+  EXPECT_NE(outpost::testing::ReadFileOrDie(state_dir_ / kKeyFile), old_key);
+  EXPECT_FALSE(fs::exists(state_dir_ / kAuthorizationFile));
+  ASSERT_OK(registered->Authorize({Use("regid.known.base", 1)}));
+}
+
+TEST_F(DeviceClientTest, LastAuthorizationIsVerifiedOfflineWithoutTheSatellite) {
+  {
+    DeviceClient device = RegisterOrDie();
+    auto none = device.LastAuthorization();
+    ASSERT_OK(none);
+    EXPECT_FALSE(none->has_value());
+    ASSERT_OK(device.Authorize({Use("regid.known.base", 3)}));
+  }
+  satellite_->Shutdown();
+
+  auto device = DeviceClient::Open(state_dir_, Quick());
+  ASSERT_OK(device);
+  auto last = device->LastAuthorization();
+  ASSERT_OK(last);
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ((*last)->tags(0).granted(), 3);
+
+  // The satellite being away is kUnavailable, and nothing changes.
+  const auto before = Snapshot();
+  auto authorize = device->Authorize({Use("regid.known.base", 1)});
+  ASSERT_FALSE(authorize.ok());
+  EXPECT_EQ(authorize.status().code(), Errc::kUnavailable) << authorize.status().ToString();
+  EXPECT_EQ(Snapshot(), before);
+}
+
+TEST_F(DeviceClientTest, TamperedStoredAuthorizationIsRefused) {
+  DeviceClient device = RegisterOrDie();
+  ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
+  v1::SignedAuthorization stored;
+  ASSERT_TRUE(
+      stored.ParseFromString(outpost::testing::ReadFileOrDie(state_dir_ / kAuthorizationFile)));
+  v1::Authorization more;
+  ASSERT_TRUE(more.ParseFromString(stored.payload()));
+  more.mutable_tags(0)->set_granted(1000);
+  stored.set_payload(more.SerializeAsString());
+  outpost::testing::WriteFileOrDie(state_dir_ / kAuthorizationFile, stored.SerializeAsString());
+
+  auto last = device.LastAuthorization();
+  ASSERT_FALSE(last.ok());
+  EXPECT_EQ(last.status().code(), Errc::kUnauthenticated);
+  EXPECT_NE(last.status().message().find("does not verify"), std::string::npos);
+}
+
+TEST_F(DeviceClientTest, BadTokenSurfacesTheSatellitesMessageAndSavesNothing) {
+  auto device = DeviceClient::Register(Options("opt_wrong"), Quick());
+  ASSERT_FALSE(device.ok());
+  EXPECT_EQ(device.status().code(), Errc::kUnauthenticated);
+  EXPECT_NE(device.status().message().find("registration token is not valid"), std::string::npos)
+      << device.status().message();
+  EXPECT_FALSE(fs::exists(state_dir_));
+}
+
+TEST_F(DeviceClientTest, FailedReRegistrationKeepsThePreviousState) {
+  DeviceClient device = RegisterOrDie();
+  ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
+  const auto before = Snapshot();
+  EXPECT_FALSE(DeviceClient::Register(Options("opt_wrong"), Quick()).ok());
+  EXPECT_EQ(Snapshot(), before);
+}
+
+TEST_F(DeviceClientTest, CertificateForAnotherKeyIsRefusedAndNothingSaved) {
+  satellite_->set_misbehaviour(Misbehaviour::kCertificateForAnotherKey);
+  auto device = DeviceClient::Register(Options(), Quick());
+  ASSERT_FALSE(device.ok());
+  EXPECT_EQ(device.status().code(), Errc::kUnauthenticated);
+  EXPECT_NE(device.status().message().find("not for this device's key"), std::string::npos)
+      << device.status().message();
+  EXPECT_FALSE(fs::exists(state_dir_));
+}
+
+TEST_F(DeviceClientTest, ServerNotTrustedByTheCaIsRefused) {
+  auto foreign = outpost::testing::MakeSatelliteKeysOrDie(std::chrono::system_clock::now());
+  RegisterOptions o = Options();
+  o.ca_file.clear();
+  o.ca_pem = foreign.ca.certificate().ToPem();
+  auto device = DeviceClient::Register(o, Quick());
+  ASSERT_FALSE(device.ok());
+  EXPECT_EQ(device.status().code(), Errc::kUnavailable);
+  EXPECT_NE(device.status().message().find("TLS handshake"), std::string::npos);
+  EXPECT_FALSE(fs::exists(state_dir_));
+}
+
+TEST_F(DeviceClientTest, MissingOptionsAreRefusedBeforeAnythingIsSent) {
+  RegisterOptions o = Options();
+  o.token.clear();
+  EXPECT_EQ(DeviceClient::Register(o, Quick()).status().code(), Errc::kInvalidArgument);
+  o = Options();
+  o.ca_file = tmp_ / "no-such-ca.pem";
+  EXPECT_EQ(DeviceClient::Register(o, Quick()).status().code(), Errc::kNotFound);
+  o = Options();
+  o.server_url = "http://127.0.0.1:1";
+  EXPECT_EQ(DeviceClient::Register(o, Quick()).status().code(), Errc::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(state_dir_));
+}
+
+class HostileAnswerTest : public DeviceClientTest,
+                          public ::testing::WithParamInterface<Misbehaviour> {};
+
+TEST_P(HostileAnswerTest, IsRefusedAndKeepsThePreviousAuthorization) {
+  DeviceClient device = RegisterOrDie();
+  ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
+  const auto before = Snapshot();
+  satellite_->set_misbehaviour(GetParam());
+  auto authorization = device.Authorize({Use("regid.known.base", 4), Use("regid.known.vpn", 1)});
+  ASSERT_FALSE(authorization.ok());
+  EXPECT_EQ(authorization.status().code(), Errc::kUnauthenticated)
+      << authorization.status().ToString();
+  EXPECT_EQ(Snapshot(), before);
+  auto last = device.LastAuthorization();
+  ASSERT_OK(last);
+  EXPECT_EQ((*last)->tags(0).granted(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Answers, HostileAnswerTest,
+                         ::testing::Values(Misbehaviour::kFlippedSignature,
+                                           Misbehaviour::kOtherInstance,
+                                           Misbehaviour::kDropLastTag));
+
+TEST_F(DeviceClientTest, DeviceReleasedByTheOperatorIsToldToRegisterAgain) {
+  DeviceClient device = RegisterOrDie();
+  satellite_->ReleaseByOperator(device.registration().instance_id());
+  auto authorization = device.Authorize({Use("regid.known.base", 1)});
+  ASSERT_FALSE(authorization.ok());
+  EXPECT_EQ(authorization.status().code(), Errc::kUnauthenticated);
+  EXPECT_NE(authorization.status().message().find("not registered"), std::string::npos)
+      << authorization.status().message();
+  EXPECT_NE(authorization.status().message().find("register again"), std::string::npos);
+}
+
+TEST_F(DeviceClientTest, InvalidTagsAreRefusedBeforeAnythingIsSent) {
+  DeviceClient device = RegisterOrDie();
+  EXPECT_EQ(device.Authorize({Use("", 1)}).status().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(device.Authorize({Use("a", 0)}).status().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(device.Authorize({Use("a", 1), Use("a", 2)}).status().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(satellite_->authorize_calls(), 0);
+}
+
+TEST_F(DeviceClientTest, OpenWithoutRegistrationSaysWhatToDo) {
+  auto device = DeviceClient::Open(state_dir_);
+  ASSERT_FALSE(device.ok());
+  EXPECT_EQ(device.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(device.status().message().find("run `outpost device register` first"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace outpost::client

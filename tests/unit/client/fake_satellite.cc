@@ -1,0 +1,212 @@
+#include "tests/unit/client/fake_satellite.h"
+
+#include "common/crypto/secure_file.h"
+#include "server/http/codec.h"
+#include "tests/testing/test_util.h"
+
+namespace outpost::testing {
+namespace {
+
+std::string Text(int64_t unix_seconds) { return "t" + std::to_string(unix_seconds); }
+
+}  // namespace
+
+FakeSatellite::FakeSatellite(SatelliteKeys keys) : keys_(std::move(keys)) {}
+FakeSatellite::~FakeSatellite() { Shutdown(); }
+
+std::unique_ptr<FakeSatellite> FakeSatellite::StartOrDie(const std::filesystem::path& dir) {
+  // TLS checks validity against the real time, so this fake uses the wall clock.
+  const TimePoint now = std::chrono::system_clock::now();
+  std::unique_ptr<FakeSatellite> satellite(new FakeSatellite(MakeSatelliteKeysOrDie(now)));
+  auto server_key = OrDie(crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
+  crypto::CertificateProfile profile;
+  profile.usage = crypto::CertificateProfile::kServer;
+  profile.common_name = "fake satellite";
+  profile.ip_addresses = {"127.0.0.1"};
+  profile.not_before = satellite->keys_.not_before;
+  profile.not_after = satellite->keys_.not_after - std::chrono::hours(1);
+  auto server_certificate = OrDie(satellite->keys_.ca.Issue(server_key.public_key(), profile));
+
+  const std::string ca_pem = satellite->keys_.ca.certificate().ToPem();
+  satellite->ca_file_ = dir / "ca.pem";
+  EXPECT_OK(crypto::WriteFileAtomically(satellite->ca_file_, ca_pem, std::filesystem::perms(0644),
+                                        crypto::IfExists::kReplace));
+  http::ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.io_threads = 1;
+  http::TlsOptions tls;
+  tls.certificate_chain_pem = server_certificate.ToPem() + ca_pem;
+  tls.private_key_pem = server_key.ToPem();
+  tls.client_ca_pem = ca_pem;
+  satellite->server_ =
+      OrDie(http::HttpServer::Create(options, tls, satellite->MakeRouter(), nullptr));
+  EXPECT_OK(satellite->server_->Start());
+  return satellite;
+}
+
+std::string FakeSatellite::url() const {
+  return "https://127.0.0.1:" + std::to_string(server_->port());
+}
+
+void FakeSatellite::Shutdown() {
+  if (server_) server_->Shutdown(std::chrono::milliseconds(1000));
+}
+
+void FakeSatellite::set_misbehaviour(Misbehaviour m) {
+  std::lock_guard lock(mu_);
+  misbehaviour_ = m;
+}
+
+void FakeSatellite::ReleaseByOperator(const std::string& instance_id) {
+  std::lock_guard lock(mu_);
+  devices_.at(instance_id).registered = false;
+}
+
+int FakeSatellite::authorize_calls() const {
+  std::lock_guard lock(mu_);
+  return authorize_calls_;
+}
+
+http::Router FakeSatellite::MakeRouter() {
+  http::Router router;
+  auto bind = [this](void (FakeSatellite::*handler)(http::Request&, const http::Reply&)) {
+    return [this, handler](http::Request& request, http::Reply reply) {
+      (this->*handler)(request, reply);
+    };
+  };
+  router.Add("POST", "/v1/devices/register", bind(&FakeSatellite::Register));
+  router.Add("POST", "/v1/devices/authorize", bind(&FakeSatellite::Authorize));
+  router.Add("GET", "/v1/devices/self", bind(&FakeSatellite::Self));
+  router.Add("POST", "/v1/devices/release", bind(&FakeSatellite::Release));
+  return router;
+}
+
+void FakeSatellite::Register(http::Request& request, const http::Reply& reply) {
+  v1::RegisterRequest in;
+  if (Status s = http::DecodeBody(request, &in); !s.ok()) {
+    return reply(http::ErrorResponse(request, s));
+  }
+  if (in.token() != "opt_good" && in.token() != "opt_other") {
+    return reply(http::ErrorResponse(
+        request, Unauthenticated("registration token is not valid (unknown, expired or "
+                                 "revoked); ask the operator for a new one")));
+  }
+  auto csr = crypto::CertificateSigningRequest::FromPem(in.csr_pem());
+  if (!csr.ok()) return reply(http::ErrorResponse(request, csr.status()));
+
+  std::lock_guard lock(mu_);
+  const std::string udi = in.pid() + ":" + in.serial();
+  std::string replaced;
+  for (auto& [id, device] : devices_) {
+    if (device.registered &&
+        device.registration.pid() + ":" + device.registration.serial() == udi) {
+      device.registered = false;
+      replaced = id;
+    }
+  }
+  const std::string instance_id = "inst-" + std::to_string(next_instance_++);
+  auto subject_key = OrDie(csr->public_key());
+  if (misbehaviour_ == Misbehaviour::kCertificateForAnotherKey) {
+    subject_key =
+        OrDie(crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256)).public_key();
+  }
+  v1::RegisterResponse out = IssueRegistrationOrDie(keys_, subject_key, instance_id, udi);
+  out.set_replaced_instance_id(replaced);
+  out.set_certificate_not_after_text(Text(out.certificate_not_after()));
+  devices_[instance_id].registration = in;
+  reply(http::Encode(request, out));
+}
+
+FakeSatellite::Device* FakeSatellite::Authenticate(const http::Request& request,
+                                                   const http::Reply& reply) {
+  if (!request.client_certificate) {
+    reply(http::ErrorResponse(request, Unauthenticated("an ID certificate is required")));
+    return nullptr;
+  }
+  auto it = devices_.find(request.client_certificate->subject_common_name());
+  if (it == devices_.end() || !it->second.registered) {
+    reply(http::ErrorResponse(request,
+                              Unauthenticated("this ID certificate's device is not registered")));
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void FakeSatellite::Authorize(http::Request& request, const http::Reply& reply) {
+  v1::AuthorizeRequest in;
+  if (Status s = http::DecodeBody(request, &in); !s.ok()) {
+    return reply(http::ErrorResponse(request, s));
+  }
+  std::lock_guard lock(mu_);
+  ++authorize_calls_;
+  Device* device = Authenticate(request, reply);
+  if (device == nullptr) return;
+  const int64_t now = ToUnixSeconds(std::chrono::system_clock::now());
+  v1::Authorization a;
+  a.set_satellite_id(keys_.satellite_id);
+  a.set_instance_id(request.client_certificate->subject_common_name());
+  a.set_va("default");
+  a.set_udi(device->registration.pid() + ":" + device->registration.serial());
+  a.set_issued_at(now);
+  a.set_issued_at_text(Text(now));
+  a.set_valid_until(now + 3600);
+  a.set_valid_until_text(Text(now + 3600));
+  device->holdings.clear();
+  for (const auto& use : in.tags()) {
+    auto* tag = a.add_tags();
+    tag->set_tag(use.tag());
+    tag->set_requested(use.count());
+    if (use.tag().starts_with("regid.known")) {
+      tag->set_status("AUTHORIZED");
+      tag->set_granted(use.count());
+      tag->set_valid_until(now + 3600);
+      device->holdings.push_back(use);
+    } else {
+      tag->set_status("NOT_ENTITLED");
+      tag->set_reason("no such tag in virtual account default");
+    }
+  }
+  if (misbehaviour_ == Misbehaviour::kOtherInstance) a.set_instance_id("inst-someone-else");
+  if (misbehaviour_ == Misbehaviour::kDropLastTag && a.tags_size() > 0)
+    a.mutable_tags()->RemoveLast();
+  v1::SignedAuthorization out = SignOrDie(keys_.signing_key, a);
+  if (misbehaviour_ == Misbehaviour::kFlippedSignature) {
+    std::string signature = out.signature();
+    signature[3] ^= 0x10;
+    out.set_signature(signature);
+  }
+  reply(http::Encode(request, out));
+}
+
+void FakeSatellite::Self(http::Request& request, const http::Reply& reply) {
+  std::lock_guard lock(mu_);
+  Device* device = Authenticate(request, reply);
+  if (device == nullptr) return;
+  v1::Device out;
+  out.set_instance_id(request.client_certificate->subject_common_name());
+  out.set_va("default");
+  out.set_pid(device->registration.pid());
+  out.set_serial(device->registration.serial());
+  out.set_udi(out.pid() + ":" + out.serial());
+  out.set_hostname(device->registration.hostname());
+  for (const auto& use : device->holdings) {
+    auto* holding = out.add_holdings();
+    holding->set_tag(use.tag());
+    holding->set_count(use.count());
+  }
+  reply(http::Encode(request, out));
+}
+
+void FakeSatellite::Release(http::Request& request, const http::Reply& reply) {
+  std::lock_guard lock(mu_);
+  Device* device = Authenticate(request, reply);
+  if (device == nullptr) return;
+  v1::ReleaseResponse out;
+  out.set_instance_id(request.client_certificate->subject_common_name());
+  for (const auto& use : device->holdings) *out.add_released() = use;
+  device->holdings.clear();
+  device->registered = false;
+  reply(http::Encode(request, out));
+}
+
+}  // namespace outpost::testing
