@@ -17,6 +17,9 @@ struct DataDir {
   std::filesystem::path ca_key() const { return keys() / "ca.key"; }
   std::filesystem::path signing_key() const { return keys() / "signing.key"; }
   std::filesystem::path tls_key() const { return keys() / "tls.key"; }
+  // From the enrollment bundle: the one-time secret (0600) and central's TLS CA.
+  std::filesystem::path enrollment_secret() const { return keys() / "enrollment.secret"; }
+  std::filesystem::path central_ca() const { return root / "central-ca.pem"; }
   std::filesystem::path tls_certificate() const { return root / "tls" / "server.pem"; }
 
   std::filesystem::path root;

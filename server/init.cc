@@ -17,6 +17,9 @@
 #include "server/auth/store.h"
 #include "server/data_dir.h"
 #include "server/store/schema.h"
+#include "sync/bundle/armor.h"
+#include "sync/bundle/codec.h"
+#include "sync/bundle/trust.h"
 
 namespace outpost::server {
 namespace fs = std::filesystem;
@@ -95,6 +98,25 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
     }
   }
   OUTPOST_RETURN_IF_ERROR(config::Validate(options.config));
+  config::Config config = options.config;
+
+  // Enrollment: checked before anything is created, so a bad file leaves no directory behind.
+  std::optional<v1::EnrollmentBundle> enrollment;
+  std::optional<crypto::PublicKey> central_key;
+  if (!options.enrollment_bundle.empty()) {
+    OUTPOST_ASSIGN_OR_RETURN(auto bundle,
+                             sync::DecodeBundle(options.enrollment_bundle, "the enrollment bundle"));
+    OUTPOST_ASSIGN_OR_RETURN(auto opened, sync::OpenEnrollmentBundle(bundle));
+    enrollment = opened.payload.enrollment();
+    central_key = std::move(opened.central_key);
+    if (enrollment->enrollment_secret().size() != sync::kEnrollmentSecretSize ||
+        enrollment->account_id().empty() || !IsUuid(enrollment->satellite_id())) {
+      return InvalidArgument(
+          "the enrollment bundle lacks a satellite id, account or a 32-byte secret; ask the "
+          "vendor for a new one (`outpost central satellite enroll`)");
+    }
+    if (config.sync.central_url.empty()) config.sync.central_url = enrollment->central_url();
+  }
 
   std::vector<fs::path> created;
   Rollback rollback(&created);
@@ -108,7 +130,7 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
                                   &created));
 
   InitReport report;
-  report.satellite_id = NewUuid();
+  report.satellite_id = enrollment ? enrollment->satellite_id() : NewUuid();
   const TimePoint now = clock.Now();
   // Backdate a little so a device whose clock is slightly behind accepts fresh certificates.
   const TimePoint not_before = now - std::chrono::hours(1);
@@ -140,7 +162,7 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   profile.common_name = "outpost-satellite";
   profile.dns_names = {"localhost"};
   profile.ip_addresses = {"127.0.0.1", "::1"};
-  for (const auto& host : options.config.tls.hostnames) {
+  for (const auto& host : config.tls.hostnames) {
     if (IsIpLiteral(host)) {
       if (std::find(profile.ip_addresses.begin(), profile.ip_addresses.end(), host) ==
           profile.ip_addresses.end()) {
@@ -175,6 +197,22 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
         OUTPOST_RETURN_IF_ERROR(
             db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES (?, ?)", key, value));
       }
+      if (enrollment) {
+        for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+                 {"account_id", enrollment->account_id()},
+                 {"account_name", enrollment->account_name()},
+                 {"central_public_key", central_key->ToPem()},
+                 {"central_url", enrollment->central_url()}}) {
+          OUTPOST_RETURN_IF_ERROR(
+              db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES (?, ?)", key, value));
+        }
+        OUTPOST_RETURN_IF_ERROR(audit::Append(
+            db,
+            {audit::Actor::System(), "satellite.enroll", "account:" + enrollment->account_id(),
+             "{\"central_key_id\":\"" + central_key->KeyId() + "\",\"central_url\":\"" +
+                 enrollment->central_url() + "\"}"},
+            now));
+      }
       return audit::Append(
           db,
           {audit::Actor::System(), "satellite.init", "satellite:" + report.satellite_id,
@@ -199,6 +237,21 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
     readers.reset();
     writer->Stop();
   }
+  if (enrollment) {
+    OUTPOST_RETURN_IF_ERROR(crypto::WriteFileAtomically(
+        dir.enrollment_secret(), enrollment->enrollment_secret(),
+        std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+        crypto::IfExists::kFail));
+    created.push_back(dir.enrollment_secret());
+    if (!enrollment->central_ca_certificate_pem().empty()) {
+      OUTPOST_RETURN_IF_ERROR(WritePublicFile(
+          dir.central_ca(), enrollment->central_ca_certificate_pem(), &created));
+    }
+    report.account_id = enrollment->account_id();
+    report.central_key_id = central_key->KeyId();
+    report.central_key_fingerprint = central_key->Fingerprint();
+    report.central_url = enrollment->central_url();
+  }
   report.admin_api_key_file = dir.admin_api_key();
   OUTPOST_RETURN_IF_ERROR(crypto::WriteFileAtomically(
       dir.admin_api_key(), report.admin_api_key + "\n",
@@ -207,7 +260,7 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   created.push_back(dir.admin_api_key());
 
   OUTPOST_RETURN_IF_ERROR(
-      WritePublicFile(dir.config(), config::RenderConfig(options.config), &created));
+      WritePublicFile(dir.config(), config::RenderConfig(config), &created));
   report.files_written = created;
   rollback.Commit();
   return report;

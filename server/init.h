@@ -17,6 +17,9 @@ struct InitOptions {
   // Written to outpost.toml; its tls.hostnames (plus localhost, 127.0.0.1 and ::1) go into
   // the TLS server certificate's subjectAltName.
   config::Config config;
+  // The contents of the enrollment bundle central wrote (`outpost init --enroll FILE`), binary
+  // or armored; empty: not enrolled (sync stays impossible until a later enrollment).
+  std::string enrollment_bundle;
 };
 
 struct InitReport {
@@ -30,6 +33,11 @@ struct InitReport {
   std::string admin_api_key;
   std::filesystem::path admin_api_key_file;
   std::vector<std::filesystem::path> files_written;
+  // Set when enrolled: the operator compares the fingerprint with the one central printed.
+  std::string account_id;
+  std::string central_key_id;
+  std::string central_key_fingerprint;
+  std::string central_url;
 };
 
 // Creates a satellite data directory (see DataDir): database with the current schema, the

@@ -30,6 +30,7 @@ int Main(int argc, char** argv) {
   AddBundleCommands(app, cli);
   AddLicensingCommands(app, cli);
   AddDeviceCommands(app, cli);
+  AddSyncCommands(app, cli);
   AddCentralCommands(app, cli);
 
   try {

@@ -24,6 +24,7 @@
 #include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
 #include "server/store/schema.h"
+#include "server/sync/satellite_sync.h"
 #include "spdlog/spdlog.h"
 
 namespace outpost::server {
@@ -82,6 +83,7 @@ class Satellite::Impl {
   std::unique_ptr<auth::AuthStore> auth;
   std::unique_ptr<licensing::TokenStore> tokens;
   std::unique_ptr<licensing::LicensingService> licensing;
+  std::unique_ptr<sync::SatelliteSync> sync;
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
   std::unique_ptr<boost::asio::thread_pool> admin_pool;
@@ -247,11 +249,22 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
       "Times the licensing state was reloaded from the database after a failed write.", "counter",
       [raw] { return static_cast<double>(raw->licensing->reloads()); });
   api::AddDeviceRoutes(router, raw->licensing.get());
+  raw->sync = std::make_unique<sync::SatelliteSync>(
+      raw->dir, *raw->writer, *raw->readers, *raw->licensing, *raw->signing_key,
+      raw->satellite_id, raw->config.sync, OUTPOST_VERSION);
+  raw->metrics->AddCallback(
+      "outpost_alarm_sync_overdue",
+      "1 while the last sync response's valid_until has passed (SYNC_OVERDUE).", "gauge",
+      [raw] { return raw->sync->overdue() ? 1.0 : 0.0; });
+  raw->metrics->AddCallback(
+      "outpost_sync_online_failures_total", "Online sync attempts that failed.", "counter",
+      [raw] { return static_cast<double>(raw->sync->online_failures_total()); });
   raw->admin_pool = std::make_unique<boost::asio::thread_pool>(2);
   api::AdminContext admin;
   admin.auth = raw->auth.get();
   admin.tokens = raw->tokens.get();
   admin.licensing = raw->licensing.get();
+  admin.sync = raw->sync.get();
   admin.writer = raw->writer.get();
   admin.readers = raw->readers.get();
   admin.signing_key = &*raw->signing_key;
@@ -271,6 +284,7 @@ Status Satellite::Start() {
   OUTPOST_RETURN_IF_ERROR(impl_->AuditStart());
   OUTPOST_RETURN_IF_ERROR(impl_->server->Start());
   impl_->server_started = true;
+  impl_->sync->StartOnline();
   Impl* impl = impl_.get();
   impl->checkpointer = std::thread([impl] {
     auto last_checkpoint = std::chrono::steady_clock::now();
@@ -280,6 +294,7 @@ Status Satellite::Start() {
       if (Status s = impl->licensing->Sweep(); !s.ok()) {
         spdlog::warn("licensing sweep failed: {}", s.ToString());
       }
+      impl->sync->CheckOverdue();
       if (std::chrono::steady_clock::now() - last_checkpoint >= kCheckpointInterval) {
         impl->SignCheckpoint();
         last_checkpoint = std::chrono::steady_clock::now();
@@ -306,6 +321,7 @@ void Satellite::Shutdown() {
   }
   impl_->checkpoint_cv.notify_all();
   if (impl_->checkpointer.joinable()) impl_->checkpointer.join();
+  impl_->sync->Stop();
   // Admin work in flight finishes (its replies go nowhere once the server stopped).
   impl_->admin_pool->join();
   // Sign the final head, then close: after the server, in-flight requests may still be

@@ -6,6 +6,7 @@
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/common.pb.h"
 #include "outpost/v1/licensing.pb.h"
+#include "outpost/v1/satellite_sync.pb.h"
 #include "outpost/v1/tokens.pb.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/checkpoint.h"
@@ -16,6 +17,8 @@
 #include "server/http/codec.h"
 #include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
+#include "server/sync/satellite_sync.h"
+#include "sync/bundle/codec.h"
 
 namespace outpost::server::api {
 namespace {
@@ -337,6 +340,58 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (!body.ok()) return fail(req, body.status());
         if (Status s = c.licensing->Unreserve(*body, p); !s.ok()) return fail(req, s);
         return http::Encode(req, v1::Empty());
+      });
+
+  // --- Sync with central ---
+  add("POST", "/v1/admin/sync/export", Access::kPermission, Permission::kSync,
+      "a signed sync request with everything central has not acknowledged (binary bundle)",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto exported = c.sync->Export(p.actor());
+        if (!exported.ok()) return fail(req, exported.status());
+        http::Response res;
+        res.content_type = "application/octet-stream";
+        res.body = outpost::sync::SerializeBundle(exported->bundle);
+        res.headers.emplace_back("x-outpost-sequence", std::to_string(exported->sequence));
+        res.headers.emplace_back("x-outpost-usage-reports",
+                                 std::to_string(exported->usage_reports));
+        res.headers.emplace_back("x-outpost-moves", std::to_string(exported->moves));
+        res.headers.emplace_back("x-outpost-conversions", std::to_string(exported->conversions));
+        return res;
+      });
+  add("POST", "/v1/admin/sync/import", Access::kPermission, Permission::kSync,
+      "import a sync response from central (body: the bundle, binary or armored)",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto result = c.sync->Import(req.body, p.actor());
+        if (!result.ok()) return fail(req, result.status());
+        return http::Encode(req, *result);
+      });
+  add("POST", "/v1/admin/sync/now", Access::kPermission, Permission::kSync,
+      "sync with central online now (export, send, import)",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto result = c.sync->SyncNow(p.actor());
+        if (!result.ok()) return fail(req, result.status());
+        return http::Encode(req, *result);
+      });
+  add("GET", "/v1/admin/sync/status", Access::kPermission, Permission::kReadLicenses,
+      "enrollment, last export and import, SYNC_OVERDUE, pending items, online failures",
+      [c](const Principal&, http::Request& req) {
+        return http::Encode(req, c.sync->GetStatus());
+      });
+  add("POST", "/v1/admin/conversions", Access::kPermission, Permission::kConvertLicenses,
+      "queue a traditional-license conversion for the next sync",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::ConvertRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        auto out = c.sync->QueueConversion(body->key(), body->va(), p);
+        if (!out.ok()) return fail(req, out.status());
+        return http::Encode(req, *out, 201);
+      });
+  add("GET", "/v1/admin/conversions", Access::kPermission, Permission::kReadLicenses,
+      "traditional-license conversions and their results",
+      [c, fail](const Principal&, http::Request& req) {
+        auto out = c.sync->Conversions();
+        if (!out.ok()) return fail(req, out.status());
+        return http::Encode(req, *out);
       });
 
   // --- Audit trail ---

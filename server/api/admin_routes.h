@@ -17,6 +17,9 @@ namespace outpost::server::licensing {
 class LicensingService;
 class TokenStore;
 }  // namespace outpost::server::licensing
+namespace outpost::server::sync {
+class SatelliteSync;
+}  // namespace outpost::server::sync
 
 namespace outpost::server::api {
 
@@ -44,6 +47,7 @@ struct AdminContext {
   auth::AuthStore* auth = nullptr;
   licensing::TokenStore* tokens = nullptr;
   licensing::LicensingService* licensing = nullptr;
+  sync::SatelliteSync* sync = nullptr;
   sqlite::Writer* writer = nullptr;
   sqlite::ReaderPool* readers = nullptr;
   const crypto::PrivateKey* signing_key = nullptr;

@@ -46,6 +46,8 @@ void AddBundleCommands(CLI::App& app, CommandLine& cli);
 void AddLicensingCommands(CLI::App& app, CommandLine& cli);
 // `device register|authorize|status|release` (the device side, over the client library).
 void AddDeviceCommands(CLI::App& app, CommandLine& cli);
+// `sync export|import|now|status`, `convert`, `conversions`.
+void AddSyncCommands(CLI::App& app, CommandLine& cli);
 // `central ...` (the vendor side, on central's own database).
 void AddCentralCommands(CLI::App& app, CommandLine& cli);
 

@@ -201,8 +201,15 @@ Status AdminClient::Call(std::string_view method, const std::string& target,
 }
 
 Result<net::ClientResponse> AdminClient::Get(const std::string& target, const std::string& accept) {
+  return Send("GET", target, "", "", accept);
+}
+
+Result<net::ClientResponse> AdminClient::Send(const std::string& method, const std::string& target,
+                                              const std::string& body,
+                                              const std::string& content_type,
+                                              const std::string& accept) {
   auto res =
-      client_->Send("GET", target, "", "",
+      client_->Send(method, target, body, content_type,
                     {{"authorization", "Bearer " + connection_.api_key}, {"accept", accept}});
   if (!res.ok()) return Explain(res.status());
   if (res->status < 200 || res->status >= 300) return Explain(net::StatusFromResponse(*res));

@@ -74,6 +74,10 @@ class AdminClient {
 
   // GETs `target` and returns the answer as is when it is 2xx; otherwise its error, as Call.
   Result<net::ClientResponse> Get(const std::string& target, const std::string& accept);
+  // Sends `body` as is and returns the 2xx answer as is; otherwise its error, as Call.
+  Result<net::ClientResponse> Send(const std::string& method, const std::string& target,
+                                   const std::string& body, const std::string& content_type,
+                                   const std::string& accept);
 
  private:
   AdminClient(SatelliteConnection connection, std::unique_ptr<net::HttpsClient> client);

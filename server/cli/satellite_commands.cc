@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/config/config_file.h"
+#include "common/crypto/secure_file.h"
 #include "common/log/logging.h"
 #include "outpost/v1/satellite.pb.h"
 #include "server/cli/commands.h"
@@ -15,6 +16,8 @@
 #include "server/init.h"
 #include "server/satellite.h"
 #include "spdlog/spdlog.h"
+#include "sync/bundle/armor.h"
+#include "sync/bundle/codec.h"
 
 namespace outpost::cli {
 namespace {
@@ -23,6 +26,7 @@ struct InitFlags {
   std::string data_dir;
   std::string listen;
   std::vector<std::string> hostnames;
+  std::string enroll;
 };
 
 struct ServeFlags {
@@ -50,6 +54,11 @@ int RunInit(const GlobalFlags& g, const InitFlags& f) {
     }
   }
   for (const auto& h : f.hostnames) options.config.tls.hostnames.push_back(h);
+  if (!f.enroll.empty()) {
+    auto bundle = crypto::ReadSecretFile(f.enroll, sync::ArmoredSizeLimit(sync::kMaxBundleBytes));
+    if (!bundle.ok()) return Fail(bundle.status().WithContext("--enroll"));
+    options.enrollment_bundle = std::move(*bundle);
+  }
   SystemClock clock;
   auto report = server::InitDataDir(options, clock);
   if (!report.ok()) return Fail(report.status());
@@ -66,6 +75,10 @@ int RunInit(const GlobalFlags& g, const InitFlags& f) {
   out.set_admin_password(report->admin_password);
   out.set_admin_api_key(report->admin_api_key);
   out.set_admin_api_key_file(report->admin_api_key_file.string());
+  out.set_account_id(report->account_id);
+  out.set_central_key_id(report->central_key_id);
+  out.set_central_key_fingerprint(report->central_key_fingerprint);
+  out.set_central_url(report->central_url);
   if (g.json) {
     PrintJson(out);
     return kExitOk;
@@ -75,6 +88,14 @@ int RunInit(const GlobalFlags& g, const InitFlags& f) {
             << "  CA fingerprint (SHA-256):    " << out.ca_fingerprint() << "\n"
             << "  signing key id:              " << out.signing_key_id() << "\n"
             << "  listen:                      " << out.listen() << "\n";
+  if (!out.account_id().empty()) {
+    std::cout << "Enrolled with central for account " << Printable(out.account_id()) << "\n"
+              << "  central key id:              " << out.central_key_id() << "\n"
+              << "  central key fingerprint:     " << out.central_key_fingerprint() << "\n"
+              << "  central URL:                 " << OrDefault(out.central_url(), "(none: offline only)")
+              << "\n"
+              << "Check that this fingerprint is the one central printed before you sync.\n";
+  }
   if (!out.admin_user().empty()) {
     std::cout << "First admin (shown once; store it now: it cannot be shown again):\n"
               << "  user:                        " << out.admin_user() << "\n";
@@ -140,6 +161,9 @@ void AddSatelliteCommands(CLI::App& app, CommandLine& cli) {
   init->add_option("--data-dir", init_flags->data_dir, "Directory to create")->required();
   init->add_option("--listen", init_flags->listen,
                    "HOST:PORT to serve on (default 127.0.0.1:8443)");
+  init->add_option("--enroll", init_flags->enroll,
+                   "Enrollment bundle written by `outpost central satellite enroll`")
+      ->check(CLI::ExistingFile);
   init->add_option("--hostname", init_flags->hostnames,
                    "Extra host name or IP for the TLS certificate (repeatable)");
   init->callback([&cli, init_flags] {

@@ -8,6 +8,16 @@
 
 namespace outpost::server::licensing {
 
+std::vector<Entitlement> PoolBook::Entitlements() const {
+  std::vector<Entitlement> out;
+  for (const auto& [key, pool] : pools_) {
+    out.insert(out.end(), pool.entitlements.begin(), pool.entitlements.end());
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Entitlement& a, const Entitlement& b) { return a.id < b.id; });
+  return out;
+}
+
 BookState PoolBook::Snapshot() const {
   BookState state;
   for (const auto& [key, pool] : pools_) {

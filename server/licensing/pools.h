@@ -132,6 +132,8 @@ class PoolBook {
   // The rows the instance holds, sorted by tag (empty if none).
   std::vector<ConsumptionRow> DeviceConsumption(std::string_view instance_id) const;
   BookState Snapshot() const;
+  // Snapshot().entitlements without copying the consumption.
+  std::vector<Entitlement> Entitlements() const;
 
   // Replaces the whole book with persisted rows (start-up). Nothing is re-decided: the rows were
   // valid when acknowledged; expired grants go at the next Sweep. kDataLoss (nothing changed) on

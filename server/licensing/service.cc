@@ -819,13 +819,55 @@ Status LicensingService::Sweep() {
 }
 
 Status LicensingService::ReplaceEntitlementsOn(sqlite::Connection& db,
-                                               std::vector<Entitlement> entitlements) {
+                                               std::vector<Entitlement> entitlements,
+                                               const std::vector<MoveRecord>& reapply) {
   std::unique_lock lock(mu_);
   if (stale_) OUTPOST_RETURN_IF_ERROR(ReloadLocked(db));
-  OUTPOST_RETURN_IF_ERROR(ReplaceEntitlementRows(db, entitlements));
-  Status s = book_.ReplaceEntitlements(std::move(entitlements));
-  if (!s.ok()) stale_ = true;  // the rows were written: let the next unit reload
-  return s;
+  OUTPOST_RETURN_IF_ERROR(book_.ReplaceEntitlements(std::move(entitlements)));
+  // From here on memory changed: any failure leaves it to the next unit to reload.
+  stale_ = true;
+  const TimePoint now = Now();
+  for (const MoveRecord& m : reapply) {
+    auto changed = book_.ApplyMove(m.from_va, m.to_va, m.tag, m.count, now);
+    if (!changed.ok()) {
+      spdlog::warn("local move {} no longer fits the entitlements central sent ({}); central "
+                   "will answer it at the next sync",
+                   m.id, changed.status().message());
+    }
+  }
+  OUTPOST_RETURN_IF_ERROR(ReplaceEntitlementRows(db, book_.Entitlements()));
+  stale_ = false;
+  return Status::Ok();
+}
+
+AuthorizationPolicy LicensingService::policy() const {
+  std::shared_lock lock(mu_);
+  return policy_;
+}
+
+v1::InventorySummary LicensingService::Inventory() const {
+  const TimePoint now = Now();
+  std::shared_lock lock(mu_);
+  std::map<std::string, int64_t> devices;
+  for (const auto& [id, d] : devices_) devices[d.va]++;
+  std::map<std::string, std::vector<std::pair<std::string, int64_t>>> in_use;
+  for (const ComplianceRow& r : book_.Compliance(now)) {
+    devices.try_emplace(r.va, 0);
+    if (r.in_use > 0) in_use[r.va].emplace_back(r.tag, r.in_use);
+  }
+  v1::InventorySummary out;
+  out.set_devices_total(static_cast<int64_t>(devices_.size()));
+  for (const auto& [va, count] : devices) {
+    v1::InventorySummary::VirtualAccount* v = out.add_virtual_accounts();
+    v->set_va(va);
+    v->set_devices(count);
+    for (const auto& [tag, n] : in_use[va]) {
+      v1::InventorySummary::TagInUse* t = v->add_in_use();
+      t->set_tag(tag);
+      t->set_in_use(n);
+    }
+  }
+  return out;
 }
 
 Status LicensingService::ReplaceEntitlements(std::vector<Entitlement> entitlements,

@@ -39,6 +39,7 @@
 #include "common/status.h"
 #include "outpost/v1/devices.pb.h"
 #include "outpost/v1/licensing.pb.h"
+#include "outpost/v1/sync.pb.h"
 #include "server/auth/principal.h"
 #include "server/licensing/authorization.h"
 #include "server/licensing/clock.h"
@@ -134,10 +135,16 @@ class LicensingService {
   Status ReplaceEntitlements(std::vector<Entitlement> entitlements, const audit::Actor& actor);
   // The same inside a unit of work the caller owns (sync import). If the caller's unit fails
   // after this returned Ok, it must call MarkStale() from its Done.
-  Status ReplaceEntitlementsOn(sqlite::Connection& db, std::vector<Entitlement> entitlements);
+  // `reapply` are local moves central has not answered yet: they are applied again on top of
+  // the new set (one that no longer fits is dropped with a warning; central will answer it).
+  Status ReplaceEntitlementsOn(sqlite::Connection& db, std::vector<Entitlement> entitlements,
+                               const std::vector<MoveRecord>& reapply = {});
   void MarkStale();
   // The policy used for new authorizations (central's policy replaces the configured one).
   void SetPolicy(const AuthorizationPolicy& policy);
+  AuthorizationPolicy policy() const;
+  // Devices and use per VA, for sync requests.
+  v1::InventorySummary Inventory() const;
 
   TimePoint Now() const;
   bool InClockRollback() const { return clock_.InRollback(); }

@@ -5,7 +5,7 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 5> kMigrations = {{
+constexpr std::array<sqlite::Migration, 6> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
@@ -162,6 +162,35 @@ CREATE TABLE license_moves (
   created_by  TEXT NOT NULL,
   reported_at INTEGER                          -- NULL until a sync response acknowledged it
 ) STRICT;
+)sql"},
+    {6, "sync: usage reports, conversions, move results",
+     R"sql(
+-- Usage reports closed from usage_samples, resent with every sync request until central
+-- acknowledges them; `report` is the serialized outpost.v1.UsageReport.
+CREATE TABLE usage_reports (
+  report_id       TEXT PRIMARY KEY NOT NULL,
+  period_start    INTEGER NOT NULL,
+  period_end      INTEGER NOT NULL,
+  report          BLOB NOT NULL,
+  created_at      INTEGER NOT NULL,
+  acknowledged_at INTEGER                      -- NULL until a sync response acknowledged it
+) STRICT;
+
+-- Traditional-license conversions queued by `outpost convert`, sent with the next sync.
+CREATE TABLE conversions (
+  id              TEXT PRIMARY KEY NOT NULL,
+  license_key     TEXT NOT NULL,               -- the PAK; a license key, not a credential
+  va              TEXT NOT NULL,
+  requested_at    INTEGER NOT NULL,
+  requested_by    TEXT NOT NULL,
+  status          TEXT NOT NULL DEFAULT 'PENDING',  -- PENDING, CONVERTED, REJECTED
+  message         TEXT NOT NULL DEFAULT '',
+  entitlement_ids TEXT NOT NULL DEFAULT '',    -- comma-separated, once converted
+  resolved_at     INTEGER
+) STRICT;
+
+ALTER TABLE license_moves ADD COLUMN result TEXT NOT NULL DEFAULT '';  -- APPLIED / REJECTED
+ALTER TABLE license_moves ADD COLUMN result_message TEXT NOT NULL DEFAULT '';
 )sql"},
 }};
 

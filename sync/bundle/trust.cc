@@ -2,31 +2,58 @@
 
 #include <utility>
 
-#include "common/crypto/hash.h"
 #include "sync/bundle/display.h"
 
 namespace outpost::sync {
 
-std::string EnrollmentProof(std::string_view enrollment_secret,
-                            const crypto::PublicKey& satellite_key) {
-  return crypto::HmacSha256(enrollment_secret, satellite_key.ToDer());
-}
+namespace {
 
-Status CheckEnrollmentProof(std::string_view proof, std::string_view enrollment_secret,
-                            const crypto::PublicKey& satellite_key) {
+Result<crypto::PrivateKey> EnrollmentKey(std::string_view enrollment_secret) {
   if (enrollment_secret.size() != kEnrollmentSecretSize) {
     return InvalidArgument("an enrollment secret is " + std::to_string(kEnrollmentSecretSize) +
                            " bytes, not " + std::to_string(enrollment_secret.size()));
+  }
+  return crypto::PrivateKey::FromRawEd25519(enrollment_secret);
+}
+
+}  // namespace
+
+std::string EnrollmentProof(std::string_view enrollment_secret,
+                            const crypto::PublicKey& satellite_key) {
+  auto key = EnrollmentKey(enrollment_secret);
+  if (!key.ok()) return "";
+  auto proof = key->Sign(kEnrollmentProofDomain, satellite_key.ToDer());
+  return proof.ok() ? std::move(proof).value() : std::string();
+}
+
+Result<std::string> EnrollmentVerifier(std::string_view enrollment_secret) {
+  OUTPOST_ASSIGN_OR_RETURN(crypto::PrivateKey key, EnrollmentKey(enrollment_secret));
+  return key.public_key().ToDer();
+}
+
+Status CheckEnrollmentProofWithVerifier(std::string_view proof, std::string_view verifier_der,
+                                        const crypto::PublicKey& satellite_key) {
+  auto verifier = crypto::PublicKey::FromDer(verifier_der);
+  if (!verifier.ok() || verifier->algorithm() != crypto::KeyAlgorithm::kEd25519) {
+    return InvalidArgument(
+        "the stored enrollment verifier cannot be read; enrol the satellite "
+        "again");
   }
   if (proof.empty()) {
     return PermissionDenied("the request introduces satellite key " + satellite_key.KeyId() +
                             " without an enrollment proof");
   }
-  if (!crypto::ConstantTimeEquals(proof, EnrollmentProof(enrollment_secret, satellite_key))) {
+  if (!verifier->Verify(kEnrollmentProofDomain, satellite_key.ToDer(), proof).ok()) {
     return PermissionDenied("the enrollment proof for satellite key " + satellite_key.KeyId() +
                             " was not made with this satellite's enrollment secret");
   }
   return Status::Ok();
+}
+
+Status CheckEnrollmentProof(std::string_view proof, std::string_view enrollment_secret,
+                            const crypto::PublicKey& satellite_key) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string verifier, EnrollmentVerifier(enrollment_secret));
+  return CheckEnrollmentProofWithVerifier(proof, verifier, satellite_key);
 }
 
 std::string KeyRotationMessage(std::string_view previous_key_id, std::string_view new_key_id,

@@ -3,9 +3,12 @@
 // How each side comes to trust the other's key, and how central's key changes.
 //
 // SATELLITE KEY: the first sync requests carry the satellite's public key and
-//   enrollment_proof = HMAC-SHA256(key = enrollment secret, data = DER SubjectPublicKeyInfo)
-// which central checks against the secret it wrote into the enrollment bundle, then binds the
-// key to the satellite for good (the secret is one-time).
+//   enrollment_proof = Ed25519 signature, by the key whose 32-byte RFC 8032 seed is the
+//                      enrollment secret, domain "outpost/enrollment-proof/v1", over the
+//                      satellite key's DER SubjectPublicKeyInfo
+// which central checks against the verifier it stored when it wrote the enrollment bundle (the
+// public half of that key: central never stores the secret, so a copy of its database cannot
+// bind a key), then binds the key to the satellite for good (the secret is one-time).
 //
 // CENTRAL KEY ROTATION (The Update Framework's root rotation, adapted to the air gap): central
 // announces a new key in a KeyRotation inside a response signed by the key the satellite
@@ -34,14 +37,27 @@ namespace outpost::sync {
 
 inline constexpr size_t kEnrollmentSecretSize = 32;
 inline constexpr std::string_view kKeyRotationDomain = "outpost/key-rotation/v1";
+inline constexpr std::string_view kEnrollmentProofDomain = "outpost/enrollment-proof/v1";
 
-// HMAC-SHA256 of `satellite_key`'s DER under `enrollment_secret` (32 raw bytes).
+// The proof that `satellite_key` belongs to the holder of `enrollment_secret` (32 raw bytes):
+// see the top of this file. Deterministic (Ed25519). "" if the secret is not 32 bytes, which
+// CheckEnrollmentProof refuses.
 std::string EnrollmentProof(std::string_view enrollment_secret,
                             const crypto::PublicKey& satellite_key);
 
-// Ok iff `proof` is EnrollmentProof(enrollment_secret, satellite_key), compared in constant
-// time. kInvalidArgument if the secret is not 32 bytes; kPermissionDenied if the proof is
-// missing or wrong ("... was not made with this satellite's enrollment secret").
+// What central stores instead of the enrollment secret: the DER SubjectPublicKeyInfo of the
+// Ed25519 key whose seed is the secret. One-way: the secret cannot be computed from it.
+// kInvalidArgument if the secret is not 32 bytes.
+Result<std::string> EnrollmentVerifier(std::string_view enrollment_secret);
+
+// Ok iff `proof` is EnrollmentProof(secret, satellite_key) for the secret of `verifier_der`
+// (EnrollmentVerifier). kInvalidArgument if the verifier cannot be read; kPermissionDenied if
+// the proof is missing or wrong ("... was not made with this satellite's enrollment secret").
+Status CheckEnrollmentProofWithVerifier(std::string_view proof, std::string_view verifier_der,
+                                        const crypto::PublicKey& satellite_key);
+
+// The same check from the secret itself (the satellite's side, and tests). kInvalidArgument if
+// the secret is not 32 bytes.
 Status CheckEnrollmentProof(std::string_view proof, std::string_view enrollment_secret,
                             const crypto::PublicKey& satellite_key);
 

@@ -265,8 +265,15 @@ TEST(EnrollmentProofTest, ProofMadeWithTheSecretChecks) {
   const std::string secret = Seed(0xa0);
   const crypto::PublicKey satellite = SatelliteKey().public_key();
   const std::string proof = EnrollmentProof(secret, satellite);
-  EXPECT_EQ(proof.size(), 32u);
+  EXPECT_EQ(proof.size(), 64u);  // an Ed25519 signature
   EXPECT_OK(CheckEnrollmentProof(proof, secret, satellite));
+  // Central checks it with the stored verifier, which is not the secret.
+  auto verifier = EnrollmentVerifier(secret);
+  ASSERT_OK(verifier);
+  EXPECT_EQ(verifier->find(secret), std::string::npos);
+  EXPECT_OK(CheckEnrollmentProofWithVerifier(proof, *verifier, satellite));
+  EXPECT_EQ(CheckEnrollmentProofWithVerifier(proof, "garbage", satellite).code(),
+            Errc::kInvalidArgument);
 }
 
 TEST(EnrollmentProofTest, ProofForAnotherKeyOrWithAnotherSecretIsRefused) {

@@ -1,0 +1,721 @@
+#include "server/sync/satellite_sync.h"
+
+#include <boost/json.hpp>
+#include <map>
+#include <random>
+#include <set>
+
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
+#include "common/crypto/secure_file.h"
+#include "common/ids.h"
+#include "server/audit/audit_log.h"
+#include "server/audit/checkpoint.h"
+#include "server/licensing/store.h"
+#include "spdlog/spdlog.h"
+#include "sync/bundle/armor.h"
+#include "sync/bundle/codec.h"
+#include "sync/bundle/freshness.h"
+#include "sync/bundle/trust.h"
+#include "sync/net/https_client.h"
+
+namespace outpost::server::sync {
+namespace {
+
+namespace json = boost::json;
+using licensing::FromSeconds;
+using licensing::ToSeconds;
+
+constexpr size_t kMaxConversionKeyBytes = 128;
+constexpr Duration kMinBackoff = std::chrono::seconds(30);
+
+Status SetMeta(sqlite::Connection& db, std::string_view key, std::string_view value) {
+  return db
+      .ExecPrepared(
+          "INSERT INTO satellite_meta(key, value) VALUES (?, ?) "
+          "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+          key, value)
+      .status();
+}
+
+int64_t MetaInt(const std::map<std::string, std::string>& meta, const std::string& key) {
+  auto it = meta.find(key);
+  if (it == meta.end() || it->second.empty()) return 0;
+  return std::stoll(it->second);
+}
+
+std::string Text(int64_t seconds) {
+  return seconds == 0 ? "" : licensing::FormatTime(FromSeconds(seconds));
+}
+
+Status Audit(sqlite::Connection& db, const audit::Actor& actor, std::string action,
+             std::string object, const json::object& details, TimePoint now) {
+  return audit::Append(db, {actor, std::move(action), std::move(object), json::serialize(details)},
+                       now);
+}
+
+licensing::Entitlement FromProto(const v1::Entitlement& e) {
+  licensing::Entitlement out;
+  out.id = e.id();
+  out.va = e.va();
+  out.tag = e.tag();
+  out.quantity = e.quantity();
+  out.start = FromSeconds(e.start());
+  if (e.end() != 0) out.end = FromSeconds(e.end());
+  out.enforcement = e.enforcement() == v1::ENFORCEMENT_ENFORCED ? licensing::Enforcement::kEnforced
+                                                                : licensing::Enforcement::kReported;
+  out.floating = e.floating();
+  out.export_controlled = e.export_controlled();
+  return out;
+}
+
+}  // namespace
+
+struct SatelliteSync::State {
+  bool enrolled = false;
+  std::string account_id;
+  std::string account_name;
+  std::string central_key_pem;
+  std::string central_url;
+  int64_t last_request_sequence = 0;
+  int64_t last_response_number = 0;
+  std::string last_response_sha256;
+  int64_t valid_until = 0;
+  bool key_bound = false;
+  int64_t last_export_at = 0;
+  int64_t last_import_at = 0;
+  int64_t usage_reported_until = 0;
+};
+
+SatelliteSync::SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
+                             licensing::LicensingService& licensing,
+                             const crypto::PrivateKey& signing_key, std::string satellite_id,
+                             config::SyncConfig config, std::string version)
+    : dir_(std::move(dir)),
+      writer_(writer),
+      readers_(readers),
+      licensing_(licensing),
+      signing_key_(signing_key),
+      satellite_id_(std::move(satellite_id)),
+      config_(std::move(config)),
+      version_(std::move(version)) {}
+
+SatelliteSync::~SatelliteSync() { Stop(); }
+
+Result<SatelliteSync::State> SatelliteSync::LoadState() const {
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT key, value FROM satellite_meta"));
+  std::map<std::string, std::string> meta;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    meta[stmt->ColumnText(0)] = stmt->ColumnText(1);
+  }
+  State s;
+  s.account_id = meta["account_id"];
+  s.account_name = meta["account_name"];
+  s.central_key_pem = meta["central_public_key"];
+  s.central_url = meta["central_url"];
+  s.enrolled = !s.account_id.empty() && !s.central_key_pem.empty();
+  s.last_request_sequence = MetaInt(meta, "sync_last_request_sequence");
+  s.last_response_number = MetaInt(meta, "sync_last_response_number");
+  s.last_response_sha256 = meta["sync_last_response_sha256"];
+  s.valid_until = MetaInt(meta, "sync_valid_until");
+  s.key_bound = meta["sync_key_bound"] == "1";
+  s.last_export_at = MetaInt(meta, "sync_last_export_at");
+  s.last_import_at = MetaInt(meta, "sync_last_import_at");
+  s.usage_reported_until = MetaInt(meta, "usage_reported_until");
+  return s;
+}
+
+// --- Export -----------------------------------------------------------------------------------
+
+Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
+  std::lock_guard exchange(exchange_mu_);
+  OUTPOST_ASSIGN_OR_RETURN(State st, LoadState());
+  if (!st.enrolled) {
+    return FailedPrecondition(
+        "this satellite is not enrolled with central; initialise it with `outpost init "
+        "--enroll FILE` using the enrollment bundle central wrote");
+  }
+  std::string secret;
+  if (!st.key_bound) {
+    OUTPOST_ASSIGN_OR_RETURN(secret, crypto::ReadSecretFile(dir_.enrollment_secret(), 1024));
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto central_key, crypto::PublicKey::FromPem(st.central_key_pem));
+  const v1::InventorySummary inventory = licensing_.Inventory();
+  ExportedRequest out;
+  OUTPOST_RETURN_IF_ERROR(writer_.Run([&](sqlite::Connection& db) -> Status {
+    const TimePoint now = licensing_.Now();
+    const int64_t now_s = ToSeconds(now);
+    v1::SyncRequest request;
+    request.set_satellite_id(satellite_id_);
+    request.set_account_id(st.account_id);
+    request.set_sequence(st.last_request_sequence + 1);
+    request.set_satellite_public_key_pem(signing_key_.public_key().ToPem());
+    if (!st.key_bound) {
+      request.set_enrollment_proof(
+          outpost::sync::EnrollmentProof(secret, signing_key_.public_key()));
+    }
+    request.set_central_key_id(central_key.KeyId());
+    request.set_created_at(now_s);
+    request.set_software_version(version_);
+    *request.mutable_inventory() = inventory;
+
+    // Close usage reports: one per (VA, tag) for the whole hours sampled since the last export.
+    const int64_t hour_start = now_s - now_s % 3600;
+    int64_t from = st.usage_reported_until;
+    {
+      std::map<std::pair<std::string, std::string>, v1::UsageReport> reports;
+      {
+        OUTPOST_ASSIGN_OR_RETURN(
+            auto stmt, db.Query("SELECT va, tag, hour, max_in_use FROM usage_samples WHERE hour >= "
+                                "? AND hour < ? ORDER BY va, tag, hour",
+                                from, hour_start));
+        while (true) {
+          OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          v1::UsageReport& r = reports[{stmt->ColumnText(0), stmt->ColumnText(1)}];
+          if (r.report_id().empty()) {
+            r.set_report_id(NewUuid());
+            r.set_va(stmt->ColumnText(0));
+            r.set_tag(stmt->ColumnText(1));
+          }
+          v1::UsageReport::Sample* sample = r.add_samples();
+          sample->set_hour_start(stmt->ColumnInt64(2));
+          sample->set_peak_in_use(stmt->ColumnInt64(3));
+          r.set_peak_in_use(std::max(r.peak_in_use(), sample->peak_in_use()));
+        }
+      }
+      for (auto& [key, r] : reports) {
+        r.set_period_start(from != 0 ? from : r.samples(0).hour_start());
+        r.set_period_end(hour_start);
+        OUTPOST_RETURN_IF_ERROR(
+            db.ExecPrepared("INSERT INTO usage_reports(report_id, period_start, period_end, "
+                            "report, created_at) VALUES (?, ?, ?, ?, ?)",
+                            r.report_id(), r.period_start(), r.period_end(),
+                            sqlite::Blob{r.SerializeAsString()}, now_s)
+                .status());
+      }
+      OUTPOST_RETURN_IF_ERROR(SetMeta(db, "usage_reported_until", std::to_string(hour_start)));
+    }
+    {
+      OUTPOST_ASSIGN_OR_RETURN(
+          auto stmt, db.Query("SELECT report FROM usage_reports WHERE acknowledged_at IS NULL "
+                              "ORDER BY period_start, report_id"));
+      while (true) {
+        OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        if (!request.add_usage_reports()->ParseFromString(stmt->ColumnBlob(0))) {
+          return DataLoss("a stored usage report cannot be parsed; the database is damaged");
+        }
+      }
+    }
+    {
+      OUTPOST_ASSIGN_OR_RETURN(
+          auto stmt, db.Query("SELECT id, from_va, to_va, tag, count, created_at, created_by "
+                              "FROM license_moves WHERE reported_at IS NULL ORDER BY created_at"));
+      while (true) {
+        OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        v1::LicenseMove* m = request.add_moves();
+        m->set_move_id(stmt->ColumnText(0));
+        m->set_from_va(stmt->ColumnText(1));
+        m->set_to_va(stmt->ColumnText(2));
+        m->set_tag(stmt->ColumnText(3));
+        m->set_count(stmt->ColumnInt64(4));
+        m->set_requested_at(stmt->ColumnInt64(5));
+        m->set_requested_by(stmt->ColumnText(6));
+      }
+    }
+    {
+      OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                               db.Query("SELECT id, license_key, va, requested_at FROM conversions "
+                                        "WHERE status = 'PENDING' ORDER BY requested_at"));
+      while (true) {
+        OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        v1::ConversionRequest* c = request.add_conversions();
+        c->set_conversion_id(stmt->ColumnText(0));
+        c->set_key(stmt->ColumnText(1));
+        c->set_va(stmt->ColumnText(2));
+        c->set_requested_at(stmt->ColumnInt64(3));
+      }
+    }
+    // Sign the audit head now, so the request carries the log as it is at export.
+    OUTPOST_RETURN_IF_ERROR(audit::SignCheckpoint(db, signing_key_, now));
+    OUTPOST_ASSIGN_OR_RETURN(auto checkpoint, audit::LatestCheckpoint(db));
+    if (checkpoint) {
+      v1::AuditCheckpoint* head = request.mutable_audit_head();
+      head->set_seq(checkpoint->seq);
+      head->set_hash(crypto::HexEncode(checkpoint->hash));
+      head->set_time_ms(checkpoint->time_ms);
+      head->set_key_id(checkpoint->key_id);
+      head->set_signature(checkpoint->signature);
+    }
+
+    v1::BundlePayload payload;
+    payload.set_format_version(outpost::sync::kBundleFormatVersion);
+    payload.set_kind(v1::BUNDLE_KIND_SYNC_REQUEST);
+    *payload.mutable_sync_request() = request;
+    OUTPOST_ASSIGN_OR_RETURN(out.bundle, outpost::sync::SignBundle(payload, signing_key_));
+    out.sequence = request.sequence();
+    out.usage_reports = request.usage_reports_size();
+    out.moves = request.moves_size();
+    out.conversions = request.conversions_size();
+    OUTPOST_RETURN_IF_ERROR(
+        SetMeta(db, "sync_last_request_sequence", std::to_string(request.sequence())));
+    OUTPOST_RETURN_IF_ERROR(SetMeta(db, "sync_last_export_at", std::to_string(now_s)));
+    const std::string sha = crypto::Sha256Hex(outpost::sync::SerializeBundle(out.bundle));
+    return Audit(db, actor, "sync.export", "sync-request:" + std::to_string(request.sequence()),
+                 {{"sequence", request.sequence()},
+                  {"usage_reports", out.usage_reports},
+                  {"moves", out.moves},
+                  {"conversions", out.conversions},
+                  {"audit_head_seq", request.audit_head().seq()},
+                  {"bundle_sha256", sha}},
+                 now);
+  }));
+  return out;
+}
+
+// --- Import -----------------------------------------------------------------------------------
+
+Status SatelliteSync::RecordRefusal(const audit::Actor& actor, const Status& why,
+                                    std::string_view sha256) {
+  Status s = writer_.Run([&](sqlite::Connection& db) {
+    return Audit(db, actor, "sync.import.refused", "sync-response",
+                 {{"reason", why.reason()}, {"message", why.message()}, {"bundle_sha256", sha256}},
+                 licensing_.Now());
+  });
+  if (!s.ok()) spdlog::warn("recording a refused import failed: {}", s.ToString());
+  return why;
+}
+
+Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes,
+                                                   const audit::Actor& actor) {
+  std::lock_guard exchange(exchange_mu_);
+  const std::string sha = crypto::Sha256Hex(bundle_bytes);
+  auto refuse = [&](Status why) -> Status { return RecordRefusal(actor, why, sha); };
+  OUTPOST_ASSIGN_OR_RETURN(State st, LoadState());
+  if (!st.enrolled) {
+    return refuse(FailedPrecondition(
+        "this satellite is not enrolled with central, so it has no key to check a response "
+        "with; initialise it with `outpost init --enroll FILE`"));
+  }
+  auto bundle = outpost::sync::DecodeBundle(bundle_bytes, "the response");
+  if (!bundle.ok()) return refuse(bundle.status());
+  OUTPOST_ASSIGN_OR_RETURN(auto central_key, crypto::PublicKey::FromPem(st.central_key_pem));
+  auto payload = outpost::sync::OpenBundle(*bundle, v1::BUNDLE_KIND_SYNC_RESPONSE, central_key);
+  if (!payload.ok()) return refuse(payload.status());
+  const v1::SyncResponse& response = payload->sync_response();
+
+  v1::SyncImportResult result;
+  result.set_response_number(response.response_number());
+  result.set_answers_request_sequence(response.answers_request_sequence());
+  outpost::sync::SatelliteSyncState state;
+  state.satellite_id = satellite_id_;
+  state.account_id = st.account_id;
+  state.last_response_number = st.last_response_number;
+  state.last_request_sequence = st.last_request_sequence;
+  state.central_key = central_key;
+  const TimePoint now = licensing_.Now();
+  Status fresh = outpost::sync::CheckResponse(response, state, now);
+  if (fresh.code() == Errc::kAlreadyExists) {
+    if (sha != st.last_response_sha256) {
+      return refuse(FailedPrecondition(
+          "response " + std::to_string(response.response_number()) +
+          " was already imported from a different file; this one is not the response central "
+          "sent before, so it is refused"));
+    }
+    result.set_already_imported(true);
+    result.set_entitlements(response.entitlements_size());
+    result.set_valid_until(response.valid_until());
+    result.set_valid_until_text(Text(response.valid_until()));
+    result.set_message("response " + std::to_string(response.response_number()) +
+                       " was already imported; nothing changed");
+    return result;
+  }
+  if (!fresh.ok()) return refuse(fresh);
+
+  std::vector<licensing::Entitlement> entitlements;
+  for (const v1::Entitlement& e : response.entitlements()) {
+    entitlements.push_back(FromProto(e));
+    if (Status s = licensing::ValidateEntitlement(entitlements.back(), false); !s.ok()) {
+      return refuse(s.WithContext("entitlement " + licensing::Quote(e.id()) + " of the response"));
+    }
+  }
+  std::optional<crypto::PublicKey> rotated;
+  if (response.has_key_rotation()) {
+    auto key = outpost::sync::CheckKeyRotation(response.key_rotation(), central_key);
+    if (!key.ok()) return refuse(key.status());
+    if (key->KeyId() != central_key.KeyId()) rotated = std::move(*key);
+  }
+  licensing::AuthorizationPolicy policy;
+  {
+    // Central's policy overrides the configured one where it says something.
+    const v1::Policy& p = response.policy();
+    policy = licensing_.policy();
+    if (p.authorization_validity_s() > 0)
+      policy.validity = std::chrono::seconds(p.authorization_validity_s());
+    if (p.authorization_renewal_s() > 0)
+      policy.renewal = std::chrono::seconds(p.authorization_renewal_s());
+    if (p.floating_lease_s() > 0)
+      policy.floating_lease = std::chrono::seconds(p.floating_lease_s());
+    if (Status s = policy.Validate(); !s.ok()) {
+      return refuse(s.WithContext("the response's policy"));
+    }
+  }
+
+  bool replaced = false;
+  Status applied = writer_.Run([&](sqlite::Connection& db) -> Status {
+    // Moves made here that central has not answered yet stay applied on top of its set.
+    std::set<std::string> answered;
+    for (const auto& m : response.move_results()) answered.insert(m.move_id());
+    std::vector<licensing::MoveRecord> pending;
+    {
+      OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                               db.Query("SELECT id, from_va, to_va, tag, count FROM license_moves "
+                                        "WHERE reported_at IS NULL ORDER BY created_at"));
+      while (true) {
+        OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        if (answered.contains(stmt->ColumnText(0))) continue;
+        licensing::MoveRecord m;
+        m.id = stmt->ColumnText(0);
+        m.from_va = stmt->ColumnText(1);
+        m.to_va = stmt->ColumnText(2);
+        m.tag = stmt->ColumnText(3);
+        m.count = stmt->ColumnInt64(4);
+        pending.push_back(std::move(m));
+      }
+    }
+    replaced = true;
+    OUTPOST_RETURN_IF_ERROR(licensing_.ReplaceEntitlementsOn(db, entitlements, pending));
+    const int64_t now_s = ToSeconds(now);
+    int64_t acknowledged = 0;
+    for (const std::string& id : response.acknowledged_report_ids()) {
+      OUTPOST_ASSIGN_OR_RETURN(int n, db.ExecPrepared("UPDATE usage_reports SET acknowledged_at = "
+                                                      "? WHERE report_id = ? AND "
+                                                      "acknowledged_at IS NULL",
+                                                      now_s, id));
+      acknowledged += n;
+    }
+    result.set_acknowledged_usage_reports(acknowledged);
+    for (const auto& m : response.move_results()) {
+      const bool ok = m.status() == v1::MoveResult::STATUS_APPLIED;
+      if (ok) {
+        result.set_moves_applied(result.moves_applied() + 1);
+      } else {
+        result.set_moves_rejected(result.moves_rejected() + 1);
+      }
+      OUTPOST_RETURN_IF_ERROR(
+          db.ExecPrepared("UPDATE license_moves SET reported_at = ?, result = ?, "
+                          "result_message = ? WHERE id = ?",
+                          now_s, ok ? "APPLIED" : "REJECTED", m.message(), m.move_id())
+              .status());
+    }
+    for (const auto& c : response.conversion_results()) {
+      const bool ok = c.status() == v1::ConversionResult::STATUS_CONVERTED;
+      if (ok) {
+        result.set_conversions_converted(result.conversions_converted() + 1);
+      } else {
+        result.set_conversions_rejected(result.conversions_rejected() + 1);
+      }
+      std::string ids;
+      for (const auto& id : c.entitlement_ids()) ids += (ids.empty() ? "" : ",") + id;
+      OUTPOST_RETURN_IF_ERROR(
+          db.ExecPrepared("UPDATE conversions SET status = ?, message = ?, entitlement_ids = ?, "
+                          "resolved_at = ? WHERE id = ? AND status = 'PENDING'",
+                          ok ? "CONVERTED" : "REJECTED", c.message(), ids, now_s, c.conversion_id())
+              .status());
+    }
+    if (rotated) {
+      OUTPOST_RETURN_IF_ERROR(SetMeta(db, "central_public_key", rotated->ToPem()));
+    }
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"sync_last_response_number", std::to_string(response.response_number())},
+             {"sync_last_response_sha256", sha},
+             {"sync_valid_until", std::to_string(response.valid_until())},
+             {"sync_last_import_at", std::to_string(now_s)},
+             {"sync_key_bound", "1"},
+             {"central_policy", response.policy().SerializeAsString().empty()
+                                    ? ""
+                                    : crypto::HexEncode(response.policy().SerializeAsString())}}) {
+      OUTPOST_RETURN_IF_ERROR(SetMeta(db, key, value));
+    }
+    if (!response.account_name().empty()) {
+      OUTPOST_RETURN_IF_ERROR(SetMeta(db, "account_name", response.account_name()));
+    }
+    return Audit(db, actor, "sync.import",
+                 "sync-response:" + std::to_string(response.response_number()),
+                 {{"response_number", response.response_number()},
+                  {"answers_request_sequence", response.answers_request_sequence()},
+                  {"entitlements", response.entitlements_size()},
+                  {"acknowledged_usage_reports", acknowledged},
+                  {"moves_applied", result.moves_applied()},
+                  {"moves_rejected", result.moves_rejected()},
+                  {"conversions_converted", result.conversions_converted()},
+                  {"conversions_rejected", result.conversions_rejected()},
+                  {"central_key_rotated", rotated.has_value()},
+                  {"valid_until", Text(response.valid_until())},
+                  {"bundle_sha256", sha}},
+                 now);
+  });
+  if (!applied.ok()) {
+    if (replaced) licensing_.MarkStale();  // the book changed with a transaction that did not
+    return refuse(applied);
+  }
+  licensing_.SetPolicy(policy);
+  overdue_ = false;
+  result.set_entitlements(response.entitlements_size());
+  result.set_valid_until(response.valid_until());
+  result.set_valid_until_text(Text(response.valid_until()));
+  result.set_central_key_rotated(rotated.has_value());
+  result.set_message("imported response " + std::to_string(response.response_number()) + " (" +
+                     std::to_string(response.entitlements_size()) + " entitlements)");
+  return result;
+}
+
+// --- Online -----------------------------------------------------------------------------------
+
+Result<v1::SyncImportResult> SatelliteSync::SyncNow(const audit::Actor& actor) {
+  auto record = [this](const Status& s) {
+    std::lock_guard lock(online_mu_);
+    last_attempt_at_ = licensing_.Now();
+    last_attempt_ok_ = s.ok();
+    last_error_ = s.ok() ? "" : s.ToString();
+    consecutive_failures_ = s.ok() ? 0 : consecutive_failures_ + 1;
+  };
+  auto fail = [&](Status s) -> Status {
+    record(s);
+    online_failures_total_++;
+    Status audited = writer_.Run([&](sqlite::Connection& db) {
+      return Audit(db, actor, "sync.online.failure", "central",
+                   {{"reason", s.reason()}, {"message", s.message()}}, licensing_.Now());
+    });
+    if (!audited.ok()) spdlog::warn("recording a sync failure failed: {}", audited.ToString());
+    spdlog::warn("online sync failed: {}", s.ToString());
+    return s;
+  };
+  OUTPOST_ASSIGN_OR_RETURN(State st, LoadState());
+  const std::string url = config_.central_url.empty() ? st.central_url : config_.central_url;
+  if (url.empty()) {
+    return FailedPrecondition(
+        "no central URL: set [sync] central_url in outpost.toml, or sync offline with `outpost "
+        "sync export` and `outpost sync import`");
+  }
+  auto ca = crypto::ReadSecretFile(dir_.central_ca(), 1 << 20);
+  if (!ca.ok()) {
+    return fail(FailedPrecondition("central's CA certificate " + dir_.central_ca().string() +
+                                   " is missing; enrol with `outpost init --enroll FILE`"));
+  }
+  auto exported = Export(actor);
+  if (!exported.ok()) return fail(exported.status());
+  net::ClientOptions options;
+  options.base_url = url;
+  options.ca_pem = *ca;
+  auto client = net::HttpsClient::Create(options);
+  if (!client.ok()) return fail(client.status());
+  auto answer =
+      (*client)->Send("POST", "/v1/sync", outpost::sync::SerializeBundle(exported->bundle),
+                      "application/x-protobuf", {{"accept", "application/x-protobuf"}});
+  if (!answer.ok()) return fail(answer.status().WithContext("central at " + url));
+  if (answer->status / 100 != 2) {
+    return fail(net::StatusFromResponse(*answer).WithContext("central at " + url));
+  }
+  auto imported = Import(answer->body, actor);
+  if (!imported.ok()) return fail(imported.status());
+  record(Status::Ok());
+  return imported;
+}
+
+void SatelliteSync::StartOnline() {
+  if (config_.mode != config::SyncMode::kOnline) return;
+  online_thread_ = std::thread([this] { RunOnline(); });
+}
+
+void SatelliteSync::RunOnline() {
+  std::mt19937_64 rng(std::random_device{}());
+  auto jitter = [&]() -> Duration {
+    const auto max = std::chrono::duration_cast<std::chrono::milliseconds>(config_.jitter).count();
+    if (max <= 0) return Duration::zero();
+    return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, max)(rng));
+  };
+  Duration wait = std::chrono::seconds(2);  // first attempt soon after start
+  while (true) {
+    {
+      std::unique_lock lock(online_mu_);
+      next_attempt_at_ = licensing_.Now() + std::chrono::duration_cast<std::chrono::seconds>(wait);
+      if (online_cv_.wait_for(lock, wait, [this] { return stopping_; })) return;
+    }
+    auto outcome = SyncNow(audit::Actor::System());
+    int64_t failures = 0;
+    {
+      std::lock_guard lock(online_mu_);
+      failures = consecutive_failures_;
+    }
+    if (outcome.ok() || failures == 0) {
+      wait = config_.interval + jitter();
+    } else {
+      Duration backoff = kMinBackoff;
+      for (int64_t i = 1; i < failures && backoff < config_.max_backoff; ++i) backoff *= 2;
+      wait = std::min<Duration>(backoff, config_.max_backoff) + jitter() / 10;
+    }
+  }
+}
+
+void SatelliteSync::Stop() {
+  {
+    std::lock_guard lock(online_mu_);
+    stopping_ = true;
+  }
+  online_cv_.notify_all();
+  if (online_thread_.joinable()) online_thread_.join();
+}
+
+// --- Status, alarms, conversions --------------------------------------------------------------
+
+void SatelliteSync::CheckOverdue() {
+  auto st = LoadState();
+  if (!st.ok() || st->valid_until == 0) return;
+  const bool now_overdue = ToSeconds(licensing_.Now()) >= st->valid_until;
+  if (now_overdue && !overdue_.exchange(true)) {
+    spdlog::error("SYNC_OVERDUE: the last sync response expired at {}; sync with central",
+                  Text(st->valid_until));
+    Status s = writer_.Run([&](sqlite::Connection& db) {
+      return Audit(db, audit::Actor::System(), "alarm.sync_overdue", "satellite:" + satellite_id_,
+                   {{"alarm", "SYNC_OVERDUE"}, {"valid_until", Text(st->valid_until)}},
+                   licensing_.Now());
+    });
+    if (!s.ok()) spdlog::warn("recording SYNC_OVERDUE failed: {}", s.ToString());
+  } else if (!now_overdue) {
+    overdue_ = false;
+  }
+}
+
+v1::SyncStatus SatelliteSync::GetStatus() const {
+  v1::SyncStatus out;
+  out.set_satellite_id(satellite_id_);
+  out.set_mode(config_.mode == config::SyncMode::kOnline ? "online" : "offline");
+  auto st = LoadState();
+  if (st.ok()) {
+    out.set_enrolled(st->enrolled);
+    out.set_account_id(st->account_id);
+    out.set_account_name(st->account_name);
+    out.set_central_url(config_.central_url.empty() ? st->central_url : config_.central_url);
+    if (auto key = crypto::PublicKey::FromPem(st->central_key_pem); key.ok()) {
+      out.set_central_key_id(key->KeyId());
+    }
+    out.set_last_request_sequence(st->last_request_sequence);
+    out.set_last_export_at(st->last_export_at);
+    out.set_last_export_at_text(Text(st->last_export_at));
+    out.set_last_response_number(st->last_response_number);
+    out.set_last_import_at(st->last_import_at);
+    out.set_last_import_at_text(Text(st->last_import_at));
+    out.set_valid_until(st->valid_until);
+    out.set_valid_until_text(Text(st->valid_until));
+    out.set_sync_overdue(st->valid_until != 0 && ToSeconds(licensing_.Now()) >= st->valid_until);
+  }
+  if (auto lease = readers_.Acquire(); lease.ok()) {
+    auto count = [&](const char* sql) -> int64_t {
+      auto n = (*lease)->QueryInt64(sql);
+      return n.ok() ? *n : 0;
+    };
+    out.set_pending_usage_reports(
+        count("SELECT count(*) FROM usage_reports WHERE acknowledged_at IS NULL"));
+    out.set_pending_moves(count("SELECT count(*) FROM license_moves WHERE reported_at IS NULL"));
+    out.set_pending_conversions(count("SELECT count(*) FROM conversions WHERE status = 'PENDING'"));
+    out.set_entitlements(count("SELECT count(*) FROM entitlements"));
+  }
+  std::lock_guard lock(online_mu_);
+  if (last_attempt_at_ != TimePoint()) {
+    out.set_last_attempt_at(ToSeconds(last_attempt_at_));
+    out.set_last_attempt_at_text(licensing::FormatTime(last_attempt_at_));
+  }
+  out.set_last_attempt_ok(last_attempt_ok_);
+  out.set_last_error(last_error_);
+  out.set_consecutive_failures(consecutive_failures_);
+  if (config_.mode == config::SyncMode::kOnline && next_attempt_at_ != TimePoint()) {
+    out.set_next_attempt_at(ToSeconds(next_attempt_at_));
+    out.set_next_attempt_at_text(licensing::FormatTime(next_attempt_at_));
+  }
+  return out;
+}
+
+Result<v1::Conversion> SatelliteSync::QueueConversion(std::string_view key, std::string_view va,
+                                                      const auth::Principal& by) {
+  OUTPOST_RETURN_IF_ERROR(licensing::ValidateVaName(va));
+  if (key.empty() || key.size() > kMaxConversionKeyBytes) {
+    return InvalidArgument("the license key must be 1 to 128 characters, as central printed it");
+  }
+  for (unsigned char c : key) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return InvalidArgument("the license key " + licensing::Quote(key) +
+                             " contains a space or a character that is not printable ASCII");
+    }
+  }
+  v1::Conversion out;
+  out.set_id(NewUuid());
+  out.set_key_prefix(std::string(key.substr(0, std::min<size_t>(key.size(), 12))));
+  out.set_va(std::string(va));
+  out.set_requested_by(by.actor().ToString());
+  out.set_status("PENDING");
+  OUTPOST_RETURN_IF_ERROR(writer_.Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_ASSIGN_OR_RETURN(
+        int64_t queued,
+        db.QueryInt64("SELECT count(*) FROM conversions WHERE license_key = ? AND status != "
+                      "'REJECTED'",
+                      key));
+    if (queued > 0) {
+      return AlreadyExists(
+          "this license key is already queued or converted; see `outpost "
+          "conversions`");
+    }
+    const TimePoint now = licensing_.Now();
+    out.set_requested_at(ToSeconds(now));
+    out.set_requested_at_text(licensing::FormatTime(now));
+    OUTPOST_RETURN_IF_ERROR(
+        db.ExecPrepared("INSERT INTO conversions(id, license_key, va, requested_at, requested_by) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        out.id(), key, va, out.requested_at(), out.requested_by())
+            .status());
+    return Audit(db, by.actor(), "conversion.queue", "conversion:" + out.id(),
+                 {{"va", out.va()}, {"key_prefix", out.key_prefix()}}, now);
+  }));
+  return out;
+}
+
+Result<v1::ListConversionsResponse> SatelliteSync::Conversions() const {
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stmt,
+      lease->Query("SELECT id, license_key, va, requested_at, requested_by, status, message, "
+                   "entitlement_ids FROM conversions ORDER BY requested_at DESC"));
+  v1::ListConversionsResponse out;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    v1::Conversion* c = out.add_conversions();
+    c->set_id(stmt->ColumnText(0));
+    const std::string key = stmt->ColumnText(1);
+    c->set_key_prefix(key.substr(0, std::min<size_t>(key.size(), 12)));
+    c->set_va(stmt->ColumnText(2));
+    c->set_requested_at(stmt->ColumnInt64(3));
+    c->set_requested_at_text(Text(stmt->ColumnInt64(3)));
+    c->set_requested_by(stmt->ColumnText(4));
+    c->set_status(stmt->ColumnText(5));
+    c->set_message(stmt->ColumnText(6));
+    std::string ids = stmt->ColumnText(7);
+    size_t start = 0;
+    while (!ids.empty() && start <= ids.size()) {
+      size_t comma = ids.find(',', start);
+      if (comma == std::string::npos) comma = ids.size();
+      c->add_entitlement_ids(ids.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace outpost::server::sync

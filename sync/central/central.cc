@@ -1,0 +1,465 @@
+#include "sync/central/central.h"
+
+#include <algorithm>
+#include <cctype>
+#include <future>
+#include <utility>
+
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
+#include "common/crypto/random.h"
+#include "common/ids.h"
+#include "sync/bundle/armor.h"
+#include "sync/bundle/display.h"
+#include "sync/bundle/trust.h"
+#include "sync/central/central_internal.h"
+#include "sync/central/schema.h"
+
+namespace outpost::central {
+namespace fs = std::filesystem;
+namespace {
+
+std::string Quote(std::string_view text) { return "'" + sync::Printable(text, 64) + "'"; }
+
+Result<std::string> ReadMeta(sqlite::Connection& db, std::string_view key) {
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           db.Query("SELECT value FROM central_meta WHERE key = ?", key));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) {
+    return DataLoss("central database " + db.path().string() + " has no '" + std::string(key) +
+                    "' setting; it was not created by `outpost central init`");
+  }
+  return stmt->ColumnText(0);
+}
+
+// "PAK-" and 8 groups of 4 upper-case hex digits: 128 random bits, easy to read out and type.
+Result<std::string> NewPakKey() {
+  OUTPOST_ASSIGN_OR_RETURN(std::string bytes, crypto::RandomBytes(16));
+  std::string hex = crypto::HexEncode(bytes);
+  std::string key = "PAK";
+  for (size_t i = 0; i < hex.size(); i += 4) {
+    key += "-";
+    for (size_t j = i; j < i + 4; ++j) key += static_cast<char>(std::toupper(hex[j]));
+  }
+  return key;
+}
+
+}  // namespace
+
+// --- Shared row helpers (central_internal.h) ---------------------------------------------------
+
+v1::Entitlement EntitlementFromRow(const sqlite::Statement& row) {
+  v1::Entitlement e;
+  e.set_id(row.ColumnText(0));
+  e.set_va(row.ColumnText(1));
+  e.set_tag(row.ColumnText(2));
+  e.set_quantity(row.ColumnInt64(3));
+  e.set_start(row.ColumnInt64(4));
+  e.set_end(row.ColumnInt64(5));
+  e.set_enforcement(static_cast<v1::Enforcement>(row.ColumnInt64(6)));
+  e.set_floating(row.ColumnInt64(7) != 0);
+  e.set_export_controlled(row.ColumnInt64(8) != 0);
+  return e;
+}
+
+Status RequireAccount(sqlite::Connection& db, std::string_view account_id) {
+  OUTPOST_ASSIGN_OR_RETURN(int64_t n,
+                           db.QueryInt64("SELECT count(*) FROM accounts WHERE id = ?", account_id));
+  if (n == 0) {
+    return NotFound("there is no account " + Quote(account_id) +
+                    "; create it with `outpost central account create " +
+                    sync::Printable(account_id, 64) +
+                    "` (list them with `outpost central account "
+                    "list`)");
+  }
+  return Status::Ok();
+}
+
+Result<bool> VaExists(sqlite::Connection& db, std::string_view account_id, std::string_view va) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      int64_t n,
+      db.QueryInt64("SELECT count(*) FROM virtual_accounts WHERE account_id = ? AND name = ?",
+                    account_id, va));
+  return n > 0;
+}
+
+Status RequireVa(sqlite::Connection& db, std::string_view account_id, std::string_view va) {
+  OUTPOST_RETURN_IF_ERROR(RequireAccount(db, account_id));
+  OUTPOST_ASSIGN_OR_RETURN(bool exists, VaExists(db, account_id, va));
+  if (!exists) {
+    return NotFound("account " + Quote(account_id) + " has no virtual account " + Quote(va) +
+                    "; create it with `outpost central va create " +
+                    sync::Printable(account_id, 64) + " " + sync::Printable(va, 64) + "`");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<v1::Entitlement>> LoadEntitlements(sqlite::Connection& db,
+                                                      std::string_view account_id) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stmt, db.Query(std::string("SELECT ") + kEntitlementColumns +
+                              " FROM entitlements WHERE account_id = ? ORDER BY va, tag, id",
+                          account_id));
+  std::vector<v1::Entitlement> out;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    out.push_back(EntitlementFromRow(*stmt));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> LoadVas(sqlite::Connection& db, std::string_view account_id) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stmt,
+      db.Query("SELECT name FROM virtual_accounts WHERE account_id = ? ORDER BY name", account_id));
+  std::vector<std::string> out;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    out.push_back(stmt->ColumnText(0));
+  }
+  return out;
+}
+
+Result<std::string> AccountName(sqlite::Connection& db, std::string_view account_id) {
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           db.Query("SELECT name FROM accounts WHERE id = ?", account_id));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return NotFound("there is no account " + Quote(account_id));
+  return stmt->ColumnText(0);
+}
+
+Status InsertEntitlement(sqlite::Connection& db, std::string_view account_id,
+                         const v1::Entitlement& e, std::string_view origin, int64_t now) {
+  return db
+      .ExecPrepared(
+          "INSERT INTO entitlements(id, account_id, va, tag, quantity, start, end_at, "
+          "enforcement, floating, export_controlled, origin, created_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          e.id(), account_id, e.va(), e.tag(), e.quantity(), e.start(), e.end(),
+          static_cast<int64_t>(e.enforcement()), int64_t{e.floating()},
+          int64_t{e.export_controlled()}, origin, now)
+      .status();
+}
+
+v1::Enforcement EnforcementFrom(bool enforced) {
+  return enforced ? v1::ENFORCEMENT_ENFORCED : v1::ENFORCEMENT_REPORTED;
+}
+
+std::string NormalizePakKey(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (std::isspace(static_cast<unsigned char>(c))) continue;
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// --- Central -----------------------------------------------------------------------------------
+
+Central::Central(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Central::~Central() {
+  // Readers first, so the writer's connection is the last one and checkpoints the WAL.
+  impl_->readers.reset();
+  if (impl_->writer) impl_->writer->Stop();
+}
+
+Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const Clock& clock,
+                                               Options options) {
+  auto impl = std::make_unique<Impl>();
+  impl->clock = &clock;
+  impl->options = options;
+  impl->dir = CentralDataDir(data_dir);
+  const CentralDataDir& dir = impl->dir;
+  std::error_code ec;
+  if (!fs::exists(dir.database(), ec)) {
+    return NotFound("no central database at " + dir.database().string() +
+                    "; create the data directory first with `outpost central init --data-dir " +
+                    dir.root.string() + "`");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::LoadFile(dir.signing_key()));
+  impl->signing_key.emplace(std::move(key));
+  OUTPOST_ASSIGN_OR_RETURN(auto ca, crypto::Certificate::LoadFile(dir.ca_certificate()));
+  impl->ca_pem = ca.ToPem();
+  impl->ca_fingerprint = ca.Fingerprint();
+
+  sqlite::WriterOptions writer_options;
+  writer_options.synchronous = options.synchronous;
+  OUTPOST_ASSIGN_OR_RETURN(
+      impl->writer, sqlite::Writer::Create(dir.database(), writer_options, CentralMigrations()));
+  OUTPOST_ASSIGN_OR_RETURN(impl->readers, sqlite::ReaderPool::Create(dir.database()));
+  {
+    OUTPOST_ASSIGN_OR_RETURN(auto lease, impl->readers->Acquire());
+    sqlite::Connection& db = *lease;
+    OUTPOST_ASSIGN_OR_RETURN(impl->central_id, ReadMeta(db, kMetaCentralId));
+    OUTPOST_ASSIGN_OR_RETURN(std::string key_id, ReadMeta(db, kMetaSigningKeyId));
+    if (key_id != impl->signing_key->public_key().KeyId()) {
+      return DataLoss("the signing key " + dir.signing_key().string() + " (key id " +
+                      impl->signing_key->public_key().KeyId() + ") is not central's key " + key_id +
+                      " recorded in " + dir.database().string() +
+                      "; restore the original key file");
+    }
+    OUTPOST_ASSIGN_OR_RETURN(impl->listen, ReadMeta(db, kMetaListen));
+    OUTPOST_ASSIGN_OR_RETURN(impl->url, ReadMeta(db, kMetaUrl));
+    OUTPOST_ASSIGN_OR_RETURN(std::string validity, ReadMeta(db, kMetaResponseValidity));
+    impl->response_validity_s = std::strtoll(validity.c_str(), nullptr, 10);
+    if (impl->response_validity_s <= 0) {
+      return DataLoss("central setting response_validity_s is '" + validity + "' in " +
+                      dir.database().string());
+    }
+    OUTPOST_ASSIGN_OR_RETURN(std::string policy_hex, ReadMeta(db, kMetaPolicy));
+    auto policy = crypto::HexDecode(policy_hex);
+    if (!policy.ok() || !impl->policy.ParseFromString(*policy)) {
+      return DataLoss("central setting policy cannot be read in " + dir.database().string());
+    }
+  }
+  return std::unique_ptr<Central>(new Central(std::move(impl)));
+}
+
+Result<v1::CentralAccount> Central::CreateAccount(std::string_view account_id,
+                                                  std::string_view name) {
+  OUTPOST_RETURN_IF_ERROR(ValidateAccountId(account_id));
+  const std::string display = name.empty() ? std::string(account_id) : std::string(name);
+  OUTPOST_RETURN_IF_ERROR(ValidateDisplayName(display, "--name"));
+  const int64_t now = ToUnixSeconds(impl_->clock->Now());
+  OUTPOST_RETURN_IF_ERROR(impl_->writer->Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_ASSIGN_OR_RETURN(
+        int64_t n, db.QueryInt64("SELECT count(*) FROM accounts WHERE id = ?", account_id));
+    if (n > 0) {
+      return AlreadyExists("account " + Quote(account_id) +
+                           " already exists; see `outpost central account list`");
+    }
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "INSERT INTO accounts(id, name, created_at) VALUES (?, ?, ?)", account_id, display, now));
+    return db
+        .ExecPrepared(
+            "INSERT INTO virtual_accounts(account_id, name, created_at) VALUES (?, 'default', ?)",
+            account_id, now)
+        .status();
+  }));
+  v1::CentralAccount out;
+  out.set_account_id(std::string(account_id));
+  out.set_name(display);
+  out.set_created_at(now);
+  out.add_virtual_accounts("default");
+  return out;
+}
+
+Result<v1::CentralVirtualAccount> Central::CreateVirtualAccount(std::string_view account_id,
+                                                                std::string_view va) {
+  OUTPOST_RETURN_IF_ERROR(ValidateAccountId(account_id));
+  OUTPOST_RETURN_IF_ERROR(ValidateVaName(va));
+  const int64_t now = ToUnixSeconds(impl_->clock->Now());
+  OUTPOST_RETURN_IF_ERROR(impl_->writer->Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_RETURN_IF_ERROR(RequireAccount(db, account_id));
+    OUTPOST_ASSIGN_OR_RETURN(bool exists, VaExists(db, account_id, va));
+    if (exists) {
+      return AlreadyExists("account " + Quote(account_id) + " already has virtual account " +
+                           Quote(va));
+    }
+    return db
+        .ExecPrepared("INSERT INTO virtual_accounts(account_id, name, created_at) VALUES (?, ?, ?)",
+                      account_id, va, now)
+        .status();
+  }));
+  v1::CentralVirtualAccount out;
+  out.set_account_id(std::string(account_id));
+  out.set_va(std::string(va));
+  out.set_created_at(now);
+  return out;
+}
+
+Result<v1::Entitlement> Central::AddLicense(std::string_view account_id, std::string_view va,
+                                            std::string_view tag, const LicenseTerms& terms) {
+  OUTPOST_RETURN_IF_ERROR(ValidateAccountId(account_id));
+  OUTPOST_RETURN_IF_ERROR(ValidateVaName(va));
+  OUTPOST_RETURN_IF_ERROR(ValidateTag(tag));
+  const int64_t now = ToUnixSeconds(impl_->clock->Now());
+  const int64_t start = terms.start.value_or(now);
+  OUTPOST_RETURN_IF_ERROR(ValidateTerms(terms, start));
+  v1::Entitlement e;
+  e.set_id(NewUuid());
+  e.set_va(std::string(va));
+  e.set_tag(std::string(tag));
+  e.set_quantity(terms.quantity);
+  e.set_start(start);
+  e.set_end(terms.end);
+  e.set_enforcement(EnforcementFrom(terms.enforced));
+  e.set_floating(terms.floating);
+  e.set_export_controlled(terms.export_controlled);
+  OUTPOST_RETURN_IF_ERROR(impl_->writer->Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_RETURN_IF_ERROR(RequireVa(db, account_id, va));
+    return InsertEntitlement(db, account_id, e, "order", now);
+  }));
+  return e;
+}
+
+Result<v1::CentralPak> Central::CreatePak(std::string_view account_id, std::string_view va,
+                                          std::string_view tag, const LicenseTerms& terms) {
+  OUTPOST_RETURN_IF_ERROR(ValidateAccountId(account_id));
+  OUTPOST_RETURN_IF_ERROR(ValidateVaName(va));
+  OUTPOST_RETURN_IF_ERROR(ValidateTag(tag));
+  const int64_t now = ToUnixSeconds(impl_->clock->Now());
+  const int64_t start = terms.start.value_or(now);
+  OUTPOST_RETURN_IF_ERROR(ValidateTerms(terms, start));
+  OUTPOST_ASSIGN_OR_RETURN(std::string key, NewPakKey());
+  v1::CentralPak pak;
+  pak.set_pak_id(NewUuid());
+  pak.set_key(key);
+  pak.set_key_prefix(key.substr(0, 8));
+  pak.set_account_id(std::string(account_id));
+  pak.set_va(std::string(va));
+  pak.set_tag(std::string(tag));
+  pak.set_quantity(terms.quantity);
+  pak.set_start(start);
+  pak.set_end(terms.end);
+  pak.set_enforcement(EnforcementFrom(terms.enforced));
+  pak.set_floating(terms.floating);
+  pak.set_export_controlled(terms.export_controlled);
+  pak.set_created_at(now);
+  OUTPOST_RETURN_IF_ERROR(impl_->writer->Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_RETURN_IF_ERROR(RequireVa(db, account_id, va));
+    return db
+        .ExecPrepared(
+            "INSERT INTO paks(id, key_sha256, key_prefix, account_id, va, tag, quantity, start, "
+            "end_at, enforcement, floating, export_controlled, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            pak.pak_id(), sqlite::Blob{crypto::Sha256(NormalizePakKey(key))}, pak.key_prefix(),
+            account_id, va, tag, pak.quantity(), pak.start(), pak.end(),
+            static_cast<int64_t>(pak.enforcement()), int64_t{pak.floating()},
+            int64_t{pak.export_controlled()}, now)
+        .status();
+  }));
+  return pak;
+}
+
+Result<v1::CentralEnrollment> Central::EnrollSatellite(std::string_view account_id,
+                                                       std::string_view name, const fs::path& file,
+                                                       bool armor, std::optional<std::string> url) {
+  OUTPOST_RETURN_IF_ERROR(ValidateAccountId(account_id));
+  OUTPOST_RETURN_IF_ERROR(ValidateDisplayName(name, "--name"));
+  const std::string central_url = url.value_or(impl_->url);
+  if (!central_url.empty() && !central_url.starts_with("https://")) {
+    return InvalidArgument("central URL '" + sync::Printable(central_url) +
+                           "' does not start with https://; satellites sync online only over "
+                           "HTTPS");
+  }
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    return AlreadyExists(file.string() +
+                         " already exists; choose another file (an enrollment bundle is never "
+                         "overwritten)");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(std::string secret, crypto::RandomBytes(sync::kEnrollmentSecretSize));
+  OUTPOST_ASSIGN_OR_RETURN(std::string verifier, sync::EnrollmentVerifier(secret));
+  const int64_t now = ToUnixSeconds(impl_->clock->Now());
+  const crypto::PrivateKey& key = *impl_->signing_key;
+
+  v1::CentralEnrollment out;
+  v1::CentralSatellite* satellite = out.mutable_satellite();
+  satellite->set_satellite_id(NewUuid());
+  satellite->set_account_id(std::string(account_id));
+  satellite->set_name(std::string(name));
+  satellite->set_enrolled_at(now);
+  bool file_written = false;
+  Status s = impl_->writer->Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_RETURN_IF_ERROR(RequireAccount(db, account_id));
+    OUTPOST_ASSIGN_OR_RETURN(std::string account_name, AccountName(db, account_id));
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "INSERT INTO satellites(id, account_id, name, enrolled_at, enrollment_verifier) "
+        "VALUES (?, ?, ?, ?, ?)",
+        satellite->satellite_id(), account_id, name, now, sqlite::Blob{verifier}));
+    sync::BundlePayload payload;
+    payload.set_kind(v1::BUNDLE_KIND_ENROLLMENT);
+    v1::EnrollmentBundle* e = payload.mutable_enrollment();
+    e->set_satellite_id(satellite->satellite_id());
+    e->set_account_id(std::string(account_id));
+    e->set_account_name(account_name);
+    e->set_central_public_key_pem(key.public_key().ToPem());
+    e->set_central_key_id(key.public_key().KeyId());
+    e->set_enrollment_secret(secret);
+    e->set_central_url(central_url);
+    e->set_issued_at(now);
+    e->set_central_ca_certificate_pem(impl_->ca_pem);
+    OUTPOST_ASSIGN_OR_RETURN(sync::SignedBundle bundle, sync::SignBundle(payload, key));
+    // Written inside the transaction: a bundle that cannot be written leaves no satellite.
+    OUTPOST_RETURN_IF_ERROR(sync::WriteBundleFile(file, bundle, v1::BUNDLE_KIND_ENROLLMENT, armor));
+    file_written = true;
+    return Status::Ok();
+  });
+  if (!s.ok()) {
+    // The commit failed after the file was written: the secret in it matches nothing.
+    if (file_written) fs::remove(file, ec);
+    return s;
+  }
+  out.set_file(file.string());
+  out.set_central_key_id(key.public_key().KeyId());
+  out.set_central_key_fingerprint(key.public_key().Fingerprint());
+  out.set_central_url(central_url);
+  out.set_ca_fingerprint(impl_->ca_fingerprint);
+  return out;
+}
+
+namespace {
+
+// Size first, then the envelope: nothing else is looked at before both pass.
+Result<std::pair<sync::SignedBundle, std::string>> DecodeRequest(std::string_view bytes,
+                                                                 size_t max_bytes) {
+  OUTPOST_ASSIGN_OR_RETURN(sync::SignedBundle bundle,
+                           sync::DecodeBundle(bytes, "the sync request", max_bytes));
+  return std::make_pair(std::move(bundle), crypto::Sha256(sync::SerializeBundle(bundle)));
+}
+
+}  // namespace
+
+Result<SyncOutcome> Central::ProcessSyncRequest(std::string_view request_bytes) {
+  std::promise<Result<SyncOutcome>> promise;
+  auto future = promise.get_future();
+  ProcessSyncRequestAsync(std::string(request_bytes), [&promise](Result<SyncOutcome> outcome) {
+    promise.set_value(std::move(outcome));
+  });
+  return future.get();
+}
+
+void Central::ProcessSyncRequestAsync(std::string request_bytes,
+                                      std::function<void(Result<SyncOutcome>)> done) {
+  auto decoded = DecodeRequest(request_bytes, impl_->options.max_request_bytes);
+  if (!decoded.ok()) {
+    done(decoded.status());
+    return;
+  }
+  auto state =
+      std::make_shared<std::pair<sync::SignedBundle, std::string>>(std::move(decoded).value());
+  auto outcome = std::make_shared<std::optional<SyncOutcome>>();
+  Impl* impl = impl_.get();
+  impl->writer->Submit(
+      [impl, state, outcome](sqlite::Connection& db) -> Status {
+        SyncContext context;
+        context.signing_key = &*impl->signing_key;
+        context.now = ToUnixSeconds(impl->clock->Now());
+        context.response_validity_s = impl->response_validity_s;
+        context.policy = impl->policy;
+        OUTPOST_ASSIGN_OR_RETURN(SyncOutcome o,
+                                 ApplySyncRequest(db, state->first, state->second, context));
+        *outcome = std::move(o);
+        return Status::Ok();
+      },
+      [outcome, done = std::move(done)](const Status& status) {
+        if (!status.ok()) {
+          done(status);
+        } else {
+          done(std::move(**outcome));
+        }
+      });
+}
+
+const crypto::PublicKey& Central::signing_public_key() const {
+  return impl_->signing_key->public_key();
+}
+const CentralDataDir& Central::data_dir() const { return impl_->dir; }
+const std::string& Central::listen() const { return impl_->listen; }
+sqlite::WriterStats Central::writer_stats() const { return impl_->writer->Stats(); }
+
+}  // namespace outpost::central

@@ -1,0 +1,150 @@
+#pragma once
+
+// The reference central service (DESIGN.md section 2 "Sync" and "Traditional licenses"): the
+// vendor's accounts, virtual accounts and entitlements, satellite enrollment, traditional
+// license keys, and the processing of sync requests. Works on its own data directory
+// (data_dir.h, created by InitCentral); `outpost central ...` and CentralServer use it.
+//
+// SYNC REQUESTS (ProcessSyncRequest): the bytes of a SignedBundle (binary or armored), checked
+// in this order, each refusal changing nothing:
+//   size (before anything is parsed), envelope, payload kind; the satellite id it claims is
+//   enrolled here; the signature verifies with the satellite key bound to it, or, on first
+//   contact, with the key the request introduces, whose enrollment proof must verify against
+//   the stored enrollment verifier (trust.h); the account is the satellite's; the request
+//   names this central's signing key; the sequence is newer than the last processed one
+//   (freshness.h CheckRequest). An exact repeat of the last request (same bytes) is answered
+//   with the stored response, byte for byte, applying nothing again; an older sequence, or the
+//   last sequence with other content, is refused.
+// Then, in ONE transaction: the key is bound (first contact), usage reports are stored once
+// per (satellite, report id) and all of the request's ids acknowledged, moves and conversions
+// are applied once per (satellite, id) (a resent id gets the stored result), the audit head
+// and inventory are stored, and the response is built, signed with the central key and
+// stored: the complete entitlement set and every VA of the account, response number =
+// previous + 1, valid_until = issued_at + response validity.
+//
+// Thread-safety: all methods may be called concurrently; writes are serialized by one
+// sqlite::Writer (group commit), reads use pooled read-only connections.
+// Errors: kInvalidArgument (bad input, named), kNotFound (no such account, VA, satellite),
+// kAlreadyExists (exists already), kPermissionDenied (wrong key, account or enrollment proof),
+// kFailedPrecondition (replayed or older request), kPayloadTooLarge, and the database's.
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/crypto/keys.h"
+#include "common/crypto/x509.h"
+#include "common/sqlite/reader_pool.h"
+#include "common/sqlite/writer.h"
+#include "common/status.h"
+#include "outpost/v1/sync.pb.h"
+#include "sync/central/data_dir.h"
+#include "sync/central/validation.h"
+
+namespace outpost::central {
+
+inline constexpr auto kDefaultResponseValidity = std::chrono::days(30);
+inline constexpr char kDefaultListen[] = "127.0.0.1:8444";
+// Largest sync request accepted (file or POST body). A request carries at most some thousand
+// usage reports of a few hundred bytes; 16 MiB leaves room without letting one peer pin memory.
+inline constexpr size_t kDefaultMaxRequestBytes = size_t{16} << 20;
+
+struct InitCentralOptions {
+  std::filesystem::path data_dir;
+  std::string listen = kDefaultListen;  // HOST:PORT that `central serve` listens on
+  // Written into enrollment bundles as central_url; default "https://" + listen (0.0.0.0 and
+  // :: become the loopback address).
+  std::string url;
+  // Extra host names or IP addresses for the TLS certificate (besides localhost, 127.0.0.1, ::1).
+  std::vector<std::string> hostnames;
+  Duration response_validity = kDefaultResponseValidity;
+  v1::Policy policy;  // 0 fields: the satellite keeps its defaults
+};
+
+// Creates the data directory: central.db (migrated, with central's identity and settings), the
+// Ed25519 signing key, the CA (ca.pem, keys/ca.key) and a TLS server certificate for
+// localhost, 127.0.0.1, ::1 and `hostnames`. All or nothing: a failure removes what it made.
+// kAlreadyExists if DIR already holds central.db.
+Result<v1::CentralInitReport> InitCentral(const InitCentralOptions& options, const Clock& clock);
+
+// What processing one sync request produced.
+struct SyncOutcome {
+  std::string response_bytes;  // serialized SignedBundle, kind sync response
+  v1::CentralSyncOutcome summary;
+};
+
+class Central {
+ public:
+  struct Options {
+    size_t max_request_bytes = kDefaultMaxRequestBytes;
+    sqlite::Synchronous synchronous = sqlite::Synchronous::kFull;  // kNormal: tests only
+  };
+
+  // Opens an initialised data directory. kNotFound (with the `central init` command to run)
+  // when it is not one; key file errors as crypto::PrivateKey::LoadFile.
+  static Result<std::unique_ptr<Central>> Open(const std::filesystem::path& data_dir,
+                                               const Clock& clock, Options options);
+  static Result<std::unique_ptr<Central>> Open(const std::filesystem::path& data_dir,
+                                               const Clock& clock) {
+    return Open(data_dir, clock, Options());
+  }
+  ~Central();
+  Central(const Central&) = delete;
+  Central& operator=(const Central&) = delete;
+
+  // --- The vendor's catalogue ------------------------------------------------------------------
+  // A new account; `name` defaults to the id. Creates its VA "default" as well.
+  Result<v1::CentralAccount> CreateAccount(std::string_view account_id, std::string_view name);
+  Result<v1::CentralVirtualAccount> CreateVirtualAccount(std::string_view account_id,
+                                                         std::string_view va);
+  // An entitlement (order) for (account, VA, tag). Start defaults to now.
+  Result<v1::Entitlement> AddLicense(std::string_view account_id, std::string_view va,
+                                     std::string_view tag, const LicenseTerms& terms);
+  // A traditional license key for (account, VA, tag); the key is in the answer only (central
+  // stores its SHA-256). It converts once, in a sync request's ConversionRequest.
+  Result<v1::CentralPak> CreatePak(std::string_view account_id, std::string_view va,
+                                   std::string_view tag, const LicenseTerms& terms);
+
+  // --- Satellites --------------------------------------------------------------------------
+  // Enrols a new satellite of `account_id` and writes its enrollment bundle to `file` (mode
+  // 0600, armored if `armor`; an existing file is refused before anything is recorded).
+  // `url` overrides the configured central URL; "" with `offline` writes none.
+  Result<v1::CentralEnrollment> EnrollSatellite(std::string_view account_id, std::string_view name,
+                                                const std::filesystem::path& file, bool armor,
+                                                std::optional<std::string> url);
+
+  // See the top of this file. The same function answers files and POST /v1/sync.
+  Result<SyncOutcome> ProcessSyncRequest(std::string_view request_bytes);
+  // The same, not blocking the caller: `done` runs on the database writer's thread after the
+  // commit (or at once on a refusal found before the database is touched).
+  void ProcessSyncRequestAsync(std::string request_bytes,
+                               std::function<void(Result<SyncOutcome>)> done);
+
+  // --- Reads ---------------------------------------------------------------------------------
+  Result<v1::CentralStatus> GetStatus();
+  Result<v1::CentralAccountList> ListAccounts();
+  Result<v1::CentralLicenseList> ListLicenses(std::string_view account_id);
+  // Every satellite, or those of one account.
+  Result<v1::CentralSatelliteList> ListSatellites(std::string_view account_id = "");
+  Result<v1::CentralPakList> ListPaks(std::string_view account_id);
+  Result<v1::CentralUsageList> ListUsage(std::string_view account_id);
+  Result<v1::CentralAuditHeadList> ListAuditHeads(std::string_view satellite_id);
+
+  const crypto::PublicKey& signing_public_key() const;
+  const CentralDataDir& data_dir() const;
+  const std::string& listen() const;
+  sqlite::WriterStats writer_stats() const;
+
+  class Impl;
+
+ private:
+  explicit Central(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace outpost::central

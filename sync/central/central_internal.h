@@ -1,0 +1,79 @@
+#pragma once
+
+// Internal to sync/central: the state behind Central and the row helpers its files share.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/sqlite/connection.h"
+#include "sync/bundle/codec.h"
+#include "sync/central/central.h"
+
+namespace outpost::central {
+
+class Central::Impl {
+ public:
+  const Clock* clock = nullptr;
+  Options options;
+  CentralDataDir dir{""};
+  std::optional<crypto::PrivateKey> signing_key;
+  std::string ca_fingerprint;
+  std::string ca_pem;
+  std::string central_id;
+  std::string listen;
+  std::string url;
+  int64_t response_validity_s = 0;
+  v1::Policy policy;
+  std::unique_ptr<sqlite::Writer> writer;
+  std::unique_ptr<sqlite::ReaderPool> readers;
+};
+
+// central_meta keys.
+inline constexpr char kMetaCentralId[] = "central_id";
+inline constexpr char kMetaSigningKeyId[] = "signing_key_id";
+inline constexpr char kMetaListen[] = "listen";
+inline constexpr char kMetaUrl[] = "url";
+inline constexpr char kMetaResponseValidity[] = "response_validity_s";
+inline constexpr char kMetaPolicy[] = "policy";  // serialized v1::Policy, hex
+
+// The columns EntitlementFromRow reads, in order.
+inline constexpr char kEntitlementColumns[] =
+    "id, va, tag, quantity, start, end_at, enforcement, floating, export_controlled";
+v1::Entitlement EntitlementFromRow(const sqlite::Statement& row);
+
+// kNotFound saying how to create what is missing.
+Status RequireAccount(sqlite::Connection& db, std::string_view account_id);
+Status RequireVa(sqlite::Connection& db, std::string_view account_id, std::string_view va);
+Result<bool> VaExists(sqlite::Connection& db, std::string_view account_id, std::string_view va);
+
+// Every entitlement of the account (sorted by VA, tag, id) and every VA (sorted).
+Result<std::vector<v1::Entitlement>> LoadEntitlements(sqlite::Connection& db,
+                                                      std::string_view account_id);
+Result<std::vector<std::string>> LoadVas(sqlite::Connection& db, std::string_view account_id);
+Result<std::string> AccountName(sqlite::Connection& db, std::string_view account_id);
+
+Status InsertEntitlement(sqlite::Connection& db, std::string_view account_id,
+                         const v1::Entitlement& e, std::string_view origin, int64_t now);
+
+// "ENFORCED"/"REPORTED" and the reverse mapping of the stored integer.
+v1::Enforcement EnforcementFrom(bool enforced);
+
+// A license key as typed: surrounding whitespace removed, upper case.
+std::string NormalizePakKey(std::string_view key);
+
+// What processing a request needs besides the database.
+struct SyncContext {
+  const crypto::PrivateKey* signing_key = nullptr;
+  int64_t now = 0;
+  int64_t response_validity_s = 0;
+  v1::Policy policy;
+};
+
+// The transaction body of ProcessSyncRequest (central.h): runs inside the writer's
+// transaction; an error means the caller rolls everything back.
+Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const sync::SignedBundle& bundle,
+                                     std::string_view request_sha256, const SyncContext& context);
+
+}  // namespace outpost::central

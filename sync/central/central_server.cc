@@ -1,0 +1,121 @@
+#include "sync/central/central_server.h"
+
+#include "common/crypto/secure_file.h"
+#include "common/crypto/x509.h"
+#include "outpost/v1/common.pb.h"
+#include "server/http/codec.h"
+#include "server/http/server.h"
+
+namespace outpost::central {
+
+class CentralServer::Impl {
+ public:
+  Central* central = nullptr;
+  CentralServerOptions options;
+  std::shared_ptr<http::Metrics> metrics = std::make_shared<http::Metrics>();
+  std::unique_ptr<http::HttpServer> server;
+  // Read by /metrics at scrape time; written from the writer thread.
+  std::shared_ptr<std::atomic<uint64_t>> processed = std::make_shared<std::atomic<uint64_t>>(0);
+  std::shared_ptr<std::atomic<uint64_t>> refused = std::make_shared<std::atomic<uint64_t>>(0);
+  bool shut_down = false;
+};
+
+CentralServer::CentralServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CentralServer::~CentralServer() { Shutdown(); }
+
+Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
+                                                             CentralServerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->central = &central;
+  if (options.listen.empty()) options.listen = central.listen();
+  impl->options = options;
+  const CentralDataDir& dir = central.data_dir();
+
+  http::TlsOptions tls;
+  OUTPOST_ASSIGN_OR_RETURN(tls.certificate_chain_pem,
+                           crypto::ReadSmallFile(dir.tls_certificate(), 1 << 20));
+  OUTPOST_ASSIGN_OR_RETURN(auto tls_key, crypto::PrivateKey::LoadFile(dir.tls_key()));
+  tls.private_key_pem = tls_key.ToPem();
+  tls.min_version = "1.2";
+
+  http::ServerOptions server_options;
+  server_options.listen = options.listen;
+  server_options.io_threads = options.io_threads;
+  // The body limit is the request limit, so an oversized request is refused by the parser
+  // before it is read into memory; Central checks it again for files.
+  server_options.max_body_bytes = kDefaultMaxRequestBytes;
+
+  Impl* raw = impl.get();
+  raw->metrics->AddCallback("outpost_central_sync_requests_processed_total",
+                            "Sync requests answered (including resent answers).", "counter",
+                            [p = raw->processed] { return static_cast<double>(p->load()); });
+  raw->metrics->AddCallback("outpost_central_sync_requests_refused_total",
+                            "Sync requests refused (bad, replayed, unknown or too large).",
+                            "counter",
+                            [r = raw->refused] { return static_cast<double>(r->load()); });
+  raw->metrics->AddCallback(
+      "outpost_db_writer_queue_depth", "Units of work waiting for the database writer.", "gauge",
+      [raw] { return static_cast<double>(raw->central->writer_stats().queue_depth); });
+
+  http::Router router;
+  router.Add("GET", "/healthz", [](http::Request& req, http::Reply reply) {
+    v1::HealthResponse health;
+    health.set_status("ok");
+    health.set_version(OUTPOST_VERSION);
+    reply(http::Encode(req, health));
+  });
+  router.Add("GET", "/metrics", [metrics = raw->metrics](http::Request&, http::Reply reply) {
+    http::Response response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics->Render();
+    reply(std::move(response));
+  });
+  router.Add("POST", "/v1/sync", [raw](http::Request& req, http::Reply reply) {
+    const std::string type = req.Header("content-type");
+    if (!type.empty() && !type.starts_with(http::kProtobufType) &&
+        !type.starts_with("application/octet-stream")) {
+      raw->refused->fetch_add(1);
+      reply(http::ErrorResponse(
+          http::WireFormat::kProtobuf,
+          Status(Errc::kUnsupportedMediaType,
+                 "POST /v1/sync takes a serialized sync request as application/x-protobuf, "
+                 "not " +
+                     type)));
+      return;
+    }
+    // Errors are answered in protobuf unless the client asked for JSON: the satellite's
+    // client sends and accepts protobuf only.
+    const http::WireFormat error_format =
+        req.Header("accept").find(http::kJsonType) != std::string::npos
+            ? http::WireFormat::kJson
+            : http::WireFormat::kProtobuf;
+    raw->central->ProcessSyncRequestAsync(
+        std::move(req.body), [raw, reply, error_format](Result<SyncOutcome> outcome) {
+          if (!outcome.ok()) {
+            raw->refused->fetch_add(1);
+            reply(http::ErrorResponse(error_format, outcome.status()));
+            return;
+          }
+          raw->processed->fetch_add(1);
+          http::Response response;
+          response.content_type = std::string(http::kProtobufType);
+          response.body = std::move(outcome->response_bytes);
+          reply(std::move(response));
+        });
+  });
+  OUTPOST_ASSIGN_OR_RETURN(raw->server, http::HttpServer::Create(server_options, std::move(tls),
+                                                                 std::move(router), raw->metrics));
+  return std::unique_ptr<CentralServer>(new CentralServer(std::move(impl)));
+}
+
+Status CentralServer::Start() { return impl_->server->Start(); }
+uint16_t CentralServer::port() const { return impl_->server->port(); }
+const std::string& CentralServer::listen() const { return impl_->options.listen; }
+
+void CentralServer::Shutdown() {
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  impl_->server->Shutdown(impl_->options.shutdown_grace);
+}
+
+}  // namespace outpost::central

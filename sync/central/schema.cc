@@ -1,0 +1,142 @@
+#include "sync/central/schema.h"
+
+namespace outpost::central {
+namespace {
+
+// Times are unix seconds. Entitlement `end_at` 0 means perpetual. Secrets are never stored:
+// satellites keep the enrollment verifier (trust.h), license keys their SHA-256.
+constexpr std::string_view kInitialSchema = R"sql(
+CREATE TABLE central_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE virtual_accounts (
+  account_id TEXT NOT NULL REFERENCES accounts(id),
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, name)
+) STRICT;
+
+-- `origin` says where a row came from: "order", "move:<satellite>/<move id>", "pak:<pak id>".
+CREATE TABLE entitlements (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  va TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  quantity INTEGER NOT NULL CHECK (quantity >= 0),
+  start INTEGER NOT NULL,
+  end_at INTEGER NOT NULL,
+  enforcement INTEGER NOT NULL,
+  floating INTEGER NOT NULL,
+  export_controlled INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  FOREIGN KEY (account_id, va) REFERENCES virtual_accounts(account_id, name)
+) STRICT;
+CREATE INDEX entitlements_by_pool ON entitlements(account_id, va, tag);
+
+CREATE TABLE satellites (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id),
+  name TEXT NOT NULL,
+  enrolled_at INTEGER NOT NULL,
+  enrollment_verifier BLOB,          -- NULL once the key is bound: the secret is one-time
+  public_key_pem TEXT,               -- NULL until the first request binds it
+  key_id TEXT,
+  bound_at INTEGER,
+  last_sequence INTEGER NOT NULL DEFAULT 0,
+  last_request_sha256 BLOB,
+  last_response BLOB,                -- the serialized SignedBundle answering last_sequence
+  last_response_number INTEGER NOT NULL DEFAULT 0,
+  last_sync_at INTEGER,
+  software_version TEXT,
+  inventory BLOB                     -- serialized InventorySummary of the last request
+) STRICT;
+CREATE INDEX satellites_by_account ON satellites(account_id);
+
+CREATE TABLE usage_reports (
+  satellite_id TEXT NOT NULL REFERENCES satellites(id),
+  report_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  va TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  period_start INTEGER NOT NULL,
+  period_end INTEGER NOT NULL,
+  peak_in_use INTEGER NOT NULL,
+  report BLOB NOT NULL,
+  request_sequence INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (satellite_id, report_id)
+) STRICT;
+CREATE INDEX usage_by_account ON usage_reports(account_id, period_start);
+
+CREATE TABLE moves (
+  satellite_id TEXT NOT NULL REFERENCES satellites(id),
+  move_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  request_sequence INTEGER NOT NULL,
+  processed_at INTEGER NOT NULL,
+  PRIMARY KEY (satellite_id, move_id)
+) STRICT;
+
+CREATE TABLE paks (
+  id TEXT PRIMARY KEY,
+  key_sha256 BLOB NOT NULL UNIQUE,
+  key_prefix TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  va TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  quantity INTEGER NOT NULL,
+  start INTEGER NOT NULL,
+  end_at INTEGER NOT NULL,
+  enforcement INTEGER NOT NULL,
+  floating INTEGER NOT NULL,
+  export_controlled INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  converted_at INTEGER NOT NULL DEFAULT 0,
+  converted_by_satellite TEXT NOT NULL DEFAULT '',
+  entitlement_id TEXT NOT NULL DEFAULT '',
+  FOREIGN KEY (account_id, va) REFERENCES virtual_accounts(account_id, name)
+) STRICT;
+
+CREATE TABLE conversions (
+  satellite_id TEXT NOT NULL REFERENCES satellites(id),
+  conversion_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  entitlement_id TEXT NOT NULL,
+  request_sequence INTEGER NOT NULL,
+  processed_at INTEGER NOT NULL,
+  PRIMARY KEY (satellite_id, conversion_id)
+) STRICT;
+
+CREATE TABLE audit_heads (
+  satellite_id TEXT NOT NULL REFERENCES satellites(id),
+  request_sequence INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  signature BLOB NOT NULL,
+  PRIMARY KEY (satellite_id, request_sequence)
+) STRICT;
+)sql";
+
+constexpr sqlite::Migration kMigrations[] = {
+    {1, "central initial schema", kInitialSchema},
+};
+
+}  // namespace
+
+std::span<const sqlite::Migration> CentralMigrations() { return kMigrations; }
+
+}  // namespace outpost::central

@@ -1,0 +1,451 @@
+// The transaction body of a sync request (central.h, "SYNC REQUESTS"). Everything that can
+// refuse the request is checked before the first write; from the first write on, an error
+// makes the writer roll the whole request back.
+
+#include <set>
+#include <utility>
+
+#include "common/crypto/hash.h"
+#include "common/ids.h"
+#include "sync/bundle/display.h"
+#include "sync/bundle/freshness.h"
+#include "sync/bundle/trust.h"
+#include "sync/central/central_internal.h"
+
+namespace outpost::central {
+namespace {
+
+using sync::Printable;
+
+struct SatelliteRow {
+  std::string account_id;
+  std::string verifier;  // empty once bound
+  std::string public_key_pem;
+  int64_t last_sequence = 0;
+  std::string last_request_sha256;
+  std::string last_response;
+  int64_t last_response_number = 0;
+};
+
+Result<SatelliteRow> LoadSatellite(sqlite::Connection& db, std::string_view satellite_id) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stmt,
+      db.Query("SELECT account_id, enrollment_verifier, public_key_pem, last_sequence, "
+               "last_request_sha256, last_response, last_response_number FROM satellites "
+               "WHERE id = ?",
+               satellite_id));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) {
+    return NotFound("satellite " + Printable(satellite_id) +
+                    " is not enrolled at this central; enrol it with `outpost central satellite "
+                    "enroll` and install the new enrollment bundle on the satellite");
+  }
+  SatelliteRow s;
+  s.account_id = stmt->ColumnText(0);
+  s.verifier = stmt->ColumnBlob(1);
+  s.public_key_pem = stmt->ColumnText(2);
+  s.last_sequence = stmt->ColumnInt64(3);
+  s.last_request_sha256 = stmt->ColumnBlob(4);
+  s.last_response = stmt->ColumnBlob(5);
+  s.last_response_number = stmt->ColumnInt64(6);
+  return s;
+}
+
+// Ids must be present and unique within one request: they are what makes a resent item
+// idempotent. Values (VA names, counts) are judged per item and may be rejected in a result.
+Status CheckRequestItems(const v1::SyncRequest& request) {
+  for (const v1::UsageReport& r : request.usage_reports()) {
+    if (r.report_id().empty() || r.report_id().size() > 128) {
+      return InvalidArgument(
+          "a usage report of this sync request has no report id (or one "
+          "longer than 128 bytes); the satellite must be fixed");
+    }
+    const std::string which = "usage report " + Printable(r.report_id());
+    if (Status s = ValidateVaName(r.va()); !s.ok()) return s.WithContext(which + ": ");
+    if (Status s = ValidateTag(r.tag()); !s.ok()) return s.WithContext(which + ": ");
+    if (r.period_end() <= r.period_start() || r.peak_in_use() < 0) {
+      return InvalidArgument(which + " has an empty period or a negative peak");
+    }
+  }
+  std::set<std::string> moves;
+  for (const v1::LicenseMove& m : request.moves()) {
+    if (m.move_id().empty() || m.move_id().size() > 128 || !moves.insert(m.move_id()).second) {
+      return InvalidArgument("move id '" + Printable(m.move_id()) +
+                             "' of this sync request is empty, too long or repeated");
+    }
+  }
+  std::set<std::string> conversions;
+  for (const v1::ConversionRequest& c : request.conversions()) {
+    if (c.conversion_id().empty() || c.conversion_id().size() > 128 ||
+        !conversions.insert(c.conversion_id()).second) {
+      return InvalidArgument("conversion id '" + Printable(c.conversion_id()) +
+                             "' of this sync request is empty, too long or repeated");
+    }
+  }
+  return Status::Ok();
+}
+
+// The id a moved piece gets in `to_va`: "<original id>@<to_va>", or the original itself when
+// units move back to the VA they were granted in. The same convention as the satellite's
+// PoolBook::ApplyMove, so both sides name the pieces alike.
+Result<std::string> MovedPieceId(sqlite::Connection& db, const std::string& id,
+                                 const std::string& to_va) {
+  const std::string base = id.substr(0, id.find('@'));
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT va FROM entitlements WHERE id = ?", base));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (row && stmt->ColumnText(0) == to_va) return base;
+  return base + "@" + to_va;
+}
+
+Result<v1::MoveResult> ApplyMove(sqlite::Connection& db, const std::string& account_id,
+                                 const v1::LicenseMove& move, const std::string& origin,
+                                 int64_t now) {
+  v1::MoveResult result;
+  result.set_move_id(move.move_id());
+  const auto reject = [&](std::string message) {
+    result.set_status(v1::MoveResult::STATUS_REJECTED);
+    result.set_message(std::move(message));
+    return result;
+  };
+  for (const std::string* va : {&move.from_va(), &move.to_va()}) {
+    if (!ValidateVaName(*va).ok()) return reject("invalid virtual account name");
+    OUTPOST_ASSIGN_OR_RETURN(bool exists, VaExists(db, account_id, *va));
+    if (!exists) return reject("account has no virtual account '" + Printable(*va) + "'");
+  }
+  if (move.from_va() == move.to_va())
+    return reject("source and target virtual account are the same");
+  if (!ValidateTag(move.tag()).ok()) return reject("invalid license tag");
+  if (move.count() < 1 || move.count() > kMaxQuantity) {
+    return reject("count " + std::to_string(move.count()) + " is not between 1 and " +
+                  std::to_string(kMaxQuantity));
+  }
+  // Units valid now, the soonest-ending first (perpetual last) so the longest terms stay.
+  struct Piece {
+    v1::Entitlement e;
+  };
+  std::vector<Piece> pieces;
+  int64_t available = 0;
+  {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto stmt,
+        db.Query(std::string("SELECT ") + kEntitlementColumns +
+                     " FROM entitlements WHERE account_id = ? AND va = ? AND tag = ? AND "
+                     "quantity > 0 AND start <= ? AND (end_at = 0 OR end_at > ?) "
+                     "ORDER BY end_at = 0, end_at, id",
+                 account_id, move.from_va(), move.tag(), now, now));
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      pieces.push_back({EntitlementFromRow(*stmt)});
+      available += pieces.back().e.quantity();
+    }
+  }
+  if (available < move.count()) {
+    return reject("only " + std::to_string(available) + " of " + Printable(move.tag()) +
+                  " are valid in virtual account '" + Printable(move.from_va()) + "'; " +
+                  std::to_string(move.count()) + " requested");
+  }
+  int64_t remaining = move.count();
+  for (const Piece& piece : pieces) {
+    if (remaining == 0) break;
+    const int64_t take = std::min(remaining, piece.e.quantity());
+    remaining -= take;
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "UPDATE entitlements SET quantity = quantity - ? WHERE id = ?", take, piece.e.id()));
+    OUTPOST_ASSIGN_OR_RETURN(std::string target, MovedPieceId(db, piece.e.id(), move.to_va()));
+    OUTPOST_ASSIGN_OR_RETURN(int changed,
+                             db.ExecPrepared("UPDATE entitlements SET quantity = quantity + ? "
+                                             "WHERE id = ? AND account_id = ? AND va = ?",
+                                             take, target, account_id, move.to_va()));
+    if (changed == 0) {
+      v1::Entitlement moved = piece.e;
+      moved.set_id(target);
+      moved.set_va(move.to_va());
+      moved.set_quantity(take);
+      OUTPOST_RETURN_IF_ERROR(InsertEntitlement(db, account_id, moved, origin, now));
+    }
+  }
+  result.set_status(v1::MoveResult::STATUS_APPLIED);
+  result.set_message("moved " + std::to_string(move.count()) + " of " + Printable(move.tag()) +
+                     " from '" + Printable(move.from_va()) + "' to '" + Printable(move.to_va()) +
+                     "'");
+  return result;
+}
+
+Result<v1::ConversionResult> ApplyConversion(sqlite::Connection& db, const std::string& account_id,
+                                             const std::string& satellite_id,
+                                             const v1::ConversionRequest& conversion, int64_t now) {
+  v1::ConversionResult result;
+  result.set_conversion_id(conversion.conversion_id());
+  const auto reject = [&](std::string message) {
+    result.set_status(v1::ConversionResult::STATUS_REJECTED);
+    result.set_message(std::move(message));
+    return result;
+  };
+  const std::string key = NormalizePakKey(conversion.key());
+  std::string pak_id, pak_account, pak_va, prefix, converted_by;
+  int64_t converted_at = 0;
+  v1::Entitlement e;
+  {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto stmt,
+        db.Query("SELECT id, account_id, va, tag, quantity, start, end_at, enforcement, "
+                 "floating, export_controlled, converted_at, converted_by_satellite, key_prefix "
+                 "FROM paks WHERE key_sha256 = ?",
+                 sqlite::Blob{crypto::Sha256(key)}));
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return reject("unknown license key; check it was typed correctly");
+    pak_id = stmt->ColumnText(0);
+    pak_account = stmt->ColumnText(1);
+    pak_va = stmt->ColumnText(2);
+    e.set_tag(stmt->ColumnText(3));
+    e.set_quantity(stmt->ColumnInt64(4));
+    e.set_start(stmt->ColumnInt64(5));
+    e.set_end(stmt->ColumnInt64(6));
+    e.set_enforcement(static_cast<v1::Enforcement>(stmt->ColumnInt64(7)));
+    e.set_floating(stmt->ColumnInt64(8) != 0);
+    e.set_export_controlled(stmt->ColumnInt64(9) != 0);
+    converted_at = stmt->ColumnInt64(10);
+    converted_by = stmt->ColumnText(11);
+    prefix = stmt->ColumnText(12);
+  }
+  if (pak_account != account_id) {
+    return reject("license key " + prefix + "... belongs to another account");
+  }
+  if (converted_at != 0) {
+    return reject("license key " + prefix + "... was already converted at " +
+                  sync::UnixSecondsText(converted_at) + " (by satellite " + converted_by +
+                  "); a license key converts once");
+  }
+  const std::string va = conversion.va().empty() ? pak_va : conversion.va();
+  if (!ValidateVaName(va).ok()) return reject("invalid virtual account name");
+  OUTPOST_ASSIGN_OR_RETURN(bool va_exists, VaExists(db, account_id, va));
+  if (!va_exists) return reject("account has no virtual account '" + Printable(va) + "'");
+  e.set_id(NewUuid());
+  e.set_va(va);
+  OUTPOST_RETURN_IF_ERROR(InsertEntitlement(db, account_id, e, "pak:" + pak_id, now));
+  OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+      "UPDATE paks SET converted_at = ?, converted_by_satellite = ?, entitlement_id = ? "
+      "WHERE id = ?",
+      now, satellite_id, e.id(), pak_id));
+  result.set_status(v1::ConversionResult::STATUS_CONVERTED);
+  result.set_message("converted license key " + prefix + "... into " +
+                     std::to_string(e.quantity()) + " of " + Printable(e.tag()) + " in '" +
+                     Printable(va) + "'");
+  result.add_entitlement_ids(e.id());
+  return result;
+}
+
+// The result recorded for a move or conversion id this satellite sent before, if any.
+Result<bool> StoredMoveResult(sqlite::Connection& db, const std::string& satellite_id,
+                              const std::string& move_id, v1::MoveResult* result) {
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           db.Query("SELECT status, message FROM moves WHERE satellite_id = ? AND "
+                                    "move_id = ?",
+                                    satellite_id, move_id));
+  OUTPOST_ASSIGN_OR_RETURN(bool seen, stmt->Step());
+  if (seen) {
+    result->set_move_id(move_id);
+    result->set_status(static_cast<v1::MoveResult::Status>(stmt->ColumnInt64(0)));
+    result->set_message(stmt->ColumnText(1));
+  }
+  return seen;
+}
+
+Result<bool> StoredConversionResult(sqlite::Connection& db, const std::string& satellite_id,
+                                    const std::string& conversion_id,
+                                    v1::ConversionResult* result) {
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           db.Query("SELECT status, message, entitlement_id FROM conversions WHERE "
+                                    "satellite_id = ? AND conversion_id = ?",
+                                    satellite_id, conversion_id));
+  OUTPOST_ASSIGN_OR_RETURN(bool seen, stmt->Step());
+  if (seen) {
+    result->set_conversion_id(conversion_id);
+    result->set_status(static_cast<v1::ConversionResult::Status>(stmt->ColumnInt64(0)));
+    result->set_message(stmt->ColumnText(1));
+    if (!stmt->ColumnText(2).empty()) result->add_entitlement_ids(stmt->ColumnText(2));
+  }
+  return seen;
+}
+
+}  // namespace
+
+Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const sync::SignedBundle& bundle,
+                                     std::string_view request_sha256, const SyncContext& context) {
+  // 1. Which satellite the request claims to come from (not trusted until verified below).
+  OUTPOST_ASSIGN_OR_RETURN(sync::BundlePayload claimed, sync::ParseUnverifiedPayload(bundle));
+  if (claimed.kind() != v1::BUNDLE_KIND_SYNC_REQUEST || !claimed.has_sync_request()) {
+    return InvalidArgument("this bundle is " + sync::KindDisplayName(claimed.kind()) +
+                           ", not a sync request; give central the file `outpost sync export` "
+                           "wrote on the satellite");
+  }
+  const std::string satellite_id = claimed.sync_request().satellite_id();
+  if (satellite_id.empty()) return InvalidArgument("this sync request names no satellite");
+  OUTPOST_ASSIGN_OR_RETURN(SatelliteRow satellite, LoadSatellite(db, satellite_id));
+
+  // 2. The key: the bound one, or on first contact the one the request introduces, which
+  //    signs the request AND is vouched for by the enrollment secret.
+  const bool first_contact = satellite.public_key_pem.empty();
+  const std::string& key_pem =
+      first_contact ? claimed.sync_request().satellite_public_key_pem() : satellite.public_key_pem;
+  auto satellite_key = crypto::PublicKey::FromPem(key_pem);
+  if (!satellite_key.ok()) {
+    if (!first_contact)
+      return DataLoss("the stored key of satellite " + satellite_id + " is unreadable");
+    return InvalidArgument(
+        "the first sync request of satellite " + satellite_id +
+        " carries no readable satellite public key: " + satellite_key.status().message());
+  }
+  OUTPOST_ASSIGN_OR_RETURN(sync::BundlePayload payload,
+                           sync::OpenBundle(bundle, v1::BUNDLE_KIND_SYNC_REQUEST, *satellite_key));
+  const v1::SyncRequest& request = payload.sync_request();
+  if (request.account_id() != satellite.account_id) {
+    return PermissionDenied("this sync request names account '" + Printable(request.account_id()) +
+                            "' but satellite " + satellite_id + " is enrolled for account '" +
+                            satellite.account_id + "'");
+  }
+  if (first_contact) {
+    if (satellite.verifier.empty()) {
+      return DataLoss("satellite " + satellite_id +
+                      " has neither a key nor an enrollment "
+                      "verifier; enrol it again");
+    }
+    OUTPOST_RETURN_IF_ERROR(sync::CheckEnrollmentProofWithVerifier(
+        request.enrollment_proof(), satellite.verifier, *satellite_key));
+  } else if (!request.satellite_public_key_pem().empty()) {
+    auto introduced = crypto::PublicKey::FromPem(request.satellite_public_key_pem());
+    if (!introduced.ok() || !(*introduced == *satellite_key)) {
+      return PermissionDenied("this sync request introduces another satellite key than key " +
+                              satellite_key->KeyId() + ", which central bound to satellite " +
+                              satellite_id + "; a satellite with a new key must be enrolled again");
+    }
+  }
+  const std::string central_key_id = context.signing_key->public_key().KeyId();
+  if (request.central_key_id() != central_key_id) {
+    return PermissionDenied("this sync request trusts central key '" +
+                            Printable(request.central_key_id()) + "' but this central signs with " +
+                            central_key_id +
+                            "; the satellite was enrolled with another central: "
+                            "enrol it here again");
+  }
+
+  // 3. Freshness. An exact repeat of the last request gets the stored answer (its response
+  //    was probably lost on the way back); anything else not newer is a replay.
+  SyncOutcome outcome;
+  v1::CentralSyncOutcome& summary = outcome.summary;
+  summary.set_satellite_id(satellite_id);
+  summary.set_account_id(satellite.account_id);
+  summary.set_request_sequence(request.sequence());
+  if (Status fresh = sync::CheckRequest(request, satellite.last_sequence); !fresh.ok()) {
+    if (fresh.code() != Errc::kAlreadyExists) return fresh;
+    if (satellite.last_request_sha256 != request_sha256 || satellite.last_response.empty()) {
+      return FailedPrecondition("sync request " + std::to_string(request.sequence()) +
+                                " of satellite " + satellite_id +
+                                " was already processed with different content (replay "
+                                "refused); export a new request on the satellite");
+    }
+    outcome.response_bytes = satellite.last_response;
+    summary.set_resent(true);
+    sync::SignedBundle stored;
+    if (stored.ParseFromString(satellite.last_response)) {
+      sync::BundlePayload p;
+      if (p.ParseFromString(stored.payload())) *summary.mutable_response() = p.sync_response();
+    }
+    return outcome;
+  }
+  OUTPOST_RETURN_IF_ERROR(CheckRequestItems(request));
+
+  // 4. Apply. From here every error rolls the whole request back.
+  const int64_t now = context.now;
+  v1::SyncResponse& response = *summary.mutable_response();
+  if (first_contact) {
+    OUTPOST_RETURN_IF_ERROR(
+        db.ExecPrepared("UPDATE satellites SET public_key_pem = ?, key_id = ?, bound_at = ?, "
+                        "enrollment_verifier = NULL WHERE id = ?",
+                        satellite_key->ToPem(), satellite_key->KeyId(), now, satellite_id));
+    summary.set_key_bound(true);
+  }
+  std::set<std::string> acknowledged;
+  for (const v1::UsageReport& r : request.usage_reports()) {
+    OUTPOST_ASSIGN_OR_RETURN(
+        int inserted,
+        db.ExecPrepared("INSERT INTO usage_reports(satellite_id, report_id, account_id, va, tag, "
+                        "period_start, period_end, peak_in_use, report, request_sequence, "
+                        "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT(satellite_id, report_id) DO NOTHING",
+                        satellite_id, r.report_id(), satellite.account_id, r.va(), r.tag(),
+                        r.period_start(), r.period_end(), r.peak_in_use(),
+                        sqlite::Blob{r.SerializeAsString()}, request.sequence(), now));
+    summary.set_new_usage_reports(summary.new_usage_reports() + inserted);
+    if (acknowledged.insert(r.report_id()).second) {
+      response.add_acknowledged_report_ids(r.report_id());
+    }
+  }
+  const std::string move_origin_prefix = "move:" + satellite_id + "/";
+  for (const v1::LicenseMove& move : request.moves()) {
+    v1::MoveResult* result = response.add_move_results();
+    OUTPOST_ASSIGN_OR_RETURN(bool seen, StoredMoveResult(db, satellite_id, move.move_id(), result));
+    if (seen) continue;  // resent until a response is imported: the first answer stands
+    OUTPOST_ASSIGN_OR_RETURN(*result, ApplyMove(db, satellite.account_id, move,
+                                                move_origin_prefix + move.move_id(), now));
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "INSERT INTO moves(satellite_id, move_id, status, message, request_sequence, "
+        "processed_at) VALUES (?, ?, ?, ?, ?, ?)",
+        satellite_id, move.move_id(), static_cast<int64_t>(result->status()), result->message(),
+        request.sequence(), now));
+  }
+  for (const v1::ConversionRequest& conversion : request.conversions()) {
+    v1::ConversionResult* result = response.add_conversion_results();
+    OUTPOST_ASSIGN_OR_RETURN(
+        bool seen, StoredConversionResult(db, satellite_id, conversion.conversion_id(), result));
+    if (seen) continue;
+    OUTPOST_ASSIGN_OR_RETURN(
+        *result, ApplyConversion(db, satellite.account_id, satellite_id, conversion, now));
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "INSERT INTO conversions(satellite_id, conversion_id, status, message, entitlement_id, "
+        "request_sequence, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        satellite_id, conversion.conversion_id(), static_cast<int64_t>(result->status()),
+        result->message(), result->entitlement_ids_size() > 0 ? result->entitlement_ids(0) : "",
+        request.sequence(), now));
+  }
+  if (request.has_audit_head()) {
+    const v1::AuditCheckpoint& head = request.audit_head();
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "INSERT INTO audit_heads(satellite_id, request_sequence, received_at, seq, hash, "
+        "time_ms, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        satellite_id, request.sequence(), now, head.seq(), head.hash(), head.time_ms(),
+        head.key_id(), sqlite::Blob{head.signature()}));
+  }
+
+  // 5. The answer: the complete entitlement set after everything above.
+  response.set_satellite_id(satellite_id);
+  response.set_account_id(satellite.account_id);
+  OUTPOST_ASSIGN_OR_RETURN(*response.mutable_account_name(), AccountName(db, satellite.account_id));
+  response.set_response_number(satellite.last_response_number + 1);
+  response.set_answers_request_sequence(request.sequence());
+  response.set_issued_at(now);
+  response.set_valid_until(now + context.response_validity_s);
+  OUTPOST_ASSIGN_OR_RETURN(auto entitlements, LoadEntitlements(db, satellite.account_id));
+  for (auto& e : entitlements) *response.add_entitlements() = std::move(e);
+  OUTPOST_ASSIGN_OR_RETURN(auto vas, LoadVas(db, satellite.account_id));
+  for (auto& va : vas) response.add_virtual_accounts(std::move(va));
+  *response.mutable_policy() = context.policy;
+
+  sync::BundlePayload answer;
+  answer.set_kind(v1::BUNDLE_KIND_SYNC_RESPONSE);
+  *answer.mutable_sync_response() = response;
+  OUTPOST_ASSIGN_OR_RETURN(sync::SignedBundle signed_answer,
+                           sync::SignBundle(answer, *context.signing_key));
+  outcome.response_bytes = sync::SerializeBundle(signed_answer);
+  OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+      "UPDATE satellites SET last_sequence = ?, last_request_sha256 = ?, last_response = ?, "
+      "last_response_number = ?, last_sync_at = ?, software_version = ?, inventory = ? "
+      "WHERE id = ?",
+      request.sequence(), sqlite::Blob{request_sha256}, sqlite::Blob{outcome.response_bytes},
+      response.response_number(), now, request.software_version(),
+      sqlite::Blob{request.inventory().SerializeAsString()}, satellite_id));
+  return outcome;
+}
+
+}  // namespace outpost::central

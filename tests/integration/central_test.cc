@@ -1,0 +1,279 @@
+// `outpost central ...` through the real binary: the vendor's commands, file sync, and
+// `central serve` answering POST /v1/sync over TLS on 127.0.0.1 port 0.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <regex>
+
+#include "common/crypto/keys.h"
+#include "sync/bundle/armor.h"
+#include "sync/bundle/codec.h"
+#include "sync/bundle/trust.h"
+#include "sync/net/https_client.h"
+#include "tests/testing/test_util.h"
+
+namespace outpost {
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+RunResult RunOutpost(std::vector<std::string> args) {
+  testing::TempDir io;
+  const std::string out_path = (io.path() / "out").string();
+  const std::string err_path = (io.path() / "err").string();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    freopen(out_path.c_str(), "w", stdout);
+    freopen(err_path.c_str(), "w", stderr);
+    std::vector<char*> argv;
+    std::string bin = OUTPOST_BINARY;
+    argv.push_back(bin.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = testing::ReadFileOrDie(out_path);
+  r.err = testing::ReadFileOrDie(err_path);
+  return r;
+}
+
+// A central with account acme, VA lab, one license, and an enrolled satellite.
+class CentralCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (tmp_.path() / "central").string();
+    Expect({"central", "init", "--data-dir", dir_, "--listen", "127.0.0.1:0"}, 0);
+    Expect({"central", "account", "create", "acme", "--name", "Acme Corp", "--data-dir", dir_}, 0);
+    Expect({"central", "va", "create", "acme", "lab", "--data-dir", dir_}, 0);
+    Expect({"central", "license", "add", "acme", "default", "--tag", "fw.base", "--count", "10",
+            "--end", "2099-01-01", "--enforced", "--data-dir", dir_},
+           0);
+    enrollment_file_ = (tmp_.path() / "enroll.bundle").string();
+    Expect({"central", "satellite", "enroll", "acme", "--name", "plant 4", "-o", enrollment_file_,
+            "--data-dir", dir_},
+           0);
+    auto bundle = sync::ReadBundleFile(enrollment_file_);
+    ASSERT_OK(bundle);
+    auto opened = sync::OpenEnrollmentBundle(*bundle);
+    ASSERT_OK(opened);
+    enrollment_ = opened->payload.enrollment();
+  }
+
+  RunResult Expect(std::vector<std::string> args, int code) {
+    RunResult r = RunOutpost(args);
+    EXPECT_EQ(r.exit_code, code) << args[1] << " " << args[2] << ": " << r.err << r.out;
+    return r;
+  }
+
+  // The satellite's first request, signed.
+  sync::SignedBundle Request(int64_t sequence) {
+    v1::SyncRequest r;
+    r.set_satellite_id(enrollment_.satellite_id());
+    r.set_account_id(enrollment_.account_id());
+    r.set_sequence(sequence);
+    r.set_satellite_public_key_pem(key_.public_key().ToPem());
+    r.set_enrollment_proof(
+        sync::EnrollmentProof(enrollment_.enrollment_secret(), key_.public_key()));
+    r.set_central_key_id(enrollment_.central_key_id());
+    v1::UsageReport* u = r.add_usage_reports();
+    u->set_report_id("report-" + std::to_string(sequence));
+    u->set_va("default");
+    u->set_tag("fw.base");
+    u->set_period_start(1'780'000'000);
+    u->set_period_end(1'780'003'600);
+    u->set_peak_in_use(3);
+    r.mutable_audit_head()->set_seq(40 + sequence);
+    r.mutable_audit_head()->set_hash(std::string(64, 'c'));
+    sync::BundlePayload payload;
+    payload.set_kind(v1::BUNDLE_KIND_SYNC_REQUEST);
+    *payload.mutable_sync_request() = r;
+    return sync::SignBundle(payload, key_).value();
+  }
+
+  v1::SyncResponse OpenResponse(const sync::SignedBundle& bundle) {
+    auto key = crypto::PublicKey::FromPem(enrollment_.central_public_key_pem());
+    EXPECT_TRUE(key.ok());
+    auto payload = sync::OpenBundle(bundle, v1::BUNDLE_KIND_SYNC_RESPONSE, *key);
+    EXPECT_TRUE(payload.ok()) << payload.status().ToString();
+    return payload.ok() ? payload->sync_response() : v1::SyncResponse();
+  }
+
+  testing::TempDir tmp_;
+  std::string dir_;
+  std::string enrollment_file_;
+  v1::EnrollmentBundle enrollment_;
+  crypto::PrivateKey key_ = crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519).value();
+};
+
+TEST_F(CentralCliTest, SyncProcessAnswersARequestFileAndTheReadCommandsShowIt) {
+  const auto request = tmp_.path() / "request.txt";
+  ASSERT_OK(sync::WriteBundleFile(request, Request(1), v1::BUNDLE_KIND_SYNC_REQUEST, true));
+  const std::string response = (tmp_.path() / "response.bin").string();
+  RunResult r = Expect(
+      {"central", "sync", "process", request.string(), "-o", response, "--data-dir", dir_}, 0);
+  EXPECT_NE(r.out.find("Processed sync request 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("now (first contact)"), std::string::npos) << r.out;
+  auto answer = sync::ReadBundleFile(response);
+  ASSERT_OK(answer);
+  const v1::SyncResponse opened = OpenResponse(*answer);
+  EXPECT_EQ(opened.response_number(), 1);
+  ASSERT_EQ(opened.entitlements_size(), 1);
+  EXPECT_EQ(opened.entitlements(0).enforcement(), v1::ENFORCEMENT_ENFORCED);
+
+  // The response file is never overwritten, and the refusal changes nothing.
+  RunResult exists = Expect(
+      {"central", "sync", "process", request.string(), "-o", response, "--data-dir", dir_}, 1);
+  EXPECT_NE(exists.err.find("already exists"), std::string::npos) << exists.err;
+  // Exact repeat: the stored answer, nothing applied twice.
+  const std::string again = (tmp_.path() / "again.bin").string();
+  RunResult repeat = Expect(
+      {"--json", "central", "sync", "process", request.string(), "-o", again, "--data-dir", dir_},
+      0);
+  EXPECT_NE(repeat.out.find("\"resent\": true"), std::string::npos) << repeat.out;
+  EXPECT_EQ(testing::ReadFileOrDie(again), testing::ReadFileOrDie(response));
+
+  RunResult usage = Expect({"central", "usage", "acme", "--data-dir", dir_}, 0);
+  EXPECT_NE(usage.out.find("report-1"), std::string::npos) << usage.out;
+  RunResult heads =
+      Expect({"central", "audit-heads", enrollment_.satellite_id(), "--data-dir", dir_}, 0);
+  EXPECT_NE(heads.out.find("41"), std::string::npos) << heads.out;
+  RunResult sats = Expect({"--json", "central", "satellite", "list", "--data-dir", dir_}, 0);
+  EXPECT_NE(sats.out.find(key_.public_key().KeyId()), std::string::npos) << sats.out;
+  RunResult licenses = Expect({"central", "license", "list", "acme", "--data-dir", dir_}, 0);
+  EXPECT_NE(licenses.out.find("ENFORCED"), std::string::npos) << licenses.out;
+
+  // A garbled file is refused with the file named.
+  testing::WriteFileOrDie(tmp_.path() / "garbage", "hello");
+  RunResult garbled = Expect({"central", "sync", "process", (tmp_.path() / "garbage").string(),
+                              "-o", (tmp_.path() / "x").string(), "--data-dir", dir_},
+                             1);
+  EXPECT_NE(garbled.err.find("garbage"), std::string::npos) << garbled.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "x"));
+}
+
+TEST_F(CentralCliTest, PakCreatePrintsAKeyAndBadInputsExitWithClearErrors) {
+  RunResult pak = Expect({"central", "pak", "create", "acme", "lab", "--tag", "fw.vpn", "--count",
+                          "2", "--data-dir", dir_},
+                         0);
+  EXPECT_TRUE(std::regex_search(pak.out, std::regex("PAK(-[0-9A-F]{4}){8}"))) << pak.out;
+  RunResult list = Expect({"central", "pak", "list", "acme", "--data-dir", dir_}, 0);
+  EXPECT_NE(list.out.find("not converted"), std::string::npos) << list.out;
+
+  RunResult bad_count = Expect({"central", "license", "add", "acme", "lab", "--tag", "t", "--count",
+                                "0", "--data-dir", dir_},
+                               1);
+  EXPECT_NE(bad_count.err.find("--count is 0"), std::string::npos) << bad_count.err;
+  RunResult bad_date = Expect({"central", "license", "add", "acme", "lab", "--tag", "t", "--count",
+                               "1", "--end", "tomorrow", "--data-dir", dir_},
+                              1);
+  EXPECT_NE(bad_date.err.find("YYYY-MM-DD"), std::string::npos) << bad_date.err;
+  RunResult no_va = Expect({"central", "license", "add", "acme", "branch", "--tag", "t", "--count",
+                            "1", "--data-dir", dir_},
+                           1);
+  EXPECT_NE(no_va.err.find("outpost central va create acme branch"), std::string::npos)
+      << no_va.err;
+  Expect({"central", "license", "add", "acme", "lab", "--data-dir", dir_}, 2);  // no --tag
+  Expect({"central", "account", "create", "acme", "--data-dir", dir_}, 1);      // exists
+  RunResult uninitialised =
+      Expect({"central", "account", "list", "--data-dir", (tmp_.path() / "none").string()}, 1);
+  EXPECT_NE(uninitialised.err.find("outpost central init"), std::string::npos);
+  Expect({"central", "init", "--data-dir", dir_}, 1);
+  RunResult licenses =
+      Expect({"--json", "central", "license", "list", "acme", "--data-dir", dir_}, 0);
+  EXPECT_EQ(licenses.out.find("\"va\": \"lab\""), std::string::npos) << licenses.out;
+}
+
+TEST_F(CentralCliTest, ServeAnswersSyncOverTlsAndStopsOnSigterm) {
+  int out_pipe[2];
+  ASSERT_EQ(pipe(out_pipe), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    close(out_pipe[0]);
+    std::string bin = OUTPOST_BINARY;
+    execl(bin.c_str(), bin.c_str(), "central", "serve", "--data-dir", dir_.c_str(), nullptr);
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  FILE* out = fdopen(out_pipe[0], "r");
+  std::string port;
+  std::array<char, 512> line{};
+  const std::regex url(R"(URL:\s+https://127\.0\.0\.1:(\d+))");
+  while (port.empty() && fgets(line.data(), line.size(), out) != nullptr) {
+    std::cmatch m;
+    if (std::regex_search(line.data(), m, url)) port = m[1].str();
+  }
+  ASSERT_FALSE(port.empty()) << "central serve did not print its URL";
+
+  // The satellite trusts only what the enrollment bundle pinned.
+  net::ClientOptions o;
+  o.base_url = "https://127.0.0.1:" + port;
+  o.ca_pem = enrollment_.central_ca_certificate_pem();
+  auto client = net::HttpsClient::Create(o);
+  ASSERT_OK(client);
+  auto health = (*client)->Send("GET", "/healthz");
+  ASSERT_OK(health);
+  EXPECT_EQ(health->status, 200);
+
+  auto answer = (*client)->Send("POST", "/v1/sync", sync::SerializeBundle(Request(1)),
+                                "application/x-protobuf");
+  ASSERT_OK(answer);
+  ASSERT_EQ(answer->status, 200) << answer->body;
+  auto bundle = sync::ParseBundleBytes(answer->body);
+  ASSERT_OK(bundle);
+  EXPECT_EQ(OpenResponse(*bundle).acknowledged_report_ids(0), "report-1");
+
+  // A replay of an older sequence after a newer one: 409 with the reason.
+  ASSERT_EQ(
+      (*client)
+          ->Send("POST", "/v1/sync", sync::SerializeBundle(Request(2)), "application/x-protobuf")
+          ->status,
+      200);
+  auto replay = (*client)->Send("POST", "/v1/sync", sync::SerializeBundle(Request(1)),
+                                "application/x-protobuf");
+  ASSERT_OK(replay);
+  EXPECT_EQ(replay->status, 409);
+  EXPECT_NE(net::StatusFromResponse(*replay).message().find("replay refused"), std::string::npos);
+  auto garbage = (*client)->Send("POST", "/v1/sync", "garbage", "application/x-protobuf");
+  ASSERT_OK(garbage);
+  EXPECT_EQ(garbage->status, 400);
+  auto metrics = (*client)->Send("GET", "/metrics");
+  ASSERT_OK(metrics);
+  EXPECT_NE(metrics->body.find("outpost_central_sync_requests_processed_total 2"),
+            std::string::npos)
+      << metrics->body;
+  (*client)->Disconnect();
+
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 150 && done != pid; ++i) {
+    done = waitpid(pid, &status, WNOHANG);
+    if (done != pid) usleep(100'000);
+  }
+  if (done != pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "central serve did not stop within 15 s of SIGTERM";
+  }
+  fclose(out);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace outpost

@@ -1,0 +1,517 @@
+// The reference central, driven as a satellite would: requests are built and signed here with
+// the bundle codec, responses are checked with the satellite's own checks (freshness.h).
+
+#include "sync/central/central.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "common/crypto/hash.h"
+#include "common/ids.h"
+#include "common/sqlite/connection.h"
+#include "sync/bundle/armor.h"
+#include "sync/bundle/codec.h"
+#include "sync/bundle/freshness.h"
+#include "sync/bundle/trust.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/test_util.h"
+
+namespace outpost::central {
+namespace {
+
+constexpr char kTag[] = "regid.2026-01.com.example.fw.base";
+
+// Every row of every table, so a refused request can be shown to have changed nothing.
+std::string DumpDatabase(const std::filesystem::path& path) {
+  auto db = sqlite::Connection::Open(path, {.mode = sqlite::OpenMode::kReadOnly});
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  if (!db.ok()) return "";
+  std::string out;
+  for (const char* table : {"accounts", "virtual_accounts", "entitlements", "satellites",
+                            "usage_reports", "moves", "paks", "conversions", "audit_heads"}) {
+    out += std::string("[") + table + "]\n";
+    auto stmt = db->Query(std::string("SELECT * FROM ") + table + " ORDER BY 1, 2");
+    EXPECT_TRUE(stmt.ok());
+    if (!stmt.ok()) continue;
+    while (*(*stmt)->Step()) {
+      for (int i = 0; i < (*stmt)->ColumnCount(); ++i) out += (*stmt)->ColumnBlob(i) + "|";
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+// A satellite as far as central can tell: its key, its enrollment and its sequence.
+struct FakeSatellite {
+  crypto::PrivateKey key = crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519).value();
+  v1::EnrollmentBundle enrollment;
+  int64_t sequence = 0;
+  bool bound = false;
+
+  v1::SyncRequest NextRequest() {
+    v1::SyncRequest r;
+    r.set_satellite_id(enrollment.satellite_id());
+    r.set_account_id(enrollment.account_id());
+    r.set_sequence(++sequence);
+    r.set_satellite_public_key_pem(key.public_key().ToPem());
+    if (!bound) {
+      r.set_enrollment_proof(
+          sync::EnrollmentProof(enrollment.enrollment_secret(), key.public_key()));
+    }
+    r.set_central_key_id(enrollment.central_key_id());
+    r.set_created_at(1'780'000'000);
+    r.set_software_version("0.1.0");
+    return r;
+  }
+
+  std::string Sign(const v1::SyncRequest& request, const crypto::PrivateKey* with = nullptr) const {
+    sync::BundlePayload payload;
+    payload.set_kind(v1::BUNDLE_KIND_SYNC_REQUEST);
+    *payload.mutable_sync_request() = request;
+    return sync::SerializeBundle(sync::SignBundle(payload, with ? *with : key).value());
+  }
+};
+
+v1::UsageReport Report(const std::string& id, int64_t peak) {
+  v1::UsageReport r;
+  r.set_report_id(id);
+  r.set_va("default");
+  r.set_tag(kTag);
+  r.set_period_start(1'779'996'400);
+  r.set_period_end(1'780'000'000);
+  r.set_peak_in_use(peak);
+  return r;
+}
+
+class CentralTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    InitCentralOptions init;
+    init.data_dir = dir_ / "central";
+    init.policy.set_sync_interval_s(3600);
+    ASSERT_OK(InitCentral(init, clock_));
+    Central::Options options;
+    options.synchronous = sqlite::Synchronous::kNormal;
+    options.max_request_bytes = 64 << 10;
+    auto opened = Central::Open(dir_ / "central", clock_, options);
+    ASSERT_OK(opened);
+    central_ = std::move(opened).value();
+    ASSERT_OK(central_->CreateAccount("acme", "Acme Corp"));
+    ASSERT_OK(central_->CreateVirtualAccount("acme", "lab"));
+    LicenseTerms terms;
+    terms.quantity = 10;
+    auto e = central_->AddLicense("acme", "default", kTag, terms);
+    ASSERT_OK(e);
+    base_entitlement_ = e->id();
+    terms.quantity = 5;
+    terms.enforced = true;
+    terms.export_controlled = true;
+    terms.end = ToUnixSeconds(clock_.Now()) + 365 * 86'400;
+    ASSERT_OK(central_->AddLicense("acme", "lab", "regid.2026-01.com.example.fw.crypto", terms));
+    satellite_ = Enrol("acme");
+  }
+
+  FakeSatellite Enrol(const std::string& account) {
+    const auto file = dir_ / (NewUuid() + ".bundle");
+    auto enrolled = central_->EnrollSatellite(account, "plant 4", file, false, std::nullopt);
+    EXPECT_TRUE(enrolled.ok()) << enrolled.status().ToString();
+    FakeSatellite s;
+    auto bundle = sync::ReadBundleFile(file);
+    EXPECT_TRUE(bundle.ok());
+    auto opened = sync::OpenEnrollmentBundle(*bundle);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    s.enrollment = opened->payload.enrollment();
+    return s;
+  }
+
+  // Processes `bytes` and checks the answer as the satellite will.
+  v1::SyncResponse Sync(const std::string& bytes, FakeSatellite& s) {
+    auto outcome = central_->ProcessSyncRequest(bytes);
+    EXPECT_TRUE(outcome.ok()) << outcome.status().ToString();
+    if (!outcome.ok()) return {};
+    auto bundle = sync::ParseBundleBytes(outcome->response_bytes);
+    EXPECT_TRUE(bundle.ok());
+    auto payload =
+        sync::OpenBundle(*bundle, v1::BUNDLE_KIND_SYNC_RESPONSE, central_->signing_public_key());
+    EXPECT_TRUE(payload.ok()) << payload.status().ToString();
+    s.bound = true;
+    return payload->sync_response();
+  }
+
+  std::string Dump() { return DumpDatabase(dir_ / "central" / "central.db"); }
+
+  int64_t Quantity(const v1::SyncResponse& r, const std::string& id) {
+    for (const auto& e : r.entitlements()) {
+      if (e.id() == id) return e.quantity();
+    }
+    return -1;
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_;
+  std::unique_ptr<Central> central_;
+  std::string base_entitlement_;
+  FakeSatellite satellite_;
+};
+
+TEST_F(CentralTest, EnrollmentBundleRoundTripsAndKeepsOnlyAVerifier) {
+  const auto file = dir_ / "e.bundle";
+  auto enrolled = central_->EnrollSatellite("acme", "plant 5", file, true, "https://c.example:1");
+  ASSERT_OK(enrolled);
+  struct stat st {};
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(sync::LooksArmored(testing::ReadFileOrDie(file)));
+  auto bundle = sync::ReadBundleFile(file);
+  ASSERT_OK(bundle);
+  auto opened = sync::OpenEnrollmentBundle(*bundle);
+  ASSERT_OK(opened);
+  const v1::EnrollmentBundle& e = opened->payload.enrollment();
+  EXPECT_EQ(e.satellite_id(), enrolled->satellite().satellite_id());
+  EXPECT_EQ(e.account_id(), "acme");
+  EXPECT_EQ(e.account_name(), "Acme Corp");
+  EXPECT_EQ(opened->central_key, central_->signing_public_key());
+  EXPECT_EQ(e.central_url(), "https://c.example:1");
+  EXPECT_EQ(e.central_ca_certificate_pem(), testing::ReadFileOrDie(dir_ / "central" / "ca.pem"));
+  EXPECT_EQ(e.enrollment_secret().size(), sync::kEnrollmentSecretSize);
+  EXPECT_EQ(Dump().find(e.enrollment_secret()), std::string::npos);
+
+  // An existing file is refused before anything is recorded.
+  const std::string before = Dump();
+  auto again = central_->EnrollSatellite("acme", "plant 6", file, false, std::nullopt);
+  EXPECT_EQ(again.status().code(), Errc::kAlreadyExists);
+  EXPECT_EQ(central_->EnrollSatellite("nobody", "x", dir_ / "n.bundle", false, std::nullopt)
+                .status()
+                .code(),
+            Errc::kNotFound);
+  EXPECT_EQ(Dump(), before);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "n.bundle"));
+}
+
+TEST_F(CentralTest, FirstRequestBindsTheKeyAndGetsTheCompleteSignedEntitlementSet) {
+  v1::SyncRequest request = satellite_.NextRequest();
+  request.mutable_audit_head()->set_seq(17);
+  request.mutable_audit_head()->set_hash(std::string(64, 'b'));
+  request.mutable_inventory()->set_devices_total(3);
+  const v1::SyncResponse r = Sync(satellite_.Sign(request), satellite_);
+  EXPECT_EQ(r.satellite_id(), satellite_.enrollment.satellite_id());
+  EXPECT_EQ(r.account_id(), "acme");
+  EXPECT_EQ(r.account_name(), "Acme Corp");
+  EXPECT_EQ(r.response_number(), 1);
+  EXPECT_EQ(r.answers_request_sequence(), 1);
+  EXPECT_EQ(r.issued_at(), ToUnixSeconds(clock_.Now()));
+  EXPECT_EQ(r.valid_until(), r.issued_at() + 30 * 86'400);
+  ASSERT_EQ(r.entitlements_size(), 2);
+  EXPECT_EQ(r.entitlements(1).va(), "lab");
+  EXPECT_EQ(r.entitlements(1).enforcement(), v1::ENFORCEMENT_ENFORCED);
+  EXPECT_TRUE(r.entitlements(1).export_controlled());
+  ASSERT_EQ(r.virtual_accounts_size(), 2);
+  EXPECT_EQ(r.policy().sync_interval_s(), 3600);
+
+  sync::SatelliteSyncState state;
+  state.satellite_id = satellite_.enrollment.satellite_id();
+  state.account_id = "acme";
+  state.last_request_sequence = 1;
+  EXPECT_OK(sync::CheckResponse(r, state, clock_.Now()));
+
+  auto list = central_->ListSatellites("acme");
+  ASSERT_OK(list);
+  ASSERT_EQ(list->satellites_size(), 1);
+  EXPECT_EQ(list->satellites(0).key_id(), satellite_.key.public_key().KeyId());
+  EXPECT_EQ(list->satellites(0).devices_total(), 3);
+  auto heads = central_->ListAuditHeads(satellite_.enrollment.satellite_id());
+  ASSERT_OK(heads);
+  ASSERT_EQ(heads->heads_size(), 1);
+  EXPECT_EQ(heads->heads(0).head().seq(), 17);
+
+  // Later requests need no proof; another key is refused now that one is bound.
+  clock_.Advance(std::chrono::hours(1));
+  EXPECT_EQ(Sync(satellite_.Sign(satellite_.NextRequest()), satellite_).response_number(), 2);
+  const std::string before = Dump();
+  crypto::PrivateKey intruder =
+      crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519).value();
+  auto refused = central_->ProcessSyncRequest(satellite_.Sign(satellite_.NextRequest(), &intruder));
+  EXPECT_EQ(refused.status().code(), Errc::kPermissionDenied);
+  EXPECT_NE(refused.status().message().find("signed by key"), std::string::npos);
+  EXPECT_EQ(Dump(), before);
+}
+
+TEST_F(CentralTest, BadOrMissingEnrollmentProofIsRefusedAndChangesNothing) {
+  const std::string before = Dump();
+  v1::SyncRequest request = satellite_.NextRequest();
+  request.set_enrollment_proof(
+      sync::EnrollmentProof(std::string(32, 'x'), satellite_.key.public_key()));
+  auto wrong = central_->ProcessSyncRequest(satellite_.Sign(request));
+  EXPECT_EQ(wrong.status().code(), Errc::kPermissionDenied);
+  EXPECT_NE(wrong.status().message().find("enrollment secret"), std::string::npos);
+  request.clear_enrollment_proof();
+  auto missing = central_->ProcessSyncRequest(satellite_.Sign(request));
+  EXPECT_EQ(missing.status().code(), Errc::kPermissionDenied);
+  EXPECT_NE(missing.status().message().find("without an enrollment proof"), std::string::npos);
+  EXPECT_EQ(Dump(), before);
+  // The real proof still works afterwards: the refusals consumed nothing.
+  satellite_.sequence = 0;
+  EXPECT_EQ(Sync(satellite_.Sign(satellite_.NextRequest()), satellite_).response_number(), 1);
+}
+
+TEST_F(CentralTest, UnknownSatelliteForeignAccountAndOtherCentralAreRefused) {
+  const std::string before = Dump();
+  v1::SyncRequest unknown = satellite_.NextRequest();
+  unknown.set_satellite_id(NewUuid());
+  auto status = central_->ProcessSyncRequest(satellite_.Sign(unknown)).status();
+  EXPECT_EQ(status.code(), Errc::kNotFound);
+  EXPECT_NE(status.message().find("is not enrolled at this central"), std::string::npos);
+
+  ASSERT_OK(central_->CreateAccount("globex", ""));
+  v1::SyncRequest foreign = satellite_.NextRequest();
+  foreign.set_account_id("globex");
+  status = central_->ProcessSyncRequest(satellite_.Sign(foreign)).status();
+  EXPECT_EQ(status.code(), Errc::kPermissionDenied);
+  EXPECT_NE(status.message().find("enrolled for account 'acme'"), std::string::npos);
+
+  v1::SyncRequest other_central = satellite_.NextRequest();
+  other_central.set_central_key_id("00112233445566778899aabbccddeeff");
+  status = central_->ProcessSyncRequest(satellite_.Sign(other_central)).status();
+  EXPECT_EQ(status.code(), Errc::kPermissionDenied);
+  EXPECT_NE(status.message().find("enrol it here again"), std::string::npos);
+
+  // A bundle of another kind where a request is expected.
+  sync::BundlePayload enrollment;
+  enrollment.set_kind(v1::BUNDLE_KIND_ENROLLMENT);
+  *enrollment.mutable_enrollment() = satellite_.enrollment;
+  status = central_
+               ->ProcessSyncRequest(
+                   sync::SerializeBundle(sync::SignBundle(enrollment, satellite_.key).value()))
+               .status();
+  EXPECT_EQ(status.code(), Errc::kInvalidArgument);
+  EXPECT_NE(status.message().find("not a sync request"), std::string::npos);
+  std::string after = Dump();
+  // Only the account created above differs.
+  EXPECT_NE(after.find("globex"), std::string::npos);
+}
+
+TEST_F(CentralTest, ReplayedAndOlderRequestsAreRefusedAndAnExactRepeatGetsTheStoredAnswer) {
+  const std::string first = satellite_.Sign(satellite_.NextRequest());
+  Sync(first, satellite_);
+  clock_.Advance(std::chrono::minutes(5));
+  v1::SyncRequest second_request = satellite_.NextRequest();
+  *second_request.add_usage_reports() = Report("r-1", 4);
+  const std::string second = satellite_.Sign(second_request);
+  auto answered = central_->ProcessSyncRequest(second);
+  ASSERT_OK(answered);
+  const std::string before = Dump();
+
+  clock_.Advance(std::chrono::minutes(5));
+  auto repeat = central_->ProcessSyncRequest(second);
+  ASSERT_OK(repeat);
+  EXPECT_TRUE(repeat->summary.resent());
+  EXPECT_EQ(repeat->response_bytes, answered->response_bytes);
+
+  v1::SyncRequest altered = second_request;
+  *altered.add_usage_reports() = Report("r-2", 5);
+  auto status = central_->ProcessSyncRequest(satellite_.Sign(altered)).status();
+  EXPECT_EQ(status.code(), Errc::kFailedPrecondition);
+  EXPECT_NE(status.message().find("already processed with different content"), std::string::npos);
+
+  status = central_->ProcessSyncRequest(first).status();
+  EXPECT_EQ(status.code(), Errc::kFailedPrecondition);
+  EXPECT_NE(status.message().find("older than the last processed request 2"), std::string::npos);
+  EXPECT_EQ(Dump(), before);
+}
+
+TEST_F(CentralTest, TamperedTruncatedOrOversizedRequestsAreRefusedAndChangeNothing) {
+  const std::string before = Dump();
+  v1::SyncRequest request = satellite_.NextRequest();
+  const std::string good = satellite_.Sign(request);
+
+  sync::SignedBundle tampered = sync::ParseBundleBytes(good).value();
+  std::string payload = tampered.payload();
+  payload[payload.size() / 2] ^= 0x01;
+  tampered.set_payload(payload);
+  EXPECT_FALSE(central_->ProcessSyncRequest(sync::SerializeBundle(tampered)).ok());
+
+  auto truncated = central_->ProcessSyncRequest(good.substr(0, good.size() - 10));
+  EXPECT_EQ(truncated.status().code(), Errc::kInvalidArgument);
+  EXPECT_NE(truncated.status().message().find("truncated or garbled"), std::string::npos);
+  EXPECT_EQ(central_->ProcessSyncRequest("").status().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(central_->ProcessSyncRequest("not a bundle at all").status().code(),
+            Errc::kInvalidArgument);
+
+  v1::SyncRequest big = request;
+  for (int i = 0; i < 2000; ++i) *big.add_usage_reports() = Report(NewUuid(), i);
+  auto oversized = central_->ProcessSyncRequest(satellite_.Sign(big));
+  EXPECT_EQ(oversized.status().code(), Errc::kPayloadTooLarge);
+  EXPECT_NE(oversized.status().message().find("limit"), std::string::npos);
+
+  // A malformed item in an authentic request refuses the whole request.
+  v1::SyncRequest bad_item = request;
+  *bad_item.add_usage_reports() = Report("", 1);
+  EXPECT_EQ(central_->ProcessSyncRequest(satellite_.Sign(bad_item)).status().code(),
+            Errc::kInvalidArgument);
+  EXPECT_EQ(Dump(), before);
+  // The armored form of the good request is accepted: files may be either.
+  EXPECT_EQ(Sync(sync::Armor(sync::ParseBundleBytes(good).value(), v1::BUNDLE_KIND_SYNC_REQUEST),
+                 satellite_)
+                .response_number(),
+            1);
+}
+
+TEST_F(CentralTest, UsageReportsAreCountedOnceAcrossRepeatedReportIds) {
+  v1::SyncRequest first = satellite_.NextRequest();
+  *first.add_usage_reports() = Report("report-a", 7);
+  auto one = central_->ProcessSyncRequest(satellite_.Sign(first));
+  ASSERT_OK(one);
+  EXPECT_EQ(one->summary.new_usage_reports(), 1);
+  satellite_.bound = true;
+
+  // The response was lost: the satellite sends report-a again with report-b.
+  v1::SyncRequest second = satellite_.NextRequest();
+  *second.add_usage_reports() = Report("report-a", 7);
+  *second.add_usage_reports() = Report("report-b", 9);
+  *second.add_usage_reports() = Report("report-b", 9);
+  auto two = central_->ProcessSyncRequest(satellite_.Sign(second));
+  ASSERT_OK(two);
+  EXPECT_EQ(two->summary.new_usage_reports(), 1);
+  const auto& acks = two->summary.response().acknowledged_report_ids();
+  EXPECT_EQ(std::vector<std::string>(acks.begin(), acks.end()),
+            (std::vector<std::string>{"report-a", "report-b"}));
+  auto usage = central_->ListUsage("acme");
+  ASSERT_OK(usage);
+  EXPECT_EQ(usage->reports_size(), 2);
+}
+
+TEST_F(CentralTest, MovesAreAppliedOnceAndMoreThanAvailableIsRejected) {
+  v1::SyncRequest request = satellite_.NextRequest();
+  v1::LicenseMove* move = request.add_moves();
+  move->set_move_id("move-1");
+  move->set_from_va("default");
+  move->set_to_va("lab");
+  move->set_tag(kTag);
+  move->set_count(4);
+  v1::LicenseMove* too_many = request.add_moves();
+  *too_many = *move;
+  too_many->set_move_id("move-2");
+  too_many->set_count(7);
+  v1::LicenseMove* nowhere = request.add_moves();
+  *nowhere = *move;
+  nowhere->set_move_id("move-3");
+  nowhere->set_to_va("branch");
+  const v1::SyncResponse r = Sync(satellite_.Sign(request), satellite_);
+  ASSERT_EQ(r.move_results_size(), 3);
+  EXPECT_EQ(r.move_results(0).status(), v1::MoveResult::STATUS_APPLIED);
+  EXPECT_EQ(r.move_results(1).status(), v1::MoveResult::STATUS_REJECTED);
+  EXPECT_NE(r.move_results(1).message().find("only 6"), std::string::npos);
+  EXPECT_EQ(r.move_results(2).status(), v1::MoveResult::STATUS_REJECTED);
+  EXPECT_NE(r.move_results(2).message().find("no virtual account 'branch'"), std::string::npos);
+  EXPECT_EQ(Quantity(r, base_entitlement_), 6);
+  EXPECT_EQ(Quantity(r, base_entitlement_ + "@lab"), 4);
+
+  // Resent (its response was not imported yet): the first answer stands, nothing moves twice.
+  v1::SyncRequest again = satellite_.NextRequest();
+  *again.add_moves() = *move;
+  v1::LicenseMove* back = again.add_moves();
+  back->set_move_id("move-4");
+  back->set_from_va("lab");
+  back->set_to_va("default");
+  back->set_tag(kTag);
+  back->set_count(4);
+  const v1::SyncResponse r2 = Sync(satellite_.Sign(again), satellite_);
+  EXPECT_EQ(r2.move_results(0).status(), v1::MoveResult::STATUS_APPLIED);
+  EXPECT_EQ(r2.move_results(1).status(), v1::MoveResult::STATUS_APPLIED);
+  // Moved back, the units return to the original entitlement.
+  EXPECT_EQ(Quantity(r2, base_entitlement_), 10);
+  EXPECT_EQ(Quantity(r2, base_entitlement_ + "@lab"), 0);
+}
+
+TEST_F(CentralTest, ALicenseKeyConvertsOnce) {
+  LicenseTerms terms;
+  terms.quantity = 3;
+  auto pak = central_->CreatePak("acme", "lab", "regid.2026-01.com.example.fw.vpn", terms);
+  ASSERT_OK(pak);
+  EXPECT_EQ(Dump().find(pak->key()), std::string::npos);
+
+  v1::SyncRequest request = satellite_.NextRequest();
+  v1::ConversionRequest* c = request.add_conversions();
+  c->set_conversion_id("conv-1");
+  c->set_key(" " + pak->key().substr(0, 9) + "\n" + pak->key().substr(9));  // as pasted
+  v1::ConversionRequest* unknown = request.add_conversions();
+  unknown->set_conversion_id("conv-2");
+  unknown->set_key("PAK-0000-0000-0000-0000-0000-0000-0000-0000");
+  const v1::SyncResponse r = Sync(satellite_.Sign(request), satellite_);
+  ASSERT_EQ(r.conversion_results_size(), 2);
+  EXPECT_EQ(r.conversion_results(0).status(), v1::ConversionResult::STATUS_CONVERTED);
+  ASSERT_EQ(r.conversion_results(0).entitlement_ids_size(), 1);
+  const std::string converted = r.conversion_results(0).entitlement_ids(0);
+  EXPECT_EQ(Quantity(r, converted), 3);
+  EXPECT_EQ(r.conversion_results(1).status(), v1::ConversionResult::STATUS_REJECTED);
+  EXPECT_NE(r.conversion_results(1).message().find("unknown license key"), std::string::npos);
+
+  v1::SyncRequest next = satellite_.NextRequest();
+  *next.add_conversions() = *c;  // resent: same answer
+  v1::ConversionRequest* second = next.add_conversions();
+  *second = *c;
+  second->set_conversion_id("conv-3");
+  const v1::SyncResponse r2 = Sync(satellite_.Sign(next), satellite_);
+  EXPECT_EQ(r2.conversion_results(0).status(), v1::ConversionResult::STATUS_CONVERTED);
+  EXPECT_EQ(r2.conversion_results(0).entitlement_ids(0), converted);
+  EXPECT_EQ(r2.conversion_results(1).status(), v1::ConversionResult::STATUS_REJECTED);
+  EXPECT_NE(r2.conversion_results(1).message().find("already converted"), std::string::npos);
+  int with_tag = 0;
+  for (const auto& e : r2.entitlements()) with_tag += e.tag() == "regid.2026-01.com.example.fw.vpn";
+  EXPECT_EQ(with_tag, 1);
+
+  // Another account's satellite cannot convert it either.
+  ASSERT_OK(central_->CreateAccount("globex", ""));
+  FakeSatellite other = Enrol("globex");
+  v1::SyncRequest foreign = other.NextRequest();
+  auto* fc = foreign.add_conversions();
+  fc->set_conversion_id("conv-x");
+  fc->set_key(pak->key());
+  const v1::SyncResponse r3 = Sync(other.Sign(foreign), other);
+  EXPECT_EQ(r3.conversion_results(0).status(), v1::ConversionResult::STATUS_REJECTED);
+  EXPECT_EQ(r3.entitlements_size(), 0);
+}
+
+TEST_F(CentralTest, CatalogueInputsAreValidatedAndRefusalsChangeNothing) {
+  const std::string before = Dump();
+  EXPECT_EQ(central_->CreateAccount("Acme Corp", "").status().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(central_->CreateAccount("acme", "").status().code(), Errc::kAlreadyExists);
+  EXPECT_EQ(central_->CreateVirtualAccount("acme", "lab").status().code(), Errc::kAlreadyExists);
+  EXPECT_EQ(central_->CreateVirtualAccount("acme", "bad va").status().code(),
+            Errc::kInvalidArgument);
+  EXPECT_EQ(central_->CreateVirtualAccount("nobody", "lab").status().code(), Errc::kNotFound);
+  LicenseTerms terms;
+  terms.quantity = 0;
+  EXPECT_EQ(central_->AddLicense("acme", "lab", kTag, terms).status().code(),
+            Errc::kInvalidArgument);
+  terms.quantity = 1;
+  terms.start = 2'000'000'000;
+  terms.end = 1'900'000'000;
+  auto backwards = central_->AddLicense("acme", "lab", kTag, terms);
+  EXPECT_EQ(backwards.status().code(), Errc::kInvalidArgument);
+  EXPECT_NE(backwards.status().message().find("not after the start"), std::string::npos);
+  terms = LicenseTerms();
+  terms.quantity = 1;
+  EXPECT_EQ(central_->AddLicense("acme", "branch", kTag, terms).status().code(), Errc::kNotFound);
+  EXPECT_EQ(central_->AddLicense("acme", "lab", "-bad", terms).status().code(),
+            Errc::kInvalidArgument);
+  EXPECT_EQ(central_->CreatePak("acme", "branch", kTag, terms).status().code(), Errc::kNotFound);
+  EXPECT_EQ(Dump(), before);
+  EXPECT_EQ(ParseDate("2027-01-31", "--end").value(), 1'801'353'600);
+  EXPECT_FALSE(ParseDate("31.01.2027", "--end").ok());
+  EXPECT_FALSE(ParseDate("2027-02-29", "--end").ok());
+}
+
+TEST_F(CentralTest, InitRefusesAnInitialisedDirectory) {
+  InitCentralOptions init;
+  init.data_dir = dir_ / "central";
+  EXPECT_EQ(InitCentral(init, clock_).status().code(), Errc::kAlreadyExists);
+  init.data_dir = dir_ / "other";
+  init.listen = "nonsense";
+  EXPECT_EQ(InitCentral(init, clock_).status().code(), Errc::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "other" / "central.db"));
+  EXPECT_EQ(Central::Open(dir_ / "missing", clock_).status().code(), Errc::kNotFound);
+}
+
+}  // namespace
+}  // namespace outpost::central
