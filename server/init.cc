@@ -104,8 +104,8 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   std::optional<v1::EnrollmentBundle> enrollment;
   std::optional<crypto::PublicKey> central_key;
   if (!options.enrollment_bundle.empty()) {
-    OUTPOST_ASSIGN_OR_RETURN(auto bundle,
-                             sync::DecodeBundle(options.enrollment_bundle, "the enrollment bundle"));
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto bundle, sync::DecodeBundle(options.enrollment_bundle, "the enrollment bundle"));
     OUTPOST_ASSIGN_OR_RETURN(auto opened, sync::OpenEnrollmentBundle(bundle));
     enrollment = opened.payload.enrollment();
     central_key = std::move(opened.central_key);
@@ -244,8 +244,8 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
         crypto::IfExists::kFail));
     created.push_back(dir.enrollment_secret());
     if (!enrollment->central_ca_certificate_pem().empty()) {
-      OUTPOST_RETURN_IF_ERROR(WritePublicFile(
-          dir.central_ca(), enrollment->central_ca_certificate_pem(), &created));
+      OUTPOST_RETURN_IF_ERROR(
+          WritePublicFile(dir.central_ca(), enrollment->central_ca_certificate_pem(), &created));
     }
     report.account_id = enrollment->account_id();
     report.central_key_id = central_key->KeyId();
@@ -259,8 +259,7 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
       crypto::IfExists::kFail));
   created.push_back(dir.admin_api_key());
 
-  OUTPOST_RETURN_IF_ERROR(
-      WritePublicFile(dir.config(), config::RenderConfig(config), &created));
+  OUTPOST_RETURN_IF_ERROR(WritePublicFile(dir.config(), config::RenderConfig(config), &created));
   report.files_written = created;
   rollback.Commit();
   return report;

@@ -73,9 +73,10 @@ int RunLicenses(const GlobalFlags& g, const LicensingFlags& f) {
                     std::to_string(p.reserved()), std::to_string(p.available()), p.status(), kind,
                     p.next_end() != 0 ? p.next_end_text() : "perpetual"});
   }
-  PrintTable(std::cout,
-             {"VA", "TAG", "PURCHASED", "IN USE", "RESERVED", "AVAILABLE", "STATUS", "KIND", "ENDS"},
-             rows);
+  PrintTable(
+      std::cout,
+      {"VA", "TAG", "PURCHASED", "IN USE", "RESERVED", "AVAILABLE", "STATUS", "KIND", "ENDS"},
+      rows);
   return kExitOk;
 }
 
@@ -129,8 +130,8 @@ int RunRehost(const GlobalFlags& g, const LicensingFlags& f) {
   v1::RehostDeviceRequest request;
   request.set_udi(f.udi);
   v1::Device answer;
-  if (auto s = (*client)->Call("POST", "/v1/admin/devices/" + UrlEncode(f.id) + "/rehost",
-                               request, &answer);
+  if (auto s = (*client)->Call("POST", "/v1/admin/devices/" + UrlEncode(f.id) + "/rehost", request,
+                               &answer);
       !s.ok()) {
     return Fail(s);
   }
@@ -282,9 +283,9 @@ void AddLicensingCommands(CLI::App& app, CommandLine& cli) {
   move->add_option("--count", move_flags->count, "How many")->required();
 
   auto reserve_flags = std::make_shared<LicensingFlags>();
-  auto* reserve = AddConnectedCommand(&app, cli, "reserve",
-                                      "Reserve licenses of a tag for a named device",
-                                      reserve_flags, RunReserve);
+  auto* reserve =
+      AddConnectedCommand(&app, cli, "reserve", "Reserve licenses of a tag for a named device",
+                          reserve_flags, RunReserve);
   reserve->add_option("--va", reserve_flags->va, "Virtual account")->required();
   reserve->add_option("--tag", reserve_flags->tag, "License tag")->required();
   reserve->add_option("--count", reserve_flags->count, "How many to add to the reservation")

@@ -92,8 +92,8 @@ int RunInit(const GlobalFlags& g, const InitFlags& f) {
     std::cout << "Enrolled with central for account " << Printable(out.account_id()) << "\n"
               << "  central key id:              " << out.central_key_id() << "\n"
               << "  central key fingerprint:     " << out.central_key_fingerprint() << "\n"
-              << "  central URL:                 " << OrDefault(out.central_url(), "(none: offline only)")
-              << "\n"
+              << "  central URL:                 "
+              << OrDefault(out.central_url(), "(none: offline only)") << "\n"
               << "Check that this fingerprint is the one central printed before you sync.\n";
   }
   if (!out.admin_user().empty()) {

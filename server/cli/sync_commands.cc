@@ -62,7 +62,7 @@ int RunExport(const GlobalFlags& g, const SyncFlags& f) {
 
 int RunImport(const GlobalFlags& g, const SyncFlags& f) {
   // The satellite checks size, armor, signature and freshness; read at most what it accepts.
-  auto bytes = crypto::ReadSecretFile(f.file, sync::ArmoredSizeLimit(sync::kMaxBundleBytes));
+  auto bytes = crypto::ReadSmallFile(f.file, sync::ArmoredSizeLimit(sync::kMaxBundleBytes));
   if (!bytes.ok()) return Fail(bytes.status());
   auto client = ConnectToSatellite(f.connection);
   if (!client.ok()) return Fail(client.status());
@@ -79,18 +79,19 @@ int RunImport(const GlobalFlags& g, const SyncFlags& f) {
   }
   std::cout << Printable(result.message()) << "\n";
   if (!result.already_imported()) {
-    PrintFields(std::cout,
-                {{"response", std::to_string(result.response_number())},
-                 {"answers request", std::to_string(result.answers_request_sequence())},
-                 {"entitlements", std::to_string(result.entitlements())},
-                 {"usage reports acknowledged", std::to_string(result.acknowledged_usage_reports())},
-                 {"moves applied / rejected", std::to_string(result.moves_applied()) + " / " +
-                                                  std::to_string(result.moves_rejected())},
-                 {"conversions converted / rejected",
-                  std::to_string(result.conversions_converted()) + " / " +
-                      std::to_string(result.conversions_rejected())},
-                 {"valid until", result.valid_until_text()},
-                 {"central key rotated", result.central_key_rotated() ? "yes" : "no"}});
+    PrintFields(
+        std::cout,
+        {{"response", std::to_string(result.response_number())},
+         {"answers request", std::to_string(result.answers_request_sequence())},
+         {"entitlements", std::to_string(result.entitlements())},
+         {"usage reports acknowledged", std::to_string(result.acknowledged_usage_reports())},
+         {"moves applied / rejected",
+          std::to_string(result.moves_applied()) + " / " + std::to_string(result.moves_rejected())},
+         {"conversions converted / rejected", std::to_string(result.conversions_converted()) +
+                                                  " / " +
+                                                  std::to_string(result.conversions_rejected())},
+         {"valid until", result.valid_until_text()},
+         {"central key rotated", result.central_key_rotated() ? "yes" : "no"}});
   }
   return kExitOk;
 }
@@ -127,7 +128,8 @@ int RunStatus(const GlobalFlags& g, const SyncFlags& f) {
     return kExitOk;
   }
   std::vector<std::pair<std::string, std::string>> fields = {
-      {"account", st.account_id() + (st.account_name().empty() ? "" : " (" + st.account_name() + ")")},
+      {"account",
+       st.account_id() + (st.account_name().empty() ? "" : " (" + st.account_name() + ")")},
       {"mode", st.mode()},
       {"central", OrDefault(st.central_url(), "(offline only)")},
       {"central key id", st.central_key_id()},
@@ -210,9 +212,9 @@ void AddSyncCommands(CLI::App& app, CommandLine& cli) {
   sync->require_subcommand(1);
 
   auto export_flags = std::make_shared<SyncFlags>();
-  auto* exp = AddConnectedCommand(sync, cli, "export",
-                                  "Write a signed sync request for central to a file",
-                                  export_flags, RunExport);
+  auto* exp =
+      AddConnectedCommand(sync, cli, "export", "Write a signed sync request for central to a file",
+                          export_flags, RunExport);
   exp->add_option("-o,--output", export_flags->output, "File to write")->required();
   exp->add_flag("--armor", export_flags->armor, "Write base64 text for copy and paste");
 
@@ -227,8 +229,8 @@ void AddSyncCommands(CLI::App& app, CommandLine& cli) {
   AddConnectedCommand(sync, cli, "now", "Sync with central online now", now_flags, RunNow);
   auto status_flags = std::make_shared<SyncFlags>();
   AddConnectedCommand(sync, cli, "status",
-                      "Enrollment, last exchange, SYNC_OVERDUE and online failures",
-                      status_flags, RunStatus);
+                      "Enrollment, last exchange, SYNC_OVERDUE and online failures", status_flags,
+                      RunStatus);
 
   auto convert_flags = std::make_shared<SyncFlags>();
   auto* convert = AddConnectedCommand(&app, cli, "convert",

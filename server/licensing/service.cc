@@ -36,8 +36,7 @@ Status ValidateHostname(std::string_view hostname) {
 Status Audit(sqlite::Connection& db, audit::Actor actor, std::string action, std::string object,
              const json::object& details, TimePoint now) {
   return audit::Append(
-      db, {std::move(actor), std::move(action), std::move(object), json::serialize(details)},
-      now);
+      db, {std::move(actor), std::move(action), std::move(object), json::serialize(details)}, now);
 }
 
 audit::Actor DeviceActor(const std::string& instance_id) { return {"device", instance_id}; }
@@ -81,8 +80,7 @@ Result<std::unique_ptr<LicensingService>> LicensingService::Open(
   {
     OUTPOST_ASSIGN_OR_RETURN(auto lease, readers.Acquire());
     OUTPOST_ASSIGN_OR_RETURN(
-        auto stmt,
-        lease->Query("SELECT value FROM satellite_meta WHERE key = 'clock_high_water'"));
+        auto stmt, lease->Query("SELECT value FROM satellite_meta WHERE key = 'clock_high_water'"));
     OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (row) high_water = FromSeconds(std::stoll(stmt->ColumnText(0)));
   }
@@ -231,8 +229,8 @@ void LicensingService::Register(const v1::RegisterRequest& request,
   profile.usage = crypto::CertificateProfile::kClient;
   profile.common_name = instance_id;
   profile.not_before = issued;
-  profile.not_after = std::min(issued + options_.certificate_validity,
-                               Truncate(ca_.certificate().not_after()));
+  profile.not_after =
+      std::min(issued + options_.certificate_validity, Truncate(ca_.certificate().not_after()));
   Result<crypto::Certificate> certificate = InvalidArgument("no key");
   if (has_csr) {
     auto csr = crypto::CertificateSigningRequest::FromPem(request.csr_pem());
@@ -257,23 +255,23 @@ void LicensingService::Register(const v1::RegisterRequest& request,
 
   if (pending_registrations_.fetch_add(1) >= options_.max_pending_registrations) {
     pending_registrations_.fetch_sub(1);
-    return done(Unavailable("the satellite is busy with other registrations; retry in a few seconds"));
+    return done(
+        Unavailable("the satellite is busy with other registrations; retry in a few seconds"));
   }
   auto response = std::make_shared<v1::RegisterResponse>();
   auto cert = std::make_shared<crypto::Certificate>(std::move(*certificate));
   Submit(
       [this, request, udi, instance_id, cert, response](sqlite::Connection& db,
-                                                         UnitState& unit) -> Status {
+                                                        UnitState& unit) -> Status {
         const TimePoint now = Now();
         OUTPOST_ASSIGN_OR_RETURN(TokenGrant grant, tokens_.ConsumeOn(db, request.token(), now));
         if (auto vs = by_va_serial_.find({grant.va, udi.serial}); vs != by_va_serial_.end()) {
           const DeviceRecord* other = FindLocked(vs->second);
           if (other != nullptr && other->udi.pid != udi.pid) {
-            return AlreadyExists("serial " + Quote(udi.serial) +
-                                 " is already registered in virtual account " + Quote(grant.va) +
-                                 " as product " + Quote(other->udi.pid) + " (instance " +
-                                 other->instance_id +
-                                 "); check the serial, or release that device first");
+            return AlreadyExists(
+                "serial " + Quote(udi.serial) + " is already registered in virtual account " +
+                Quote(grant.va) + " as product " + Quote(other->udi.pid) + " (instance " +
+                other->instance_id + "); check the serial, or release that device first");
           }
         }
         std::optional<DeviceRecord> old;
@@ -326,7 +324,7 @@ void LicensingService::Register(const v1::RegisterRequest& request,
         }
         OUTPOST_RETURN_IF_ERROR(Audit(db, DeviceActor(instance_id),
                                       old ? "device.reregister" : "device.register",
-                                      "device:" + instance_id, details, now));
+                                      "device:" + instance_id, details, AuditTime()));
 
         response->set_instance_id(instance_id);
         response->set_va(record.va);
@@ -451,10 +449,9 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
                                          {"granted", t.granted},
                                          {"status", TagStatusName(t.status)}});
         }
-        OUTPOST_RETURN_IF_ERROR(Audit(db, DeviceActor(d.instance_id), "device.authorize",
-                                      "device:" + d.instance_id,
-                                      {{"va", d.va}, {"udi", d.udi.ToString()}, {"tags", per_tag}},
-                                      now));
+        OUTPOST_RETURN_IF_ERROR(
+            Audit(db, DeviceActor(d.instance_id), "device.authorize", "device:" + d.instance_id,
+                  {{"va", d.va}, {"udi", d.udi.ToString()}, {"tags", per_tag}}, AuditTime()));
         outcome->device = d;
         outcome->decision = std::move(decision);
         return Status::Ok();
@@ -482,10 +479,10 @@ Status LicensingService::ReleaseLocked(sqlite::Connection& db, const std::string
   OUTPOST_RETURN_IF_ERROR(PersistDelta(db, delta));
   OUTPOST_RETURN_IF_ERROR(DeleteDevice(db, instance_id));
   for (const TagChange& c : delta.changes) released->push_back({c.tag, c.old_count});
-  return Audit(db, actor, "device.release", "device:" + instance_id,
-               {{"va", record.va}, {"udi", record.udi.ToString()},
-                {"released", TagsJson(delta, true)}},
-               now);
+  return Audit(
+      db, actor, "device.release", "device:" + instance_id,
+      {{"va", record.va}, {"udi", record.udi.ToString()}, {"released", TagsJson(delta, true)}},
+      AuditTime());
 }
 
 void LicensingService::ReleaseSelf(const DeviceIdentity& device,
@@ -573,7 +570,7 @@ Result<v1::Device> LicensingService::RehostDevice(std::string_view instance_id,
                   {"from_udi", old_udi.ToString()},
                   {"to_udi", udi.ToString()},
                   {"moved", TagsJson(moved.added, false)}},
-                 Now());
+                 AuditTime());
   }));
   return out;
 }
@@ -590,13 +587,13 @@ Result<v1::MoveLicensesResponse> LicensingService::MoveLicenses(
     return InvalidArgument("from_va and to_va are both " + Quote(request.from_va()) +
                            "; a move needs two different virtual accounts");
   }
-  MoveRecord move{NewUuid(),       request.from_va(), request.to_va(), request.tag(),
+  MoveRecord move{NewUuid(),       request.from_va(), request.to_va(),      request.tag(),
                   request.count(), TimePoint(),       by.actor().ToString()};
   OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
     const TimePoint now = Now();
     move.created_at = now;
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto changed, book_.ApplyMove(move.from_va, move.to_va, move.tag, move.count, now));
+    OUTPOST_ASSIGN_OR_RETURN(auto changed,
+                             book_.ApplyMove(move.from_va, move.to_va, move.tag, move.count, now));
     unit.mutated = true;
     OUTPOST_RETURN_IF_ERROR(UpsertEntitlements(db, changed));
     OUTPOST_RETURN_IF_ERROR(InsertMove(db, move));
@@ -605,7 +602,7 @@ Result<v1::MoveLicensesResponse> LicensingService::MoveLicenses(
                   {"to_va", move.to_va},
                   {"tag", move.tag},
                   {"count", move.count}},
-                 now);
+                 AuditTime());
   }));
   v1::MoveLicensesResponse out;
   out.set_move_id(move.id);
@@ -633,7 +630,7 @@ Result<v1::Reservation> LicensingService::Reserve(const v1::ReservationRequest& 
                   {"udi", udi.ToString()},
                   {"added", wanted.count},
                   {"count", held.count}},
-                 now);
+                 AuditTime());
   }));
   v1::Reservation out;
   out.set_va(held.va);
@@ -652,9 +649,9 @@ Status LicensingService::Unreserve(const v1::ReservationRequest& request,
     OUTPOST_RETURN_IF_ERROR(book_.RemoveReservation(request.va(), request.tag(), udi));
     unit.mutated = true;
     OUTPOST_RETURN_IF_ERROR(PersistReservation(db, {request.va(), request.tag(), udi, 0}));
-    return Audit(db, by.actor(), "license.unreserve",
-                 "reservation:" + request.va() + "/" + request.tag(),
-                 {{"va", request.va()}, {"tag", request.tag()}, {"udi", udi.ToString()}}, Now());
+    return Audit(
+        db, by.actor(), "license.unreserve", "reservation:" + request.va() + "/" + request.tag(),
+        {{"va", request.va()}, {"tag", request.tag()}, {"udi", udi.ToString()}}, AuditTime());
   });
 }
 
@@ -738,10 +735,9 @@ v1::ListDevicesResponse LicensingService::Devices(std::optional<std::string_view
   for (const auto& [id, d] : devices_) {
     if (!va || d.va == *va) matching.push_back(&d);
   }
-  std::sort(matching.begin(), matching.end(),
-            [](const DeviceRecord* a, const DeviceRecord* b) {
-              return a->instance_id < b->instance_id;
-            });
+  std::sort(matching.begin(), matching.end(), [](const DeviceRecord* a, const DeviceRecord* b) {
+    return a->instance_id < b->instance_id;
+  });
   v1::ListDevicesResponse out;
   for (size_t i = 0; i < matching.size() && i < limit; ++i) {
     *out.add_devices() = ToDeviceLocked(*matching[i]);
@@ -785,24 +781,22 @@ Status LicensingService::Sweep() {
   return RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
     const TimePoint now = Now();
     if (rollback) {
-      OUTPOST_RETURN_IF_ERROR(Audit(
-          db, audit::Actor::System(), "alarm.clock_rollback", "satellite:" + satellite_id_,
-          {{"alarm", "CLOCK_ROLLBACK"},
-           {"system_time", FormatTime(rollback->real)},
-           {"high_water", FormatTime(rollback->high_water)},
-           {"behind_seconds",
-            std::chrono::duration_cast<std::chrono::seconds>(rollback->behind).count()}},
-          now));
+      OUTPOST_RETURN_IF_ERROR(
+          Audit(db, audit::Actor::System(), "alarm.clock_rollback", "satellite:" + satellite_id_,
+                {{"alarm", "CLOCK_ROLLBACK"},
+                 {"system_time", FormatTime(rollback->real)},
+                 {"high_water", FormatTime(rollback->high_water)},
+                 {"behind_seconds",
+                  std::chrono::duration_cast<std::chrono::seconds>(rollback->behind).count()}},
+                AuditTime()));
     }
     unit.mutated = true;
     for (const ConsumptionDelta& delta : book_.Sweep(now)) {
       OUTPOST_RETURN_IF_ERROR(PersistDelta(db, delta));
-      OUTPOST_RETURN_IF_ERROR(Audit(db, audit::Actor::System(), "license.sweep",
-                                    "device:" + delta.instance_id,
-                                    {{"va", delta.va},
-                                     {"udi", delta.udi.ToString()},
-                                     {"expired", TagsJson(delta, true)}},
-                                    now));
+      OUTPOST_RETURN_IF_ERROR(Audit(
+          db, audit::Actor::System(), "license.sweep", "device:" + delta.instance_id,
+          {{"va", delta.va}, {"udi", delta.udi.ToString()}, {"expired", TagsJson(delta, true)}},
+          AuditTime()));
     }
     OUTPOST_RETURN_IF_ERROR(InsertUsageSamples(db, usage_.CloseHours(now)));
     const TimePoint high_water = Truncate(clock_.HighWater());
@@ -830,9 +824,10 @@ Status LicensingService::ReplaceEntitlementsOn(sqlite::Connection& db,
   for (const MoveRecord& m : reapply) {
     auto changed = book_.ApplyMove(m.from_va, m.to_va, m.tag, m.count, now);
     if (!changed.ok()) {
-      spdlog::warn("local move {} no longer fits the entitlements central sent ({}); central "
-                   "will answer it at the next sync",
-                   m.id, changed.status().message());
+      spdlog::warn(
+          "local move {} no longer fits the entitlements central sent ({}); central "
+          "will answer it at the next sync",
+          m.id, changed.status().message());
     }
   }
   OUTPOST_RETURN_IF_ERROR(ReplaceEntitlementRows(db, book_.Entitlements()));
@@ -881,7 +876,7 @@ Status LicensingService::ReplaceEntitlements(std::vector<Entitlement> entitlemen
     OUTPOST_RETURN_IF_ERROR(ReplaceEntitlementRows(db, entitlements));
     OUTPOST_RETURN_IF_ERROR(book_.ReplaceEntitlements(std::move(entitlements)));
     return Audit(db, actor, "entitlements.replace", "satellite:" + satellite_id_,
-                 {{"count", count}}, Now());
+                 {{"count", count}}, AuditTime());
   });
 }
 

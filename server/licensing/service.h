@@ -147,6 +147,8 @@ class LicensingService {
   v1::InventorySummary Inventory() const;
 
   TimePoint Now() const;
+  // Now() with full precision, for audit records: never before an earlier record's time.
+  TimePoint AuditTime() const { return clock_.Now(); }
   bool InClockRollback() const { return clock_.InRollback(); }
   size_t device_count() const;
   uint64_t reloads() const { return reloads_.load(); }

@@ -274,7 +274,7 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
                   {"conversions", out.conversions},
                   {"audit_head_seq", request.audit_head().seq()},
                   {"bundle_sha256", sha}},
-                 now);
+                 licensing_.AuditTime());
   }));
   return out;
 }
@@ -286,7 +286,7 @@ Status SatelliteSync::RecordRefusal(const audit::Actor& actor, const Status& why
   Status s = writer_.Run([&](sqlite::Connection& db) {
     return Audit(db, actor, "sync.import.refused", "sync-response",
                  {{"reason", why.reason()}, {"message", why.message()}, {"bundle_sha256", sha256}},
-                 licensing_.Now());
+                 licensing_.AuditTime());
   });
   if (!s.ok()) spdlog::warn("recording a refused import failed: {}", s.ToString());
   return why;
@@ -460,7 +460,7 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
                   {"central_key_rotated", rotated.has_value()},
                   {"valid_until", Text(response.valid_until())},
                   {"bundle_sha256", sha}},
-                 now);
+                 licensing_.AuditTime());
   });
   if (!applied.ok()) {
     if (replaced) licensing_.MarkStale();  // the book changed with a transaction that did not
@@ -492,7 +492,7 @@ Result<v1::SyncImportResult> SatelliteSync::SyncNow(const audit::Actor& actor) {
     online_failures_total_++;
     Status audited = writer_.Run([&](sqlite::Connection& db) {
       return Audit(db, actor, "sync.online.failure", "central",
-                   {{"reason", s.reason()}, {"message", s.message()}}, licensing_.Now());
+                   {{"reason", s.reason()}, {"message", s.message()}}, licensing_.AuditTime());
     });
     if (!audited.ok()) spdlog::warn("recording a sync failure failed: {}", audited.ToString());
     spdlog::warn("online sync failed: {}", s.ToString());
@@ -505,7 +505,7 @@ Result<v1::SyncImportResult> SatelliteSync::SyncNow(const audit::Actor& actor) {
         "no central URL: set [sync] central_url in outpost.toml, or sync offline with `outpost "
         "sync export` and `outpost sync import`");
   }
-  auto ca = crypto::ReadSecretFile(dir_.central_ca(), 1 << 20);
+  auto ca = crypto::ReadSmallFile(dir_.central_ca(), 1 << 20);
   if (!ca.ok()) {
     return fail(FailedPrecondition("central's CA certificate " + dir_.central_ca().string() +
                                    " is missing; enrol with `outpost init --enroll FILE`"));
@@ -586,7 +586,7 @@ void SatelliteSync::CheckOverdue() {
     Status s = writer_.Run([&](sqlite::Connection& db) {
       return Audit(db, audit::Actor::System(), "alarm.sync_overdue", "satellite:" + satellite_id_,
                    {{"alarm", "SYNC_OVERDUE"}, {"valid_until", Text(st->valid_until)}},
-                   licensing_.Now());
+                   licensing_.AuditTime());
     });
     if (!s.ok()) spdlog::warn("recording SYNC_OVERDUE failed: {}", s.ToString());
   } else if (!now_overdue) {
@@ -681,7 +681,7 @@ Result<v1::Conversion> SatelliteSync::QueueConversion(std::string_view key, std:
                         out.id(), key, va, out.requested_at(), out.requested_by())
             .status());
     return Audit(db, by.actor(), "conversion.queue", "conversion:" + out.id(),
-                 {{"va", out.va()}, {"key_prefix", out.key_prefix()}}, now);
+                 {{"va", out.va()}, {"key_prefix", out.key_prefix()}}, licensing_.AuditTime());
   }));
   return out;
 }
