@@ -252,6 +252,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   raw->sync = std::make_unique<sync::SatelliteSync>(
       raw->dir, *raw->writer, *raw->readers, *raw->licensing, *raw->signing_key,
       raw->satellite_id, raw->config.sync, OUTPOST_VERSION);
+  OUTPOST_RETURN_IF_ERROR(raw->sync->ApplyStoredPolicy());
   raw->metrics->AddCallback(
       "outpost_alarm_sync_overdue",
       "1 while the last sync response's valid_until has passed (SYNC_OVERDUE).", "gauge",

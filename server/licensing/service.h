@@ -143,6 +143,8 @@ class LicensingService {
   // The policy used for new authorizations (central's policy replaces the configured one).
   void SetPolicy(const AuthorizationPolicy& policy);
   AuthorizationPolicy policy() const;
+  // The policy from the configuration, before central's overrides.
+  const AuthorizationPolicy& configured_policy() const { return options_.policy; }
   // Devices and use per VA, for sync requests.
   v1::InventorySummary Inventory() const;
 

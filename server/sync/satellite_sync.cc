@@ -69,6 +69,19 @@ licensing::Entitlement FromProto(const v1::Entitlement& e) {
   return out;
 }
 
+// Central's policy overrides the configured one where it says something (0 = keep).
+licensing::AuthorizationPolicy WithCentralPolicy(licensing::AuthorizationPolicy policy,
+                                                 const v1::Policy& p) {
+  if (p.authorization_validity_s() > 0) {
+    policy.validity = std::chrono::seconds(p.authorization_validity_s());
+  }
+  if (p.authorization_renewal_s() > 0) {
+    policy.renewal = std::chrono::seconds(p.authorization_renewal_s());
+  }
+  if (p.floating_lease_s() > 0) policy.floating_lease = std::chrono::seconds(p.floating_lease_s());
+  return policy;
+}
+
 }  // namespace
 
 struct SatelliteSync::State {
@@ -101,6 +114,24 @@ SatelliteSync::SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::Reader
       version_(std::move(version)) {}
 
 SatelliteSync::~SatelliteSync() { Stop(); }
+
+Status SatelliteSync::ApplyStoredPolicy() {
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stmt, lease->Query("SELECT value FROM satellite_meta WHERE key = 'central_policy'"));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row || stmt->ColumnText(0).empty()) return Status::Ok();
+  OUTPOST_ASSIGN_OR_RETURN(std::string bytes, crypto::HexDecode(stmt->ColumnText(0)));
+  v1::Policy stored;
+  if (!stored.ParseFromString(bytes)) {
+    return DataLoss("the stored central policy cannot be parsed; import a new sync response");
+  }
+  licensing::AuthorizationPolicy policy =
+      WithCentralPolicy(licensing_.configured_policy(), stored);
+  OUTPOST_RETURN_IF_ERROR(policy.Validate());
+  licensing_.SetPolicy(policy);
+  return Status::Ok();
+}
 
 Result<SatelliteSync::State> SatelliteSync::LoadState() const {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
@@ -351,21 +382,9 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
     if (!key.ok()) return refuse(key.status());
     if (key->KeyId() != central_key.KeyId()) rotated = std::move(*key);
   }
-  licensing::AuthorizationPolicy policy;
-  {
-    // Central's policy overrides the configured one where it says something.
-    const v1::Policy& p = response.policy();
-    policy = licensing_.policy();
-    if (p.authorization_validity_s() > 0)
-      policy.validity = std::chrono::seconds(p.authorization_validity_s());
-    if (p.authorization_renewal_s() > 0)
-      policy.renewal = std::chrono::seconds(p.authorization_renewal_s());
-    if (p.floating_lease_s() > 0)
-      policy.floating_lease = std::chrono::seconds(p.floating_lease_s());
-    if (Status s = policy.Validate(); !s.ok()) {
-      return refuse(s.WithContext("the response's policy"));
-    }
-  }
+  licensing::AuthorizationPolicy policy = WithCentralPolicy(licensing_.configured_policy(),
+                                                           response.policy());
+  if (Status s = policy.Validate(); !s.ok()) return refuse(s.WithContext("the response's policy"));
 
   bool replaced = false;
   Status applied = writer_.Run([&](sqlite::Connection& db) -> Status {

@@ -72,6 +72,9 @@ class SatelliteSync {
 
   v1::SyncStatus GetStatus() const;
 
+  // Applies the policy of the last imported response (kept in satellite_meta) at start.
+  Status ApplyStoredPolicy();
+
   // Queues a traditional-license conversion for the next sync ("conversion.queue").
   Result<v1::Conversion> QueueConversion(std::string_view key, std::string_view va,
                                          const auth::Principal& by);
