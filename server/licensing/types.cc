@@ -4,31 +4,10 @@
 
 #include <cstdio>
 
+#include "common/names.h"
+
 namespace outpost::server::licensing {
 namespace {
-
-bool IsAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-// Checks `text` against 1..max_length characters of [A-Za-z0-9] plus `extra`. `what` names the
-// field, `allowed` describes the alphabet for the message.
-Status CheckName(std::string_view text, std::string_view what, size_t max_length,
-                 std::string_view extra, std::string_view allowed) {
-  if (text.empty()) return InvalidArgument(std::string(what) + " is empty");
-  if (text.size() > max_length) {
-    return InvalidArgument(std::string(what) + " " + Quote(text) + " is " +
-                           std::to_string(text.size()) + " characters long; at most " +
-                           std::to_string(max_length) + " are allowed");
-  }
-  for (char c : text) {
-    if (IsAlnum(c) || extra.find(c) != std::string_view::npos) continue;
-    return InvalidArgument(std::string(what) + " " + Quote(text) + " contains " +
-                           Quote(std::string_view(&c, 1)) + "; allowed are " +
-                           std::string(allowed));
-  }
-  return Status::Ok();
-}
 
 constexpr std::string_view kUdiAlphabet = "letters, digits, '.', '_' and '-'";
 
@@ -45,8 +24,8 @@ std::string_view EnforcementName(Enforcement enforcement) {
 }
 
 Status ValidateUdi(const Udi& udi) {
-  OUTPOST_RETURN_IF_ERROR(CheckName(udi.pid, "UDI product id", 64, "._-", kUdiAlphabet));
-  return CheckName(udi.serial, "UDI serial number", 64, "._-", kUdiAlphabet);
+  OUTPOST_RETURN_IF_ERROR(outpost::CheckName(udi.pid, "UDI product id", 64, "._-", kUdiAlphabet));
+  return outpost::CheckName(udi.serial, "UDI serial number", 64, "._-", kUdiAlphabet);
 }
 
 Result<Udi> ParseUdi(std::string_view text) {
@@ -61,18 +40,9 @@ Result<Udi> ParseUdi(std::string_view text) {
   return udi;
 }
 
-Status ValidateTag(std::string_view tag) {
-  OUTPOST_RETURN_IF_ERROR(
-      CheckName(tag, "license tag", 128, "._:-", "letters, digits, '.', '_', ':' and '-'"));
-  if (!IsAlnum(tag.front())) {
-    return InvalidArgument("license tag " + Quote(tag) + " must start with a letter or digit");
-  }
-  return Status::Ok();
-}
+Status ValidateTag(std::string_view tag) { return outpost::ValidateTag(tag); }
 
-Status ValidateVaName(std::string_view va) {
-  return CheckName(va, "virtual account name", 64, "._-", kUdiAlphabet);
-}
+Status ValidateVaName(std::string_view va) { return outpost::ValidateVaName(va); }
 
 Status ValidateInstanceId(std::string_view instance_id) {
   return CheckName(instance_id, "instance id", 64, "._:-",
@@ -113,22 +83,7 @@ Status ValidateReservation(const Reservation& r) {
   return ValidateCount(r.count, "reserved count");
 }
 
-std::string Quote(std::string_view text) {
-  constexpr size_t kMaxShown = 64;
-  std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
-      char escaped[8];
-      std::snprintf(escaped, sizeof(escaped), "\\x%02x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > kMaxShown) out += "...";
-  return out + "'";
-}
+std::string Quote(std::string_view text) { return QuoteForMessage(text); }
 
 std::string FormatTime(TimePoint t) {
   const time_t seconds = static_cast<time_t>(ToUnixSeconds(t));

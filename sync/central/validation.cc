@@ -5,63 +5,33 @@
 #include <cstdio>
 #include <string>
 
+#include "common/names.h"
 #include "sync/bundle/display.h"
 
 namespace outpost::central {
 namespace {
 
-bool IsAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-std::string Quote(std::string_view text) { return "'" + sync::Printable(text, 64) + "'"; }
-
-Status CheckName(std::string_view text, std::string_view what, size_t max_length,
-                 bool (*allowed)(char), std::string_view alphabet, bool alnum_first) {
-  if (text.empty()) return InvalidArgument(std::string(what) + " is empty");
-  if (text.size() > max_length) {
-    return InvalidArgument(std::string(what) + " " + Quote(text) + " is " +
-                           std::to_string(text.size()) + " characters long; at most " +
-                           std::to_string(max_length) + " are allowed");
-  }
-  for (char c : text) {
-    if (!allowed(c)) {
-      return InvalidArgument(std::string(what) + " " + Quote(text) + " contains " +
-                             Quote(std::string_view(&c, 1)) + "; allowed are " +
-                             std::string(alphabet));
-    }
-  }
-  if (alnum_first && !IsAlnum(text.front())) {
-    return InvalidArgument(std::string(what) + " " + Quote(text) +
-                           " must start with a letter or digit");
-  }
-  return Status::Ok();
-}
+std::string Quote(std::string_view text) { return QuoteForMessage(text); }
 
 }  // namespace
 
 Status ValidateAccountId(std::string_view account_id) {
-  return CheckName(
-      account_id, "account", 64,
-      [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-      },
-      "lower-case letters, digits, '.', '_' and '-'", true);
+  constexpr std::string_view kAlphabet = "lower-case letters, digits, '.', '_' and '-'";
+  OUTPOST_RETURN_IF_ERROR(CheckName(account_id, "account", 64, "._-", kAlphabet, true));
+  for (char c : account_id) {
+    if (c >= 'A' && c <= 'Z') {
+      return InvalidArgument("account " + Quote(account_id) + " contains " +
+                             Quote(std::string_view(&c, 1)) + "; allowed are " +
+                             std::string(kAlphabet));
+    }
+  }
+  return Status::Ok();
 }
 
-Status ValidateVaName(std::string_view va) {
-  return CheckName(
-      va, "virtual account name", 64,
-      [](char c) { return IsAlnum(c) || c == '.' || c == '_' || c == '-'; },
-      "letters, digits, '.', '_' and '-'", false);
-}
+// The satellite's rules (common/names.h): everything central grants must be importable.
+Status ValidateVaName(std::string_view va) { return outpost::ValidateVaName(va); }
 
-Status ValidateTag(std::string_view tag) {
-  return CheckName(
-      tag, "license tag", 128,
-      [](char c) { return IsAlnum(c) || c == '.' || c == '_' || c == ':' || c == '-'; },
-      "letters, digits, '.', '_', ':' and '-'", true);
-}
+Status ValidateTag(std::string_view tag) { return outpost::ValidateTag(tag); }
 
 Status ValidateQuantity(int64_t quantity, std::string_view what) {
   if (quantity < 1 || quantity > kMaxQuantity) {
