@@ -30,6 +30,17 @@ run: build
 	  $(OUTPOST) init --data-dir $(DATA_DIR) --listen 127.0.0.1:8443; fi
 	$(OUTPOST) serve --data-dir $(DATA_DIR)
 
+# A central, an enrolled satellite, one offline sync round trip and a few hundred simulated
+# devices under ./var/demo, on 127.0.0.1 (deploy/demo.sh; docs/sync.md). Both servers keep
+# running; `make demo-stop` stops them. Running `make demo` again starts from scratch.
+.PHONY: demo demo-stop
+demo: configure
+	cmake --build --preset $(PRESET) -j $(JOBS) --target outpost
+	@OUTPOST=$(OUTPOST) deploy/demo.sh
+
+demo-stop:
+	@deploy/demo.sh stop
+
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 

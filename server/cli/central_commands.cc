@@ -76,7 +76,7 @@ Result<std::unique_ptr<Central>> OpenCentral(const CentralFlags& f, const Clock&
 Result<int64_t> DurationSeconds(const std::string& text, std::string_view flag) {
   if (text.empty()) return int64_t{0};
   auto d = config::ParseDuration(text);
-  if (!d.ok()) return d.status().WithContext(std::string(flag) + ": ");
+  if (!d.ok()) return d.status().WithContext(flag);
   return std::chrono::duration_cast<std::chrono::seconds>(*d).count();
 }
 
@@ -102,7 +102,7 @@ int RunInit(const GlobalFlags& g, const CentralFlags& f) {
   options.url = f.url;
   options.hostnames = f.hostnames;
   auto validity = config::ParseDuration(f.response_validity);
-  if (!validity.ok()) return Fail(validity.status().WithContext("--response-validity: "));
+  if (!validity.ok()) return Fail(validity.status().WithContext("--response-validity"));
   options.response_validity = *validity;
   const std::pair<const std::string*, std::string_view> policy_flags[] = {
       {&f.authorization_validity, "--authorization-validity"},
@@ -372,7 +372,7 @@ int RunSyncProcess(const GlobalFlags& g, const CentralFlags& f) {
   auto c = OpenCentral(f, clock);
   if (!c.ok()) return Fail(c.status());
   auto outcome = (*c)->ProcessSyncRequest(*bytes);
-  if (!outcome.ok()) return Fail(outcome.status().WithContext(f.input + ": "));
+  if (!outcome.ok()) return Fail(outcome.status().WithContext(f.input));
   auto bundle = sync::ParseBundleBytes(outcome->response_bytes, "the sync response");
   if (!bundle.ok()) return Fail(bundle.status());
   if (auto s = sync::WriteBundleFile(f.output, *bundle, v1::BUNDLE_KIND_SYNC_RESPONSE, f.armor);
