@@ -25,6 +25,8 @@
 #include "server/licensing/tokens.h"
 #include "server/store/schema.h"
 #include "server/sync/satellite_sync.h"
+#include "sync/bundle/armor.h"
+#include "sync/bundle/codec.h"
 #include "spdlog/spdlog.h"
 
 namespace outpost::server {
@@ -50,6 +52,10 @@ http::ServerOptions ServerOptionsFrom(const config::Config& c) {
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.max_connections = static_cast<size_t>(c.server.max_connections);
   o.max_body_bytes = c.server.max_body_bytes;
+  // Sync responses are files of up to 64 MiB (armored: a third more); everything else keeps
+  // server.max_body_bytes.
+  o.body_limit_by_path["/v1/admin/sync/import"] = std::max<uint64_t>(
+      c.server.max_body_bytes, outpost::sync::ArmoredSizeLimit(outpost::sync::kMaxBundleBytes));
   o.max_header_bytes = static_cast<uint32_t>(c.server.max_header_bytes);
   o.max_pipelined_requests = static_cast<size_t>(c.server.max_pipelined_requests);
   auto ms = [](Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };

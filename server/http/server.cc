@@ -210,7 +210,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (Outstanding() >= server_->options().max_pipelined_requests) return;  // resumes on write
     parser_.emplace();
     parser_->header_limit(server_->options().max_header_bytes);
-    parser_->body_limit(server_->options().max_body_bytes);
+    // Beast compares Content-Length with the limit as soon as the header is parsed, so the
+    // largest limit of any path applies until OnHeader knows the path.
+    body_limit_ = server_->options().max_body_bytes;
+    uint64_t largest = body_limit_;
+    for (const auto& [path, limit] : server_->options().body_limit_by_path) {
+      largest = std::max(largest, limit);
+    }
+    parser_->body_limit(largest);
     // Reads are bounded by deadline_, not by the stream's own timer: Beast arms that timer
     // when a read starts, so it cannot be shortened for a read already waiting.
     beast::get_lowest_layer(stream_).expires_never();
@@ -219,6 +226,28 @@ class Session : public std::enable_shared_from_this<Session> {
                                       : server_->options().idle_timeout);
     }
     reading_ = true;
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  uint64_t BodyLimitFor(std::string_view target) const {
+    const auto& overrides = server_->options().body_limit_by_path;
+    if (overrides.empty()) return server_->options().max_body_bytes;
+    auto it = overrides.find(std::string(target.substr(0, target.find('?'))));
+    return it == overrides.end() ? server_->options().max_body_bytes : it->second;
+  }
+
+  // The header is in: a path that takes files gets its larger body limit before the body is read.
+  void OnHeader(beast::error_code ec, std::size_t) {
+    // A Content-Length above the largest limit already failed here; the header is complete, so
+    // the message can name the path's own limit.
+    body_limit_ = BodyLimitFor(parser_->get().target());
+    if (ec) return OnRead(ec, 0);
+    if (parser_->content_length() && *parser_->content_length() > body_limit_) {
+      return OnRead(bhttp::error::body_limit, 0);
+    }
+    parser_->body_limit(body_limit_);
+    if (parser_->is_done()) return OnRead({}, 0);
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
@@ -228,10 +257,9 @@ class Session : public std::enable_shared_from_this<Session> {
     deadline_.cancel();
     if (ec) {
       if (ec == bhttp::error::body_limit) {
-        return Fail(
-            Status(Errc::kPayloadTooLarge, "request body exceeds the limit of " +
-                                               std::to_string(server_->options().max_body_bytes) +
-                                               " bytes; send less or raise server.max_body_bytes"));
+        return Fail(Status(Errc::kPayloadTooLarge,
+                           "request body exceeds the limit of " + std::to_string(body_limit_) +
+                               " bytes; send less or raise server.max_body_bytes"));
       }
       if (ec == bhttp::error::header_limit) {
         return Fail(Status(Errc::kHeaderTooLarge,
@@ -437,6 +465,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   net::steady_timer deadline_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  uint64_t body_limit_ = 0;  // of the request being read
   std::string remote_address_;
   std::optional<crypto::Certificate> client_certificate_;
   std::map<uint64_t, Pending> pending_;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +17,10 @@ struct ServerOptions {
   int io_threads = 2;
   size_t max_connections = 10000;
   uint64_t max_body_bytes = 1 << 20;
+  // Larger limits for exact paths that take files (a sync bundle can be 64 MiB), applied once the
+  // request header has been read. Only for routes that need it: the body is read before the
+  // handler authenticates the caller.
+  std::map<std::string, uint64_t> body_limit_by_path;
   uint32_t max_header_bytes = 16 << 10;
   size_t max_pipelined_requests = 16;
   std::chrono::milliseconds handshake_timeout{10'000};

@@ -230,6 +230,39 @@ TEST_F(HttpServerTest, OversizedBodyGets413AndNothingReachesTheHandler) {
   EXPECT_NE(ErrorOf(*r).message().find("1024"), std::string::npos);
 }
 
+TEST_F(HttpServerTest, APathWithItsOwnBodyLimitTakesMoreAndOnlyIt) {
+  ServerOptions options = DefaultOptions();
+  options.body_limit_by_path["/echo"] = 8192;
+  StartServer(options);
+  auto client = Client();
+  const std::string big = "{\"status\":\"" + std::string(4096, 'x') + "\"}";
+  auto ok = client->Send("POST", "/echo?x=1", big, "application/json");
+  ASSERT_OK(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  // Above the path's own limit, by Content-Length and by chunks.
+  const std::string huge = "{\"status\":\"" + std::string(10000, 'x') + "\"}";
+  auto too_big = client->Send("POST", "/echo", huge, "application/json");
+  ASSERT_OK(too_big);
+  EXPECT_EQ(too_big->status, 413);
+  EXPECT_NE(ErrorOf(*too_big).message().find("8192"), std::string::npos);
+  auto chunked = RawTlsConnection::Connect(server_->port(), Raw());
+  ASSERT_OK(chunked);
+  std::string request =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 12; ++i) request += "400\r\n" + std::string(1024, 'x') + "\r\n";
+  request += "0\r\n\r\n";
+  // The server may answer and close before the last chunks are written.
+  (void)(*chunked)->Write(request);
+  auto answer = (*chunked)->ReadResponse();
+  ASSERT_OK(answer);
+  EXPECT_EQ(answer->status, 413) << answer->body;
+  // Every other path keeps max_body_bytes (1024).
+  auto other = client->Send("POST", "/ping", big, "application/json");
+  ASSERT_OK(other);
+  EXPECT_EQ(other->status, 413);
+}
+
 TEST_F(HttpServerTest, OversizedHeaderGets431) {
   StartServer();
   auto client = Client();

@@ -92,8 +92,8 @@ struct Sat {
 
   // POST /v1/admin/sync/import; `result` is filled on success.
   net::ClientResponse Import(const std::string& bytes, v1::SyncImportResult* result = nullptr) {
-    net::ClientResponse r = Send("POST", "/v1/admin/sync/import", bytes,
-                                 "application/octet-stream", {{"accept", "application/x-protobuf"}});
+    net::ClientResponse r = Send("POST", "/v1/admin/sync/import", bytes, "application/octet-stream",
+                                 {{"accept", "application/x-protobuf"}});
     if (result != nullptr && r.status == 200) {
       EXPECT_TRUE(result->ParseFromString(r.body));
     }
@@ -134,8 +134,7 @@ struct Sat {
 
   // Audit records whose action is `action` (JSON lines).
   std::vector<std::string> Audit(const std::string& action) {
-    net::ClientResponse r =
-        Send("GET", "/v1/admin/audit/records?limit=10000&action=" + action);
+    net::ClientResponse r = Send("GET", "/v1/admin/audit/records?limit=10000&action=" + action);
     EXPECT_EQ(r.status, 200) << r.body;
     std::vector<std::string> lines;
     size_t start = 0;
@@ -211,11 +210,13 @@ class SyncE2eTest : public ::testing::Test {
     // Two orders of the same tag add up; an ENFORCED, a FLOATING and an EXPORT-CONTROLLED one;
     // one that starts tomorrow and ends the day after.
     AddLicense("default", "fw.base", {.quantity = 10, .start = std::nullopt, .enforced = true});
-    AddLicense("default", "fw.base", {.quantity = 5, .start = std::nullopt, .end = now + 400 * 86400});
+    AddLicense("default", "fw.base",
+               {.quantity = 5, .start = std::nullopt, .end = now + 400 * 86400});
     AddLicense("default", "fw.float", {.quantity = 4, .start = std::nullopt, .floating = true});
     AddLicense("lab", "fw.crypto",
                {.quantity = 2, .start = std::nullopt, .enforced = true, .export_controlled = true});
-    AddLicense("default", "fw.future", {.quantity = 7, .start = now + 86400, .end = now + 2 * 86400});
+    AddLicense("default", "fw.future",
+               {.quantity = 7, .start = now + 86400, .end = now + 2 * 86400});
   }
 
   void OpenCentral() {
@@ -253,8 +254,7 @@ class SyncE2eTest : public ::testing::Test {
     auto s = std::make_unique<Sat>();
     s->dir = tmp_.path() / name;
     const auto enrollment_file = tmp_.path() / (name + ".enroll");
-    auto enrolled =
-        central_->EnrollSatellite(kAccount, name, enrollment_file, false, std::nullopt);
+    auto enrolled = central_->EnrollSatellite(kAccount, name, enrollment_file, false, std::nullopt);
     EXPECT_TRUE(enrolled.ok()) << enrolled.status().ToString();
     if (!enrolled.ok()) return nullptr;
 
@@ -505,9 +505,10 @@ TEST_F(SyncE2eTest, ResponseForAnotherSatelliteIsRefused) {
 
 // 5. Damaged and oversized files: refused, nothing changes, each refusal audited.
 TEST_F(SyncE2eTest, TamperedTruncatedAndOversizedResponsesAreRefusedAndAudited) {
-  // The admin API's body limit is raised above the bundle limit (64 MiB) so that the satellite's
-  // import code, not the HTTP layer, sees the oversized file.
-  StartCentral({.max_body_bytes = sync::kMaxBundleBytes + (8 << 20)});
+  // With the default server.max_body_bytes (1 MiB): the import route takes files up to the
+  // armored bundle limit, so the satellite's import code, not the HTTP layer, sees (and audits)
+  // the oversized file.
+  StartCentral({});
   a_ = StartSatellite("sat-a");
   ASSERT_TRUE(a_);
   RoundTrip(*a_);
@@ -639,8 +640,7 @@ TEST_F(SyncE2eTest, TraditionalLicenseConvertsOnceThroughSync) {
   convert.set_key(pak->key());
   convert.set_va("lab");
   v1::Conversion queued;
-  ASSERT_OK(
-      a_->client->Call("POST", "/v1/admin/conversions", convert, &queued, a_->Auth()));
+  ASSERT_OK(a_->client->Call("POST", "/v1/admin/conversions", convert, &queued, a_->Auth()));
   EXPECT_EQ(queued.status(), "PENDING");
   EXPECT_EQ(a_->Status().pending_conversions(), 1);
 
