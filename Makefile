@@ -5,7 +5,7 @@ OUTPOST := $(BUILD_DIR)/server/outpost
 DATA_DIR ?= var/satellite
 JOBS ?= 2
 
-.PHONY: all deps configure build test test-asan run clean format
+.PHONY: all deps configure build test test-asan run clean format bench bench-smoke
 
 all: build
 
@@ -40,6 +40,16 @@ demo: configure
 
 demo-stop:
 	@deploy/demo.sh stop
+
+# Benchmarks (docs/benchmarks.md), always on the release build: the whole suite (~10 min on 2
+# cores) prints a table and writes build/bench/results.json; bench-smoke (< 1 min) only checks
+# that the harness works.
+bench bench-smoke: deps
+	@deploy/install-bench-deps.sh
+	@cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target outpost_bench_tools
+	python3 tests/bench/run_bench.py --build-dir build/release --out build/bench \
+	  $(if $(filter bench-smoke,$@),--smoke,)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
