@@ -25,9 +25,9 @@
 #include "server/licensing/tokens.h"
 #include "server/store/schema.h"
 #include "server/sync/satellite_sync.h"
+#include "spdlog/spdlog.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
-#include "spdlog/spdlog.h"
 
 namespace outpost::server {
 namespace fs = std::filesystem;
@@ -93,6 +93,8 @@ class Satellite::Impl {
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
   std::unique_ptr<boost::asio::thread_pool> admin_pool;
+  // Signs authorization answers after their commit, so the writer thread only writes.
+  std::unique_ptr<boost::asio::thread_pool> sign_pool;
   std::shared_ptr<http::Metrics> metrics = std::make_shared<http::Metrics>();
   bool shut_down = false;
   bool server_started = false;
@@ -226,8 +228,8 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     OUTPOST_ASSIGN_OR_RETURN(auto ca_pem, ReadFile(dir.ca_certificate()));
     OUTPOST_ASSIGN_OR_RETURN(auto ca_cert, crypto::Certificate::FromPem(ca_pem));
     OUTPOST_ASSIGN_OR_RETURN(auto ca_key, crypto::PrivateKey::LoadFile(dir.ca_key()));
-    OUTPOST_ASSIGN_OR_RETURN(auto ca,
-                             crypto::CertificateAuthority::Load(std::move(ca_cert), std::move(ca_key)));
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto ca, crypto::CertificateAuthority::Load(std::move(ca_cert), std::move(ca_key)));
     const config::PolicyConfig& p = raw->config.policy;
     licensing::LicensingOptions options;
     options.policy.validity = p.authorization_validity;
@@ -237,15 +239,17 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     options.certificate_renewal = p.certificate_renewal;
     options.clock_rollback_tolerance = p.clock_rollback_tolerance;
     options.registration_rate_per_minute = p.registration_rate_per_minute;
+    raw->sign_pool = std::make_unique<boost::asio::thread_pool>(2);
+    options.offload = [raw](std::function<void()> work) {
+      boost::asio::post(*raw->sign_pool, std::move(work));
+    };
     OUTPOST_ASSIGN_OR_RETURN(
-        raw->licensing,
-        licensing::LicensingService::Open(*raw->writer, *raw->readers, clock, std::move(ca),
-                                          *raw->signing_key, raw->satellite_id, *raw->tokens,
-                                          options));
+        raw->licensing, licensing::LicensingService::Open(
+                            *raw->writer, *raw->readers, clock, std::move(ca), *raw->signing_key,
+                            raw->satellite_id, *raw->tokens, options));
   }
-  raw->metrics->AddCallback(
-      "outpost_devices_registered", "Registered product instances.", "gauge",
-      [raw] { return static_cast<double>(raw->licensing->device_count()); });
+  raw->metrics->AddCallback("outpost_devices_registered", "Registered product instances.", "gauge",
+                            [raw] { return static_cast<double>(raw->licensing->device_count()); });
   raw->metrics->AddCallback(
       "outpost_alarm_clock_rollback",
       "1 while the system clock is behind the highest time the satellite has seen.", "gauge",
@@ -256,8 +260,8 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
       [raw] { return static_cast<double>(raw->licensing->reloads()); });
   api::AddDeviceRoutes(router, raw->licensing.get());
   raw->sync = std::make_unique<sync::SatelliteSync>(
-      raw->dir, *raw->writer, *raw->readers, *raw->licensing, *raw->signing_key,
-      raw->satellite_id, raw->config.sync, OUTPOST_VERSION);
+      raw->dir, *raw->writer, *raw->readers, *raw->licensing, *raw->signing_key, raw->satellite_id,
+      raw->config.sync, OUTPOST_VERSION);
   OUTPOST_RETURN_IF_ERROR(raw->sync->ApplyStoredPolicy());
   raw->metrics->AddCallback(
       "outpost_alarm_sync_overdue",
@@ -349,6 +353,8 @@ void Satellite::Shutdown() {
   // and removes the -wal and -shm files.
   impl_->readers.reset();
   impl_->writer->Stop();
+  // Answers committed last may still be signing (their replies go nowhere now).
+  impl_->sign_pool->join();
   spdlog::info("satellite {} stopped; database closed", impl_->satellite_id);
 }
 

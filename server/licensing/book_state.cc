@@ -65,16 +65,19 @@ Status PoolBook::Restore(BookState state, TimePoint now) {
   std::map<std::pair<std::string, Udi>, std::string> instances;
   std::optional<TimePoint> next_expiry;
   for (const ConsumptionRow& row : state.consumption) {
-    const std::string what = "consumption row of instance " + Quote(row.instance_id);
+    // Messages are built only on failure: this loop runs once per row at start-up.
+    auto what = [&row] { return "consumption row of instance " + Quote(row.instance_id); };
     Status s = ValidateInstanceId(row.instance_id);
     if (s.ok()) s = ValidateVaName(row.va);
     if (s.ok()) s = ValidateUdi(row.udi);
     if (s.ok()) s = ValidateTag(row.tag);
-    if (s.ok()) s = ValidateCount(row.count, "count of tag " + Quote(row.tag));
-    if (!s.ok()) return corrupt(s, what);
+    if (s.ok() && (row.count < 1 || row.count > kMaxCount)) {
+      s = ValidateCount(row.count, "count of tag " + Quote(row.tag));
+    }
+    if (!s.ok()) return corrupt(s, what());
     auto [it, added] = devices.try_emplace(row.instance_id, Device{row.va, row.udi, {}});
     if (it->second.va != row.va || it->second.udi != row.udi) {
-      return DataLoss("restoring licensing state: " + what +
+      return DataLoss("restoring licensing state: " + what() +
                       " names another virtual account or UDI than its other rows");
     }
     if (added && !instances.emplace(std::pair{row.va, row.udi}, row.instance_id).second) {
@@ -82,7 +85,7 @@ Status PoolBook::Restore(BookState state, TimePoint now) {
                       " in virtual account " + Quote(row.va) + " is held by two instances");
     }
     if (!it->second.grants.emplace(row.tag, Grant{row.count, row.valid_until}).second) {
-      return DataLoss("restoring licensing state: " + what + " has tag " + Quote(row.tag) +
+      return DataLoss("restoring licensing state: " + what() + " has tag " + Quote(row.tag) +
                       " twice");
     }
     pools[{row.va, row.tag}].in_use += row.count;

@@ -62,6 +62,8 @@ LicensingService::LicensingService(sqlite::Writer& writer, sqlite::ReaderPool& r
       ca_(std::move(ca)),
       signing_key_(signing_key),
       signing_key_id_(signing_key.public_key().KeyId()),
+      signing_key_pem_(signing_key.public_key().ToPem()),
+      ca_pem_(ca_.certificate().ToPem()),
       satellite_id_(std::move(satellite_id)),
       tokens_(tokens),
       options_(options),
@@ -260,9 +262,11 @@ void LicensingService::Register(const v1::RegisterRequest& request,
   }
   auto response = std::make_shared<v1::RegisterResponse>();
   auto cert = std::make_shared<crypto::Certificate>(std::move(*certificate));
+  // Encoded here, on the caller's thread: the writer thread only writes.
+  const std::string cert_pem = cert->ToPem();
   Submit(
-      [this, request, udi, instance_id, cert, response](sqlite::Connection& db,
-                                                        UnitState& unit) -> Status {
+      [this, request, udi, instance_id, cert, cert_pem, response](sqlite::Connection& db,
+                                                                  UnitState& unit) -> Status {
         const TimePoint now = Now();
         OUTPOST_ASSIGN_OR_RETURN(TokenGrant grant, tokens_.ConsumeOn(db, request.token(), now));
         if (auto vs = by_va_serial_.find({grant.va, udi.serial}); vs != by_va_serial_.end()) {
@@ -329,8 +333,8 @@ void LicensingService::Register(const v1::RegisterRequest& request,
         response->set_instance_id(instance_id);
         response->set_va(record.va);
         response->set_udi(udi.ToString());
-        response->set_certificate_pem(cert->ToPem());
-        response->add_ca_chain_pem(ca_.certificate().ToPem());
+        response->set_certificate_pem(cert_pem);
+        response->add_ca_chain_pem(ca_pem_);
         response->set_certificate_not_after(ToSeconds(record.cert_not_after));
         response->set_certificate_not_after_text(FormatTime(record.cert_not_after));
         const TimePoint renew = now + options_.certificate_renewal;
@@ -338,7 +342,7 @@ void LicensingService::Register(const v1::RegisterRequest& request,
         response->set_renew_after_text(FormatTime(renew));
         if (old) response->set_replaced_instance_id(old->instance_id);
         response->set_satellite_id(satellite_id_);
-        response->set_signing_public_key_pem(signing_key_.public_key().ToPem());
+        response->set_signing_public_key_pem(signing_key_pem_);
         response->set_signing_key_id(signing_key_id_);
         response->set_export_allowed(record.export_allowed);
         return Status::Ok();
@@ -440,8 +444,8 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
             book_.Authorize({d.instance_id, d.va, d.udi, d.export_allowed}, tags, now, policy_));
         unit.mutated = true;
         d.last_seen_at = now;
+        seen_[d.instance_id] = now;
         OUTPOST_RETURN_IF_ERROR(PersistDelta(db, decision.delta));
-        OUTPOST_RETURN_IF_ERROR(TouchDevice(db, d.instance_id, now));
         json::array per_tag;
         for (const TagDecision& t : decision.tags) {
           per_tag.push_back(json::object{{"tag", t.tag},
@@ -458,7 +462,10 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
       },
       [this, outcome, done = std::move(done)](Status s) {
         if (!s.ok()) return done(s);
-        done(Sign(outcome->device, outcome->decision));
+        // Committed: the signature (the costly part of the answer) need not hold the writer.
+        auto sign = [this, outcome, done] { done(Sign(outcome->device, outcome->decision)); };
+        if (options_.offload) return options_.offload(std::move(sign));
+        sign();
       });
 }
 
@@ -799,6 +806,10 @@ Status LicensingService::Sweep() {
           AuditTime()));
     }
     OUTPOST_RETURN_IF_ERROR(InsertUsageSamples(db, usage_.CloseHours(now)));
+    for (const auto& [id, at] : seen_) {
+      if (devices_.contains(id)) OUTPOST_RETURN_IF_ERROR(TouchDevice(db, id, at));
+    }
+    seen_.clear();
     const TimePoint high_water = Truncate(clock_.HighWater());
     if (high_water >= persisted_high_water_ + kHighWaterPersistStep) {
       OUTPOST_RETURN_IF_ERROR(

@@ -63,6 +63,9 @@ struct LicensingOptions {
   // Registrations waiting for the writer beyond this are refused with 503 (a storm degrades,
   // it does not queue without bound).
   int max_pending_registrations = 4096;
+  // Runs CPU work that needs no lock (signing answers) off the writer thread, e.g. on a thread
+  // pool; empty: run it inline (on the writer thread, after the commit).
+  std::function<void(std::function<void()>)> offload;
 };
 
 // A device call's caller, established from its mTLS certificate.
@@ -189,6 +192,8 @@ class LicensingService {
   const crypto::CertificateAuthority ca_;
   const crypto::PrivateKey& signing_key_;
   const std::string signing_key_id_;
+  const std::string signing_key_pem_;  // public key, sent with every registration
+  const std::string ca_pem_;
   const std::string satellite_id_;
   TokenStore& tokens_;
   const LicensingOptions options_;
@@ -202,6 +207,9 @@ class LicensingService {
   // (va, serial) -> instance id: a serial belongs to one product in a VA. Guarded by mu_.
   std::map<std::pair<std::string, std::string>, std::string> by_va_serial_;
   bool stale_ = false;  // guarded by mu_
+  // Instances whose last_seen_at changed since the last Sweep, which writes them in one go
+  // (a renewal then costs no UPDATE of the devices table). Guarded by mu_.
+  std::unordered_map<std::string, TimePoint> seen_;
   TimePoint persisted_high_water_;  // writer thread only
   std::atomic<uint64_t> reloads_{0};
 

@@ -513,6 +513,8 @@ TEST_F(LicensingServiceTest, RestartRebuildsWhatWasAcknowledged) {
     ASSERT_OK(Authorize(devices.back().Identity(), {{"fw", 1}, {"dna", 1}}));
   }
   ASSERT_OK(service_->ReleaseDevice(devices[0].registration.instance_id(), Oscar()));
+  // The satellite sweeps once more when it stops; that writes the devices' last-seen times.
+  ASSERT_OK(service_->Sweep());
   const BookState before = service_->Snapshot();
   const auto listing = service_->Devices(std::nullopt, 100);
   OpenService();
