@@ -196,8 +196,14 @@ Status AdminClient::Explain(Status status) const {
 Status AdminClient::Call(std::string_view method, const std::string& target,
                          const google::protobuf::Message& request,
                          google::protobuf::Message* response) {
-  return Explain(client_->Call(std::string(method), target, request, response,
-                               {{"authorization", "Bearer " + connection_.api_key}}));
+  OUTPOST_ASSIGN_OR_RETURN(net::ClientResponse res,
+                           Send(std::string(method), target, request.SerializeAsString(),
+                                "application/x-protobuf", "application/x-protobuf"));
+  if (!response->ParseFromString(res.body)) {
+    return DataLoss("the satellite's answer to " + std::string(method) + " " + target +
+                    " is not a valid " + response->GetDescriptor()->name());
+  }
+  return Status::Ok();
 }
 
 Result<net::ClientResponse> AdminClient::Get(const std::string& target, const std::string& accept) {
@@ -211,8 +217,13 @@ Result<net::ClientResponse> AdminClient::Send(const std::string& method, const s
   auto res =
       client_->Send(method, target, body, content_type,
                     {{"authorization", "Bearer " + connection_.api_key}, {"accept", accept}});
-  if (!res.ok()) return Explain(res.status());
-  if (res->status < 200 || res->status >= 300) return Explain(net::StatusFromResponse(*res));
+  if (!res.ok()) return Explain(res.status());  // never reached the satellite: say where from
+  if (res->status < 200 || res->status >= 300) {
+    // The satellite answered: its message stands (e.g. "central at ... is unreachable" from
+    // `sync now` is not about this URL), except that a refused key names where it came from.
+    Status s = net::StatusFromResponse(*res);
+    return s.code() == Errc::kUnauthenticated ? Explain(s) : s;
+  }
   return res;
 }
 
