@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/config/duration.h"
+#include "common/crypto/keys.h"
 #include "common/crypto/secure_file.h"
 #include "common/log/logging.h"
 #include "server/cli/commands.h"
@@ -202,6 +203,26 @@ int RunStatus(const GlobalFlags& g, const CentralFlags& f) {
                {"response validity", std::to_string(status->response_validity_s()) + " s"},
                {"accounts", std::to_string(status->accounts())},
                {"satellites", std::to_string(status->satellites())}});
+  return kExitOk;
+}
+
+int RunKeyRotate(const GlobalFlags& g, const CentralFlags& f) {
+  SystemClock clock;
+  auto c = OpenCentral(f, clock);
+  if (!c.ok()) return Fail(c.status());
+  auto rotation = (*c)->RotateSigningKey();
+  if (!rotation.ok()) return Fail(rotation.status());
+  if (g.json) {
+    PrintJson(*rotation);
+    return kExitOk;
+  }
+  auto next = crypto::PublicKey::FromPem(rotation->new_public_key_pem());
+  std::cout << "Announced central's new signing key " << rotation->new_key_id() << "\n"
+            << "  fingerprint:   " << (next.ok() ? next->Fingerprint() : "?") << "\n"
+            << "  replaces key:  " << rotation->previous_key_id() << "\n"
+            << "Every satellite learns it from its next sync response (signed by the old key it "
+               "trusts) and is answered with the new key from then on; satellites that have not "
+               "synced since keep being answered with the old key.\n";
   return kExitOk;
 }
 
@@ -656,6 +677,13 @@ void AddCentralCommands(CLI::App& app, CommandLine& cli) {
              usage_flags, RunUsage)
       ->add_option("ACCOUNT", usage_flags->account, "Account id")
       ->required();
+
+  auto* key = central->add_subcommand("key", "Central's signing key");
+  key->require_subcommand(1);
+  auto rotate_flags = std::make_shared<CentralFlags>();
+  AddCommand(key, cli, "rotate",
+             "Announce a new signing key to satellites (signed by the old one, TUF-style)",
+             rotate_flags, RunKeyRotate);
 
   auto heads_flags = std::make_shared<CentralFlags>();
   AddCommand(central, cli, "audit-heads", "Audit chain heads a satellite sent with its requests",

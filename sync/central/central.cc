@@ -209,6 +209,27 @@ Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const C
       return DataLoss("central setting response_validity_s is '" + validity + "' in " +
                       dir.database().string());
     }
+    {
+      OUTPOST_ASSIGN_OR_RETURN(
+          auto stmt, db.Query("SELECT value FROM central_meta WHERE key = ?", kMetaKeyRotation));
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (row) {
+        auto bytes = crypto::HexDecode(stmt->ColumnText(0));
+        v1::KeyRotation rotation;
+        if (!bytes.ok() || !rotation.ParseFromString(*bytes)) {
+          return DataLoss("central setting key_rotation cannot be read in " +
+                          dir.database().string());
+        }
+        OUTPOST_ASSIGN_OR_RETURN(auto next, crypto::PrivateKey::LoadFile(dir.next_signing_key()));
+        if (next.public_key().KeyId() != rotation.new_key_id()) {
+          return DataLoss("the key " + dir.next_signing_key().string() +
+                          " is not the key announced by the recorded rotation (" +
+                          rotation.new_key_id() + "); restore the original key file");
+        }
+        impl->next_signing_key.emplace(std::move(next));
+        impl->rotation = std::move(rotation);
+      }
+    }
     OUTPOST_ASSIGN_OR_RETURN(std::string policy_hex, ReadMeta(db, kMetaPolicy));
     auto policy = crypto::HexDecode(policy_hex);
     if (!policy.ok() || !impl->policy.ParseFromString(*policy)) {
@@ -438,6 +459,10 @@ void Central::ProcessSyncRequestAsync(std::string request_bytes,
       [impl, state, outcome](sqlite::Connection& db) -> Status {
         SyncContext context;
         context.signing_key = &*impl->signing_key;
+        if (impl->next_signing_key) {
+          context.next_signing_key = &*impl->next_signing_key;
+          context.rotation = &*impl->rotation;
+        }
         context.now = ToUnixSeconds(impl->clock->Now());
         context.response_validity_s = impl->response_validity_s;
         context.policy = impl->policy;
@@ -453,6 +478,38 @@ void Central::ProcessSyncRequestAsync(std::string request_bytes,
           done(std::move(**outcome));
         }
       });
+}
+
+Result<v1::KeyRotation> Central::RotateSigningKey() {
+  if (impl_->rotation) {
+    return FailedPrecondition("central already announced its new key " +
+                              impl_->rotation->new_key_id() +
+                              "; satellites move to it as they sync. Another rotation can follow "
+                              "once that one is complete");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto next, crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519));
+  OUTPOST_ASSIGN_OR_RETURN(
+      v1::KeyRotation rotation,
+      sync::MakeKeyRotation(impl_->signing_key->public_key(), next, impl_->clock->Now()));
+  OUTPOST_RETURN_IF_ERROR(next.SaveFile(impl_->dir.next_signing_key()));
+  Status s = impl_->writer->Run([&rotation](sqlite::Connection& db) {
+    return db
+        .ExecPrepared("INSERT INTO central_meta(key, value) VALUES (?, ?)", kMetaKeyRotation,
+                      crypto::HexEncode(rotation.SerializeAsString()))
+        .status();
+  });
+  if (!s.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(impl_->dir.next_signing_key(), ec);
+    return s;
+  }
+  // Requests are processed on the writer thread: switch there, between two units.
+  OUTPOST_RETURN_IF_ERROR(impl_->writer->Run([this, &next, &rotation](sqlite::Connection&) {
+    impl_->next_signing_key.emplace(std::move(next));
+    impl_->rotation = rotation;
+    return Status::Ok();
+  }));
+  return rotation;
 }
 
 const crypto::PublicKey& Central::signing_public_key() const {

@@ -125,6 +125,14 @@ class Central {
   void ProcessSyncRequestAsync(std::string request_bytes,
                                std::function<void(Result<SyncOutcome>)> done);
 
+  // Rotates central's signing key (trust.h): a new Ed25519 key (keys/signing.next.key, 0600) is
+  // announced in every response to a satellite that still names the old key, signed by that old
+  // key and countersigned by the new one; a satellite pins the new key when it imports such a
+  // response and names it from then on, and is answered with the new key. The old key keeps
+  // answering satellites that have not synced since. kFailedPrecondition if a rotation is
+  // already in progress.
+  Result<v1::KeyRotation> RotateSigningKey();
+
   // --- Reads ---------------------------------------------------------------------------------
   Result<v1::CentralStatus> GetStatus();
   Result<v1::CentralAccountList> ListAccounts();

@@ -19,6 +19,9 @@ class Central::Impl {
   Options options;
   CentralDataDir dir{""};
   std::optional<crypto::PrivateKey> signing_key;
+  // After `central key rotate`: the new key and its announcement (signed by the new key).
+  std::optional<crypto::PrivateKey> next_signing_key;
+  std::optional<v1::KeyRotation> rotation;
   std::string ca_fingerprint;
   std::string ca_pem;
   std::string central_id;
@@ -36,7 +39,8 @@ inline constexpr char kMetaSigningKeyId[] = "signing_key_id";
 inline constexpr char kMetaListen[] = "listen";
 inline constexpr char kMetaUrl[] = "url";
 inline constexpr char kMetaResponseValidity[] = "response_validity_s";
-inline constexpr char kMetaPolicy[] = "policy";  // serialized v1::Policy, hex
+inline constexpr char kMetaPolicy[] = "policy";             // serialized v1::Policy, hex
+inline constexpr char kMetaKeyRotation[] = "key_rotation";  // serialized v1::KeyRotation, hex
 
 // The columns EntitlementFromRow reads, in order.
 inline constexpr char kEntitlementColumns[] =
@@ -66,6 +70,10 @@ std::string NormalizePakKey(std::string_view key);
 // What processing a request needs besides the database.
 struct SyncContext {
   const crypto::PrivateKey* signing_key = nullptr;
+  // Set after a rotation: a request naming the new key is answered with it; one naming the
+  // old key is answered with the old key and carries the announcement.
+  const crypto::PrivateKey* next_signing_key = nullptr;
+  const v1::KeyRotation* rotation = nullptr;
   int64_t now = 0;
   int64_t response_validity_s = 0;
   v1::Policy policy;

@@ -14,6 +14,8 @@ struct CentralDataDir {
   std::filesystem::path ca_certificate() const { return root / "ca.pem"; }
   std::filesystem::path keys() const { return root / "keys"; }
   std::filesystem::path signing_key() const { return keys() / "signing.key"; }
+  // The key announced by `outpost central key rotate` (satellites move to it one by one).
+  std::filesystem::path next_signing_key() const { return keys() / "signing.next.key"; }
   std::filesystem::path ca_key() const { return keys() / "ca.key"; }
   std::filesystem::path tls_key() const { return keys() / "tls.key"; }
   std::filesystem::path tls_certificate() const { return root / "tls" / "server.pem"; }

@@ -322,13 +322,18 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const sync::SignedB
     }
   }
   const std::string central_key_id = context.signing_key->public_key().KeyId();
-  if (request.central_key_id() != central_key_id) {
+  const bool names_next_key =
+      context.next_signing_key != nullptr &&
+      request.central_key_id() == context.next_signing_key->public_key().KeyId();
+  if (request.central_key_id() != central_key_id && !names_next_key) {
     return PermissionDenied("this sync request trusts central key '" +
                             Printable(request.central_key_id()) + "' but this central signs with " +
                             central_key_id +
                             "; the satellite was enrolled with another central: "
                             "enrol it here again");
   }
+  const crypto::PrivateKey& answer_key =
+      names_next_key ? *context.next_signing_key : *context.signing_key;
 
   // 3. Freshness. An exact repeat of the last request gets the stored answer (its response
   //    was probably lost on the way back); anything else not newer is a replay.
@@ -431,12 +436,16 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const sync::SignedB
   OUTPOST_ASSIGN_OR_RETURN(auto vas, LoadVas(db, satellite.account_id));
   for (auto& va : vas) response.add_virtual_accounts(std::move(va));
   *response.mutable_policy() = context.policy;
+  // A satellite still trusting the old key learns the new one from this answer (signed by the
+  // old key it trusts) and names the new key from its next request on.
+  if (context.rotation != nullptr && !names_next_key) {
+    *response.mutable_key_rotation() = *context.rotation;
+  }
 
   sync::BundlePayload answer;
   answer.set_kind(v1::BUNDLE_KIND_SYNC_RESPONSE);
   *answer.mutable_sync_response() = response;
-  OUTPOST_ASSIGN_OR_RETURN(sync::SignedBundle signed_answer,
-                           sync::SignBundle(answer, *context.signing_key));
+  OUTPOST_ASSIGN_OR_RETURN(sync::SignedBundle signed_answer, sync::SignBundle(answer, answer_key));
   outcome.response_bytes = sync::SerializeBundle(signed_answer);
   OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
       "UPDATE satellites SET last_sequence = ?, last_request_sha256 = ?, last_response = ?, "

@@ -28,6 +28,7 @@
 #include "server/data_dir.h"
 #include "server/init.h"
 #include "server/satellite.h"
+#include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
 #include "sync/central/central.h"
 #include "sync/central/central_server.h"
@@ -458,6 +459,47 @@ TEST_F(SyncE2eTest, UsageReachesCentralExactlyOnceAcrossLostAndRepeatedFiles) {
   for (const auto& r : usage->reports()) ids.insert(r.report().report_id());
   EXPECT_EQ(ids.size(), 2u);
   for (const std::string& id : ReportIds(lost_request)) EXPECT_EQ(ids.count(id), 1u) << id;
+}
+
+// Central's signing key rotates (TUF-style): the announcement arrives in a response signed by the
+// old key; the satellite pins the new key and is answered with it from then on; a satellite that
+// has not synced since is still answered with the old key.
+TEST_F(SyncE2eTest, CentralKeyRotationIsPinnedThroughAResponseSignedByTheOldKey) {
+  StartCentral({});
+  a_ = StartSatellite("sat-a");
+  b_ = StartSatellite("sat-b");
+  ASSERT_TRUE(a_ && b_);
+  RoundTrip(*a_);
+  const std::string old_key = a_->Status().central_key_id();
+  auto rotation = central_->RotateSigningKey();
+  ASSERT_OK(rotation);
+  EXPECT_EQ(rotation->previous_key_id(), old_key);
+  EXPECT_EQ(central_->RotateSigningKey().status().code(), Errc::kFailedPrecondition);
+
+  // The next answer still comes from the old key and carries the announcement.
+  central::SyncOutcome outcome;
+  a_->ImportOk(Process(a_->Export(), &outcome));
+  EXPECT_TRUE(outcome.summary.response().has_key_rotation());
+  EXPECT_EQ(a_->Status().central_key_id(), rotation->new_key_id());
+  // From now on the satellite names the new key and the answer is signed by it.
+  const std::string request = a_->Export();
+  auto request_bundle = sync::DecodeBundle(request);
+  ASSERT_OK(request_bundle);
+  auto opened = sync::ParseUnverifiedPayload(*request_bundle);
+  ASSERT_OK(opened);
+  EXPECT_EQ(opened->sync_request().central_key_id(), rotation->new_key_id());
+  const std::string response = Process(request, &outcome);
+  EXPECT_FALSE(outcome.summary.response().has_key_rotation());
+  auto response_bundle = sync::DecodeBundle(response);
+  ASSERT_OK(response_bundle);
+  EXPECT_EQ(response_bundle->key_id(), rotation->new_key_id());
+  a_->ImportOk(response);
+  // The rotation survives a restart of central; B, which never synced, still works.
+  StopCentral();
+  OpenCentral();
+  b_->ImportOk(Process(b_->Export()));
+  EXPECT_EQ(b_->Status().central_key_id(), rotation->new_key_id());
+  a_->ImportOk(Process(a_->Export()));
 }
 
 // 3. An older response after a newer one: refused, clearly, and nothing changes.
