@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 
 #include "common/clock.h"
@@ -47,6 +48,7 @@ struct SeedOptions {
   int floating_tags = 10;
   int64_t batch = 50'000;
   std::string token_out;
+  std::string enroll;  // enrollment bundle from central (outpost-bench-central), for sync
 };
 
 std::string TagName(int i) {
@@ -83,6 +85,11 @@ Status Seed(const SeedOptions& o) {
     init.data_dir = dir.root;
     init.scrypt_log2_n = 10;  // the admin password is never used here
     init.config.listen.port = 0;
+    if (!o.enroll.empty()) {
+      std::ifstream in(o.enroll, std::ios::binary);
+      if (!in) return InvalidArgument("cannot read the enrollment bundle " + o.enroll);
+      init.enrollment_bundle.assign(std::istreambuf_iterator<char>(in), {});
+    }
     OUTPOST_ASSIGN_OR_RETURN(auto report, server::InitDataDir(init, clock));
     std::cerr << "seed: initialised " << dir.root << " (satellite " << report.satellite_id << ")\n";
   }
@@ -195,6 +202,8 @@ int main(int argc, char** argv) {
   app.add_option("--floating-tags", o.floating_tags, "The last N tags are floating");
   app.add_option("--batch", o.batch, "Devices per transaction")->check(CLI::PositiveNumber);
   app.add_option("--token-out", o.token_out, "Write a registration token for VA 'default' here");
+  app.add_option("--enroll", o.enroll,
+                 "Enrollment bundle to initialise the data directory with (as `init --enroll`)");
   CLI11_PARSE(app, argc, argv);
   if (o.floating_tags >= o.tags) o.floating_tags = 0;
   try {
