@@ -279,8 +279,8 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       "compliance per VA and tag: purchased, in use, reserved, available, status (?va=)",
       [c, optional_va](const Principal&, http::Request& req) {
         const auto va = optional_va(req);
-        return http::Encode(req, c.licensing->Licenses(va ? std::optional<std::string_view>(*va)
-                                                          : std::nullopt));
+        return http::Encode(
+            req, c.licensing->Licenses(va ? std::optional<std::string_view>(*va) : std::nullopt));
       });
   add("GET", "/v1/admin/devices", Access::kPermission, Permission::kReadDevices,
       "registered devices and what they hold (?va=, ?limit= up to 10000)",
@@ -333,9 +333,8 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (!out.ok()) return fail(req, out.status());
         return http::Encode(req, *out);
       });
-  add("POST", "/v1/admin/reservations/remove", Access::kPermission,
-      Permission::kManageReservations, "remove a reservation (va, tag, udi)",
-      [c, fail](const Principal& p, http::Request& req) {
+  add("POST", "/v1/admin/reservations/remove", Access::kPermission, Permission::kManageReservations,
+      "remove a reservation (va, tag, udi)", [c, fail](const Principal& p, http::Request& req) {
         auto body = Decode<v1::ReservationRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         if (Status s = c.licensing->Unreserve(*body, p); !s.ok()) return fail(req, s);
@@ -374,9 +373,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       });
   add("GET", "/v1/admin/sync/status", Access::kPermission, Permission::kReadLicenses,
       "enrollment, last export and import, SYNC_OVERDUE, pending items, online failures",
-      [c](const Principal&, http::Request& req) {
-        return http::Encode(req, c.sync->GetStatus());
-      });
+      [c](const Principal&, http::Request& req) { return http::Encode(req, c.sync->GetStatus()); });
   add("POST", "/v1/admin/conversions", Access::kPermission, Permission::kConvertLicenses,
       "queue a traditional-license conversion for the next sync",
       [c, fail](const Principal& p, http::Request& req) {

@@ -117,8 +117,7 @@ class LicensingService {
                                   const auth::Principal& by);
   Result<v1::MoveLicensesResponse> MoveLicenses(const v1::MoveLicensesRequest& request,
                                                 const auth::Principal& by);
-  Result<v1::Reservation> Reserve(const v1::ReservationRequest& request,
-                                  const auth::Principal& by);
+  Result<v1::Reservation> Reserve(const v1::ReservationRequest& request, const auth::Principal& by);
   Status Unreserve(const v1::ReservationRequest& request, const auth::Principal& by);
 
   // --- Reading ----------------------------------------------------------------------------------
@@ -199,11 +198,11 @@ class LicensingService {
   const LicensingOptions options_;
 
   mutable std::shared_mutex mu_;
-  AuthorizationPolicy policy_;  // guarded by mu_
-  UsageTracker usage_;          // fed by book_; guarded by mu_
-  PoolBook book_{&usage_};      // guarded by mu_
+  AuthorizationPolicy policy_;                             // guarded by mu_
+  UsageTracker usage_;                                     // fed by book_; guarded by mu_
+  PoolBook book_{&usage_};                                 // guarded by mu_
   std::unordered_map<std::string, DeviceRecord> devices_;  // by instance id; guarded by mu_
-  std::map<Udi, std::string> by_udi_;                       // UDI -> instance id; guarded by mu_
+  std::map<Udi, std::string> by_udi_;                      // UDI -> instance id; guarded by mu_
   // (va, serial) -> instance id: a serial belongs to one product in a VA. Guarded by mu_.
   std::map<std::pair<std::string, std::string>, std::string> by_va_serial_;
   bool stale_ = false;  // guarded by mu_

@@ -118,8 +118,9 @@ Status DeleteDevice(sqlite::Connection& db, std::string_view instance_id) {
 
 Status UpdateDeviceUdi(sqlite::Connection& db, std::string_view instance_id, const Udi& udi) {
   return db
-      .ExecPrepared("UPDATE devices SET pid = ?, serial = ?, cert_serial = '' WHERE instance_id = ?",
-                    udi.pid, udi.serial, instance_id)
+      .ExecPrepared(
+          "UPDATE devices SET pid = ?, serial = ?, cert_serial = '' WHERE instance_id = ?", udi.pid,
+          udi.serial, instance_id)
       .status();
 }
 
@@ -133,10 +134,10 @@ Status TouchDevice(sqlite::Connection& db, std::string_view instance_id, TimePoi
 Status PersistDelta(sqlite::Connection& db, const ConsumptionDelta& delta) {
   for (const TagChange& c : delta.changes) {
     if (c.new_count == 0) {
-      OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
-                                    "DELETE FROM consumption WHERE instance_id = ? AND tag = ?",
-                                    delta.instance_id, c.tag)
-                                  .status());
+      OUTPOST_RETURN_IF_ERROR(
+          db.ExecPrepared("DELETE FROM consumption WHERE instance_id = ? AND tag = ?",
+                          delta.instance_id, c.tag)
+              .status());
     } else {
       OUTPOST_RETURN_IF_ERROR(
           db.ExecPrepared("INSERT INTO consumption(instance_id, tag, count, valid_until) "

@@ -75,8 +75,7 @@ Status PersistDelta(sqlite::Connection& db, const ConsumptionDelta& delta);
 // Inserts or updates these entitlements (by id).
 Status UpsertEntitlements(sqlite::Connection& db, const std::vector<Entitlement>& entitlements);
 // Replaces the whole entitlement table.
-Status ReplaceEntitlementRows(sqlite::Connection& db,
-                              const std::vector<Entitlement>& entitlements);
+Status ReplaceEntitlementRows(sqlite::Connection& db, const std::vector<Entitlement>& entitlements);
 // Upserts the reservation, or deletes it when count is 0.
 Status PersistReservation(sqlite::Connection& db, const Reservation& reservation);
 Status InsertMove(sqlite::Connection& db, const MoveRecord& move);

@@ -126,8 +126,7 @@ Status SatelliteSync::ApplyStoredPolicy() {
   if (!stored.ParseFromString(bytes)) {
     return DataLoss("the stored central policy cannot be parsed; import a new sync response");
   }
-  licensing::AuthorizationPolicy policy =
-      WithCentralPolicy(licensing_.configured_policy(), stored);
+  licensing::AuthorizationPolicy policy = WithCentralPolicy(licensing_.configured_policy(), stored);
   OUTPOST_RETURN_IF_ERROR(policy.Validate());
   licensing_.SetPolicy(policy);
   return Status::Ok();
@@ -382,8 +381,8 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
     if (!key.ok()) return refuse(key.status());
     if (key->KeyId() != central_key.KeyId()) rotated = std::move(*key);
   }
-  licensing::AuthorizationPolicy policy = WithCentralPolicy(licensing_.configured_policy(),
-                                                           response.policy());
+  licensing::AuthorizationPolicy policy =
+      WithCentralPolicy(licensing_.configured_policy(), response.policy());
   if (Status s = policy.Validate(); !s.ok()) return refuse(s.WithContext("the response's policy"));
 
   bool replaced = false;

@@ -109,12 +109,12 @@ class SatelliteSync {
 
   mutable std::mutex online_mu_;
   std::condition_variable online_cv_;
-  bool stopping_ = false;          // guarded by online_mu_
-  TimePoint last_attempt_at_;      // guarded by online_mu_
-  bool last_attempt_ok_ = false;   // guarded by online_mu_
-  std::string last_error_;         // guarded by online_mu_
+  bool stopping_ = false;             // guarded by online_mu_
+  TimePoint last_attempt_at_;         // guarded by online_mu_
+  bool last_attempt_ok_ = false;      // guarded by online_mu_
+  std::string last_error_;            // guarded by online_mu_
   int64_t consecutive_failures_ = 0;  // guarded by online_mu_
-  TimePoint next_attempt_at_;      // guarded by online_mu_
+  TimePoint next_attempt_at_;         // guarded by online_mu_
   std::thread online_thread_;
   std::atomic<bool> overdue_{false};
   std::atomic<uint64_t> online_failures_total_{0};

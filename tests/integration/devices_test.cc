@@ -121,11 +121,11 @@ class DevicesTest : public ::testing::Test {
   // The entitlements go straight into the database, between InitDataDir and Satellite::Open
   // (sync is the only way in otherwise); the satellite loads them at Open.
   void SeedEntitlements(const std::vector<Entitlement>& entitlements) {
-    auto writer = sqlite::Writer::Create(DataDir(dir()).database(), {}, store::SatelliteMigrations());
+    auto writer =
+        sqlite::Writer::Create(DataDir(dir()).database(), {}, store::SatelliteMigrations());
     ASSERT_OK(writer);
-    ASSERT_OK((*writer)->Run([&](sqlite::Connection& db) {
-      return licensing::UpsertEntitlements(db, entitlements);
-    }));
+    ASSERT_OK((*writer)->Run(
+        [&](sqlite::Connection& db) { return licensing::UpsertEntitlements(db, entitlements); }));
     (*writer)->Stop();
   }
 
@@ -136,8 +136,7 @@ class DevicesTest : public ::testing::Test {
     InitOptions options;
     options.data_dir = dir();
     options.scrypt_log2_n = 10;
-    ASSERT_OK(config::ApplyOverride(options.config, "listen",
-                                    "127.0.0.1:" + std::to_string(port)));
+    ASSERT_OK(config::ApplyOverride(options.config, "listen", "127.0.0.1:" + std::to_string(port)));
     for (const auto& [key, value] : overrides) {
       ASSERT_OK(config::ApplyOverride(options.config, key, value));
     }
@@ -197,15 +196,16 @@ class DevicesTest : public ::testing::Test {
     req.set_description("devices_test");
     req.set_export_controlled(export_controlled);
     v1::CreateTokenResponse created;
-    EXPECT_OK(admin_->Call("POST", "/v1/admin/tokens", req, &created, Bearer(report_.admin_api_key)));
+    EXPECT_OK(
+        admin_->Call("POST", "/v1/admin/tokens", req, &created, Bearer(report_.admin_api_key)));
     EXPECT_EQ(created.token().rfind("opt_", 0), 0u) << created.token();
     return created.token();
   }
 
   v1::Token TokenRecord(const std::string& token) {
     v1::ListTokensResponse list;
-    EXPECT_OK(admin_->Call("GET", "/v1/admin/tokens", v1::Empty(), &list,
-                           Bearer(report_.admin_api_key)));
+    EXPECT_OK(
+        admin_->Call("GET", "/v1/admin/tokens", v1::Empty(), &list, Bearer(report_.admin_api_key)));
     for (const auto& t : list.tokens()) {
       if (token.rfind(t.prefix() + "_", 0) == 0) return t;
     }
@@ -219,7 +219,8 @@ class DevicesTest : public ::testing::Test {
     user.set_name(name);
     user.set_role(role);
     v1::User created;
-    EXPECT_OK(admin_->Call("POST", "/v1/admin/users", user, &created, Bearer(report_.admin_api_key)));
+    EXPECT_OK(
+        admin_->Call("POST", "/v1/admin/users", user, &created, Bearer(report_.admin_api_key)));
     v1::CreateApiKeyRequest req;
     req.set_user(name);
     v1::CreateApiKeyResponse key;
@@ -285,14 +286,13 @@ TEST_F(DevicesTest, DeviceCountedLifecycleAcrossRestartAndRelease) {
   // The device's state stores the satellite URL and DeviceClient cannot be pointed elsewhere,
   // so this satellite listens on a fixed (free) port it can come back on.
   const uint16_t port = FreePort();
-  ASSERT_NO_FATAL_FAILURE(StartSatellite(
-      {MakeEntitlement("ent-fw", kVa, kTag, 10, Enforcement::kReported)}, {}, port));
+  ASSERT_NO_FATAL_FAILURE(
+      StartSatellite({MakeEntitlement("ent-fw", kVa, kTag, 10, Enforcement::kReported)}, {}, port));
   const std::string token = CreateToken(kVa, 5);
   const auto state_dir = tmp_.path() / "device1";
 
-  auto registered =
-      client::DeviceClient::Register(RegisterOptionsFor(token, "PID1", "SN1", state_dir),
-                                     DeviceOptions());
+  auto registered = client::DeviceClient::Register(
+      RegisterOptionsFor(token, "PID1", "SN1", state_dir), DeviceOptions());
   ASSERT_OK(registered);
   client::DeviceClient device = std::move(*registered);
   EXPECT_EQ(device.registration().va(), kVa);
@@ -425,11 +425,11 @@ TEST_F(DevicesTest, FloatingLeaseIsSharedAndReturnsWhenNotRenewed) {
       {MakeEntitlement("ent-float", kVa, kTag, 1, Enforcement::kEnforced, /*floating=*/true)},
       {{"policy.floating_lease", "60s"}}));
   const std::string token = CreateToken(kVa, 2);
-  auto a = client::DeviceClient::Register(
-      RegisterOptionsFor(token, "PID", "A", tmp_.path() / "a"), DeviceOptions());
+  auto a = client::DeviceClient::Register(RegisterOptionsFor(token, "PID", "A", tmp_.path() / "a"),
+                                          DeviceOptions());
   ASSERT_OK(a);
-  auto b = client::DeviceClient::Register(
-      RegisterOptionsFor(token, "PID", "B", tmp_.path() / "b"), DeviceOptions());
+  auto b = client::DeviceClient::Register(RegisterOptionsFor(token, "PID", "B", tmp_.path() / "b"),
+                                          DeviceOptions());
   ASSERT_OK(b);
 
   const int64_t now = ToUnixSeconds(fake->Now());
@@ -751,10 +751,10 @@ TEST_F(DevicesTest, BadInputIsRefusedAndChangesNothing) {
   auto raw = DeviceHttp(state_dir);
   for (const std::string body : {
            R"({"tags":[{"tag":"fw","count":1},{"tag":"fw","count":1}]})",  // duplicate tag
-           R"({"tags":[{"tag":"fw","count":-1}]})",                          // negative
-           R"({"tags":[{"tag":"fw","count":0}]})",                           // zero
-           R"({"tags":[{"tag":"fw","count":1000001}]})",                     // above kMaxCount
-           R"({"tags":[{"tag":"","count":1}]})",                             // empty tag
+           R"({"tags":[{"tag":"fw","count":-1}]})",                        // negative
+           R"({"tags":[{"tag":"fw","count":0}]})",                         // zero
+           R"({"tags":[{"tag":"fw","count":1000001}]})",                   // above kMaxCount
+           R"({"tags":[{"tag":"","count":1}]})",                           // empty tag
            R"({"tags":[{"tag":"fw","count":2},{"tag":"bad tag","count":1}]})",
            R"({"tags":"fw"})",  // not a list
        }) {
@@ -835,8 +835,8 @@ TEST_F(DevicesTest, RegistrationStormIsRateLimitedAndTheSatelliteStaysUp) {
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
 
-  EXPECT_TRUE(unexpected.empty()) << unexpected.size() << " unexpected answers, first: "
-                                  << unexpected.front();
+  EXPECT_TRUE(unexpected.empty()) << unexpected.size()
+                                  << " unexpected answers, first: " << unexpected.front();
   EXPECT_EQ(ok + limited + busy, kTotal);
   EXPECT_GE(limited.load(), 1);
   std::cout << "storm: " << ok << " registered, " << limited << " rate-limited, " << busy
@@ -968,7 +968,6 @@ TEST_F(DevicesTest, OperatorMovesAndReservesAuditorIsRefused) {
   EXPECT_EQ(Pool("west").purchased(), 3);
 }
 
-
 // The operator releases one device and rehosts another to a new UDI through the admin API.
 TEST_F(DevicesTest, OperatorReleaseAndRehostThroughTheAdminApi) {
   ASSERT_NO_FATAL_FAILURE(
@@ -983,8 +982,8 @@ TEST_F(DevicesTest, OperatorReleaseAndRehostThroughTheAdminApi) {
 
   const std::string release_path =
       "/v1/admin/devices/" + d1->registration().instance_id() + "/release";
-  auto r = admin_->Send("POST", release_path, "{}", "application/json",
-                        Bearer(report_.admin_api_key));
+  auto r =
+      admin_->Send("POST", release_path, "{}", "application/json", Bearer(report_.admin_api_key));
   ASSERT_OK(r);
   ASSERT_EQ(r->status, 200) << r->body;
   v1::ReleaseDeviceResponse released;

@@ -60,8 +60,9 @@ Status Seed(const CentralSeedOptions& o) {
   // Entitlement i: VA i % vas, tag "bench.sync.<i / vas>", so every (VA, tag) has one order.
   central::LicenseTerms terms;
   terms.quantity = 1000;
-  terms.start = std::chrono::duration_cast<std::chrono::seconds>(
-                    clock.Now().time_since_epoch()).count() - 86400;
+  terms.start =
+      std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count() -
+      86400;
   for (int64_t i = 0; i < o.entitlements; ++i) {
     char tag[48];
     std::snprintf(tag, sizeof tag, "bench.sync.%06lld", static_cast<long long>(i / o.vas));

@@ -199,8 +199,8 @@ TEST_F(LicensingServiceTest, RegisterAuthorizeReleaseLifecycle) {
   EXPECT_EQ(cert_key->ToPem(), d.key.public_key().ToPem());
   auto ca = crypto::Certificate::FromPem(ca_pem_);
   ASSERT_OK(ca);
-  EXPECT_OK(crypto::VerifyChain(*cert, {}, {*ca}, clock_.Now(),
-                                crypto::CertificateProfile::kClient));
+  EXPECT_OK(
+      crypto::VerifyChain(*cert, {}, {*ca}, clock_.Now(), crypto::CertificateProfile::kClient));
   EXPECT_EQ(ToSeconds(cert->not_after()), ToSeconds(clock_.Now()) + 365 * 86400);
 
   auto answer = Authorize(d.Identity(), {{"fw", 1}, {"dna", 2}, {"nope", 1}});
@@ -306,15 +306,13 @@ TEST_F(LicensingServiceTest, BadRegistrationsChangeNothing) {
   };
   const std::vector<Case> cases = {
       {"no token", [](auto& r) { r.clear_token(); }, Errc::kUnauthenticated, "token"},
-      {"unknown token",
-       [&](auto& r) { r.set_token("opt_000000000000_" + std::string(43, 'A')); },
+      {"unknown token", [&](auto& r) { r.set_token("opt_000000000000_" + std::string(43, 'A')); },
        Errc::kUnauthenticated, "unknown token"},
       {"malformed token", [](auto& r) { r.set_token("hello"); }, Errc::kUnauthenticated,
        "malformed"},
-      {"revoked token", [&](auto& r) { r.set_token(revoked_token->token); },
-       Errc::kUnauthenticated, "revoked"},
-      {"used-up token", [&](auto& r) { r.set_token(used_up); }, Errc::kUnauthenticated,
-       "used up"},
+      {"revoked token", [&](auto& r) { r.set_token(revoked_token->token); }, Errc::kUnauthenticated,
+       "revoked"},
+      {"used-up token", [&](auto& r) { r.set_token(used_up); }, Errc::kUnauthenticated, "used up"},
       {"malformed UDI", [](auto& r) { r.set_serial("bad serial!"); }, Errc::kInvalidArgument,
        "serial"},
       {"empty pid", [](auto& r) { r.set_pid(""); }, Errc::kInvalidArgument, "product id"},
@@ -346,8 +344,7 @@ TEST_F(LicensingServiceTest, BadRegistrationsChangeNothing) {
     auto r = Register(request);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), c.code) << r.status().ToString();
-    EXPECT_NE(r.status().message().find(c.fragment), std::string::npos)
-        << r.status().ToString();
+    EXPECT_NE(r.status().message().find(c.fragment), std::string::npos) << r.status().ToString();
     EXPECT_EQ(DbState(), before);
     EXPECT_EQ(service_->device_count(), devices_before);
   }
@@ -364,9 +361,8 @@ TEST_F(LicensingServiceTest, BadAuthorizationsAndOperatorInputsChangeNothing) {
   const std::string before = DbState();
   const BookState book_before = service_->Snapshot();
 
-  for (const auto& [name, tags, fragment] :
-       std::vector<std::tuple<std::string, std::vector<std::pair<std::string, int64_t>>,
-                              std::string>>{
+  for (const auto& [name, tags, fragment] : std::vector<
+           std::tuple<std::string, std::vector<std::pair<std::string, int64_t>>, std::string>>{
            {"negative count", {{"fw", -1}}, "count"},
            {"zero count", {{"fw", 0}}, "count"},
            {"absurd count", {{"fw", 1'000'000'000'000}}, "count"},
@@ -519,8 +515,7 @@ TEST_F(LicensingServiceTest, RestartRebuildsWhatWasAcknowledged) {
   const auto listing = service_->Devices(std::nullopt, 100);
   OpenService();
   EXPECT_EQ(service_->Snapshot(), before);
-  EXPECT_EQ(service_->Devices(std::nullopt, 100).SerializeAsString(),
-            listing.SerializeAsString());
+  EXPECT_EQ(service_->Devices(std::nullopt, 100).SerializeAsString(), listing.SerializeAsString());
   // Certificates keep working across the restart; the released one does not.
   EXPECT_OK(service_->Identify(devices[1].Certificate()));
   EXPECT_FALSE(service_->Identify(devices[0].Certificate()).ok());
@@ -602,7 +597,7 @@ TEST_F(LicensingServiceTest, RegistrationsAreRateLimitedPerAddress) {
   EXPECT_NE(refused.status().message().find("retry in"), std::string::npos);
   EXPECT_EQ(DbState(), before);
   EXPECT_OK(Register(RegisterRequestFor(d, token), "192.0.2.8"));  // another address
-  clock_.Advance(std::chrono::seconds(21));                         // one token refilled
+  clock_.Advance(std::chrono::seconds(21));                        // one token refilled
   TestDevice e = MakeDevice("SN-later");
   EXPECT_OK(Register(RegisterRequestFor(e, token), "192.0.2.7"));
 }
