@@ -3,15 +3,20 @@
 #include <arpa/inet.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
 #include <cctype>
+#include <cstring>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "common/crypto/openssl_util.h"
 #include "common/crypto/random.h"
+#include "common/crypto/spki.h"
 
 namespace outpost::crypto {
 namespace {
@@ -55,19 +60,19 @@ Status CheckValidity(TimePoint not_before, TimePoint not_after) {
                          " is not before not_after " + FormatTime(not_after));
 }
 
-// An unsigned version 3 certificate with serial, names, validity and public key set.
+// An unsigned version 3 certificate with serial, issuer and validity set, and the subject
+// name if `subject` is not null, for the caller to add the public key to.
 Result<X509Ptr> NewCertificate(const X509_NAME* subject, const X509_NAME* issuer,
-                               EVP_PKEY* public_key, TimePoint not_before, TimePoint not_after) {
+                               TimePoint not_before, TimePoint not_after) {
   OUTPOST_ASSIGN_OR_RETURN(Asn1StringPtr serial, RandomSerial());
   X509Ptr cert(X509_new());
   if (cert == nullptr) DieOnOpenSslFailure("X509_new");
   if (X509_set_version(cert.get(), X509_VERSION_3) != 1 ||
       X509_set_serialNumber(cert.get(), serial.get()) != 1 ||
-      X509_set_subject_name(cert.get(), subject) != 1 ||
+      (subject != nullptr && X509_set_subject_name(cert.get(), subject) != 1) ||
       X509_set_issuer_name(cert.get(), issuer) != 1 ||
       ASN1_TIME_set(X509_getm_notBefore(cert.get()), ToUnixSeconds(not_before)) == nullptr ||
-      ASN1_TIME_set(X509_getm_notAfter(cert.get()), ToUnixSeconds(not_after)) == nullptr ||
-      X509_set_pubkey(cert.get(), public_key) != 1) {
+      ASN1_TIME_set(X509_getm_notAfter(cert.get()), ToUnixSeconds(not_after)) == nullptr) {
     return OpenSslFailure(Errc::kInternal, "cannot build a certificate");
   }
   return cert;
@@ -80,6 +85,30 @@ Status AddExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
   if (ext == nullptr || X509_add_ext(cert, ext.get(), -1) != 1) {
     return OpenSslFailure(Errc::kInternal, "cannot add certificate extension " +
                                                std::string(OBJ_nid2sn(nid)) + "=" + value);
+  }
+  return Status::Ok();
+}
+
+// subjectKeyIdentifier as X509V3_EXT_nconf "hash" computes it (RFC 5280 method 1: SHA-1 of
+// the subjectPublicKey bits), without parsing a config string and fetching SHA-1 each time.
+Status AddSubjectKeyIdentifier(X509* cert) {
+  const unsigned char* key = nullptr;
+  int key_len = 0;
+  if (X509_PUBKEY_get0_param(nullptr, &key, &key_len, nullptr, X509_get_X509_PUBKEY(cert)) != 1) {
+    return OpenSslFailure(Errc::kInternal, "cannot read the certificate's public key");
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(key, static_cast<size_t>(key_len), digest, &digest_len, internal::Sha1(),
+                 nullptr) != 1) {
+    return OpenSslFailure(Errc::kInternal, "cannot hash the certificate's public key");
+  }
+  Asn1StringPtr id(ASN1_OCTET_STRING_new());
+  if (id == nullptr || ASN1_OCTET_STRING_set(id.get(), digest, static_cast<int>(digest_len)) != 1) {
+    DieOnOpenSslFailure("ASN1_OCTET_STRING_set");
+  }
+  if (X509_add1_ext_i2d(cert, NID_subject_key_identifier, id.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return OpenSslFailure(Errc::kInternal, "cannot add the subjectKeyIdentifier extension");
   }
   return Status::Ok();
 }
@@ -212,15 +241,71 @@ std::string VerifyHint(int error) {
 
 }  // namespace
 
+// Extension values that are the same in every leaf certificate of this CA, parsed once with
+// X509V3_EXT_nconf_nid (the parse that Issue used to repeat for every certificate: ~50 us of
+// config-string handling) and copied into each certificate by X509_add_ext. The
+// authorityKeyIdentifier "keyid:always" depends only on the issuer: it copies the CA
+// certificate's subjectKeyIdentifier. Immutable after construction.
+class CertificateAuthority::LeafExtensions {
+ public:
+  explicit LeafExtensions(X509* ca_certificate) {
+    X509V3_CTX ctx;
+    // No subject: none of these values depends on it (see the class comment).
+    X509V3_set_ctx(&ctx, ca_certificate, nullptr, nullptr, nullptr, 0);
+    const std::pair<int, const char*> values[] = {{NID_basic_constraints, "critical,CA:FALSE"},
+                                                  {NID_key_usage, "critical,digitalSignature"},
+                                                  {NID_ext_key_usage, "serverAuth"},
+                                                  {NID_ext_key_usage, "clientAuth"},
+                                                  {NID_authority_key_identifier, "keyid:always"}};
+    for (const auto& [nid, value] : values) {
+      // A value that cannot be prepared (e.g. keyid:always for a CA certificate without a
+      // subjectKeyIdentifier) is parsed per certificate instead, failing there as before.
+      ERR_set_mark();
+      X509ExtensionPtr ext(X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value));
+      ERR_pop_to_mark();
+      if (ext != nullptr) prepared_.push_back({nid, value, std::move(ext)});
+    }
+  }
+
+  // Adds extension `nid` = `value` to `cert`: a copy of the prepared one if there is one, else
+  // parsed from `value` in `ctx`.
+  Status Add(X509* cert, X509V3_CTX* ctx, int nid, const char* value) const {
+    for (const Prepared& p : prepared_) {
+      if (p.nid != nid || std::strcmp(p.value, value) != 0) continue;
+      if (X509_add_ext(cert, p.extension.get(), -1) != 1) {
+        return OpenSslFailure(Errc::kInternal, "cannot add certificate extension " +
+                                                   std::string(OBJ_nid2sn(nid)) + "=" + value);
+      }
+      return Status::Ok();
+    }
+    return AddExtension(cert, ctx, nid, value);
+  }
+
+ private:
+  struct Prepared {
+    int nid;
+    const char* value;  // a string literal
+    X509ExtensionPtr extension;
+  };
+  std::vector<Prepared> prepared_;
+};
+
+CertificateAuthority::CertificateAuthority(Certificate certificate, PrivateKey key)
+    : certificate_(std::move(certificate)),
+      key_(std::move(key)),
+      leaf_extensions_(std::make_shared<const LeafExtensions>(certificate_.get())) {}
+
 Result<CertificateAuthority> CertificateAuthority::CreateRoot(PrivateKey key,
                                                               std::string common_name,
                                                               TimePoint not_before,
                                                               TimePoint not_after) {
   OUTPOST_RETURN_IF_ERROR(CheckValidity(not_before, not_after));
   OUTPOST_ASSIGN_OR_RETURN(X509NamePtr name, internal::MakeName(common_name));
-  OUTPOST_ASSIGN_OR_RETURN(
-      X509Ptr cert,
-      NewCertificate(name.get(), name.get(), key.public_key().get(), not_before, not_after));
+  OUTPOST_ASSIGN_OR_RETURN(X509Ptr cert,
+                           NewCertificate(name.get(), name.get(), not_before, not_after));
+  if (X509_set_pubkey(cert.get(), key.public_key().get()) != 1) {
+    return OpenSslFailure(Errc::kInternal, "cannot set the CA certificate's public key");
+  }
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
   OUTPOST_RETURN_IF_ERROR(
@@ -256,6 +341,12 @@ Result<CertificateAuthority> CertificateAuthority::Load(Certificate certificate,
 
 Result<Certificate> CertificateAuthority::Issue(const PublicKey& subject,
                                                 const CertificateProfile& profile) const {
+  return IssueForKey(subject, "", profile);
+}
+
+Result<Certificate> CertificateAuthority::IssueForKey(const PublicKey& subject,
+                                                      std::string_view encoded_point,
+                                                      const CertificateProfile& profile) const {
   if (Status s = CheckProfile(profile); !s.ok()) {
     return s.WithContext("certificate for \"" + profile.common_name + "\": ");
   }
@@ -266,21 +357,23 @@ Result<Certificate> CertificateAuthority::Issue(const PublicKey& subject,
                               FormatTime(certificate_.not_after()) +
                               "; shorten the validity or renew the CA");
   }
-  OUTPOST_ASSIGN_OR_RETURN(X509NamePtr name, internal::MakeName(profile.common_name));
   OUTPOST_ASSIGN_OR_RETURN(X509Ptr cert,
-                           NewCertificate(name.get(), X509_get_subject_name(certificate_.get()),
-                                          subject.get(), profile.not_before, profile.not_after));
+                           NewCertificate(nullptr, X509_get_subject_name(certificate_.get()),
+                                          profile.not_before, profile.not_after));
+  OUTPOST_RETURN_IF_ERROR(
+      internal::SetCommonName(X509_get_subject_name(cert.get()), profile.common_name));
+  OUTPOST_RETURN_IF_ERROR(internal::SetCertificatePublicKey(cert.get(), subject, encoded_point));
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, certificate_.get(), cert.get(), nullptr, nullptr, 0);
   const char* eku = profile.usage == CertificateProfile::kServer ? "serverAuth" : "clientAuth";
+  const LeafExtensions& fixed = *leaf_extensions_;
+  OUTPOST_RETURN_IF_ERROR(fixed.Add(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
+  OUTPOST_RETURN_IF_ERROR(fixed.Add(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature"));
+  OUTPOST_RETURN_IF_ERROR(fixed.Add(cert.get(), &ctx, NID_ext_key_usage, eku));
+  // "hash" depends on the subject's key, so it is computed here rather than prepared.
+  OUTPOST_RETURN_IF_ERROR(AddSubjectKeyIdentifier(cert.get()));
   OUTPOST_RETURN_IF_ERROR(
-      AddExtension(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
-  OUTPOST_RETURN_IF_ERROR(
-      AddExtension(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature"));
-  OUTPOST_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_ext_key_usage, eku));
-  OUTPOST_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
-  OUTPOST_RETURN_IF_ERROR(
-      AddExtension(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always"));
+      fixed.Add(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always"));
   OUTPOST_RETURN_IF_ERROR(AddSubjectAltNames(cert.get(), profile));
   OUTPOST_RETURN_IF_ERROR(SignCertificate(cert.get(), key_));
   return Certificate::FromX509(cert.get());
@@ -290,7 +383,17 @@ Result<Certificate> CertificateAuthority::IssueFromCsr(const CertificateSigningR
                                                        const CertificateProfile& profile) const {
   OUTPOST_RETURN_IF_ERROR(csr.VerifySelfSignature());
   OUTPOST_ASSIGN_OR_RETURN(PublicKey subject, csr.public_key());
-  return Issue(subject, profile);
+  // The request's subjectPublicKey bits are the key's encoding (it was decoded from them).
+  const unsigned char* bits = nullptr;
+  int len = 0;
+  if (subject.algorithm() != KeyAlgorithm::kEcdsaP256 ||
+      X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, X509_REQ_get_X509_PUBKEY(csr.get())) !=
+          1) {
+    return Issue(subject, profile);
+  }
+  return IssueForKey(
+      subject, std::string_view(reinterpret_cast<const char*>(bits), static_cast<size_t>(len)),
+      profile);
 }
 
 Status VerifyChain(const Certificate& leaf, const std::vector<Certificate>& intermediates,

@@ -11,8 +11,10 @@
 // issue what was asked (for example a certificate that would outlive the CA);
 // kUnauthenticated when a chain does not verify; kInternal when OpenSSL fails.
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -65,11 +67,17 @@ class CertificateAuthority {
   const PrivateKey& key() const { return key_; }
 
  private:
-  CertificateAuthority(Certificate certificate, PrivateKey key)
-      : certificate_(std::move(certificate)), key_(std::move(key)) {}
+  class LeafExtensions;
+
+  CertificateAuthority(Certificate certificate, PrivateKey key);
+  // Issue, given the subject key's encoded ECDSA point if the caller has it ("" if not).
+  Result<Certificate> IssueForKey(const PublicKey& subject, std::string_view encoded_point,
+                                  const CertificateProfile& profile) const;
 
   Certificate certificate_;
   PrivateKey key_;
+  // Immutable, built from certificate_ on construction (see ca.cc).
+  std::shared_ptr<const LeafExtensions> leaf_extensions_;
 };
 
 // Ok iff `leaf` chains through `intermediates` (untrusted, any order) to one of

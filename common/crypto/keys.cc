@@ -7,11 +7,13 @@
 #include <openssl/x509.h>
 
 #include <cstring>
+#include <optional>
 
 #include "common/crypto/encoding.h"
 #include "common/crypto/hash.h"
 #include "common/crypto/openssl_util.h"
 #include "common/crypto/secure_file.h"
+#include "common/crypto/spki.h"
 
 namespace outpost::crypto {
 namespace {
@@ -121,6 +123,41 @@ PublicKey& PublicKey::operator=(const PublicKey& other) {
   return *this;
 }
 
+// The fast paths of FromDer and FromPem (see spki.h): a SubjectPublicKeyInfo of a supported
+// type, parsed without OpenSSL 3.0's decoder lookups. std::nullopt means "not covered here",
+// never "invalid": the caller then runs OpenSSL's generic decoder, which decides.
+std::optional<PublicKey> PublicKey::DecodeSupportedDer(std::string_view der) {
+  ERR_set_mark();
+  X509PubkeyPtr spki = internal::ParseUndecodedSpki(der);
+  std::optional<internal::DecodedKey> decoded = internal::DecodeSupportedKey(spki.get());
+  ERR_pop_to_mark();
+  if (!decoded) return std::nullopt;
+  return PublicKey(std::move(decoded->key), decoded->algorithm);
+}
+
+std::optional<PublicKey> PublicKey::DecodeSupportedPem(std::string_view pem) {
+  // Only the plain form: the first PEM block is "PUBLIC KEY" without headers. Everything that
+  // PEM_read_bio_PUBKEY also accepts (other block types, encrypted blocks) goes to it.
+  Result<BioPtr> bio = internal::ReadOnlyBio(pem);
+  if (!bio.ok()) return std::nullopt;
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
+  long len = 0;
+  ERR_set_mark();
+  const bool read = PEM_read_bio(bio->get(), &name, &header, &data, &len) == 1;
+  ERR_pop_to_mark();
+  std::optional<PublicKey> key;
+  if (read && std::strcmp(name, PEM_STRING_PUBLIC) == 0 && header[0] == '\0') {
+    key = DecodeSupportedDer(
+        std::string_view(reinterpret_cast<const char*>(data), static_cast<size_t>(len)));
+  }
+  OPENSSL_free(name);
+  OPENSSL_free(header);
+  OPENSSL_free(data);
+  return key;
+}
+
 Result<PublicKey> PublicKey::FromEvpPkey(EVP_PKEY* key) {
   if (key == nullptr) return InvalidArgument("no public key");
   OUTPOST_ASSIGN_OR_RETURN(KeyAlgorithm algorithm, DetectAlgorithm(key));
@@ -129,6 +166,7 @@ Result<PublicKey> PublicKey::FromEvpPkey(EVP_PKEY* key) {
 }
 
 Result<PublicKey> PublicKey::FromPem(std::string_view pem) {
+  if (std::optional<PublicKey> key = DecodeSupportedPem(pem)) return *std::move(key);
   OUTPOST_ASSIGN_OR_RETURN(BioPtr bio, internal::ReadOnlyBio(pem));
   EvpPkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, NoPassword, nullptr));
   if (key == nullptr) {
@@ -140,6 +178,7 @@ Result<PublicKey> PublicKey::FromPem(std::string_view pem) {
 }
 
 Result<PublicKey> PublicKey::FromDer(std::string_view der) {
+  if (std::optional<PublicKey> key = DecodeSupportedDer(der)) return *std::move(key);
   const unsigned char* p = Bytes(der);
   EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
   if (key == nullptr) {

@@ -17,6 +17,7 @@
 // wrong; file access errors are as in secure_file.h; kInternal means OpenSSL itself failed.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,8 @@ class PublicKey {
 
  private:
   PublicKey(EvpPkeyPtr key, KeyAlgorithm algorithm);
+  static std::optional<PublicKey> DecodeSupportedDer(std::string_view der);
+  static std::optional<PublicKey> DecodeSupportedPem(std::string_view pem);
 
   EvpPkeyPtr key_;
   KeyAlgorithm algorithm_;

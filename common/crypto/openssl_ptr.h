@@ -23,6 +23,7 @@ struct OpenSslDeleter {
   void operator()(X509_req_st* p) const;
   void operator()(X509_extension_st* p) const;
   void operator()(X509_NAME* p) const;
+  void operator()(X509_PUBKEY* p) const;
   void operator()(X509_STORE* p) const;
   void operator()(X509_STORE_CTX* p) const;
 };
@@ -37,6 +38,7 @@ using X509Ptr = std::unique_ptr<X509, OpenSslDeleter>;
 using X509ReqPtr = std::unique_ptr<X509_req_st, OpenSslDeleter>;
 using X509ExtensionPtr = std::unique_ptr<X509_extension_st, OpenSslDeleter>;
 using X509NamePtr = std::unique_ptr<X509_NAME, OpenSslDeleter>;
+using X509PubkeyPtr = std::unique_ptr<X509_PUBKEY, OpenSslDeleter>;
 using X509StorePtr = std::unique_ptr<X509_STORE, OpenSslDeleter>;
 using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpenSslDeleter>;
 

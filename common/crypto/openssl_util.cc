@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -25,6 +26,7 @@ void OpenSslDeleter::operator()(X509* p) const { X509_free(p); }
 void OpenSslDeleter::operator()(X509_req_st* p) const { X509_REQ_free(p); }
 void OpenSslDeleter::operator()(X509_extension_st* p) const { X509_EXTENSION_free(p); }
 void OpenSslDeleter::operator()(X509_NAME* p) const { X509_NAME_free(p); }
+void OpenSslDeleter::operator()(X509_PUBKEY* p) const { X509_PUBKEY_free(p); }
 void OpenSslDeleter::operator()(X509_STORE* p) const { X509_STORE_free(p); }
 void OpenSslDeleter::operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
 
@@ -89,6 +91,21 @@ std::string BioContents(BIO* bio) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+std::string PemEncode(std::string_view der, std::string_view label) {
+  constexpr size_t kBytesPerLine = 48;  // 64 base64 characters
+  std::string out;
+  out.reserve(2 * label.size() + 32 + (der.size() / kBytesPerLine + 1) * 65);
+  out.append("-----BEGIN ").append(label).append("-----\n");
+  unsigned char line[65];  // 64 characters and EVP_EncodeBlock's NUL
+  for (size_t at = 0; at < der.size(); at += kBytesPerLine) {
+    const int n = EVP_EncodeBlock(line, Bytes(der) + at,
+                                  static_cast<int>(std::min(kBytesPerLine, der.size() - at)));
+    out.append(reinterpret_cast<const char*>(line), static_cast<size_t>(n)).push_back('\n');
+  }
+  out.append("-----END ").append(label).append("-----\n");
+  return out;
+}
+
 std::string FormatTime(TimePoint t) {
   using namespace std::chrono;
   const auto secs = floor<seconds>(t);
@@ -129,15 +146,21 @@ Status CheckCommonName(std::string_view common_name) {
 }
 
 Result<X509NamePtr> MakeName(std::string_view common_name) {
-  OUTPOST_RETURN_IF_ERROR(CheckCommonName(common_name));
   X509NamePtr name(X509_NAME_new());
   if (name == nullptr) DieOnOpenSslFailure("X509_NAME_new");
-  if (X509_NAME_add_entry_by_NID(name.get(), NID_commonName, MBSTRING_UTF8, Bytes(common_name),
+  OUTPOST_RETURN_IF_ERROR(SetCommonName(name.get(), common_name));
+  return name;
+}
+
+Status SetCommonName(X509_NAME* name, std::string_view common_name) {
+  OUTPOST_RETURN_IF_ERROR(CheckCommonName(common_name));
+  if (X509_NAME_entry_count(name) != 0) DieOnOpenSslFailure("SetCommonName on a non-empty name");
+  if (X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8, Bytes(common_name),
                                  static_cast<int>(common_name.size()), -1, 0) != 1) {
     return OpenSslFailure(Errc::kInvalidArgument, "the common name \"" + std::string(common_name) +
                                                       "\" is not valid UTF-8");
   }
-  return name;
+  return Status::Ok();
 }
 
 std::string CommonNameOf(const X509_NAME* name) {

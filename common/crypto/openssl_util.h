@@ -31,6 +31,9 @@ Result<BioPtr> ReadOnlyBio(std::string_view data);
 BioPtr WritableBio(bool secure = false);
 // The bytes written to a memory BIO so far.
 std::string BioContents(BIO* bio);
+// `der` as a PEM block labelled `label` ("CERTIFICATE"), byte for byte what PEM_write_bio
+// writes (64-character base64 lines), without its BIO and encoder-context round trips.
+std::string PemEncode(std::string_view der, std::string_view label);
 
 inline const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
@@ -46,6 +49,9 @@ Result<TimePoint> FromAsn1Time(const ASN1_TIME* t);
 Status CheckCommonName(std::string_view common_name);
 // A distinguished name holding only CN=`common_name` (UTF8String).
 Result<X509NamePtr> MakeName(std::string_view common_name);
+// Makes the empty `name` (e.g. a new certificate's own subject) what MakeName returns, in place:
+// setting a copy with X509_set_subject_name costs an encode and a full parse of the name.
+Status SetCommonName(X509_NAME* name, std::string_view common_name);
 // The first commonName in `name` as UTF-8, or "" if there is none.
 std::string CommonNameOf(const X509_NAME* name);
 

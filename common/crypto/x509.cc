@@ -12,6 +12,7 @@
 
 #include "common/crypto/hash.h"
 #include "common/crypto/openssl_util.h"
+#include "common/crypto/spki.h"
 
 namespace outpost::crypto {
 namespace {
@@ -23,6 +24,10 @@ using internal::OpenSslFailure;
 constexpr size_t kMaxCertificateFileBytes = 1024 * 1024;
 
 int NoPassword(char*, int, int, void*) { return -1; }
+
+struct OpenSslFree {
+  void operator()(unsigned char* p) const { OPENSSL_free(p); }
+};
 
 struct GeneralNamesDeleter {
   void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
@@ -147,13 +152,7 @@ Result<Certificate> Certificate::LoadFile(const std::filesystem::path& path) {
   return cert;
 }
 
-std::string Certificate::ToPem() const {
-  BioPtr bio = internal::WritableBio();
-  if (PEM_write_bio_X509(bio.get(), cert_.get()) != 1) {
-    DieOnOpenSslFailure("cannot encode a certificate as PEM");
-  }
-  return internal::BioContents(bio.get());
-}
+std::string Certificate::ToPem() const { return internal::PemEncode(ToDer(), PEM_STRING_X509); }
 
 std::string Certificate::ToDer() const {
   return ToDerWith<X509, i2d_X509>(cert_.get(), "cannot encode a certificate as DER");
@@ -253,28 +252,68 @@ Result<CertificateSigningRequest> CertificateSigningRequest::Create(const Privat
   if (X509_REQ_sign(req.get(), key.get(), CertificateSignatureDigest(key.algorithm())) <= 0) {
     return OpenSslFailure(Errc::kInternal, "cannot sign a certificate signing request");
   }
-  return CertificateSigningRequest(std::move(req));
+  return CertificateSigningRequest(std::move(req), nullptr);
+}
+
+// Parses in two steps so that the usual request costs no OpenSSL 3.0 decoder lookup (see
+// spki.h): the request without decoding its key, then the key by DecodeSupportedKey. A request
+// that this does not cover is parsed again exactly as before, by d2i_X509_REQ.
+Result<CertificateSigningRequest> CertificateSigningRequest::Parse(std::string_view der,
+                                                                   bool whole_input) {
+  const unsigned char* p = Bytes(der);
+  ERR_set_mark();
+  X509ReqPtr req(reinterpret_cast<X509_REQ*>(
+      ASN1_item_d2i_ex(nullptr, &p, static_cast<long>(der.size()), ASN1_ITEM_rptr(X509_REQ),
+                       internal::UndecodedKeyContext(), nullptr)));
+  if (req != nullptr) {
+    if (auto decoded = internal::DecodeSupportedKey(X509_REQ_get_X509_PUBKEY(req.get()))) {
+      ERR_clear_last_mark();
+      if (whole_input) {
+        OUTPOST_RETURN_IF_ERROR(CheckNoTrailingBytes(der, p, "DER certificate signing request"));
+      }
+      return CertificateSigningRequest(std::move(req), std::move(decoded->key));
+    }
+  }
+  ERR_pop_to_mark();  // the generic parse below reports its own errors
+  p = Bytes(der);
+  req.reset(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+  if (req == nullptr) {
+    return OpenSslFailure(Errc::kInvalidArgument, "not a DER certificate signing request");
+  }
+  if (whole_input) {
+    OUTPOST_RETURN_IF_ERROR(CheckNoTrailingBytes(der, p, "DER certificate signing request"));
+  }
+  return CertificateSigningRequest(std::move(req), nullptr);
 }
 
 Result<CertificateSigningRequest> CertificateSigningRequest::FromPem(std::string_view pem) {
   OUTPOST_ASSIGN_OR_RETURN(BioPtr bio, internal::ReadOnlyBio(pem));
-  X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, NoPassword, nullptr));
-  if (req == nullptr) {
+  // What PEM_read_bio_X509_REQ does before its d2i_X509_REQ: the first "CERTIFICATE REQUEST"
+  // (or "NEW CERTIFICATE REQUEST") block, decoded from base64. Trailing bytes after the DER
+  // are ignored, as they always were for PEM.
+  unsigned char* data = nullptr;
+  long len = 0;
+  if (PEM_bytes_read_bio(&data, &len, nullptr, PEM_STRING_X509_REQ, bio.get(), NoPassword,
+                         nullptr) != 1) {
     return OpenSslFailure(Errc::kInvalidArgument,
                           "not a PEM certificate signing request (expected \"-----BEGIN "
                           "CERTIFICATE REQUEST-----\")");
   }
-  return CertificateSigningRequest(std::move(req));
+  std::unique_ptr<unsigned char, OpenSslFree> der(data);
+  Result<CertificateSigningRequest> csr =
+      Parse(std::string_view(reinterpret_cast<const char*>(data), static_cast<size_t>(len)),
+            /*whole_input=*/false);
+  if (!csr.ok()) {
+    return Status(csr.status().code(),
+                  "not a PEM certificate signing request (expected \"-----BEGIN CERTIFICATE "
+                  "REQUEST-----\"): " +
+                      csr.status().message());
+  }
+  return csr;
 }
 
 Result<CertificateSigningRequest> CertificateSigningRequest::FromDer(std::string_view der) {
-  const unsigned char* p = Bytes(der);
-  X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
-  if (req == nullptr) {
-    return OpenSslFailure(Errc::kInvalidArgument, "not a DER certificate signing request");
-  }
-  OUTPOST_RETURN_IF_ERROR(CheckNoTrailingBytes(der, p, "DER certificate signing request"));
-  return CertificateSigningRequest(std::move(req));
+  return Parse(der, /*whole_input=*/true);
 }
 
 std::string CertificateSigningRequest::ToPem() const {
@@ -290,8 +329,12 @@ std::string CertificateSigningRequest::ToDer() const {
                                            "cannot encode a certificate signing request as DER");
 }
 
+EVP_PKEY* CertificateSigningRequest::Key() const {
+  return key_ != nullptr ? key_.get() : X509_REQ_get0_pubkey(req_.get());
+}
+
 Status CertificateSigningRequest::VerifySelfSignature() const {
-  EVP_PKEY* key = X509_REQ_get0_pubkey(req_.get());
+  EVP_PKEY* key = Key();
   if (key == nullptr) {
     return OpenSslFailure(Errc::kInvalidArgument,
                           "the certificate signing request's public key cannot be decoded");
@@ -305,7 +348,7 @@ Status CertificateSigningRequest::VerifySelfSignature() const {
 }
 
 Result<PublicKey> CertificateSigningRequest::public_key() const {
-  EVP_PKEY* key = X509_REQ_get0_pubkey(req_.get());
+  EVP_PKEY* key = Key();
   if (key == nullptr) {
     return OpenSslFailure(Errc::kInvalidArgument,
                           "the certificate signing request's public key cannot be decoded");

@@ -90,7 +90,8 @@ class CertificateSigningRequest {
   // 1 to 64 bytes of UTF-8.
   static Result<CertificateSigningRequest> Create(const PrivateKey& key,
                                                   std::string_view common_name);
-  // "-----BEGIN CERTIFICATE REQUEST-----" PEM, or DER.
+  // "-----BEGIN CERTIFICATE REQUEST-----" PEM, or DER. An ed25519 or ecdsa-p256 public key
+  // (the usual case) is decoded directly; any other key by OpenSSL's generic decoder.
   static Result<CertificateSigningRequest> FromPem(std::string_view pem);
   static Result<CertificateSigningRequest> FromDer(std::string_view der);
 
@@ -107,12 +108,19 @@ class CertificateSigningRequest {
   Result<PublicKey> public_key() const;
   std::string subject_common_name() const;
 
+  // The parsed request. For a parsed ed25519 or ecdsa-p256 request the X509_REQ's own copy
+  // of the key is left undecoded (X509_REQ_get0_pubkey returns nullptr): use public_key().
   X509_req_st* get() const { return req_.get(); }
 
  private:
-  explicit CertificateSigningRequest(X509ReqPtr req) : req_(std::move(req)) {}
+  CertificateSigningRequest(X509ReqPtr req, EvpPkeyPtr key)
+      : req_(std::move(req)), key_(std::move(key)) {}
+  static Result<CertificateSigningRequest> Parse(std::string_view der, bool whole_input);
+  // The request's public key: key_ if it was decoded on parsing, else the X509_REQ's own.
+  EVP_PKEY* Key() const;
 
   X509ReqPtr req_;
+  EvpPkeyPtr key_;  // nullptr when the X509_REQ holds the decoded key
 };
 
 }  // namespace outpost::crypto
