@@ -176,6 +176,9 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   tls.min_version = impl->config.tls.min_version == config::TlsVersion::kTls13 ? "1.3" : "1.2";
 
   sqlite::WriterOptions writer_options;
+  writer_options.synchronous = impl->config.database.synchronous == config::Durability::kNormal
+                                   ? sqlite::Synchronous::kNormal
+                                   : sqlite::Synchronous::kFull;
   OUTPOST_ASSIGN_OR_RETURN(impl->writer, sqlite::Writer::Create(dir.database(), writer_options,
                                                                 store::SatelliteMigrations()));
   OUTPOST_ASSIGN_OR_RETURN(impl->readers, sqlite::ReaderPool::Create(dir.database()));

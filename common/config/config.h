@@ -82,6 +82,21 @@ struct PolicyConfig {
   bool operator==(const PolicyConfig&) const = default;
 };
 
+// How the database trades durability for speed (SQLite's PRAGMA synchronous in WAL mode).
+// Both keep everything acknowledged across kill -9 and crashes of the satellite (DESIGN.md
+// section 5); they differ on power loss or a crash of the operating system. See
+// docs/decisions.md ("Durability").
+enum class Durability {
+  kFull,    // every commit is fsynced before it is acknowledged: survives power loss too
+  kNormal,  // the WAL is fsynced at checkpoints: a power loss may undo the last commits
+};
+
+struct DatabaseConfig {
+  Durability synchronous = Durability::kNormal;
+
+  bool operator==(const DatabaseConfig&) const = default;
+};
+
 struct LogConfig {
   std::string level = "info";   // trace | debug | info | warn | error
   std::string format = "text";  // text | json (see common/log/logging.h)
@@ -95,6 +110,7 @@ struct Config {
   ServerConfig server;
   SyncConfig sync;
   PolicyConfig policy;
+  DatabaseConfig database;
   LogConfig log;
   // Not a key in the file: set by code from --data-dir. Relative paths resolve against it.
   std::filesystem::path data_dir;

@@ -111,6 +111,14 @@ Result<TlsVersion> ParseTlsVersion(const std::string& text) {
 }
 std::string FormatTlsVersion(TlsVersion v) { return v == TlsVersion::kTls13 ? "1.3" : "1.2"; }
 
+Result<Durability> ParseDurability(const std::string& text) {
+  if (text == "full") return Durability::kFull;
+  if (text == "normal") return Durability::kNormal;
+  return InvalidArgument(Quoted(text) +
+                         " is not a durability level; accepted: \"full\", \"normal\"");
+}
+std::string FormatDurability(Durability d) { return d == Durability::kNormal ? "normal" : "full"; }
+
 Result<SyncMode> ParseSyncMode(const std::string& text) {
   if (text == "offline") return SyncMode::kOffline;
   if (text == "online") return SyncMode::kOnline;
@@ -272,6 +280,14 @@ std::vector<Key> MakeKeys() {
           "policy.registration_rate_per_minute",
           "Device registrations accepted per minute; more are refused.",
           [](auto& c) -> auto& { return c.policy.registration_rate_per_minute; }, 1, 1'000'000),
+
+      TextKey(
+          "database.synchronous",
+          "\"full\": every commit reaches the disk before it is acknowledged (survives power "
+          "loss); \"normal\": commits reach the disk at checkpoints (survives kill -9 and "
+          "crashes, a power loss may undo the last commits; several times faster on slow disks).",
+          [](auto& c) -> auto& { return c.database.synchronous; }, ParseDurability,
+          FormatDurability),
 
       TextKey(
           "log.level", "Least severe messages logged: trace, debug, info, warn or error.",

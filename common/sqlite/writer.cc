@@ -1,5 +1,7 @@
 #include "common/sqlite/writer.h"
 
+#include <sqlite3.h>
+
 #include <future>
 #include <string>
 #include <utility>
@@ -8,10 +10,14 @@ namespace outpost::sqlite {
 namespace {
 
 // Savepoint that brackets each unit inside the batch transaction. The name is ours; Work must
-// not release or roll back to it (see the class comment).
+// not release or roll back to it (see the class comment). Run as cached prepared statements:
+// they bracket every unit, and preparing them each time cost more than the savepoint itself.
 constexpr std::string_view kSavepoint = "SAVEPOINT outpost_unit";
 constexpr std::string_view kRelease = "RELEASE outpost_unit";
 constexpr std::string_view kRollbackTo = "ROLLBACK TO outpost_unit";
+
+// The writer checkpoints itself once the WAL holds this many times checkpoint_pages.
+constexpr int kInlineCheckpointFactor = 4;
 
 }  // namespace
 
@@ -25,16 +31,71 @@ Result<std::unique_ptr<Writer>> Writer::Create(const std::filesystem::path& path
   open_options.busy_timeout = options.busy_timeout;
   OUTPOST_ASSIGN_OR_RETURN(Connection connection, Connection::Open(path, open_options));
   OUTPOST_RETURN_IF_ERROR(Migrate(connection, migrations));
-  return std::unique_ptr<Writer>(new Writer(std::move(connection), options));
+  std::optional<Connection> checkpoint_connection;
+  if (options.checkpoint_pages > 0) {
+    OUTPOST_ASSIGN_OR_RETURN(checkpoint_connection, Connection::Open(path, open_options));
+  }
+  return std::unique_ptr<Writer>(
+      new Writer(std::move(connection), std::move(checkpoint_connection), options));
 }
 
-Writer::Writer(Connection connection, const WriterOptions& options)
+Writer::Writer(Connection connection, std::optional<Connection> checkpoint_connection,
+               const WriterOptions& options)
     : connection_(std::move(connection)),
       path_(connection_.path()),
       max_batch_(options.max_batch),
-      thread_([this] { Loop(); }) {}
+      checkpoint_connection_(std::move(checkpoint_connection)),
+      checkpoint_pages_(options.checkpoint_pages),
+      thread_([this] { Loop(); }) {
+  if (checkpoint_connection_) {
+    // Replaces SQLite's automatic checkpoint (which is itself a WAL hook) on this connection.
+    sqlite3_wal_hook(connection_.handle(), &Writer::OnWalCommit, this);
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+  }
+}
 
 Writer::~Writer() { Stop(); }
+
+int Writer::OnWalCommit(void* self, sqlite3* db, const char* name, int pages) {
+  auto* writer = static_cast<Writer*>(self);
+  if (pages < writer->checkpoint_pages_) return SQLITE_OK;
+  if (pages >= kInlineCheckpointFactor * writer->checkpoint_pages_) {
+    // Under a steady stream of batches the background checkpoint never finds the WAL idle, so
+    // SQLite never restarts it from the beginning and it would grow without bound. Catching up
+    // here is cheap (the background thread copied most pages already) and lets the next
+    // transaction restart the WAL. SQLite runs one checkpoint at a time (another gets BUSY), so
+    // this waits for a background one to finish first. Failure is harmless: the next commit
+    // tries again.
+    std::lock_guard running(writer->checkpoint_run_mu_);
+    (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+  {
+    std::lock_guard lock(writer->checkpoint_mu_);
+    writer->checkpoint_requested_ = true;
+  }
+  writer->checkpoint_wanted_.notify_one();
+  return SQLITE_OK;
+}
+
+void Writer::CheckpointLoop() {
+  std::unique_lock lock(checkpoint_mu_);
+  while (true) {
+    checkpoint_wanted_.wait(lock, [this] { return checkpoint_requested_ || checkpoint_stopping_; });
+    if (checkpoint_stopping_) break;
+    checkpoint_requested_ = false;
+    lock.unlock();
+    int rc = SQLITE_OK;
+    {
+      std::lock_guard running(checkpoint_run_mu_);
+      rc = sqlite3_wal_checkpoint_v2(checkpoint_connection_->handle(), "main",
+                                     SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
+    // BUSY means another checkpoint is running; anything else is retried at the next request
+    // and, at worst, the WAL grows until the final checkpoint at Stop().
+    if (rc == SQLITE_OK) checkpoints_.fetch_add(1);
+    lock.lock();
+  }
+}
 
 void Writer::Submit(Work work, Done done) {
   if (!work) {
@@ -90,6 +151,7 @@ WriterStats Writer::Stats() const {
   stats.last_batch_size = last_batch_size_.load();
   stats.max_batch_size = max_batch_size_.load();
   stats.failed_commits = failed_commits_.load();
+  stats.checkpoints = checkpoints_.load();
   return stats;
 }
 
@@ -116,6 +178,15 @@ void Writer::Loop() {
     CommitBatch(batch);
     batch.clear();
   }
+  // The checkpoint connection closes first, so that the writer's is the last one and SQLite's
+  // final checkpoint at its close can remove the WAL.
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_wanted_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  checkpoint_connection_.reset();
   CloseConnection();
 }
 
@@ -174,7 +245,7 @@ void Writer::CommitBatch(std::vector<Unit>& batch) {
 }
 
 Status Writer::RunUnit(Unit& unit, bool& transaction_intact) {
-  Status savepoint = connection_.Exec(kSavepoint);
+  Status savepoint = connection_.ExecPrepared(kSavepoint).status();
   if (!savepoint.ok()) {
     transaction_intact = connection_.InTransaction();
     return savepoint.WithContext("starting a unit of work");
@@ -188,12 +259,12 @@ Status Writer::RunUnit(Unit& unit, bool& transaction_intact) {
     return outcome;
   }
   if (outcome.ok()) {
-    Status release = connection_.Exec(kRelease);
+    Status release = connection_.ExecPrepared(kRelease).status();
     if (release.ok()) return outcome;
     outcome = release.WithContext("finishing a unit of work");
   }
-  Status undo = connection_.Exec(kRollbackTo);
-  if (undo.ok()) undo = connection_.Exec(kRelease);
+  Status undo = connection_.ExecPrepared(kRollbackTo).status();
+  if (undo.ok()) undo = connection_.ExecPrepared(kRelease).status();
   if (!undo.ok()) transaction_intact = false;
   return outcome;
 }

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -25,8 +26,15 @@ namespace outpost::sqlite {
 
 struct WriterOptions {
   size_t max_batch = 256;                        // units per transaction; at least 1
-  Synchronous synchronous = Synchronous::kFull;  // kNormal is for tests and benchmarks only
+  Synchronous synchronous = Synchronous::kFull;  // see config::Durability (database.synchronous)
   std::chrono::milliseconds busy_timeout{5000};
+  // WAL checkpoints run on a thread of their own, with their own connection, once the WAL holds
+  // this many pages after a commit (SQLite's own automatic checkpoint would run inside the
+  // committing writer and stall every unit queued behind it while it copies and fsyncs pages).
+  // Should the WAL reach 4 times this, the writer catches up itself (only the pages the
+  // background checkpoint has not copied yet), so that the WAL restarts and stays bounded.
+  // 0: leave checkpoints to SQLite (wal_autocheckpoint, on the writer thread).
+  int checkpoint_pages = 1000;
 };
 
 // Counters for monitoring. Each field is read atomically, but the struct is not one snapshot:
@@ -38,6 +46,7 @@ struct WriterStats {
   uint64_t last_batch_size = 0;  // units in the most recent batch
   uint64_t max_batch_size = 0;   // largest batch so far
   uint64_t failed_commits = 0;   // batches whose BEGIN or COMMIT failed
+  uint64_t checkpoints = 0;      // background WAL checkpoints run (see checkpoint_pages)
 };
 
 // Owns the read-write connection to one database and the thread that writes to it. All writes go
@@ -101,8 +110,13 @@ class Writer {
     Done done;
   };
 
-  Writer(Connection connection, const WriterOptions& options);
+  Writer(Connection connection, std::optional<Connection> checkpoint_connection,
+         const WriterOptions& options);
   void Loop();
+  // The checkpoint thread: waits for the WAL hook to ask, checkpoints (PASSIVE: never waits for
+  // or blocks the writer or readers), until Stop().
+  void CheckpointLoop();
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
   void CommitBatch(std::vector<Unit>& batch);
   Status RunUnit(Unit& unit, bool& transaction_intact);
   void AbandonTransaction();
@@ -130,6 +144,18 @@ class Writer {
   std::atomic<uint64_t> last_batch_size_{0};
   std::atomic<uint64_t> max_batch_size_{0};
   std::atomic<uint64_t> failed_commits_{0};
+  std::atomic<uint64_t> checkpoints_{0};
+
+  // Background checkpoints (empty when checkpoint_pages is 0).
+  std::optional<Connection>
+      checkpoint_connection_;  // checkpoint thread; closed by the writer thread
+  const int checkpoint_pages_;
+  std::mutex checkpoint_mu_;
+  std::mutex checkpoint_run_mu_;  // held while either connection runs a checkpoint
+  std::condition_variable checkpoint_wanted_;
+  bool checkpoint_requested_ = false;  // guarded by checkpoint_mu_
+  bool checkpoint_stopping_ = false;   // guarded by checkpoint_mu_
+  std::thread checkpoint_thread_;
 
   std::thread thread_;  // last: starts after every other member is ready
 };

@@ -56,6 +56,9 @@ token_max_expiry_days = 90
 clock_rollback_tolerance = "1m"
 registration_rate_per_minute = 60
 
+[database]
+synchronous = "full"
+
 [log]
 level = "debug"
 format = "json"
@@ -72,6 +75,7 @@ Config FullConfig() {
   c.server = {4, 500, 4096, 2048, 4, 5s, 10s, 20s, 2min, 0s};
   c.sync = {SyncMode::kOnline, "https://central.example.com/v1/sync", 30min, 90s, 12h};
   c.policy = {days(60), days(20), 5min, days(730), days(365), 7, 90, 1min, 60};
+  c.database.synchronous = Durability::kFull;
   c.log = {"debug", "json"};
   return c;
 }
@@ -125,7 +129,7 @@ TEST(ParseConfigTest, UnknownTopLevelKeyErrorListsKeysAndTables) {
   EXPECT_CONTAINS(m, "outpost.toml:2:1: unknown key 'listen_address'");
   EXPECT_CONTAINS(m,
                   "known top-level keys: listen; known tables: [tls], [server], [sync], "
-                  "[policy], [log]");
+                  "[policy], [database], [log]");
 }
 
 TEST(ParseConfigTest, DataDirInTheFileIsExplained) {
@@ -137,7 +141,7 @@ TEST(ParseConfigTest, DataDirInTheFileIsExplained) {
 TEST(ParseConfigTest, UnknownTableErrorNamesTableAndLine) {
   EXPECT_EQ(ParseError("listen = \"127.0.0.1:1\"\n\n[tsl]\ncertificate = \"a.pem\"\n"),
             "outpost.toml:3:2: unknown table [tsl] (did you mean [tls]?); known tables: [tls], "
-            "[server], [sync], [policy], [log]");
+            "[server], [sync], [policy], [database], [log]");
 }
 
 TEST(ParseConfigTest, TableNestedInASectionIsAnUnknownKey) {
@@ -201,6 +205,9 @@ TEST(ParseConfigTest, BadValueErrorsNameKeyValueAndWhatIsAccepted) {
                   "sync.central_url: \"http://c.example.com\" is not an https:// URL");
   EXPECT_CONTAINS(ParseError("[log]\nlevel = \"loud\"\n"),
                   "log.level: \"loud\" is not a log level");
+  EXPECT_CONTAINS(ParseError("[database]\nsynchronous = \"off\"\n"),
+                  "database.synchronous: \"off\" is not a durability level; accepted: \"full\", "
+                  "\"normal\"");
 }
 
 TEST(ParseConfigTest, SyntaxErrorNamesThePosition) {

@@ -41,6 +41,8 @@ TEST(ConfigDefaultsTest, MatchTheDesign) {
   EXPECT_EQ(c.tls.min_version, TlsVersion::kTls12);
   EXPECT_EQ(c.log.level, "info");
   EXPECT_EQ(c.log.format, "text");
+  // Durable across kill -9 (the design's bar); "full" adds power-loss durability.
+  EXPECT_EQ(c.database.synchronous, Durability::kNormal);
 }
 
 TEST(ValidateTest, RejectsAuthorizationRenewalNotShorterThanValidity) {
