@@ -25,6 +25,10 @@ struct Request {
   std::string remote_address;  // peer IP, without port
   // Set when the client presented a certificate that chains to the satellite CA (mTLS).
   std::optional<crypto::Certificate> client_certificate;
+  // Runs `work` later on one of the server's I/O threads, the one serving this connection (e.g.
+  // to finish an answer there rather than on the thread that completed it). Set by the server;
+  // empty in requests built by hand (tests), where callers fall back to running inline.
+  std::function<void(std::function<void()>)> defer;
 
   // Returns the header value or "" when absent. `name` must be lower-case.
   const std::string& Header(const std::string& name) const;

@@ -315,6 +315,9 @@ class Session : public std::enable_shared_from_this<Session> {
     request->body = std::move(raw.body());
     request->remote_address = remote_address_;
     request->client_certificate = client_certificate_;
+    request->defer = [executor = stream_.get_executor()](std::function<void()> work) {
+      net::post(executor, std::move(work));
+    };
 
     Router::Match match = server_->router().Find(*request);
     const int route = match.route_index;

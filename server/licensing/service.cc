@@ -420,7 +420,8 @@ Result<v1::SignedAuthorization> LicensingService::Sign(
 }
 
 void LicensingService::Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
-                                 Callback<v1::SignedAuthorization> done) {
+                                 Callback<v1::SignedAuthorization> done,
+                                 std::function<void(std::function<void()>)> sign_on) {
   std::vector<TagRequest> tags;
   tags.reserve(request.tags_size());
   for (const v1::TagUse& t : request.tags()) tags.push_back({t.tag(), t.count()});
@@ -460,10 +461,11 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
         outcome->decision = std::move(decision);
         return Status::Ok();
       },
-      [this, outcome, done = std::move(done)](Status s) {
+      [this, outcome, done = std::move(done), sign_on = std::move(sign_on)](Status s) {
         if (!s.ok()) return done(s);
         // Committed: the signature (the costly part of the answer) need not hold the writer.
         auto sign = [this, outcome, done] { done(Sign(outcome->device, outcome->decision)); };
+        if (sign_on) return sign_on(std::move(sign));
         if (options_.offload) return options_.offload(std::move(sign));
         sign();
       });

@@ -101,8 +101,11 @@ class LicensingService {
   Result<DeviceIdentity> Identify(const std::optional<crypto::Certificate>& certificate) const;
   // POST /v1/devices/authorize: the signed answer. kInvalidArgument (tags, counts, duplicates),
   // kUnauthenticated (the instance went away meanwhile).
+  // `sign_on` runs the signing (the costly part of the answer) after the commit, e.g. on the
+  // connection's I/O thread; empty: options.offload, else inline on the writer thread.
   void Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
-                 Callback<v1::SignedAuthorization> done);
+                 Callback<v1::SignedAuthorization> done,
+                 std::function<void(std::function<void()>)> sign_on = {});
   // POST /v1/devices/release: everything back, deregistered.
   void ReleaseSelf(const DeviceIdentity& device, Callback<v1::ReleaseResponse> done);
   // GET /v1/devices/self.
