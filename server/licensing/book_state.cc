@@ -77,15 +77,17 @@ PoolBook::Restorer::Restorer(PoolBook& book)
 
 PoolBook::Restorer::~Restorer() = default;
 
-bool PoolBook::Restorer::Validated(std::string_view name, uint8_t role) const {
+std::optional<uint32_t> PoolBook::Restorer::Validated(std::string_view name, uint8_t role) const {
   const std::optional<uint32_t> id = devices_->names.Find(name);
-  return id && *id < validated_.size() && (validated_[*id] & role) != 0;
+  if (!id || *id >= validated_.size() || (validated_[*id] & role) == 0) return std::nullopt;
+  return id;
 }
 
-void PoolBook::Restorer::MarkValid(std::string_view name, uint8_t role) {
+uint32_t PoolBook::Restorer::MarkValid(std::string_view name, uint8_t role) {
   const uint32_t id = devices_->names.Intern(name);
   if (id >= validated_.size()) validated_.resize(id + 1, 0);
   validated_[id] |= role;
+  return id;
 }
 
 void PoolBook::Restorer::Reserve(size_t devices) { devices_->Reserve(devices); }
@@ -118,19 +120,19 @@ Status PoolBook::Restorer::AddConsumption(std::string_view instance_id, std::str
   const bool same_instance = !last_instance_.empty() && instance_id == last_instance_;
   uint32_t slot = last_slot_;
   if (!same_instance) {
-    std::optional<uint32_t> found = d.Find(instance_id);
+    // A new run of rows is a new instance unless the rows were out of order: add first, and
+    // look the instance up only when that fails (one lookup per device, not two).
+    Status s = ValidateInstanceId(instance_id);
+    if (s.ok() && !Validated(va, kVa)) s = ValidateVaName(va);
+    const Udi udi{std::string(pid), std::string(serial)};
+    if (s.ok()) s = ValidateUdi(udi);
+    if (!s.ok()) return Corrupt(s, what());
+    MarkValid(va, kVa);
+    std::optional<uint32_t> found = d.Add(instance_id, va, udi);
+    if (!found) found = d.Find(instance_id);
     if (!found) {
-      Status s = ValidateInstanceId(instance_id);
-      if (s.ok() && !Validated(va, kVa)) s = ValidateVaName(va);
-      const Udi udi{std::string(pid), std::string(serial)};
-      if (s.ok()) s = ValidateUdi(udi);
-      if (!s.ok()) return Corrupt(s, what());
-      MarkValid(va, kVa);
-      found = d.Add(instance_id, va, udi);
-      if (!found) {
-        return DataLoss("restoring licensing state: UDI " + Quote(udi.ToString()) +
-                        " in virtual account " + Quote(va) + " is held by two instances");
-      }
+      return DataLoss("restoring licensing state: UDI " + Quote(udi.ToString()) +
+                      " in virtual account " + Quote(va) + " is held by two instances");
     }
     slot = *found;
     last_slot_ = slot;
@@ -141,11 +143,12 @@ Status PoolBook::Restorer::AddConsumption(std::string_view instance_id, std::str
     return DataLoss("restoring licensing state: " + what() +
                     " names another virtual account or UDI than its other rows");
   }
-  if (!Validated(tag, kTag)) {
+  std::optional<uint32_t> validated_tag = Validated(tag, kTag);
+  if (!validated_tag) {
     if (Status s = ValidateTag(tag); !s.ok()) return Corrupt(s, what());
-    MarkValid(tag, kTag);
+    validated_tag = MarkValid(tag, kTag);
   }
-  const uint32_t tag_id = d.names.Intern(tag);
+  const uint32_t tag_id = *validated_tag;
   if (count < 1 || count > kMaxCount) {
     return Corrupt(ValidateCount(count, "count of tag " + Quote(tag)), what());
   }

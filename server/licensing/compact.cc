@@ -6,32 +6,38 @@
 namespace outpost::server::licensing {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // uppercase is another text: it would not convert back
-}
+// Lowercase hex digits to their values, anything else to -1 (uppercase is another text: it
+// would not convert back). A table: this runs for every device at start-up.
+constexpr std::array<int8_t, 256> kHexValues = [] {
+  std::array<int8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = -1;
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 10);
+  return t;
+}();
+
+int HexValue(char c) { return kHexValues[static_cast<unsigned char>(c)]; }
 
 constexpr char kHex[] = "0123456789abcdef";
 constexpr size_t kUuidLength = 36;
-
-bool IsUuidDash(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
+// Where each byte's two digits start in "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
+constexpr std::array<uint8_t, 16> kUuidDigits = {0,  2,  4,  6,  9,  11, 14, 16,
+                                                 19, 21, 24, 26, 28, 30, 32, 34};
 
 // The 16 bytes of a lowercase hyphenated UUID, or nullopt.
 std::optional<std::array<uint8_t, 16>> ParseUuid(std::string_view id) {
-  if (id.size() != kUuidLength) return std::nullopt;
-  std::array<uint8_t, 16> out{};
-  size_t nibble = 0;
-  for (size_t i = 0; i < id.size(); ++i) {
-    if (IsUuidDash(i)) {
-      if (id[i] != '-') return std::nullopt;
-      continue;
-    }
-    const int v = HexValue(id[i]);
-    if (v < 0) return std::nullopt;
-    out[nibble / 2] = static_cast<uint8_t>(out[nibble / 2] | (nibble % 2 == 0 ? v << 4 : v));
-    ++nibble;
+  if (id.size() != kUuidLength || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-') {
+    return std::nullopt;
   }
+  std::array<uint8_t, 16> out{};
+  int bad = 0;  // any -1 makes it negative
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int hi = HexValue(id[kUuidDigits[i]]);
+    const int lo = HexValue(id[kUuidDigits[i] + 1]);
+    bad |= hi | lo;
+    out[i] = static_cast<uint8_t>(hi << 4 | (lo & 0x0f));
+  }
+  if (bad < 0) return std::nullopt;
   return out;
 }
 

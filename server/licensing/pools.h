@@ -212,10 +212,11 @@ class PoolBook::Restorer {
   std::map<PoolKey, Pool> pools_;
   std::vector<Entitlement> entitlements_;
   std::unique_ptr<BookDevices> devices_;
-  // Whether `name` was validated in `role` (names are checked once, not once per row).
+  // Names are checked once in each role they appear in, not once per row.
   static constexpr uint8_t kVa = 1, kTag = 2;
-  bool Validated(std::string_view name, uint8_t role) const;
-  void MarkValid(std::string_view name, uint8_t role);
+  // The name's id if it was validated in `role`; MarkValid interns it and returns its id.
+  std::optional<uint32_t> Validated(std::string_view name, uint8_t role) const;
+  uint32_t MarkValid(std::string_view name, uint8_t role);
 
   std::unordered_map<uint64_t, int64_t> in_use_;  // (va id << 32 | tag id) -> units
   std::vector<uint8_t> validated_;                // roles by name id

@@ -43,18 +43,15 @@ void DeviceRegistry::Unindex(uint32_t slot) {
 }
 
 void DeviceRegistry::Put(const RegisteredDevice& device) {
+  // The new device is written into a free slot and offered to the id index, which finds an
+  // existing instance in the same probe (one parse and one lookup per row when loading).
   uint32_t slot;
-  if (std::optional<uint32_t> existing = FindSlot(device.instance_id)) {
-    slot = *existing;
-    Unindex(slot);
-  } else if (!free_.empty()) {
+  if (!free_.empty()) {
     slot = free_.back();
     free_.pop_back();
-    ++live_;
   } else {
     slot = static_cast<uint32_t>(slots_.size());
     slots_.emplace_back();
-    ++live_;
   }
   Slot& s = slots_[slot];
   s.id = MakeInstanceKey(device.instance_id, other_ids_);
@@ -65,7 +62,18 @@ void DeviceRegistry::Put(const RegisteredDevice& device) {
   s.cert_serial = PackHex(device.cert_serial, other_ids_);
   s.serial = device.udi.serial;
   s.cert_not_after = device.cert_not_after;
-  by_id_.insert(slot);
+  if (auto [it, added] = by_id_.insert(slot); added) {
+    ++live_;
+  } else {
+    // Registered already: that slot takes the new values and this one goes back.
+    const uint32_t existing = *it;
+    Unindex(existing);
+    slots_[existing] = std::move(s);
+    s = Slot{};
+    free_.push_back(slot);
+    slot = existing;
+    by_id_.insert(slot);
+  }
   // The last device put with a UDI or (VA, serial) is the one it names, as a map assignment.
   if (auto it = by_udi_.find(slot); it != by_udi_.end()) by_udi_.erase(it);
   by_udi_.insert(slot);

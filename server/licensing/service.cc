@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cmath>
 #include <future>
 
@@ -150,12 +151,18 @@ Status LicensingService::RunUnit(Work work) {
 
 Status LicensingService::ReloadLocked(sqlite::Connection& db) {
   // Streamed from the rows into the compact structures; the old state stays until both loaded.
+  const auto started = std::chrono::steady_clock::now();
   auto registry = std::make_unique<DeviceRegistry>();
   OUTPOST_RETURN_IF_ERROR(LoadRegistry(db, *registry));
+  const auto registry_loaded = std::chrono::steady_clock::now();
   PoolBook::Restorer restorer(book_);
   OUTPOST_RETURN_IF_ERROR(LoadBook(db, *registry, restorer));
   OUTPOST_RETURN_IF_ERROR(restorer.Finish(Now()));
   registry_ = std::move(registry);
+  const auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
+  spdlog::info("licensing state loaded: {} devices in {:.3f} s, the book in {:.3f} s",
+               registry_->size(), seconds(registry_loaded - started),
+               seconds(std::chrono::steady_clock::now() - registry_loaded));
   stale_ = false;
   ++reloads_;
   if (reloads_ > 1) spdlog::warn("licensing state reloaded from the database after a failed write");
