@@ -21,7 +21,9 @@ std::optional<int64_t> OptionalSeconds(const std::optional<TimePoint>& t) {
 
 Status LoadRegistry(sqlite::Connection& db, DeviceRegistry& registry) {
   OUTPOST_ASSIGN_OR_RETURN(int64_t count, db.QueryInt64("SELECT count(*) FROM devices"));
-  registry.Reserve(static_cast<size_t>(count));
+  // Headroom for registrations after start-up: the first one past a full vector would otherwise
+  // copy every slot. Capacity that is not written costs address space, not resident memory.
+  registry.Reserve(static_cast<size_t>(count + count / 8));
   // Table order (no ORDER BY): the registry is hashed, and a sort of a million rows costs more
   // than the rest of the load.
   OUTPOST_ASSIGN_OR_RETURN(auto stmt,
@@ -76,7 +78,7 @@ Status LoadBook(sqlite::Connection& db, const DeviceRegistry& registry,
            stmt->ColumnInt64(4)}));
     }
   }
-  restorer.Reserve(registry.size());
+  restorer.Reserve(registry.size() + registry.size() / 8);
   // The primary key's order (instance_id, tag): an instance's rows come together, sorted by tag,
   // and its device is looked up once per run of rows rather than joined per row.
   OUTPOST_ASSIGN_OR_RETURN(auto stmt,
