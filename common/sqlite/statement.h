@@ -89,6 +89,8 @@ class Statement {
   int64_t ColumnInt64(int column) const;     // 0 for NULL
   double ColumnDouble(int column) const;     // 0.0 for NULL
   std::string ColumnText(int column) const;  // "" for NULL; embedded NULs are kept
+  // ColumnText without the copy: valid until the next Step() or Reset() (loading many rows).
+  std::string_view ColumnTextView(int column) const;
   std::string ColumnBlob(int column) const;  // "" for NULL
 
   std::string_view sql() const;

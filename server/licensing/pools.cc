@@ -1,9 +1,11 @@
 #include "server/licensing/pools.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <tuple>
 
+#include "server/licensing/book_devices.h"
 #include "server/licensing/pool_internal.h"
 
 namespace outpost::server::licensing {
@@ -19,17 +21,20 @@ std::string PoolName(std::string_view va, std::string_view tag) {
 
 }  // namespace
 
+PoolBook::PoolBook(UsageTracker* usage)
+    : usage_(usage), devices_(std::make_unique<BookDevices>()) {}
+PoolBook::~PoolBook() = default;
+
 // --- Availability --------------------------------------------------------------------------------
 
 int64_t PoolBook::UsedBy(const std::string& va, const Udi& udi, std::string_view tag) const {
-  auto holder = instances_.find({va, udi});
-  if (holder == instances_.end()) return 0;
-  const Device& device = devices_.find(holder->second)->second;
-  auto grant = device.grants.find(tag);
-  return grant == device.grants.end() ? 0 : grant->second.count;
+  const std::optional<uint32_t> holder = devices_->FindByUdi(va, udi);
+  if (!holder) return 0;
+  const BookGrant* grant = devices_->FindGrant(devices_->at(*holder), tag);
+  return grant == nullptr ? 0 : grant->count;
 }
 
-PoolAvailability PoolBook::AvailabilityFor(const PoolKey& key, const Device* self,
+PoolAvailability PoolBook::AvailabilityFor(const PoolKey& key, const BookDevice* self,
                                            const Udi* self_udi, TimePoint now) const {
   PoolAvailability a;
   auto it = pools_.find(key);
@@ -51,8 +56,7 @@ PoolAvailability PoolBook::AvailabilityFor(const PoolKey& key, const Device* sel
   }
   int64_t own_in_use = 0;
   if (self != nullptr) {
-    auto grant = self->grants.find(key.second);
-    if (grant != self->grants.end()) own_in_use = grant->second.count;
+    if (const BookGrant* grant = devices_->FindGrant(*self, key.second)) own_in_use = grant->count;
   }
   a.in_use = pool.in_use;
   a.others_in_use = pool.in_use - own_in_use;
@@ -249,30 +253,31 @@ Status PoolBook::RemoveReservation(std::string_view va, std::string_view tag, co
 
 // --- Devices -------------------------------------------------------------------------------------
 
-const PoolBook::Device* PoolBook::FindDevice(std::string_view instance_id) const {
-  auto it = devices_.find(instance_id);
-  return it == devices_.end() ? nullptr : &it->second;
-}
-
 Status PoolBook::CheckDeviceIdentity(const std::string& instance_id, const std::string& va,
                                      const Udi& udi) const {
-  if (const Device* known = FindDevice(instance_id);
-      known != nullptr && (known->va != va || known->udi != udi)) {
-    return FailedPrecondition("instance " + Quote(instance_id) + " holds licenses as UDI " +
-                              Quote(known->udi.ToString()) + " in virtual account " +
-                              Quote(known->va) + "; rehost or release it first");
+  if (const std::optional<uint32_t> slot = devices_->Find(instance_id)) {
+    const BookDevice& known = devices_->at(*slot);
+    if (devices_->VaOf(known) != va || devices_->names.Get(known.pid) != udi.pid ||
+        known.serial != udi.serial) {
+      return FailedPrecondition("instance " + Quote(instance_id) + " holds licenses as UDI " +
+                                Quote(devices_->UdiOf(known).ToString()) + " in virtual account " +
+                                Quote(devices_->VaOf(known)) + "; rehost or release it first");
+    }
   }
-  if (auto holder = instances_.find({va, udi});
-      holder != instances_.end() && holder->second != instance_id) {
-    return FailedPrecondition("UDI " + Quote(udi.ToString()) + " in virtual account " + Quote(va) +
-                              " holds licenses as instance " + Quote(holder->second) +
-                              "; rehost or release that instance first");
+  if (const std::optional<uint32_t> holder = devices_->FindByUdi(va, udi)) {
+    const std::string holder_id = devices_->IdText(devices_->at(*holder));
+    if (holder_id != instance_id) {
+      return FailedPrecondition("UDI " + Quote(udi.ToString()) + " in virtual account " +
+                                Quote(va) + " holds licenses as instance " + Quote(holder_id) +
+                                "; rehost or release that instance first");
+    }
   }
   return Status::Ok();
 }
 
-TagDecision PoolBook::Decide(const DeviceRef& device, const Device* self, const TagRequest& request,
-                             TimePoint now, const AuthorizationPolicy& policy) const {
+TagDecision PoolBook::Decide(const DeviceRef& device, const BookDevice* self,
+                             const TagRequest& request, TimePoint now,
+                             const AuthorizationPolicy& policy) const {
   TagDecision d;
   d.tag = request.tag;
   d.requested = request.count;
@@ -354,7 +359,8 @@ Result<AuthorizationDecision> PoolBook::Authorize(const DeviceRef& device,
 
   // Each tag is its own pool and the device's own consumption never limits it, so the tags are
   // decided independently, all before anything changes.
-  const Device* self = FindDevice(device.instance_id);
+  const std::optional<uint32_t> self_slot = devices_->Find(device.instance_id);
+  const BookDevice* self = self_slot ? &devices_->at(*self_slot) : nullptr;
   AuthorizationDecision decision;
   decision.instance_id = device.instance_id;
   decision.issued_at = now;
@@ -363,7 +369,7 @@ Result<AuthorizationDecision> PoolBook::Authorize(const DeviceRef& device,
   for (const TagRequest& r : requests) {
     TagDecision d = Decide(device, self, r, now, policy);
     if (d.granted > 0) {
-      grants[d.tag] = Grant{d.granted, *d.valid_until};
+      grants[d.tag] = WideGrant{d.granted, *d.valid_until};
       valid_until = std::min(valid_until.value_or(TimePoint::max()), *d.valid_until);
       renew_after = std::min(renew_after.value_or(TimePoint::max()), *d.renew_after);
     }
@@ -371,20 +377,21 @@ Result<AuthorizationDecision> PoolBook::Authorize(const DeviceRef& device,
   }
   decision.valid_until = valid_until.value_or(now + policy.validity);
   decision.renew_after = renew_after.value_or(now + policy.renewal);
-  decision.delta = ReplaceGrants(device.instance_id, device.va, device.udi, std::move(grants), now);
+  decision.delta = ReplaceGrants(device.instance_id, device.va, device.udi, grants, now);
   return decision;
 }
 
 Result<ConsumptionDelta> PoolBook::Release(std::string_view instance_id, TimePoint now) {
   OUTPOST_RETURN_IF_ERROR(ValidateInstanceId(instance_id));
-  const Device* device = FindDevice(instance_id);
-  if (device == nullptr) {
+  const std::optional<uint32_t> slot = devices_->Find(instance_id);
+  if (!slot) {
     ConsumptionDelta nothing;
     nothing.instance_id = std::string(instance_id);
     return nothing;
   }
-  const std::string va = device->va;
-  const Udi udi = device->udi;
+  const BookDevice& device = devices_->at(*slot);
+  const std::string va = devices_->VaOf(device);
+  const Udi udi = devices_->UdiOf(device);
   return ReplaceGrants(std::string(instance_id), va, udi, {}, now);
 }
 
@@ -396,85 +403,81 @@ Result<RehostDelta> PoolBook::Rehost(std::string_view old_instance, std::string_
   RehostDelta delta;
   delta.removed.instance_id = std::string(old_instance);
   delta.added.instance_id = std::string(new_instance);
-  auto it = devices_.find(old_instance);
-  if (it == devices_.end()) return delta;
-  if (old_instance != new_instance && devices_.contains(new_instance)) {
+  const std::optional<uint32_t> slot = devices_->Find(old_instance);
+  if (!slot) return delta;
+  if (old_instance != new_instance && devices_->Find(new_instance)) {
     return FailedPrecondition("instance " + Quote(new_instance) +
                               " already holds licenses; release it before rehosting " +
                               Quote(old_instance) + " onto it");
   }
-  Device moved = it->second;
-  if (auto holder = instances_.find({moved.va, new_udi});
-      holder != instances_.end() && holder->second != old_instance) {
+  const BookDevice& moved = devices_->at(*slot);
+  const std::string va = devices_->VaOf(moved);
+  if (const std::optional<uint32_t> holder = devices_->FindByUdi(va, new_udi);
+      holder && *holder != *slot) {
     return FailedPrecondition("UDI " + Quote(new_udi.ToString()) + " in virtual account " +
-                              Quote(moved.va) + " already holds licenses as instance " +
-                              Quote(holder->second) + "; release that instance first");
+                              Quote(va) + " already holds licenses as instance " +
+                              Quote(devices_->IdText(devices_->at(*holder))) +
+                              "; release that instance first");
   }
-  if (old_instance == new_instance && moved.udi == new_udi) return delta;
+  const Udi old_udi = devices_->UdiOf(moved);
+  if (old_instance == new_instance && old_udi == new_udi) return delta;
 
-  delta.removed.va = delta.added.va = moved.va;
-  delta.removed.udi = moved.udi;
+  delta.removed.va = delta.added.va = va;
+  delta.removed.udi = old_udi;
   delta.added.udi = new_udi;
-  for (const auto& [tag, grant] : moved.grants) {
+  for (const BookGrant& grant : moved.grants) {
+    const std::string& tag = devices_->TagOf(grant);
     delta.removed.changes.push_back({tag, grant.count, 0, std::nullopt});
     delta.added.changes.push_back({tag, 0, grant.count, grant.valid_until});
   }
-  instances_.erase({moved.va, moved.udi});
-  devices_.erase(it);
-  moved.udi = new_udi;
-  instances_[{moved.va, new_udi}] = std::string(new_instance);
-  devices_.emplace(std::string(new_instance), std::move(moved));
+  devices_->Rename(*slot, new_instance, new_udi);
   return delta;
 }
 
 std::vector<ConsumptionDelta> PoolBook::Sweep(TimePoint now) {
   std::vector<ConsumptionDelta> out;
-  if (!next_expiry_ || now < *next_expiry_) return out;
-  // Collect first: ReplaceGrants changes devices_.
-  std::vector<std::pair<std::string, GrantMap>> survivors;
-  for (const auto& [instance_id, device] : devices_) {
+  // The expiry index names the devices with something expired: no scan of every device.
+  std::vector<uint32_t> expired = devices_->TakeExpired(now);
+  std::sort(expired.begin(), expired.end(), [this](uint32_t a, uint32_t b) {
+    return InstanceKeyLess(devices_->at(a).id, devices_->at(b).id, devices_->other_ids);
+  });
+  for (uint32_t slot : expired) {
+    const BookDevice& device = devices_->at(slot);
     GrantMap kept;
-    bool expired = false;
-    for (const auto& [tag, grant] : device.grants) {
-      if (grant.valid_until <= now) {
-        expired = true;
-      } else {
-        kept.emplace(tag, grant);
+    for (const BookGrant& grant : device.grants) {
+      if (grant.valid_until > now) {
+        kept.emplace(devices_->TagOf(grant), WideGrant{grant.count, grant.valid_until});
       }
     }
-    if (expired) survivors.emplace_back(instance_id, std::move(kept));
+    const std::string instance_id = devices_->IdText(device);
+    const std::string va = devices_->VaOf(device);
+    const Udi udi = devices_->UdiOf(device);
+    out.push_back(ReplaceGrants(instance_id, va, udi, kept, now));
   }
-  for (auto& [instance_id, kept] : survivors) {
-    const Device& device = devices_.at(instance_id);
-    const std::string va = device.va;
-    const Udi udi = device.udi;
-    out.push_back(ReplaceGrants(instance_id, va, udi, std::move(kept), now));
-  }
-  RecomputeNextExpiry();
   return out;
 }
 
 // --- Bookkeeping ---------------------------------------------------------------------------------
 
 ConsumptionDelta PoolBook::ReplaceGrants(const std::string& instance_id, const std::string& va,
-                                         const Udi& udi, GrantMap grants, TimePoint now) {
+                                         const Udi& udi, const GrantMap& grants, TimePoint now) {
   ConsumptionDelta delta;
   delta.instance_id = instance_id;
   delta.va = va;
   delta.udi = udi;
-  auto it = devices_.find(instance_id);
-  const GrantMap empty;
-  const GrantMap& old = it == devices_.end() ? empty : it->second.grants;
-  // Walk both sorted maps at once: every tag in either is unchanged, changed, added or dropped.
+  std::optional<uint32_t> slot = devices_->Find(instance_id);
+  static const boost::container::small_vector<BookGrant, 2> kNone;
+  const auto& old = slot ? devices_->at(*slot).grants : kNone;
+  // Walk both sorted lists at once: every tag in either is unchanged, changed, added or dropped.
   auto o = old.begin();
   auto n = grants.begin();
   while (o != old.end() || n != grants.end()) {
-    const bool take_old = n == grants.end() || (o != old.end() && o->first <= n->first);
-    const bool take_new = o == old.end() || (n != grants.end() && n->first <= o->first);
-    const std::string& tag = take_old ? o->first : n->first;
-    const int64_t old_count = take_old ? o->second.count : 0;
+    const bool take_old = n == grants.end() || (o != old.end() && devices_->TagOf(*o) <= n->first);
+    const bool take_new = o == old.end() || (n != grants.end() && n->first <= devices_->TagOf(*o));
+    const std::string& tag = take_old ? devices_->TagOf(*o) : n->first;
+    const int64_t old_count = take_old ? o->count : 0;
     const int64_t new_count = take_new ? n->second.count : 0;
-    const bool same_expiry = take_old && take_new && o->second.valid_until == n->second.valid_until;
+    const bool same_expiry = take_old && take_new && o->valid_until == n->second.valid_until;
     if (old_count != new_count || (new_count > 0 && !same_expiry)) {
       std::optional<TimePoint> until;
       if (take_new) until = n->second.valid_until;
@@ -485,21 +488,21 @@ ConsumptionDelta PoolBook::ReplaceGrants(const std::string& instance_id, const s
     if (take_new) ++n;
   }
   if (grants.empty()) {
-    if (it != devices_.end()) {
-      instances_.erase({it->second.va, it->second.udi});
-      devices_.erase(it);
-    }
+    if (slot) devices_->Remove(*slot);
     return delta;
   }
+  if (!slot) {
+    slot = devices_->Add(instance_id, va, udi);
+    // The callers checked that neither the instance nor (va, udi) is held by another device.
+    if (!slot) std::abort();
+  }
+  BookDevice& device = devices_->at(*slot);
+  device.grants.clear();
   for (const auto& [tag, grant] : grants) {
-    next_expiry_ = std::min(next_expiry_.value_or(TimePoint::max()), grant.valid_until);
+    device.grants.push_back(BookGrant{devices_->names.Intern(tag),
+                                      static_cast<int32_t>(grant.count), grant.valid_until});
   }
-  if (it == devices_.end()) {
-    devices_.emplace(instance_id, Device{va, udi, std::move(grants)});
-    instances_[{va, udi}] = instance_id;
-  } else {
-    it->second.grants = std::move(grants);
-  }
+  devices_->NoteExpiry(*slot);
   return delta;
 }
 
@@ -520,22 +523,14 @@ void PoolBook::PruneEmptyPools() {
   });
 }
 
-void PoolBook::RecomputeNextExpiry() {
-  next_expiry_.reset();
-  for (const auto& [instance_id, device] : devices_) {
-    for (const auto& [tag, grant] : device.grants) {
-      next_expiry_ = std::min(next_expiry_.value_or(TimePoint::max()), grant.valid_until);
-    }
-  }
-}
-
 std::vector<ConsumptionRow> PoolBook::DeviceConsumption(std::string_view instance_id) const {
   std::vector<ConsumptionRow> rows;
-  const Device* device = FindDevice(instance_id);
-  if (device == nullptr) return rows;
-  for (const auto& [tag, grant] : device->grants) {
-    rows.push_back(
-        {std::string(instance_id), device->va, device->udi, tag, grant.count, grant.valid_until});
+  const std::optional<uint32_t> slot = devices_->Find(instance_id);
+  if (!slot) return rows;
+  const BookDevice& device = devices_->at(*slot);
+  for (const BookGrant& grant : device.grants) {
+    rows.push_back({std::string(instance_id), devices_->VaOf(device), devices_->UdiOf(device),
+                    devices_->TagOf(grant), grant.count, grant.valid_until});
   }
   return rows;
 }

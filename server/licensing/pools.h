@@ -22,9 +22,11 @@
 // Thread-safety: none. One owner (the licensing writer thread) or an external mutex.
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -38,6 +40,8 @@
 namespace outpost::server::licensing {
 
 struct PoolAvailability;  // pool_internal.h
+struct BookDevice;        // book_devices.h
+class BookDevices;
 
 // One persisted consumption row, keyed by (instance_id, tag).
 struct ConsumptionRow {
@@ -70,7 +74,10 @@ struct RehostDelta {
 class PoolBook {
  public:
   // `usage` (optional, not owned, must outlive the book) is fed every change of a pool's in_use.
-  explicit PoolBook(UsageTracker* usage = nullptr) : usage_(usage) {}
+  explicit PoolBook(UsageTracker* usage = nullptr);
+  ~PoolBook();
+  PoolBook(const PoolBook&) = delete;
+  PoolBook& operator=(const PoolBook&) = delete;
 
   // --- Entitlements and moves -----------------------------------------------------------------
   // Replaces every entitlement (a sync response carries the complete set; moves not yet known to
@@ -140,6 +147,12 @@ class PoolBook {
   // rows that cannot have been written by the book. `now` dates the usage levels.
   Status Restore(BookState state, TimePoint now);
 
+  // Restore in pieces, for start-up without a BookState of every row in memory: add the rows,
+  // then Finish checks what needs all of them and replaces the book (kDataLoss as Restore; the
+  // book is unchanged until Finish returns Ok). Consumption rows of one instance should come
+  // together and sorted by tag (as the table's primary key orders them); any order is accepted.
+  class Restorer;
+
  private:
   using PoolKey = std::pair<std::string, std::string>;  // (va, tag)
   struct Pool {
@@ -147,43 +160,68 @@ class PoolBook {
     std::map<Udi, int64_t> reservations;
     int64_t in_use = 0;  // the sum of the devices' grants of this pool
   };
-  struct Grant {
+  // A device's grants as decided (by tag); the stored form is compact (book_devices.h).
+  struct WideGrant {
     int64_t count = 0;
     TimePoint valid_until;
   };
-  using GrantMap = std::map<std::string, Grant, std::less<>>;  // by tag
-  struct Device {
-    std::string va;
-    Udi udi;
-    GrantMap grants;  // never empty: a device without grants is forgotten
-  };
+  using GrantMap = std::map<std::string, WideGrant, std::less<>>;
 
-  PoolAvailability AvailabilityFor(const PoolKey& key, const Device* self, const Udi* self_udi,
+  PoolAvailability AvailabilityFor(const PoolKey& key, const BookDevice* self, const Udi* self_udi,
                                    TimePoint now) const;
   int64_t UsedBy(const std::string& va, const Udi& udi, std::string_view tag) const;
-  const Device* FindDevice(std::string_view instance_id) const;
   Status CheckDeviceIdentity(const std::string& instance_id, const std::string& va,
                              const Udi& udi) const;
-  TagDecision Decide(const DeviceRef& device, const Device* self, const TagRequest& request,
+  TagDecision Decide(const DeviceRef& device, const BookDevice* self, const TagRequest& request,
                      TimePoint now, const AuthorizationPolicy& policy) const;
   // Units `reservations` hold back from devices of other UDIs.
   int64_t HeldBack(const PoolKey& key, const std::map<Udi, int64_t>& reservations) const;
   Status CheckReservationsFit(const PoolKey& key, const std::map<Udi, int64_t>& reservations,
                               TimePoint now) const;
   // Sets the device's grants (empty: forget the device), keeping the pools' in_use, the UDI
-  // index, the next expiry and the usage tracker in step. Returns what changed.
+  // index, the expiry index and the usage tracker in step. Returns what changed.
   ConsumptionDelta ReplaceGrants(const std::string& instance_id, const std::string& va,
-                                 const Udi& udi, GrantMap grants, TimePoint now);
+                                 const Udi& udi, const GrantMap& grants, TimePoint now);
   void AddInUse(const PoolKey& key, int64_t diff, TimePoint now);
   void PruneEmptyPools();
-  void RecomputeNextExpiry();
 
   UsageTracker* usage_;
   std::map<PoolKey, Pool> pools_;
-  std::map<std::string, Device, std::less<>> devices_;            // by instance id
-  std::map<std::pair<std::string, Udi>, std::string> instances_;  // (va, udi) -> instance id
-  // At most the earliest valid_until of any grant (nullopt: no grants); Sweep is O(1) before it.
-  std::optional<TimePoint> next_expiry_;
+  // Every device holding licenses, compactly, with its indexes (book_devices.h). Behind a
+  // pointer because its indexes hash through it: Restore builds a new one and swaps.
+  std::unique_ptr<BookDevices> devices_;
+};
+
+class PoolBook::Restorer {
+ public:
+  explicit Restorer(PoolBook& book);
+  ~Restorer();
+  Restorer(const Restorer&) = delete;
+  Restorer& operator=(const Restorer&) = delete;
+  // Expected consumption rows and devices (capacity only).
+  void Reserve(size_t devices);
+  Status AddEntitlement(Entitlement entitlement);
+  Status AddReservation(const Reservation& reservation);
+  Status AddConsumption(std::string_view instance_id, std::string_view va, std::string_view pid,
+                        std::string_view serial, std::string_view tag, int64_t count,
+                        TimePoint valid_until);
+  Status Finish(TimePoint now);
+
+ private:
+  PoolBook& book_;
+  std::map<PoolKey, Pool> pools_;
+  std::vector<Entitlement> entitlements_;
+  std::unique_ptr<BookDevices> devices_;
+  // Names are checked once in each role they appear in, not once per row.
+  static constexpr uint8_t kVa = 1, kTag = 2;
+  // The name's id if it was validated in `role`; MarkValid interns it and returns its id.
+  std::optional<uint32_t> Validated(std::string_view name, uint8_t role) const;
+  uint32_t MarkValid(std::string_view name, uint8_t role);
+
+  std::unordered_map<uint64_t, int64_t> in_use_;  // (va id << 32 | tag id) -> units
+  std::vector<uint8_t> validated_;                // roles by name id
+  uint32_t last_slot_;  // the device of the previous consumption row, for runs of one instance
+  std::string last_instance_;
 };
 
 }  // namespace outpost::server::licensing

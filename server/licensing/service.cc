@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cmath>
 #include <future>
 
@@ -41,6 +42,10 @@ Status Audit(sqlite::Connection& db, audit::Actor actor, std::string action, std
 
 audit::Actor DeviceActor(const std::string& instance_id) { return {"device", instance_id}; }
 
+RegisteredDevice Registered(const DeviceRecord& d) {
+  return {d.instance_id, d.va, d.udi, d.export_allowed, d.cert_serial, d.cert_not_after};
+}
+
 json::array TagsJson(const ConsumptionDelta& delta, bool old_counts) {
   json::array out;
   for (const TagChange& c : delta.changes) {
@@ -67,7 +72,8 @@ LicensingService::LicensingService(sqlite::Writer& writer, sqlite::ReaderPool& r
       satellite_id_(std::move(satellite_id)),
       tokens_(tokens),
       options_(options),
-      policy_(options.policy) {
+      policy_(options.policy),
+      registry_(std::make_unique<DeviceRegistry>()) {
   persisted_high_water_ = high_water;
 }
 
@@ -102,7 +108,7 @@ TimePoint LicensingService::Now() const { return Truncate(clock_.Now()); }
 
 size_t LicensingService::device_count() const {
   std::shared_lock lock(mu_);
-  return devices_.size();
+  return registry_->size();
 }
 
 void LicensingService::SetPolicy(const AuthorizationPolicy& policy) {
@@ -144,39 +150,23 @@ Status LicensingService::RunUnit(Work work) {
 }
 
 Status LicensingService::ReloadLocked(sqlite::Connection& db) {
-  OUTPOST_ASSIGN_OR_RETURN(auto devices, LoadDevices(db));
-  OUTPOST_ASSIGN_OR_RETURN(auto state, LoadBookState(db));
-  OUTPOST_RETURN_IF_ERROR(book_.Restore(std::move(state), Now()));
-  devices_.clear();
-  by_udi_.clear();
-  by_va_serial_.clear();
-  for (DeviceRecord& d : devices) AddDeviceLocked(std::move(d));
+  // Streamed from the rows into the compact structures; the old state stays until both loaded.
+  const auto started = std::chrono::steady_clock::now();
+  auto registry = std::make_unique<DeviceRegistry>();
+  OUTPOST_RETURN_IF_ERROR(LoadRegistry(db, *registry));
+  const auto registry_loaded = std::chrono::steady_clock::now();
+  PoolBook::Restorer restorer(book_);
+  OUTPOST_RETURN_IF_ERROR(LoadBook(db, *registry, restorer));
+  OUTPOST_RETURN_IF_ERROR(restorer.Finish(Now()));
+  registry_ = std::move(registry);
+  const auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
+  spdlog::info("licensing state loaded: {} devices in {:.3f} s, the book in {:.3f} s",
+               registry_->size(), seconds(registry_loaded - started),
+               seconds(std::chrono::steady_clock::now() - registry_loaded));
   stale_ = false;
   ++reloads_;
   if (reloads_ > 1) spdlog::warn("licensing state reloaded from the database after a failed write");
   return Status::Ok();
-}
-
-void LicensingService::AddDeviceLocked(DeviceRecord record) {
-  by_udi_[record.udi] = record.instance_id;
-  by_va_serial_[{record.va, record.udi.serial}] = record.instance_id;
-  std::string id = record.instance_id;
-  devices_.insert_or_assign(std::move(id), std::move(record));
-}
-
-void LicensingService::RemoveDeviceLocked(const std::string& instance_id) {
-  auto it = devices_.find(instance_id);
-  if (it == devices_.end()) return;
-  auto udi = by_udi_.find(it->second.udi);
-  if (udi != by_udi_.end() && udi->second == instance_id) by_udi_.erase(udi);
-  auto vs = by_va_serial_.find({it->second.va, it->second.udi.serial});
-  if (vs != by_va_serial_.end() && vs->second == instance_id) by_va_serial_.erase(vs);
-  devices_.erase(it);
-}
-
-const DeviceRecord* LicensingService::FindLocked(std::string_view instance_id) const {
-  auto it = devices_.find(std::string(instance_id));
-  return it == devices_.end() ? nullptr : &it->second;
 }
 
 // --- Registration -----------------------------------------------------------------------------
@@ -269,17 +259,17 @@ void LicensingService::Register(const v1::RegisterRequest& request,
                                                                   UnitState& unit) -> Status {
         const TimePoint now = Now();
         OUTPOST_ASSIGN_OR_RETURN(TokenGrant grant, tokens_.ConsumeOn(db, request.token(), now));
-        if (auto vs = by_va_serial_.find({grant.va, udi.serial}); vs != by_va_serial_.end()) {
-          const DeviceRecord* other = FindLocked(vs->second);
-          if (other != nullptr && other->udi.pid != udi.pid) {
+        if (auto vs = registry_->FindByVaSerial(grant.va, udi.serial)) {
+          const std::optional<RegisteredDevice> other = registry_->Find(*vs);
+          if (other && other->udi.pid != udi.pid) {
             return AlreadyExists(
                 "serial " + Quote(udi.serial) + " is already registered in virtual account " +
                 Quote(grant.va) + " as product " + Quote(other->udi.pid) + " (instance " +
                 other->instance_id + "); check the serial, or release that device first");
           }
         }
-        std::optional<DeviceRecord> old;
-        if (auto it = by_udi_.find(udi); it != by_udi_.end()) old = *FindLocked(it->second);
+        std::optional<RegisteredDevice> old;
+        if (auto holder = registry_->FindByUdi(udi)) old = registry_->Find(*holder);
 
         DeviceRecord record;
         record.instance_id = instance_id;
@@ -309,12 +299,12 @@ void LicensingService::Register(const v1::RegisterRequest& request,
             OUTPOST_RETURN_IF_ERROR(PersistDelta(db, released));
           }
           OUTPOST_RETURN_IF_ERROR(DeleteDevice(db, old->instance_id));
-          RemoveDeviceLocked(old->instance_id);
+          registry_->Remove(old->instance_id);
         }
         OUTPOST_RETURN_IF_ERROR(InsertDevice(db, record));
         if (moved) OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved->added));
         unit.mutated = true;
-        AddDeviceLocked(record);
+        registry_->Put(Registered(record));
 
         json::object details{{"va", record.va},
                              {"udi", udi.ToString()},
@@ -363,8 +353,8 @@ Result<DeviceIdentity> LicensingService::Identify(
   }
   DeviceIdentity id{certificate->subject_common_name(), certificate->serial_hex()};
   std::shared_lock lock(mu_);
-  const DeviceRecord* d = FindLocked(id.instance_id);
-  if (d == nullptr) {
+  const std::optional<RegisteredDevice> d = registry_->Find(id.instance_id);
+  if (!d) {
     return Unauthenticated("instance " + Quote(id.instance_id) +
                            " is not registered (released or replaced); register the device again");
   }
@@ -379,7 +369,7 @@ Result<DeviceIdentity> LicensingService::Identify(
 // --- Authorization ----------------------------------------------------------------------------
 
 Result<v1::SignedAuthorization> LicensingService::Sign(
-    const DeviceRecord& device, const AuthorizationDecision& decision) const {
+    const RegisteredDevice& device, const AuthorizationDecision& decision) const {
   v1::SignedAuthorization out;
   v1::Authorization* a = out.mutable_authorization();
   a->set_satellite_id(satellite_id_);
@@ -426,25 +416,24 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
   tags.reserve(request.tags_size());
   for (const v1::TagUse& t : request.tags()) tags.push_back({t.tag(), t.count()});
   struct Outcome {
-    DeviceRecord device;
+    RegisteredDevice device;
     AuthorizationDecision decision;
   };
   auto outcome = std::make_shared<Outcome>();
   Submit(
       [this, device, tags = std::move(tags), outcome](sqlite::Connection& db,
                                                       UnitState& unit) -> Status {
-        auto it = devices_.find(device.instance_id);
-        if (it == devices_.end() || it->second.cert_serial != device.cert_serial) {
+        const std::optional<RegisteredDevice> found = registry_->Find(device.instance_id);
+        if (!found || found->cert_serial != device.cert_serial) {
           return Unauthenticated("instance " + device.instance_id +
                                  " was released or replaced; register the device again");
         }
-        DeviceRecord& d = it->second;
+        const RegisteredDevice& d = *found;
         const TimePoint now = Now();
         OUTPOST_ASSIGN_OR_RETURN(
             AuthorizationDecision decision,
             book_.Authorize({d.instance_id, d.va, d.udi, d.export_allowed}, tags, now, policy_));
         unit.mutated = true;
-        d.last_seen_at = now;
         seen_[d.instance_id] = now;
         OUTPOST_RETURN_IF_ERROR(PersistDelta(db, decision.delta));
         json::array per_tag;
@@ -476,15 +465,15 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
 Status LicensingService::ReleaseLocked(sqlite::Connection& db, const std::string& instance_id,
                                        const audit::Actor& actor,
                                        std::vector<TagRequest>* released) {
-  const DeviceRecord* d = FindLocked(instance_id);
-  if (d == nullptr) {
+  const std::optional<RegisteredDevice> d = registry_->Find(instance_id);
+  if (!d) {
     return NotFound("instance " + Quote(instance_id) +
                     " is not registered; list devices with `outpost devices`");
   }
-  const DeviceRecord record = *d;
+  const RegisteredDevice record = *d;
   const TimePoint now = Now();
   OUTPOST_ASSIGN_OR_RETURN(ConsumptionDelta delta, book_.Release(instance_id, now));
-  RemoveDeviceLocked(instance_id);
+  registry_->Remove(instance_id);
   OUTPOST_RETURN_IF_ERROR(PersistDelta(db, delta));
   OUTPOST_RETURN_IF_ERROR(DeleteDevice(db, instance_id));
   for (const TagChange& c : delta.changes) released->push_back({c.tag, c.old_count});
@@ -499,8 +488,8 @@ void LicensingService::ReleaseSelf(const DeviceIdentity& device,
   auto released = std::make_shared<std::vector<TagRequest>>();
   Submit(
       [this, device, released](sqlite::Connection& db, UnitState& unit) -> Status {
-        const DeviceRecord* d = FindLocked(device.instance_id);
-        if (d == nullptr || d->cert_serial != device.cert_serial) {
+        const std::optional<RegisteredDevice> d = registry_->Find(device.instance_id);
+        if (!d || d->cert_serial != device.cert_serial) {
           return Unauthenticated("instance " + device.instance_id +
                                  " was already released or replaced");
         }
@@ -527,7 +516,7 @@ Result<v1::ReleaseDeviceResponse> LicensingService::ReleaseDevice(std::string_vi
   std::vector<TagRequest> released;
   const std::string id(instance_id);
   OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
-    if (FindLocked(id) != nullptr) unit.mutated = true;
+    if (registry_->Contains(id)) unit.mutated = true;
     return ReleaseLocked(db, id, by.actor(), &released);
   }));
   v1::ReleaseDeviceResponse out;
@@ -548,32 +537,32 @@ Result<v1::Device> LicensingService::RehostDevice(std::string_view instance_id,
   const std::string id(instance_id);
   v1::Device out;
   OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
-    const DeviceRecord* d = FindLocked(id);
-    if (d == nullptr) {
+    const std::optional<RegisteredDevice> d = registry_->Find(id);
+    if (!d) {
       return NotFound("instance " + Quote(id) +
                       " is not registered; list devices with `outpost devices`");
     }
-    if (auto it = by_udi_.find(udi); it != by_udi_.end()) {
+    if (auto holder = registry_->FindByUdi(udi)) {
       return AlreadyExists("UDI " + Quote(udi.ToString()) + " is already registered (instance " +
-                           it->second + "); release it first");
+                           *holder + "); release it first");
     }
-    if (auto vs = by_va_serial_.find({d->va, udi.serial});
-        vs != by_va_serial_.end() && vs->second != id) {
+    if (auto vs = registry_->FindByVaSerial(d->va, udi.serial); vs && *vs != id) {
       return AlreadyExists("serial " + Quote(udi.serial) + " is already registered in " +
                            Quote(d->va) + " under another product");
     }
-    DeviceRecord record = *d;
+    RegisteredDevice record = *d;
     const Udi old_udi = record.udi;
     OUTPOST_ASSIGN_OR_RETURN(RehostDelta moved, book_.Rehost(id, id, udi));
     unit.mutated = true;
-    RemoveDeviceLocked(id);
+    registry_->Remove(id);
     record.udi = udi;
     record.cert_serial.clear();
-    AddDeviceLocked(record);
+    registry_->Put(record);
     OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved.removed));
     OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved.added));
     OUTPOST_RETURN_IF_ERROR(UpdateDeviceUdi(db, id, udi));
     out = ToDeviceLocked(record);
+    OUTPOST_RETURN_IF_ERROR(FillFromRow(db, out));  // this transaction's view of the row
     return Audit(db, by.actor(), "device.rehost", "device:" + id,
                  {{"va", record.va},
                   {"from_udi", old_udi.ToString()},
@@ -664,119 +653,6 @@ Status LicensingService::Unreserve(const v1::ReservationRequest& request,
   });
 }
 
-// --- Reading ----------------------------------------------------------------------------------
-
-v1::ListLicensesResponse LicensingService::Licenses(std::optional<std::string_view> va) const {
-  const TimePoint now = Now();
-  std::vector<ComplianceRow> rows;
-  {
-    std::shared_lock lock(mu_);
-    rows = book_.Compliance(now, va);
-  }
-  v1::ListLicensesResponse out;
-  out.set_computed_at(ToSeconds(now));
-  out.set_computed_at_text(FormatTime(now));
-  for (const ComplianceRow& r : rows) {
-    v1::LicensePool* p = out.add_pools();
-    p->set_va(r.va);
-    p->set_tag(r.tag);
-    p->set_purchased(r.purchased);
-    p->set_in_use(r.in_use);
-    p->set_reserved(r.reserved);
-    p->set_available(r.available);
-    p->set_status(std::string(ComplianceStatusName(r.status)));
-    p->set_enforcement(std::string(EnforcementName(r.enforcement)));
-    p->set_floating(r.floating);
-    p->set_export_controlled(r.export_controlled);
-    if (r.next_end) {
-      p->set_next_end(ToSeconds(*r.next_end));
-      p->set_next_end_text(FormatTime(*r.next_end));
-    }
-    if (r.expired_at) {
-      p->set_expired_at(ToSeconds(*r.expired_at));
-      p->set_expired_at_text(FormatTime(*r.expired_at));
-    }
-  }
-  return out;
-}
-
-v1::Device LicensingService::ToDeviceLocked(const DeviceRecord& d) const {
-  v1::Device out;
-  out.set_instance_id(d.instance_id);
-  out.set_va(d.va);
-  out.set_udi(d.udi.ToString());
-  out.set_pid(d.udi.pid);
-  out.set_serial(d.udi.serial);
-  out.set_hostname(d.hostname);
-  out.set_token_id(d.token_id);
-  out.set_export_allowed(d.export_allowed);
-  out.set_registered_at(ToSeconds(d.registered_at));
-  out.set_registered_at_text(FormatTime(d.registered_at));
-  if (d.last_seen_at) {
-    out.set_last_seen_at(ToSeconds(*d.last_seen_at));
-    out.set_last_seen_at_text(FormatTime(*d.last_seen_at));
-  }
-  out.set_certificate_not_after(ToSeconds(d.cert_not_after));
-  out.set_certificate_not_after_text(FormatTime(d.cert_not_after));
-  for (const ConsumptionRow& r : book_.DeviceConsumption(d.instance_id)) {
-    v1::Holding* h = out.add_holdings();
-    h->set_tag(r.tag);
-    h->set_count(r.count);
-    h->set_valid_until(ToSeconds(r.valid_until));
-    h->set_valid_until_text(FormatTime(r.valid_until));
-  }
-  return out;
-}
-
-Result<v1::Device> LicensingService::Self(const DeviceIdentity& device) const {
-  std::shared_lock lock(mu_);
-  const DeviceRecord* d = FindLocked(device.instance_id);
-  if (d == nullptr || d->cert_serial != device.cert_serial) {
-    return Unauthenticated("instance " + device.instance_id + " was released or replaced");
-  }
-  return ToDeviceLocked(*d);
-}
-
-v1::ListDevicesResponse LicensingService::Devices(std::optional<std::string_view> va,
-                                                  size_t limit) const {
-  std::shared_lock lock(mu_);
-  std::vector<const DeviceRecord*> matching;
-  for (const auto& [id, d] : devices_) {
-    if (!va || d.va == *va) matching.push_back(&d);
-  }
-  std::sort(matching.begin(), matching.end(), [](const DeviceRecord* a, const DeviceRecord* b) {
-    return a->instance_id < b->instance_id;
-  });
-  v1::ListDevicesResponse out;
-  for (size_t i = 0; i < matching.size() && i < limit; ++i) {
-    *out.add_devices() = ToDeviceLocked(*matching[i]);
-  }
-  out.set_truncated(matching.size() > limit);
-  return out;
-}
-
-Result<v1::ListReservationsResponse> LicensingService::Reservations() const {
-  OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
-  OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT va, tag, pid, serial, count FROM "
-                                                   "reservations ORDER BY va, tag, pid, serial"));
-  v1::ListReservationsResponse out;
-  while (true) {
-    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) break;
-    v1::Reservation* r = out.add_reservations();
-    r->set_va(stmt->ColumnText(0));
-    r->set_tag(stmt->ColumnText(1));
-    r->set_udi(stmt->ColumnText(2) + ":" + stmt->ColumnText(3));
-    r->set_count(stmt->ColumnInt64(4));
-  }
-  return out;
-}
-
-BookState LicensingService::Snapshot() const {
-  std::shared_lock lock(mu_);
-  return book_.Snapshot();
-}
-
 // --- Background and sync ----------------------------------------------------------------------
 
 Status LicensingService::Sweep() {
@@ -809,7 +685,7 @@ Status LicensingService::Sweep() {
     }
     OUTPOST_RETURN_IF_ERROR(InsertUsageSamples(db, usage_.CloseHours(now)));
     for (const auto& [id, at] : seen_) {
-      if (devices_.contains(id)) OUTPOST_RETURN_IF_ERROR(TouchDevice(db, id, at));
+      if (registry_->Contains(id)) OUTPOST_RETURN_IF_ERROR(TouchDevice(db, id, at));
     }
     seen_.clear();
     const TimePoint high_water = Truncate(clock_.HighWater());
@@ -851,31 +727,6 @@ Status LicensingService::ReplaceEntitlementsOn(sqlite::Connection& db,
 AuthorizationPolicy LicensingService::policy() const {
   std::shared_lock lock(mu_);
   return policy_;
-}
-
-v1::InventorySummary LicensingService::Inventory() const {
-  const TimePoint now = Now();
-  std::shared_lock lock(mu_);
-  std::map<std::string, int64_t> devices;
-  for (const auto& [id, d] : devices_) devices[d.va]++;
-  std::map<std::string, std::vector<std::pair<std::string, int64_t>>> in_use;
-  for (const ComplianceRow& r : book_.Compliance(now)) {
-    devices.try_emplace(r.va, 0);
-    if (r.in_use > 0) in_use[r.va].emplace_back(r.tag, r.in_use);
-  }
-  v1::InventorySummary out;
-  out.set_devices_total(static_cast<int64_t>(devices_.size()));
-  for (const auto& [va, count] : devices) {
-    v1::InventorySummary::VirtualAccount* v = out.add_virtual_accounts();
-    v->set_va(va);
-    v->set_devices(count);
-    for (const auto& [tag, n] : in_use[va]) {
-      v1::InventorySummary::TagInUse* t = v->add_in_use();
-      t->set_tag(tag);
-      t->set_in_use(n);
-    }
-  }
-  return out;
 }
 
 Status LicensingService::ReplaceEntitlements(std::vector<Entitlement> entitlements,

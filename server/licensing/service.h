@@ -44,6 +44,7 @@
 #include "server/licensing/authorization.h"
 #include "server/licensing/clock.h"
 #include "server/licensing/pools.h"
+#include "server/licensing/registry.h"
 #include "server/licensing/store.h"
 #include "server/licensing/tokens.h"
 #include "server/licensing/usage.h"
@@ -176,16 +177,16 @@ class LicensingService {
   void Submit(Work work, Done done);
   Status RunUnit(Work work);
   Status ReloadLocked(sqlite::Connection& db);
-  // Registry changes (mu_ held exclusively).
-  void AddDeviceLocked(DeviceRecord record);
-  void RemoveDeviceLocked(const std::string& instance_id);
-  const DeviceRecord* FindLocked(std::string_view instance_id) const;
   Status CheckRateLimit(const std::string& remote_address);
-  v1::Device ToDeviceLocked(const DeviceRecord& record) const;
+  // What memory knows of the device (mu_ held): identity, certificate, holdings, and the
+  // last-seen time if it renewed since the last Sweep.
+  v1::Device ToDeviceLocked(const RegisteredDevice& device) const;
+  // Adds what only its row holds (hostname, token, times) from `db`.
+  static Status FillFromRow(sqlite::Connection& db, v1::Device& device);
   // Releases everything of `instance_id` and deletes it (device or operator), audited.
   Status ReleaseLocked(sqlite::Connection& db, const std::string& instance_id,
                        const audit::Actor& actor, std::vector<TagRequest>* released);
-  Result<v1::SignedAuthorization> Sign(const DeviceRecord& device,
+  Result<v1::SignedAuthorization> Sign(const RegisteredDevice& device,
                                        const AuthorizationDecision& decision) const;
 
   sqlite::Writer& writer_;
@@ -201,13 +202,12 @@ class LicensingService {
   const LicensingOptions options_;
 
   mutable std::shared_mutex mu_;
-  AuthorizationPolicy policy_;                             // guarded by mu_
-  UsageTracker usage_;                                     // fed by book_; guarded by mu_
-  PoolBook book_{&usage_};                                 // guarded by mu_
-  std::unordered_map<std::string, DeviceRecord> devices_;  // by instance id; guarded by mu_
-  std::map<Udi, std::string> by_udi_;                      // UDI -> instance id; guarded by mu_
-  // (va, serial) -> instance id: a serial belongs to one product in a VA. Guarded by mu_.
-  std::map<std::pair<std::string, std::string>, std::string> by_va_serial_;
+  AuthorizationPolicy policy_;  // guarded by mu_
+  UsageTracker usage_;          // fed by book_; guarded by mu_
+  PoolBook book_{&usage_};      // guarded by mu_
+  // The registered devices, by instance id, UDI and (va, serial) — a serial belongs to one
+  // product in a VA. Behind a pointer because a reload builds a new one and swaps. Guarded by mu_.
+  std::unique_ptr<DeviceRegistry> registry_;
   bool stale_ = false;  // guarded by mu_
   // Instances whose last_seen_at changed since the last Sweep, which writes them in one go
   // (a renewal then costs no UPDATE of the devices table). Guarded by mu_.

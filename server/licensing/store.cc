@@ -19,30 +19,87 @@ std::optional<int64_t> OptionalSeconds(const std::optional<TimePoint>& t) {
 
 }  // namespace
 
-Result<std::vector<DeviceRecord>> LoadDevices(sqlite::Connection& db) {
-  OUTPOST_ASSIGN_OR_RETURN(
-      auto stmt,
-      db.Query("SELECT instance_id, va, pid, serial, hostname, token_id, export_allowed, "
-               "cert_serial, cert_not_after, registered_at, last_seen_at FROM devices "
-               "ORDER BY instance_id"));
-  std::vector<DeviceRecord> out;
+Status LoadRegistry(sqlite::Connection& db, DeviceRegistry& registry) {
+  OUTPOST_ASSIGN_OR_RETURN(int64_t count, db.QueryInt64("SELECT count(*) FROM devices"));
+  // Headroom for registrations after start-up: the first one past a full vector would otherwise
+  // copy every slot. Capacity that is not written costs address space, not resident memory.
+  registry.Reserve(static_cast<size_t>(count + count / 8));
+  // Table order (no ORDER BY): the registry is hashed, and a sort of a million rows costs more
+  // than the rest of the load.
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           db.Query("SELECT instance_id, va, pid, serial, export_allowed, "
+                                    "cert_serial, cert_not_after FROM devices"));
+  RegisteredDevice d;  // reused: its strings keep their buffers from row to row
   while (true) {
     OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    DeviceRecord d;
-    d.instance_id = stmt->ColumnText(0);
-    d.va = stmt->ColumnText(1);
-    d.udi = {stmt->ColumnText(2), stmt->ColumnText(3)};
-    d.hostname = stmt->ColumnText(4);
-    d.token_id = stmt->ColumnText(5);
-    d.export_allowed = stmt->ColumnInt64(6) != 0;
-    d.cert_serial = stmt->ColumnText(7);
-    d.cert_not_after = FromSeconds(stmt->ColumnInt64(8));
-    d.registered_at = FromSeconds(stmt->ColumnInt64(9));
-    if (!stmt->ColumnIsNull(10)) d.last_seen_at = FromSeconds(stmt->ColumnInt64(10));
-    out.push_back(std::move(d));
+    d.instance_id.assign(stmt->ColumnTextView(0));
+    d.va.assign(stmt->ColumnTextView(1));
+    d.udi.pid.assign(stmt->ColumnTextView(2));
+    d.udi.serial.assign(stmt->ColumnTextView(3));
+    d.export_allowed = stmt->ColumnInt64(4) != 0;
+    d.cert_serial.assign(stmt->ColumnTextView(5));
+    d.cert_not_after = FromSeconds(stmt->ColumnInt64(6));
+    registry.Put(d);
   }
-  return out;
+  return Status::Ok();
+}
+
+Status LoadBook(sqlite::Connection& db, const DeviceRegistry& registry,
+                PoolBook::Restorer& restorer) {
+  {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto stmt, db.Query("SELECT id, va, tag, quantity, start_at, end_at, enforced, floating, "
+                            "export_controlled FROM entitlements ORDER BY id"));
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      Entitlement e;
+      e.id = stmt->ColumnText(0);
+      e.va = stmt->ColumnText(1);
+      e.tag = stmt->ColumnText(2);
+      e.quantity = stmt->ColumnInt64(3);
+      e.start = FromSeconds(stmt->ColumnInt64(4));
+      if (!stmt->ColumnIsNull(5)) e.end = FromSeconds(stmt->ColumnInt64(5));
+      e.enforcement = stmt->ColumnInt64(6) != 0 ? Enforcement::kEnforced : Enforcement::kReported;
+      e.floating = stmt->ColumnInt64(7) != 0;
+      e.export_controlled = stmt->ColumnInt64(8) != 0;
+      OUTPOST_RETURN_IF_ERROR(restorer.AddEntitlement(std::move(e)));
+    }
+  }
+  {
+    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT va, tag, pid, serial, count FROM "
+                                                 "reservations ORDER BY va, tag, pid, serial"));
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      OUTPOST_RETURN_IF_ERROR(restorer.AddReservation(
+          {stmt->ColumnText(0), stmt->ColumnText(1), Udi{stmt->ColumnText(2), stmt->ColumnText(3)},
+           stmt->ColumnInt64(4)}));
+    }
+  }
+  restorer.Reserve(registry.size() + registry.size() / 8);
+  // The primary key's order (instance_id, tag): an instance's rows come together, sorted by tag,
+  // and its device is looked up once per run of rows rather than joined per row.
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           db.Query("SELECT instance_id, tag, count, valid_until FROM consumption "
+                                    "ORDER BY instance_id, tag"));
+  std::string instance_id;
+  std::optional<DeviceRegistry::Identity> device;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    const std::string_view id = stmt->ColumnTextView(0);
+    if (id != instance_id) {
+      instance_id.assign(id);
+      device = registry.FindIdentity(instance_id);
+    }
+    if (!device) continue;
+    OUTPOST_RETURN_IF_ERROR(restorer.AddConsumption(
+        instance_id, device->va, device->pid, device->serial, stmt->ColumnTextView(1),
+        stmt->ColumnInt64(2), FromSeconds(stmt->ColumnInt64(3))));
+  }
+  return Status::Ok();
 }
 
 Result<BookState> LoadBookState(sqlite::Connection& db) {

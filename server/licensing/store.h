@@ -19,6 +19,7 @@
 #include "common/sqlite/connection.h"
 #include "common/status.h"
 #include "server/licensing/pools.h"
+#include "server/licensing/registry.h"
 #include "server/licensing/types.h"
 #include "server/licensing/usage.h"
 
@@ -57,7 +58,13 @@ int64_t ToSeconds(TimePoint t);
 TimePoint FromSeconds(int64_t s);
 
 // --- Loading ------------------------------------------------------------------------------------
-Result<std::vector<DeviceRecord>> LoadDevices(sqlite::Connection& db);
+// Every device row into `registry` (which should be empty), streamed: no row is kept.
+Status LoadRegistry(sqlite::Connection& db, DeviceRegistry& registry);
+// Entitlements, reservations and consumption into `restorer` (the caller calls Finish), streamed;
+// each consumption row's VA and UDI come from its device in `registry` (rows of devices it does
+// not hold are skipped, as the join of LoadBookState does).
+Status LoadBook(sqlite::Connection& db, const DeviceRegistry& registry,
+                PoolBook::Restorer& restorer);
 // Entitlements, reservations and consumption (va and UDI from the device rows), canonical order.
 Result<BookState> LoadBookState(sqlite::Connection& db);
 

@@ -1,0 +1,176 @@
+// LicensingService's read side: listings, the device's own view, the book's snapshot and the
+// inventory for sync. Memory answers what it holds; the columns it does not hold (hostname,
+// token, times) come from the devices table.
+
+#include <map>
+
+#include "server/licensing/service.h"
+#include "spdlog/spdlog.h"
+
+namespace outpost::server::licensing {
+
+// --- Reading ----------------------------------------------------------------------------------
+
+v1::ListLicensesResponse LicensingService::Licenses(std::optional<std::string_view> va) const {
+  const TimePoint now = Now();
+  std::vector<ComplianceRow> rows;
+  {
+    std::shared_lock lock(mu_);
+    rows = book_.Compliance(now, va);
+  }
+  v1::ListLicensesResponse out;
+  out.set_computed_at(ToSeconds(now));
+  out.set_computed_at_text(FormatTime(now));
+  for (const ComplianceRow& r : rows) {
+    v1::LicensePool* p = out.add_pools();
+    p->set_va(r.va);
+    p->set_tag(r.tag);
+    p->set_purchased(r.purchased);
+    p->set_in_use(r.in_use);
+    p->set_reserved(r.reserved);
+    p->set_available(r.available);
+    p->set_status(std::string(ComplianceStatusName(r.status)));
+    p->set_enforcement(std::string(EnforcementName(r.enforcement)));
+    p->set_floating(r.floating);
+    p->set_export_controlled(r.export_controlled);
+    if (r.next_end) {
+      p->set_next_end(ToSeconds(*r.next_end));
+      p->set_next_end_text(FormatTime(*r.next_end));
+    }
+    if (r.expired_at) {
+      p->set_expired_at(ToSeconds(*r.expired_at));
+      p->set_expired_at_text(FormatTime(*r.expired_at));
+    }
+  }
+  return out;
+}
+
+v1::Device LicensingService::ToDeviceLocked(const RegisteredDevice& d) const {
+  v1::Device out;
+  out.set_instance_id(d.instance_id);
+  out.set_va(d.va);
+  out.set_udi(d.udi.ToString());
+  out.set_pid(d.udi.pid);
+  out.set_serial(d.udi.serial);
+  out.set_export_allowed(d.export_allowed);
+  // A renewal since the last Sweep is newer than the row (Sweep writes it).
+  if (auto seen = seen_.find(d.instance_id); seen != seen_.end()) {
+    out.set_last_seen_at(ToSeconds(seen->second));
+    out.set_last_seen_at_text(FormatTime(seen->second));
+  }
+  out.set_certificate_not_after(ToSeconds(d.cert_not_after));
+  out.set_certificate_not_after_text(FormatTime(d.cert_not_after));
+  for (const ConsumptionRow& r : book_.DeviceConsumption(d.instance_id)) {
+    v1::Holding* h = out.add_holdings();
+    h->set_tag(r.tag);
+    h->set_count(r.count);
+    h->set_valid_until(ToSeconds(r.valid_until));
+    h->set_valid_until_text(FormatTime(r.valid_until));
+  }
+  return out;
+}
+
+Status LicensingService::FillFromRow(sqlite::Connection& db, v1::Device& device) {
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           db.Query("SELECT hostname, token_id, registered_at, last_seen_at "
+                                    "FROM devices WHERE instance_id = ?",
+                                    device.instance_id()));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return Status::Ok();  // released meanwhile: what memory knew is the answer
+  device.set_hostname(stmt->ColumnText(0));
+  device.set_token_id(stmt->ColumnText(1));
+  const TimePoint registered_at = FromSeconds(stmt->ColumnInt64(2));
+  device.set_registered_at(ToSeconds(registered_at));
+  device.set_registered_at_text(FormatTime(registered_at));
+  if (device.last_seen_at_text().empty() && !stmt->ColumnIsNull(3)) {
+    const TimePoint last_seen_at = FromSeconds(stmt->ColumnInt64(3));
+    device.set_last_seen_at(ToSeconds(last_seen_at));
+    device.set_last_seen_at_text(FormatTime(last_seen_at));
+  }
+  return Status::Ok();
+}
+
+Result<v1::Device> LicensingService::Self(const DeviceIdentity& device) const {
+  v1::Device out;
+  {
+    std::shared_lock lock(mu_);
+    const std::optional<RegisteredDevice> d = registry_->Find(device.instance_id);
+    if (!d || d->cert_serial != device.cert_serial) {
+      return Unauthenticated("instance " + device.instance_id + " was released or replaced");
+    }
+    out = ToDeviceLocked(*d);
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+  OUTPOST_RETURN_IF_ERROR(FillFromRow(*lease, out));
+  return out;
+}
+
+v1::ListDevicesResponse LicensingService::Devices(std::optional<std::string_view> va,
+                                                  size_t limit) const {
+  v1::ListDevicesResponse out;
+  {
+    std::shared_lock lock(mu_);
+    bool more = false;
+    for (const std::string& id : registry_->SortedIds(va, limit, &more)) {
+      *out.add_devices() = ToDeviceLocked(*registry_->Find(id));
+    }
+    out.set_truncated(more);
+  }
+  if (out.devices().empty()) return out;
+  // The rest of each row, without holding mu_: those columns change only with the row's delete.
+  Status s = [&]() -> Status {
+    OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+    for (v1::Device& d : *out.mutable_devices()) OUTPOST_RETURN_IF_ERROR(FillFromRow(*lease, d));
+    return Status::Ok();
+  }();
+  if (!s.ok()) spdlog::warn("listing devices without their hostnames and times: {}", s.message());
+  return out;
+}
+
+Result<v1::ListReservationsResponse> LicensingService::Reservations() const {
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT va, tag, pid, serial, count FROM "
+                                                   "reservations ORDER BY va, tag, pid, serial"));
+  v1::ListReservationsResponse out;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    v1::Reservation* r = out.add_reservations();
+    r->set_va(stmt->ColumnText(0));
+    r->set_tag(stmt->ColumnText(1));
+    r->set_udi(stmt->ColumnText(2) + ":" + stmt->ColumnText(3));
+    r->set_count(stmt->ColumnInt64(4));
+  }
+  return out;
+}
+
+BookState LicensingService::Snapshot() const {
+  std::shared_lock lock(mu_);
+  return book_.Snapshot();
+}
+
+v1::InventorySummary LicensingService::Inventory() const {
+  const TimePoint now = Now();
+  std::shared_lock lock(mu_);
+  std::map<std::string, int64_t> devices = registry_->CountByVa();
+  std::map<std::string, std::vector<std::pair<std::string, int64_t>>> in_use;
+  for (const ComplianceRow& r : book_.Compliance(now)) {
+    devices.try_emplace(r.va, 0);
+    if (r.in_use > 0) in_use[r.va].emplace_back(r.tag, r.in_use);
+  }
+  v1::InventorySummary out;
+  out.set_devices_total(static_cast<int64_t>(registry_->size()));
+  for (const auto& [va, count] : devices) {
+    v1::InventorySummary::VirtualAccount* v = out.add_virtual_accounts();
+    v->set_va(va);
+    v->set_devices(count);
+    for (const auto& [tag, n] : in_use[va]) {
+      v1::InventorySummary::TagInUse* t = v->add_in_use();
+      t->set_tag(tag);
+      t->set_in_use(n);
+    }
+  }
+  return out;
+}
+
+}  // namespace outpost::server::licensing
