@@ -102,8 +102,9 @@ def median(values):
 class Satellite:
     """`outpost serve` on 127.0.0.1:0; the port comes from the URL line it prints."""
 
-    def __init__(self, binary, data_dir, log_path):
+    def __init__(self, binary, data_dir, log_path, extra_env=None):
         self.binary, self.data_dir, self.log_path = binary, data_dir, log_path
+        self.extra_env = extra_env or {}
         self.proc, self.port, self.startup_s = None, None, None
 
     def start(self, timeout_s=300):
@@ -112,6 +113,7 @@ class Satellite:
         # single source address; everything else is the default configuration.
         env["OUTPOST_POLICY_REGISTRATION_RATE_PER_MINUTE"] = "1000000"
         env["OUTPOST_LOG_LEVEL"] = "warn"
+        env.update(self.extra_env)
         started = time.monotonic()
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0"],
@@ -212,6 +214,7 @@ class Bench:
         self.seeder = str(self.build / "tests" / "bench" / "outpost-bench-seed")
         self.audit = str(self.build / "tests" / "bench" / "outpost-bench-audit")
         self.central_seeder = str(self.build / "tests" / "bench" / "outpost-bench-central")
+        self.reg_crypto = str(self.build / "tests" / "bench" / "outpost-bench-registration-crypto")
         self.sync_dir = self.work / "sync"
         self.central = self.sync_dir / "central"
         self.identities = self.work / "identities.pem"
@@ -316,6 +319,31 @@ class Bench:
         self.results["half_load_rate"] = rate
         self.results["p99_half_load_ms"] = median(p99s)
 
+    def durability_full(self):
+        """Authorize again with database.synchronous = "full" (fsync before every answer): the
+        cost of power-loss durability, next to the default's figures. Same rate at half load as
+        the default run, so the p99s compare."""
+        sat = Satellite(self.outpost, self.data, self.work / "outpost-full.log",
+                        {"OUTPOST_DATABASE_SYNCHRONOUS": "full"}).start()
+        try:
+            ours, p99 = [], []
+            for _ in range(self.p["runs"]):
+                r = self.closed_loop("outpost authorize (full)", sat.port, "authorize",
+                                     self.p["connections"], ["--tag", AUTHORIZE_TAG, "--check"])
+                ours.append(r["requests_per_s"])
+                h = self.run_loadgen("outpost authorize @half (full)", sat.port, "authorize",
+                                     ["--connections", str(self.p["connections"]),
+                                      "--rate", f"{self.results['half_load_rate']:.0f}",
+                                      "--duration", str(self.p["duration"]),
+                                      "--warmup", str(self.p["warmup"]),
+                                      "--identities", str(self.identities),
+                                      "--tag", AUTHORIZE_TAG, "--check"])
+                p99.append(h["latency_ms"]["p99"])
+            self.results["full_authorize_per_s"] = median(ours)
+            self.results["full_p99_half_load_ms"] = median(p99)
+        finally:
+            sat.stop()
+
     def heartbeats(self, sat_port):
         floating = f"bench.tag.{self.p['tags'] - 1:04d}"  # the seeder makes the last tags floating
         rates = []
@@ -335,6 +363,17 @@ class Bench:
                                                self.p["handshake_connections"])["requests_per_s"])
         self.results["handshakes_per_s"] = median(ours)
         self.results["nginx_handshakes_per_s"] = median(theirs)
+
+    def registration_crypto(self):
+        """CPU per registration spent on certificates (CSR parse and verify, issue, PEM)."""
+        proc = subprocess.run([self.reg_crypto, "--inputs", "300", "--runs", str(self.p["runs"])],
+                              capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"registration crypto micro-benchmark failed: {proc.stderr.strip()}")
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        self.results["raw"]["registration_crypto"] = r
+        self.results["registration_crypto"] = {k: r[k] for k in (
+            "registration_csr_us", "csr_verify_us", "issue_from_csr_us", "csr_from_pem_us")}
 
     def audit_append(self):
         runs = []
@@ -424,7 +463,8 @@ class Bench:
     # --- the whole suite -----------------------------------------------------------------------
     def run(self):
         started = time.monotonic()
-        for tool in (self.outpost, self.loadgen, self.seeder, self.audit, self.central_seeder):
+        for tool in (self.outpost, self.loadgen, self.seeder, self.audit, self.central_seeder,
+                     self.reg_crypto):
             if not os.access(tool, os.X_OK):
                 raise FileNotFoundError(f"{tool} is missing; build with `make bench`")
         self.seed()
@@ -456,7 +496,10 @@ class Bench:
             if nginx:
                 nginx.stop()
             sat.stop()
+        if not self.args.smoke:
+            self.durability_full()
         self.audit_append()
+        self.registration_crypto()
         self.sync_import_timing()
         self.results["elapsed_s"] = time.monotonic() - started
         self.results["parameters"] = self.p
@@ -496,6 +539,7 @@ class Bench:
         hs_ratio = ratio(r.get("handshakes_per_s"), r.get("nginx_handshakes_per_s"))
         r["authorize_ratio"], r["handshake_ratio"] = auth_ratio, hs_ratio
         a = r.get("audit", {})
+        rc = r.get("registration_crypto", {})
         # (name, value, unit, target text, met: True/False/None)
         return [
             ("authorize renewals/s (keep-alive mTLS)", r.get("authorize_per_s"), "req/s",
@@ -508,6 +552,10 @@ class Bench:
              r.get("p99_half_load_ms"), "ms", "< 5",
              None if r.get("p99_half_load_ms") is None
              else r["p99_half_load_ms"] < TARGETS["p99_half_load_ms"]),
+            ("  with database.synchronous = full", r.get("full_authorize_per_s"), "req/s", "",
+             None),
+            ("  p99 at the same half load, full", r.get("full_p99_half_load_ms"), "ms", "",
+             None),
             ("floating heartbeats/s", r.get("heartbeats_per_s"), "req/s", "", None),
             ("TLS handshakes/s (mTLS, no resumption)", r.get("handshakes_per_s"), "conn/s", "",
              None),
@@ -528,6 +576,9 @@ class Bench:
             ("  RSS peak after the load runs", r.get("rss_peak_mb"), "MB", "", None),
             (f"start-up at {self.p['devices']:,} devices", r.get("startup_s"), "s", "< 1",
              None if r.get("startup_s") is None else r["startup_s"] < TARGETS["startup_s"]),
+            ("registration certificate work (CSR)", rc.get("registration_csr_us"), "us CPU",
+             "", None),
+            ("  of which CSR signature check", rc.get("csr_verify_us"), "us CPU", "", None),
             ("audit append, in one unit", a.get("in_unit_us"), "us/record", "", None),
             ("audit append, 1 per unit, group commit", a.get("grouped_us"), "us/record", "", None),
             ("  empty units, group commit", a.get("grouped_empty_us"), "us/unit", "", None),
