@@ -17,6 +17,32 @@ std::optional<int64_t> OptionalSeconds(const std::optional<TimePoint>& t) {
   return ToSeconds(*t);
 }
 
+// The entitlement and reservation rows, in canonical order, read by both loaders.
+constexpr std::string_view kSelectEntitlements =
+    "SELECT id, va, tag, quantity, start_at, end_at, enforced, floating, export_controlled "
+    "FROM entitlements ORDER BY id";
+constexpr std::string_view kSelectReservations =
+    "SELECT va, tag, pid, serial, count FROM reservations ORDER BY va, tag, pid, serial";
+
+Entitlement EntitlementFromRow(sqlite::Statement& row) {
+  Entitlement e;
+  e.id = row.ColumnText(0);
+  e.va = row.ColumnText(1);
+  e.tag = row.ColumnText(2);
+  e.quantity = row.ColumnInt64(3);
+  e.start = FromSeconds(row.ColumnInt64(4));
+  if (!row.ColumnIsNull(5)) e.end = FromSeconds(row.ColumnInt64(5));
+  e.enforcement = row.ColumnInt64(6) != 0 ? Enforcement::kEnforced : Enforcement::kReported;
+  e.floating = row.ColumnInt64(7) != 0;
+  e.export_controlled = row.ColumnInt64(8) != 0;
+  return e;
+}
+
+Reservation ReservationFromRow(sqlite::Statement& row) {
+  return {row.ColumnText(0), row.ColumnText(1), Udi{row.ColumnText(2), row.ColumnText(3)},
+          row.ColumnInt64(4)};
+}
+
 }  // namespace
 
 Status LoadRegistry(sqlite::Connection& db, DeviceRegistry& registry) {
@@ -48,34 +74,19 @@ Status LoadRegistry(sqlite::Connection& db, DeviceRegistry& registry) {
 Status LoadBook(sqlite::Connection& db, const DeviceRegistry& registry,
                 PoolBook::Restorer& restorer) {
   {
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto stmt, db.Query("SELECT id, va, tag, quantity, start_at, end_at, enforced, floating, "
-                            "export_controlled FROM entitlements ORDER BY id"));
+    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query(kSelectEntitlements));
     while (true) {
       OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      Entitlement e;
-      e.id = stmt->ColumnText(0);
-      e.va = stmt->ColumnText(1);
-      e.tag = stmt->ColumnText(2);
-      e.quantity = stmt->ColumnInt64(3);
-      e.start = FromSeconds(stmt->ColumnInt64(4));
-      if (!stmt->ColumnIsNull(5)) e.end = FromSeconds(stmt->ColumnInt64(5));
-      e.enforcement = stmt->ColumnInt64(6) != 0 ? Enforcement::kEnforced : Enforcement::kReported;
-      e.floating = stmt->ColumnInt64(7) != 0;
-      e.export_controlled = stmt->ColumnInt64(8) != 0;
-      OUTPOST_RETURN_IF_ERROR(restorer.AddEntitlement(std::move(e)));
+      OUTPOST_RETURN_IF_ERROR(restorer.AddEntitlement(EntitlementFromRow(*stmt)));
     }
   }
   {
-    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT va, tag, pid, serial, count FROM "
-                                                 "reservations ORDER BY va, tag, pid, serial"));
+    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query(kSelectReservations));
     while (true) {
       OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      OUTPOST_RETURN_IF_ERROR(restorer.AddReservation(
-          {stmt->ColumnText(0), stmt->ColumnText(1), Udi{stmt->ColumnText(2), stmt->ColumnText(3)},
-           stmt->ColumnInt64(4)}));
+      OUTPOST_RETURN_IF_ERROR(restorer.AddReservation(ReservationFromRow(*stmt)));
     }
   }
   restorer.Reserve(registry.size() + registry.size() / 8);
@@ -105,34 +116,19 @@ Status LoadBook(sqlite::Connection& db, const DeviceRegistry& registry,
 Result<BookState> LoadBookState(sqlite::Connection& db) {
   BookState state;
   {
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto stmt, db.Query("SELECT id, va, tag, quantity, start_at, end_at, enforced, floating, "
-                            "export_controlled FROM entitlements ORDER BY id"));
+    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query(kSelectEntitlements));
     while (true) {
       OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      Entitlement e;
-      e.id = stmt->ColumnText(0);
-      e.va = stmt->ColumnText(1);
-      e.tag = stmt->ColumnText(2);
-      e.quantity = stmt->ColumnInt64(3);
-      e.start = FromSeconds(stmt->ColumnInt64(4));
-      if (!stmt->ColumnIsNull(5)) e.end = FromSeconds(stmt->ColumnInt64(5));
-      e.enforcement = stmt->ColumnInt64(6) != 0 ? Enforcement::kEnforced : Enforcement::kReported;
-      e.floating = stmt->ColumnInt64(7) != 0;
-      e.export_controlled = stmt->ColumnInt64(8) != 0;
-      state.entitlements.push_back(std::move(e));
+      state.entitlements.push_back(EntitlementFromRow(*stmt));
     }
   }
   {
-    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT va, tag, pid, serial, count FROM "
-                                                 "reservations ORDER BY va, tag, pid, serial"));
+    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query(kSelectReservations));
     while (true) {
       OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      state.reservations.push_back({stmt->ColumnText(0), stmt->ColumnText(1),
-                                    Udi{stmt->ColumnText(2), stmt->ColumnText(3)},
-                                    stmt->ColumnInt64(4)});
+      state.reservations.push_back(ReservationFromRow(*stmt));
     }
   }
   {
