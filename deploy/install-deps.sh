@@ -21,6 +21,7 @@ PACKAGES="
   libcli11-dev
   libspdlog-dev
   libtomlplusplus-dev
+  libmimalloc-dev
 "
 
 missing=""
