@@ -1,5 +1,7 @@
 #include "client/authorization.h"
 
+#include "common/crypto/merkle.h"
+
 namespace outpost::client {
 
 Result<v1::Authorization> VerifyAuthorization(const v1::SignedAuthorization& signed_authorization,
@@ -7,9 +9,11 @@ Result<v1::Authorization> VerifyAuthorization(const v1::SignedAuthorization& sig
   if (expected.signing_key == nullptr) return Internal("no signing key to verify against");
   // The algorithm and key id are checked before the signature so that the message says what
   // was swapped, not just "does not verify".
-  if (signed_authorization.algorithm() != kAuthorizationAlgorithm) {
-    return Unauthenticated("authorization is signed with algorithm '" +
-                           signed_authorization.algorithm() + "', expected '" +
+  const std::string& algorithm = signed_authorization.algorithm();
+  const bool batch = algorithm == kAuthorizationBatchAlgorithm;
+  if (!batch && algorithm != kAuthorizationAlgorithm) {
+    return Unauthenticated("authorization is signed with algorithm '" + algorithm +
+                           "', expected '" + std::string(kAuthorizationBatchAlgorithm) + "' or '" +
                            std::string(kAuthorizationAlgorithm) + "'");
   }
   if (signed_authorization.key_id() != expected.key_id) {
@@ -18,8 +22,28 @@ Result<v1::Authorization> VerifyAuthorization(const v1::SignedAuthorization& sig
                            " pinned at registration; if the satellite's key changed, register "
                            "again");
   }
-  if (Status s = expected.signing_key->Verify(kAuthorizationDomain, signed_authorization.payload(),
-                                              signed_authorization.signature());
+  std::string_view domain = kAuthorizationDomain;
+  std::string message = signed_authorization.payload();
+  if (batch) {
+    const uint64_t size = signed_authorization.batch_size();
+    if (size == 0 || size > kMaxAuthorizationBatch || signed_authorization.batch_path_size() > 64) {
+      return Unauthenticated("authorization's batch proof claims a batch of " +
+                             std::to_string(size) + " answers and " +
+                             std::to_string(signed_authorization.batch_path_size()) +
+                             " hashes, which no satellite sends");
+    }
+    const std::vector<std::string> path(signed_authorization.batch_path().begin(),
+                                        signed_authorization.batch_path().end());
+    auto root = crypto::MerkleRootFromPath(crypto::MerkleLeafHash(signed_authorization.payload()),
+                                           signed_authorization.batch_index(), size, path);
+    if (!root.ok()) {
+      return Unauthenticated("authorization's batch proof is malformed: " +
+                             root.status().message());
+    }
+    domain = kAuthorizationBatchDomain;
+    message = crypto::MerkleTreeHead(size, *root);
+  }
+  if (Status s = expected.signing_key->Verify(domain, message, signed_authorization.signature());
       !s.ok()) {
     return Unauthenticated("authorization signature does not verify under the satellite key " +
                            expected.key_id + " pinned at registration: " + s.message());

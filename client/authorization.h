@@ -8,6 +8,7 @@
 // Errors: every verification failure is kUnauthenticated with a message naming what did not
 // match; nothing in the answer is trusted unless verification succeeds.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,10 +19,21 @@
 
 namespace outpost::client {
 
-// The signature covers  kAuthorizationDomain || 0x00 || payload  (crypto::PublicKey::Verify).
+// The satellite's authorization key is an Ed25519 key; an answer is signed in one of two ways
+// (devices.proto, SignedAuthorization):
+// - kAuthorizationAlgorithm: the signature covers  kAuthorizationDomain || 0x00 || payload
+//   (crypto::PublicKey::Verify);
+// - kAuthorizationBatchAlgorithm, what the satellite sends: the signature covers
+//   kAuthorizationBatchDomain || 0x00 || batch_size (8 bytes, big-endian) || root, where root is
+//   the RFC 9162 Merkle root that batch_path leads to from the payload's leaf hash at
+//   batch_index (common/crypto/merkle.h).
 inline constexpr std::string_view kAuthorizationDomain = "outpost.v1.authorization";
-// The only algorithm the device contract allows for authorizations.
 inline constexpr std::string_view kAuthorizationAlgorithm = "ed25519";
+inline constexpr std::string_view kAuthorizationBatchDomain = "outpost.v1.authorization-batch";
+inline constexpr std::string_view kAuthorizationBatchAlgorithm = "ed25519-merkle";
+// The largest batch a proof may claim (the satellite's writer commits at most 256 units at once;
+// the bound only keeps a forged proof from costing much to refuse).
+inline constexpr uint64_t kMaxAuthorizationBatch = uint64_t{1} << 20;
 
 // What a device pinned at registration and expects every authorization to be bound to.
 struct ExpectedSigner {
@@ -31,11 +43,12 @@ struct ExpectedSigner {
   std::string instance_id;  // this device
 };
 
-// Verifies `signed_authorization` and returns its decoded payload: the algorithm is "ed25519",
-// key_id is the pinned key's id, the signature verifies under the pinned key in
-// kAuthorizationDomain, the payload parses as an Authorization, and it names `expected`'s
-// satellite and instance. Only the signed payload is used: the `authorization` field (a
-// readable copy) is ignored, so an altered copy can never be believed.
+// Verifies `signed_authorization` and returns its decoded payload: the algorithm is one of the
+// two above, key_id is the pinned key's id, the signature verifies under the pinned key (over
+// the payload, or over the batch root its proof leads to), the payload parses as an
+// Authorization, and it names `expected`'s satellite and instance. Only the signed payload is
+// used: the `authorization` field (a readable copy) is ignored, so an altered copy can never be
+// believed.
 Result<v1::Authorization> VerifyAuthorization(const v1::SignedAuthorization& signed_authorization,
                                               const ExpectedSigner& expected);
 

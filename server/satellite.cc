@@ -93,8 +93,6 @@ class Satellite::Impl {
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
   std::unique_ptr<boost::asio::thread_pool> admin_pool;
-  // Signs authorization answers after their commit, so the writer thread only writes.
-  std::unique_ptr<boost::asio::thread_pool> sign_pool;
   std::shared_ptr<http::Metrics> metrics = std::make_shared<http::Metrics>();
   bool shut_down = false;
   bool server_started = false;
@@ -242,10 +240,6 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     options.certificate_renewal = p.certificate_renewal;
     options.clock_rollback_tolerance = p.clock_rollback_tolerance;
     options.registration_rate_per_minute = p.registration_rate_per_minute;
-    raw->sign_pool = std::make_unique<boost::asio::thread_pool>(2);
-    options.offload = [raw](std::function<void()> work) {
-      boost::asio::post(*raw->sign_pool, std::move(work));
-    };
     OUTPOST_ASSIGN_OR_RETURN(
         raw->licensing, licensing::LicensingService::Open(
                             *raw->writer, *raw->readers, clock, std::move(ca), *raw->signing_key,
@@ -341,7 +335,7 @@ void Satellite::Shutdown() {
   // Sign the final head, then close: after the server, in-flight requests may still be
   // waiting for their commit.
   if (impl_->server_started) {
-    if (Status s = impl_->licensing->Sweep(); !s.ok()) {
+    if (Status s = impl_->licensing->Sweep(/*final=*/true); !s.ok()) {
       spdlog::warn("final licensing sweep failed: {}", s.ToString());
     }
     Status s = impl_->writer->Run([this](sqlite::Connection& db) -> Status {
@@ -356,8 +350,6 @@ void Satellite::Shutdown() {
   // and removes the -wal and -shm files.
   impl_->readers.reset();
   impl_->writer->Stop();
-  // Answers committed last may still be signing (their replies go nowhere now).
-  impl_->sign_pool->join();
   spdlog::info("satellite {} stopped; database closed", impl_->satellite_id);
 }
 

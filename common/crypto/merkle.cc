@@ -45,6 +45,13 @@ std::string MerkleNodeHash(std::string_view left, std::string_view right) {
   return hasher.Finish();
 }
 
+std::string MerkleTreeHead(uint64_t tree_size, std::string_view root) {
+  std::string head(8, '\0');
+  for (int b = 0; b < 8; ++b) head[7 - b] = static_cast<char>((tree_size >> (8 * b)) & 0xff);
+  head += root;
+  return head;
+}
+
 MerkleTree BuildMerkleTree(const std::vector<std::string>& leaf_hashes) {
   MerkleTree tree;
   if (leaf_hashes.empty()) return tree;

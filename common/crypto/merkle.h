@@ -47,6 +47,11 @@ MerkleTree BuildMerkleTree(const std::vector<std::string>& leaf_hashes);
 Status VerifyMerkleInclusion(std::string_view leaf_hash, uint64_t index, uint64_t tree_size,
                              const std::vector<std::string>& path, std::string_view root);
 
+// The bytes a batch signature covers: `tree_size` as 8 bytes, big-endian, then `root`. Signing
+// the size with the root binds a proof to the size it was made for (the same path can lead to
+// the same root in trees of two sizes).
+std::string MerkleTreeHead(uint64_t tree_size, std::string_view root);
+
 // Recomputes the root that `path` leads to from `leaf_hash` at `index` in a tree of
 // `tree_size` leaves (the first half of VerifyMerkleInclusion, for a root that is then checked
 // by a signature rather than compared).

@@ -290,6 +290,20 @@ void Writer::FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& ou
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].done) batch[i].done(outcomes[i]);
   }
+  std::lock_guard lock(hooks_mu_);
+  for (auto& [id, hook] : batch_hooks_) hook();
+}
+
+uint64_t Writer::AddBatchHook(std::function<void()> hook) {
+  std::lock_guard lock(hooks_mu_);
+  const uint64_t id = next_hook_id_++;
+  batch_hooks_.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void Writer::RemoveBatchHook(uint64_t id) {
+  std::lock_guard lock(hooks_mu_);
+  std::erase_if(batch_hooks_, [id](const auto& entry) { return entry.first == id; });
 }
 
 void Writer::CloseConnection() {

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/sqlite/connection.h"
@@ -101,6 +102,16 @@ class Writer {
   // still drains the queue, and a later Stop() or the destructor from another thread joins it.
   void Stop();
 
+  // Runs `hook` on the writer thread after the Done of every unit of each batch has run
+  // (whether the batch committed or not): for work that costs less once per batch than once per
+  // unit, such as one signature over all the answers a batch committed. Returns an id for
+  // RemoveBatchHook. Hooks run in the order they were added; like Work and Done they must be
+  // quick and must not throw, and they must not add or remove hooks.
+  uint64_t AddBatchHook(std::function<void()> hook);
+  // Once this returns, the hook is not running and will not run again. Must not be called from
+  // inside a hook.
+  void RemoveBatchHook(uint64_t id);
+
   WriterStats Stats() const;
   const std::filesystem::path& path() const { return path_; }
 
@@ -137,6 +148,10 @@ class Writer {
   std::deque<Unit> queue_;  // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
   std::mutex join_mu_;      // serializes joining the thread between concurrent Stop() calls
+
+  std::mutex hooks_mu_;                                                  // held while the hooks run
+  std::vector<std::pair<uint64_t, std::function<void()>>> batch_hooks_;  // guarded by hooks_mu_
+  uint64_t next_hook_id_ = 1;                                            // guarded by hooks_mu_
 
   std::atomic<uint64_t> queue_depth_{0};
   std::atomic<uint64_t> batches_{0};

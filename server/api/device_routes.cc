@@ -35,7 +35,7 @@ void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service)
     if (Status s = http::DecodeBody(req, &body); !s.ok()) {
       return reply(http::ErrorResponse(req, s));
     }
-    // Signed on this connection's I/O thread once committed: no extra thread hop per answer.
+    // Signed with its writer batch, then encoded and sent on this connection's I/O thread.
     service->Authorize(*device, body, Answer<v1::SignedAuthorization>(req, std::move(reply)),
                        req.defer);
   });

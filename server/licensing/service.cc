@@ -6,6 +6,7 @@
 #include <cmath>
 #include <future>
 
+#include "common/crypto/merkle.h"
 #include "common/ids.h"
 #include "server/audit/audit_log.h"
 #include "spdlog/spdlog.h"
@@ -77,7 +78,9 @@ LicensingService::LicensingService(sqlite::Writer& writer, sqlite::ReaderPool& r
   persisted_high_water_ = high_water;
 }
 
-LicensingService::~LicensingService() = default;
+LicensingService::~LicensingService() {
+  if (batch_hook_ != 0) writer_.RemoveBatchHook(batch_hook_);
+}
 
 Result<std::unique_ptr<LicensingService>> LicensingService::Open(
     sqlite::Writer& writer, sqlite::ReaderPool& readers, const Clock& clock,
@@ -96,6 +99,7 @@ Result<std::unique_ptr<LicensingService>> LicensingService::Open(
       new LicensingService(writer, readers, clock, std::move(ca), signing_key,
                            std::move(satellite_id), tokens, options, high_water));
   LicensingService* raw = service.get();
+  raw->batch_hook_ = writer.AddBatchHook([raw] { raw->SignAnswers(); });
   OUTPOST_RETURN_IF_ERROR(writer.Run([raw](sqlite::Connection& db) {
     std::unique_lock lock(raw->mu_);
     return raw->ReloadLocked(db);
@@ -368,22 +372,21 @@ Result<DeviceIdentity> LicensingService::Identify(
 
 // --- Authorization ----------------------------------------------------------------------------
 
-Result<v1::SignedAuthorization> LicensingService::Sign(
-    const RegisteredDevice& device, const AuthorizationDecision& decision) const {
-  v1::SignedAuthorization out;
-  v1::Authorization* a = out.mutable_authorization();
-  a->set_satellite_id(satellite_id_);
-  a->set_instance_id(device.instance_id);
-  a->set_va(device.va);
-  a->set_udi(device.udi.ToString());
-  a->set_issued_at(ToSeconds(decision.issued_at));
-  a->set_issued_at_text(FormatTime(decision.issued_at));
-  a->set_valid_until(ToSeconds(decision.valid_until));
-  a->set_valid_until_text(FormatTime(decision.valid_until));
-  a->set_renew_after(ToSeconds(decision.renew_after));
-  a->set_renew_after_text(FormatTime(decision.renew_after));
+v1::Authorization LicensingService::ToAuthorization(const RegisteredDevice& device,
+                                                    const AuthorizationDecision& decision) const {
+  v1::Authorization a;
+  a.set_satellite_id(satellite_id_);
+  a.set_instance_id(device.instance_id);
+  a.set_va(device.va);
+  a.set_udi(device.udi.ToString());
+  a.set_issued_at(ToSeconds(decision.issued_at));
+  a.set_issued_at_text(FormatTime(decision.issued_at));
+  a.set_valid_until(ToSeconds(decision.valid_until));
+  a.set_valid_until_text(FormatTime(decision.valid_until));
+  a.set_renew_after(ToSeconds(decision.renew_after));
+  a.set_renew_after_text(FormatTime(decision.renew_after));
   for (const TagDecision& t : decision.tags) {
-    v1::TagAuthorization* ta = a->add_tags();
+    v1::TagAuthorization* ta = a.add_tags();
     ta->set_tag(t.tag);
     ta->set_requested(t.requested);
     ta->set_granted(t.granted);
@@ -399,19 +402,57 @@ Result<v1::SignedAuthorization> LicensingService::Sign(
       ta->set_renew_after_text(FormatTime(*t.renew_after));
     }
   }
-  std::string payload;
-  if (!a->SerializeToString(&payload)) return Internal("cannot serialize an authorization");
-  OUTPOST_ASSIGN_OR_RETURN(std::string signature, signing_key_.Sign(kAuthorizationDomain, payload));
-  out.set_payload(std::move(payload));
-  out.set_key_id(signing_key_id_);
-  out.set_algorithm("ed25519");
-  out.set_signature(std::move(signature));
-  return out;
+  return a;
+}
+
+void LicensingService::SignAnswers() {
+  if (unsigned_answers_.empty()) return;
+  std::vector<UnsignedAnswer> answers = std::move(unsigned_answers_);
+  unsigned_answers_.clear();
+  const size_t n = answers.size();
+  std::vector<v1::SignedAuthorization> signed_answers(n);
+  std::vector<std::string> leaves;
+  leaves.reserve(n);
+  Status failure;
+  for (size_t i = 0; i < n; ++i) {
+    v1::Authorization a = ToAuthorization(answers[i].device, answers[i].decision);
+    std::string payload;
+    if (!a.SerializeToString(&payload)) failure = Internal("cannot serialize an authorization");
+    leaves.push_back(crypto::MerkleLeafHash(payload));
+    signed_answers[i].set_payload(std::move(payload));
+    *signed_answers[i].mutable_authorization() = std::move(a);
+  }
+  // One signature for the whole batch: over its size and the root of the tree of its answers.
+  const crypto::MerkleTree tree = crypto::BuildMerkleTree(leaves);
+  Result<std::string> signature =
+      signing_key_.Sign(kAuthorizationBatchDomain, crypto::MerkleTreeHead(n, tree.root));
+  if (failure.ok() && !signature.ok()) failure = signature.status();
+  for (size_t i = 0; i < n; ++i) {
+    Result<v1::SignedAuthorization> result = [&]() -> Result<v1::SignedAuthorization> {
+      if (!failure.ok()) return failure;
+      v1::SignedAuthorization& out = signed_answers[i];
+      out.set_key_id(signing_key_id_);
+      out.set_algorithm(std::string(kAuthorizationBatchAlgorithm));
+      out.set_signature(*signature);
+      out.set_batch_index(i);
+      out.set_batch_size(n);
+      for (const std::string& sibling : tree.paths[i]) out.add_batch_path(sibling);
+      return std::move(out);
+    }();
+    auto finish = [done = std::move(answers[i].done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    };
+    if (answers[i].answer_on) {
+      answers[i].answer_on(std::move(finish));
+    } else {
+      finish();
+    }
+  }
 }
 
 void LicensingService::Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
                                  Callback<v1::SignedAuthorization> done,
-                                 std::function<void(std::function<void()>)> sign_on) {
+                                 std::function<void(std::function<void()>)> answer_on) {
   std::vector<TagRequest> tags;
   tags.reserve(request.tags_size());
   for (const v1::TagUse& t : request.tags()) tags.push_back({t.tag(), t.count()});
@@ -450,13 +491,11 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
         outcome->decision = std::move(decision);
         return Status::Ok();
       },
-      [this, outcome, done = std::move(done), sign_on = std::move(sign_on)](Status s) {
+      [this, outcome, done = std::move(done), answer_on = std::move(answer_on)](Status s) {
         if (!s.ok()) return done(s);
-        // Committed: the signature (the costly part of the answer) need not hold the writer.
-        auto sign = [this, outcome, done] { done(Sign(outcome->device, outcome->decision)); };
-        if (sign_on) return sign_on(std::move(sign));
-        if (options_.offload) return options_.offload(std::move(sign));
-        sign();
+        // Committed; signed with the rest of the batch by SignAnswers, the writer's batch hook.
+        unsigned_answers_.push_back({std::move(outcome->device), std::move(outcome->decision),
+                                     std::move(done), std::move(answer_on)});
       });
 }
 
@@ -655,7 +694,7 @@ Status LicensingService::Unreserve(const v1::ReservationRequest& request,
 
 // --- Background and sync ----------------------------------------------------------------------
 
-Status LicensingService::Sweep() {
+Status LicensingService::Sweep(bool final) {
   const std::optional<ClockRollback> rollback = clock_.TakeRollback();
   if (rollback) {
     spdlog::error(
@@ -663,7 +702,8 @@ Status LicensingService::Sweep() {
         "decisions keep using the later time",
         FormatTime(rollback->real), FormatTime(rollback->high_water));
   }
-  return RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
+  std::vector<std::pair<std::string, TimePoint>> seen;
+  OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
     const TimePoint now = Now();
     if (rollback) {
       OUTPOST_RETURN_IF_ERROR(
@@ -684,10 +724,11 @@ Status LicensingService::Sweep() {
           AuditTime()));
     }
     OUTPOST_RETURN_IF_ERROR(InsertUsageSamples(db, usage_.CloseHours(now)));
-    for (const auto& [id, at] : seen_) {
-      if (registry_->Contains(id)) OUTPOST_RETURN_IF_ERROR(TouchDevice(db, id, at));
+    if (final || now >= last_seen_flushed_ + options_.last_seen_flush_interval) {
+      seen.assign(seen_.begin(), seen_.end());
+      seen_.clear();
+      last_seen_flushed_ = now;
     }
-    seen_.clear();
     const TimePoint high_water = Truncate(clock_.HighWater());
     if (high_water >= persisted_high_water_ + kHighWaterPersistStep) {
       OUTPOST_RETURN_IF_ERROR(
@@ -698,7 +739,20 @@ Status LicensingService::Sweep() {
       persisted_high_water_ = high_water;
     }
     return Status::Ok();
-  });
+  }));
+  // In short units of their own: renewals queued meanwhile commit between them. A device
+  // released meanwhile has no row left to update.
+  constexpr size_t kLastSeenPerUnit = 64;
+  for (size_t first = 0; first < seen.size(); first += kLastSeenPerUnit) {
+    const size_t end = std::min(seen.size(), first + kLastSeenPerUnit);
+    OUTPOST_RETURN_IF_ERROR(writer_.Run([&](sqlite::Connection& db) -> Status {
+      for (size_t i = first; i < end; ++i) {
+        OUTPOST_RETURN_IF_ERROR(TouchDevice(db, seen[i].first, seen[i].second));
+      }
+      return Status::Ok();
+    }));
+  }
+  return Status::Ok();
 }
 
 Status LicensingService::ReplaceEntitlementsOn(sqlite::Connection& db,

@@ -51,8 +51,12 @@
 
 namespace outpost::server::licensing {
 
-// Domain of the satellite's signature over an Authorization (see devices.proto).
+// Domains of the satellite's signatures over authorizations (see devices.proto): one answer
+// ("ed25519"), and the Merkle root of a batch of answers ("ed25519-merkle", what Authorize
+// sends).
 inline constexpr std::string_view kAuthorizationDomain = "outpost.v1.authorization";
+inline constexpr std::string_view kAuthorizationBatchDomain = "outpost.v1.authorization-batch";
+inline constexpr std::string_view kAuthorizationBatchAlgorithm = "ed25519-merkle";
 
 struct LicensingOptions {
   AuthorizationPolicy policy;
@@ -64,9 +68,10 @@ struct LicensingOptions {
   // Registrations waiting for the writer beyond this are refused with 503 (a storm degrades,
   // it does not queue without bound).
   int max_pending_registrations = 4096;
-  // Runs CPU work that needs no lock (signing answers) off the writer thread, e.g. on a thread
-  // pool; empty: run it inline (on the writer thread, after the commit).
-  std::function<void(std::function<void()>)> offload;
+  // How often Sweep writes the devices' last-seen times. Renewals only note them in memory
+  // (listings read them from there); they are written in units of at most 64 rows, so that a
+  // satellite with many busy devices never holds the writer for long.
+  Duration last_seen_flush_interval = std::chrono::seconds(60);
 };
 
 // A device call's caller, established from its mTLS certificate.
@@ -102,11 +107,12 @@ class LicensingService {
   Result<DeviceIdentity> Identify(const std::optional<crypto::Certificate>& certificate) const;
   // POST /v1/devices/authorize: the signed answer. kInvalidArgument (tags, counts, duplicates),
   // kUnauthenticated (the instance went away meanwhile).
-  // `sign_on` runs the signing (the costly part of the answer) after the commit, e.g. on the
-  // connection's I/O thread; empty: options.offload, else inline on the writer thread.
+  // Answers committed in the same writer batch are signed together, once, after the batch
+  // ("ed25519-merkle", see devices.proto). `answer_on` runs `done` with the signed answer, e.g.
+  // on the connection's I/O thread; empty: `done` runs on the writer thread.
   void Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
                  Callback<v1::SignedAuthorization> done,
-                 std::function<void(std::function<void()>)> sign_on = {});
+                 std::function<void(std::function<void()>)> answer_on = {});
   // POST /v1/devices/release: everything back, deregistered.
   void ReleaseSelf(const DeviceIdentity& device, Callback<v1::ReleaseResponse> done);
   // GET /v1/devices/self.
@@ -135,7 +141,9 @@ class LicensingService {
   // --- Background and sync ----------------------------------------------------------------------
   // Releases what expired, closes usage hours, persists the clock's high-water mark and raises
   // CLOCK_ROLLBACK once per episode — all audited. The satellite calls it every few seconds.
-  Status Sweep();
+  // Writes the last-seen times noted since the previous write, once per
+  // options.last_seen_flush_interval, or now when `final` (the satellite's last sweep).
+  Status Sweep(bool final = false);
   // Replaces every entitlement (a sync response carries the complete set), in its own unit.
   // Moves not yet acknowledged by central are re-applied by the caller.
   Status ReplaceEntitlements(std::vector<Entitlement> entitlements, const audit::Actor& actor);
@@ -186,8 +194,18 @@ class LicensingService {
   // Releases everything of `instance_id` and deletes it (device or operator), audited.
   Status ReleaseLocked(sqlite::Connection& db, const std::string& instance_id,
                        const audit::Actor& actor, std::vector<TagRequest>* released);
-  Result<v1::SignedAuthorization> Sign(const RegisteredDevice& device,
-                                       const AuthorizationDecision& decision) const;
+  // An answer committed and not yet signed; the batch hook signs it with its batch-mates.
+  struct UnsignedAnswer {
+    RegisteredDevice device;
+    AuthorizationDecision decision;
+    Callback<v1::SignedAuthorization> done;
+    std::function<void(std::function<void()>)> answer_on;
+  };
+  v1::Authorization ToAuthorization(const RegisteredDevice& device,
+                                    const AuthorizationDecision& decision) const;
+  // The writer's batch hook: one signature over the Merkle root of the batch's answers, then
+  // every answer on its way with its inclusion path.
+  void SignAnswers();
 
   sqlite::Writer& writer_;
   sqlite::ReaderPool& readers_;
@@ -212,7 +230,10 @@ class LicensingService {
   // Instances whose last_seen_at changed since the last Sweep, which writes them in one go
   // (a renewal then costs no UPDATE of the devices table). Guarded by mu_.
   std::unordered_map<std::string, TimePoint> seen_;
-  TimePoint persisted_high_water_;  // writer thread only
+  TimePoint last_seen_flushed_;                   // guarded by mu_
+  TimePoint persisted_high_water_;                // writer thread only
+  std::vector<UnsignedAnswer> unsigned_answers_;  // writer thread only
+  uint64_t batch_hook_ = 0;
   std::atomic<uint64_t> reloads_{0};
 
   std::mutex rate_mu_;

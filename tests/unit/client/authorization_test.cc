@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/crypto/merkle.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
 #include "tests/unit/client/client_test_util.h"
@@ -122,6 +123,103 @@ TEST_F(VerifyAuthorizationTest, SignedGarbageIsRefused) {
 
 TEST_F(VerifyAuthorizationTest, EmptyAnswerIsRefused) {
   ExpectRefused(v1::SignedAuthorization(), "algorithm ''");
+}
+
+// Batch-signed answers ("ed25519-merkle"), as the satellite sends them: the answer for inst-1
+// is leaf `index` of a batch of `size`, the others are answers for other devices.
+class VerifyBatchAuthorizationTest : public VerifyAuthorizationTest {
+ protected:
+  v1::SignedAuthorization Batch(uint64_t index, uint64_t size) {
+    return Batch(index, size, authorization_);
+  }
+  // The same, with `leaf` as the answer at `index`.
+  v1::SignedAuthorization Batch(uint64_t index, uint64_t size, const v1::Authorization& leaf) {
+    std::vector<std::string> payloads;
+    std::vector<std::string> leaves;
+    for (uint64_t i = 0; i < size; ++i) {
+      v1::Authorization a =
+          i == index ? leaf
+                     : MakeAuthorization("sat-1", "other-" + std::to_string(i), clock_.Now());
+      payloads.push_back(a.SerializeAsString());
+      leaves.push_back(crypto::MerkleLeafHash(payloads.back()));
+    }
+    const crypto::MerkleTree tree = crypto::BuildMerkleTree(leaves);
+    v1::SignedAuthorization out;
+    out.set_payload(payloads[index]);
+    out.set_key_id(key_.public_key().KeyId());
+    out.set_algorithm("ed25519-merkle");
+    out.set_signature(
+        OrDie(key_.Sign(kAuthorizationBatchDomain, crypto::MerkleTreeHead(size, tree.root))));
+    out.set_batch_index(index);
+    out.set_batch_size(size);
+    for (const std::string& h : tree.paths[index]) out.add_batch_path(h);
+    return out;
+  }
+};
+
+TEST_F(VerifyBatchAuthorizationTest, EveryPlaceInABatchIsAccepted) {
+  for (uint64_t size : {1u, 2u, 5u, 64u}) {
+    for (uint64_t index : {uint64_t{0}, size / 2, size - 1}) {
+      auto verified = VerifyAuthorization(Batch(index, size), Expected());
+      ASSERT_TRUE(verified.ok()) << index << " of " << size << ": " << verified.status().message();
+      EXPECT_EQ(verified->SerializeAsString(), authorization_.SerializeAsString());
+    }
+  }
+}
+
+TEST_F(VerifyBatchAuthorizationTest, AlteredPayloadPathIndexOrSizeIsRefused) {
+  v1::SignedAuthorization answer = Batch(3, 6);
+  ASSERT_OK(VerifyAuthorization(answer, Expected()));
+
+  v1::SignedAuthorization changed = answer;
+  authorization_.mutable_tags(0)->set_granted(1000);
+  changed.set_payload(authorization_.SerializeAsString());
+  ExpectRefused(changed, "signature does not verify");
+
+  changed = answer;
+  std::string sibling = changed.batch_path(0);
+  sibling[0] ^= 0x01;
+  changed.set_batch_path(0, sibling);
+  ExpectRefused(changed, "signature does not verify");
+
+  changed = answer;
+  changed.set_batch_index(2);
+  ExpectRefused(changed, "signature does not verify");
+
+  changed = answer;  // a size whose tree has the same shape for this leaf: the signature binds it
+  changed.set_batch_size(7);
+  ExpectRefused(changed, "signature does not verify");
+
+  changed = answer;
+  changed.mutable_batch_path()->RemoveLast();
+  ExpectRefused(changed, "batch proof is malformed");
+
+  changed = answer;
+  changed.set_batch_index(6);
+  ExpectRefused(changed, "leaf 6 of a batch of 6");
+
+  changed = answer;
+  changed.set_batch_size(0);
+  ExpectRefused(changed, "claims a batch of 0 answers");
+
+  changed = answer;
+  changed.set_batch_size(uint64_t{1} << 40);
+  ExpectRefused(changed, "which no satellite sends");
+
+  // A single-answer signature presented as a batch, and the other way round.
+  changed = answer;
+  changed.set_algorithm("ed25519");
+  ExpectRefused(changed, "signature does not verify");
+  v1::SignedAuthorization single = SignOrDie(key_, authorization_);
+  single.set_algorithm("ed25519-merkle");
+  single.set_batch_size(1);
+  ExpectRefused(single, "signature does not verify");
+}
+
+TEST_F(VerifyBatchAuthorizationTest, AnotherDevicesAnswerInTheSameBatchIsRefused) {
+  // Validly signed and proven, but the leaf is another device's answer.
+  const v1::Authorization other = MakeAuthorization("sat-1", "inst-2", clock_.Now());
+  ExpectRefused(Batch(1, 4, other), "for instance 'inst-2'");
 }
 
 v1::TagUse Use(const std::string& tag, int64_t count) {

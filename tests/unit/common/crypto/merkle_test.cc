@@ -53,6 +53,12 @@ TEST(MerkleTest, HashesAreDomainSeparated) {
   EXPECT_NE(MerkleLeafHash("abc"), Sha256("abc"));
 }
 
+TEST(MerkleTest, TreeHeadIsTheBigEndianSizeThenTheRoot) {
+  const std::string root(32, 'r');
+  EXPECT_EQ(MerkleTreeHead(0x0102, root), std::string("\0\0\0\0\0\0\x01\x02", 8) + root);
+  EXPECT_NE(MerkleTreeHead(3, root), MerkleTreeHead(4, root));
+}
+
 TEST(MerkleTest, EmptyTreeHasNoRoot) {
   MerkleTree tree = BuildMerkleTree({});
   EXPECT_TRUE(tree.root.empty());

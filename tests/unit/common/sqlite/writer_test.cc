@@ -326,6 +326,51 @@ TEST(WriterCreateTest, BatchesNeverExceedMaxBatch) {
   EXPECT_EQ(stats.last_batch_size, 2u);
 }
 
+TEST(WriterBatchHookTest, RunsOnceAfterEveryDoneOfEachBatchUntilRemoved) {
+  TempDir dir;
+  WriterOptions options;
+  options.max_batch = 4;
+  auto created = Writer::Create(dir / "outpost.db", options, kSchema);
+  ASSERT_OK(created);
+  Writer& writer = **created;
+  // Writer thread only: Dones record themselves, the hook records the batch it closes.
+  std::vector<std::string> events;
+  std::atomic<int> hook_runs{0};
+  const uint64_t id = writer.AddBatchHook([&] {
+    events.push_back("hook");
+    ++hook_runs;
+  });
+  Gate gate;
+  writer.Submit(gate.Hold(), [&](const Status&) { events.push_back("gate"); });
+  gate.entered.wait();
+  std::vector<std::future<Status>> outcomes;
+  for (int i = 0; i < 6; ++i) {
+    auto [done, outcome] = CaptureDone();
+    // A failing unit is still followed by the hook: it runs for every batch.
+    writer.Submit(i == 2 ? Writer::Work([](Connection&) { return Internal("refused"); })
+                         : Insert(std::to_string(i)),
+                  [&events, i, done](const Status& s) {
+                    events.push_back(std::to_string(i));
+                    done(s);
+                  });
+    outcomes.push_back(std::move(outcome));
+  }
+  gate.release.count_down();
+  for (auto& outcome : outcomes) outcome.wait();
+  // The last Done has run; its batch's hook follows on the writer thread (bounded wait).
+  for (int i = 0; i < 1000 && hook_runs.load() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  writer.RemoveBatchHook(id);
+  EXPECT_OK(writer.Run([](Connection&) { return Status::Ok(); }));
+  EXPECT_EQ(hook_runs.load(), 3) << "no hook after RemoveBatchHook";
+
+  // gate | 0 1 2 3 | 4 5
+  const std::vector<std::string> expected = {"gate", "hook", "0", "1", "2",
+                                             "3",    "hook", "4", "5", "hook"};
+  EXPECT_EQ(events, expected);
+}
+
 // Pages in the WAL file: its size less the 32-byte header, in frames of 24 + 4096 bytes.
 int64_t WalFrames(const std::filesystem::path& db) {
   std::error_code ec;

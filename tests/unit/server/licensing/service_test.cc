@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <set>
 #include <thread>
 
 #include "common/crypto/encoding.h"
+#include "common/crypto/merkle.h"
 #include "server/licensing/store.h"
 #include "tests/unit/server/auth/auth_test_util.h"
 #include "tests/unit/server/licensing/licensing_test_util.h"
@@ -208,9 +210,14 @@ TEST_F(LicensingServiceTest, RegisterAuthorizeReleaseLifecycle) {
   EXPECT_EQ(StatusOf(*answer, "fw"), "AUTHORIZED");
   EXPECT_EQ(StatusOf(*answer, "dna"), "OUT_OF_COMPLIANCE");
   EXPECT_EQ(StatusOf(*answer, "nope"), "NOT_ENTITLED");
-  // The signature covers the payload, under the authorization domain.
-  EXPECT_OK(signing_key_->public_key().Verify(kAuthorizationDomain, answer->payload(),
-                                              answer->signature()));
+  // Alone in its batch: the Merkle root is the payload's leaf hash, and the signature covers the
+  // batch size and that root under the batch domain.
+  EXPECT_EQ(answer->algorithm(), "ed25519-merkle");
+  EXPECT_EQ(answer->batch_size(), 1u);
+  EXPECT_EQ(answer->batch_path_size(), 0);
+  EXPECT_OK(signing_key_->public_key().Verify(
+      kAuthorizationBatchDomain,
+      crypto::MerkleTreeHead(1, crypto::MerkleLeafHash(answer->payload())), answer->signature()));
   v1::Authorization decoded;
   ASSERT_TRUE(decoded.ParseFromString(answer->payload()));
   EXPECT_EQ(decoded.instance_id(), reg.instance_id());
@@ -245,6 +252,68 @@ TEST_F(LicensingServiceTest, RegisterAuthorizeReleaseLifecycle) {
   }
 }
 
+TEST_F(LicensingServiceTest, AnswersCommittedTogetherShareOneSignatureAndEachProvesItsPlace) {
+  Seed({MakeEntitlement("e1", "east", "fw", 100, clock_.Now(), Enforcement::kEnforced)});
+  const std::string token = NewToken();
+  constexpr int kDevices = 7;
+  std::vector<TestDevice> devices;
+  for (int i = 0; i < kDevices; ++i) {
+    devices.push_back(MakeDevice("BATCH" + std::to_string(i)));
+    RegisterOrDie(devices.back(), token);
+  }
+  // Hold the writer so that all seven renewals queue up and commit in one batch.
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  writer_->Submit(
+      [&entered, released](sqlite::Connection&) {
+        entered.set_value();
+        released.wait();
+        return Status::Ok();
+      },
+      nullptr);
+  entered.get_future().wait();
+  std::vector<std::future<Result<v1::SignedAuthorization>>> futures;
+  for (TestDevice& d : devices) {
+    auto promise = std::make_shared<std::promise<Result<v1::SignedAuthorization>>>();
+    futures.push_back(promise->get_future());
+    v1::AuthorizeRequest request;
+    v1::TagUse* use = request.add_tags();
+    use->set_tag("fw");
+    use->set_count(1);
+    service_->Authorize(d.Identity(), request, [promise](Result<v1::SignedAuthorization> r) {
+      promise->set_value(std::move(r));
+    });
+  }
+  release.set_value();
+  std::vector<v1::SignedAuthorization> answers;
+  for (auto& f : futures) {
+    auto answer = f.get();
+    ASSERT_OK(answer);
+    answers.push_back(std::move(*answer));
+  }
+  std::set<uint64_t> indexes;
+  for (const v1::SignedAuthorization& a : answers) {
+    EXPECT_EQ(a.algorithm(), "ed25519-merkle");
+    EXPECT_EQ(a.batch_size(), static_cast<uint64_t>(kDevices));
+    EXPECT_EQ(a.signature(), answers[0].signature()) << "one signature for the batch";
+    indexes.insert(a.batch_index());
+    const std::vector<std::string> path(a.batch_path().begin(), a.batch_path().end());
+    auto root = crypto::MerkleRootFromPath(crypto::MerkleLeafHash(a.payload()), a.batch_index(),
+                                           a.batch_size(), path);
+    ASSERT_OK(root);
+    EXPECT_OK(signing_key_->public_key().Verify(
+        kAuthorizationBatchDomain, crypto::MerkleTreeHead(a.batch_size(), *root), a.signature()));
+    // Another answer's payload does not verify with this one's proof.
+    const v1::SignedAuthorization& other = answers[(a.batch_index() + 1) % kDevices];
+    auto wrong = crypto::MerkleRootFromPath(crypto::MerkleLeafHash(other.payload()),
+                                            a.batch_index(), a.batch_size(), path);
+    ASSERT_OK(wrong);
+    EXPECT_NE(*wrong, *root);
+  }
+  EXPECT_EQ(indexes.size(), static_cast<size_t>(kDevices)) << "every answer has its own leaf";
+  EXPECT_EQ(InUse("east", "fw"), kDevices);
+}
 TEST_F(LicensingServiceTest, PublicKeyInsteadOfCsr) {
   Seed(Standard());
   TestDevice d = MakeDevice("SN1");
@@ -510,7 +579,7 @@ TEST_F(LicensingServiceTest, RestartRebuildsWhatWasAcknowledged) {
   }
   ASSERT_OK(service_->ReleaseDevice(devices[0].registration.instance_id(), Oscar()));
   // The satellite sweeps once more when it stops; that writes the devices' last-seen times.
-  ASSERT_OK(service_->Sweep());
+  ASSERT_OK(service_->Sweep(/*final=*/true));
   const BookState before = service_->Snapshot();
   const auto listing = service_->Devices(std::nullopt, 100);
   OpenService();
@@ -520,6 +589,48 @@ TEST_F(LicensingServiceTest, RestartRebuildsWhatWasAcknowledged) {
   EXPECT_OK(service_->Identify(devices[1].Certificate()));
   EXPECT_FALSE(service_->Identify(devices[0].Certificate()).ok());
   EXPECT_EQ(service_->reloads(), 0u);
+}
+
+TEST_F(LicensingServiceTest, LastSeenIsNotedInMemoryAndWrittenOncePerFlushInterval) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  const std::string id = d.registration.instance_id();
+  auto stored = [&]() -> int64_t {
+    int64_t at = -2;
+    EXPECT_OK(writer_->Run([&](sqlite::Connection& db) -> Status {
+      OUTPOST_ASSIGN_OR_RETURN(
+          at, db.QueryInt64("SELECT coalesce(last_seen_at, -1) FROM devices WHERE instance_id = ?",
+                            id));
+      return Status::Ok();
+    }));
+    return at;
+  };
+  auto listed = [&]() -> int64_t {
+    const v1::ListDevicesResponse listing = service_->Devices(std::nullopt, 10);
+    for (const v1::Device& device : listing.devices()) {
+      if (device.instance_id() == id) return device.last_seen_at();
+    }
+    return -3;
+  };
+  ASSERT_OK(service_->Sweep());  // the first sweep writes what was noted (nothing yet)
+  clock_.Advance(std::chrono::seconds(5));
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 1}}));
+  const int64_t renewed_at = ToSeconds(clock_.Now());
+  ASSERT_OK(service_->Sweep());
+  EXPECT_EQ(listed(), renewed_at) << "listings read it from memory";
+  EXPECT_NE(stored(), renewed_at) << "not written before the flush interval";
+
+  clock_.Advance(options_.last_seen_flush_interval);
+  ASSERT_OK(service_->Sweep());
+  EXPECT_EQ(stored(), renewed_at);
+  EXPECT_EQ(listed(), renewed_at);
+
+  // The final sweep writes at once.
+  clock_.Advance(std::chrono::seconds(5));
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 1}}));
+  ASSERT_OK(service_->Sweep(/*final=*/true));
+  EXPECT_EQ(stored(), ToSeconds(clock_.Now()));
 }
 
 TEST_F(LicensingServiceTest, FailedWriteReloadsStateFromTheDatabase) {
