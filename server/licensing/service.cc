@@ -491,7 +491,7 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
         outcome->decision = std::move(decision);
         return Status::Ok();
       },
-      [this, outcome, done = std::move(done), answer_on = std::move(answer_on)](Status s) {
+      [this, outcome, done = std::move(done), answer_on = std::move(answer_on)](Status s) mutable {
         if (!s.ok()) return done(s);
         // Committed; signed with the rest of the batch by SignAnswers, the writer's batch hook.
         unsigned_answers_.push_back({std::move(outcome->device), std::move(outcome->decision),
