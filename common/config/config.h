@@ -92,7 +92,7 @@ enum class Durability {
 };
 
 struct DatabaseConfig {
-  Durability synchronous = Durability::kNormal;
+  Durability synchronous = Durability::kFull;  // STYLE.md: a granted license survives power loss
 
   bool operator==(const DatabaseConfig&) const = default;
 };

@@ -57,7 +57,7 @@ clock_rollback_tolerance = "1m"
 registration_rate_per_minute = 60
 
 [database]
-synchronous = "full"
+synchronous = "normal"
 
 [log]
 level = "debug"
@@ -75,7 +75,7 @@ Config FullConfig() {
   c.server = {4, 500, 4096, 2048, 4, 5s, 10s, 20s, 2min, 0s};
   c.sync = {SyncMode::kOnline, "https://central.example.com/v1/sync", 30min, 90s, 12h};
   c.policy = {days(60), days(20), 5min, days(730), days(365), 7, 90, 1min, 60};
-  c.database.synchronous = Durability::kFull;
+  c.database.synchronous = Durability::kNormal;
   c.log = {"debug", "json"};
   return c;
 }
