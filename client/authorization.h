@@ -13,24 +13,19 @@
 #include <string_view>
 #include <vector>
 
+#include "common/authorization_format.h"
 #include "common/crypto/keys.h"
 #include "common/status.h"
 #include "outpost/v1/devices.pb.h"
 
 namespace outpost::client {
 
-// The satellite's authorization key is an Ed25519 key; an answer is signed in one of two ways
-// (devices.proto, SignedAuthorization):
-// - kAuthorizationAlgorithm: the signature covers  kAuthorizationDomain || 0x00 || payload
-//   (crypto::PublicKey::Verify);
-// - kAuthorizationBatchAlgorithm, what the satellite sends: the signature covers
-//   kAuthorizationBatchDomain || 0x00 || batch_size (8 bytes, big-endian) || root, where root is
-//   the RFC 9162 Merkle root that batch_path leads to from the payload's leaf hash at
-//   batch_index (common/crypto/merkle.h).
-inline constexpr std::string_view kAuthorizationDomain = "outpost.v1.authorization";
-inline constexpr std::string_view kAuthorizationAlgorithm = "ed25519";
-inline constexpr std::string_view kAuthorizationBatchDomain = "outpost.v1.authorization-batch";
-inline constexpr std::string_view kAuthorizationBatchAlgorithm = "ed25519-merkle";
+// The satellite's authorization key is an Ed25519 key; an answer is signed in one of the two
+// forms of common/authorization_format.h.
+using outpost::kAuthorizationAlgorithm;
+using outpost::kAuthorizationBatchAlgorithm;
+using outpost::kAuthorizationBatchDomain;
+using outpost::kAuthorizationDomain;
 // The largest batch a proof may claim (the satellite's writer commits at most 256 units at once;
 // the bound only keeps a forged proof from costing much to refuse).
 inline constexpr uint64_t kMaxAuthorizationBatch = uint64_t{1} << 20;

@@ -11,12 +11,12 @@
 //                the node hash of the tree of the first k leaves and the tree of the rest.
 //
 // The 0x00/0x01 prefixes keep a leaf from ever being taken for an inner node (second-preimage
-// resistance); VerifyInclusion follows RFC 9162 section 2.1.3.2, which binds the path to the
+// resistance); MerkleRootFromPath follows RFC 9162 section 2.1.3.2, which binds the path to the
 // leaf's index and the tree's size, so neither can be changed without the path failing.
 //
 // Thread-safety: the functions are pure and may be called concurrently.
-// Errors: VerifyInclusion reports a malformed or non-matching path as kUnauthenticated with a
-// message saying what did not hold; the others cannot fail.
+// Errors: MerkleRootFromPath and VerifyMerkleInclusion report a malformed or non-matching path as
+// kUnauthenticated with a message saying what did not hold; the others cannot fail.
 
 #include <cstddef>
 #include <cstdint>

@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/authorization_format.h"
 #include "common/clock.h"
 #include "common/crypto/ca.h"
 #include "common/crypto/keys.h"
@@ -50,13 +51,6 @@
 #include "server/licensing/usage.h"
 
 namespace outpost::server::licensing {
-
-// Domains of the satellite's signatures over authorizations (see devices.proto): one answer
-// ("ed25519"), and the Merkle root of a batch of answers ("ed25519-merkle", what Authorize
-// sends).
-inline constexpr std::string_view kAuthorizationDomain = "outpost.v1.authorization";
-inline constexpr std::string_view kAuthorizationBatchDomain = "outpost.v1.authorization-batch";
-inline constexpr std::string_view kAuthorizationBatchAlgorithm = "ed25519-merkle";
 
 struct LicensingOptions {
   AuthorizationPolicy policy;
@@ -187,7 +181,7 @@ class LicensingService {
   Status ReloadLocked(sqlite::Connection& db);
   Status CheckRateLimit(const std::string& remote_address);
   // What memory knows of the device (mu_ held): identity, certificate, holdings, and the
-  // last-seen time if it renewed since the last Sweep.
+  // last-seen time if it renewed since its last-seen time was last written.
   v1::Device ToDeviceLocked(const RegisteredDevice& device) const;
   // Adds what only its row holds (hostname, token, times) from `db`.
   static Status FillFromRow(sqlite::Connection& db, v1::Device& device);
@@ -227,8 +221,9 @@ class LicensingService {
   // product in a VA. Behind a pointer because a reload builds a new one and swaps. Guarded by mu_.
   std::unique_ptr<DeviceRegistry> registry_;
   bool stale_ = false;  // guarded by mu_
-  // Instances whose last_seen_at changed since the last Sweep, which writes them in one go
-  // (a renewal then costs no UPDATE of the devices table). Guarded by mu_.
+  // Instances whose last_seen_at changed since Sweep last wrote them (once per
+  // options.last_seen_flush_interval; a renewal then costs no UPDATE of the devices table).
+  // Guarded by mu_.
   std::unordered_map<std::string, TimePoint> seen_;
   TimePoint last_seen_flushed_;                   // guarded by mu_
   TimePoint persisted_high_water_;                // writer thread only

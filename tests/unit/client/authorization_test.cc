@@ -206,6 +206,10 @@ TEST_F(VerifyBatchAuthorizationTest, AlteredPayloadPathIndexOrSizeIsRefused) {
   changed.set_batch_size(uint64_t{1} << 40);
   ExpectRefused(changed, "which no satellite sends");
 
+  changed = answer;
+  while (changed.batch_path_size() <= 64) changed.add_batch_path(std::string(32, 'h'));
+  ExpectRefused(changed, "and 65 hashes, which no satellite sends");
+
   // A single-answer signature presented as a batch, and the other way round.
   changed = answer;
   changed.set_algorithm("ed25519");
