@@ -4,12 +4,98 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "server/cli/commands.h"
 
+#ifndef OUTPOST_VERSION
+#define OUTPOST_VERSION "unknown"
+#endif
+#ifndef OUTPOST_GIT_COMMIT
+#define OUTPOST_GIT_COMMIT "unknown"
+#endif
+#ifndef OUTPOST_BUILD_TYPE
+#define OUTPOST_BUILD_TYPE "unknown"
+#endif
+
 namespace outpost::cli {
 namespace {
+
+std::string VersionText() {
+  const std::string build_type = OUTPOST_BUILD_TYPE;
+  return std::string("outpost ") + OUTPOST_VERSION + " (commit " + OUTPOST_GIT_COMMIT + ", " +
+         (build_type.empty() ? "unspecified" : build_type) + " build)";
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// CLI11 answers an unknown command word with "A subcommand is required" or "arguments were not
+// expected"; say which word was not a command and which one was probably meant. Walks the
+// command words of `args` down the command tree; returns "" when every word is a command (or
+// the words reach a command that takes arguments).
+std::string UnknownCommandMessage(CLI::App& app, const std::vector<std::string>& args) {
+  CLI::App* current = &app;
+  std::string path = "outpost";
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (word == "--") return "";
+    if (word.starts_with("-")) {
+      // Skip the value of an option that takes one (`--log-level debug`).
+      if (word.find('=') == std::string::npos) {
+        const CLI::Option* option = current->get_option_no_throw(word);
+        if (option == nullptr) option = app.get_option_no_throw(word);
+        if (option != nullptr && option->get_expected_max() > 0) ++i;
+      }
+      continue;
+    }
+    const auto subcommands = current->get_subcommands([](CLI::App*) { return true; });
+    if (subcommands.empty()) return "";  // a command's own argument
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : subcommands) {
+      if (sub->check_name(word)) next = sub;
+    }
+    if (next != nullptr) {
+      current = next;
+      path += " " + word;
+      continue;
+    }
+    if (current->get_require_subcommand_min() == 0) return "";
+    std::string best;
+    size_t best_distance = 3;  // at most two edits away, or a prefix either way
+    std::string names;
+    for (const CLI::App* sub : subcommands) {
+      const std::string& name = sub->get_name();
+      names += (names.empty() ? "" : ", ") + name;
+      size_t d = EditDistance(word, name);
+      if (name.starts_with(word) || word.starts_with(name)) d = std::min<size_t>(d, 1);
+      if (d < best_distance) {
+        best_distance = d;
+        best = name;
+      }
+    }
+    std::string message = "unknown command '" + word + "' for `" + path + "`";
+    if (!best.empty()) return message + "; did you mean `" + path + " " + best + "`?";
+    return message + "; the commands are: " + names;
+  }
+  return "";
+}
 
 int Main(int argc, char** argv) {
   CLI::App app{"Outpost: an air-gapped, on-premises license satellite", "outpost"};
@@ -17,8 +103,10 @@ int Main(int argc, char** argv) {
   // Global flags are accepted after the command name too (`outpost user list --json`);
   // subcommands inherit this setting when they are added, so it comes first.
   app.fallthrough();
+  app.set_version_flag("--version", VersionText(), "Print version, commit and build type");
   CommandLine cli;
-  app.add_flag("--json", cli.global.json, "Print the answer as protobuf JSON instead of a table");
+  app.add_flag("--json", cli.global.json,
+               "Print the answer as protobuf JSON (pretty-printed) instead of a table");
   app.add_option("--log-format", cli.global.log_format, "Log format: text or json");
   app.add_option("--log-level", cli.global.log_level, "Log level: trace, debug, info, warn, error");
 
@@ -36,6 +124,14 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      const std::string unknown =
+          UnknownCommandMessage(app, std::vector<std::string>(argv + 1, argv + argc));
+      if (!unknown.empty()) {
+        std::cerr << "outpost: " << unknown << "\nRun with --help for more information.\n";
+        return kExitUsage;
+      }
+    }
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }

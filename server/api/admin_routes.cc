@@ -10,6 +10,7 @@
 #include "outpost/v1/tokens.pb.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/checkpoint.h"
+#include "server/audit/evidence.h"
 #include "server/audit/export.h"
 #include "server/audit/verify.h"
 #include "server/auth/convert.h"
@@ -138,7 +139,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       [](const Principal& p, http::Request& req) { return http::Encode(req, auth::ToWhoAmI(p)); });
 
   // --- Users ---
-  add("GET", "/v1/admin/users", Access::kPermission, Permission::kManageUsers, "list users",
+  add("GET", "/v1/admin/users", Access::kPermission, Permission::kReadUsers, "list users",
       [c, fail](const Principal& p, http::Request& req) {
         auto users = c.auth->ListUsers(p);
         if (!users.ok()) return fail(req, users.status());
@@ -187,7 +188,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
 
   // --- API keys: own keys for everyone, other users' keys with manage_api_keys ---
   add("GET", "/v1/admin/apikeys", Access::kAuthenticated, std::nullopt,
-      "list API keys (own; ?user= or ?all=true needs manage_api_keys)",
+      "list API keys (own; ?user= or ?all=true needs read_users)",
       [c, fail](const Principal& p, http::Request& req) {
         std::optional<std::string_view> user = p.user_name;
         const std::string named = QueryOr(req, "user", "");
@@ -433,7 +434,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (!report.ok()) return fail(req, report.status());
         return http::Encode(req, audit::ToProto(*report));
       });
-  add("POST", "/v1/admin/audit/checkpoint", Access::kPermission, Permission::kManageConfig,
+  add("POST", "/v1/admin/audit/checkpoint", Access::kPermission, Permission::kSignCheckpoint,
       "sign a checkpoint of the current head now", [c, fail](const Principal&, http::Request& req) {
         Status s = c.writer->Run([&c](sqlite::Connection& db) {
           return audit::SignCheckpoint(db, *c.signing_key, c.clock->Now());
@@ -444,6 +445,26 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         auto head = audit::CurrentHead(**lease);
         if (!head.ok()) return fail(req, head.status());
         return http::Encode(req, audit::ToProto(*head));
+      });
+  add("GET", "/v1/admin/audit/checkpoints", Access::kPermission, Permission::kReadAudit,
+      "every signed checkpoint with its signature, each checked",
+      [c, fail](const Principal&, http::Request& req) {
+        auto lease = c.readers->Acquire();
+        if (!lease.ok()) return fail(req, lease.status());
+        auto list = audit::ListCheckpoints(**lease, c.signing_key->public_key());
+        if (!list.ok()) return fail(req, list.status());
+        return http::Encode(req, *list);
+      });
+  add("POST", "/v1/admin/audit/compare-heads", Access::kPermission, Permission::kVerifyAudit,
+      "compare the audit heads central holds (body: CentralAuditHeadList) with the chain",
+      [c, fail](const Principal&, http::Request& req) {
+        auto body = Decode<v1::CentralAuditHeadList>(req);
+        if (!body.ok()) return fail(req, body.status());
+        auto lease = c.readers->Acquire();
+        if (!lease.ok()) return fail(req, lease.status());
+        auto report = audit::CompareHeads(**lease, *body, c.signing_key->public_key());
+        if (!report.ok()) return fail(req, report.status());
+        return http::Encode(req, *report);
       });
   return r;
 }

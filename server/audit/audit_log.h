@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/sqlite/connection.h"
@@ -14,11 +15,22 @@
 namespace outpost::server::audit {
 
 // Who did something. Rendered as "<kind>:<id>" in the actor column, e.g. "user:alice",
-// "apikey:3f9a0c1d2e4b", "device:<instance id>", "system".
+// "device:<instance id>", "system"; an API key also names the user it belongs to:
+// "apikey:3f9a0c1d2e4b (alice)" (user names never hold spaces or parentheses), so an auditor
+// sees who acted without looking the key up (docs/security.md, "The audit trail").
 struct Actor {
+  Actor() = default;
+  Actor(std::string kind, std::string id, std::string user = "")
+      : kind(std::move(kind)), id(std::move(id)), user(std::move(user)) {}
+
   std::string kind;  // "user", "apikey", "device", "system"
   std::string id;    // empty for "system"
-  std::string ToString() const { return id.empty() ? kind : kind + ":" + id; }
+  std::string user;  // for "apikey": the key's owner; empty otherwise
+  std::string ToString() const {
+    std::string out = id.empty() ? kind : kind + ":" + id;
+    if (!user.empty()) out += " (" + user + ")";
+    return out;
+  }
   static Actor System() { return {"system", ""}; }
 };
 

@@ -1,5 +1,6 @@
 #include "server/audit/export.h"
 
+#include <boost/json.hpp>
 #include <optional>
 #include <utility>
 
@@ -8,10 +9,14 @@
 #include "server/audit/audit_proto.h"
 #include "server/audit/chain.h"
 #include "server/audit/record_row.h"
+#include "server/audit/utf8.h"
 
 namespace outpost::server::audit {
 namespace {
 
+// An exact actor also matches the API-key form that names the same key or user:
+// "apikey:<id>" matches "apikey:<id> (alice)", and "user:alice" matches "apikey:<any> (alice)",
+// so one filter finds what a user did by console session and with every one of their keys.
 // One constant statement for every filter combination (so it is prepared once per
 // connection): an unset filter binds NULL. The unary '+' keeps the planner off the time index:
 // walking the primary key gives seq order without a sort, which is what keeps memory
@@ -21,7 +26,9 @@ constexpr std::string_view kSelectRecords =
     "WHERE seq > ?1 "
     "AND (?2 IS NULL OR +time_ms >= ?2) "
     "AND (?3 IS NULL OR +time_ms < ?3) "
-    "AND (?4 IS NULL OR actor = ?4) "
+    "AND (?4 IS NULL OR actor = ?4 OR substr(actor, 1, length(?4) + 2) = ?4 || ' (' "
+    "     OR (substr(?4, 1, 5) = 'user:' AND substr(actor, 1, 7) = 'apikey:' "
+    "         AND substr(actor, -(length(?4) - 2)) = ' (' || substr(?4, 6) || ')')) "
     "AND (?5 IS NULL OR substr(actor, 1, length(?5)) = ?5) "
     "AND (?6 IS NULL OR action = ?6) "
     "AND (?7 IS NULL OR substr(action, 1, length(?7)) = ?7) "
@@ -100,10 +107,49 @@ void AppendCsvField(std::string_view field, std::string& out) {
   out.push_back('"');
 }
 
+constexpr std::string_view kDetailsKey = "\"details\":";
+constexpr std::string_view kEmptyDetails = "\"details\":\"\"";
+constexpr std::string_view kPrevHashKey = ",\"prev_hash\":\"";
+
+// Whether stored details can be written into a JSON line as they are: a JSON object on one line.
+// Anything else (only possible if the database was edited) stays a string.
+bool IsOneLineJsonObject(std::string_view details) {
+  if (details.empty() || details.front() != '{' ||
+      details.find_first_of("\r\n") != std::string_view::npos || !IsValidUtf8(details)) {
+    return false;
+  }
+  boost::system::error_code ec;
+  const boost::json::value parsed = boost::json::parse(details, ec);
+  return !ec && parsed.is_object();
+}
+
+void AppendJsonLine(const Record& record, std::string& out) {
+  v1::AuditRecord proto = ToProto(record);
+  if (!IsOneLineJsonObject(record.details)) {
+    out.append(ToJson(proto));
+    out.push_back('\n');
+    return;
+  }
+  // The stored bytes themselves, spliced in for the empty string: an object for JSON readers,
+  // and exactly the hashed text for anyone who re-hashes (ParseJsonLine recovers it). The first
+  // "details":"" is the key: quotes inside the string fields before it are escaped.
+  proto.clear_details();
+  std::string line = ToJson(proto);
+  const size_t at = line.find(kEmptyDetails);
+  if (at == std::string::npos) {  // cannot happen with the printer's fixed field order
+    proto.set_details(record.details);
+    out.append(ToJson(proto));
+  } else {
+    line.replace(at + kDetailsKey.size(), kEmptyDetails.size() - kDetailsKey.size(),
+                 record.details);
+    out.append(line);
+  }
+  out.push_back('\n');
+}
+
 void AppendFormatted(const Record& record, ExportFormat format, std::string& out) {
   if (format == ExportFormat::kJsonLines) {
-    out.append(ToJson(ToProto(record)));
-    out.push_back('\n');
+    AppendJsonLine(record, out);
     return;
   }
   out.append(std::to_string(record.seq));
@@ -124,6 +170,24 @@ void AppendFormatted(const Record& record, ExportFormat format, std::string& out
 }
 
 }  // namespace
+
+Result<v1::AuditRecord> ParseJsonLine(std::string_view line) {
+  v1::AuditRecord record;
+  const size_t key = line.find(kDetailsKey);
+  const size_t end = line.rfind(kPrevHashKey);
+  if (key != std::string_view::npos && end != std::string_view::npos && end > key &&
+      line.substr(key + kDetailsKey.size(), 1) == "{") {
+    const size_t start = key + kDetailsKey.size();
+    std::string as_string(line.substr(0, start));
+    as_string += "\"\"";
+    as_string += line.substr(end);
+    OUTPOST_RETURN_IF_ERROR(FromJson(as_string, &record));
+    record.set_details(std::string(line.substr(start, end - start)));
+    return record;
+  }
+  OUTPOST_RETURN_IF_ERROR(FromJson(line, &record));
+  return record;
+}
 
 Result<ExportFormat> ParseExportFormat(std::string_view name) {
   if (name == "jsonl") return ExportFormat::kJsonLines;

@@ -3,7 +3,11 @@
 // Export of the audit trail as JSON lines or CSV, filtered, in constant memory.
 //
 // JSON lines: one v1::AuditRecord per line in the project's JSON mapping (common/proto_json.h:
-// snake_case names, every field printed, int64 as strings), each line ending in "\n".
+// snake_case names, every field printed, int64 as strings), each line ending in "\n", except
+// that `details` is the JSON object itself, not a string holding it: the stored bytes are
+// written as they are, so the text between "details": and ,"prev_hash" is exactly what was
+// hashed (ParseJsonLine recovers it). Details that are not a one-line JSON object (only after
+// the database was edited) stay a string.
 // CSV (RFC 4180): a header row "seq,time,time_ms,actor,action,object,details,prev_hash,hash",
 // then one row per record, every row ending in CRLF; a field holding a comma, a double quote,
 // CR or LF is enclosed in double quotes with each double quote doubled. Fields are written
@@ -23,6 +27,7 @@
 #include "common/clock.h"
 #include "common/sqlite/connection.h"
 #include "common/status.h"
+#include "outpost/v1/audit.pb.h"
 
 namespace outpost::server::audit {
 
@@ -32,7 +37,9 @@ struct ExportFilter {
   std::optional<TimePoint> since;  // time >= since (millisecond precision)
   std::optional<TimePoint> until;  // time < until
   // Exact actor ("user:alice"), or a prefix: a value ending in ':' ("device:") or '*'
-  // ("user:a*", the '*' itself not matched) matches every actor that starts with it.
+  // ("user:a*", the '*' itself not matched) matches every actor that starts with it. An exact
+  // "user:alice" also matches alice's API keys ("apikey:<id> (alice)"), and an exact
+  // "apikey:<id>" matches that key whichever user it names.
   std::string actor;
   // Exact action ("token.create"), or a prefix: a value ending in '.' ("token.") or '*'.
   std::string action;
@@ -42,6 +49,10 @@ struct ExportFilter {
 };
 
 enum class ExportFormat { kJsonLines, kCsv };
+
+// One line of a JSON-lines export back into the record, `details` as the exact stored text.
+// Errors: kInvalidArgument when the line is not such a record.
+Result<v1::AuditRecord> ParseJsonLine(std::string_view line);
 
 // "jsonl" or "csv" (the CLI's --format values); kInvalidArgument naming them otherwise.
 Result<ExportFormat> ParseExportFormat(std::string_view name);

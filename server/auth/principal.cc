@@ -8,7 +8,7 @@ audit::Actor Principal::actor() const {
   if (is_system()) return audit::Actor::System();
   constexpr std::string_view kApiKeyPrefix = "apikey:";
   if (credential.starts_with(kApiKeyPrefix)) {
-    return {"apikey", credential.substr(kApiKeyPrefix.size())};
+    return {"apikey", credential.substr(kApiKeyPrefix.size()), user_name};
   }
   return {"user", user_name};
 }

@@ -23,8 +23,8 @@ struct Principal {
   // reloaded console page. Empty otherwise. Never log it.
   std::string csrf_token;
 
-  // The actor recorded in the audit trail: "apikey:<id>" for API keys, "user:<name>" for
-  // console sessions, "system" for System().
+  // The actor recorded in the audit trail: "apikey:<id> (<user name>)" for API keys,
+  // "user:<name>" for console sessions, "system" for System().
   audit::Actor actor() const;
 
   // The satellite itself, acting with every permission: `outpost init` creating the first admin

@@ -31,6 +31,8 @@ constexpr std::array kPermissionRows = {
     PermissionRow{Permission::kReadAudit, "read_audit", "read the audit trail"},
     PermissionRow{Permission::kVerifyAudit, "verify_audit", "verify the audit trail"},
     PermissionRow{Permission::kReadReports, "read_reports", "read reports"},
+    PermissionRow{Permission::kReadUsers, "read_users", "list users and API keys"},
+    PermissionRow{Permission::kSignCheckpoint, "sign_checkpoint", "sign audit checkpoints"},
     PermissionRow{Permission::kManageConfig, "manage_config", "change the configuration"},
 };
 
@@ -58,6 +60,8 @@ constexpr std::array kGrants = {
     Grant{Permission::kReadAudit,             true, false,   true},
     Grant{Permission::kVerifyAudit,           true, false,   true},
     Grant{Permission::kReadReports,           true, false,   true},
+    Grant{Permission::kReadUsers,             true, false,   true},
+    Grant{Permission::kSignCheckpoint,        true, false,   false},
     Grant{Permission::kManageConfig,          true, false,   false},
 };
 // clang-format on

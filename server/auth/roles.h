@@ -16,7 +16,8 @@ namespace outpost::server::auth {
 enum class Role {
   kAdmin,     // everything
   kOperator,  // tokens, devices, moves, reservations, conversions, sync; reads licenses/devices
-  kAuditor,   // read-only: licenses, devices, audit (read, export, verify), reports
+  kAuditor,   // read-only: licenses, devices, audit (read, export, verify), reports, users and
+              // API key ids
 };
 
 // Every role, in the order admin, operator, auditor.
@@ -44,6 +45,8 @@ enum class Permission {
   kReadAudit,           // read and export the audit trail
   kVerifyAudit,         // verify the audit chain and its checkpoints
   kReadReports,         // usage reports
+  kReadUsers,           // list users and every user's API key ids (never secrets); read-only
+  kSignCheckpoint,      // sign an audit checkpoint on demand (the satellite also signs on its own)
   kManageConfig,        // change the satellite's configuration
 };
 

@@ -165,7 +165,7 @@ Result<User> AuthStore::CreateUser(std::string_view name, Role role,
 }
 
 Result<std::vector<User>> AuthStore::ListUsers(const Principal& by) {
-  OUTPOST_RETURN_IF_ERROR(Require(by, Permission::kManageUsers));
+  OUTPOST_RETURN_IF_ERROR(Require(by, Permission::kReadUsers));
   OUTPOST_ASSIGN_OR_RETURN(sqlite::ReaderPool::Lease reader, readers_.Acquire());
   OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement rows, reader->Query(kSelectUsers));
   std::vector<User> users;
@@ -295,11 +295,13 @@ Result<CreatedApiKey> AuthStore::CreateApiKey(std::string_view user, std::string
 
 Result<std::vector<ApiKey>> AuthStore::ListApiKeys(std::optional<std::string_view> user,
                                                    const Principal& by) {
+  // Listing shows ids and metadata, never secrets: read_users (auditors) may list anyone's.
+  const bool may_read_all = Allows(by.role, Permission::kReadUsers);
   if (user.has_value()) {
-    OUTPOST_RETURN_IF_ERROR(CheckApiKeyAccess(*user, by));
+    if (!may_read_all) OUTPOST_RETURN_IF_ERROR(CheckApiKeyAccess(*user, by));
     if (!IsValidUserName(*user)) return NoSuchUser(*user);
-  } else {
-    OUTPOST_RETURN_IF_ERROR(Require(by, Permission::kManageApiKeys));
+  } else if (!may_read_all) {
+    OUTPOST_RETURN_IF_ERROR(Require(by, Permission::kReadUsers));
   }
   OUTPOST_ASSIGN_OR_RETURN(sqlite::ReaderPool::Lease reader, readers_.Acquire());
   if (user.has_value()) {
@@ -404,8 +406,19 @@ Result<Principal> AuthStore::AuthenticateApiKey(std::string_view key,
   const std::string object = KeyObject(parts->id);
   if (!row.has_value()) return fail(object, "unknown key");
   if (!SecretMatches(parts->secret, row->secret_hash)) return fail(object, "wrong secret");
-  if (row->revoked) return fail(object, "revoked");
-  if (row->disabled) return fail(object, "user disabled");
+  // The caller holds the whole key, so saying why it no longer works gives nothing away.
+  if (row->revoked) {
+    (void)fail(object, "revoked");
+    return Unauthenticated("API key " + parts->id + " (user \"" + row->user_name +
+                           "\") was revoked; create a new one with `outpost apikey create` or "
+                           "ask an admin for one");
+  }
+  if (row->disabled) {
+    (void)fail(object, "user disabled");
+    return Unauthenticated("API key " + parts->id + " belongs to user \"" + row->user_name +
+                           "\", who is disabled; ask an admin to run `outpost user enable " +
+                           row->user_name + "`, or use another user's key");
+  }
   Result<Role> role = ParseRole(row->role);
   if (!role.ok()) return DataLoss("user \"" + row->user_name + "\" has a bad role in the database");
 

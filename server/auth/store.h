@@ -97,7 +97,7 @@ class AuthStore {
   // "user.create". Hashing the password takes the scrypt time (about 0.1 s by default).
   Result<User> CreateUser(std::string_view name, Role role,
                           std::optional<std::string_view> password, const Principal& by);
-  // Every user, ordered by name.
+  // Every user, ordered by name. Needs kReadUsers (admin, auditor).
   Result<std::vector<User>> ListUsers(const Principal& by);
   // Sets (or replaces) the user's password, clears its failed-login count and lock, and ends its
   // console sessions. kNotFound for an unknown user. Audited as "user.password".
@@ -115,8 +115,9 @@ class AuthStore {
   // as "apikey.create" (id, user, description; never the secret).
   Result<CreatedApiKey> CreateApiKey(std::string_view user, std::string_view description,
                                      const Principal& by);
-  // Keys of `user`, or of every user when nullopt (kManageApiKeys), newest first, revoked ones
-  // included.
+  // Keys of `user`, or of every user when nullopt, newest first, revoked ones included (ids and
+  // metadata, never secrets). Anyone may list their own; others' and all need kReadUsers
+  // (admin, auditor: read-only).
   Result<std::vector<ApiKey>> ListApiKeys(std::optional<std::string_view> user,
                                           const Principal& by);
   // kNotFound for an unknown id, kFailedPrecondition if already revoked. Audited as

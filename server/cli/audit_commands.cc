@@ -15,10 +15,13 @@
 
 #include "common/crypto/keys.h"
 #include "common/crypto/secure_file.h"
+#include "common/proto_json.h"
 #include "common/sqlite/connection.h"
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/common.pb.h"
+#include "outpost/v1/sync.pb.h"
 #include "server/audit/audit_proto.h"
+#include "server/audit/evidence.h"
 #include "server/audit/verify.h"
 #include "server/cli/commands.h"
 #include "server/cli/connection.h"
@@ -42,10 +45,12 @@ struct AuditFlags {
   std::string device;
   std::string format = "jsonl";
   std::string output;
+  bool force = false;
   int64_t page_records = kDefaultPageRecords;
-  // verify
+  // verify, checkpoints, compare-heads
   std::string db;
   std::string public_key;
+  std::string heads_file;  // compare-heads
 };
 
 // Where an export goes: standard output, or FILE. A file is written under a temporary name in
@@ -134,6 +139,15 @@ Status InTermsOfFlags(const Status& status) {
 // The records route answers one page; follow x-outpost-next-after while x-outpost-more says so.
 // Each page is written out before the next is asked for, so memory stays at one page.
 int RunExport(const GlobalFlags&, const AuditFlags& f) {
+  // Checked before anything else, like `sync export -o`: an existing file is refused unless
+  // --force, so a typo cannot replace yesterday's export.
+  if (!f.output.empty() && f.output != "-" && !f.force) {
+    std::error_code ec;
+    if (std::filesystem::exists(f.output, ec)) {
+      return Fail(AlreadyExists(f.output + " already exists; choose another file, or pass --force "
+                                           "to replace it (only once the new export is complete)"));
+    }
+  }
   auto client = ConnectToSatellite(f.connection);
   if (!client.ok()) return Fail(client.status());
   std::string base = "/v1/admin/audit/records?format=" + UrlEncode(f.format) +
@@ -282,19 +296,26 @@ Result<CheckpointKey> ChooseCheckpointKey(const AuditFlags& f, sqlite::Connectio
   out.source = "the database itself (satellite_meta.signing_public_key)";
   out.warning =
       "the checkpoint key came from the database being verified, and whoever can rewrite the "
-      "database can replace it: compare its key id with the signing key id `outpost init` "
-      "printed, or pass --public-key FILE or --data-dir DIR";
+      "database can replace it: compare its fingerprint with the signing key fingerprint "
+      "`outpost init` printed, or pass --public-key FILE or --data-dir DIR";
   return out;
 }
 
-int RunVerifyDatabase(const GlobalFlags& g, const AuditFlags& f) {
+// --db FILE opened read-only, for the commands that work with the satellite stopped.
+Result<sqlite::Connection> OpenDatabaseFile(const AuditFlags& f) {
   if (!std::filesystem::is_regular_file(f.db)) {
-    return Fail(NotFound("--db " + f.db + ": no such database file"));
+    return NotFound("--db " + f.db + ": no such database file");
   }
   sqlite::OpenOptions options;
   options.mode = sqlite::OpenMode::kReadOnly;
   auto db = sqlite::Connection::Open(f.db, options);
-  if (!db.ok()) return Fail(db.status().WithContext("opening --db " + f.db));
+  if (!db.ok()) return db.status().WithContext("opening --db " + f.db);
+  return std::move(*db);
+}
+
+int RunVerifyDatabase(const GlobalFlags& g, const AuditFlags& f) {
+  auto db = OpenDatabaseFile(f);
+  if (!db.ok()) return Fail(db.status());
   auto key = ChooseCheckpointKey(f, *db);
   if (!key.ok()) return Fail(key.status());
   auto report = server::audit::Verify(*db, *key->key);
@@ -306,6 +327,124 @@ int RunVerifyDatabase(const GlobalFlags& g, const AuditFlags& f) {
 
 int RunVerify(const GlobalFlags& g, const AuditFlags& f) {
   return f.db.empty() ? RunVerifyOnline(g, f) : RunVerifyDatabase(g, f);
+}
+
+int PrintCheckpoints(const GlobalFlags& g, const v1::AuditCheckpointList& list,
+                     const std::string& key_source) {
+  int bad = 0;
+  for (const auto& c : list.checkpoints()) bad += c.verified() ? 0 : 1;
+  if (g.json) {
+    PrintJson(list);
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : list.checkpoints()) {
+      rows.push_back({std::to_string(c.seq()), c.time(), c.hash(), c.key_id(), c.signature(),
+                      c.verified() ? "ok" : c.problem()});
+    }
+    PrintTable(std::cout, {"SEQ", "SIGNED", "HASH", "KEY", "SIGNATURE (Ed25519, hex)", "CHECK"},
+               rows);
+    std::cout << Plural(list.checkpoints_size(), "checkpoint") << ", checked with key "
+              << list.key_id() << " (fingerprint " << list.key_fingerprint() << ")"
+              << (key_source.empty() ? "" : " from " + key_source) << "\n";
+  }
+  if (bad == 0) return kExitOk;
+  return Fail(DataLoss(Plural(bad, "checkpoint") + " did not verify; run `outpost audit verify` "
+                                                   "to find the first bad record"));
+}
+
+int RunCheckpoints(const GlobalFlags& g, const AuditFlags& f) {
+  if (!f.db.empty()) {
+    auto db = OpenDatabaseFile(f);
+    if (!db.ok()) return Fail(db.status());
+    auto key = ChooseCheckpointKey(f, *db);
+    if (!key.ok()) return Fail(key.status());
+    auto list = server::audit::ListCheckpoints(*db, *key->key);
+    if (!list.ok()) return Fail(list.status().WithContext("reading " + f.db));
+    if (!key->warning.empty()) std::cerr << "note: " << key->warning << "\n";
+    return PrintCheckpoints(g, *list, key->source);
+  }
+  auto client = ConnectToSatellite(f.connection);
+  if (!client.ok()) return Fail(client.status());
+  v1::AuditCheckpointList list;
+  if (auto s = (*client)->Call("GET", "/v1/admin/audit/checkpoints", v1::Empty(), &list); !s.ok()) {
+    return Fail(s);
+  }
+  return PrintCheckpoints(g, list, "");
+}
+
+// What `outpost central audit-heads SATELLITE -o FILE` wrote (JSON).
+Result<v1::CentralAuditHeadList> ReadHeadsFile(const std::string& path) {
+  constexpr size_t kMaxHeadsFileBytes = size_t{64} << 20;
+  auto text = crypto::ReadSmallFile(path, kMaxHeadsFileBytes);
+  if (!text.ok()) return text.status().WithContext("the heads file");
+  v1::CentralAuditHeadList heads;
+  if (auto s = FromJson(*text, &heads); !s.ok()) {
+    return InvalidArgument(path + " is not a list of audit heads from central (" + s.message() +
+                           "); the vendor writes it with `outpost central audit-heads SATELLITE "
+                           "-o FILE --data-dir DIR`");
+  }
+  return heads;
+}
+
+// The satellite id a stopped satellite's database records, "" if it records none.
+std::string DatabaseSatelliteId(sqlite::Connection& db) {
+  auto stmt = db.Query("SELECT value FROM satellite_meta WHERE key = 'satellite_id'");
+  if (!stmt.ok()) return "";
+  auto row = (*stmt)->Step();
+  return row.ok() && *row ? (*stmt)->ColumnText(0) : "";
+}
+
+int PrintComparison(const GlobalFlags& g, const v1::AuditCompareHeadsResponse& report) {
+  if (g.json) {
+    PrintJson(report);
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& h : report.heads()) {
+      rows.push_back({std::to_string(h.request_sequence()), std::to_string(h.seq()), h.result(),
+                      h.central_hash(), OrDefault(h.problem(), "-")});
+    }
+    PrintTable(std::cout, {"REQUEST", "SEQ", "RESULT", "HASH AT CENTRAL", "PROBLEM"}, rows);
+    std::cout << (report.ok() ? "Every head central holds matches the local audit trail"
+                              : "The local audit trail does NOT match what central holds")
+              << ": " << report.heads_matched() << " of " << Plural(report.heads_compared(), "head")
+              << " matched (satellite " << report.satellite_id() << ", local head seq "
+              << report.local_last_seq() << ", key fingerprint " << report.key_fingerprint()
+              << ")\n";
+  }
+  if (report.ok()) return kExitOk;
+  return Fail(DataLoss(std::to_string(report.heads_compared() - report.heads_matched()) + " of " +
+                       Plural(report.heads_compared(), "head") +
+                       " central holds do not match the local audit trail: records were removed "
+                       "or rewritten after they were sent to central"));
+}
+
+int RunCompareHeads(const GlobalFlags& g, const AuditFlags& f) {
+  auto heads = ReadHeadsFile(f.heads_file);
+  if (!heads.ok()) return Fail(heads.status());
+  if (!f.db.empty()) {
+    auto db = OpenDatabaseFile(f);
+    if (!db.ok()) return Fail(db.status());
+    const std::string local_id = DatabaseSatelliteId(*db);
+    if (!local_id.empty() && local_id != heads->satellite_id()) {
+      return Fail(InvalidArgument(f.heads_file + " holds the heads of satellite " +
+                                  Printable(heads->satellite_id()) + ", but " + f.db +
+                                  " is satellite " + local_id +
+                                  "; ask central for this satellite's heads"));
+    }
+    auto key = ChooseCheckpointKey(f, *db);
+    if (!key.ok()) return Fail(key.status());
+    if (!key->warning.empty()) std::cerr << "note: " << key->warning << "\n";
+    auto report = server::audit::CompareHeads(*db, *heads, *key->key);
+    if (!report.ok()) return Fail(report.status());
+    return PrintComparison(g, *report);
+  }
+  auto client = ConnectToSatellite(f.connection);
+  if (!client.ok()) return Fail(client.status());
+  v1::AuditCompareHeadsResponse report;
+  if (auto s = (*client)->Call("POST", "/v1/admin/audit/compare-heads", *heads, &report); !s.ok()) {
+    return Fail(s);
+  }
+  return PrintComparison(g, report);
 }
 
 // head and checkpoint: one call answered by the chain's head.
@@ -349,6 +488,8 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
   exp->add_option("-o,--output", export_flags->output,
                   "Write to FILE (mode 0600, complete or not at all) instead of stdout")
       ->type_name("FILE");
+  exp->add_flag("--force", export_flags->force,
+                "With -o: replace FILE if it exists (only once the new export is complete)");
   exp->add_option("--page-size", export_flags->page_records,
                   "Records asked for per request (memory stays at one page)")
       ->check(CLI::Range(int64_t{1}, kMaxPageRecords));
@@ -379,6 +520,41 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
                       head_flags, [](const GlobalFlags& g, const AuditFlags& f) {
                         return RunHead(g, f, "GET", "/v1/admin/audit/head", "Audit trail head");
                       });
+
+  // --db FILE (with --public-key or --data-dir for the key) instead of a running satellite.
+  auto add_db_options = [](CLI::App* command, AuditFlags* flags) {
+    auto* db = command
+                   ->add_option("--db", flags->db,
+                                "Read this database file instead of asking the satellite "
+                                "(read-only; the satellite may be stopped)")
+                   ->type_name("FILE");
+    command
+        ->add_option("--public-key", flags->public_key,
+                     "With --db: PEM public key of the satellite's signing key (default: the "
+                     "signing key of --data-dir, else the key recorded in the database)")
+        ->type_name("FILE")
+        ->needs(db);
+    for (const char* remote : {"--server", "--api-key", "--ca"}) {
+      db->excludes(command->get_option(remote));
+    }
+  };
+
+  auto checkpoints_flags = std::make_shared<AuditFlags>();
+  auto* checkpoints = AddConnectedCommand(
+      audit, cli, "checkpoints",
+      "List the signed checkpoints with their signatures, each checked; exit 1 if one fails",
+      checkpoints_flags, RunCheckpoints);
+  add_db_options(checkpoints, checkpoints_flags.get());
+
+  auto compare_flags = std::make_shared<AuditFlags>();
+  auto* compare = AddConnectedCommand(
+      audit, cli, "compare-heads",
+      "Compare the audit heads central holds (a file from `outpost central audit-heads "
+      "SATELLITE -o FILE`) with the local chain; exit 1 if one does not match",
+      compare_flags, RunCompareHeads);
+  compare->add_option("FILE", compare_flags->heads_file, "Heads exported by central (JSON)")
+      ->required();
+  add_db_options(compare, compare_flags.get());
 
   auto checkpoint_flags = std::make_shared<AuditFlags>();
   AddConnectedCommand(audit, cli, "checkpoint", "Sign a checkpoint of the current head now",

@@ -1,6 +1,7 @@
 // `outpost bundle inspect FILE`: prints any bundle (enrollment, sync request, sync response),
 // binary or armored, and whether its signature verifies. Works without a satellite.
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -20,7 +21,28 @@ struct InspectFlags {
   std::string key_file;
 };
 
+// A missing file named on the command line is the user's typo, not a configuration problem.
+Status CheckFileExists(const std::string& path, std::string_view what) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return Status::Ok();
+  return NotFound(path + ": no such file; give the path of " + std::string(what));
+}
+
 int RunInspect(const GlobalFlags& g, const InspectFlags& f) {
+  if (auto s = CheckFileExists(f.file,
+                               "a bundle file (an enrollment bundle, a sync request or a "
+                               "sync response)");
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (!f.key_file.empty()) {
+    if (auto s = CheckFileExists(f.key_file,
+                                 "a PEM public key for --key (central's: `outpost "
+                                 "central key -o FILE`)");
+        !s.ok()) {
+      return Fail(s);
+    }
+  }
   auto bundle = sync::ReadBundleFile(f.file);
   if (!bundle.ok()) return Fail(bundle.status());
   std::optional<crypto::PublicKey> key;

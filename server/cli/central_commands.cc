@@ -12,6 +12,7 @@
 #include "common/crypto/keys.h"
 #include "common/crypto/secure_file.h"
 #include "common/log/logging.h"
+#include "common/proto_json.h"
 #include "server/cli/commands.h"
 #include "server/cli/output.h"
 #include "spdlog/spdlog.h"
@@ -50,6 +51,7 @@ struct CentralFlags {
   std::string floating_lease;
   std::string sync_interval;
   std::string satellite;
+  bool force = false;
 };
 
 std::string When(int64_t seconds) {
@@ -70,7 +72,31 @@ std::string Flags(bool floating, bool export_controlled) {
 }
 
 Result<std::unique_ptr<Central>> OpenCentral(const CentralFlags& f, const Clock& clock) {
+  // A satellite's directory is the likeliest wrong --data-dir: say so instead of suggesting
+  // `central init` there.
+  const central::CentralDataDir dir(f.data_dir);
+  std::error_code ec;
+  if (!std::filesystem::exists(dir.database(), ec) &&
+      (std::filesystem::exists(dir.root / "outpost.toml", ec) ||
+       std::filesystem::exists(dir.root / "outpost.db", ec))) {
+    return InvalidArgument("--data-dir " + f.data_dir +
+                           " is a satellite's data directory (it holds outpost.toml), not "
+                           "central's: pass the directory `outpost central init` created; "
+                           "satellite commands take this one (e.g. `outpost licenses --data-dir " +
+                           f.data_dir + "`)");
+  }
   return Central::Open(f.data_dir, clock);
+}
+
+// Checked before anything is written: an existing FILE only with --force.
+Status CheckOutputFile(const std::string& path, bool force) {
+  std::error_code ec;
+  if (!force && std::filesystem::exists(path, ec)) {
+    return AlreadyExists(path +
+                         " already exists; choose another file, or pass --force to "
+                         "replace it");
+  }
+  return Status::Ok();
 }
 
 // Parses an optional duration flag into seconds (0 when not given).
@@ -134,8 +160,7 @@ int RunInit(const GlobalFlags& g, const CentralFlags& f) {
                           {"CA fingerprint", report->ca_fingerprint()},
                           {"listen", report->listen()},
                           {"URL in enrollment bundles", report->url()},
-                          {"response validity",
-                           std::to_string(report->response_validity_s() / 86'400) + " days"}});
+                          {"response validity", DurationText(report->response_validity_s())}});
   std::cout << "Satellite operators compare the signing key fingerprint with the one "
                "`outpost init --enroll` prints.\n"
             << "Next: outpost central account create ACCOUNT --data-dir " << f.data_dir << "\n";
@@ -193,16 +218,52 @@ int RunStatus(const GlobalFlags& g, const CentralFlags& f) {
     PrintJson(*status);
     return kExitOk;
   }
-  PrintFields(std::cout,
-              {{"central id", status->central_id()},
-               {"signing key id", status->signing_key_id()},
-               {"signing key fingerprint", status->signing_key_fingerprint()},
-               {"CA fingerprint", status->ca_fingerprint()},
-               {"listen", status->listen()},
-               {"URL", status->url()},
-               {"response validity", std::to_string(status->response_validity_s()) + " s"},
-               {"accounts", std::to_string(status->accounts())},
-               {"satellites", std::to_string(status->satellites())}});
+  PrintFields(std::cout, {{"central id", status->central_id()},
+                          {"signing key id", status->signing_key_id()},
+                          {"signing key fingerprint", status->signing_key_fingerprint()},
+                          {"CA fingerprint", status->ca_fingerprint()},
+                          {"listen", status->listen()},
+                          {"URL", status->url()},
+                          {"response validity", DurationText(status->response_validity_s())},
+                          {"accounts", std::to_string(status->accounts())},
+                          {"satellites", std::to_string(status->satellites())}});
+  std::cout << "Signing public key (`outpost central key -o FILE` writes it to a file for "
+               "`outpost bundle inspect --key`):\n"
+            << status->signing_public_key_pem();
+  return kExitOk;
+}
+
+// `central key [-o FILE]`: the current signing public key, for operators and `bundle inspect`.
+int RunKeyShow(const GlobalFlags& g, const CentralFlags& f) {
+  if (!f.output.empty()) {
+    if (auto s = CheckOutputFile(f.output, f.force); !s.ok()) return Fail(s);
+  }
+  SystemClock clock;
+  auto c = OpenCentral(f, clock);
+  if (!c.ok()) return Fail(c.status());
+  const crypto::PublicKey& key = (*c)->signing_public_key();
+  v1::CentralSigningKey out;
+  out.set_key_id(key.KeyId());
+  out.set_fingerprint(key.Fingerprint());
+  out.set_public_key_pem(key.ToPem());
+  if (!f.output.empty()) {
+    if (auto s = crypto::WriteFileAtomically(
+            f.output, out.public_key_pem(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                std::filesystem::perms::group_read | std::filesystem::perms::others_read,
+            f.force ? crypto::IfExists::kReplace : crypto::IfExists::kFail);
+        !s.ok()) {
+      return Fail(s);
+    }
+    out.set_file(f.output);
+  }
+  if (g.json) {
+    PrintJson(out);
+    return kExitOk;
+  }
+  if (!f.output.empty()) std::cout << "Wrote central's signing public key to " << f.output << "\n";
+  PrintFields(std::cout, {{"key id", out.key_id()}, {"fingerprint", out.fingerprint()}});
+  if (f.output.empty()) std::cout << out.public_key_pem();
   return kExitOk;
 }
 
@@ -511,11 +572,30 @@ int RunUsage(const GlobalFlags& g, const CentralFlags& f) {
 }
 
 int RunAuditHeads(const GlobalFlags& g, const CentralFlags& f) {
+  if (!f.output.empty()) {
+    if (auto s = CheckOutputFile(f.output, f.force); !s.ok()) return Fail(s);
+  }
   SystemClock clock;
   auto c = OpenCentral(f, clock);
   if (!c.ok()) return Fail(c.status());
   auto list = (*c)->ListAuditHeads(f.satellite);
   if (!list.ok()) return Fail(list.status());
+  if (!f.output.empty()) {
+    // The file the satellite's auditor gives `outpost audit compare-heads`.
+    if (auto s = crypto::WriteFileAtomically(
+            f.output, ToJson(*list, true) + "\n",
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                std::filesystem::perms::group_read | std::filesystem::perms::others_read,
+            f.force ? crypto::IfExists::kReplace : crypto::IfExists::kFail);
+        !s.ok()) {
+      return Fail(s);
+    }
+    std::cout << "Wrote " << Plural(list->heads_size(), "audit head") << " of satellite "
+              << Printable(f.satellite) << " to " << f.output
+              << "; the satellite's auditor runs `outpost audit compare-heads " << f.output
+              << "`\n";
+    return kExitOk;
+  }
   if (g.json) {
     PrintJson(*list);
     return kExitOk;
@@ -678,18 +758,36 @@ void AddCentralCommands(CLI::App& app, CommandLine& cli) {
       ->add_option("ACCOUNT", usage_flags->account, "Account id")
       ->required();
 
-  auto* key = central->add_subcommand("key", "Central's signing key");
-  key->require_subcommand(1);
+  // `central key` alone shows (or with -o exports) the public key; `central key rotate` rotates.
+  auto key_flags = std::make_shared<CentralFlags>();
+  auto* key = central->add_subcommand(
+      "key", "Print central's signing public key (PEM, key id, fingerprint), or write it with -o");
+  key->require_subcommand(0, 1);
+  key->add_option("--data-dir", key_flags->data_dir, "Central data directory");
+  key->add_option("-o,--output", key_flags->output, "Write the PEM public key to FILE");
+  key->add_flag("--force", key_flags->force, "With -o: replace FILE if it exists");
+  key->callback([&cli, key, key_flags] {
+    if (!key->get_subcommands().empty()) return;  // `central key rotate`
+    cli.run = [&cli, key_flags] {
+      if (key_flags->data_dir.empty()) {
+        return UsageError("central key: --data-dir is required");
+      }
+      return RunKeyShow(cli.global, *key_flags);
+    };
+  });
   auto rotate_flags = std::make_shared<CentralFlags>();
   AddCommand(key, cli, "rotate",
              "Announce a new signing key to satellites (signed by the old one, TUF-style)",
              rotate_flags, RunKeyRotate);
 
   auto heads_flags = std::make_shared<CentralFlags>();
-  AddCommand(central, cli, "audit-heads", "Audit chain heads a satellite sent with its requests",
-             heads_flags, RunAuditHeads)
-      ->add_option("SATELLITE", heads_flags->satellite, "Satellite id")
-      ->required();
+  auto* heads = AddCommand(central, cli, "audit-heads",
+                           "Audit chain heads a satellite sent with its requests; -o FILE writes "
+                           "them for `outpost audit compare-heads`",
+                           heads_flags, RunAuditHeads);
+  heads->add_option("SATELLITE", heads_flags->satellite, "Satellite id")->required();
+  heads->add_option("-o,--output", heads_flags->output, "Write the heads (JSON) to FILE");
+  heads->add_flag("--force", heads_flags->force, "With -o: replace FILE if it exists");
 }
 
 }  // namespace outpost::cli

@@ -67,6 +67,20 @@ Status CheckApiKey(const std::string& key, const std::string& source) {
 
 }  // namespace
 
+Status CheckSatelliteDataDir(const std::string& dir, const std::string& source) {
+  std::error_code ec;
+  const std::filesystem::path root(dir);
+  if (!std::filesystem::exists(root / "outpost.toml", ec) &&
+      std::filesystem::exists(root / "central.db", ec)) {
+    return InvalidArgument(source + " " + dir +
+                           " is a central's data directory (it holds central.db), not a "
+                           "satellite's: pass the directory `outpost init` created, or use "
+                           "`outpost central ... --data-dir " +
+                           dir + "` for central");
+  }
+  return Status::Ok();
+}
+
 void AddConnectionFlags(CLI::App* command, ConnectionFlags* flags) {
   const std::string group = "Connection (flags > environment > data directory)";
   command
@@ -76,7 +90,8 @@ void AddConnectionFlags(CLI::App* command, ConnectionFlags* flags) {
       ->group(group);
   command
       ->add_option("--api-key", flags->api_key,
-                   "API key, or - to read it from standard input [env OUTPOST_API_KEY]")
+                   "API key; - reads it from standard input, @FILE from FILE (either keeps it "
+                   "out of the process list) [env OUTPOST_API_KEY]")
       ->type_name("KEY")
       ->group(group);
   command
@@ -116,6 +131,7 @@ Result<SatelliteConnection> ResolveConnection(const ConnectionFlags& flags,
     }
   }
   const server::DataDir data(dir ? dir->value : "");
+  if (dir) OUTPOST_RETURN_IF_ERROR(CheckSatelliteDataDir(dir->value, dir->source));
 
   SatelliteConnection c;
   if (server) {
@@ -130,6 +146,9 @@ Result<SatelliteConnection> ResolveConnection(const ConnectionFlags& flags,
   if (key && key->value == "-") {
     OUTPOST_ASSIGN_OR_RETURN(c.api_key, ReadApiKeyFromStdin());
     c.api_key_source = "standard input (--api-key -)";
+  } else if (key && key->value.starts_with("@")) {
+    OUTPOST_ASSIGN_OR_RETURN(c.api_key, ReadSecretArgument(key->value, key->source));
+    c.api_key_source = key->source + " " + key->value;
   } else if (key) {
     c.api_key = TrimWhitespace(key->value);
     c.api_key_source = key->source;

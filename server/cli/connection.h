@@ -60,6 +60,10 @@ struct SatelliteConnection {
 Result<SatelliteConnection> ResolveConnection(const ConnectionFlags& flags,
                                               const config::GetEnv& getenv);
 
+// Ok unless `dir` (given by `source`, e.g. "--data-dir") is recognisably a central's data
+// directory (central.db and no outpost.toml): then kInvalidArgument saying so and what to use.
+Status CheckSatelliteDataDir(const std::string& dir, const std::string& source);
+
 // A client of /v1/admin/... that sends the API key as a bearer token on every request.
 // Not thread-safe.
 class AdminClient {

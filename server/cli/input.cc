@@ -7,6 +7,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "common/crypto/secure_file.h"
+
 namespace outpost::cli {
 namespace {
 
@@ -99,6 +101,37 @@ Result<std::string> ReadPasswordFromStdin(std::string_view user) {
   }
   OUTPOST_RETURN_IF_ERROR(CheckPassword(text));
   return text;
+}
+
+Result<std::string> ReadSecretArgument(std::string_view value, std::string_view flag) {
+  std::string text;
+  std::string source;
+  if (value == "-") {
+    OUTPOST_ASSIGN_OR_RETURN(text, ReadAll(kMaxStdinBytes));
+    source = std::string(flag) + " - (standard input)";
+  } else if (value.starts_with("@")) {
+    const std::string path(value.substr(1));
+    if (path.empty()) {
+      return InvalidArgument(std::string(flag) + " @FILE needs a file name after the '@'");
+    }
+    auto read = crypto::ReadSmallFile(path, kMaxStdinBytes);
+    if (!read.ok()) return read.status().WithContext(std::string(flag) + " @" + path);
+    text = std::move(*read);
+    source = std::string(flag) + " @" + path;
+  } else {
+    text = std::string(value);
+    source = std::string(flag);
+  }
+  if (text.size() > kMaxStdinBytes) {
+    return InvalidArgument("the value of " + source + " is too long to be a secret");
+  }
+  std::string secret = TrimWhitespace(text);
+  if (secret.empty()) return InvalidArgument("the value of " + source + " is empty");
+  if (secret.find_first_of("\r\n") != std::string::npos) {
+    return InvalidArgument("the value of " + source +
+                           " holds more than one line; it must hold the secret alone");
+  }
+  return secret;
 }
 
 Result<std::string> ReadApiKeyFromStdin() {

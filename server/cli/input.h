@@ -19,6 +19,13 @@ Result<std::string> ReadPasswordFromStdin(std::string_view user);
 // An API key for `--api-key -`: all of standard input, surrounding whitespace removed.
 Result<std::string> ReadApiKeyFromStdin();
 
+// The value of a secret flag (--api-key, --token), read so that the secret stays out of the
+// process list and shell history: "-" reads all of standard input, "@FILE" reads FILE (at most
+// 64 KiB); anything else is the secret itself. Surrounding whitespace is removed. Errors
+// (kInvalidArgument, naming `flag`): nothing left after trimming, more than one line, too long,
+// or the file cannot be read (its error).
+Result<std::string> ReadSecretArgument(std::string_view value, std::string_view flag);
+
 // `text` without leading and trailing ASCII whitespace.
 std::string TrimWhitespace(std::string_view text);
 

@@ -5,6 +5,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <string_view>
@@ -26,6 +27,15 @@ void PrintJson(const google::protobuf::Message& message);
 // `text` safe to show on a terminal: control characters (which could move the cursor or
 // recolour the screen when a user name or description holds them) are shown as \xNN.
 std::string Printable(std::string_view text);
+
+// "1 device", "2 devices", "0 devices": `count` and the noun, plural unless count is 1 or -1.
+// `plural` defaults to `noun` + "s" (pass it for "entry" / "entries").
+std::string Plural(int64_t count, std::string_view noun, std::string_view plural = "");
+
+// A duration for people, printed one way by every command: in the largest of days, hours,
+// minutes and seconds that divides it exactly, e.g. "30 days", "1 hour", "90 minutes",
+// "45 seconds" (so "36 hours", not "1.5 days"). 0 is "0 seconds"; negative values get a "-".
+std::string DurationText(int64_t seconds);
 
 // `text`, or `fallback` when it is empty (e.g. "never" for a time that has not happened).
 std::string OrDefault(std::string_view text, std::string_view fallback);

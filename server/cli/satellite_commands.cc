@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/config/config_file.h"
+#include "common/crypto/keys.h"
 #include "common/crypto/secure_file.h"
 #include "common/log/logging.h"
 #include "outpost/v1/satellite.pb.h"
@@ -69,6 +70,10 @@ int RunInit(const GlobalFlags& g, const InitFlags& f) {
   out.set_ca_certificate(dir.ca_certificate().string());
   out.set_ca_fingerprint(report->ca_fingerprint);
   out.set_signing_key_id(report->signing_key_id);
+  // The fingerprint is what an auditor records and later compares (docs/security.md).
+  if (auto key = crypto::PrivateKey::LoadFile(dir.signing_key()); key.ok()) {
+    out.set_signing_key_fingerprint(key->public_key().Fingerprint());
+  }
   out.set_listen(options.config.listen.ToString());
   for (const auto& file : report->files_written) out.add_files_written(file.string());
   out.set_admin_user(report->admin_user);
@@ -87,6 +92,10 @@ int RunInit(const GlobalFlags& g, const InitFlags& f) {
             << "  CA certificate (trust this): " << out.ca_certificate() << "\n"
             << "  CA fingerprint (SHA-256):    " << out.ca_fingerprint() << "\n"
             << "  signing key id:              " << out.signing_key_id() << "\n"
+            << "  signing key fingerprint:     "
+            << OrDefault(out.signing_key_fingerprint(), "(cannot read keys/signing.key)") << "\n"
+            << "    (record it: `outpost audit verify --db` prints the fingerprint it checks "
+               "the audit trail with)\n"
             << "  listen:                      " << out.listen() << "\n";
   if (!out.account_id().empty()) {
     std::cout << "Enrolled with central for account " << Printable(out.account_id()) << "\n"

@@ -222,7 +222,9 @@ Result<TokenGrant> TokenStore::ConsumeOn(sqlite::Connection& db, std::string_vie
   const Token& t = stored->token;
   switch (t.StateAt(now)) {
     case TokenState::kRevoked:
-      return Unauthenticated("token revoked");
+      return Unauthenticated("token " + t.id + " was revoked on " + FormatTime(*t.revoked_at) +
+                             "; ask an operator for a new token (`outpost token create --va " +
+                             t.va + "`)");
     case TokenState::kExpired:
       return Unauthenticated("token expired on " + FormatTime(t.expires_at) +
                              "; create a new one with `outpost token create`");

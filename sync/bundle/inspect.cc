@@ -132,8 +132,16 @@ v1::BundleInspection InspectBundle(const SignedBundle& bundle,
       out.set_signature_status("verified");
       out.set_signature_detail("with key " + key_or_null->KeyId());
     } else {
+      // Said in terms of the key the user gave, not of what a satellite would pin.
       out.set_signature_status("not_verified");
-      out.set_signature_detail(opened.status().message());
+      const std::string given = key_or_null->KeyId();
+      out.set_signature_detail(
+          "the signature does not verify with this key (key id " + given +
+          (bundle.key_id() == given
+               ? "): the bundle was altered or damaged after it was signed; get a fresh copy"
+               : "): the bundle was signed by key " + Printable(bundle.key_id()) +
+                     "; check it with the signer's public key (central's: `outpost central key "
+                     "-o FILE`; a satellite's: its keys/signing.key)"));
     }
   } else if (kind == v1::BUNDLE_KIND_ENROLLMENT) {
     if (auto opened = OpenEnrollmentBundle(bundle); opened.ok()) {

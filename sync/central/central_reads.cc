@@ -12,6 +12,7 @@ Result<v1::CentralStatus> Central::GetStatus() {
   out.set_data_dir(impl_->dir.root.string());
   out.set_signing_key_id(signing_public_key().KeyId());
   out.set_signing_key_fingerprint(signing_public_key().Fingerprint());
+  out.set_signing_public_key_pem(signing_public_key().ToPem());
   out.set_ca_fingerprint(impl_->ca_fingerprint);
   out.set_listen(impl_->listen);
   out.set_url(impl_->url);

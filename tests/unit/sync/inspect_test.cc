@@ -48,11 +48,14 @@ TEST(DescribeBundleTest, WrongKeyOrTamperingIsDescribedAsNotVerified) {
   const SignedBundle bundle = *SignBundle(ResponsePayload(), CentralKey());
   const crypto::PublicKey other = OtherKey().public_key();
   const std::string wrong_key = DescribeBundle(bundle, &other);
+  // Said in terms of the key given, never of what a satellite pins or enrolls with.
   EXPECT_TRUE(Has(wrong_key,
-                  "  signature:            NOT VERIFIED: this sync response was "
-                  "signed by key " +
-                      bundle.key_id()))
+                  "  signature:            NOT VERIFIED: the signature does not verify with this "
+                  "key (key id " +
+                      other.KeyId() + "): the bundle was signed by key " + bundle.key_id()))
       << wrong_key;
+  EXPECT_FALSE(Has(wrong_key, "trusts")) << wrong_key;
+  EXPECT_FALSE(Has(wrong_key, "enrol")) << wrong_key;
   // The contents are still shown: that is when the operator needs to see them.
   EXPECT_TRUE(Has(wrong_key, "  response number:      7\n"));
 
@@ -60,8 +63,8 @@ TEST(DescribeBundleTest, WrongKeyOrTamperingIsDescribedAsNotVerified) {
   tampered.mutable_payload()->back() ^= 0x01;
   const crypto::PublicKey central = CentralKey().public_key();
   EXPECT_TRUE(Has(DescribeBundle(tampered, &central),
-                  "NOT VERIFIED: the signature of this sync "
-                  "response does not verify"));
+                  "NOT VERIFIED: the signature does not verify with this key (key id " +
+                      central.KeyId() + "): the bundle was altered or damaged"));
 }
 
 TEST(DescribeBundleTest, WithoutAKeyTheSignatureIsNotChecked) {
@@ -130,7 +133,9 @@ TEST(BundleToJsonTest, UnverifiedBundleSaysWhy) {
   v1::BundleInspection back;
   ASSERT_OK(FromJson(*BundleToJson(bundle, &key, false), &back));
   EXPECT_EQ(back.signature_status(), "not_verified");
-  EXPECT_TRUE(Has(back.signature_detail(), "but this satellite trusts central key " + key.KeyId()));
+  EXPECT_TRUE(Has(back.signature_detail(), "does not verify with this key (key id " + key.KeyId()))
+      << back.signature_detail();
+  EXPECT_TRUE(Has(back.signature_detail(), "outpost central key")) << back.signature_detail();
 }
 
 }  // namespace

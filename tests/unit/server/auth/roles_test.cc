@@ -36,6 +36,8 @@ const std::map<Permission, Expected>& ExpectedMatrix() {
       {Permission::kReadAudit, {true, false, true}},
       {Permission::kVerifyAudit, {true, false, true}},
       {Permission::kReadReports, {true, false, true}},
+      {Permission::kReadUsers, {true, false, true}},
+      {Permission::kSignCheckpoint, {true, false, false}},
       {Permission::kManageConfig, {true, false, false}},
   };
   return *matrix;
@@ -67,7 +69,7 @@ TEST(RolesTest, EveryRoleAndPermissionMatchesTheExpectedMatrix) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 3 * 14);
+  EXPECT_EQ(checked, 3 * 16);
 }
 
 TEST(RolesTest, AdminHasEverythingAndAuditorOnlyReads) {
@@ -145,7 +147,7 @@ TEST(RequireTest, ActorDependsOnTheCredential) {
   Principal by_key;
   by_key.user_name = "bob";
   by_key.credential = "apikey:0123456789ab";
-  EXPECT_EQ(by_key.actor().ToString(), "apikey:0123456789ab");
+  EXPECT_EQ(by_key.actor().ToString(), "apikey:0123456789ab (bob)");
   Principal by_session;
   by_session.user_name = "bob";
   by_session.credential = "session:0123456789ab";

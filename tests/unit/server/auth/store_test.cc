@@ -109,13 +109,49 @@ TEST_F(UserTest, OnlyAdminsManageUsers) {
     ASSERT_FALSE(created.ok());
     EXPECT_EQ(created.status().code(), Errc::kPermissionDenied);
     EXPECT_EQ(created.status().message(), "role " + role + " may not manage users; ask an admin");
-    EXPECT_EQ(store_->ListUsers(who).status().code(), Errc::kPermissionDenied);
     EXPECT_EQ(store_->SetPassword("root", "a new password!!", who).code(), Errc::kPermissionDenied);
     EXPECT_EQ(store_->DisableUser("root", who).code(), Errc::kPermissionDenied);
     EXPECT_EQ(store_->EnableUser("root", who).code(), Errc::kPermissionDenied);
   }
   EXPECT_EQ(QueryInt("SELECT count(*) FROM users"), 3);
   EXPECT_EQ(AuditRows().size(), audit_before);
+}
+
+TEST_F(UserTest, AuditorsListUsersAndEveryonesKeyIdsButOperatorsDoNot) {
+  CreateStandardUsers();
+  auto oscars = store_->CreateApiKey("oscar", "ci", Oscar());
+  ASSERT_OK(oscars);
+  auto users = store_->ListUsers(Alice());
+  ASSERT_OK(users);
+  EXPECT_EQ(users->size(), 3u);
+  auto keys = store_->ListApiKeys(std::nullopt, Alice());
+  ASSERT_OK(keys);
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].id, oscars->record.id);
+  EXPECT_EQ((*keys)[0].user, "oscar");
+  auto of_oscar = store_->ListApiKeys("oscar", Alice());
+  ASSERT_OK(of_oscar);
+  EXPECT_EQ(of_oscar->size(), 1u);
+  // Read-only: the auditor still may not create or revoke others' keys.
+  EXPECT_EQ(store_->CreateApiKey("oscar", "", Alice()).status().code(), Errc::kPermissionDenied);
+  EXPECT_EQ(store_->RevokeApiKey(oscars->record.id, Alice()).code(), Errc::kPermissionDenied);
+  auto refused = store_->ListUsers(Oscar());
+  EXPECT_EQ(refused.status().code(), Errc::kPermissionDenied);
+  EXPECT_EQ(refused.status().message(),
+            "role operator may not list users and API keys; ask an admin or auditor");
+  EXPECT_EQ(store_->ListApiKeys(std::nullopt, Oscar()).status().code(), Errc::kPermissionDenied);
+}
+
+TEST_F(UserTest, ApiKeyActorsNameTheKeysUser) {
+  CreateStandardUsers();
+  auto key = store_->CreateApiKey("root", "", Root());
+  ASSERT_OK(key);
+  auto root = store_->AuthenticateApiKey(key->key);
+  ASSERT_OK(root);
+  ASSERT_OK(store_->CreateUser("bob", Role::kOperator, std::nullopt, *root));
+  const std::vector<AuditRow> creates = AuditRowsWithAction("user.create");
+  ASSERT_EQ(creates.size(), 4u);
+  EXPECT_EQ(creates[3].actor, "apikey:" + key->record.id + " (root)");
 }
 
 TEST_F(UserTest, SetPasswordReplacesItEndsSessionsAndClearsTheLock) {
@@ -161,7 +197,11 @@ TEST_F(UserTest, DisabledUserCannotLogInOrUseKeysUntilEnabled) {
   ASSERT_OK(session);
 
   ASSERT_OK(store_->DisableUser("oscar", Root()));
-  EXPECT_EQ(store_->AuthenticateApiKey(key->key).status().code(), Errc::kUnauthenticated);
+  const Status refused = store_->AuthenticateApiKey(key->key).status();
+  EXPECT_EQ(refused.code(), Errc::kUnauthenticated);
+  EXPECT_EQ(refused.message(), "API key " + key->record.id +
+                                   " belongs to user \"oscar\", who is disabled; ask an admin to "
+                                   "run `outpost user enable oscar`, or use another user's key");
   EXPECT_EQ(store_->AuthenticateSession(session->cookie, "GET", "").status().code(),
             Errc::kUnauthenticated);
   auto login = store_->Login("oscar", testing::kOperatorPassword, "");
@@ -214,7 +254,7 @@ TEST_F(ApiKeyTest, CreatedKeyAuthenticatesAsItsUser) {
   EXPECT_EQ(principal->user_name, "oscar");
   EXPECT_EQ(principal->role, Role::kOperator);
   EXPECT_EQ(principal->credential, "apikey:" + created->record.id);
-  EXPECT_EQ(principal->actor().ToString(), "apikey:" + created->record.id);
+  EXPECT_EQ(principal->actor().ToString(), "apikey:" + created->record.id + " (oscar)");
   EXPECT_TRUE(principal->csrf_token.empty());
   EXPECT_EQ(principal->user_id, QueryInt("SELECT id FROM users WHERE name = 'oscar'"));
 
@@ -244,7 +284,15 @@ TEST_F(ApiKeyTest, BadKeysAreUnauthenticatedWithOneMessageAndAuditedWithTheReaso
     auto principal = store_->AuthenticateApiKey(bad, "192.0.2.7");
     ASSERT_FALSE(principal.ok());
     EXPECT_EQ(principal.status().code(), Errc::kUnauthenticated);
-    EXPECT_EQ(principal.status().message(), message);
+    // A whole revoked key may learn that it was revoked; a wrong secret learns nothing.
+    if (bad == revoked->key) {
+      EXPECT_EQ(principal.status().message(),
+                "API key " + revoked->record.id +
+                    " (user \"oscar\") was revoked; create a new one with `outpost apikey "
+                    "create` or ask an admin for one");
+    } else {
+      EXPECT_EQ(principal.status().message(), message);
+    }
   }
 
   const std::vector<AuditRow> failures = AuditRowsWithAction("auth.failure");

@@ -179,7 +179,10 @@ TEST_F(TokenStoreTest, RevokedTokenIsRefused) {
   CreatedToken t = CreateOrDie({"va1", 30, std::nullopt, "", false});
   ASSERT_OK(tokens_->Revoke(t.record.id, Oscar()));
   const std::string before = Snapshot();
-  ExpectError(tokens_->Consume(t.token).status(), Errc::kUnauthenticated, "token revoked");
+  ExpectError(tokens_->Consume(t.token).status(), Errc::kUnauthenticated,
+              "token " + t.record.id + " was revoked on ");
+  ExpectError(tokens_->Consume(t.token).status(), Errc::kUnauthenticated,
+              "; ask an operator for a new token (`outpost token create --va va1`)");
   EXPECT_EQ(Snapshot(), before);
 }
 
