@@ -12,6 +12,7 @@
 #include "server/auth/secrets.h"
 #include "server/auth/store.h"
 #include "server/auth/store_util.h"
+#include "server/auth/text.h"
 
 namespace outpost::server::auth {
 namespace {
@@ -183,7 +184,7 @@ Result<Session> AuthStore::Login(std::string_view name, std::string_view passwor
     OUTPOST_RETURN_IF_ERROR(
         RecordLoginFailure(std::nullopt, object, "locked", remote_address, now));
     return ResourceExhausted("too many failed logins; try again in " +
-                             std::to_string(locked_until - now_s) + " s");
+                             WaitText(locked_until - now_s));
   } else if (disabled) {
     reason = "user disabled";
   } else if (!stored_hash.has_value()) {

@@ -135,7 +135,7 @@ class AuthStore {
   // Checks the password and opens a session. Wrong user name or password: kUnauthenticated
   // (same message for unknown users, disabled users and users without a password). After
   // lockout_threshold consecutive failures the user is locked (see AuthPolicy) and gets
-  // kResourceExhausted "too many failed logins; try again in N s" without the password being
+  // kResourceExhausted "too many failed logins; try again in <WaitText>" without the password being
   // checked. Audited as "login.success" / "login.failure". Blocks for the scrypt time and a
   // commit: call it off the I/O threads. Concurrent logins for one user name take turns.
   Result<Session> Login(std::string_view user, std::string_view password,

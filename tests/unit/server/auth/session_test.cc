@@ -11,6 +11,7 @@
 
 #include "server/auth/secrets.h"
 #include "server/auth/store.h"
+#include "server/auth/text.h"
 #include "tests/unit/server/auth/auth_test_util.h"
 
 namespace outpost::server::auth {
@@ -122,10 +123,10 @@ TEST_F(SessionTest, FiveFailuresLockTheUserEvenAgainstTheRightPassword) {
   auto locked = store_->Login("oscar", kOperatorPassword, "");
   ASSERT_FALSE(locked.ok());
   EXPECT_EQ(locked.status().code(), Errc::kResourceExhausted);
-  EXPECT_EQ(locked.status().message(), "too many failed logins; try again in 60 s");
+  EXPECT_EQ(locked.status().message(), "too many failed logins; try again in 1 minute");
   clock_.Advance(59s);
   EXPECT_EQ(store_->Login("oscar", kOperatorPassword, "").status().message(),
-            "too many failed logins; try again in 1 s");
+            "too many failed logins; try again in 1 second");
   // Refused attempts are audited but do not count as failures.
   EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 5);
   const std::vector<AuditRow> failures = AuditRowsWithAction("login.failure");
@@ -144,13 +145,21 @@ TEST_F(SessionTest, FiveFailuresLockTheUserEvenAgainstTheRightPassword) {
   EXPECT_OK(store_->Login("oscar", kOperatorPassword, ""));
 }
 
+TEST(WaitTextTest, LargestExactUnitWithPlurals) {
+  EXPECT_EQ(WaitText(3600), "1 hour");
+  EXPECT_EQ(WaitText(1920), "32 minutes");
+  EXPECT_EQ(WaitText(60), "1 minute");
+  EXPECT_EQ(WaitText(37), "37 seconds");
+  EXPECT_EQ(WaitText(1), "1 second");
+}
+
 TEST_F(SessionTest, EachFurtherFailureDoublesTheLockUpToAnHour) {
   for (int i = 0; i < 5; ++i) ASSERT_FALSE(store_->Login("oscar", kWrong, "").ok());
   std::vector<int64_t> locks;
   int64_t lock = 60;
   for (int failure = 6; failure <= 12; ++failure) {
     EXPECT_EQ(store_->Login("oscar", kWrong, "").status().message(),
-              "too many failed logins; try again in " + std::to_string(lock) + " s");
+              "too many failed logins; try again in " + WaitText(lock));
     clock_.Advance(std::chrono::seconds(lock));
     ASSERT_EQ(store_->Login("oscar", kWrong, "").status().code(), Errc::kUnauthenticated);
     lock = QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'") -
