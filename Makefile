@@ -51,6 +51,18 @@ bench bench-smoke: deps
 	python3 tests/bench/run_bench.py --build-dir build/release --out build/bench \
 	  $(if $(filter bench-smoke,$@),--smoke,)
 
+# Model-based operator journeys (tests/journeys, docs/journeys.md) with more steps than `make
+# test` runs: `make journeys SEED=7 STEPS=2000`. A failure prints the shortest journey found.
+SEED ?= 20261128
+STEPS ?= 2000
+JOURNEY_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+.PHONY: journeys
+journeys: configure
+	cmake --build --preset $(PRESET) -j $(JOBS) --target outpost
+	JOURNEY_SEED=$(SEED) JOURNEY_STEPS=$(STEPS) OUTPOST_BIN=$(CURDIR)/$(OUTPOST) \
+	  PYTHONDONTWRITEBYTECODE=1 $(JOURNEY_PYTHON) -m pytest -p no:cacheprovider -q -s -rA \
+	  tests/journeys/test_model.py
+
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 

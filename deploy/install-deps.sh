@@ -22,6 +22,9 @@ PACKAGES="
   libspdlog-dev
   libtomlplusplus-dev
   libmimalloc-dev
+  python3
+  python3-pytest
+  python3-hypothesis
 "
 
 missing=""
