@@ -186,8 +186,8 @@ int RunExport(const GlobalFlags&, const AuditFlags& f) {
   }
   if (auto s = (*out)->Commit(); !s.ok()) return Fail(s);
   if (!f.output.empty() && f.output != "-") {
-    std::cout << "Exported the audit trail to " << f.output << " (" << (*out)->bytes() << " bytes, "
-              << f.format << ")\n";
+    std::cout << "Exported the audit trail to " << f.output << " ("
+              << Plural(static_cast<int64_t>((*out)->bytes()), "byte") << ", " << f.format << ")\n";
   }
   return kExitOk;
 }
