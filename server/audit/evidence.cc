@@ -24,6 +24,18 @@ Result<std::optional<std::string>> RecordHash(sqlite::Connection& db, int64_t se
   return std::optional<std::string>(row->ColumnBlob(0));
 }
 
+// The satellite id the database records ("" if none: a bare audit database).
+Result<std::string> SatelliteId(sqlite::Connection& db) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      int64_t has_meta,
+      db.QueryInt64("SELECT count(*) FROM sqlite_master WHERE name = 'satellite_meta'"));
+  if (has_meta == 0) return std::string();
+  OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement row,
+                           db.Query("SELECT value FROM satellite_meta WHERE key = 'satellite_id'"));
+  OUTPOST_ASSIGN_OR_RETURN(bool found, row->Step());
+  return found ? row->ColumnText(0) : std::string();
+}
+
 // Why a signature by `key_id` over (seq, hash, time_ms) does not verify with `key`; "" if it does.
 std::string SignatureProblem(const crypto::PublicKey& key, const std::string& key_id, int64_t seq,
                              const std::string& hash, int64_t time_ms,
@@ -97,6 +109,13 @@ Result<v1::AuditCompareHeadsResponse> CompareHeads(sqlite::Connection& db,
         "again with `outpost central audit-heads SATELLITE -o FILE`)");
   }
   return InOneSnapshot(db, [&]() -> Result<v1::AuditCompareHeadsResponse> {
+    // Another satellite's heads would all "differ": say what is wrong instead.
+    OUTPOST_ASSIGN_OR_RETURN(std::string local_id, SatelliteId(db));
+    if (!local_id.empty() && local_id != heads.satellite_id()) {
+      return InvalidArgument("these are the audit heads of satellite '" +
+                             heads.satellite_id().substr(0, 64) + "', but this is satellite " +
+                             local_id + "; ask central for this satellite's heads");
+    }
     v1::AuditCompareHeadsResponse out;
     out.set_satellite_id(heads.satellite_id());
     out.set_key_fingerprint(key.Fingerprint());

@@ -23,8 +23,8 @@ Result<v1::AuditCheckpointList> ListCheckpoints(sqlite::Connection& db,
 // with the local chain on `db`: record `seq` must exist with exactly the head's hash, and the
 // head's signature (a checkpoint signature) must verify with `key`, the satellite's signing key.
 // ok is true only when there is at least one head and every head matches. Runs in one read
-// snapshot when `db` is outside a transaction. Errors: kInvalidArgument for an empty list;
-// otherwise the database's.
+// snapshot when `db` is outside a transaction. Errors: kInvalidArgument for an empty list or for
+// the heads of another satellite than the one satellite_meta names; otherwise the database's.
 Result<v1::AuditCompareHeadsResponse> CompareHeads(sqlite::Connection& db,
                                                    const v1::CentralAuditHeadList& heads,
                                                    const crypto::PublicKey& key);

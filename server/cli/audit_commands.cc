@@ -386,14 +386,6 @@ Result<v1::CentralAuditHeadList> ReadHeadsFile(const std::string& path) {
   return heads;
 }
 
-// The satellite id a stopped satellite's database records, "" if it records none.
-std::string DatabaseSatelliteId(sqlite::Connection& db) {
-  auto stmt = db.Query("SELECT value FROM satellite_meta WHERE key = 'satellite_id'");
-  if (!stmt.ok()) return "";
-  auto row = (*stmt)->Step();
-  return row.ok() && *row ? (*stmt)->ColumnText(0) : "";
-}
-
 int PrintComparison(const GlobalFlags& g, const v1::AuditCompareHeadsResponse& report) {
   if (g.json) {
     PrintJson(report);
@@ -424,13 +416,6 @@ int RunCompareHeads(const GlobalFlags& g, const AuditFlags& f) {
   if (!f.db.empty()) {
     auto db = OpenDatabaseFile(f);
     if (!db.ok()) return Fail(db.status());
-    const std::string local_id = DatabaseSatelliteId(*db);
-    if (!local_id.empty() && local_id != heads->satellite_id()) {
-      return Fail(InvalidArgument(f.heads_file + " holds the heads of satellite " +
-                                  Printable(heads->satellite_id()) + ", but " + f.db +
-                                  " is satellite " + local_id +
-                                  "; ask central for this satellite's heads"));
-    }
     auto key = ChooseCheckpointKey(f, *db);
     if (!key.ok()) return Fail(key.status());
     if (!key->warning.empty()) std::cerr << "note: " << key->warning << "\n";

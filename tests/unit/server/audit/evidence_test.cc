@@ -130,6 +130,19 @@ TEST_F(EvidenceTest, RewrittenRecordDiffersAndAForgedHeadHasABadSignature) {
   EXPECT_FALSE(report->ok());
 }
 
+TEST_F(EvidenceTest, AnotherSatellitesHeadsAreRefused) {
+  AppendAndCheckpoint(2);
+  const v1::CentralAuditHeadList heads = HeadsFromCheckpoints();  // of "sat-1"
+  Sql("INSERT INTO satellite_meta(key, value) VALUES ('satellite_id', 'sat-9')");
+  auto refused = CompareHeads(db(), heads, key().public_key());
+  EXPECT_EQ(refused.status().code(), Errc::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("satellite 'sat-1', but this is satellite sat-9"),
+            std::string::npos)
+      << refused.status().message();
+  Sql("UPDATE satellite_meta SET value = 'sat-1' WHERE key = 'satellite_id'");
+  EXPECT_OK(CompareHeads(db(), heads, key().public_key()));
+}
+
 TEST_F(EvidenceTest, MalformedOrNoHeadsAreRefusedOrReported) {
   AppendAndCheckpoint(2);
   v1::CentralAuditHeadList empty;
