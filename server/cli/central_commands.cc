@@ -246,6 +246,14 @@ int RunKeyShow(const GlobalFlags& g, const CentralFlags& f) {
   out.set_key_id(key.KeyId());
   out.set_fingerprint(key.Fingerprint());
   out.set_public_key_pem(key.ToPem());
+  std::error_code ec;
+  if (std::filesystem::exists((*c)->data_dir().next_signing_key(), ec)) {
+    auto next = crypto::PrivateKey::LoadFile((*c)->data_dir().next_signing_key());
+    if (!next.ok()) return Fail(next.status().WithContext("the key announced by `key rotate`"));
+    out.set_next_key_id(next->public_key().KeyId());
+    out.set_next_fingerprint(next->public_key().Fingerprint());
+    out.set_next_public_key_pem(next->public_key().ToPem());
+  }
   if (!f.output.empty()) {
     if (auto s = crypto::WriteFileAtomically(
             f.output, out.public_key_pem(),
@@ -264,6 +272,13 @@ int RunKeyShow(const GlobalFlags& g, const CentralFlags& f) {
   if (!f.output.empty()) std::cout << "Wrote central's signing public key to " << f.output << "\n";
   PrintFields(std::cout, {{"key id", out.key_id()}, {"fingerprint", out.fingerprint()}});
   if (f.output.empty()) std::cout << out.public_key_pem();
+  if (!out.next_key_id().empty()) {
+    std::cout << "A rotation is in progress: satellites that imported the announcement are "
+                 "answered with the new key\n";
+    PrintFields(std::cout,
+                {{"new key id", out.next_key_id()}, {"new fingerprint", out.next_fingerprint()}});
+    if (f.output.empty()) std::cout << out.next_public_key_pem();
+  }
   return kExitOk;
 }
 
