@@ -5,6 +5,7 @@
 #include "client/authorization.h"
 #include "common/crypto/secure_file.h"
 #include "common/crypto/x509.h"
+#include "common/names.h"
 #include "outpost/v1/common.pb.h"
 #include "sync/net/https_client.h"
 
@@ -48,6 +49,38 @@ DeviceClient::DeviceClient(DeviceClient&&) noexcept = default;
 DeviceClient& DeviceClient::operator=(DeviceClient&&) noexcept = default;
 DeviceClient::~DeviceClient() = default;
 
+// Registering into a directory that holds a live device would strand it (RegisterOptions). The
+// device asks its satellite with its current identity first: an instance the satellite no longer
+// has (an operator released or rehosted it) strands nothing.
+Status DeviceClient::CheckNotRegistered(const std::filesystem::path& dir,
+                                        const ClientOptions& client_options) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / kRegistrationFile, ec)) return Status::Ok();
+  auto existing = DeviceState::Load(dir);
+  if (!existing.ok()) {
+    return AlreadyExists("state directory " + dir.string() +
+                         " holds a device state that cannot be read (" +
+                         existing.status().message() +
+                         "); choose another --state-dir, or pass --force to replace it");
+  }
+  if (existing->released()) return Status::Ok();
+  const v1::RegisterResponse r = existing->registration();
+  const std::string server_url = existing->server_url();
+  DeviceClient current(std::move(*existing), client_options);
+  auto self = current.GetStatus();
+  if (!self.ok() && self.status().code() == Errc::kUnauthenticated) return Status::Ok();
+  return AlreadyExists(
+      "state directory " + dir.string() + " holds device " + QuoteForMessage(r.udi()) +
+      ", registered as instance " + QuoteForMessage(r.instance_id()) + " in virtual account " +
+      QuoteForMessage(r.va()) + " at " + server_url +
+      (self.ok() ? "" : " (which did not answer: " + self.status().message() + ")") +
+      ". Release it first (`outpost device release --state-dir " + dir.string() +
+      "`), or use another --state-dir. --force registers here anyway and abandons that instance: "
+      "its key is replaced, so it keeps its licenses on the satellite until an operator releases "
+      "it (`outpost devices release " +
+      QuoteForMessage(r.instance_id()) + "`) or it expires");
+}
+
 Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
                                             ClientOptions client_options) {
   client_options = WithDefaults(std::move(client_options));
@@ -57,6 +90,9 @@ Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
   OUTPOST_RETURN_IF_ERROR(RequireSet(options.serial, "the serial number (--serial)"));
   // Before the satellite is asked, so a directory that cannot be used does not use up a token.
   OUTPOST_RETURN_IF_ERROR(CheckStateDir(options.state_dir));
+  if (!options.replace_registered) {
+    OUTPOST_RETURN_IF_ERROR(CheckNotRegistered(options.state_dir, client_options));
+  }
   OUTPOST_ASSIGN_OR_RETURN(std::string server_ca_pem, ReadServerCa(options));
 
   // A fresh key for every registration: re-registering (e.g. after a suspected compromise, or

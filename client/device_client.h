@@ -60,6 +60,11 @@ struct RegisterOptions {
   std::string serial;    // serial number
   std::string hostname;  // informational; may be empty
   std::filesystem::path state_dir;
+  // A state directory that holds a registered (not released) device is refused, because
+  // registering there replaces that device's key: the old instance would stay registered on its
+  // satellite, holding its licenses, with nothing left that can use or release them. true
+  // abandons it anyway (an operator can still release it: `outpost devices release ID`).
+  bool replace_registered = false;
 };
 
 // GET /v1/devices/self and the last stored authorization.
@@ -73,8 +78,10 @@ class DeviceClient {
  public:
   // Generates a new ECDSA P-256 device key, sends a CSR for it with the token and UDI to
   // POST /v1/devices/register (server verified with the CA, no client certificate), checks the
-  // answer (DeviceState::FromRegistration) and saves the state in options.state_dir, replacing
-  // any earlier registration there (its authorization and release are forgotten).
+  // answer (DeviceState::FromRegistration) and saves the state in options.state_dir. A
+  // registered device already there is refused (kAlreadyExists, naming it) unless
+  // options.replace_registered, or unless its satellite no longer knows it (asked with the
+  // device's own certificate); a released one is replaced.
   static Result<DeviceClient> Register(const RegisterOptions& options,
                                        ClientOptions client_options = {});
 
@@ -113,6 +120,9 @@ class DeviceClient {
 
  private:
   DeviceClient(DeviceState state, ClientOptions options);
+  // Ok iff registering into `dir` abandons no live instance (see RegisterOptions).
+  static Status CheckNotRegistered(const std::filesystem::path& dir,
+                                   const ClientOptions& client_options);
   // Ok unless released.
   Status CheckUsable() const;
   // The mTLS connection, created on first use.

@@ -9,6 +9,7 @@
 #include "common/crypto/ca.h"
 #include "common/crypto/keys.h"
 #include "common/crypto/secure_file.h"
+#include "common/file_lock.h"
 #include "common/ids.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
@@ -122,6 +123,19 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   Rollback rollback(&created);
   OUTPOST_RETURN_IF_ERROR(MakeDir(
       dir.root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, &created));
+  // One process per data directory, init included: two inits racing on one directory would
+  // interleave their keys.
+  if (!fs::exists(dir.lock())) created.push_back(dir.lock());
+  OUTPOST_ASSIGN_OR_RETURN(FileLock lock,
+                           FileLock::Acquire(dir.lock(), "data directory " + dir.root.string()));
+  for (const fs::path& marker : {dir.config(), dir.database()}) {
+    if (fs::exists(marker)) {
+      return AlreadyExists("data directory " + dir.root.string() +
+                           " was initialised by another "
+                           "process meanwhile (" +
+                           marker.filename().string() + " exists)");
+    }
+  }
   OUTPOST_RETURN_IF_ERROR(MakeDir(dir.keys(), fs::perms::owner_all, &created));
   OUTPOST_RETURN_IF_ERROR(MakeDir(dir.tls_certificate().parent_path(),
                                   fs::perms::owner_all | fs::perms::group_read |

@@ -1,7 +1,5 @@
 #include "server/satellite.h"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <fstream>
 #include <sstream>
@@ -11,9 +9,12 @@
 #include "common/crypto/ca.h"
 #include "common/crypto/hash.h"
 #include "common/crypto/keys.h"
+#include "common/file_lock.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
+#include "common/thread_boundary.h"
 #include "server/api/admin_routes.h"
+#include "server/api/blocking_pool.h"
 #include "server/api/device_routes.h"
 #include "server/api/system_routes.h"
 #include "server/audit/audit_log.h"
@@ -77,6 +78,8 @@ constexpr auto kSweepInterval = std::chrono::seconds(5);
 
 class Satellite::Impl {
  public:
+  // Declared first of all so it is released last, after the database is closed.
+  std::optional<FileLock> data_dir_lock;
   // Declared first so it is destroyed last: outstanding replies refer to its I/O context.
   std::unique_ptr<http::HttpServer> server;
   const Clock* clock = nullptr;
@@ -92,7 +95,7 @@ class Satellite::Impl {
   std::unique_ptr<sync::SatelliteSync> sync;
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
-  std::unique_ptr<boost::asio::thread_pool> admin_pool;
+  std::unique_ptr<api::BlockingPool> admin_pool;
   std::shared_ptr<http::Metrics> metrics = std::make_shared<http::Metrics>();
   bool shut_down = false;
   bool server_started = false;
@@ -158,6 +161,10 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
                     "; initialise the data directory first with `outpost init --data-dir " +
                     dir.root.string() + "`");
   }
+  // Two processes serving one database would each allocate from their own in-memory pools.
+  OUTPOST_ASSIGN_OR_RETURN(auto lock,
+                           FileLock::Acquire(dir.lock(), "data directory " + dir.root.string()));
+  impl->data_dir_lock.emplace(std::move(lock));
 
   OUTPOST_ASSIGN_OR_RETURN(auto signing_key, crypto::PrivateKey::LoadFile(dir.signing_key()));
   impl->signing_key.emplace(std::move(signing_key));
@@ -218,7 +225,11 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   checks["keys"] = [raw]() -> std::string {
     return raw->signing_key.has_value() ? "" : "signing key not loaded";
   };
-  api::AddSystemRoutes(router, raw->metrics, std::move(checks), OUTPOST_VERSION);
+  raw->admin_pool = std::make_unique<api::BlockingPool>(2);
+  const auto run_blocking = [raw](std::function<void()> work) {
+    raw->admin_pool->Post(std::move(work));
+  };
+  api::AddSystemRoutes(router, raw->metrics, std::move(checks), OUTPOST_VERSION, run_blocking);
 
   raw->auth = std::make_unique<auth::AuthStore>(*raw->writer, *raw->readers, clock);
   raw->tokens = std::make_unique<licensing::TokenStore>(
@@ -255,7 +266,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
       "outpost_licensing_reloads_total",
       "Times the licensing state was reloaded from the database after a failed write.", "counter",
       [raw] { return static_cast<double>(raw->licensing->reloads()); });
-  api::AddDeviceRoutes(router, raw->licensing.get());
+  api::AddDeviceRoutes(router, raw->licensing.get(), run_blocking);
   raw->sync = std::make_unique<sync::SatelliteSync>(
       raw->dir, *raw->writer, *raw->readers, *raw->licensing, *raw->signing_key, raw->satellite_id,
       raw->config.sync, OUTPOST_VERSION);
@@ -267,7 +278,6 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   raw->metrics->AddCallback(
       "outpost_sync_online_failures_total", "Online sync attempts that failed.", "counter",
       [raw] { return static_cast<double>(raw->sync->online_failures_total()); });
-  raw->admin_pool = std::make_unique<boost::asio::thread_pool>(2);
   api::AdminContext admin;
   admin.auth = raw->auth.get();
   admin.tokens = raw->tokens.get();
@@ -277,9 +287,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   admin.readers = raw->readers.get();
   admin.signing_key = &*raw->signing_key;
   admin.clock = &clock;
-  admin.run_blocking = [raw](std::function<void()> work) {
-    boost::asio::post(*raw->admin_pool, std::move(work));
-  };
+  admin.run_blocking = run_blocking;
   api::AddAdminRoutes(router, std::move(admin));
 
   OUTPOST_ASSIGN_OR_RETURN(raw->server,
@@ -289,6 +297,8 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
 }
 
 Status Satellite::Start() {
+  // Bind first: a start that cannot listen must not be recorded as a start.
+  OUTPOST_RETURN_IF_ERROR(impl_->server->Listen());
   OUTPOST_RETURN_IF_ERROR(impl_->AuditStart());
   OUTPOST_RETURN_IF_ERROR(impl_->server->Start());
   impl_->server_started = true;
@@ -299,14 +309,18 @@ Status Satellite::Start() {
     std::unique_lock lock(impl->checkpoint_mu);
     while (!impl->checkpoint_cv.wait_for(lock, kSweepInterval, [impl] { return impl->stopping; })) {
       lock.unlock();
-      if (Status s = impl->licensing->Sweep(); !s.ok()) {
-        spdlog::warn("licensing sweep failed: {}", s.ToString());
-      }
-      impl->sync->CheckOverdue();
-      if (std::chrono::steady_clock::now() - last_checkpoint >= kCheckpointInterval) {
-        impl->SignCheckpoint();
-        last_checkpoint = std::chrono::steady_clock::now();
-      }
+      // A thread boundary: an exception costs this round, and the next one runs as usual.
+      Status round = CatchAtBoundary("the background sweep", [&] {
+        if (Status s = impl->licensing->Sweep(); !s.ok()) {
+          spdlog::warn("licensing sweep failed: {}", s.ToString());
+        }
+        impl->sync->CheckOverdue();
+        if (std::chrono::steady_clock::now() - last_checkpoint >= kCheckpointInterval) {
+          impl->SignCheckpoint();
+          last_checkpoint = std::chrono::steady_clock::now();
+        }
+      });
+      if (!round.ok()) spdlog::error("{}", round.message());
       lock.lock();
     }
   });
@@ -331,7 +345,7 @@ void Satellite::Shutdown() {
   if (impl_->checkpointer.joinable()) impl_->checkpointer.join();
   impl_->sync->Stop();
   // Admin work in flight finishes (its replies go nowhere once the server stopped).
-  impl_->admin_pool->join();
+  impl_->admin_pool->Join();
   // Sign the final head, then close: after the server, in-flight requests may still be
   // waiting for their commit.
   if (impl_->server_started) {

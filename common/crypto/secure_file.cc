@@ -122,6 +122,28 @@ Result<std::string> ReadFile(const fs::path& path, size_t max_bytes, bool secret
 
 }  // namespace
 
+Status CheckWritable(const fs::path& path, IfExists if_exists, std::string_view force_flag) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(path, ec);
+  if (fs::is_directory(st)) {
+    return InvalidArgument(path.string() + " is a directory; name a file to write");
+  }
+  if (fs::exists(st) && if_exists == IfExists::kFail) {
+    return AlreadyExists(path.string() + " already exists; choose another file name, or pass " +
+                         std::string(force_flag) + " to replace it");
+  }
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) {
+    return NotFound("cannot write " + path.string() + ": the directory " + dir.string() +
+                    " does not exist; create it first");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return FailedPrecondition("cannot write " + path.string() + ": " + ErrnoText(errno) +
+                              "; check the permissions of " + dir.string());
+  }
+  return Status::Ok();
+}
+
 Status WriteFileAtomically(const fs::path& path, std::string_view content, fs::perms permissions,
                            IfExists if_exists) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");

@@ -28,6 +28,13 @@ enum class IfExists {
 Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content,
                            std::filesystem::perms permissions, IfExists if_exists);
 
+// What WriteFileAtomically would refuse, checked without writing anything: an existing `path`
+// (with kFail: kAlreadyExists, suggesting `force_flag`), a missing directory, a directory this
+// process may not write, or a `path` that is a directory. Commands call it before they change any
+// state, so a refused output file leaves nothing half done.
+Status CheckWritable(const std::filesystem::path& path, IfExists if_exists,
+                     std::string_view force_flag = "--force");
+
 // The contents of the regular file `path`, refusing files larger than `max_bytes`.
 Result<std::string> ReadSmallFile(const std::filesystem::path& path, size_t max_bytes);
 

@@ -6,6 +6,9 @@
 #include <string>
 #include <utility>
 
+#include "common/thread_boundary.h"
+#include "spdlog/spdlog.h"
+
 namespace outpost::sqlite {
 namespace {
 
@@ -250,7 +253,7 @@ Status Writer::RunUnit(Unit& unit, bool& transaction_intact) {
     transaction_intact = connection_.InTransaction();
     return savepoint.WithContext("starting a unit of work");
   }
-  Status outcome = unit.work(connection_);
+  Status outcome = CatchAtBoundary("a unit of work", [&] { return unit.work(connection_); });
   // A unit may stop reading halfway through a query; that statement must not stay active across
   // the other units' work and the COMMIT.
   connection_.ResetActiveStatements();
@@ -288,10 +291,15 @@ void Writer::FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& ou
   last_batch_size_.store(size);
   if (size > max_batch_size_.load()) max_batch_size_.store(size);
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (batch[i].done) batch[i].done(outcomes[i]);
+    if (!batch[i].done) continue;
+    Status s = CatchAtBoundary("a unit's completion", [&] { batch[i].done(outcomes[i]); });
+    if (!s.ok()) spdlog::error("writer for {}: {}", path_.string(), s.message());
   }
   std::lock_guard lock(hooks_mu_);
-  for (auto& [id, hook] : batch_hooks_) hook();
+  for (auto& [id, hook] : batch_hooks_) {
+    Status s = CatchAtBoundary("a batch hook", [&] { hook(); });
+    if (!s.ok()) spdlog::error("writer for {}: {}", path_.string(), s.message());
+  }
 }
 
 uint64_t Writer::AddBatchHook(std::function<void()> hook) {

@@ -249,6 +249,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       [c, fail](const Principal& p, http::Request& req) {
         auto body = Decode<v1::CreateTokenRequest>(req);
         if (!body.ok()) return fail(req, body.status());
+        if (Status s = c.licensing->CheckVirtualAccount(body->va()); !s.ok()) return fail(req, s);
         licensing::TokenRequest request;
         request.va = body->va();
         if (body->has_expires_days()) request.expires_days = body->expires_days();
@@ -317,6 +318,18 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         auto out = c.licensing->MoveLicenses(*body, p);
         if (!out.ok()) return fail(req, out.status());
         return http::Encode(req, *out);
+      });
+  add("GET", "/v1/admin/licenses/moves", Access::kPermission, Permission::kReadLicenses,
+      "moves made here, newest first, with central's verdict and reason",
+      [c, fail](const Principal&, http::Request& req) {
+        auto out = c.licensing->Moves();
+        if (!out.ok()) return fail(req, out.status());
+        return http::Encode(req, *out);
+      });
+  add("GET", "/v1/admin/virtual-accounts", Access::kPermission, Permission::kReadLicenses,
+      "the virtual accounts this satellite knows (central's list and local entitlements)",
+      [c](const Principal&, http::Request& req) {
+        return http::Encode(req, c.licensing->VirtualAccounts());
       });
   add("GET", "/v1/admin/reservations", Access::kPermission, Permission::kReadLicenses,
       "reservations of licenses for named devices",

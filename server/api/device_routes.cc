@@ -19,7 +19,8 @@ std::function<void(Result<Message>)> Answer(const http::Request& req, http::Repl
 
 }  // namespace
 
-void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service) {
+void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service,
+                     std::function<void(std::function<void()>)> run_blocking) {
   router.Add("POST", "/v1/devices/register", [service](http::Request& req, http::Reply reply) {
     v1::RegisterRequest body;
     if (Status s = http::DecodeBody(req, &body); !s.ok()) {
@@ -44,13 +45,17 @@ void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service)
     if (!device.ok()) return reply(http::ErrorResponse(req, device.status()));
     service->ReleaseSelf(*device, Answer<v1::ReleaseResponse>(req, std::move(reply)));
   });
-  router.Add("GET", "/v1/devices/self", [service](http::Request& req, http::Reply reply) {
-    auto device = service->Identify(req.client_certificate);
-    if (!device.ok()) return reply(http::ErrorResponse(req, device.status()));
-    auto self = service->Self(*device);
-    if (!self.ok()) return reply(http::ErrorResponse(req, self.status()));
-    reply(http::Encode(req, *self));
-  });
+  router.Add(
+      "GET", "/v1/devices/self",
+      [service, run_blocking = std::move(run_blocking)](http::Request& req, http::Reply reply) {
+        auto device = service->Identify(req.client_certificate);
+        if (!device.ok()) return reply(http::ErrorResponse(req, device.status()));
+        // Self reads the device's row: SQL, so off the I/O thread.
+        run_blocking(
+            [service, device = *device, answer = Answer<v1::Device>(req, std::move(reply))] {
+              answer(service->Self(device));
+            });
+      });
 }
 
 }  // namespace outpost::server::api

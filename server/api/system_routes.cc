@@ -6,7 +6,7 @@
 namespace outpost::server::api {
 
 void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metrics,
-                     ReadinessChecks checks, std::string version) {
+                     ReadinessChecks checks, std::string version, RunBlocking run_blocking) {
   router.Add("GET", "/healthz", [version](http::Request& req, http::Reply reply) {
     v1::HealthResponse health;
     health.set_status("ok");
@@ -14,17 +14,21 @@ void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metric
     reply(http::Encode(req, health));
   });
   router.Add("GET", "/readyz",
-             [checks = std::move(checks), version](http::Request& req, http::Reply reply) {
-               v1::HealthResponse health;
-               bool ready = true;
-               for (const auto& [name, check] : checks) {
-                 const std::string problem = check();
-                 (*health.mutable_checks())[name] = problem.empty() ? "ok" : problem;
-                 ready = ready && problem.empty();
-               }
-               health.set_status(ready ? "ok" : "unavailable");
-               health.set_version(version);
-               reply(http::Encode(req, health, ready ? 200 : 503));
+             [checks = std::make_shared<const ReadinessChecks>(std::move(checks)), version,
+              run_blocking = std::move(run_blocking)](http::Request& req, http::Reply reply) {
+               run_blocking(
+                   [checks, version, format = http::ResponseFormat(req), reply = std::move(reply)] {
+                     v1::HealthResponse health;
+                     bool ready = true;
+                     for (const auto& [name, check] : *checks) {
+                       const std::string problem = check();
+                       (*health.mutable_checks())[name] = problem.empty() ? "ok" : problem;
+                       ready = ready && problem.empty();
+                     }
+                     health.set_status(ready ? "ok" : "unavailable");
+                     health.set_version(version);
+                     reply(http::Encode(format, health, ready ? 200 : 503));
+                   });
              });
   router.Add("GET", "/metrics", [metrics](http::Request&, http::Reply reply) {
     http::Response response;

@@ -228,6 +228,10 @@ void AddDeviceCommands(CLI::App& app, CommandLine& cli) {
                    "Registration token from `outpost token create`")
       ->required();
   register_command->add_option("--pid", reg->register_options.pid, "Product id")->required();
+  register_command->add_flag(
+      "--force", reg->register_options.replace_registered,
+      "Register even if --state-dir holds a registered device; that device is abandoned: its "
+      "key is replaced and it keeps its licenses until an operator releases it");
   register_command->add_option("--serial", reg->register_options.serial, "Serial number")
       ->required();
   register_command->add_option("--hostname", reg->register_options.hostname,

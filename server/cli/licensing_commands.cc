@@ -1,4 +1,5 @@
-// `outpost licenses`, `outpost devices [release|rehost]`, `outpost va move`, `outpost reserve`,
+// `outpost licenses`, `outpost devices [release|rehost]`, `outpost va move|list`, `outpost moves`,
+// `outpost reserve`,
 // `outpost reservations`, `outpost unreserve`: compliance, devices, moves and reservations over
 // /v1/admin/licenses, /v1/admin/devices and /v1/admin/reservations.
 
@@ -169,6 +170,58 @@ int RunMove(const GlobalFlags& g, const LicensingFlags& f) {
   return kExitOk;
 }
 
+int RunVaList(const GlobalFlags& g, const LicensingFlags& f) {
+  auto client = Connect(f);
+  if (!client.ok()) return Fail(client.status());
+  v1::ListVirtualAccountsResponse answer;
+  if (auto s = (*client)->Call("GET", "/v1/admin/virtual-accounts", v1::Empty(), &answer);
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (g.json) {
+    PrintJson(answer);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& v : answer.virtual_accounts()) {
+    rows.push_back({v.name(), v.from_central() ? "central" : "local", std::to_string(v.tags()),
+                    std::to_string(v.purchased()), std::to_string(v.in_use())});
+  }
+  PrintTable(std::cout, {"VA", "KNOWN FROM", "TAGS", "PURCHASED", "IN USE"}, rows);
+  if (!answer.central_list_known()) {
+    std::cout << "No sync response imported yet: central names the account's virtual accounts "
+                 "in its responses (`outpost sync export`, then `outpost sync import`).\n";
+  }
+  return kExitOk;
+}
+
+int RunMoves(const GlobalFlags& g, const LicensingFlags& f) {
+  auto client = Connect(f);
+  if (!client.ok()) return Fail(client.status());
+  v1::ListMovesResponse answer;
+  if (auto s = (*client)->Call("GET", "/v1/admin/licenses/moves", v1::Empty(), &answer); !s.ok()) {
+    return Fail(s);
+  }
+  if (g.json) {
+    PrintJson(answer);
+    return kExitOk;
+  }
+  if (answer.moves().empty()) {
+    std::cout << "No moves yet: `outpost va move --from VA --to VA --tag TAG --count N` makes "
+                 "one.\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : answer.moves()) {
+    rows.push_back(
+        {m.move_id(), m.created_at_text(), m.from_va(), m.to_va(), m.tag(),
+         std::to_string(m.count()), m.status(),
+         m.status() == "PENDING" ? "waiting for the next sync" : OrDefault(m.message(), "-")});
+  }
+  PrintTable(std::cout, {"MOVE", "MADE", "FROM", "TO", "TAG", "COUNT", "CENTRAL", "REASON"}, rows);
+  return kExitOk;
+}
+
 v1::ReservationRequest ReservationFrom(const LicensingFlags& f) {
   v1::ReservationRequest request;
   request.set_va(f.va);
@@ -281,6 +334,13 @@ void AddLicensingCommands(CLI::App& app, CommandLine& cli) {
   move->add_option("--to", move_flags->to_va, "Virtual account receiving them")->required();
   move->add_option("--tag", move_flags->tag, "License tag")->required();
   move->add_option("--count", move_flags->count, "How many")->required();
+  auto va_list_flags = std::make_shared<LicensingFlags>();
+  AddConnectedCommand(va, cli, "list",
+                      "The virtual accounts this satellite knows (from central's last sync)",
+                      va_list_flags, RunVaList);
+  auto moves_flags = std::make_shared<LicensingFlags>();
+  AddConnectedCommand(&app, cli, "moves", "Moves made here, with central's verdict and reason",
+                      moves_flags, RunMoves);
 
   auto reserve_flags = std::make_shared<LicensingFlags>();
   auto* reserve =

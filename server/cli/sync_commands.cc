@@ -21,6 +21,7 @@ struct SyncFlags {
   ConnectionFlags connection;
   std::string output;
   bool armor = false;
+  bool force = false;
   std::string file;
   std::string key;
   std::string va;
@@ -32,13 +33,19 @@ std::string Header(const net::ClientResponse& res, const std::string& name) {
 }
 
 int RunExport(const GlobalFlags& g, const SyncFlags& f) {
+  // Every export records and audits a new request: refuse an unusable -o before that happens.
+  const crypto::IfExists if_exists = f.force ? crypto::IfExists::kReplace : crypto::IfExists::kFail;
+  if (Status s = crypto::CheckWritable(f.output, if_exists); !s.ok()) {
+    return Fail(s.WithContext("-o"));
+  }
   auto client = ConnectToSatellite(f.connection);
   if (!client.ok()) return Fail(client.status());
   auto res = (*client)->Send("POST", "/v1/admin/sync/export", "", "", "application/octet-stream");
   if (!res.ok()) return Fail(res.status());
   auto bundle = sync::ParseBundleBytes(res->body, "the satellite's answer");
   if (!bundle.ok()) return Fail(bundle.status());
-  if (Status s = sync::WriteBundleFile(f.output, *bundle, v1::BUNDLE_KIND_SYNC_REQUEST, f.armor);
+  if (Status s = sync::WriteBundleFile(f.output, *bundle, v1::BUNDLE_KIND_SYNC_REQUEST, f.armor,
+                                       if_exists);
       !s.ok()) {
     return Fail(s);
   }
@@ -58,6 +65,26 @@ int RunExport(const GlobalFlags& g, const SyncFlags& f) {
             << "Carry it to central; there: outpost central sync process FILE -o RESPONSE "
                "--data-dir DIR. Then here: outpost sync import RESPONSE\n";
   return kExitOk;
+}
+
+// Central's verdict on each move and conversion a response answered, one line each, so that an
+// operator sees why something was rejected without another command.
+void PrintVerdicts(const v1::SyncImportResult& result) {
+  for (const auto& m : result.move_results()) {
+    const bool applied = m.status() == v1::MoveResult::STATUS_APPLIED;
+    std::cout << "  move " << Printable(m.move_id()) << ": " << (applied ? "applied" : "REJECTED")
+              << (m.message().empty() ? "" : " - " + Printable(m.message())) << "\n";
+  }
+  for (const auto& c : result.conversion_results()) {
+    const bool converted = c.status() == v1::ConversionResult::STATUS_CONVERTED;
+    std::cout << "  conversion " << Printable(c.conversion_id()) << ": "
+              << (converted ? "converted" : "REJECTED")
+              << (c.message().empty() ? "" : " - " + Printable(c.message())) << "\n";
+  }
+  if (result.moves_rejected() > 0 || result.conversions_rejected() > 0) {
+    std::cout << "Rejected moves and conversions changed nothing at central; `outpost moves` and "
+                 "`outpost conversions` list them.\n";
+  }
 }
 
 int RunImport(const GlobalFlags& g, const SyncFlags& f) {
@@ -92,6 +119,7 @@ int RunImport(const GlobalFlags& g, const SyncFlags& f) {
                                                   std::to_string(result.conversions_rejected())},
          {"valid until", result.valid_until_text()},
          {"central key rotated", result.central_key_rotated() ? "yes" : "no"}});
+    PrintVerdicts(result);
   }
   return kExitOk;
 }
@@ -109,6 +137,7 @@ int RunNow(const GlobalFlags& g, const SyncFlags& f) {
   }
   std::cout << "Synced with central: " << Printable(result.message()) << "; valid until "
             << result.valid_until_text() << "\n";
+  PrintVerdicts(result);
   return kExitOk;
 }
 
@@ -147,6 +176,10 @@ int RunStatus(const GlobalFlags& g, const SyncFlags& f) {
       {"waiting for central", std::to_string(st.pending_usage_reports()) + " usage reports, " +
                                   std::to_string(st.pending_moves()) + " moves, " +
                                   std::to_string(st.pending_conversions()) + " conversions"}};
+  if (!st.last_failed_import_error().empty()) {
+    fields.emplace_back("last failed import",
+                        st.last_failed_import_at_text() + ": " + st.last_failed_import_error());
+  }
   if (st.mode() == "online") {
     fields.emplace_back("last attempt", st.last_attempt_at() == 0
                                             ? "none yet"
@@ -217,6 +250,7 @@ void AddSyncCommands(CLI::App& app, CommandLine& cli) {
                           export_flags, RunExport);
   exp->add_option("-o,--output", export_flags->output, "File to write")->required();
   exp->add_flag("--armor", export_flags->armor, "Write base64 text for copy and paste");
+  exp->add_flag("--force", export_flags->force, "Replace the output file if it exists");
 
   auto import_flags = std::make_shared<SyncFlags>();
   AddConnectedCommand(sync, cli, "import", "Verify and apply a sync response from central",

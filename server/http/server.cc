@@ -109,6 +109,7 @@ class HttpServer::Impl {
         ioc_(std::max(1, options_.io_threads)),
         acceptor_(net::make_strand(ioc_)) {}
 
+  Status Listen();
   Status Start();
   void Shutdown(std::chrono::milliseconds grace);
   void DoAccept();
@@ -497,17 +498,25 @@ void HttpServer::Impl::Unregister(Session* s) {
   sessions_cv_.notify_all();
 }
 
-Status HttpServer::Impl::Start() {
+Status HttpServer::Impl::Listen() {
+  if (acceptor_.is_open()) return Status::Ok();
   beast::error_code ec;
   acceptor_.open(endpoint_.protocol(), ec);
   if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint_, ec);
   if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
     return Unavailable("cannot listen on " + options_.listen + ": " + ec.message() +
                        "; is another process using the port? change `listen` or free it");
   }
   port_ = acceptor_.local_endpoint().port();
+  return Status::Ok();
+}
+
+Status HttpServer::Impl::Start() {
+  OUTPOST_RETURN_IF_ERROR(Listen());
   DoAccept();
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
@@ -582,6 +591,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions options, Tl
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
+Status HttpServer::Listen() { return impl_->Listen(); }
 Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port_.load(); }
 void HttpServer::Shutdown(std::chrono::milliseconds grace) { impl_->Shutdown(grace); }

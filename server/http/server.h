@@ -53,10 +53,14 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds, listens and starts the I/O threads. Errors name the address.
+  // Binds and listens without accepting yet (connections wait in the backlog), so a caller can
+  // learn that the address is usable before it records a start. Errors name the address.
+  // Idempotent.
+  Status Listen();
+  // Listens (if Listen was not called) and starts accepting on the I/O threads.
   Status Start();
 
-  // The bound port (useful with port 0). Valid after Start.
+  // The bound port (useful with port 0). Valid after Listen or Start.
   uint16_t port() const;
 
   // Stops accepting, lets in-flight requests finish and be written (up to `grace`), closes

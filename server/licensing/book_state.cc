@@ -93,7 +93,7 @@ uint32_t PoolBook::Restorer::MarkValid(std::string_view name, uint8_t role) {
 void PoolBook::Restorer::Reserve(size_t devices) { devices_->Reserve(devices); }
 
 Status PoolBook::Restorer::AddEntitlement(Entitlement e) {
-  if (Status s = ValidateEntitlement(e, /*allow_move_ids=*/true); !s.ok()) {
+  if (Status s = ValidateEntitlement(e); !s.ok()) {
     return Corrupt(s, "entitlement row");
   }
   entitlements_.push_back(std::move(e));

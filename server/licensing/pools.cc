@@ -77,7 +77,7 @@ PoolAvailability PoolBook::AvailabilityFor(const PoolKey& key, const BookDevice*
 Status PoolBook::ReplaceEntitlements(std::vector<Entitlement> entitlements) {
   std::set<std::string_view> ids;
   for (const Entitlement& e : entitlements) {
-    OUTPOST_RETURN_IF_ERROR(ValidateEntitlement(e, /*allow_move_ids=*/false));
+    OUTPOST_RETURN_IF_ERROR(ValidateEntitlement(e));
     if (!ids.insert(e.id).second) {
       return InvalidArgument("entitlement id " + Quote(e.id) + " appears twice in the set");
     }

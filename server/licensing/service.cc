@@ -93,7 +93,11 @@ Result<std::unique_ptr<LicensingService>> LicensingService::Open(
     OUTPOST_ASSIGN_OR_RETURN(
         auto stmt, lease->Query("SELECT value FROM satellite_meta WHERE key = 'clock_high_water'"));
     OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (row) high_water = FromSeconds(std::stoll(stmt->ColumnText(0)));
+    if (row) {
+      OUTPOST_ASSIGN_OR_RETURN(int64_t seconds,
+                               ParseStoredInt("clock_high_water", stmt->ColumnText(0)));
+      high_water = FromSeconds(seconds);
+    }
   }
   std::unique_ptr<LicensingService> service(
       new LicensingService(writer, readers, clock, std::move(ca), signing_key,
@@ -147,9 +151,11 @@ void LicensingService::Submit(Work work, Done done) {
 }
 
 Status LicensingService::RunUnit(Work work) {
-  std::promise<Status> promise;
-  std::future<Status> outcome = promise.get_future();
-  Submit(std::move(work), [&promise](Status s) { promise.set_value(std::move(s)); });
+  // Shared, not on this stack: the writer thread may still be inside set_value() when get()
+  // returns here and this frame unwinds (see sqlite::Writer::Run).
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> outcome = promise->get_future();
+  Submit(std::move(work), [promise](Status s) { promise->set_value(std::move(s)); });
   return outcome.get();
 }
 
@@ -616,12 +622,16 @@ Result<v1::Device> LicensingService::RehostDevice(std::string_view instance_id,
 
 Result<v1::MoveLicensesResponse> LicensingService::MoveLicenses(
     const v1::MoveLicensesRequest& request, const auth::Principal& by) {
-  OUTPOST_RETURN_IF_ERROR(ValidateVaName(request.from_va()).WithContext("from_va"));
-  OUTPOST_RETURN_IF_ERROR(ValidateVaName(request.to_va()).WithContext("to_va"));
+  // The messages name the CLI's flags and the API's fields alike.
+  OUTPOST_RETURN_IF_ERROR(
+      CheckVirtualAccount(request.from_va()).WithContext("source virtual account (--from)"));
+  OUTPOST_RETURN_IF_ERROR(
+      CheckVirtualAccount(request.to_va()).WithContext("target virtual account (--to)"));
   OUTPOST_RETURN_IF_ERROR(ValidateTag(request.tag()));
-  OUTPOST_RETURN_IF_ERROR(ValidateCount(request.count(), "count"));
+  OUTPOST_RETURN_IF_ERROR(ValidateCount(request.count(), "the count (--count)"));
   if (request.from_va() == request.to_va()) {
-    return InvalidArgument("from_va and to_va are both " + Quote(request.from_va()) +
+    return InvalidArgument("the source and target virtual accounts (--from and --to) are both " +
+                           Quote(request.from_va()) +
                            "; a move needs two different virtual accounts");
   }
   MoveRecord move{NewUuid(),       request.from_va(), request.to_va(),      request.tag(),
@@ -655,6 +665,7 @@ Result<v1::Reservation> LicensingService::Reserve(const v1::ReservationRequest& 
   OUTPOST_ASSIGN_OR_RETURN(Udi udi, ParseUdi(request.udi()));
   Reservation wanted{request.va(), request.tag(), udi, request.count()};
   OUTPOST_RETURN_IF_ERROR(ValidateReservation(wanted));
+  OUTPOST_RETURN_IF_ERROR(CheckVirtualAccount(wanted.va));
   Reservation held;
   OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
     const TimePoint now = Now();
@@ -786,7 +797,7 @@ AuthorizationPolicy LicensingService::policy() const {
 Status LicensingService::ReplaceEntitlements(std::vector<Entitlement> entitlements,
                                              const audit::Actor& actor) {
   for (const Entitlement& e : entitlements) {
-    OUTPOST_RETURN_IF_ERROR(ValidateEntitlement(e, /*allow_move_ids=*/true));
+    OUTPOST_RETURN_IF_ERROR(ValidateEntitlement(e));
   }
   const size_t count = entitlements.size();
   return RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {

@@ -124,6 +124,18 @@ class LicensingService {
   Result<v1::Reservation> Reserve(const v1::ReservationRequest& request, const auth::Principal& by);
   Status Unreserve(const v1::ReservationRequest& request, const auth::Principal& by);
 
+  // --- Virtual accounts (virtual_accounts.cc) ----------------------------------------------------
+  // Central's list of the account's VAs, from the last imported sync response.
+  void SetCentralVirtualAccounts(std::vector<std::string> vas);
+  // Ok iff `va` is known here: named by central's last response or holding local entitlements
+  // (before any response, "default" too). kNotFound otherwise, naming the known VAs and what to
+  // do. Tokens, moves, reservations and conversions are checked with it, so that no name the
+  // account does not have reaches the database.
+  Status CheckVirtualAccount(std::string_view va) const;
+  v1::ListVirtualAccountsResponse VirtualAccounts() const;
+  // Moves made here, newest first, with central's verdict once a response answered them.
+  Result<v1::ListMovesResponse> Moves() const;
+
   // --- Reading ----------------------------------------------------------------------------------
   v1::ListLicensesResponse Licenses(std::optional<std::string_view> va) const;
   // Devices of `va` (all when nullopt) sorted by instance id, at most `limit`.
@@ -215,6 +227,8 @@ class LicensingService {
 
   mutable std::shared_mutex mu_;
   AuthorizationPolicy policy_;  // guarded by mu_
+  // Sorted; empty until a sync response named them. Guarded by mu_.
+  std::vector<std::string> central_vas_;
   UsageTracker usage_;          // fed by book_; guarded by mu_
   PoolBook book_{&usage_};      // guarded by mu_
   // The registered devices, by instance id, UDI and (va, serial) — a serial belongs to one

@@ -1,6 +1,7 @@
 #include "server/licensing/store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 
 namespace outpost::server::licensing {
@@ -9,6 +10,18 @@ int64_t ToSeconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 TimePoint FromSeconds(int64_t s) { return TimePoint(std::chrono::seconds(s)); }
+
+Result<int64_t> ParseStoredInt(std::string_view key, std::string_view text) {
+  if (text.empty()) return int64_t{0};
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    return DataLoss("satellite_meta '" + std::string(key) + "' holds " + Quote(text) +
+                    ", which is not an integer; the database was changed outside Outpost: "
+                    "restore it from a backup");
+  }
+  return value;
+}
 
 namespace {
 

@@ -57,11 +57,18 @@ Status ValidateCount(int64_t count, std::string_view what) {
   return Status::Ok();
 }
 
-Status ValidateEntitlement(const Entitlement& e, bool allow_move_ids) {
-  // A moved piece is "<id>@<va>": room for a central id and a VA name.
-  const std::string extra = allow_move_ids ? "._:@-" : "._:-";
-  OUTPOST_RETURN_IF_ERROR(CheckName(e.id, "entitlement id", allow_move_ids ? 200 : 128, extra,
-                                    "letters, digits, '.', '_', ':' and '-'"));
+Status ValidateEntitlement(const Entitlement& e) {
+  // Central names the piece a move splits off "<original id>@<target VA>" (and so does the
+  // satellite's PoolBook::ApplyMove): '@' is allowed once, followed by the entitlement's own VA.
+  const size_t at = e.id.find('@');
+  const std::string_view base = std::string_view(e.id).substr(0, at);
+  OUTPOST_RETURN_IF_ERROR(
+      CheckName(base, "entitlement id", 128, "._:-", "letters, digits, '.', '_', ':' and '-'"));
+  if (at != std::string::npos && std::string_view(e.id).substr(at + 1) != e.va) {
+    return InvalidArgument("entitlement id " + Quote(e.id) +
+                           " has a '@' suffix that is not its virtual account " + Quote(e.va) +
+                           "; a moved piece is named '<original id>@<virtual account>'");
+  }
   const std::string context = "entitlement " + Quote(e.id) + ": ";
   if (Status s = ValidateVaName(e.va); !s.ok()) return s.WithContext(context);
   if (Status s = ValidateTag(e.tag); !s.ok()) return s.WithContext(context);

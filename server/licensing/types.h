@@ -96,9 +96,9 @@ Status ValidateVaName(std::string_view va);
 Status ValidateInstanceId(std::string_view instance_id);
 // A count in 1..kMaxCount; `what` names it in the message (e.g. "count of tag 'x'").
 Status ValidateCount(int64_t count, std::string_view what);
-// Every field of an entitlement; `allow_move_ids` accepts the '@' of pieces split by a move
-// (true when restoring the book from its own rows, false for entitlements from central).
-Status ValidateEntitlement(const Entitlement& entitlement, bool allow_move_ids);
+// Every field of an entitlement. Its id is 1..128 characters of [A-Za-z0-9._:-], or, for a piece
+// split off by a move, "<such an id>@<the entitlement's VA>".
+Status ValidateEntitlement(const Entitlement& entitlement);
 // Every field of a reservation.
 Status ValidateReservation(const Reservation& reservation);
 

@@ -9,6 +9,7 @@
 #include "common/crypto/hash.h"
 #include "common/crypto/secure_file.h"
 #include "common/ids.h"
+#include "common/thread_boundary.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/checkpoint.h"
 #include "server/licensing/store.h"
@@ -38,10 +39,21 @@ Status SetMeta(sqlite::Connection& db, std::string_view key, std::string_view va
       .status();
 }
 
-int64_t MetaInt(const std::map<std::string, std::string>& meta, const std::string& key) {
+Result<int64_t> MetaInt(const std::map<std::string, std::string>& meta, const std::string& key) {
   auto it = meta.find(key);
-  if (it == meta.end() || it->second.empty()) return 0;
-  return std::stoll(it->second);
+  return licensing::ParseStoredInt(key, it == meta.end() ? "" : it->second);
+}
+
+// Central's list of the account's VAs as stored: one name per line.
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
 }
 
 std::string Text(int64_t seconds) {
@@ -98,6 +110,8 @@ struct SatelliteSync::State {
   int64_t last_export_at = 0;
   int64_t last_import_at = 0;
   int64_t usage_reported_until = 0;
+  int64_t last_failed_import_at = 0;
+  std::string last_failed_import_error;
 };
 
 SatelliteSync::SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
@@ -117,6 +131,12 @@ SatelliteSync::~SatelliteSync() { Stop(); }
 
 Status SatelliteSync::ApplyStoredPolicy() {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+  {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto vas, lease->Query("SELECT value FROM satellite_meta WHERE key = 'virtual_accounts'"));
+    OUTPOST_ASSIGN_OR_RETURN(bool row, vas->Step());
+    if (row) licensing_.SetCentralVirtualAccounts(SplitLines(vas->ColumnText(0)));
+  }
   OUTPOST_ASSIGN_OR_RETURN(
       auto stmt, lease->Query("SELECT value FROM satellite_meta WHERE key = 'central_policy'"));
   OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
@@ -147,14 +167,16 @@ Result<SatelliteSync::State> SatelliteSync::LoadState() const {
   s.central_key_pem = meta["central_public_key"];
   s.central_url = meta["central_url"];
   s.enrolled = !s.account_id.empty() && !s.central_key_pem.empty();
-  s.last_request_sequence = MetaInt(meta, "sync_last_request_sequence");
-  s.last_response_number = MetaInt(meta, "sync_last_response_number");
+  OUTPOST_ASSIGN_OR_RETURN(s.last_request_sequence, MetaInt(meta, "sync_last_request_sequence"));
+  OUTPOST_ASSIGN_OR_RETURN(s.last_response_number, MetaInt(meta, "sync_last_response_number"));
   s.last_response_sha256 = meta["sync_last_response_sha256"];
-  s.valid_until = MetaInt(meta, "sync_valid_until");
+  OUTPOST_ASSIGN_OR_RETURN(s.valid_until, MetaInt(meta, "sync_valid_until"));
   s.key_bound = meta["sync_key_bound"] == "1";
-  s.last_export_at = MetaInt(meta, "sync_last_export_at");
-  s.last_import_at = MetaInt(meta, "sync_last_import_at");
-  s.usage_reported_until = MetaInt(meta, "usage_reported_until");
+  OUTPOST_ASSIGN_OR_RETURN(s.last_failed_import_at, MetaInt(meta, "sync_last_failed_import_at"));
+  s.last_failed_import_error = meta["sync_last_failed_import_error"];
+  OUTPOST_ASSIGN_OR_RETURN(s.last_export_at, MetaInt(meta, "sync_last_export_at"));
+  OUTPOST_ASSIGN_OR_RETURN(s.last_import_at, MetaInt(meta, "sync_last_import_at"));
+  OUTPOST_ASSIGN_OR_RETURN(s.usage_reported_until, MetaInt(meta, "usage_reported_until"));
   return s;
 }
 
@@ -313,7 +335,11 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
 
 Status SatelliteSync::RecordRefusal(const audit::Actor& actor, const Status& why,
                                     std::string_view sha256) {
-  Status s = writer_.Run([&](sqlite::Connection& db) {
+  Status s = writer_.Run([&](sqlite::Connection& db) -> Status {
+    // Shown by `sync status` until an import succeeds, offline as online.
+    OUTPOST_RETURN_IF_ERROR(
+        SetMeta(db, "sync_last_failed_import_at", std::to_string(ToSeconds(licensing_.Now()))));
+    OUTPOST_RETURN_IF_ERROR(SetMeta(db, "sync_last_failed_import_error", why.message()));
     return Audit(db, actor, "sync.import.refused", "sync-response",
                  {{"reason", why.reason()}, {"message", why.message()}, {"bundle_sha256", sha256}},
                  licensing_.AuditTime());
@@ -371,10 +397,19 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
   std::vector<licensing::Entitlement> entitlements;
   for (const v1::Entitlement& e : response.entitlements()) {
     entitlements.push_back(FromProto(e));
-    if (Status s = licensing::ValidateEntitlement(entitlements.back(), false); !s.ok()) {
+    if (Status s = licensing::ValidateEntitlement(entitlements.back()); !s.ok()) {
       return refuse(s.WithContext("entitlement " + licensing::Quote(e.id()) + " of the response"));
     }
   }
+  std::vector<std::string> vas;
+  for (const std::string& va : response.virtual_accounts()) {
+    if (Status s = licensing::ValidateVaName(va); !s.ok()) {
+      return refuse(s.WithContext("the response's list of virtual accounts"));
+    }
+    vas.push_back(va);
+  }
+  std::string vas_text;
+  for (const std::string& va : vas) vas_text += va + "\n";
   std::optional<crypto::PublicKey> rotated;
   if (response.has_key_rotation()) {
     auto key = outpost::sync::CheckKeyRotation(response.key_rotation(), central_key);
@@ -421,6 +456,7 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
     }
     result.set_acknowledged_usage_reports(acknowledged);
     for (const auto& m : response.move_results()) {
+      *result.add_move_results() = m;
       const bool ok = m.status() == v1::MoveResult::STATUS_APPLIED;
       if (ok) {
         result.set_moves_applied(result.moves_applied() + 1);
@@ -434,6 +470,7 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
               .status());
     }
     for (const auto& c : response.conversion_results()) {
+      *result.add_conversion_results() = c;
       const bool ok = c.status() == v1::ConversionResult::STATUS_CONVERTED;
       if (ok) {
         result.set_conversions_converted(result.conversions_converted() + 1);
@@ -457,6 +494,9 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
              {"sync_valid_until", std::to_string(response.valid_until())},
              {"sync_last_import_at", std::to_string(now_s)},
              {"sync_key_bound", "1"},
+             {"sync_last_failed_import_at", ""},
+             {"sync_last_failed_import_error", ""},
+             {"virtual_accounts", vas_text},
              {"central_policy", response.policy().SerializeAsString().empty()
                                     ? ""
                                     : crypto::HexEncode(response.policy().SerializeAsString())}}) {
@@ -485,6 +525,7 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
     return refuse(applied);
   }
   licensing_.SetPolicy(policy);
+  licensing_.SetCentralVirtualAccounts(std::move(vas));
   overdue_ = false;
   result.set_entitlements(response.entitlements_size());
   result.set_valid_until(response.valid_until());
@@ -567,7 +608,9 @@ void SatelliteSync::RunOnline() {
       next_attempt_at_ = licensing_.Now() + std::chrono::duration_cast<std::chrono::seconds>(wait);
       if (online_cv_.wait_for(lock, wait, [this] { return stopping_; })) return;
     }
-    auto outcome = SyncNow(audit::Actor::System());
+    // A thread boundary: an exception counts as a failed attempt, and the schedule goes on.
+    Status outcome =
+        CatchAtBoundary("online sync", [&] { return SyncNow(audit::Actor::System()).status(); });
     int64_t failures = 0;
     {
       std::lock_guard lock(online_mu_);
@@ -634,6 +677,11 @@ v1::SyncStatus SatelliteSync::GetStatus() const {
     out.set_valid_until(st->valid_until);
     out.set_valid_until_text(Text(st->valid_until));
     out.set_sync_overdue(st->valid_until != 0 && ToSeconds(licensing_.Now()) >= st->valid_until);
+    out.set_last_failed_import_at(st->last_failed_import_at);
+    out.set_last_failed_import_at_text(Text(st->last_failed_import_at));
+    out.set_last_failed_import_error(st->last_failed_import_error);
+  } else {
+    out.set_last_error(st.status().ToString());
   }
   if (auto lease = readers_.Acquire(); lease.ok()) {
     auto count = [&](const char* sql) -> int64_t {
@@ -663,7 +711,7 @@ v1::SyncStatus SatelliteSync::GetStatus() const {
 
 Result<v1::Conversion> SatelliteSync::QueueConversion(std::string_view key, std::string_view va,
                                                       const auth::Principal& by) {
-  OUTPOST_RETURN_IF_ERROR(licensing::ValidateVaName(va));
+  OUTPOST_RETURN_IF_ERROR(licensing_.CheckVirtualAccount(va));
   if (key.empty() || key.size() > kMaxConversionKeyBytes) {
     return InvalidArgument("the license key must be 1 to 128 characters, as central printed it");
   }

@@ -436,10 +436,12 @@ Result<std::pair<sync::SignedBundle, std::string>> DecodeRequest(std::string_vie
 }  // namespace
 
 Result<SyncOutcome> Central::ProcessSyncRequest(std::string_view request_bytes) {
-  std::promise<Result<SyncOutcome>> promise;
-  auto future = promise.get_future();
-  ProcessSyncRequestAsync(std::string(request_bytes), [&promise](Result<SyncOutcome> outcome) {
-    promise.set_value(std::move(outcome));
+  // Shared, not on this stack: the writer thread may still be inside set_value() when get()
+  // returns here and this frame unwinds (see sqlite::Writer::Run).
+  auto promise = std::make_shared<std::promise<Result<SyncOutcome>>>();
+  auto future = promise->get_future();
+  ProcessSyncRequestAsync(std::string(request_bytes), [promise](Result<SyncOutcome> outcome) {
+    promise->set_value(std::move(outcome));
   });
   return future.get();
 }

@@ -40,6 +40,7 @@ class AdminApiTest : public ::testing::Test {
     auto report = InitDataDir(options, clock_);
     ASSERT_OK(report);
     report_ = *report;
+    testing::SeedKnownVirtualAccounts(DataDir(dir()).database(), {"default", "branch-east"});
     auto c = config::LoadLayeredConfig(
         DataDir(dir()).config(), dir(),
         [](const std::string&) { return std::optional<std::string>(); }, {});

@@ -144,6 +144,8 @@ class DevicesTest : public ::testing::Test {
     ASSERT_OK(report);
     report_ = *report;
     ASSERT_NO_FATAL_FAILURE(SeedEntitlements(entitlements));
+    if (!known_vas_.empty())
+      testing::SeedKnownVirtualAccounts(DataDir(dir()).database(), known_vas_);
     ASSERT_NO_FATAL_FAILURE(OpenSatellite());
   }
 
@@ -275,6 +277,8 @@ class DevicesTest : public ::testing::Test {
 
   testing::TempDir tmp_;
   std::shared_ptr<Clock> clock_ = std::make_shared<SystemClock>();
+  // VAs recorded as central's list before the satellite opens (none: not synced).
+  std::vector<std::string> known_vas_;
   InitReport report_;
   std::unique_ptr<Satellite> satellite_;
   std::string url_;
@@ -868,6 +872,7 @@ TEST_F(DevicesTest, RegistrationStormIsRateLimitedAndTheSatelliteStaysUp) {
 
 // Operator moves and reservations through the admin API; an auditor may do neither.
 TEST_F(DevicesTest, OperatorMovesAndReservesAuditorIsRefused) {
+  known_vas_ = {"default", kVa, "west"};  // as central's last response named them
   ASSERT_NO_FATAL_FAILURE(
       StartSatellite({MakeEntitlement("ent-fw", kVa, kTag, 10, Enforcement::kReported)}));
   const std::string operator_key = KeyFor("olga", "operator");

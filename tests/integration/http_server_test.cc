@@ -7,10 +7,12 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "common/proto_json.h"
 #include "outpost/v1/common.pb.h"
+#include "server/api/blocking_pool.h"
 #include "server/http/codec.h"
 #include "server/http/server.h"
 #include "sync/net/https_client.h"
@@ -87,6 +89,12 @@ class HttpServerTest : public ::testing::Test {
       }).detach();
     });
     router.Add("GET", "/forgetful", [](Request&, Reply) {});
+    // An admin handler with a bug: it throws on the blocking pool, holding its Reply.
+    router.Add("GET", "/throws-on-pool", [this](Request&, Reply reply) {
+      pool_.Post([reply] {
+        if (reply) throw std::out_of_range("stoll");
+      });
+    });
     TlsOptions tls;
     tls.certificate_chain_pem = pki_->server_chain_pem;
     tls.private_key_pem = pki_->server_key_pem;
@@ -145,6 +153,7 @@ class HttpServerTest : public ::testing::Test {
 
   static testing::TestPki* pki_;
   static testing::TestPki* foreign_;
+  server::api::BlockingPool pool_{1};
   std::unique_ptr<HttpServer> server_;
   Gate gate_;
   std::promise<void> entered_;
@@ -370,6 +379,21 @@ TEST_F(HttpServerTest, HandlerThatNeverAnswersGets500) {
   ASSERT_OK(r);
   EXPECT_EQ(r->status, 500);
   EXPECT_EQ(ErrorOf(*r).reason(), "internal");
+}
+
+// The blocking pool is a thread boundary: a handler that throws there costs its own request a
+// 500, not the process, and the pool serves the next one (issue 12).
+TEST_F(HttpServerTest, HandlerThatThrowsOnTheBlockingPoolGets500AndTheServerLivesOn) {
+  StartServer();
+  auto client = Client();
+  for (int i = 0; i < 2; ++i) {
+    auto r = client->Send("GET", "/throws-on-pool");
+    ASSERT_OK(r);
+    EXPECT_EQ(r->status, 500);
+  }
+  auto ping = client->Send("GET", "/ping");
+  ASSERT_OK(ping);
+  EXPECT_EQ(ping->status, 200);
 }
 
 TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {

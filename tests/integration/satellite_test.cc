@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/config/config_file.h"
 #include "common/ids.h"
@@ -167,6 +168,61 @@ TEST_F(SatelliteTest, OpenRefusesAKeyFileReadableByOthers) {
   ASSERT_FALSE(sat.ok());
   EXPECT_NE(sat.status().message().find("signing.key"), std::string::npos)
       << sat.status().message();
+}
+
+int64_t StartRecords(const fs::path& data_dir) {
+  sqlite::OpenOptions options;
+  options.mode = sqlite::OpenMode::kReadOnly;
+  auto db = sqlite::Connection::Open(DataDir(data_dir).database(), options);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  if (!db.ok()) return -1;
+  auto n = db->QueryInt64("SELECT count(*) FROM audit_log WHERE action = 'satellite.start'");
+  EXPECT_TRUE(n.ok()) << n.status().ToString();
+  return n.ok() ? *n : -1;
+}
+
+// Two processes on one database would allocate from two in-memory pools (issue 12, item 2).
+TEST_F(SatelliteTest, SecondSatelliteOnTheSameDataDirectoryIsRefusedAndRecordsNoStart) {
+  auto first = Serve();
+  EXPECT_EQ(StartRecords(dir()), 1);
+  auto c = config::LoadConfigFile(DataDir(dir()).config());
+  ASSERT_OK(c);
+  c->data_dir = dir();
+  auto second = Satellite::Open(dir(), *c, clock_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("is in use by process " + std::to_string(getpid())),
+            std::string::npos)
+      << second.status().message();
+  EXPECT_EQ(StartRecords(dir()), 1);
+  // An init into the served directory is refused as well, and changes nothing.
+  InitOptions again;
+  again.data_dir = dir();
+  EXPECT_FALSE(InitDataDir(again, clock_).ok());
+
+  first->Shutdown();
+  first.reset();
+  auto third = Serve();  // the lock went with the first
+  EXPECT_EQ(StartRecords(dir()), 2);
+}
+
+TEST_F(SatelliteTest, StartThatCannotListenRecordsNoStart) {
+  auto first = Serve();
+  InitOptions options;
+  options.data_dir = tmp_.path() / "other";
+  ASSERT_OK(config::ApplyOverride(options.config, "listen",
+                                  "127.0.0.1:" + std::to_string(first->port())));
+  ASSERT_OK(InitDataDir(options, clock_));
+  auto c = config::LoadConfigFile(DataDir(options.data_dir).config());
+  ASSERT_OK(c);
+  c->data_dir = options.data_dir;
+  auto second = Satellite::Open(options.data_dir, *c, clock_);
+  ASSERT_OK(second);
+  Status started = (*second)->Start();
+  EXPECT_EQ(started.code(), Errc::kUnavailable) << started.ToString();
+  (*second)->Shutdown();
+  second->reset();
+  EXPECT_EQ(StartRecords(options.data_dir), 0);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "outpost/v1/licensing.pb.h"
 #include "outpost/v1/satellite_sync.pb.h"
 #include "outpost/v1/sync.pb.h"
+#include "outpost/v1/tokens.pb.h"
 #include "server/data_dir.h"
 #include "server/init.h"
 #include "server/satellite.h"
@@ -165,7 +166,12 @@ struct Sat {
 
 // Everything that must not change when a response is refused.
 std::string Snapshot(Sat& s) {
-  std::string out = s.Status().SerializeAsString();
+  v1::SyncStatus status = s.Status();
+  // A refusal is recorded for `sync status` (the only change it makes): compared separately.
+  status.clear_last_failed_import_at();
+  status.clear_last_failed_import_at_text();
+  status.clear_last_failed_import_error();
+  std::string out = status.SerializeAsString();
   for (const auto& [key, pool] : s.Licenses()) out += key + pool.SerializeAsString();
   return out;
 }
@@ -576,14 +582,20 @@ TEST_F(SyncE2eTest, TamperedTruncatedAndOversizedResponsesAreRefusedAndAudited) 
     EXPECT_FALSE(why.message().empty());
     EXPECT_EQ(Snapshot(*a_), before);
     EXPECT_EQ(a_->Purchased("default/fw.extra"), 0);
+    // Offline as online, `sync status` shows the last refused import (issue 12, item 6).
+    const v1::SyncStatus status = a_->Status();
+    EXPECT_EQ(status.last_failed_import_error(), why.message());
+    EXPECT_NE(status.last_failed_import_at(), 0);
     const auto audited = a_->Audit("sync.import.refused");
     EXPECT_EQ(audited.size(), ++refusals);
     if (!audited.empty()) {
       EXPECT_NE(audited.back().find(why.reason()), std::string::npos) << audited.back();
     }
   }
-  // The genuine response still imports after all that.
+  // The genuine response still imports after all that, and clears the failure.
   EXPECT_EQ(a_->ImportOk(response).response_number(), 2);
+  EXPECT_EQ(a_->Status().last_failed_import_error(), "");
+  EXPECT_EQ(a_->Status().last_failed_import_at(), 0);
   EXPECT_EQ(a_->Purchased("default/fw.extra"), 1);
   EXPECT_EQ(a_->Audit("sync.import.refused").size(), refusals);
 }
@@ -721,6 +733,159 @@ TEST_F(SyncE2eTest, TraditionalLicenseConvertsOnceThroughSync) {
     }
   }
   EXPECT_EQ(a_->Purchased("lab/fw.vpn"), 3);  // not twice
+}
+
+// A move splits a piece "<id>@<va>" off at central; every later response names it, and when the
+// units move back it stays in the set with quantity 0. Both must import (issue 12, item 1).
+TEST_F(SyncE2eTest, MovedLicensesSyncBothWaysAndKeepSyncing) {
+  StartCentral({});
+  a_ = StartSatellite("sat-a");
+  ASSERT_TRUE(a_);
+  RoundTrip(*a_);
+  const auto move = [&](const std::string& from, const std::string& to, int64_t count) {
+    v1::MoveLicensesRequest m;
+    m.set_from_va(from);
+    m.set_to_va(to);
+    m.set_tag("fw.base");
+    m.set_count(count);
+    v1::MoveLicensesResponse out;
+    ASSERT_OK(a_->client->Call("POST", "/v1/admin/licenses/move", m, &out, a_->Auth()));
+  };
+  const auto central_purchased = [&](const std::string& va) {
+    auto licenses = central_->ListLicenses(kAccount);
+    EXPECT_TRUE(licenses.ok()) << licenses.status().ToString();
+    int64_t total = 0;
+    if (!licenses.ok()) return total;
+    for (const auto& e : licenses->entitlements()) {
+      if (e.va() == va && e.tag() == "fw.base") total += e.quantity();
+    }
+    return total;
+  };
+
+  move("default", "lab", 1);
+  v1::SyncImportResult imported = a_->ImportOk(Process(a_->Export()));
+  EXPECT_EQ(imported.moves_applied(), 1);
+  EXPECT_EQ(a_->Purchased("lab/fw.base"), 1);
+  EXPECT_EQ(a_->Purchased("default/fw.base"), 14);
+  EXPECT_EQ(central_purchased("lab"), 1);
+  // A plain round trip after the move still imports.
+  RoundTrip(*a_);
+  EXPECT_EQ(a_->Purchased("lab/fw.base"), 1);
+
+  // Back again: central keeps the "@lab" piece at quantity 0, which must import too.
+  move("lab", "default", 1);
+  imported = a_->ImportOk(Process(a_->Export()));
+  EXPECT_EQ(imported.moves_applied(), 1);
+  EXPECT_EQ(a_->Purchased("lab/fw.base"), 0);
+  EXPECT_EQ(a_->Purchased("default/fw.base"), 15);
+  EXPECT_EQ(central_purchased("default"), 15);
+  RoundTrip(*a_);
+  EXPECT_FALSE(a_->Status().sync_overdue());
+}
+
+// Names the account does not have are refused before anything is stored; the known ones come
+// from central's last response (issue 12, item 5).
+TEST_F(SyncE2eTest, UnknownVirtualAccountsAreRefusedAndKnownOnesListed) {
+  StartCentral({});
+  a_ = StartSatellite("sat-a");
+  ASSERT_TRUE(a_);
+  // Before the first response only "default" is known.
+  auto vas = a_->Get<v1::ListVirtualAccountsResponse>("/v1/admin/virtual-accounts");
+  EXPECT_FALSE(vas.central_list_known());
+  ASSERT_EQ(vas.virtual_accounts_size(), 1);
+  EXPECT_EQ(vas.virtual_accounts(0).name(), "default");
+  RoundTrip(*a_);
+  ASSERT_OK(central_->CreateVirtualAccount(kAccount, "empty"));  // a VA without licenses
+  RoundTrip(*a_);
+  vas = a_->Get<v1::ListVirtualAccountsResponse>("/v1/admin/virtual-accounts");
+  EXPECT_TRUE(vas.central_list_known());
+  std::vector<std::string> names;
+  for (const auto& v : vas.virtual_accounts()) {
+    names.push_back(v.name());
+    EXPECT_TRUE(v.from_central()) << v.name();
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"default", "empty", "lab"}));
+
+  const std::string before = Snapshot(*a_);
+  v1::CreateTokenRequest token;
+  token.set_va("nosuch");
+  v1::CreateTokenResponse created;
+  Status s = a_->client->Call("POST", "/v1/admin/tokens", token, &created, a_->Auth());
+  EXPECT_EQ(s.code(), Errc::kNotFound) << s.ToString();
+  EXPECT_NE(s.message().find("default, empty, lab"), std::string::npos) << s.message();
+  EXPECT_TRUE(a_->Get<v1::ListTokensResponse>("/v1/admin/tokens").tokens().empty());
+  token.set_va("empty");
+  EXPECT_OK(a_->client->Call("POST", "/v1/admin/tokens", token, &created, a_->Auth()));
+
+  v1::MoveLicensesRequest move;
+  move.set_from_va("default");
+  move.set_to_va("nowhere");
+  move.set_tag("fw.base");
+  move.set_count(1);
+  v1::MoveLicensesResponse moved;
+  s = a_->client->Call("POST", "/v1/admin/licenses/move", move, &moved, a_->Auth());
+  EXPECT_EQ(s.code(), Errc::kNotFound) << s.ToString();
+  EXPECT_NE(s.message().find("--to"), std::string::npos) << s.message();
+  move.set_to_va("default");
+  s = a_->client->Call("POST", "/v1/admin/licenses/move", move, &moved, a_->Auth());
+  EXPECT_EQ(s.code(), Errc::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("--from and --to"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("from_va"), std::string::npos) << s.message();
+
+  v1::ReservationRequest reserve;
+  reserve.set_va("nowhere");
+  reserve.set_tag("fw.base");
+  reserve.set_count(1);
+  reserve.set_udi("PID:SN");
+  v1::Reservation reserved;
+  s = a_->client->Call("POST", "/v1/admin/reservations", reserve, &reserved, a_->Auth());
+  EXPECT_EQ(s.code(), Errc::kNotFound) << s.ToString();
+  v1::ConvertRequest convert;
+  convert.set_key("ABCD-EFGH");
+  convert.set_va("nowhere");
+  v1::Conversion queued;
+  s = a_->client->Call("POST", "/v1/admin/conversions", convert, &queued, a_->Auth());
+  EXPECT_EQ(s.code(), Errc::kNotFound) << s.ToString();
+  EXPECT_EQ(Snapshot(*a_), before);
+  EXPECT_EQ(a_->Licenses().count("nowhere/fw.base"), 0u);
+}
+
+// `outpost moves` and the import's answer carry central's verdict with its reason.
+TEST_F(SyncE2eTest, MovesAndConversionsShowCentralsVerdicts) {
+  StartCentral({});
+  a_ = StartSatellite("sat-a");
+  ASSERT_TRUE(a_);
+  RoundTrip(*a_);
+  v1::MoveLicensesRequest move;
+  move.set_from_va("default");
+  move.set_to_va("lab");
+  move.set_tag("fw.base");
+  move.set_count(2);
+  v1::MoveLicensesResponse moved;
+  ASSERT_OK(a_->client->Call("POST", "/v1/admin/licenses/move", move, &moved, a_->Auth()));
+  auto moves = a_->Get<v1::ListMovesResponse>("/v1/admin/licenses/moves");
+  ASSERT_EQ(moves.moves_size(), 1);
+  EXPECT_EQ(moves.moves(0).status(), "PENDING");
+  v1::ConvertRequest convert;
+  convert.set_key("NOT-A-REAL-KEY");
+  convert.set_va("lab");
+  v1::Conversion queued;
+  ASSERT_OK(a_->client->Call("POST", "/v1/admin/conversions", convert, &queued, a_->Auth()));
+
+  const v1::SyncImportResult imported = a_->ImportOk(Process(a_->Export()));
+  ASSERT_EQ(imported.move_results_size(), 1);
+  EXPECT_EQ(imported.move_results(0).move_id(), moved.move_id());
+  EXPECT_EQ(imported.move_results(0).status(), v1::MoveResult::STATUS_APPLIED);
+  ASSERT_EQ(imported.conversion_results_size(), 1);
+  EXPECT_EQ(imported.conversion_results(0).status(), v1::ConversionResult::STATUS_REJECTED);
+  EXPECT_NE(imported.conversion_results(0).message().find("unknown license key"), std::string::npos)
+      << imported.conversion_results(0).message();
+  moves = a_->Get<v1::ListMovesResponse>("/v1/admin/licenses/moves");
+  ASSERT_EQ(moves.moves_size(), 1);
+  EXPECT_EQ(moves.moves(0).status(), "APPLIED");
+  EXPECT_NE(moves.moves(0).message().find("moved 2"), std::string::npos)
+      << moves.moves(0).message();
+  EXPECT_NE(moves.moves(0).answered_at(), 0);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/sqlite/connection.h"
+
 namespace outpost::testing {
 
 TempDir::TempDir() {
@@ -31,6 +33,19 @@ void WriteFileOrDie(const std::filesystem::path& path, const std::string& conten
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
   EXPECT_TRUE(out.good()) << "cannot write " << path;
+}
+
+void SeedKnownVirtualAccounts(const std::filesystem::path& database,
+                              const std::vector<std::string>& vas) {
+  auto db = sqlite::Connection::Open(database, {});
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  std::string text;
+  for (const std::string& va : vas) text += va + "\n";
+  auto done = db->ExecPrepared(
+      "INSERT INTO satellite_meta(key, value) VALUES ('virtual_accounts', ?) "
+      "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      text);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
 }
 
 }  // namespace outpost::testing

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -27,6 +28,11 @@ class TempDir {
 // Reads a whole file; fails the test (and returns "") if it cannot.
 std::string ReadFileOrDie(const std::filesystem::path& path);
 void WriteFileOrDie(const std::filesystem::path& path, const std::string& content);
+
+// Records `vas` in a satellite database as the virtual accounts central named in its last sync
+// response, as if one had been imported: tokens and moves may then name them.
+void SeedKnownVirtualAccounts(const std::filesystem::path& database,
+                              const std::vector<std::string>& vas);
 
 }  // namespace outpost::testing
 

@@ -200,8 +200,35 @@ TEST_F(DeviceClientTest, FailedReRegistrationKeepsThePreviousState) {
   DeviceClient device = RegisterOrDie();
   ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
   const auto before = Snapshot();
-  EXPECT_FALSE(DeviceClient::Register(Options("opt_wrong"), Quick()).ok());
+  RegisterOptions forced = Options("opt_wrong");
+  forced.replace_registered = true;  // so that the satellite is asked, and refuses
+  auto refused = DeviceClient::Register(forced, Quick());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("registering with"), std::string::npos)
+      << refused.status().message();
   EXPECT_EQ(Snapshot(), before);
+}
+
+// Registering over a live device would strand its instance on the satellite (issue 12, item 4).
+TEST_F(DeviceClientTest, RegisteringOverARegisteredDeviceIsRefusedUnlessForced) {
+  DeviceClient device = RegisterOrDie();
+  ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
+  const auto before = Snapshot();
+  auto refused = DeviceClient::Register(Options("opt_other"), Quick());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Errc::kAlreadyExists);
+  for (const std::string part : {"'inst-1'", "'PID1:SN1'", "outpost device release --state-dir",
+                                 "--force", "outpost devices release 'inst-1'"}) {
+    EXPECT_NE(refused.status().message().find(part), std::string::npos)
+        << part << " in: " << refused.status().message();
+  }
+  EXPECT_EQ(Snapshot(), before);
+
+  RegisterOptions forced = Options("opt_other");
+  forced.replace_registered = true;
+  auto replaced = DeviceClient::Register(forced, Quick());
+  ASSERT_OK(replaced);
+  EXPECT_EQ(replaced->registration().instance_id(), "inst-2");
 }
 
 TEST_F(DeviceClientTest, CertificateForAnotherKeyIsRefusedAndNothingSaved) {
@@ -271,6 +298,16 @@ TEST_F(DeviceClientTest, DeviceReleasedByTheOperatorIsToldToRegisterAgain) {
   EXPECT_NE(authorization.status().message().find("not registered"), std::string::npos)
       << authorization.status().message();
   EXPECT_NE(authorization.status().message().find("register again"), std::string::npos);
+}
+
+// An instance its satellite no longer has (released by an operator) strands nothing: the state
+// directory is reused without --force.
+TEST_F(DeviceClientTest, DeviceReleasedByTheOperatorRegistersAgainInItsStateDirectory) {
+  DeviceClient device = RegisterOrDie();
+  satellite_->ReleaseByOperator(device.registration().instance_id());
+  auto again = DeviceClient::Register(Options("opt_other"), Quick());
+  ASSERT_OK(again);
+  EXPECT_EQ(again->registration().instance_id(), "inst-2");
 }
 
 TEST_F(DeviceClientTest, InvalidTagsAreRefusedBeforeAnythingIsSent) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <latch>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -146,6 +147,25 @@ TEST_F(WriterTest, FailedUnitRollsBackOnlyItsOwnWork) {
   EXPECT_EQ(stats.batches, 2u) << "a, b and c were meant to share one batch";
   EXPECT_EQ(stats.last_batch_size, 3u);
   EXPECT_EQ(Names(), (std::vector<std::string>{"a", "c"}));
+}
+
+// The writer thread is a thread boundary: an exception fails its own unit (rolled back), and a
+// throwing completion or hook is logged; neither reaches std::terminate (issue 12).
+TEST_F(WriterTest, ThrowingUnitCompletionAndHookCostOnlyThemselves) {
+  Status thrown = writer_->Run([](Connection& db) -> Status {
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("INSERT INTO items(name) VALUES (?1)", "half"));
+    throw std::runtime_error("corrupt value");
+  });
+  EXPECT_EQ(thrown.code(), Errc::kInternal);
+  EXPECT_NE(thrown.message().find("corrupt value"), std::string::npos) << thrown.message();
+
+  auto [done_ok, ok] = CaptureDone();
+  writer_->Submit(Insert("a"), [](const Status&) { throw std::logic_error("bad completion"); });
+  const uint64_t hook = writer_->AddBatchHook([] { throw 42; });
+  writer_->Submit(Insert("b"), done_ok);
+  EXPECT_OK(ok.get());
+  writer_->RemoveBatchHook(hook);
+  EXPECT_EQ(Names(), (std::vector<std::string>{"a", "b"}));
 }
 
 TEST_F(WriterTest, ConstraintViolationIsReportedToThatUnitOnly) {

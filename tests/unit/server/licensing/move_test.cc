@@ -163,14 +163,16 @@ TEST_F(MoveTest, MalformedEntitlementSetsAreRefusedAndChangeNothing) {
   Entitlement negative = Ent("e2", "lab", -1);
   Entitlement reversed = Ent("e3", "lab", 1);
   reversed.end = reversed.start;
-  Entitlement move_id = Ent("e4@lab", "lab", 1);
+  Entitlement move_id = Ent("e4@default", "lab", 1);
+  Entitlement two_ats = Ent("e6@x@lab", "lab", 1);
   Entitlement bad_tag = Ent("e5", "lab", 1);
   bad_tag.tag = "a b";
   const std::vector<std::pair<std::vector<Entitlement>, std::string>> cases = {
       {{Ent("e1", "lab", 1), Ent("e1", "default", 1)}, "'e1' appears twice"},
       {{negative}, "quantity -1 is outside"},
       {{reversed}, "is not after start"},
-      {{move_id}, "contains '@'"},
+      {{move_id}, "is not its virtual account 'lab'"},
+      {{two_ats}, "is not its virtual account 'lab'"},
       {{bad_tag}, "license tag 'a b'"},
   };
   for (const auto& [set, message] : cases) {
@@ -180,6 +182,15 @@ TEST_F(MoveTest, MalformedEntitlementSetsAreRefusedAndChangeNothing) {
     EXPECT_NE(s.message().find(message), std::string::npos) << s.message();
     EXPECT_EQ(book_.Snapshot(), before);
   }
+}
+
+// Central names a piece split off by a move "<id>@<target VA>", including pieces left at 0 when
+// the units move back; a response naming them must import (issue 12, item 1).
+TEST_F(MoveTest, CentralsMovedPieceIdsAreAccepted) {
+  ASSERT_OK(book_.ReplaceEntitlements(
+      {Ent("e1", "default", 9), Ent("e1@lab", "lab", 1), Ent("e2@lab", "lab", 0)}));
+  EXPECT_EQ(RowOf(book_, clock_.Now(), "lab", kTag).purchased, 1);
+  EXPECT_EQ(RowOf(book_, clock_.Now(), "default", kTag).purchased, 9);
 }
 
 }  // namespace
