@@ -76,7 +76,13 @@ std::string UnknownCommandMessage(CLI::App& app, const std::vector<std::string>&
       path += " " + word;
       continue;
     }
-    if (current->get_require_subcommand_min() == 0) return "";
+    // A command that works alone (`devices`) may take the word as its own argument.
+    const bool optional = current->get_require_subcommand_min() == 0;
+    if (optional && !static_cast<const CLI::App*>(current)
+                         ->get_options([](const CLI::Option* o) { return o->get_positional(); })
+                         .empty()) {
+      return "";
+    }
     std::string best;
     size_t best_distance = 3;  // at most two edits away, or a prefix either way
     std::string names;
@@ -92,6 +98,7 @@ std::string UnknownCommandMessage(CLI::App& app, const std::vector<std::string>&
     }
     std::string message = "unknown command '" + word + "' for `" + path + "`";
     if (!best.empty()) return message + "; did you mean `" + path + " " + best + "`?";
+    if (optional) return "";  // no close command: CLI11's own message about the argument
     return message + "; the commands are: " + names;
   }
   return "";

@@ -324,6 +324,9 @@ TEST(CliMessagesTest, VersionTypoAndMissingFileSayWhatToDo) {
   RunResult nested = Outpost({"audit", "exprot", "--json"});
   EXPECT_EQ(nested.exit_code, 2);
   EXPECT_TRUE(Contains(nested.err, "did you mean `outpost audit export`?")) << nested.err;
+  RunResult optional = Outpost({"devices", "relase", "x"});  // `devices` also works alone
+  EXPECT_EQ(optional.exit_code, 2);
+  EXPECT_TRUE(Contains(optional.err, "did you mean `outpost devices release`?")) << optional.err;
   RunResult far = Outpost({"--log-level", "debug", "zzzzzzzz"});
   EXPECT_EQ(far.exit_code, 2);
   EXPECT_TRUE(Contains(far.err, "the commands are:")) << far.err;
