@@ -101,6 +101,14 @@ std::string UnknownCommandMessage(CLI::App& app, const std::vector<std::string>&
     if (optional) return "";  // no close command: CLI11's own message about the argument
     return message + "; the commands are: " + names;
   }
+  // The words ran out before a command that does something: list what can follow.
+  if (current->get_require_subcommand_min() > 0) {
+    std::string names;
+    for (const CLI::App* sub : current->get_subcommands([](CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    return "`" + path + "` needs a command: " + names;
+  }
   return "";
 }
 
@@ -139,8 +147,10 @@ int Main(int argc, char** argv) {
         return kExitUsage;
       }
     }
-    const int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // Usage errors look like every other error: "outpost: <what>", then where to look.
+    std::cerr << "outpost: " << e.what() << "\nRun with --help for more information.\n";
+    return kExitUsage;
   }
   return cli.run ? cli.run() : kExitUsage;
 }

@@ -324,6 +324,12 @@ TEST(CliMessagesTest, VersionTypoAndMissingFileSayWhatToDo) {
   RunResult nested = Outpost({"audit", "exprot", "--json"});
   EXPECT_EQ(nested.exit_code, 2);
   EXPECT_TRUE(Contains(nested.err, "did you mean `outpost audit export`?")) << nested.err;
+  RunResult bare = Outpost({"audit"});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_TRUE(Contains(bare.err, "`outpost audit` needs a command: export, verify")) << bare.err;
+  RunResult usage = Outpost({"init"});  // CLI11's own usage errors carry the same prefix
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_TRUE(usage.err.starts_with("outpost: --data-dir is required")) << usage.err;
   RunResult optional = Outpost({"devices", "relase", "x"});  // `devices` also works alone
   EXPECT_EQ(optional.exit_code, 2);
   EXPECT_TRUE(Contains(optional.err, "did you mean `outpost devices release`?")) << optional.err;
