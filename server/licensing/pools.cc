@@ -119,6 +119,21 @@ Result<std::vector<Entitlement>> PoolBook::ApplyMove(std::string_view va_from,
         ". Release devices or reservations first, or move fewer");
   }
 
+  // Units keep their enforcement, and one ENFORCED unit makes its pool ENFORCED. Moving such units
+  // into a REPORTED pool that uses more than it would then hold would leave an ENFORCED pool over
+  // its limit at once: refused, so that in use never exceeds purchased through a move.
+  const PoolKey to{std::string(va_to), std::string(tag)};
+  const PoolAvailability target = AvailabilityFor(to, nullptr, nullptr, now);
+  if (a.enforcement == Enforcement::kEnforced && target.enforcement == Enforcement::kReported &&
+      target.in_use > target.purchased + count) {
+    return FailedPrecondition(
+        "moving ENFORCED units of tag " + Quote(tag) + " into virtual account " + Quote(va_to) +
+        " would make its REPORTED pool ENFORCED with " + std::to_string(target.in_use) +
+        " in use and only " + std::to_string(target.purchased + count) +
+        " purchased; move at least " + std::to_string(target.in_use - target.purchased) +
+        ", or release devices in " + Quote(va_to) + " first");
+  }
+
   // The soonest-ending units go first, so the source keeps its longest terms; ties by id keep
   // the split deterministic.
   std::vector<Entitlement>& sources = pools_.at(from).entitlements;

@@ -168,7 +168,10 @@ Status LicensingService::ReloadLocked(sqlite::Connection& db) {
   PoolBook::Restorer restorer(book_);
   OUTPOST_RETURN_IF_ERROR(LoadBook(db, *registry, restorer));
   OUTPOST_RETURN_IF_ERROR(restorer.Finish(Now()));
-  registry_ = std::move(registry);
+  {
+    std::unique_lock identities(registry_mu_);
+    registry_ = std::move(registry);
+  }
   const auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
   spdlog::info("licensing state loaded: {} devices in {:.3f} s, the book in {:.3f} s",
                registry_->size(), seconds(registry_loaded - started),
@@ -309,12 +312,16 @@ void LicensingService::Register(const v1::RegisterRequest& request,
             OUTPOST_RETURN_IF_ERROR(PersistDelta(db, released));
           }
           OUTPOST_RETURN_IF_ERROR(DeleteDevice(db, old->instance_id));
+          std::unique_lock identities(registry_mu_);
           registry_->Remove(old->instance_id);
         }
         OUTPOST_RETURN_IF_ERROR(InsertDevice(db, record));
         if (moved) OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved->added));
         unit.mutated = true;
-        registry_->Put(Registered(record));
+        {
+          std::unique_lock identities(registry_mu_);
+          registry_->Put(Registered(record));
+        }
 
         json::object details{{"va", record.va},
                              {"udi", udi.ToString()},
@@ -362,7 +369,8 @@ Result<DeviceIdentity> LicensingService::Identify(
         "with `outpost device register`");
   }
   DeviceIdentity id{certificate->subject_common_name(), certificate->serial_hex()};
-  std::shared_lock lock(mu_);
+  // Only registry_mu_: a device call is never held up behind a unit's SQL (mu_).
+  std::shared_lock lock(registry_mu_);
   const std::optional<RegisteredDevice> d = registry_->Find(id.instance_id);
   if (!d) {
     return Unauthenticated("instance " + Quote(id.instance_id) +
@@ -518,7 +526,10 @@ Status LicensingService::ReleaseLocked(sqlite::Connection& db, const std::string
   const RegisteredDevice record = *d;
   const TimePoint now = Now();
   OUTPOST_ASSIGN_OR_RETURN(ConsumptionDelta delta, book_.Release(instance_id, now));
-  registry_->Remove(instance_id);
+  {
+    std::unique_lock identities(registry_mu_);
+    registry_->Remove(instance_id);
+  }
   OUTPOST_RETURN_IF_ERROR(PersistDelta(db, delta));
   OUTPOST_RETURN_IF_ERROR(DeleteDevice(db, instance_id));
   for (const TagChange& c : delta.changes) released->push_back({c.tag, c.old_count});
@@ -599,10 +610,13 @@ Result<v1::Device> LicensingService::RehostDevice(std::string_view instance_id,
     const Udi old_udi = record.udi;
     OUTPOST_ASSIGN_OR_RETURN(RehostDelta moved, book_.Rehost(id, id, udi));
     unit.mutated = true;
-    registry_->Remove(id);
     record.udi = udi;
     record.cert_serial.clear();
-    registry_->Put(record);
+    {
+      std::unique_lock identities(registry_mu_);
+      registry_->Remove(id);
+      registry_->Put(record);
+    }
     OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved.removed));
     OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved.added));
     OUTPOST_RETURN_IF_ERROR(UpdateDeviceUdi(db, id, udi));

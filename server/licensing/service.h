@@ -229,11 +229,15 @@ class LicensingService {
   AuthorizationPolicy policy_;  // guarded by mu_
   // Sorted; empty until a sync response named them. Guarded by mu_.
   std::vector<std::string> central_vas_;
-  UsageTracker usage_;          // fed by book_; guarded by mu_
-  PoolBook book_{&usage_};      // guarded by mu_
+  UsageTracker usage_;      // fed by book_; guarded by mu_
+  PoolBook book_{&usage_};  // guarded by mu_
   // The registered devices, by instance id, UDI and (va, serial) — a serial belongs to one
   // product in a VA. Behind a pointer because a reload builds a new one and swaps. Guarded by mu_.
   std::unique_ptr<DeviceRegistry> registry_;
+  // Guards registry_ for Identify, which takes only this (shared), so a device call never waits
+  // behind a unit holding mu_ across its SQL. Writers already hold mu_ exclusively and take this
+  // exclusively only around each in-memory change of registry_ (lock order: mu_, then this).
+  mutable std::shared_mutex registry_mu_;
   bool stale_ = false;  // guarded by mu_
   // Instances whose last_seen_at changed since Sweep last wrote them (once per
   // options.last_seen_flush_interval; a renewal then costs no UPDATE of the devices table).

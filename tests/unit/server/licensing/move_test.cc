@@ -100,6 +100,29 @@ TEST_F(MoveTest, MovingMoreThanTheVaHasIsRefusedNamingWhatIsAvailable) {
   EXPECT_EQ(Purchased("lab"), 7);
 }
 
+// An ENFORCED unit makes its pool ENFORCED: a move must not turn a REPORTED pool that uses more
+// than it holds into an over-allocated ENFORCED one (found with `make demo`, issue 12).
+TEST_F(MoveTest, EnforcedUnitsIntoAnOverusedReportedPoolAreRefused) {
+  Entitlement reported = Ent("r1", "lab", 4);
+  reported.enforcement = Enforcement::kReported;
+  ASSERT_OK(book_.ReplaceEntitlements({Ent("e1", "default", 10), reported}));
+  ASSERT_OK(book_.Authorize(MakeDevice("a", "lab"), {{kTag, 7}}, clock_.Now()));
+  const BookState before = book_.Snapshot();
+  auto refused = book_.ApplyMove("default", "lab", kTag, 2, clock_.Now());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("7 in use and only 6 purchased; move at least 3"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(book_.Snapshot(), before);
+  // Enough units to cover the use: the pool becomes ENFORCED and fits.
+  ASSERT_OK(book_.ApplyMove("default", "lab", kTag, 3, clock_.Now()));
+  const ComplianceRow row = RowOf(book_, clock_.Now(), "lab", kTag);
+  EXPECT_EQ(row.enforcement, Enforcement::kEnforced);
+  EXPECT_EQ(row.purchased, 7);
+  EXPECT_EQ(row.in_use, 7);
+}
+
 TEST_F(MoveTest, BadMovesAreRefusedAndChangeNothing) {
   Entitlement future = Ent("e2", "lab", 5);
   future.tag = "regid.example.future";
