@@ -34,6 +34,76 @@ void PrintJson(const google::protobuf::Message& message) {
   std::cout << json << (json.ends_with('\n') ? "" : "\n");
 }
 
+std::string PrettyJson(std::string_view json) {
+  std::string out;
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  const auto newline = [&out, &depth] {
+    out.push_back('\n');
+    out.append(static_cast<size_t>(std::max(depth, 0)), ' ');
+  };
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      out.push_back(c);
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+        break;
+      case '"':
+        in_string = true;
+        out.push_back(c);
+        break;
+      case '{':
+      case '[': {
+        // An empty object or array stays on one line.
+        size_t next = json.find_first_not_of(" \t\r\n", i + 1);
+        const char close = c == '{' ? '}' : ']';
+        if (next != std::string_view::npos && json[next] == close) {
+          out.push_back(c);
+          out.push_back(close);
+          i = next;
+          break;
+        }
+        out.push_back(c);
+        ++depth;
+        newline();
+        break;
+      }
+      case '}':
+      case ']':
+        --depth;
+        newline();
+        out.push_back(c);
+        break;
+      case ',':
+        out.push_back(c);
+        newline();
+        break;
+      case ':':
+        out.append(": ");
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void PrintJsonText(std::string_view json) { std::cout << PrettyJson(json) << "\n"; }
+
 std::string Printable(std::string_view text) {
   std::string out;
   out.reserve(text.size());

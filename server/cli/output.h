@@ -24,6 +24,13 @@ int UsageError(std::string_view message);
 // ToJson(message, pretty) and a newline on stdout.
 void PrintJson(const google::protobuf::Message& message);
 
+// `json` (valid JSON, e.g. several messages' ToJson combined into one object) laid out the way
+// PrintJson lays out a message: one member or element per line, indented one space per level,
+// "name": value. Whitespace outside strings is replaced; strings are copied as they are.
+std::string PrettyJson(std::string_view json);
+// PrettyJson(json) and a newline on stdout: every --json answer looks the same.
+void PrintJsonText(std::string_view json);
+
 // `text` safe to show on a terminal: control characters (which could move the cursor or
 // recolour the screen when a user name or description holds them) are shown as \xNN.
 std::string Printable(std::string_view text);

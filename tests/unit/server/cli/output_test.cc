@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "common/proto_json.h"
+#include "outpost/v1/audit.pb.h"
 #include "server/cli/input.h"
 #include "tests/testing/test_util.h"
 
@@ -32,6 +34,20 @@ TEST(DurationTextTest, LargestExactUnitWithPlurals) {
   EXPECT_EQ(DurationText(0), "0 seconds");
   EXPECT_EQ(DurationText(-86'400), "-1 day");
   EXPECT_EQ(DurationText(INT64_MIN).front(), '-');
+}
+
+TEST(PrettyJsonTest, CombinedJsonLooksLikePrintJson) {
+  v1::AuditHead head;
+  head.set_seq(3);
+  head.set_hash("ab");
+  const std::string combined = "{\"head\": " + ToJson(head) + ", \"none\": null, \"list\": []}";
+  EXPECT_EQ(PrettyJson(combined),
+            "{\n \"head\": {\n  \"seq\": \"3\",\n  \"hash\": \"ab\",\n  \"time\": \"\",\n"
+            "  \"time_ms\": \"0\"\n },\n \"none\": null,\n \"list\": []\n}");
+  // A message alone comes out exactly as ToJson's own pretty form.
+  EXPECT_EQ(PrettyJson(ToJson(head)) + "\n", ToJson(head, true));
+  // Strings are copied untouched, escapes and structural characters included.
+  EXPECT_EQ(PrettyJson(R"({"a":"x, {y}: \"z\""})"), "{\n \"a\": \"x, {y}: \\\"z\\\"\"\n}");
 }
 
 TEST(SecretArgumentTest, LiteralValueIsTrimmed) {
