@@ -464,7 +464,8 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
                   "Records at or after this time (RFC 3339, e.g. 2026-05-01T00:00:00Z, or a date)");
   exp->add_option("--until", export_flags->until, "Records before this time (RFC 3339 or a date)");
   exp->add_option("--actor", export_flags->actor,
-                  "Actor, e.g. user:alice; a value ending in ':' or '*' is a prefix");
+                  "Actor, e.g. user:alice (also finds alice's API-key records, "
+                  "apikey:<id> (alice)) or apikey:<id>; a value ending in ':' or '*' is a prefix");
   exp->add_option("--action", export_flags->action,
                   "Action, e.g. token.create; a value ending in '.' or '*' is a prefix");
   exp->add_option("--device", export_flags->device, "Records by or about this device instance");
