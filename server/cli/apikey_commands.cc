@@ -108,8 +108,9 @@ void AddApiKeyCommands(CLI::App& app, CommandLine& cli) {
   auto* list = AddConnectedCommand(apikey, cli, "list",
                                    "List API keys (default: your own), never their secrets",
                                    list_flags, RunList);
-  auto* user = list->add_option("--user", list_flags->user, "Only this user's keys");
-  list->add_flag("--all", list_flags->all, "Every user's keys")->excludes(user);
+  auto* user = list->add_option("--user", list_flags->user,
+                                "Only this user's keys (another user's: admin or auditor)");
+  list->add_flag("--all", list_flags->all, "Every user's keys (admin or auditor)")->excludes(user);
 
   auto revoke_flags = std::make_shared<ApiKeyFlags>();
   AddConnectedCommand(apikey, cli, "revoke", "Revoke an API key: it stops working at once",

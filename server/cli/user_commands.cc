@@ -162,7 +162,8 @@ void AddUserCommands(CLI::App& app, CommandLine& cli) {
                 "without it the user has API keys only");
 
   auto list_flags = std::make_shared<UserFlags>();
-  AddConnectedCommand(user, cli, "list", "List users", list_flags, RunUserList);
+  AddConnectedCommand(user, cli, "list", "List users (admin or auditor; read-only)", list_flags,
+                      RunUserList);
 
   auto disable_flags = std::make_shared<UserFlags>();
   AddConnectedCommand(user, cli, "disable",
