@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -22,7 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -39,7 +40,17 @@ STOP_TIMEOUT_S = 20.0
 _SCRUBBED_ENV = ("OUTPOST_SERVER", "OUTPOST_API_KEY", "OUTPOST_CA", "OUTPOST_DATA_DIR")
 
 
+_SNAPSHOT: Optional[str] = None
+
+
 def outpost_binary() -> str:
+    """The binary under test: a private copy of OUTPOST_BIN, taken once per test process.
+
+    The copy keeps one run on one binary even when the build tree is relinked meanwhile (a
+    binary that changes in the middle of a Hypothesis run makes its replays inconsistent)."""
+    global _SNAPSHOT
+    if _SNAPSHOT is not None and os.path.exists(_SNAPSHOT):
+        return _SNAPSHOT
     path = Path(os.environ.get("OUTPOST_BIN", "build/release/server/outpost"))
     if not path.is_absolute():
         path = REPO_ROOT / path
@@ -47,11 +58,45 @@ def outpost_binary() -> str:
         raise RuntimeError(
             f"outpost binary not found at {path}: build it "
             "(cmake --build --preset release --target outpost) or set OUTPOST_BIN")
-    return str(path)
+    snapshot_dir = tempfile.mkdtemp(prefix="outpost-journey-bin-")
+    atexit.register(shutil.rmtree, snapshot_dir, True)
+    snapshot = os.path.join(snapshot_dir, "outpost")
+    shutil.copy2(path, snapshot)
+    _SNAPSHOT = snapshot
+    print(f"journey: testing {path} (copied to {snapshot})")
+    return snapshot
+
+
+# Its own generator: Hypothesis seeds the global one for every example.
+_PORTS_RANDOM = random.Random(os.urandom(16))
+_PORTS_GIVEN: set = set()  # never the same port twice in one process (central, satellite, ...)
+
+
+def _ephemeral_range() -> tuple:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def free_loopback_port() -> int:
-    """A port that was free on 127.0.0.1 a moment ago (the kernel's choice for port 0)."""
+    """A port that was free on 127.0.0.1 a moment ago.
+
+    Servers keep their port across restarts (it is in outpost.toml), so it is taken below the
+    kernel's ephemeral range, where the CLI's own outgoing connections never land."""
+    low, _ = _ephemeral_range()
+    for _ in range(50):  # bounded
+        port = _PORTS_RANDOM.randrange(10000, max(10001, low))
+        if port in _PORTS_GIVEN:
+            continue
+        _PORTS_GIVEN.add(port)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((LOOPBACK, port))
+                return port
+            except OSError:
+                continue
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
@@ -100,10 +145,20 @@ class Result:
     def ok(self) -> bool:
         return self.rc == 0
 
-    def describe(self) -> str:
+    def describe(self, limit: int = 1200) -> str:
+        def cut(text: str) -> str:
+            text = text.rstrip()
+            if len(text) <= limit:
+                return text
+            return (text[:limit // 2] + f"\n... ({len(text) - limit} characters left out) ...\n"
+                    + text[-limit // 2:])
         cmd = " ".join(str(a) for a in self.args)
-        return (f"$ {cmd}\n[exit {self.rc}]\n--- stdout ---\n{self.out.rstrip()}\n"
-                f"--- stderr ---\n{self.err.rstrip()}")
+        out = f"$ {cmd}\n[exit {self.rc}]"
+        if self.out.strip():
+            out += f"\n--- stdout ---\n{cut(self.out)}"
+        if self.err.strip():
+            out += f"\n--- stderr ---\n{cut(self.err)}"
+        return out
 
 
 class CommandFailed(AssertionError):
@@ -541,5 +596,6 @@ class Site:
             raise CommandFailed(i, "sync import of central's response failed")
         return e, p, i
 
-    def transcript(self, last: int = 40) -> str:
-        return "\n\n".join(r.describe() for r in self.op.transcript[-last:])
+    def transcript(self, last: int = 40, limit: int = 400) -> str:
+        """The last commands run, with exit status and (shortened) output."""
+        return "\n\n".join(r.describe(limit) for r in self.op.transcript[-last:])

@@ -23,6 +23,7 @@ itself stops shrinking a failure after five minutes and reports the shortest jou
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import os
 import time
@@ -52,6 +53,7 @@ STEPS_PER_RUN = max(1, int(os.environ.get("JOURNEY_STEPS_PER_RUN", "30")))
 VERBOSE = bool(os.environ.get("JOURNEY_VERBOSE"))
 
 _STATS = {"journeys": 0, "steps": 0, "checks": 0}
+_RULES: dict = {}  # rule name -> times run
 
 
 def step(fn, counter: str = "steps"):
@@ -59,13 +61,15 @@ def step(fn, counter: str = "steps"):
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
         _STATS[counter] += 1
+        if counter == "steps":
+            _RULES[fn.__name__] = _RULES.get(fn.__name__, 0) + 1
         try:
             return fn(self, *args, **kwargs)
         except BaseException as e:  # noqa: BLE001 - re-raised
             if isinstance(e, AssertionError):
                 raise AssertionError(
                     f"{e}\n\n=== the last commands of this journey ===\n"
-                    f"{self.site.transcript(12)}") from None
+                    f"{self.site.transcript(8)}") from None
             raise
     return wrapper
 
@@ -124,6 +128,16 @@ class Journey(RuleBasedStateMachine):
         self.reservations: dict = {}              # (va, tag, udi) -> count
         if VERBOSE:
             print(f"journey {_STATS['journeys']} in {self.site.root}")
+        # Every journey starts with a token per VA and three registered devices, so that device
+        # actions are possible from the first step (the same code as the rules, not counted).
+        try:
+            for va in ("default", "lab"):
+                inspect.unwrap(Journey.create_token)(self, va, None)
+            for i, serial in ((0, "S1"), (0, "S2"), (1, "S3")):
+                inspect.unwrap(Journey.register)(self, i, serial)
+        except BaseException:
+            self.site.close()
+            raise
 
     def teardown(self):
         site = getattr(self, "site", None)
@@ -301,6 +315,16 @@ class Journey(RuleBasedStateMachine):
                     f"and unused {self.held_back(d.va, tag, self.reservations, d.udi)}), got "
                     f"{a['status']} granting {a.get('granted')}: {a.get('reason')}", r)
         d.holdings = {tag: g for tag, (_, g) in expected.items() if g > 0}
+
+    # The same action twice: rules are drawn uniformly, and authorizations are what the pools,
+    # reservations and moves are for.
+    @precondition(lambda self: any(d.alive for d in self.devices))
+    @rule(i=st.integers(0, 23),
+          want=st.dictionaries(st.sampled_from(TAGS + (UNKNOWN,)), st.integers(1, 5),
+                               min_size=1, max_size=3))
+    @step
+    def authorize_again(self, i, want):
+        inspect.unwrap(Journey.authorize)(self, i, want)
 
     @precondition(lambda self: any(d.alive for d in self.devices))
     @rule(i=st.integers(0, 23), by_operator=st.booleans())
@@ -584,3 +608,4 @@ def test_operator_journeys():
     finally:
         print(f"journey: {_STATS['journeys']} journeys, {_STATS['steps']} steps, "
               f"{_STATS['checks']} checks in {time.monotonic() - started:.0f} s (seed {SEED})")
+        print("journey: steps run: " + ", ".join(f"{k} {v}" for k, v in sorted(_RULES.items())))

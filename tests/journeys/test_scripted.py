@@ -7,12 +7,11 @@ Each test builds its own central and satellite (harness.Site) on 127.0.0.1 and u
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest
 
-from harness import LOOPBACK, CommandFailed, Site, free_loopback_port
+from harness import LOOPBACK, Site, free_loopback_port
 
 T = "fw.base"        # ENFORCED
 R = "dna.adv"        # REPORTED
