@@ -13,6 +13,7 @@
 #include "common/crypto/secure_file.h"
 #include "common/log/logging.h"
 #include "common/proto_json.h"
+#include "server/cli/central_common.h"
 #include "server/cli/commands.h"
 #include "server/cli/output.h"
 #include "spdlog/spdlog.h"
@@ -22,53 +23,11 @@
 #include "sync/central/central_server.h"
 
 namespace outpost::cli {
-namespace {
 
 using central::Central;
 
-struct CentralFlags {
-  std::string data_dir;
-  std::string account;
-  std::string va;
-  std::string name;
-  std::string tag;
-  int64_t count = 0;
-  std::string start;
-  std::string end;
-  bool enforced = false;
-  bool floating = false;
-  bool export_controlled = false;
-  std::string output;
-  std::string input;
-  bool armor = false;
-  std::string url;
-  bool offline = false;
-  std::string listen;
-  std::vector<std::string> hostnames;
-  std::string response_validity = "30d";
-  std::string authorization_validity;
-  std::string authorization_renewal;
-  std::string floating_lease;
-  std::string sync_interval;
-  std::string satellite;
-  bool force = false;
-};
-
 std::string When(int64_t seconds) {
   return seconds == 0 ? std::string("-") : sync::UnixSecondsText(seconds);
-}
-
-std::string EndText(int64_t end) { return end == 0 ? "perpetual" : sync::UnixSecondsText(end); }
-
-std::string EnforcementText(v1::Enforcement e) {
-  return e == v1::ENFORCEMENT_ENFORCED ? "ENFORCED" : "REPORTED";
-}
-
-std::string Flags(bool floating, bool export_controlled) {
-  std::string out;
-  if (floating) out += "floating";
-  if (export_controlled) out += std::string(out.empty() ? "" : ",") + "export-controlled";
-  return out.empty() ? "-" : out;
 }
 
 Result<std::unique_ptr<Central>> OpenCentral(const CentralFlags& f, const Clock& clock) {
@@ -97,6 +56,21 @@ Status CheckOutputFile(const std::string& path, bool force) {
                          "replace it");
   }
   return Status::Ok();
+}
+
+namespace {
+
+std::string EndText(int64_t end) { return end == 0 ? "perpetual" : sync::UnixSecondsText(end); }
+
+std::string EnforcementText(v1::Enforcement e) {
+  return e == v1::ENFORCEMENT_ENFORCED ? "ENFORCED" : "REPORTED";
+}
+
+std::string Flags(bool floating, bool export_controlled) {
+  std::string out;
+  if (floating) out += "floating";
+  if (export_controlled) out += std::string(out.empty() ? "" : ",") + "export-controlled";
+  return out.empty() ? "-" : out;
 }
 
 // Parses an optional duration flag into seconds (0 when not given).
@@ -205,100 +179,6 @@ int RunServe(const GlobalFlags& g, const CentralFlags& f) {
   server->reset();
   c->reset();  // stops the database writer after in-flight requests committed
   spdlog::info("central stopped; database closed");
-  return kExitOk;
-}
-
-int RunStatus(const GlobalFlags& g, const CentralFlags& f) {
-  SystemClock clock;
-  auto c = OpenCentral(f, clock);
-  if (!c.ok()) return Fail(c.status());
-  auto status = (*c)->GetStatus();
-  if (!status.ok()) return Fail(status.status());
-  if (g.json) {
-    PrintJson(*status);
-    return kExitOk;
-  }
-  PrintFields(std::cout, {{"central id", status->central_id()},
-                          {"signing key id", status->signing_key_id()},
-                          {"signing key fingerprint", status->signing_key_fingerprint()},
-                          {"CA fingerprint", status->ca_fingerprint()},
-                          {"listen", status->listen()},
-                          {"URL", status->url()},
-                          {"response validity", DurationText(status->response_validity_s())},
-                          {"accounts", std::to_string(status->accounts())},
-                          {"satellites", std::to_string(status->satellites())}});
-  std::cout << "Signing public key (`outpost central key -o FILE` writes it to a file for "
-               "`outpost bundle inspect --key`):\n"
-            << status->signing_public_key_pem();
-  return kExitOk;
-}
-
-// `central key [-o FILE]`: the current signing public key, for operators and `bundle inspect`.
-int RunKeyShow(const GlobalFlags& g, const CentralFlags& f) {
-  if (!f.output.empty()) {
-    if (auto s = CheckOutputFile(f.output, f.force); !s.ok()) return Fail(s);
-  }
-  SystemClock clock;
-  auto c = OpenCentral(f, clock);
-  if (!c.ok()) return Fail(c.status());
-  const crypto::PublicKey& key = (*c)->signing_public_key();
-  v1::CentralSigningKey out;
-  out.set_key_id(key.KeyId());
-  out.set_fingerprint(key.Fingerprint());
-  out.set_public_key_pem(key.ToPem());
-  std::error_code ec;
-  if (std::filesystem::exists((*c)->data_dir().next_signing_key(), ec)) {
-    auto next = crypto::PrivateKey::LoadFile((*c)->data_dir().next_signing_key());
-    if (!next.ok()) return Fail(next.status().WithContext("the key announced by `key rotate`"));
-    out.set_next_key_id(next->public_key().KeyId());
-    out.set_next_fingerprint(next->public_key().Fingerprint());
-    out.set_next_public_key_pem(next->public_key().ToPem());
-  }
-  if (!f.output.empty()) {
-    if (auto s = crypto::WriteFileAtomically(
-            f.output, out.public_key_pem(),
-            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-                std::filesystem::perms::group_read | std::filesystem::perms::others_read,
-            f.force ? crypto::IfExists::kReplace : crypto::IfExists::kFail);
-        !s.ok()) {
-      return Fail(s);
-    }
-    out.set_file(f.output);
-  }
-  if (g.json) {
-    PrintJson(out);
-    return kExitOk;
-  }
-  if (!f.output.empty()) std::cout << "Wrote central's signing public key to " << f.output << "\n";
-  PrintFields(std::cout, {{"key id", out.key_id()}, {"fingerprint", out.fingerprint()}});
-  if (f.output.empty()) std::cout << out.public_key_pem();
-  if (!out.next_key_id().empty()) {
-    std::cout << "A rotation is in progress: satellites that imported the announcement are "
-                 "answered with the new key\n";
-    PrintFields(std::cout,
-                {{"new key id", out.next_key_id()}, {"new fingerprint", out.next_fingerprint()}});
-    if (f.output.empty()) std::cout << out.next_public_key_pem();
-  }
-  return kExitOk;
-}
-
-int RunKeyRotate(const GlobalFlags& g, const CentralFlags& f) {
-  SystemClock clock;
-  auto c = OpenCentral(f, clock);
-  if (!c.ok()) return Fail(c.status());
-  auto rotation = (*c)->RotateSigningKey();
-  if (!rotation.ok()) return Fail(rotation.status());
-  if (g.json) {
-    PrintJson(*rotation);
-    return kExitOk;
-  }
-  auto next = crypto::PublicKey::FromPem(rotation->new_public_key_pem());
-  std::cout << "Announced central's new signing key " << rotation->new_key_id() << "\n"
-            << "  fingerprint:   " << (next.ok() ? next->Fingerprint() : "?") << "\n"
-            << "  replaces key:  " << rotation->previous_key_id() << "\n"
-            << "Every satellite learns it from its next sync response (signed by the old key it "
-               "trusts) and is answered with the new key from then on; satellites that have not "
-               "synced since keep being answered with the old key.\n";
   return kExitOk;
 }
 
@@ -586,57 +466,6 @@ int RunUsage(const GlobalFlags& g, const CentralFlags& f) {
   return kExitOk;
 }
 
-int RunAuditHeads(const GlobalFlags& g, const CentralFlags& f) {
-  if (!f.output.empty()) {
-    if (auto s = CheckOutputFile(f.output, f.force); !s.ok()) return Fail(s);
-  }
-  SystemClock clock;
-  auto c = OpenCentral(f, clock);
-  if (!c.ok()) return Fail(c.status());
-  auto list = (*c)->ListAuditHeads(f.satellite);
-  if (!list.ok()) return Fail(list.status());
-  if (!f.output.empty()) {
-    // The file the satellite's auditor gives `outpost audit compare-heads`.
-    if (auto s = crypto::WriteFileAtomically(
-            f.output, ToJson(*list, true) + "\n",
-            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-                std::filesystem::perms::group_read | std::filesystem::perms::others_read,
-            f.force ? crypto::IfExists::kReplace : crypto::IfExists::kFail);
-        !s.ok()) {
-      return Fail(s);
-    }
-    std::cout << "Wrote " << Plural(list->heads_size(), "audit head") << " of satellite "
-              << Printable(f.satellite) << " to " << f.output
-              << "; the satellite's auditor runs `outpost audit compare-heads " << f.output
-              << "`\n";
-    return kExitOk;
-  }
-  if (g.json) {
-    PrintJson(*list);
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& h : list->heads()) {
-    rows.push_back({std::to_string(h.request_sequence()), When(h.received_at()),
-                    std::to_string(h.head().seq()), h.head().hash(), h.head().key_id()});
-  }
-  PrintTable(std::cout, {"REQUEST", "RECEIVED", "AUDIT SEQ", "HASH", "SIGNED BY"}, rows);
-  return kExitOk;
-}
-
-using RunFn = int (*)(const GlobalFlags&, const CentralFlags&);
-
-// A subcommand with --data-dir (required) bound to its own flags.
-CLI::App* AddCommand(CLI::App* group, CommandLine& cli, const std::string& name,
-                     const std::string& description, std::shared_ptr<CentralFlags> flags,
-                     RunFn run) {
-  auto* command = group->add_subcommand(name, description);
-  command->add_option("--data-dir", flags->data_dir, "Central data directory")->required();
-  command->callback(
-      [&cli, flags, run] { cli.run = [&cli, flags, run] { return run(cli.global, *flags); }; });
-  return command;
-}
-
 void AddTermsOptions(CLI::App* command, CentralFlags* f) {
   command->add_option("--tag", f->tag, "License tag, e.g. regid.2026-01.com.example.fw.base")
       ->required();
@@ -653,14 +482,24 @@ void AddTermsOptions(CLI::App* command, CentralFlags* f) {
 
 }  // namespace
 
+CLI::App* AddCentralCommand(CLI::App* group, CommandLine& cli, const std::string& name,
+                            const std::string& description, std::shared_ptr<CentralFlags> flags,
+                            CentralRunFn run) {
+  auto* command = group->add_subcommand(name, description);
+  command->add_option("--data-dir", flags->data_dir, "Central data directory")->required();
+  command->callback(
+      [&cli, flags, run] { cli.run = [&cli, flags, run] { return run(cli.global, *flags); }; });
+  return command;
+}
+
 void AddCentralCommands(CLI::App& app, CommandLine& cli) {
   auto* central = app.add_subcommand(
       "central", "The reference central service (vendor side), on its own data directory");
   central->require_subcommand(1);
 
   auto init_flags = std::make_shared<CentralFlags>();
-  auto* init =
-      AddCommand(central, cli, "init", "Create a central data directory", init_flags, RunInit);
+  auto* init = AddCentralCommand(central, cli, "init", "Create a central data directory",
+                                 init_flags, RunInit);
   init->add_option("--listen", init_flags->listen,
                    std::string("HOST:PORT that `central serve` listens on (default ") +
                        central::kDefaultListen + ")");
@@ -680,54 +519,52 @@ void AddCentralCommands(CLI::App& app, CommandLine& cli) {
                    "Policy sent to satellites (default: the satellite's own)");
 
   auto serve_flags = std::make_shared<CentralFlags>();
-  AddCommand(central, cli, "serve", "Serve POST /v1/sync over HTTPS until SIGTERM", serve_flags,
-             RunServe)
+  AddCentralCommand(central, cli, "serve", "Serve POST /v1/sync over HTTPS until SIGTERM",
+                    serve_flags, RunServe)
       ->add_option("--listen", serve_flags->listen,
                    "HOST:PORT (default: the address given to `central init`)");
-
-  AddCommand(central, cli, "status", "Central's identity, keys and settings",
-             std::make_shared<CentralFlags>(), RunStatus);
 
   auto* account = central->add_subcommand("account", "Customer accounts");
   account->require_subcommand(1);
   auto account_flags = std::make_shared<CentralFlags>();
-  auto* account_create =
-      AddCommand(account, cli, "create", "Create an account (with its virtual account 'default')",
-                 account_flags, RunAccountCreate);
+  auto* account_create = AddCentralCommand(account, cli, "create",
+                                           "Create an account (with its virtual account 'default')",
+                                           account_flags, RunAccountCreate);
   account_create->add_option("ACCOUNT", account_flags->account, "Account id, e.g. acme")
       ->required();
   account_create->add_option("--name", account_flags->name, "Display name (default: the id)");
-  AddCommand(account, cli, "list", "List accounts", std::make_shared<CentralFlags>(),
-             RunAccountList);
+  AddCentralCommand(account, cli, "list", "List accounts", std::make_shared<CentralFlags>(),
+                    RunAccountList);
 
   auto* va = central->add_subcommand("va", "Virtual accounts");
   va->require_subcommand(1);
   auto va_flags = std::make_shared<CentralFlags>();
   auto* va_create =
-      AddCommand(va, cli, "create", "Create a virtual account", va_flags, RunVaCreate);
+      AddCentralCommand(va, cli, "create", "Create a virtual account", va_flags, RunVaCreate);
   va_create->add_option("ACCOUNT", va_flags->account, "Account id")->required();
   va_create->add_option("VA", va_flags->va, "Virtual account name, e.g. lab")->required();
 
   auto* license = central->add_subcommand("license", "Entitlements");
   license->require_subcommand(1);
   auto license_flags = std::make_shared<CentralFlags>();
-  auto* license_add = AddCommand(license, cli, "add", "Grant an entitlement to a virtual account",
-                                 license_flags, RunLicenseAdd);
+  auto* license_add =
+      AddCentralCommand(license, cli, "add", "Grant an entitlement to a virtual account",
+                        license_flags, RunLicenseAdd);
   license_add->add_option("ACCOUNT", license_flags->account, "Account id")->required();
   license_add->add_option("VA", license_flags->va, "Virtual account")->required();
   AddTermsOptions(license_add, license_flags.get());
   auto license_list_flags = std::make_shared<CentralFlags>();
-  AddCommand(license, cli, "list", "The complete entitlement set of an account", license_list_flags,
-             RunLicenseList)
+  AddCentralCommand(license, cli, "list", "The complete entitlement set of an account",
+                    license_list_flags, RunLicenseList)
       ->add_option("ACCOUNT", license_list_flags->account, "Account id")
       ->required();
 
   auto* satellite = central->add_subcommand("satellite", "Satellites");
   satellite->require_subcommand(1);
   auto enroll_flags = std::make_shared<CentralFlags>();
-  auto* enroll =
-      AddCommand(satellite, cli, "enroll", "Enrol a satellite and write its enrollment bundle",
-                 enroll_flags, RunEnroll);
+  auto* enroll = AddCentralCommand(satellite, cli, "enroll",
+                                   "Enrol a satellite and write its enrollment bundle",
+                                   enroll_flags, RunEnroll);
   enroll->add_option("ACCOUNT", enroll_flags->account, "Account id")->required();
   enroll->add_option("--name", enroll_flags->name, "What the satellite is, e.g. \"plant 4\"")
       ->required();
@@ -737,16 +574,16 @@ void AddCentralCommands(CLI::App& app, CommandLine& cli) {
   enroll->add_flag("--offline", enroll_flags->offline, "Write no central URL (offline only)");
   enroll->add_flag("--armor", enroll_flags->armor, "Write the bundle as ASCII armor");
   auto satellite_list_flags = std::make_shared<CentralFlags>();
-  AddCommand(satellite, cli, "list", "Satellites and their last sync", satellite_list_flags,
-             RunSatelliteList)
+  AddCentralCommand(satellite, cli, "list", "Satellites and their last sync", satellite_list_flags,
+                    RunSatelliteList)
       ->add_option("--account", satellite_list_flags->account, "Only this account's");
 
   auto* sync_group = central->add_subcommand("sync", "Sync requests");
   sync_group->require_subcommand(1);
   auto process_flags = std::make_shared<CentralFlags>();
-  auto* process =
-      AddCommand(sync_group, cli, "process", "Answer a sync request file with a sync response file",
-                 process_flags, RunSyncProcess);
+  auto* process = AddCentralCommand(sync_group, cli, "process",
+                                    "Answer a sync request file with a sync response file",
+                                    process_flags, RunSyncProcess);
   process->add_option("REQUEST", process_flags->input, "Sync request (binary or armored)")
       ->required();
   process->add_option("-o,--output", process_flags->output, "Sync response file to write")
@@ -756,53 +593,24 @@ void AddCentralCommands(CLI::App& app, CommandLine& cli) {
   auto* pak = central->add_subcommand("pak", "Traditional (key-based) licenses");
   pak->require_subcommand(1);
   auto pak_flags = std::make_shared<CentralFlags>();
-  auto* pak_create = AddCommand(pak, cli, "create", "Create a license key; it is shown once",
-                                pak_flags, RunPakCreate);
+  auto* pak_create = AddCentralCommand(pak, cli, "create", "Create a license key; it is shown once",
+                                       pak_flags, RunPakCreate);
   pak_create->add_option("ACCOUNT", pak_flags->account, "Account id")->required();
   pak_create->add_option("VA", pak_flags->va, "Virtual account it is for")->required();
   AddTermsOptions(pak_create, pak_flags.get());
   auto pak_list_flags = std::make_shared<CentralFlags>();
-  AddCommand(pak, cli, "list", "License keys of an account (never the keys)", pak_list_flags,
-             RunPakList)
+  AddCentralCommand(pak, cli, "list", "License keys of an account (never the keys)", pak_list_flags,
+                    RunPakList)
       ->add_option("ACCOUNT", pak_list_flags->account, "Account id")
       ->required();
 
   auto usage_flags = std::make_shared<CentralFlags>();
-  AddCommand(central, cli, "usage", "Usage reports received from an account's satellites",
-             usage_flags, RunUsage)
+  AddCentralCommand(central, cli, "usage", "Usage reports received from an account's satellites",
+                    usage_flags, RunUsage)
       ->add_option("ACCOUNT", usage_flags->account, "Account id")
       ->required();
 
-  // `central key` alone shows (or with -o exports) the public key; `central key rotate` rotates.
-  auto key_flags = std::make_shared<CentralFlags>();
-  auto* key = central->add_subcommand(
-      "key", "Print central's signing public key (PEM, key id, fingerprint), or write it with -o");
-  key->require_subcommand(0, 1);
-  key->add_option("--data-dir", key_flags->data_dir, "Central data directory");
-  key->add_option("-o,--output", key_flags->output, "Write the PEM public key to FILE");
-  key->add_flag("--force", key_flags->force, "With -o: replace FILE if it exists");
-  key->callback([&cli, key, key_flags] {
-    if (!key->get_subcommands().empty()) return;  // `central key rotate`
-    cli.run = [&cli, key_flags] {
-      if (key_flags->data_dir.empty()) {
-        return UsageError("central key: --data-dir is required");
-      }
-      return RunKeyShow(cli.global, *key_flags);
-    };
-  });
-  auto rotate_flags = std::make_shared<CentralFlags>();
-  AddCommand(key, cli, "rotate",
-             "Announce a new signing key to satellites (signed by the old one, TUF-style)",
-             rotate_flags, RunKeyRotate);
-
-  auto heads_flags = std::make_shared<CentralFlags>();
-  auto* heads = AddCommand(central, cli, "audit-heads",
-                           "Audit chain heads a satellite sent with its requests; -o FILE writes "
-                           "them for `outpost audit compare-heads`",
-                           heads_flags, RunAuditHeads);
-  heads->add_option("SATELLITE", heads_flags->satellite, "Satellite id")->required();
-  heads->add_option("-o,--output", heads_flags->output, "Write the heads (JSON) to FILE");
-  heads->add_flag("--force", heads_flags->force, "With -o: replace FILE if it exists");
+  AddCentralKeyCommands(central, cli);
 }
 
 }  // namespace outpost::cli
