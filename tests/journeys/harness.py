@@ -529,8 +529,9 @@ class Site:
 
     def __init__(self, vas=("default", "lab"), licenses=(), central_serving: bool = False,
                  first_sync: bool = True):
+        self.op = Outpost()  # first: a missing binary leaves no directory behind
         self.root = Path(tempfile.mkdtemp(prefix="outpost-journey-"))
-        self.op = Outpost()
+        self.op.cwd = self.root
         self.central = Central(self.op, self.root)
         self.sat = Satellite(self.op, self.root)
         self._devices = 0
