@@ -1,9 +1,13 @@
 #include "server/init.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "common/crypto/ca.h"
@@ -198,6 +202,14 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
     created.push_back(dir.database());
     created.push_back(dir.database().string() + "-wal");
     created.push_back(dir.database().string() + "-shm");
+    // Created empty with mode 0600 before SQLite opens it (an empty file is a new database):
+    // it holds password and key hashes and the audit trail, and SQLite gives its -wal and -shm
+    // files the same mode.
+    const int fd = ::open(dir.database().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return Unavailable("cannot create " + dir.database().string() + ": " + std::strerror(errno));
+    }
+    ::close(fd);
     OUTPOST_ASSIGN_OR_RETURN(
         auto writer, sqlite::Writer::Create(dir.database(), {}, store::SatelliteMigrations()));
     OUTPOST_RETURN_IF_ERROR(writer->Run([&](sqlite::Connection& db) -> Status {

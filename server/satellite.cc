@@ -19,6 +19,7 @@
 #include "server/api/system_routes.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/checkpoint.h"
+#include "server/auth/http_auth.h"
 #include "server/auth/store.h"
 #include "server/data_dir.h"
 #include "server/http/server.h"
@@ -52,6 +53,7 @@ http::ServerOptions ServerOptionsFrom(const config::Config& c) {
                      ? c.server.io_threads
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.max_connections = static_cast<size_t>(c.server.max_connections);
+  o.max_connections_per_address = static_cast<size_t>(c.server.max_connections_per_address);
   o.max_body_bytes = c.server.max_body_bytes;
   // Sync responses are files of up to 64 MiB (armored: a third more); everything else keeps
   // server.max_body_bytes.
@@ -96,6 +98,9 @@ class Satellite::Impl {
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
   std::unique_ptr<api::BlockingPool> admin_pool;
+  // Password hashing (logins, new passwords): one thread and a short queue of its own.
+  std::unique_ptr<api::BlockingPool> password_pool;
+  std::unique_ptr<RateLimiter> login_limiter;
   std::shared_ptr<http::Metrics> metrics = std::make_shared<http::Metrics>();
   bool shut_down = false;
   bool server_started = false;
@@ -165,6 +170,22 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   OUTPOST_ASSIGN_OR_RETURN(auto lock,
                            FileLock::Acquire(dir.lock(), "data directory " + dir.root.string()));
   impl->data_dir_lock.emplace(std::move(lock));
+  // Databases written by versions before 0600 was enforced: narrow them (SQLite gives -wal and
+  // -shm the database's mode).
+  {
+    std::error_code ec;
+    const fs::perms perms = fs::status(dir.database(), ec).permissions();
+    if (!ec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
+      fs::permissions(dir.database(), fs::perms::owner_read | fs::perms::owner_write, ec);
+      if (ec) {
+        return FailedPrecondition("cannot make " + dir.database().string() +
+                                  " private (mode 0600): " + ec.message() +
+                                  "; run `chmod 600` on it as its owner");
+      }
+      spdlog::warn("{} was readable by group or others; it is now mode 0600",
+                   dir.database().string());
+    }
+  }
 
   OUTPOST_ASSIGN_OR_RETURN(auto signing_key, crypto::PrivateKey::LoadFile(dir.signing_key()));
   impl->signing_key.emplace(std::move(signing_key));
@@ -288,10 +309,29 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   admin.signing_key = &*raw->signing_key;
   admin.clock = &clock;
   admin.run_blocking = run_blocking;
+  raw->password_pool =
+      std::make_unique<api::BlockingPool>(1, raw->config.server.max_queued_password_checks);
+  admin.run_password_work = [raw](std::function<void()> work) {
+    return raw->password_pool->TryPost(std::move(work));
+  };
+  raw->login_limiter =
+      std::make_unique<RateLimiter>(clock, raw->config.server.login_rate_per_minute);
+  admin.login_limiter = raw->login_limiter.get();
   api::AddAdminRoutes(router, std::move(admin));
 
+  http::ServerOptions server_options = ServerOptionsFrom(raw->config);
+  // The sync import route takes whole bundles; only a caller who may sync gets to send one. The
+  // credentials are checked on the blocking pool (SQL), before any of the body is read.
+  server_options.admit_large_body = [raw](std::shared_ptr<const http::Request> header,
+                                          std::function<void(Status)> done) {
+    raw->admin_pool->Post([raw, header = std::move(header), done = std::move(done)] {
+      auto principal = auth::Authenticate(*raw->auth, *header);
+      done(principal.ok() ? auth::Require(*principal, auth::Permission::kSync)
+                          : principal.status());
+    });
+  };
   OUTPOST_ASSIGN_OR_RETURN(raw->server,
-                           http::HttpServer::Create(ServerOptionsFrom(raw->config), std::move(tls),
+                           http::HttpServer::Create(std::move(server_options), std::move(tls),
                                                     std::move(router), raw->metrics));
   return std::unique_ptr<Satellite>(new Satellite(std::move(impl)));
 }
@@ -346,6 +386,7 @@ void Satellite::Shutdown() {
   impl_->sync->Stop();
   // Admin work in flight finishes (its replies go nowhere once the server stopped).
   impl_->admin_pool->Join();
+  impl_->password_pool->Join();
   // Sign the final head, then close: after the server, in-flight requests may still be
   // waiting for their commit.
   if (impl_->server_started) {

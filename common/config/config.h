@@ -45,6 +45,9 @@ struct TlsConfig {
 struct ServerConfig {
   int io_threads = 0;  // 0 = one per core
   int max_connections = 10000;
+  int max_connections_per_address = 1000;
+  int login_rate_per_minute = 30;       // password logins per client address
+  int max_queued_password_checks = 16;  // beyond: 503 with Retry-After
   std::uint64_t max_body_bytes = 1048576;
   std::uint32_t max_header_bytes = 16384;
   int max_pipelined_requests = 16;

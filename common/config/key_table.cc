@@ -202,6 +202,18 @@ std::vector<Key> MakeKeys() {
           "server.max_connections", "Most connections open at once.",
           [](auto& c) -> auto& { return c.server.max_connections; }, 1, 10'000'000),
       IntegerKey(
+          "server.max_connections_per_address",
+          "Most connections open at once from one client address.",
+          [](auto& c) -> auto& { return c.server.max_connections_per_address; }, 1, 10'000'000),
+      IntegerKey(
+          "server.login_rate_per_minute",
+          "Password logins accepted per client address per minute (bursts up to this).",
+          [](auto& c) -> auto& { return c.server.login_rate_per_minute; }, 1, 1'000'000),
+      IntegerKey(
+          "server.max_queued_password_checks",
+          "Password checks waiting at once; more are answered 503 with Retry-After.",
+          [](auto& c) -> auto& { return c.server.max_queued_password_checks; }, 1, 100'000),
+      IntegerKey(
           "server.max_body_bytes", "Largest request body accepted, in bytes.",
           [](auto& c) -> auto& { return c.server.max_body_bytes; }, 1, std::int64_t{1} << 30),
       IntegerKey(

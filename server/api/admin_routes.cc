@@ -279,8 +279,12 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
   };
   add("GET", "/v1/admin/licenses", Access::kPermission, Permission::kReadLicenses,
       "compliance per VA and tag: purchased, in use, reserved, available, status (?va=)",
-      [c, optional_va](const Principal&, http::Request& req) {
+      [c, fail, optional_va](const Principal&, http::Request& req) {
         const auto va = optional_va(req);
+        // A filter naming no VA of this satellite is a typo, not an empty VA.
+        if (va) {
+          if (Status s = c.licensing->CheckVirtualAccount(*va); !s.ok()) return fail(req, s);
+        }
         return http::Encode(
             req, c.licensing->Licenses(va ? std::optional<std::string_view>(*va) : std::nullopt));
       });
@@ -290,6 +294,9 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         auto limit = ParseCount("limit", QueryOr(req, "limit", "1000"), 1, kMaxPageRecords);
         if (!limit.ok()) return fail(req, limit.status());
         const auto va = optional_va(req);
+        if (va) {
+          if (Status s = c.licensing->CheckVirtualAccount(*va); !s.ok()) return fail(req, s);
+        }
         return http::Encode(
             req, c.licensing->Devices(va ? std::optional<std::string_view>(*va) : std::nullopt,
                                       static_cast<size_t>(*limit)));
@@ -493,28 +500,66 @@ const std::vector<AdminRouteSpec>& AdminRouteTable() {
   return table;
 }
 
+namespace {
+
+// The routes whose work is a password hash (scrypt, ~0.1-0.3 s of CPU each).
+bool HashesAPassword(const AdminRouteSpec& spec) {
+  return spec.method == "POST" &&
+         (spec.pattern == "/v1/admin/login" || spec.pattern == "/v1/admin/users" ||
+          spec.pattern == "/v1/admin/users/{name}/password");
+}
+
+http::Response Busy(const http::Request& req, Status status, int retry_after_seconds) {
+  http::Response res = http::ErrorResponse(req, status);
+  res.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
+  return res;
+}
+
+}  // namespace
+
 void AddAdminRoutes(http::Router& router, AdminContext context) {
   for (auto& def : MakeRoutes(context)) {
-    router.Add(def.spec.method, def.spec.pattern,
-               [c = context, spec = def.spec, fn = std::move(def.fn)](http::Request& req,
-                                                                      http::Reply reply) {
-                 // The request object lives only as long as this call: hand a copy to the
-                 // blocking worker.
-                 c.run_blocking([c, spec, fn, req, reply]() mutable {
-                   Principal principal;
-                   if (spec.access != Access::kPublic) {
-                     auto who = auth::Authenticate(*c.auth, req);
-                     if (!who.ok()) return reply(http::ErrorResponse(req, who.status()));
-                     principal = std::move(*who);
-                     if (spec.permission) {
-                       if (Status s = auth::Require(principal, *spec.permission); !s.ok()) {
-                         return reply(http::ErrorResponse(req, s));
-                       }
-                     }
-                   }
-                   reply(fn(principal, req));
-                 });
-               });
+    const bool password_work = HashesAPassword(def.spec) && context.run_password_work;
+    const bool is_login = def.spec.pattern == "/v1/admin/login";
+    router.Add(
+        def.spec.method, def.spec.pattern,
+        [c = context, spec = def.spec, fn = std::move(def.fn), password_work, is_login](
+            http::Request& req, http::Reply reply) {
+          if (is_login && c.login_limiter != nullptr) {
+            if (auto wait = c.login_limiter->Take(req.remote_address)) {
+              return reply(
+                  Busy(req,
+                       ResourceExhausted("too many logins from " + req.remote_address + " (limit " +
+                                         std::to_string(c.login_limiter->per_minute()) +
+                                         " per minute); retry in " + std::to_string(*wait) + " s"),
+                       *wait));
+            }
+          }
+          // The request object lives only as long as this call: hand a copy to the
+          // blocking worker. The reply is shared so that a refused task can still answer.
+          auto answer = std::make_shared<http::Reply>(std::move(reply));
+          auto work = [c, spec, fn, req, answer]() mutable {
+            Principal principal;
+            if (spec.access != Access::kPublic) {
+              auto who = auth::Authenticate(*c.auth, req);
+              if (!who.ok()) return (*answer)(http::ErrorResponse(req, who.status()));
+              principal = std::move(*who);
+              if (spec.permission) {
+                if (Status s = auth::Require(principal, *spec.permission); !s.ok()) {
+                  return (*answer)(http::ErrorResponse(req, s));
+                }
+              }
+            }
+            (*answer)(fn(principal, req));
+          };
+          if (!password_work) return c.run_blocking(std::move(work));
+          if (!c.run_password_work(std::move(work))) {
+            (*answer)(Busy(req,
+                           Unavailable("too many password checks are waiting; retry in a "
+                                       "few seconds (API-key requests are not affected)"),
+                           2));
+          }
+        });
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/crypto/keys.h"
+#include "common/rate_limiter.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
 #include "server/auth/roles.h"
@@ -52,8 +53,14 @@ struct AdminContext {
   sqlite::ReaderPool* readers = nullptr;
   const crypto::PrivateKey* signing_key = nullptr;
   const Clock* clock = nullptr;
-  // Runs blocking work (password hashing, waiting for a commit) off the I/O threads.
+  // Runs blocking work (waiting for a commit, SQL) off the I/O threads.
   std::function<void(std::function<void()>)> run_blocking;
+  // Runs a password hash (login, setting a password) on its own bounded pool, so that a flood of
+  // bogus logins neither delays API-key requests nor queues without end; false: the pool is
+  // full (the request is answered 503 with Retry-After). Unset: run_blocking.
+  std::function<bool(std::function<void()>)> run_password_work;
+  // Password logins per client address (429 with Retry-After beyond it); null: no limit.
+  RateLimiter* login_limiter = nullptr;
 };
 
 // Registers /v1/admin/... Each handler authenticates the caller (bearer API key or console

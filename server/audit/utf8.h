@@ -1,7 +1,7 @@
 #pragma once
 
-// UTF-8 checks for audit fields (exports are JSON, which must be UTF-8). Internal to
-// server/audit.
+// UTF-8 checks for audit fields (exports are JSON, which must be UTF-8), also used by licensing
+// to check the text devices send (hostnames).
 
 #include <string>
 #include <string_view>

@@ -180,7 +180,8 @@ int RunStatus(const GlobalFlags& g, const SyncFlags& f) {
     fields.emplace_back("last failed import",
                         st.last_failed_import_at_text() + ": " + st.last_failed_import_error());
   }
-  if (st.mode() == "online") {
+  // Online attempts are shown in offline mode too once `sync now` was tried.
+  if (st.mode() == "online" || st.last_attempt_at() != 0) {
     fields.emplace_back("last attempt", st.last_attempt_at() == 0
                                             ? "none yet"
                                             : st.last_attempt_at_text() +

@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -115,9 +116,12 @@ class HttpServer::Impl {
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
 
-  // Session registry, used for the connection limit and for graceful shutdown.
-  bool Register(Session* s);
-  void Unregister(Session* s);
+  // Admits a connection from `address` under the total and per-address limits (counting it);
+  // false: over a limit, nothing counted. Every admitted address is released by Unregister.
+  bool Admit(const std::string& address);
+  // Session registry, used for graceful shutdown.
+  void Register(Session* s);
+  void Unregister(Session* s, const std::string& address);
 
   const ServerOptions& options() const { return options_; }
   const Router& router() const { return router_; }
@@ -138,6 +142,8 @@ class HttpServer::Impl {
   std::mutex sessions_mu_;
   std::condition_variable sessions_cv_;
   std::unordered_set<Session*> sessions_;
+  size_t admitted_ = 0;                                  // guarded by sessions_mu_
+  std::unordered_map<std::string, size_t> per_address_;  // guarded by sessions_mu_
 
   net::io_context ioc_;
   tcp::acceptor acceptor_;
@@ -148,16 +154,14 @@ class HttpServer::Impl {
 // it. Lifetime: shared_ptr held by pending operations and by outstanding Reply callbacks.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer::Impl* server, tcp::socket&& socket)
+  // `remote_address` was admitted by HttpServer::Impl::Admit.
+  Session(HttpServer::Impl* server, tcp::socket&& socket, std::string remote_address)
       : server_(server),
         stream_(std::move(socket), *server->tls_),
-        deadline_(stream_.get_executor()) {
-    beast::error_code ec;
-    auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
-    if (!ec) remote_address_ = remote.address().to_string();
-  }
+        deadline_(stream_.get_executor()),
+        remote_address_(std::move(remote_address)) {}
 
-  ~Session() { server_->Unregister(this); }
+  ~Session() { server_->Unregister(this, remote_address_); }
 
   void Run() {
     net::dispatch(stream_.get_executor(),
@@ -248,9 +252,52 @@ class Session : public std::enable_shared_from_this<Session> {
       return OnRead(bhttp::error::body_limit, 0);
     }
     parser_->body_limit(body_limit_);
+    const uint64_t ordinary = server_->options().max_body_bytes;
+    const bool small = parser_->content_length() && *parser_->content_length() <= ordinary;
+    if (parser_->is_done() || body_limit_ <= ordinary || small) return ReadBody();
+    // A larger body only for a caller the server admits from the header (authenticated, with
+    // the route's role): until then not a byte of the body is read. The read deadline keeps
+    // running, so a check that never answers still ends the connection.
+    const auto& admit = server_->options().admit_large_body;
+    if (!admit) {
+      return Admitted(
+          PermissionDenied("this route takes large bodies only from authenticated "
+                           "callers, and this server authenticates none"));
+    }
+    auto header = std::make_shared<Request>();
+    FillHeader(*header, parser_->get());
+    admit(std::move(header), [self = shared_from_this()](Status status) {
+      net::post(self->stream_.get_executor(),
+                [self, status = std::move(status)] { self->Admitted(status); });
+    });
+  }
+
+  void Admitted(const Status& status) {
+    if (status.ok()) return ReadBody();
+    reading_ = false;
+    deadline_.cancel();
+    Fail(status);
+  }
+
+  void ReadBody() {
     if (parser_->is_done()) return OnRead({}, 0);
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  // Method, target, path, query, lower-case headers and the peer's address (no body).
+  void FillHeader(Request& request, const bhttp::request<bhttp::string_body>& raw) const {
+    request.method = std::string(raw.method_string());
+    request.target = std::string(raw.target());
+    const size_t q = request.target.find('?');
+    request.path = request.target.substr(0, q);
+    if (q != std::string::npos) request.query = ParseQuery(request.target.substr(q + 1));
+    for (const auto& field : raw) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers[std::move(name)] = std::string(field.value());
+    }
+    request.remote_address = remote_address_;
   }
 
   void OnRead(beast::error_code ec, std::size_t) {
@@ -303,18 +350,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!keep_alive) closing_ = true;  // answer this one, read no more
 
     auto request = std::make_shared<Request>();
-    request->method = std::string(raw.method_string());
-    request->target = std::string(raw.target());
-    const size_t q = request->target.find('?');
-    request->path = request->target.substr(0, q);
-    if (q != std::string::npos) request->query = ParseQuery(request->target.substr(q + 1));
-    for (const auto& field : raw) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request->headers[std::move(name)] = std::string(field.value());
-    }
+    FillHeader(*request, raw);
     request->body = std::move(raw.body());
-    request->remote_address = remote_address_;
     request->client_certificate = client_certificate_;
     request->defer = [executor = stream_.get_executor()](std::function<void()> work) {
       net::post(executor, std::move(work));
@@ -484,17 +521,28 @@ class Session : public std::enable_shared_from_this<Session> {
   bool draining_ = false;
 };
 
-bool HttpServer::Impl::Register(Session* s) {
+bool HttpServer::Impl::Admit(const std::string& address) {
   std::lock_guard lock(sessions_mu_);
-  if (sessions_.size() >= options_.max_connections) return false;
-  sessions_.insert(s);
-  metrics_->ConnectionOpened();
+  if (admitted_ >= options_.max_connections) return false;
+  size_t& from_address = per_address_[address];
+  if (from_address >= options_.max_connections_per_address) return false;
+  ++from_address;
+  ++admitted_;
   return true;
 }
 
-void HttpServer::Impl::Unregister(Session* s) {
+void HttpServer::Impl::Register(Session* s) {
+  std::lock_guard lock(sessions_mu_);
+  sessions_.insert(s);
+  metrics_->ConnectionOpened();
+}
+
+void HttpServer::Impl::Unregister(Session* s, const std::string& address) {
   std::lock_guard lock(sessions_mu_);
   if (sessions_.erase(s) > 0) metrics_->ConnectionClosed();
+  --admitted_;
+  auto it = per_address_.find(address);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
   sessions_cv_.notify_all();
 }
 
@@ -531,12 +579,17 @@ void HttpServer::Impl::DoAccept() {
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (!ec) {
-    socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(this, std::move(socket));
-    if (Register(session.get())) {
+    // Checked before a session (and its TLS state) exists, so a flood of connections costs
+    // little more than the sockets themselves.
+    const auto remote = socket.remote_endpoint(ec);
+    const std::string address = ec ? std::string() : remote.address().to_string();
+    if (!ec && Admit(address)) {
+      socket.set_option(tcp::no_delay(true), ec);
+      auto session = std::make_shared<Session>(this, std::move(socket), address);
+      Register(session.get());
       session->Run();
     } else {
-      metrics_->ConnectionRejected();  // over the limit: the socket closes right away
+      metrics_->ConnectionRejected();  // over a limit (or gone): the socket closes right away
     }
   } else {
     spdlog::warn("accept failed: {}", ec.message());

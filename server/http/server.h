@@ -16,11 +16,22 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:8443";  // "HOST:PORT", IPv6 as "[::1]:8443"; port 0 = any
   int io_threads = 2;
   size_t max_connections = 10000;
+  // Connections open at once from one remote address; beyond it a new one is closed at once
+  // (counted as rejected), so one client cannot take every connection slot.
+  size_t max_connections_per_address = 1000;
   uint64_t max_body_bytes = 1 << 20;
   // Larger limits for exact paths that take files (a sync bundle can be 64 MiB), applied once the
-  // request header has been read. Only for routes that need it: the body is read before the
-  // handler authenticates the caller.
+  // request header has been read, and only to requests that admit_large_body lets in.
   std::map<std::string, uint64_t> body_limit_by_path;
+  // Decides, from the header alone, whether a request to a path with a larger limit may send
+  // its body: `header` has method, target, path, headers and remote address, and no body. Called
+  // on an I/O thread before any of the body is read; it must not block there (hand the check to
+  // another thread) and calls `done` exactly once, from any thread: Ok reads the body, an error
+  // answers the request with it (e.g. 401, 403) and closes the connection unread. Unset: such
+  // requests are refused with 403, so no unauthenticated caller can make the server buffer a
+  // large body.
+  std::function<void(std::shared_ptr<const Request> header, std::function<void(Status)> done)>
+      admit_large_body;
   uint32_t max_header_bytes = 16 << 10;
   size_t max_pipelined_requests = 16;
   std::chrono::milliseconds handshake_timeout{10'000};

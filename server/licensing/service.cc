@@ -9,6 +9,7 @@
 #include "common/crypto/merkle.h"
 #include "common/ids.h"
 #include "server/audit/audit_log.h"
+#include "server/audit/utf8.h"
 #include "spdlog/spdlog.h"
 
 namespace outpost::server::licensing {
@@ -27,9 +28,28 @@ Status ValidateHostname(std::string_view hostname) {
   if (hostname.size() > kMaxHostnameBytes) {
     return InvalidArgument("hostname is longer than 253 bytes");
   }
-  for (unsigned char c : hostname) {
-    if (c < 0x20 || c == 0x7f) {
+  if (!audit::IsValidUtf8(hostname)) {
+    return InvalidArgument("hostname is not valid UTF-8; send it as UTF-8 text");
+  }
+  // Code points, the UTF-8 being valid: control characters (C0, DEL, C1) and the invisible
+  // direction and format marks that make a name display as another (U+200B-U+200F, U+202A-U+202E,
+  // U+2060-U+2069, U+FEFF) are refused, so that consoles and terminals show what was stored.
+  for (size_t i = 0; i < hostname.size();) {
+    const unsigned char lead = static_cast<unsigned char>(hostname[i]);
+    const size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    uint32_t cp = length == 1 ? lead : lead & (0xFF >> (length + 1));
+    for (size_t k = 1; k < length; ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(hostname[i + k]) & 0x3F);
+    }
+    i += length;
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
       return InvalidArgument("hostname " + Quote(hostname) + " contains a control character");
+    }
+    if ((cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+        (cp >= 0x2060 && cp <= 0x2069) || cp == 0xFEFF) {
+      return InvalidArgument("hostname " + Quote(hostname) +
+                             " contains an invisible direction or format mark (e.g. U+202E); "
+                             "send the name as it should be shown");
     }
   }
   return Status::Ok();
@@ -74,7 +94,8 @@ LicensingService::LicensingService(sqlite::Writer& writer, sqlite::ReaderPool& r
       tokens_(tokens),
       options_(options),
       policy_(options.policy),
-      registry_(std::make_unique<DeviceRegistry>()) {
+      registry_(std::make_unique<DeviceRegistry>()),
+      registrations_(clock, options.registration_rate_per_minute, kMaxRateBuckets) {
   persisted_high_water_ = high_water;
 }
 
@@ -185,31 +206,11 @@ Status LicensingService::ReloadLocked(sqlite::Connection& db) {
 // --- Registration -----------------------------------------------------------------------------
 
 Status LicensingService::CheckRateLimit(const std::string& remote_address) {
-  const double capacity = std::max(1, options_.registration_rate_per_minute);
-  const TimePoint now = clock_.Now();
-  std::lock_guard lock(rate_mu_);
-  if (buckets_.size() > kMaxRateBuckets) {
-    // Forget addresses whose bucket has refilled: they lose nothing.
-    std::erase_if(buckets_, [&](const auto& entry) {
-      const double elapsed = std::chrono::duration<double>(now - entry.second.last).count();
-      return entry.second.tokens + elapsed * capacity / 60.0 >= capacity;
-    });
-  }
-  auto [it, inserted] = buckets_.try_emplace(remote_address, Bucket{capacity, now});
-  Bucket& b = it->second;
-  if (!inserted) {
-    const double elapsed = std::max(0.0, std::chrono::duration<double>(now - b.last).count());
-    b.tokens = std::min(capacity, b.tokens + elapsed * capacity / 60.0);
-    b.last = now;
-  }
-  if (b.tokens < 1.0) {
-    const int wait = static_cast<int>(std::ceil((1.0 - b.tokens) * 60.0 / capacity));
-    return ResourceExhausted("too many registrations from " + remote_address + " (limit " +
-                             std::to_string(options_.registration_rate_per_minute) +
-                             " per minute); retry in " + std::to_string(std::max(1, wait)) + " s");
-  }
-  b.tokens -= 1.0;
-  return Status::Ok();
+  const std::optional<int> wait = registrations_.Take(remote_address);
+  if (!wait) return Status::Ok();
+  return ResourceExhausted("too many registrations from " + remote_address + " (limit " +
+                           std::to_string(registrations_.per_minute()) + " per minute); retry in " +
+                           std::to_string(*wait) + " s");
 }
 
 void LicensingService::Register(const v1::RegisterRequest& request,

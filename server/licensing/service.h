@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "common/crypto/ca.h"
 #include "common/crypto/keys.h"
+#include "common/rate_limiter.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
 #include "common/status.h"
@@ -249,12 +250,7 @@ class LicensingService {
   uint64_t batch_hook_ = 0;
   std::atomic<uint64_t> reloads_{0};
 
-  std::mutex rate_mu_;
-  struct Bucket {
-    double tokens = 0;
-    TimePoint last;
-  };
-  std::unordered_map<std::string, Bucket> buckets_;  // guarded by rate_mu_
+  RateLimiter registrations_;  // per source address
   std::atomic<int> pending_registrations_{0};
 };
 

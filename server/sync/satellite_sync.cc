@@ -526,6 +526,16 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
   }
   licensing_.SetPolicy(policy);
   licensing_.SetCentralVirtualAccounts(std::move(vas));
+  if (!st.key_bound) {
+    // Central has bound this satellite's key: the one-time secret has done its job and is no
+    // longer kept on disk.
+    std::error_code ec;
+    std::filesystem::remove(dir_.enrollment_secret(), ec);
+    if (ec) {
+      spdlog::warn("could not remove the used enrollment secret {}: {}",
+                   dir_.enrollment_secret().string(), ec.message());
+    }
+  }
   overdue_ = false;
   result.set_entitlements(response.entitlements_size());
   result.set_valid_until(response.valid_until());

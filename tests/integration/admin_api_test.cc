@@ -20,6 +20,7 @@
 #include "server/init.h"
 #include "server/satellite.h"
 #include "sync/net/https_client.h"
+#include "tests/testing/raw_tls.h"
 #include "tests/testing/test_util.h"
 
 namespace outpost::server {
@@ -45,6 +46,21 @@ class AdminApiTest : public ::testing::Test {
         DataDir(dir()).config(), dir(),
         [](const std::string&) { return std::optional<std::string>(); }, {});
     ASSERT_OK(c);
+    auto sat = Satellite::Open(dir(), *c, clock_);
+    ASSERT_OK(sat);
+    satellite_ = std::move(*sat);
+    ASSERT_OK(satellite_->Start());
+  }
+
+  // Serves the same data directory again with `key` = `value` over outpost.toml.
+  void Restart(const std::string& key, const std::string& value) {
+    satellite_->Shutdown();
+    satellite_.reset();
+    auto c = config::LoadLayeredConfig(
+        DataDir(dir()).config(), dir(),
+        [](const std::string&) { return std::optional<std::string>(); }, {});
+    ASSERT_OK(c);
+    ASSERT_OK(config::ApplyOverride(*c, key, value));
     auto sat = Satellite::Open(dir(), *c, clock_);
     ASSERT_OK(sat);
     satellite_ = std::move(*sat);
@@ -132,6 +148,51 @@ TEST_F(AdminApiTest, EveryRouteEnforcesItsRoles) {
     }
   }
   EXPECT_GE(checked, 3 * 12);
+}
+
+// The sync import route takes bundles of up to 64 MiB, but only from a caller who may sync,
+// decided from the header before any body is read (issue 14): an unauthenticated client that
+// announces a large body and sends none is answered at once, an auditor is refused too.
+TEST_F(AdminApiTest, LargeImportBodiesOnlyFromCallersWhoMaySync) {
+  const std::string auditor = KeyFor("audrey", "auditor");
+  for (const auto& [credentials, status] : std::vector<std::pair<std::string, int>>{
+           {"", 401}, {"Authorization: Bearer " + auditor + "\r\n", 403}}) {
+    testing::RawTlsOptions o;
+    o.ca_pem = testing::ReadFileOrDie(DataDir(dir()).ca_certificate());
+    o.receive_timeout = std::chrono::milliseconds(10'000);
+    auto raw = testing::RawTlsConnection::Connect(satellite_->port(), o);
+    ASSERT_OK(raw);
+    ASSERT_OK((*raw)->Write("POST /v1/admin/sync/import HTTP/1.1\r\nHost: x\r\n" + credentials +
+                            "Content-Type: application/octet-stream\r\n"
+                            "Content-Length: 50000000\r\n\r\n"));
+    auto answer = (*raw)->ReadResponse();
+    ASSERT_OK(answer);
+    EXPECT_EQ(answer->status, status) << answer->body;
+  }
+}
+
+// Bogus logins cost a password hash each: they are limited per address, and API-key requests
+// never wait behind them (issue 14).
+TEST_F(AdminApiTest, LoginsAreLimitedPerAddressAndApiKeysAreNotDelayed) {
+  ASSERT_NO_FATAL_FAILURE(Restart("server.login_rate_per_minute", "3"));
+  auto c = Client();
+  v1::LoginRequest login;
+  login.set_user("admin");
+  login.set_password("not the password");
+  for (int i = 0; i < 3; ++i) {
+    auto r = c->Send("POST", "/v1/admin/login", ToJson(login), "application/json");
+    ASSERT_OK(r);
+    EXPECT_EQ(r->status, 401) << r->body;
+  }
+  auto limited = c->Send("POST", "/v1/admin/login", ToJson(login), "application/json");
+  ASSERT_OK(limited);
+  EXPECT_EQ(limited->status, 429) << limited->body;
+  EXPECT_NE(limited->headers["retry-after"], "");
+  EXPECT_NE(limited->body.find("too many logins from 127.0.0.1"), std::string::npos)
+      << limited->body;
+  auto whoami = c->Send("GET", "/v1/admin/whoami", "", "", Bearer(report_.admin_api_key));
+  ASSERT_OK(whoami);
+  EXPECT_EQ(whoami->status, 200) << whoami->body;
 }
 
 TEST_F(AdminApiTest, SecurityDocListsEveryRouteWithItsRoles) {

@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
 
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -228,6 +233,66 @@ TEST_F(HttpServerTest, ClientCertificateFromTrustedCaReachesHandler) {
   EXPECT_NE(r->body.find("anonymous"), std::string::npos) << r->body;
 }
 
+// A large body only for a caller admitted from the header alone (issue 14): the refusal comes
+// before a byte of the body is read — the client here announces 5 MB and sends none, and is
+// answered at once instead of at the read deadline.
+TEST_F(HttpServerTest, LargeBodiesAreRefusedFromTheHeaderBeforeAnyIsRead) {
+  ServerOptions options = DefaultOptions();
+  options.read_timeout = milliseconds(20'000);
+  options.body_limit_by_path["/echo"] = 8 << 20;
+  std::promise<std::shared_ptr<const Request>> seen;
+  auto seen_future = seen.get_future();
+  options.admit_large_body = [&seen](std::shared_ptr<const Request> header,
+                                     std::function<void(Status)> done) {
+    const bool allowed = header->Header("authorization") == "Bearer yes";
+    if (!allowed) seen.set_value(header);
+    // From another thread, as the satellite's check does.
+    std::thread([done, allowed] {
+      done(allowed ? Status::Ok() : Unauthenticated("no credentials for a large body"));
+    }).detach();
+  };
+  StartServer(options);
+  auto raw = RawTlsConnection::Connect(server_->port(), Raw());
+  ASSERT_OK(raw);
+  ASSERT_OK(
+      (*raw)->Write("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 5000000\r\n\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  auto answer = (*raw)->ReadResponse();
+  ASSERT_OK(answer);
+  EXPECT_EQ(answer->status, 401) << answer->body;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10))
+      << "answered only at the read deadline: the server waited for the body";
+  EXPECT_TRUE((*raw)->WaitForClose(milliseconds(2000)));
+  auto header = seen_future.get();
+  EXPECT_EQ(header->path, "/echo");
+  EXPECT_TRUE(header->body.empty());
+
+  // An admitted caller sends its large body as before.
+  auto client = Client();
+  const std::string big = "{\"status\":\"" + std::string(4096, 'x') + "\"}";
+  auto ok =
+      client->Send("POST", "/echo", big, "application/json", {{"authorization", "Bearer yes"}});
+  ASSERT_OK(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+// Without an admission check, a path's larger limit serves no one.
+TEST_F(HttpServerTest, LargeBodiesWithoutAnAdmissionCheckAreRefused) {
+  ServerOptions options = DefaultOptions();
+  options.body_limit_by_path["/echo"] = 8192;
+  StartServer(options);
+  auto client = Client();
+  const std::string big = "{\"status\":\"" + std::string(4096, 'x') + "\"}";
+  auto r = client->Send("POST", "/echo", big, "application/json");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->status, 403) << r->body;
+  // Small bodies on the same path need no admission.
+  auto small = client->Send("POST", "/echo", "{\"status\":\"a\"}", "application/json");
+  ASSERT_OK(small);
+  EXPECT_EQ(small->status, 200) << small->body;
+}
+
 TEST_F(HttpServerTest, OversizedBodyGets413AndNothingReachesTheHandler) {
   StartServer();
   auto client = Client();
@@ -242,6 +307,9 @@ TEST_F(HttpServerTest, OversizedBodyGets413AndNothingReachesTheHandler) {
 TEST_F(HttpServerTest, APathWithItsOwnBodyLimitTakesMoreAndOnlyIt) {
   ServerOptions options = DefaultOptions();
   options.body_limit_by_path["/echo"] = 8192;
+  options.admit_large_body = [](std::shared_ptr<const Request>, std::function<void(Status)> done) {
+    done(Status::Ok());
+  };
   StartServer(options);
   auto client = Client();
   const std::string big = "{\"status\":\"" + std::string(4096, 'x') + "\"}";
@@ -396,6 +464,23 @@ TEST_F(HttpServerTest, HandlerThatThrowsOnTheBlockingPoolGets500AndTheServerLive
   EXPECT_EQ(ping->status, 200);
 }
 
+// A bounded pool refuses work beyond its queue instead of queueing without end (issue 14).
+TEST(BlockingPoolTest, TryPostRefusesBeyondTheBound) {
+  server::api::BlockingPool pool(1, 2);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::atomic<int> ran{0};
+  EXPECT_TRUE(pool.TryPost([gate, &ran] {
+    gate.wait();
+    ++ran;
+  }));
+  EXPECT_TRUE(pool.TryPost([&ran] { ++ran; }));
+  EXPECT_FALSE(pool.TryPost([&ran] { ran += 100; }));
+  release.set_value();
+  pool.Join();
+  EXPECT_EQ(ran.load(), 2);
+}
+
 TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   StartServer();
   auto client = Client();
@@ -441,6 +526,38 @@ TEST_F(HttpServerTest, ConnectionLimitRefusesExtraConnections) {
   ASSERT_OK(b);
   auto c = RawTlsConnection::Connect(server_->port(), Raw());
   EXPECT_FALSE(c.ok()) << "third connection must be refused";
+  EXPECT_NE(server_->metrics().Render().find("outpost_http_rejected_connections_total 1"),
+            std::string::npos);
+}
+
+// One client cannot take every slot (issue 14): plain TCP connections from 127.0.0.1 that never
+// start TLS stop at the per-address limit, while another address still gets in.
+TEST_F(HttpServerTest, PerAddressLimitKeepsRoomForOtherClients) {
+  ServerOptions o = DefaultOptions();
+  o.max_connections_per_address = 2;
+  StartServer(o);  // the handshake deadline (2 s) closes idle admitted connections only later
+  boost::asio::io_context io;
+  const auto plain_tcp = [&](const char* from) {
+    boost::asio::ip::tcp::socket s(io);
+    s.open(boost::asio::ip::tcp::v4());
+    s.bind({boost::asio::ip::make_address(from), 0});
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+    return s;
+  };
+  // True when the server closed the connection within `ms`.
+  const auto closed_within = [](boost::asio::ip::tcp::socket& s, int ms) {
+    pollfd p{s.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return false;
+    char byte = 0;
+    return ::recv(s.native_handle(), &byte, 1, 0) <= 0;
+  };
+  auto first = plain_tcp("127.0.0.1");
+  auto second = plain_tcp("127.0.0.1");
+  auto third = plain_tcp("127.0.0.1");
+  EXPECT_TRUE(closed_within(third, 1000)) << "the third connection from one address";
+  auto other = plain_tcp("127.0.0.2");  // another loopback address is another client
+  EXPECT_FALSE(closed_within(other, 300));
+  EXPECT_FALSE(closed_within(first, 0));
   EXPECT_NE(server_->metrics().Render().find("outpost_http_rejected_connections_total 1"),
             std::string::npos);
 }

@@ -76,6 +76,7 @@ TEST_F(SatelliteTest, InitWritesEveryFileWithSafeModes) {
   EXPECT_EQ(ModeOf(d.signing_key()), 0600);
   EXPECT_EQ(ModeOf(d.tls_key()), 0600);
   EXPECT_EQ(ModeOf(d.keys()), 0700);
+  EXPECT_EQ(ModeOf(d.database()), 0600);  // hashes of secrets and the audit trail
   EXPECT_TRUE(IsUuid(report_.satellite_id)) << report_.satellite_id;
   // The written configuration reads back and keeps the listen address given to init.
   auto c = config::LoadConfigFile(d.config());
@@ -155,6 +156,15 @@ TEST_F(SatelliteTest, OpenNamesTheMissingPieceOfAnUninitialisedDirectory) {
   EXPECT_EQ(sat.status().code(), Errc::kNotFound);
   EXPECT_NE(sat.status().message().find("outpost init"), std::string::npos)
       << sat.status().message();
+}
+
+TEST_F(SatelliteTest, ServeNarrowsADatabaseReadableByOthers) {
+  const DataDir d(dir());
+  fs::permissions(d.database(), fs::perms::owner_read | fs::perms::owner_write |
+                                    fs::perms::group_read | fs::perms::others_read);
+  auto sat = Serve();
+  EXPECT_EQ(ModeOf(d.database()), 0600);
+  EXPECT_EQ(ModeOf(d.database().string() + "-wal"), 0600);
 }
 
 TEST_F(SatelliteTest, OpenRefusesAKeyFileReadableByOthers) {

@@ -371,7 +371,10 @@ TEST_F(SyncE2eTest, OfflineRoundTripDeliversTheEntitlementsCentralGranted) {
   const std::string response = Process(request, &outcome);
   EXPECT_TRUE(outcome.summary.key_bound());
   EXPECT_EQ(outcome.summary.response().entitlements_size(), 5);
+  EXPECT_TRUE(std::filesystem::exists(DataDir(a_->dir).enrollment_secret()));
   const v1::SyncImportResult imported = a_->ImportOk(response);
+  // The key is bound: the one-time secret is gone from the disk (issue 14).
+  EXPECT_FALSE(std::filesystem::exists(DataDir(a_->dir).enrollment_secret()));
   EXPECT_FALSE(imported.already_imported());
   EXPECT_EQ(imported.response_number(), 1);
   EXPECT_EQ(imported.entitlements(), 5);
@@ -848,6 +851,15 @@ TEST_F(SyncE2eTest, UnknownVirtualAccountsAreRefusedAndKnownOnesListed) {
   EXPECT_EQ(s.code(), Errc::kNotFound) << s.ToString();
   EXPECT_EQ(Snapshot(*a_), before);
   EXPECT_EQ(a_->Licenses().count("nowhere/fw.base"), 0u);
+  // A listing filtered by a VA the account does not have is a typo to point out, not an empty
+  // list; a known VA without licenses lists nothing.
+  for (const std::string target :
+       {"/v1/admin/licenses?va=nowhere", "/v1/admin/devices?va=nowhere"}) {
+    net::ClientResponse r = a_->Send("GET", target);
+    EXPECT_EQ(r.status, 404) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("outpost va list"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(a_->Get<v1::ListLicensesResponse>("/v1/admin/licenses?va=empty").pools_size(), 0);
 }
 
 // `outpost moves` and the import's answer carry central's verdict with its reason.

@@ -29,6 +29,9 @@ min_version = "1.3"
 [server]
 io_threads = 4
 max_connections = 500
+max_connections_per_address = 50
+login_rate_per_minute = 10
+max_queued_password_checks = 8
 max_body_bytes = 4096
 max_header_bytes = 2048
 max_pipelined_requests = 4
@@ -72,7 +75,7 @@ Config FullConfig() {
   c.tls.client_ca = "trust/ca.pem";
   c.tls.hostnames = {"sat.example.com", "10.0.0.5"};
   c.tls.min_version = TlsVersion::kTls13;
-  c.server = {4, 500, 4096, 2048, 4, 5s, 10s, 20s, 2min, 0s};
+  c.server = {4, 500, 50, 10, 8, 4096, 2048, 4, 5s, 10s, 20s, 2min, 0s};
   c.sync = {SyncMode::kOnline, "https://central.example.com/v1/sync", 30min, 90s, 12h};
   c.policy = {days(60), days(20), 5min, days(730), days(365), 7, 90, 1min, 60};
   c.database.synchronous = Durability::kNormal;

@@ -387,6 +387,22 @@ TEST_F(LicensingServiceTest, BadRegistrationsChangeNothing) {
       {"empty pid", [](auto& r) { r.set_pid(""); }, Errc::kInvalidArgument, "product id"},
       {"hostname with control character", [](auto& r) { r.set_hostname("a\nb"); },
        Errc::kInvalidArgument, "hostname"},
+      {"hostname with a C1 control character",
+       [](auto& r) {
+         r.set_hostname(
+             "a\xC2\x9B"
+             "b");
+       },
+       Errc::kInvalidArgument, "control character"},
+      {"hostname with a right-to-left override",
+       [](auto& r) {
+         r.set_hostname(
+             "fw-\xE2\x80\xAE"
+             "gnp.exe");
+       },
+       Errc::kInvalidArgument, "direction or format mark"},
+      {"hostname that is not UTF-8", [](auto& r) { r.set_hostname("fw-\xFF"); },
+       Errc::kInvalidArgument, "not valid UTF-8"},
       {"neither CSR nor key", [](auto& r) { r.clear_csr_pem(); }, Errc::kInvalidArgument,
        "exactly one"},
       {"garbage CSR", [](auto& r) { r.set_csr_pem("not a csr"); }, Errc::kInvalidArgument,
