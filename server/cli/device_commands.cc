@@ -10,6 +10,7 @@
 #include "client/tag_use.h"
 #include "common/proto_json.h"
 #include "server/cli/commands.h"
+#include "server/cli/input.h"
 #include "server/cli/output.h"
 
 namespace outpost::cli {
@@ -53,6 +54,10 @@ Result<client::DeviceClient> OpenDevice(const DeviceFlags& f) {
 }
 
 int RunRegister(const GlobalFlags& g, DeviceFlags f) {
+  // `--token -` or `--token @FILE` keeps the token out of the process list.
+  auto token = ReadSecretArgument(f.register_options.token, "--token");
+  if (!token.ok()) return Fail(token.status());
+  f.register_options.token = std::move(*token);
   f.register_options.ca_file = f.ca_file;
   f.register_options.state_dir = f.state_dir;
   auto device = client::DeviceClient::Register(f.register_options);
@@ -126,7 +131,7 @@ int RunStatus(const GlobalFlags& g, const DeviceFlags& f) {
     if (!f.offline) json += "\"device\": " + ToJson(status.device) + ", ";
     json += "\"registration\": " + ToJson(r) + ", \"last_authorization\": " +
             (status.last_authorization ? ToJson(*status.last_authorization) : "null") + "}";
-    std::cout << json << "\n";
+    PrintJsonText(json);  // laid out like every other --json answer
     return kExitOk;
   }
   std::vector<std::pair<std::string, std::string>> fields = {
@@ -225,7 +230,8 @@ void AddDeviceCommands(CLI::App& app, CommandLine& cli) {
       ->required();
   register_command
       ->add_option("--token", reg->register_options.token,
-                   "Registration token from `outpost token create`")
+                   "Registration token from `outpost token create`; - reads it from standard "
+                   "input, @FILE from FILE (either keeps it out of the process list)")
       ->required();
   register_command->add_option("--pid", reg->register_options.pid, "Product id")->required();
   register_command->add_flag(

@@ -173,9 +173,9 @@ int RunStatus(const GlobalFlags& g, const SyncFlags& f) {
       {"valid until", OrDefault(st.valid_until_text(), "-")},
       {"alarm", st.sync_overdue() ? "SYNC_OVERDUE: the last response expired; sync now" : "none"},
       {"entitlements", std::to_string(st.entitlements())},
-      {"waiting for central", std::to_string(st.pending_usage_reports()) + " usage reports, " +
-                                  std::to_string(st.pending_moves()) + " moves, " +
-                                  std::to_string(st.pending_conversions()) + " conversions"}};
+      {"waiting for central", Plural(st.pending_usage_reports(), "usage report") + ", " +
+                                  Plural(st.pending_moves(), "move") + ", " +
+                                  Plural(st.pending_conversions(), "conversion")}};
   if (!st.last_failed_import_error().empty()) {
     fields.emplace_back("last failed import",
                         st.last_failed_import_at_text() + ": " + st.last_failed_import_error());

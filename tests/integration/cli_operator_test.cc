@@ -17,6 +17,7 @@
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/satellite.pb.h"
 #include "outpost/v1/sync.pb.h"
+#include "outpost/v1/tokens.pb.h"
 #include "server/audit/export.h"
 #include "server/data_dir.h"
 #include "tests/testing/cli_runner.h"
@@ -159,6 +160,36 @@ TEST_F(CliOperatorTest, ApiKeyFromAFileStaysOutOfTheProcessList) {
       {"whoami", "--data-dir", sat_, "--server", serve_.url(), "--api-key", "@" + file + ".nope"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_TRUE(Contains(missing.err, "--api-key @")) << missing.err;
+}
+
+TEST_F(CliOperatorTest, DeviceTokenFromAFileAndDeviceStatusJsonLikeEveryOther) {
+  RunResult created = Cli({"--json", "token", "create", "--va", "default"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  v1::CreateTokenResponse token;
+  ASSERT_OK(FromJson(created.out, &token));
+  const std::string token_file = (tmp_ / "token").string();
+  testing::WriteFileOrDie(token_file, token.token() + "\n");
+  const std::string state = (tmp_ / "device").string();
+  const std::string ca = server::DataDir(sat_).ca_certificate().string();
+  RunResult registered =
+      Outpost({"device", "register", "--server", serve_.url(), "--ca", ca, "--token",
+               "@" + token_file, "--pid", "PID", "--serial", "SN1", "--state-dir", state});
+  ASSERT_EQ(registered.exit_code, 0) << registered.err;
+  RunResult from_stdin =
+      Outpost({"device", "register", "--server", serve_.url(), "--ca", ca, "--token", "-", "--pid",
+               "PID", "--serial", "SN2", "--state-dir", (tmp_ / "device2").string()},
+              token.token() + "\n");
+  ASSERT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
+
+  RunResult status = Outpost({"--json", "device", "status", "--state-dir", state});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_TRUE(status.out.starts_with("{\n \"device\": {\n  \"")) << status.out;
+  EXPECT_TRUE(Contains(status.out, "\n \"registration\": {\n")) << status.out;
+
+  RunResult sync = Cli({"sync", "status"});
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_TRUE(Contains(sync.out, "usage report")) << sync.out;
+  EXPECT_TRUE(Contains(sync.out, "0 moves, 0 conversions")) << sync.out;
 }
 
 TEST_F(CliOperatorTest, AuditExportToAnExistingFileIsRefusedUnlessForce) {
