@@ -68,3 +68,14 @@ format:
 
 clean:
 	rm -rf build
+
+# Crash consistency (tests/crash, docs/reliability.md): kill -9 the satellite at random moments
+# under concurrent load, restart, check that nothing acknowledged is lost. `make crash-test
+# CRASH_ITERATIONS=300 CRASH_SEED=7`; a few iterations also run in `make test` (label crash).
+CRASH_ITERATIONS ?= 100
+.PHONY: crash-test
+crash-test: configure
+	cmake --build --preset $(PRESET) -j $(JOBS) --target outpost
+	OUTPOST_BIN=$(CURDIR)/$(OUTPOST) PYTHONDONTWRITEBYTECODE=1 \
+	  $(if $(CRASH_SEED),CRASH_SEED=$(CRASH_SEED),) \
+	  $(JOURNEY_PYTHON) tests/crash/crash.py --iterations $(CRASH_ITERATIONS) --time-limit 1800
