@@ -79,3 +79,14 @@ crash-test: configure
 	OUTPOST_BIN=$(CURDIR)/$(OUTPOST) PYTHONDONTWRITEBYTECODE=1 \
 	  $(if $(CRASH_SEED),CRASH_SEED=$(CRASH_SEED),) \
 	  $(JOURNEY_PYTHON) tests/crash/crash.py --iterations $(CRASH_ITERATIONS) --time-limit 1800
+
+# Overload (tests/flood, docs/reliability.md): registration storm, connection flood, slowloris,
+# bogus logins and failed API keys against a running satellite on 127.0.0.1, each bounded, with
+# a legitimate renewal's and admin request's latency and the RSS measured; prints a table and
+# writes build/flood/results.json. A small version runs in `make test` (label flood).
+.PHONY: flood-test
+flood-test: configure
+	cmake --build --preset $(PRESET) -j $(JOBS) --target outpost
+	@mkdir -p build/flood
+	OUTPOST_BIN=$(CURDIR)/$(OUTPOST) PYTHONDONTWRITEBYTECODE=1 \
+	  $(JOURNEY_PYTHON) tests/flood/flood.py --size large --json build/flood/results.json
