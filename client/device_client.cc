@@ -49,26 +49,36 @@ DeviceClient::DeviceClient(DeviceClient&&) noexcept = default;
 DeviceClient& DeviceClient::operator=(DeviceClient&&) noexcept = default;
 DeviceClient::~DeviceClient() = default;
 
-// Registering into a directory that holds a live device would strand it (RegisterOptions). The
-// device asks its satellite with its current identity first: an instance the satellite no longer
-// has (an operator released or rehosted it) strands nothing.
-Status DeviceClient::CheckNotRegistered(const std::filesystem::path& dir,
-                                        const ClientOptions& client_options) {
+// What `dir` holds that a registration there must respect (RegisterOptions): nothing live
+// (nullopt), the live registration of the same device at the same satellite (returned: it proves
+// the device's current key, so the satellite lets the new registration replace it), or another
+// live device (refused unless `replace_registered`, since its instance would be stranded). A
+// device the satellite no longer knows (released or rehosted by an operator) is not live.
+Result<std::optional<DeviceState>> DeviceClient::CurrentRegistration(
+    const RegisterOptions& options, const ClientOptions& client_options) {
+  const std::filesystem::path& dir = options.state_dir;
   std::error_code ec;
-  if (!std::filesystem::exists(dir / kRegistrationFile, ec)) return Status::Ok();
+  if (!std::filesystem::exists(dir / kRegistrationFile, ec)) return std::optional<DeviceState>();
   auto existing = DeviceState::Load(dir);
   if (!existing.ok()) {
+    if (options.replace_registered) return std::optional<DeviceState>();
     return AlreadyExists("state directory " + dir.string() +
                          " holds a device state that cannot be read (" +
                          existing.status().message() +
                          "); choose another --state-dir, or pass --force to replace it");
   }
-  if (existing->released()) return Status::Ok();
+  if (existing->released()) return std::optional<DeviceState>();
   const v1::RegisterResponse r = existing->registration();
   const std::string server_url = existing->server_url();
+  const bool same_device =
+      r.udi() == options.pid + ":" + options.serial && server_url == options.server_url;
   DeviceClient current(std::move(*existing), client_options);
   auto self = current.GetStatus();
-  if (!self.ok() && self.status().code() == Errc::kUnauthenticated) return Status::Ok();
+  if (!self.ok() && self.status().code() == Errc::kUnauthenticated) {
+    return std::optional<DeviceState>();
+  }
+  if (same_device) return std::optional<DeviceState>(std::move(current.state_));
+  if (options.replace_registered) return std::optional<DeviceState>();
   return AlreadyExists(
       "state directory " + dir.string() + " holds device " + QuoteForMessage(r.udi()) +
       ", registered as instance " + QuoteForMessage(r.instance_id()) + " in virtual account " +
@@ -90,9 +100,8 @@ Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
   OUTPOST_RETURN_IF_ERROR(RequireSet(options.serial, "the serial number (--serial)"));
   // Before the satellite is asked, so a directory that cannot be used does not use up a token.
   OUTPOST_RETURN_IF_ERROR(CheckStateDir(options.state_dir));
-  if (!options.replace_registered) {
-    OUTPOST_RETURN_IF_ERROR(CheckNotRegistered(options.state_dir, client_options));
-  }
+  OUTPOST_ASSIGN_OR_RETURN(std::optional<DeviceState> current,
+                           CurrentRegistration(options, client_options));
   OUTPOST_ASSIGN_OR_RETURN(std::string server_ca_pem, ReadServerCa(options));
 
   // A fresh key for every registration: re-registering (e.g. after a suspected compromise, or
@@ -113,6 +122,11 @@ Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
   http_options.base_url = options.server_url;
   http_options.ca_pem = server_ca_pem;
   http_options.timeout = client_options.timeout;
+  if (current) {
+    // Registering again: the current ID certificate proves that this is the registered device.
+    http_options.client_certificate_pem = current->certificate().ToPem();
+    http_options.client_key_pem = current->key().ToPem();
+  }
   OUTPOST_ASSIGN_OR_RETURN(auto http, net::HttpsClient::Create(std::move(http_options)));
   v1::RegisterResponse registration;
   if (Status s = http->Call("POST", "/v1/devices/register", request, &registration); !s.ok()) {

@@ -78,10 +78,12 @@ class DeviceClient {
  public:
   // Generates a new ECDSA P-256 device key, sends a CSR for it with the token and UDI to
   // POST /v1/devices/register (server verified with the CA, no client certificate), checks the
-  // answer (DeviceState::FromRegistration) and saves the state in options.state_dir. A
-  // registered device already there is refused (kAlreadyExists, naming it) unless
-  // options.replace_registered, or unless its satellite no longer knows it (asked with the
-  // device's own certificate); a released one is replaced.
+  // answer (DeviceState::FromRegistration) and saves the state in options.state_dir. When the
+  // directory holds this device's live registration (same UDI, same satellite), the request
+  // carries its current ID certificate: the satellite replaces the registration (licenses carried
+  // over) only with that proof. Another registered device there is refused (kAlreadyExists,
+  // naming it) unless options.replace_registered, or unless its satellite no longer knows it; a
+  // released one is replaced.
   static Result<DeviceClient> Register(const RegisterOptions& options,
                                        ClientOptions client_options = {});
 
@@ -120,9 +122,9 @@ class DeviceClient {
 
  private:
   DeviceClient(DeviceState state, ClientOptions options);
-  // Ok iff registering into `dir` abandons no live instance (see RegisterOptions).
-  static Status CheckNotRegistered(const std::filesystem::path& dir,
-                                   const ClientOptions& client_options);
+  // The live registration in options.state_dir that a new one may replace (see Register).
+  static Result<std::optional<DeviceState>> CurrentRegistration(
+      const RegisterOptions& options, const ClientOptions& client_options);
   // Ok unless released.
   Status CheckUsable() const;
   // The mTLS connection, created on first use.

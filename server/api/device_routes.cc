@@ -26,7 +26,15 @@ void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service,
     if (Status s = http::DecodeBody(req, &body); !s.ok()) {
       return reply(http::ErrorResponse(req, s));
     }
-    service->Register(body, req.remote_address,
+    // A device registering again presents its current ID certificate: that proves it owns the
+    // registration it replaces. Without one (a new device) the route works as before.
+    std::optional<std::string> proven;
+    if (req.client_certificate) {
+      if (auto device = service->Identify(req.client_certificate); device.ok()) {
+        proven = device->instance_id;
+      }
+    }
+    service->Register(body, req.remote_address, std::move(proven),
                       Answer<v1::RegisterResponse>(req, std::move(reply)));
   });
   router.Add("POST", "/v1/devices/authorize", [service](http::Request& req, http::Reply reply) {

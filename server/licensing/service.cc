@@ -215,6 +215,7 @@ Status LicensingService::CheckRateLimit(const std::string& remote_address) {
 
 void LicensingService::Register(const v1::RegisterRequest& request,
                                 const std::string& remote_address,
+                                std::optional<std::string> proven_instance,
                                 Callback<v1::RegisterResponse> done) {
   if (Status s = CheckRateLimit(remote_address); !s.ok()) return done(s);
   const Udi udi{request.pid(), request.serial()};
@@ -269,21 +270,45 @@ void LicensingService::Register(const v1::RegisterRequest& request,
   // Encoded here, on the caller's thread: the writer thread only writes.
   const std::string cert_pem = cert->ToPem();
   Submit(
-      [this, request, udi, instance_id, cert, cert_pem, response](sqlite::Connection& db,
-                                                                  UnitState& unit) -> Status {
+      [this, request, udi, instance_id, cert, cert_pem, response, proven_instance](
+          sqlite::Connection& db, UnitState& unit) -> Status {
         const TimePoint now = Now();
         OUTPOST_ASSIGN_OR_RETURN(TokenGrant grant, tokens_.ConsumeOn(db, request.token(), now));
+        // Refusals below name nothing of the other device: whoever asks may not be its owner.
         if (auto vs = registry_->FindByVaSerial(grant.va, udi.serial)) {
           const std::optional<RegisteredDevice> other = registry_->Find(*vs);
           if (other && other->udi.pid != udi.pid) {
-            return AlreadyExists(
-                "serial " + Quote(udi.serial) + " is already registered in virtual account " +
-                Quote(grant.va) + " as product " + Quote(other->udi.pid) + " (instance " +
-                other->instance_id + "); check the serial, or release that device first");
+            return AlreadyExists("serial " + Quote(udi.serial) +
+                                 " is already registered in virtual account " + Quote(grant.va) +
+                                 " under another product id; check the product id and serial, "
+                                 "or ask an operator to release that device first");
           }
         }
         std::optional<RegisteredDevice> old;
         if (auto holder = registry_->FindByUdi(udi)) old = registry_->Find(*holder);
+        if (old) {
+          // A registered UDI is taken over only by the device itself (the request came with its
+          // current ID certificate) or after an operator rehosted the instance to this UDI
+          // (which clears its certificate). Anyone else who read a label could evict it.
+          const bool proven = proven_instance && *proven_instance == old->instance_id;
+          const bool rehosted = old->cert_serial.empty();
+          if (!proven && !rehosted) {
+            return AlreadyExists(
+                "device " + Quote(udi.ToString()) +
+                " is already registered with this satellite. Register again from the device "
+                "itself (`outpost device register` into its own state directory, which proves "
+                "its current key), or ask an operator to release it (`outpost devices release`) "
+                "or rehost it first");
+          }
+          if (old->va != grant.va) {
+            return FailedPrecondition(
+                "this device is registered in virtual account " + Quote(old->va) +
+                ", and a token of " + Quote(grant.va) + " cannot move it there: use a token of " +
+                Quote(old->va) +
+                ", or ask an operator to release the device first and then register it with "
+                "this token");
+          }
+        }
 
         DeviceRecord record;
         record.instance_id = instance_id;
@@ -302,16 +327,10 @@ void LicensingService::Register(const v1::RegisterRequest& request,
         json::array carried;
         if (old) {
           unit.mutated = true;
-          if (old->va == record.va) {
-            OUTPOST_ASSIGN_OR_RETURN(moved, book_.Rehost(old->instance_id, instance_id, udi));
-            OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved->removed));
-            carried = TagsJson(moved->added, false);
-          } else {
-            // Another VA: its licenses cannot follow; they return to the old VA's pool.
-            OUTPOST_ASSIGN_OR_RETURN(ConsumptionDelta released,
-                                     book_.Release(old->instance_id, now));
-            OUTPOST_RETURN_IF_ERROR(PersistDelta(db, released));
-          }
+          // Same VA (checked above): its licenses carry over to the new instance.
+          OUTPOST_ASSIGN_OR_RETURN(moved, book_.Rehost(old->instance_id, instance_id, udi));
+          OUTPOST_RETURN_IF_ERROR(PersistDelta(db, moved->removed));
+          carried = TagsJson(moved->added, false);
           OUTPOST_RETURN_IF_ERROR(DeleteDevice(db, old->instance_id));
           std::unique_lock identities(registry_mu_);
           registry_->Remove(old->instance_id);

@@ -90,12 +90,17 @@ class LicensingService {
   ~LicensingService();
 
   // --- Devices (asynchronous; the callback runs after the commit) ------------------------------
-  // POST /v1/devices/register. Errors: kInvalidArgument (UDI, hostname, key/CSR, CSR
-  // signature), kUnauthenticated (token: unknown, expired, revoked, used up),
-  // kAlreadyExists (the serial is registered in the VA under another product),
-  // kResourceExhausted (rate limit for `remote_address`), kUnavailable (storm: queue full).
+  // POST /v1/devices/register. A UDI that is registered already is registered again (its
+  // licenses carried over to the new instance) only when `proven_instance` — the instance the
+  // request's client certificate identifies (Identify) — is that device, or when an operator
+  // rehosted the instance to this UDI; and never into another VA. Errors: kInvalidArgument
+  // (UDI, hostname, key/CSR, CSR signature), kUnauthenticated (token: unknown, expired, revoked,
+  // used up), kAlreadyExists (the UDI is registered and not proven; the serial is registered in
+  // the VA under another product — neither names the other device), kFailedPrecondition (a
+  // proven device with a token of another VA), kResourceExhausted (rate limit for
+  // `remote_address`), kUnavailable (storm: queue full).
   void Register(const v1::RegisterRequest& request, const std::string& remote_address,
-                Callback<v1::RegisterResponse> done);
+                std::optional<std::string> proven_instance, Callback<v1::RegisterResponse> done);
   // Who is calling: the instance named by the certificate's CN, if it is registered and the
   // certificate is its current one. kUnauthenticated otherwise (a released or replaced
   // instance, or no certificate).

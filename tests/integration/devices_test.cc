@@ -563,11 +563,12 @@ TEST_F(DevicesTest, ConcurrentAuthorizationsNeverOversubscribeAnEnforcedPool) {
   EXPECT_EQ(holders, 10);
 }
 
-// 4. The same UDI registers again from a fresh state directory.
+// 4. The same device registers again in its own state directory (with its current ID
+// certificate as proof); from a fresh directory, without that proof, the UDI is refused.
 TEST_F(DevicesTest, ReRegistrationCarriesConsumptionOverAndRefusesTheOldIdentity) {
   ASSERT_NO_FATAL_FAILURE(
       StartSatellite({MakeEntitlement("ent-fw", kVa, kTag, 5, Enforcement::kReported)}));
-  const std::string token = CreateToken(kVa, 2);
+  const std::string token = CreateToken(kVa, 3);
   const auto old_dir = tmp_.path() / "old";
   auto old_device = client::DeviceClient::Register(
       RegisterOptionsFor(token, "PID", "SN-R", old_dir), DeviceOptions());
@@ -577,8 +578,22 @@ TEST_F(DevicesTest, ReRegistrationCarriesConsumptionOverAndRefusesTheOldIdentity
   ASSERT_EQ(held->tags(0).status(), "AUTHORIZED");
   EXPECT_EQ(Pool().in_use(), 3);
 
+  // Someone else with the label (a fresh key, no certificate): refused, nothing named.
+  auto intruder = client::DeviceClient::Register(
+      RegisterOptionsFor(token, "PID", "SN-R", tmp_.path() / "intruder"), DeviceOptions());
+  ASSERT_FALSE(intruder.ok());
+  EXPECT_EQ(intruder.status().code(), Errc::kAlreadyExists) << intruder.status().ToString();
+  EXPECT_EQ(intruder.status().message().find(old_device->registration().instance_id()),
+            std::string::npos)
+      << intruder.status().message();
+  EXPECT_EQ(Pool().in_use(), 3);
+  ASSERT_OK(old_device->Authorize({Use(kTag, 3)}));
+
+  // A copy of the old state, to try the old identity after the device moved on.
+  const auto old_copy = tmp_.path() / "old-copy";
+  std::filesystem::copy(old_dir, old_copy, std::filesystem::copy_options::recursive);
   auto new_device = client::DeviceClient::Register(
-      RegisterOptionsFor(token, "PID", "SN-R", tmp_.path() / "new"), DeviceOptions());
+      RegisterOptionsFor(token, "PID", "SN-R", old_dir), DeviceOptions());
   ASSERT_OK(new_device);
   const std::string old_id = old_device->registration().instance_id();
   const std::string new_id = new_device->registration().instance_id();
@@ -606,7 +621,7 @@ TEST_F(DevicesTest, ReRegistrationCarriesConsumptionOverAndRefusesTheOldIdentity
   auto old_status = old_device->GetStatus();
   ASSERT_FALSE(old_status.ok());
   EXPECT_EQ(old_status.status().code(), Errc::kUnauthenticated);
-  auto raw = DeviceHttp(old_dir);
+  auto raw = DeviceHttp(old_copy);
   auto self = raw->Send("GET", "/v1/devices/self");
   ASSERT_OK(self);
   EXPECT_EQ(self->status, 401);
@@ -623,30 +638,28 @@ TEST_F(DevicesTest, ReRegistrationCarriesConsumptionOverAndRefusesTheOldIdentity
   EXPECT_EQ(Pool().in_use(), 3);
 }
 
-// 4b. Registering the same UDI with a token of another VA: its licenses cannot follow, they
-// return to the old VA's pool.
-TEST_F(DevicesTest, ReRegistrationIntoAnotherVaReturnsTheLicenses) {
+// 4b. The same device with a token of another VA: refused — a device changes VA only when an
+// operator releases it (or moves licenses); its licenses stay where they are.
+TEST_F(DevicesTest, ReRegistrationIntoAnotherVaIsRefused) {
   ASSERT_NO_FATAL_FAILURE(
       StartSatellite({MakeEntitlement("ent-east", kVa, kTag, 5, Enforcement::kReported),
                       MakeEntitlement("ent-west", "west", kTag, 5, Enforcement::kReported)}));
+  const auto dir = tmp_.path() / "first";
   auto first = client::DeviceClient::Register(
-      RegisterOptionsFor(CreateToken(kVa, 1), "PID", "SN-M", tmp_.path() / "first"),
-      DeviceOptions());
+      RegisterOptionsFor(CreateToken(kVa, 1), "PID", "SN-M", dir), DeviceOptions());
   ASSERT_OK(first);
   ASSERT_OK(first->Authorize({Use(kTag, 2)}));
   EXPECT_EQ(Pool(kVa).in_use(), 2);
   auto second = client::DeviceClient::Register(
-      RegisterOptionsFor(CreateToken("west", 1), "PID", "SN-M", tmp_.path() / "second"),
-      DeviceOptions());
-  ASSERT_OK(second);
-  EXPECT_EQ(second->registration().va(), "west");
-  EXPECT_EQ(second->registration().replaced_instance_id(), first->registration().instance_id());
-  EXPECT_EQ(Pool(kVa).in_use(), 0);
-  EXPECT_EQ(Pool("west").in_use(), 0);
+      RegisterOptionsFor(CreateToken("west", 1), "PID", "SN-M", dir), DeviceOptions());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Errc::kFailedPrecondition) << second.status().ToString();
+  EXPECT_NE(second.status().message().find("registered in virtual account 'east'"),
+            std::string::npos)
+      << second.status().message();
+  EXPECT_EQ(Pool(kVa).in_use(), 2);
   ASSERT_EQ(Devices().devices_size(), 1);
-  auto status = second->GetStatus();
-  ASSERT_OK(status);
-  EXPECT_EQ(status->device.holdings_size(), 0);
+  EXPECT_OK(first->Authorize({Use(kTag, 2)}).status());
 }
 
 // 5. Bad input over raw HTTPS with JSON bodies: clear refusals that change nothing.

@@ -134,7 +134,7 @@ class Journey(RuleBasedStateMachine):
             for va in ("default", "lab"):
                 inspect.unwrap(Journey.create_token)(self, va, None)
             for i, serial in ((0, "S1"), (0, "S2"), (1, "S3")):
-                inspect.unwrap(Journey.register)(self, i, serial)
+                inspect.unwrap(Journey.register)(self, i, serial, False)
         except BaseException:
             self.site.close()
             raise
@@ -261,20 +261,27 @@ class Journey(RuleBasedStateMachine):
         t.revoked = True
 
     @precondition(lambda self: self.tokens and len(self.devices) < 24)
-    @rule(i=st.integers(0, 7), serial=st.sampled_from(SERIALS))
+    @rule(i=st.integers(0, 7), serial=st.sampled_from(SERIALS), own_dir=st.booleans())
     @step
-    def register(self, i, serial):
+    def register(self, i, serial, own_dir):
+        """A device registers; a UDI that is live registers again only from its own state
+        directory (its current ID certificate is the proof) and only into its own VA."""
         t = self.tokens[i % len(self.tokens)]
         udi = f"{PID}:{serial}"
         old = next((d for d in self.live() if d.udi == udi), None)
-        if old is not None and old.va != t.va:
-            return  # re-registering a UDI into another VA is not modelled
-        dev = self.site.new_device(PID, serial)
+        dev = old.handle if old is not None and own_dir else self.site.new_device(PID, serial)
         r = dev.register(self.site.sat, t.secret)
         used_up = t.max_uses is not None and t.uses >= t.max_uses
         if t.revoked or used_up:
             self.expect_refused(r, f"register with a {'revoked' if t.revoked else 'used-up'} "
                                    "token")
+            return
+        if old is not None and not own_dir:
+            self.expect_refused(r, f"register {udi}, which is live, from another state directory "
+                                   "(no proof of the device's key)")
+            return
+        if old is not None and old.va != t.va:
+            self.expect_refused(r, f"register {udi} (live in {old.va}) with a token of {t.va}")
             return
         self.expect_ok(r, "device register with an active token")
         t.uses += 1

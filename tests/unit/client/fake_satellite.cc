@@ -62,6 +62,11 @@ void FakeSatellite::ReleaseByOperator(const std::string& instance_id) {
   devices_.at(instance_id).registered = false;
 }
 
+std::string FakeSatellite::last_registration_proof() const {
+  std::lock_guard lock(mu_);
+  return last_registration_proof_;
+}
+
 int FakeSatellite::authorize_calls() const {
   std::lock_guard lock(mu_);
   return authorize_calls_;
@@ -95,6 +100,8 @@ void FakeSatellite::Register(http::Request& request, const http::Reply& reply) {
   if (!csr.ok()) return reply(http::ErrorResponse(request, csr.status()));
 
   std::lock_guard lock(mu_);
+  last_registration_proof_ =
+      request.client_certificate ? request.client_certificate->subject_common_name() : "";
   const std::string udi = in.pid() + ":" + in.serial();
   std::string replaced;
   for (auto& [id, device] : devices_) {

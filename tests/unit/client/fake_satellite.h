@@ -45,6 +45,8 @@ class FakeSatellite {
   // What an operator's `outpost devices release INSTANCE_ID` does.
   void ReleaseByOperator(const std::string& instance_id);
   int authorize_calls() const;
+  // The instance named by the client certificate of the last registration ("" without one).
+  std::string last_registration_proof() const;
 
   void Shutdown();
 
@@ -71,6 +73,7 @@ class FakeSatellite {
   std::map<std::string, Device> devices_;  // by instance id
   int next_instance_ = 1;
   int authorize_calls_ = 0;
+  std::string last_registration_proof_;
   Misbehaviour misbehaviour_ = Misbehaviour::kNone;
 };
 

@@ -115,10 +115,14 @@ class LicensingServiceTest : public auth::testing::AuthStoreTest {
     return r;
   }
 
+  // `proven`: the instance the request's client certificate identifies (a device registering
+  // again with its current certificate).
   Result<v1::RegisterResponse> Register(const v1::RegisterRequest& request,
-                                        const std::string& address = "192.0.2.1") {
-    return Wait<v1::RegisterResponse>(
-        [&](auto done) { service_->Register(request, address, std::move(done)); });
+                                        const std::string& address = "192.0.2.1",
+                                        std::optional<std::string> proven = std::nullopt) {
+    return Wait<v1::RegisterResponse>([&](auto done) {
+      service_->Register(request, address, std::move(proven), std::move(done));
+    });
   }
 
   void RegisterOrDie(TestDevice& d, const std::string& token) {
@@ -335,7 +339,10 @@ TEST_F(LicensingServiceTest, ReRegistrationReplacesInstanceAndCarriesConsumption
   const DeviceIdentity old = d.Identity();
 
   TestDevice again = MakeDevice("SN1");
-  RegisterOrDie(again, NewToken());
+  // The device proves its current registration (its certificate came with the request).
+  auto r = Register(RegisterRequestFor(again, NewToken()), "192.0.2.1", old.instance_id);
+  ASSERT_OK(r);
+  again.registration = *r;
   EXPECT_EQ(again.registration.replaced_instance_id(), old.instance_id);
   EXPECT_NE(again.registration.instance_id(), old.instance_id);
   EXPECT_EQ(InUse("east", "fw"), 2);
@@ -349,6 +356,45 @@ TEST_F(LicensingServiceTest, ReRegistrationReplacesInstanceAndCarriesConsumption
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows.back().action, "device.reregister");
   EXPECT_NE(rows.back().details.find(old.instance_id), std::string::npos);
+}
+
+// Reading a device's label is not enough to evict it (issue 14): without proof of the current
+// key, or with a token of another VA, a registered UDI is refused and nothing changes; the
+// refusal names nothing of the registered device.
+TEST_F(LicensingServiceTest, RegisteredUdiIsTakenOverOnlyWithProofAndInItsOwnVa) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 2}}));
+  TestDevice other = MakeDevice("SN2");
+  RegisterOrDie(other, NewToken());
+  const std::string east = NewToken(), west = NewToken("west");
+  const std::string before = DbState();
+
+  TestDevice intruder = MakeDevice("SN1");
+  auto refused = Register(RegisterRequestFor(intruder, east));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Errc::kAlreadyExists);
+  EXPECT_EQ(refused.status().message().find(d.registration.instance_id()), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("outpost devices release"), std::string::npos);
+  // A certificate of another device proves nothing about this one.
+  EXPECT_EQ(
+      Register(RegisterRequestFor(intruder, east), "192.0.2.1", other.registration.instance_id())
+          .status()
+          .code(),
+      Errc::kAlreadyExists);
+  // The device itself, with a token of another VA: refused, its licenses stay where they are.
+  auto moved =
+      Register(RegisterRequestFor(intruder, west), "192.0.2.1", d.registration.instance_id());
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(moved.status().message().find("registered in virtual account 'east'"),
+            std::string::npos)
+      << moved.status().message();
+  EXPECT_EQ(DbState(), before);  // no instance, consumption, token use or audit record changed
+  EXPECT_OK(service_->Identify(d.Certificate()).status());
+  EXPECT_EQ(InUse("east", "fw"), 2);
 }
 
 TEST_F(LicensingServiceTest, BadRegistrationsChangeNothing) {
@@ -419,7 +465,7 @@ TEST_F(LicensingServiceTest, BadRegistrationsChangeNothing) {
        },
        Errc::kInvalidArgument, "CSR"},
       {"duplicate serial under another product", [](auto& r) { r.set_serial("SN1"); },
-       Errc::kAlreadyExists, "PID-A"},
+       Errc::kAlreadyExists, "under another product id"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
