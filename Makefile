@@ -63,6 +63,17 @@ journeys: configure
 	  PYTHONDONTWRITEBYTECODE=1 $(JOURNEY_PYTHON) -m pytest -p no:cacheprovider -q -s -rA \
 	  tests/journeys/test_model.py
 
+# libFuzzer targets (tests/fuzz, docs/reliability.md "Fuzzing"): builds the clang-16 fuzz preset in
+# build/fuzz, then runs each target for FUZZ_SECONDS (default 60) from a scratch copy of its seed
+# corpus. `make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=fuzz_config` for one target, longer.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+.PHONY: fuzz
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzz.sh $(FUZZ_TARGETS)
+
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 

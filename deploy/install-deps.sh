@@ -25,6 +25,8 @@ PACKAGES="
   python3
   python3-pytest
   python3-hypothesis
+  clang-16
+  libclang-rt-16-dev
 "
 
 missing=""

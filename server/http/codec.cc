@@ -37,6 +37,45 @@ Response Serialize(WireFormat format, const google::protobuf::Message& message, 
   return response;
 }
 
+// The length of the well-formed UTF-8 sequence (RFC 3629) at the start of `s`, or 0.
+size_t Utf8SequenceLength(std::string_view s) {
+  const auto byte = [&s](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return i < s.size() && byte(i) >= lo && byte(i) <= hi;
+  };
+  const unsigned char b = byte(0);
+  if (b < 0x80) return 1;
+  if (b >= 0xC2 && b <= 0xDF) return cont(1) ? 2 : 0;
+  if (b >= 0xE0 && b <= 0xEF) {
+    const unsigned char lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (b >= 0xF0 && b <= 0xF4) {
+    const unsigned char lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// Error messages quote what the client sent (protobuf's JSON parser quotes the body), which need
+// not be UTF-8; a protobuf string field must be, or the client cannot parse the answer. Each
+// byte that is not part of a well-formed sequence becomes U+FFFD.
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const size_t n = Utf8SequenceLength(text);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      text.remove_prefix(1);
+    } else {
+      out.append(text.substr(0, n));
+      text.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<WireFormat> RequestFormat(const Request& request) {
@@ -82,7 +121,7 @@ Response Encode(WireFormat format, const google::protobuf::Message& message, int
 Response ErrorResponse(WireFormat format, const Status& status) {
   v1::ErrorResponse body;
   body.mutable_error()->set_reason(std::string(status.reason()));
-  body.mutable_error()->set_message(status.message());
+  body.mutable_error()->set_message(ValidUtf8(status.message()));
   return Serialize(format, body, HttpStatusFor(status.code()));
 }
 

@@ -93,6 +93,33 @@ TEST(CodecTest, ErrorBodyCarriesReasonAndMessage) {
   EXPECT_EQ(parsed.error().reason(), "not_found");
 }
 
+// Found by fuzz_http_router (tests/fuzz/regressions/fuzz_http_router/invalid-utf8-in-json-error):
+// protobuf's JSON parser quotes the body in its error, so a JSON body that is not UTF-8 gave an
+// error answer whose protobuf form the client could not parse.
+TEST(CodecTest, ErrorAnswersAreUtf8WhenTheBodyWasNot) {
+  v1::HealthResponse msg;
+  Request req =
+      WithBody("application/json", "{\"status\":\"adm\x91\x9a\":", "application/x-protobuf");
+  Status s = DecodeBody(req, &msg);
+  ASSERT_FALSE(s.ok());
+  Response r = ErrorResponse(req, s);
+  EXPECT_EQ(r.content_type, "application/x-protobuf");
+  v1::ErrorResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(r.body));
+  EXPECT_EQ(parsed.error().reason(), "invalid_argument");
+
+  // Ill-formed bytes become U+FFFD; well-formed multi-byte characters are kept.
+  Response p = ErrorResponse(WireFormat::kProtobuf,
+                             InvalidArgument("caf\xc3\xa9 \xff\xc3 \xed\xa0\x80 \xf0\x9f\x98\x80"));
+  ASSERT_TRUE(parsed.ParseFromString(p.body));
+  EXPECT_EQ(parsed.error().message(),
+            "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+            "\xf0\x9f\x98\x80");
+  Response j = ErrorResponse(WireFormat::kJson, InvalidArgument("bad \xff byte"));
+  ASSERT_TRUE(FromJson(j.body, &parsed).ok()) << j.body;
+  EXPECT_EQ(parsed.error().message(), "bad \xef\xbf\xbd byte");
+}
+
 TEST(CodecTest, JsonPrintsDefaultsWithProtoFieldNames) {
   v1::HealthResponse msg;
   msg.set_version("1.0");
