@@ -24,6 +24,9 @@ class RateLimiter {
 
   // Takes one token for `key`: nullopt when allowed, else the whole seconds to wait (>= 1).
   std::optional<int> Take(const std::string& key);
+  // As Take, without taking: whether `key` would be refused now. For limits counted on failures
+  // only, checked before the work that might fail.
+  std::optional<int> Check(const std::string& key);
 
   int per_minute() const { return per_minute_; }
 
@@ -32,6 +35,8 @@ class RateLimiter {
     double tokens = 0;
     TimePoint last;
   };
+  // The refilled bucket of `key` (created full), mu_ held.
+  Bucket& Refill(const std::string& key, TimePoint now);
   const Clock& clock_;
   const int per_minute_;
   const size_t max_keys_;

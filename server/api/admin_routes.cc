@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "common/text.h"
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/common.pb.h"
@@ -531,7 +532,7 @@ void AddAdminRoutes(http::Router& router, AdminContext context) {
                   Busy(req,
                        ResourceExhausted("too many logins from " + req.remote_address + " (limit " +
                                          std::to_string(c.login_limiter->per_minute()) +
-                                         " per minute); retry in " + std::to_string(*wait) + " s"),
+                                         " per minute); retry in " + DurationText(*wait)),
                        *wait));
             }
           }

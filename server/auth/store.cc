@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/log/logging.h"
+#include "common/text.h"
 #include "server/auth/secrets.h"
 #include "server/auth/store_util.h"
 #include "server/auth/text.h"
@@ -124,7 +125,8 @@ AuthStore::AuthStore(sqlite::Writer& writer, sqlite::ReaderPool& readers, const 
       readers_(readers),
       clock_(clock),
       policy_(std::move(policy)),
-      hasher_(policy_.scrypt) {}
+      hasher_(policy_.scrypt),
+      key_failures_(clock, policy_.failed_api_keys_per_minute) {}
 
 // ---------------------------------------------------------------------------------------------
 // Users
@@ -393,11 +395,41 @@ Result<Principal> AuthStore::AuthenticateApiKey(std::string_view key,
   const Status rejected = Unauthenticated(
       "invalid API key; check that it was copied whole and has not been revoked, or create a "
       "new one with `outpost apikey create`");
+  const std::string address(remote_address);
+  // An address that keeps failing is refused before any lookup, and only the first refusal of a
+  // run is audited: guessing costs neither database reads nor an audit record per try.
+  if (const std::optional<int> wait = key_failures_.Check(address)) {
+    int64_t suppressed = 0;
+    {
+      std::lock_guard lock(suppressed_mu_);
+      suppressed = suppressed_[address]++;
+    }
+    if (suppressed == 0) {
+      AuditFailureAsync("apikey", "auth.failure",
+                        internal::Details({{"method", "apikey"},
+                                           {"reason", "rate limited"},
+                                           {"remote_address", remote_address}}));
+    }
+    return ResourceExhausted("too many failed API keys from " + address + " (limit " +
+                             std::to_string(policy_.failed_api_keys_per_minute) +
+                             " per minute); retry in " + DurationText(*wait));
+  }
   auto fail = [&](std::string object, std::string_view reason) {
-    AuditFailureAsync(
-        std::move(object), "auth.failure",
-        internal::Details(
-            {{"method", "apikey"}, {"reason", reason}, {"remote_address", remote_address}}));
+    (void)key_failures_.Take(address);
+    int64_t suppressed = 0;
+    {
+      std::lock_guard lock(suppressed_mu_);
+      if (auto it = suppressed_.find(address); it != suppressed_.end()) {
+        suppressed = it->second;
+        suppressed_.erase(it);
+      }
+    }
+    // Refusals of this address while it was limited are counted here: the first of them was
+    // recorded ("rate limited"), the others only in this number.
+    boost::json::object details{
+        {"method", "apikey"}, {"reason", reason}, {"remote_address", remote_address}};
+    if (suppressed > 1) details["refused_unrecorded"] = suppressed - 1;
+    AuditFailureAsync(std::move(object), "auth.failure", internal::Details(details));
     return rejected;
   };
   Result<ApiKeyParts> parts = ParseApiKey(key);

@@ -8,9 +8,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/rate_limiter.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
 #include "common/status.h"
@@ -31,6 +33,10 @@ struct AuthPolicy {
   std::chrono::seconds lockout_max = std::chrono::hours(1);
   // API keys' last_used_at and sessions' last_seen_at are written at most this often.
   std::chrono::seconds touch_interval = std::chrono::minutes(1);
+  // Failed API keys accepted per client address per minute; beyond, the address is refused
+  // (429) without a lookup, and its further failures are counted into the next audit record
+  // instead of one record each.
+  int failed_api_keys_per_minute = 30;
   ScryptParams scrypt;  // tests lower log2_n
 };
 
@@ -184,6 +190,10 @@ class AuthStore {
   const Clock& clock_;
   const AuthPolicy policy_;
   const PasswordHasher hasher_;
+  RateLimiter key_failures_;  // per client address
+  std::mutex suppressed_mu_;
+  // Failed API keys refused without an audit record since the last record, per address.
+  std::unordered_map<std::string, int64_t> suppressed_;  // guarded by suppressed_mu_
   KeyedMutex login_locks_;
   std::once_flag dummy_hash_once_;
   std::string dummy_hash_;  // written once under dummy_hash_once_

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/text.h"
+
 namespace outpost::server::auth {
 
 std::optional<size_t> Utf8Length(std::string_view text) {
@@ -49,13 +51,6 @@ bool HasControlCharacter(std::string_view text) {
   return false;
 }
 
-std::string WaitText(int64_t seconds) {
-  const auto unit = [](int64_t n, std::string_view name) {
-    return std::to_string(n) + " " + std::string(name) + (n == 1 ? "" : "s");
-  };
-  if (seconds > 0 && seconds % 3600 == 0) return unit(seconds / 3600, "hour");
-  if (seconds > 0 && seconds % 60 == 0) return unit(seconds / 60, "minute");
-  return unit(seconds, "second");
-}
+std::string WaitText(int64_t seconds) { return DurationText(seconds); }
 
 }  // namespace outpost::server::auth

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/text.h"
 
 namespace outpost::cli {
 
@@ -35,14 +36,7 @@ void PrintJsonText(std::string_view json);
 // recolour the screen when a user name or description holds them) are shown as \xNN.
 std::string Printable(std::string_view text);
 
-// "1 device", "2 devices", "0 devices": `count` and the noun, plural unless count is 1 or -1.
-// `plural` defaults to `noun` + "s" (pass it for "entry" / "entries").
-std::string Plural(int64_t count, std::string_view noun, std::string_view plural = "");
-
-// A duration for people, printed one way by every command: in the largest of days, hours,
-// minutes and seconds that divides it exactly, e.g. "30 days", "1 hour", "90 minutes",
-// "45 seconds" (so "36 hours", not "1.5 days"). 0 is "0 seconds"; negative values get a "-".
-std::string DurationText(int64_t seconds);
+// Plural() and DurationText() are in common/text.h.
 
 // `text`, or `fallback` when it is empty (e.g. "never" for a time that has not happened).
 std::string OrDefault(std::string_view text, std::string_view fallback);

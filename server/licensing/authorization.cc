@@ -1,10 +1,12 @@
 #include "server/licensing/authorization.h"
 
+#include "common/text.h"
+
 namespace outpost::server::licensing {
 namespace {
 
 std::string Seconds(Duration d) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
+  return DurationText(std::chrono::duration_cast<std::chrono::seconds>(d).count());
 }
 
 }  // namespace

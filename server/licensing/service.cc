@@ -8,6 +8,7 @@
 
 #include "common/crypto/merkle.h"
 #include "common/ids.h"
+#include "common/text.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/utf8.h"
 #include "spdlog/spdlog.h"
@@ -210,7 +211,7 @@ Status LicensingService::CheckRateLimit(const std::string& remote_address) {
   if (!wait) return Status::Ok();
   return ResourceExhausted("too many registrations from " + remote_address + " (limit " +
                            std::to_string(registrations_.per_minute()) + " per minute); retry in " +
-                           std::to_string(*wait) + " s");
+                           DurationText(*wait));
 }
 
 void LicensingService::Register(const v1::RegisterRequest& request,

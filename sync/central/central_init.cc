@@ -10,6 +10,7 @@
 #include "common/crypto/encoding.h"
 #include "common/crypto/secure_file.h"
 #include "common/ids.h"
+#include "common/text.h"
 #include "sync/central/central.h"
 #include "sync/central/central_internal.h"
 #include "sync/central/schema.h"
@@ -95,8 +96,8 @@ Result<v1::CentralInitReport> InitCentral(const InitCentralOptions& options, con
   const int64_t validity_s =
       std::chrono::duration_cast<std::chrono::seconds>(options.response_validity).count();
   if (validity_s < 3600 || validity_s > 366 * 86'400) {
-    return InvalidArgument("the response validity must be between 1h and 366d, not " +
-                           std::to_string(validity_s) + " s");
+    return InvalidArgument("the response validity must be between 1 hour and 366 days, not " +
+                           DurationText(validity_s));
   }
   for (int64_t v :
        {options.policy.authorization_validity_s(), options.policy.authorization_renewal_s(),

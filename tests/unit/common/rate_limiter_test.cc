@@ -21,6 +21,15 @@ TEST(RateLimiterTest, BurstUpToTheRateThenWaitForRefill) {
   EXPECT_TRUE(limiter.Take("10.0.0.1").has_value());
 }
 
+TEST(RateLimiterTest, CheckTakesNothing) {
+  testing::FakeClock clock{FromUnixSeconds(1'800'000'000)};
+  RateLimiter limiter(clock, 1);
+  EXPECT_EQ(limiter.Check("a"), std::nullopt);
+  EXPECT_EQ(limiter.Check("a"), std::nullopt);
+  EXPECT_EQ(limiter.Take("a"), std::nullopt);
+  EXPECT_EQ(limiter.Check("a"), 60);
+}
+
 TEST(RateLimiterTest, ForgetsOnlyRefilledBucketsWhenFull) {
   testing::FakeClock clock{FromUnixSeconds(1'800'000'000)};
   RateLimiter limiter(clock, 1, /*max_keys=*/2);

@@ -311,6 +311,44 @@ TEST_F(ApiKeyTest, BadKeysAreUnauthenticatedWithOneMessageAndAuditedWithTheReaso
   EXPECT_OK(store_->AuthenticateApiKey(created->key));
 }
 
+// Guessing API keys (issue 14): beyond the per-address limit an address is refused without a
+// lookup, and a run of refusals costs one audit record plus a count, not one record each.
+TEST_F(ApiKeyTest, FailedKeysAreLimitedPerAddressAndAggregatedInTheAudit) {
+  AuthPolicy policy = testing::FastPolicy();
+  policy.failed_api_keys_per_minute = 3;
+  store_ = std::make_unique<AuthStore>(*writer_, *readers_, clock_, policy);
+  CreateStandardUsers();
+  auto good = store_->CreateApiKey("oscar", "", Oscar());
+  ASSERT_OK(good);
+  auto unknown = NewApiKey();
+  ASSERT_OK(unknown);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(store_->AuthenticateApiKey(unknown->key, "192.0.2.9").status().code(),
+              Errc::kUnauthenticated);
+  }
+  for (int i = 0; i < 10; ++i) {
+    auto limited = store_->AuthenticateApiKey(unknown->key, "192.0.2.9");
+    EXPECT_EQ(limited.status().code(), Errc::kResourceExhausted);
+    EXPECT_TRUE(Contains(limited.status().message(), "too many failed API keys from 192.0.2.9"))
+        << limited.status().message();
+  }
+  // Even a good key from that address waits; another address is not affected.
+  EXPECT_EQ(store_->AuthenticateApiKey(good->key, "192.0.2.9").status().code(),
+            Errc::kResourceExhausted);
+  EXPECT_OK(store_->AuthenticateApiKey(good->key, "192.0.2.10"));
+  std::vector<AuditRow> failures = AuditRowsWithAction("auth.failure");
+  ASSERT_EQ(failures.size(), 4u) << "3 failures and one record of the limit";
+  EXPECT_TRUE(Contains(failures[3].details, R"("reason":"rate limited")")) << failures[3].details;
+
+  clock_.Advance(std::chrono::seconds(20));  // one failure's worth refilled
+  EXPECT_EQ(store_->AuthenticateApiKey(unknown->key, "192.0.2.9").status().code(),
+            Errc::kUnauthenticated);
+  failures = AuditRowsWithAction("auth.failure");
+  ASSERT_EQ(failures.size(), 5u);
+  // 11 refused while limited: the first was recorded, the other 10 are counted here.
+  EXPECT_TRUE(Contains(failures[4].details, R"("refused_unrecorded":10)")) << failures[4].details;
+}
+
 TEST_F(ApiKeyTest, TheSecretIsStoredOnlyAsAHash) {
   CreateStandardUsers();
   auto created = store_->CreateApiKey("root", "backup job", Root());

@@ -82,7 +82,7 @@ TEST(PolicyTest, InconsistentPoliciesAreRefused) {
   ExpectInvalid(renewal_too_late.Validate(), "shorter than the validity");
   AuthorizationPolicy short_lease;
   short_lease.floating_lease = std::chrono::seconds(59);
-  ExpectInvalid(short_lease.Validate(), "at least 60 s");
+  ExpectInvalid(short_lease.Validate(), "at least 1 minute");
 }
 
 TEST(NameTest, EnforcementNames) {
