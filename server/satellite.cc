@@ -297,6 +297,11 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
       "1 while the last sync response's valid_until has passed (SYNC_OVERDUE).", "gauge",
       [raw] { return raw->sync->overdue() ? 1.0 : 0.0; });
   raw->metrics->AddCallback(
+      "outpost_alarm_audit_witness",
+      "1 while central holds an audit head the local chain no longer contains (the end of the "
+      "audit trail was cut off or rewritten).",
+      "gauge", [raw] { return raw->sync->audit_alarm() ? 1.0 : 0.0; });
+  raw->metrics->AddCallback(
       "outpost_sync_online_failures_total", "Online sync attempts that failed.", "counter",
       [raw] { return static_cast<double>(raw->sync->online_failures_total()); });
   api::AdminContext admin;

@@ -70,6 +70,9 @@ int RunExport(const GlobalFlags& g, const SyncFlags& f) {
 // Central's verdict on each move and conversion a response answered, one line each, so that an
 // operator sees why something was rejected without another command.
 void PrintVerdicts(const v1::SyncImportResult& result) {
+  if (!result.audit_alarm().empty()) {
+    std::cout << "ALARM AUDIT_TRUNCATED: " << Printable(result.audit_alarm()) << "\n";
+  }
   for (const auto& m : result.move_results()) {
     const bool applied = m.status() == v1::MoveResult::STATUS_APPLIED;
     std::cout << "  move " << Printable(m.move_id()) << ": " << (applied ? "applied" : "REJECTED")
@@ -172,6 +175,8 @@ int RunStatus(const GlobalFlags& g, const SyncFlags& f) {
                                 st.last_import_at_text()},
       {"valid until", OrDefault(st.valid_until_text(), "-")},
       {"alarm", st.sync_overdue() ? "SYNC_OVERDUE: the last response expired; sync now" : "none"},
+      {"audit witness",
+       st.audit_alarm().empty() ? "no alarm" : "AUDIT_TRUNCATED: " + st.audit_alarm()},
       {"entitlements", std::to_string(st.entitlements())},
       {"waiting for central", Plural(st.pending_usage_reports(), "usage report") + ", " +
                                   Plural(st.pending_moves(), "move") + ", " +

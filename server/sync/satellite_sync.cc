@@ -12,6 +12,7 @@
 #include "common/thread_boundary.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/checkpoint.h"
+#include "server/audit/evidence.h"
 #include "server/licensing/store.h"
 #include "spdlog/spdlog.h"
 #include "sync/bundle/armor.h"
@@ -112,6 +113,7 @@ struct SatelliteSync::State {
   int64_t usage_reported_until = 0;
   int64_t last_failed_import_at = 0;
   std::string last_failed_import_error;
+  std::string audit_alarm;
 };
 
 SatelliteSync::SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
@@ -136,6 +138,12 @@ Status SatelliteSync::ApplyStoredPolicy() {
         auto vas, lease->Query("SELECT value FROM satellite_meta WHERE key = 'virtual_accounts'"));
     OUTPOST_ASSIGN_OR_RETURN(bool row, vas->Step());
     if (row) licensing_.SetCentralVirtualAccounts(SplitLines(vas->ColumnText(0)));
+  }
+  {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto alarm, lease->Query("SELECT value FROM satellite_meta WHERE key = 'audit_alarm'"));
+    OUTPOST_ASSIGN_OR_RETURN(bool row, alarm->Step());
+    audit_alarm_ = row && !alarm->ColumnText(0).empty();
   }
   OUTPOST_ASSIGN_OR_RETURN(
       auto stmt, lease->Query("SELECT value FROM satellite_meta WHERE key = 'central_policy'"));
@@ -174,6 +182,7 @@ Result<SatelliteSync::State> SatelliteSync::LoadState() const {
   s.key_bound = meta["sync_key_bound"] == "1";
   OUTPOST_ASSIGN_OR_RETURN(s.last_failed_import_at, MetaInt(meta, "sync_last_failed_import_at"));
   s.last_failed_import_error = meta["sync_last_failed_import_error"];
+  s.audit_alarm = meta["audit_alarm"];
   OUTPOST_ASSIGN_OR_RETURN(s.last_export_at, MetaInt(meta, "sync_last_export_at"));
   OUTPOST_ASSIGN_OR_RETURN(s.last_import_at, MetaInt(meta, "sync_last_import_at"));
   OUTPOST_ASSIGN_OR_RETURN(s.usage_reported_until, MetaInt(meta, "usage_reported_until"));
@@ -488,6 +497,38 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
     if (rotated) {
       OUTPOST_RETURN_IF_ERROR(SetMeta(db, "central_public_key", rotated->ToPem()));
     }
+    // Central is a witness of the audit chain: the highest head it ever received must still be
+    // in the local chain. Deleting the end of the log and its checkpoints passes a local
+    // `audit verify`, but not this.
+    if (response.has_highest_audit_head()) {
+      v1::CentralAuditHeadList heads;
+      heads.set_satellite_id(satellite_id_);
+      *heads.add_heads() = response.highest_audit_head();
+      heads.mutable_heads(0)->set_satellite_id(satellite_id_);
+      OUTPOST_ASSIGN_OR_RETURN(v1::AuditCompareHeadsResponse compared,
+                               audit::CompareHeads(db, heads, signing_key_.public_key()));
+      std::string alarm;
+      if (!compared.ok()) {
+        const v1::AuditHeadComparison& c = compared.heads(0);
+        alarm = "central holds audit head seq " + std::to_string(c.seq()) + " (sent with request " +
+                std::to_string(c.request_sequence()) + "), which this chain " +
+                (c.result() == "missing" ? "no longer contains (it ends at seq " +
+                                               std::to_string(compared.local_last_seq()) + ")"
+                                         : "does not match (" + c.result() + ")") +
+                ": the end of the audit trail was cut off or rewritten; see docs/security.md";
+        OUTPOST_RETURN_IF_ERROR(Audit(db, actor, "audit.witness.mismatch", "audit",
+                                      {{"seq", c.seq()},
+                                       {"central_hash", c.central_hash()},
+                                       {"local_hash", c.local_hash()},
+                                       {"result", c.result()},
+                                       {"local_last_seq", compared.local_last_seq()}},
+                                      licensing_.AuditTime()));
+      }
+      // Sticky: a chain grown again past the cut would match later heads, so a mismatch once
+      // seen stays raised (the evidence is in the audit record above).
+      if (!alarm.empty()) OUTPOST_RETURN_IF_ERROR(SetMeta(db, "audit_alarm", alarm));
+      result.set_audit_alarm(alarm.empty() ? st.audit_alarm : alarm);
+    }
     for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
              {"sync_last_response_number", std::to_string(response.response_number())},
              {"sync_last_response_sha256", sha},
@@ -526,6 +567,7 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
   }
   licensing_.SetPolicy(policy);
   licensing_.SetCentralVirtualAccounts(std::move(vas));
+  if (!result.audit_alarm().empty()) audit_alarm_ = true;
   if (!st.key_bound) {
     // Central has bound this satellite's key: the one-time secret has done its job and is no
     // longer kept on disk.
@@ -690,6 +732,7 @@ v1::SyncStatus SatelliteSync::GetStatus() const {
     out.set_last_failed_import_at(st->last_failed_import_at);
     out.set_last_failed_import_at_text(Text(st->last_failed_import_at));
     out.set_last_failed_import_error(st->last_failed_import_error);
+    out.set_audit_alarm(st->audit_alarm);
   } else {
     out.set_last_error(st.status().ToString());
   }

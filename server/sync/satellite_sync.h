@@ -83,6 +83,9 @@ class SatelliteSync {
   // Raises SYNC_OVERDUE (log and audit, once per episode) when the last response expired.
   void CheckOverdue();
   bool overdue() const { return overdue_.load(); }
+  // The audit-chain alarm (SyncStatus.audit_alarm is set): central holds a head the local chain
+  // no longer contains.
+  bool audit_alarm() const { return audit_alarm_.load(); }
   uint64_t online_failures_total() const { return online_failures_total_.load(); }
 
   // Online mode: a thread that syncs every interval (with jitter), backing off exponentially
@@ -117,6 +120,7 @@ class SatelliteSync {
   TimePoint next_attempt_at_;         // guarded by online_mu_
   std::thread online_thread_;
   std::atomic<bool> overdue_{false};
+  std::atomic<bool> audit_alarm_{false};
   std::atomic<uint64_t> online_failures_total_{0};
 };
 

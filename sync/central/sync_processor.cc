@@ -414,6 +414,30 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const sync::SignedB
         result->message(), result->entitlement_ids_size() > 0 ? result->entitlement_ids(0) : "",
         request.sequence(), now));
   }
+  // The highest head this satellite sent with an earlier request: its chain must still contain
+  // it. (Not this request's own head, which the satellite just signed from whatever chain it has
+  // now: a chain cut off and grown again past the old head would match itself.)
+  {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto stmt, db.Query("SELECT request_sequence, received_at, seq, hash, time_ms, key_id, "
+                            "signature FROM audit_heads WHERE satellite_id = ? "
+                            "ORDER BY seq DESC, request_sequence DESC LIMIT 1",
+                            satellite_id));
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (row) {
+      v1::CentralAuditHead* highest = response.mutable_highest_audit_head();
+      highest->set_satellite_id(satellite_id);
+      highest->set_request_sequence(stmt->ColumnInt64(0));
+      highest->set_received_at(stmt->ColumnInt64(1));
+      v1::AuditCheckpoint* head = highest->mutable_head();
+      head->set_seq(stmt->ColumnInt64(2));
+      head->set_hash(stmt->ColumnText(3));
+      head->set_time_ms(stmt->ColumnInt64(4));
+      head->set_key_id(stmt->ColumnText(5));
+      head->set_signature(stmt->ColumnBlob(6));
+    }
+  }
+
   if (request.has_audit_head()) {
     const v1::AuditCheckpoint& head = request.audit_head();
     OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(

@@ -20,6 +20,7 @@
 
 #include "common/config/config_file.h"
 #include "common/sqlite/connection.h"
+#include "outpost/v1/audit.pb.h"
 #include "outpost/v1/bundle.pb.h"
 #include "outpost/v1/common.pb.h"
 #include "outpost/v1/licensing.pb.h"
@@ -898,6 +899,53 @@ TEST_F(SyncE2eTest, MovesAndConversionsShowCentralsVerdicts) {
   EXPECT_NE(moves.moves(0).message().find("moved 2"), std::string::npos)
       << moves.moves(0).message();
   EXPECT_NE(moves.moves(0).answered_at(), 0);
+}
+
+// Central is a witness of the audit chain (issue 14, finding 1): deleting the end of the log
+// and its checkpoints passes a local `audit verify`, but the next sync finds that central holds a
+// head the chain no longer has, raises a sticky alarm and records the evidence.
+TEST_F(SyncE2eTest, CutOffAuditTrailIsCaughtByCentralsHeads) {
+  StartCentral({});
+  a_ = StartSatellite("sat-a");
+  ASSERT_TRUE(a_);
+  RoundTrip(*a_);
+  for (int i = 0; i < 5; ++i) {
+    v1::CreateTokenRequest token;
+    token.set_va("default");
+    v1::CreateTokenResponse created;
+    ASSERT_OK(a_->client->Call("POST", "/v1/admin/tokens", token, &created, a_->Auth()));
+  }
+  v1::SyncImportResult second = a_->ImportOk(Process(a_->Export()));
+  EXPECT_EQ(second.audit_alarm(), "");  // central's earlier head is in the chain
+  EXPECT_EQ(a_->Status().audit_alarm(), "");
+  const auto head = a_->Get<v1::AuditHead>("/v1/admin/audit/head");
+  ASSERT_GT(head.seq(), 8);
+
+  // Someone with file access cuts the last records and their checkpoints.
+  {
+    auto db = sqlite::Connection::Open(DataDir(a_->dir).database(), {});
+    ASSERT_OK(db);
+    const int64_t cut = head.seq() - 6;
+    ASSERT_OK(db->ExecPrepared("DELETE FROM audit_checkpoints WHERE seq > ?", cut).status());
+    ASSERT_OK(db->ExecPrepared("DELETE FROM audit_log WHERE seq > ?", cut).status());
+  }
+  v1::AuditVerifyResponse local;
+  ASSERT_OK(a_->client->Call("POST", "/v1/admin/audit/verify", v1::Empty(), &local, a_->Auth()));
+  EXPECT_TRUE(local.ok()) << "local verification alone cannot see a clean cut";
+
+  v1::SyncImportResult third = a_->ImportOk(Process(a_->Export()));
+  EXPECT_NE(third.audit_alarm().find("central holds audit head seq"), std::string::npos)
+      << third.audit_alarm();
+  EXPECT_EQ(a_->Status().audit_alarm(), third.audit_alarm());
+  EXPECT_EQ(a_->Metric("outpost_alarm_audit_witness"), 1.0);
+  EXPECT_EQ(a_->Audit("audit.witness.mismatch").size(), 1u);
+  // The alarm stays raised on later syncs (the chain regrows from the cut, and once it has
+  // passed the old head, later heads would match it: the alarm is sticky).
+  for (int i = 0; i < 3; ++i) {
+    a_->ImportOk(Process(a_->Export()));
+    EXPECT_NE(a_->Status().audit_alarm(), "");
+  }
+  EXPECT_EQ(a_->Metric("outpost_alarm_audit_witness"), 1.0);
 }
 
 }  // namespace
