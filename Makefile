@@ -5,7 +5,7 @@ OUTPOST := $(BUILD_DIR)/server/outpost
 DATA_DIR ?= var/satellite
 JOBS ?= 2
 
-.PHONY: all deps configure build test test-asan run clean format bench bench-smoke
+.PHONY: all deps configure build test test-asan test-tsan run clean format bench bench-smoke
 
 all: build
 
@@ -23,6 +23,10 @@ test: build
 
 test-asan:
 	$(MAKE) test PRESET=asan
+
+# The whole suite under the thread sanitizer (~2x the release build's time; docs/reliability.md).
+test-tsan:
+	$(MAKE) test PRESET=tsan
 
 # Initialises ./var/satellite on first start, then serves on https://127.0.0.1:8443.
 run: build
