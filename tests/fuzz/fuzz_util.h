@@ -4,6 +4,8 @@
 // reached, and pass or fail deterministically) and a check that crashes loudly, which is how a
 // fuzz target reports a broken property.
 
+#include <google/protobuf/stubs/logging.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -12,6 +14,14 @@
 #include "common/crypto/keys.h"
 
 namespace outpost::fuzz {
+
+// Protobuf logs every string field that is not UTF-8 on parsing: millions of lines that slow the
+// fuzzer and bury its own output. Silenced once per process (an inline variable is initialised
+// once however many files include this header).
+inline const bool kProtobufLogsSilenced = [] {
+  google::protobuf::SetLogHandler(nullptr);
+  return true;
+}();
 
 // Aborts with `what` when `condition` is false: libFuzzer records the input as a crash.
 inline void Check(bool condition, const char* what) {
