@@ -404,7 +404,15 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
   if (!fresh.ok()) return refuse(fresh);
 
   std::vector<licensing::Entitlement> entitlements;
+  // Times the clock's representation can hold (year 1970 to 9999): converting one beyond
+  // about 292 years from 1970 would overflow (found by fuzzing).
+  constexpr int64_t kLastSecond = 253'402'300'799;  // 9999-12-31T23:59:59Z
   for (const v1::Entitlement& e : response.entitlements()) {
+    if (e.start() < 0 || e.start() > kLastSecond || e.end() < 0 || e.end() > kLastSecond) {
+      return refuse(InvalidArgument("entitlement " + licensing::Quote(e.id()) +
+                                    " of the response has a start or end outside the years "
+                                    "1970 to 9999; central must be fixed"));
+    }
     entitlements.push_back(FromProto(e));
     if (Status s = licensing::ValidateEntitlement(entitlements.back()); !s.ok()) {
       return refuse(s.WithContext("entitlement " + licensing::Quote(e.id()) + " of the response"));

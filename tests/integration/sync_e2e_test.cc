@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -34,6 +35,7 @@
 #include "sync/bundle/codec.h"
 #include "sync/central/central.h"
 #include "sync/central/central_server.h"
+#include "sync/central/data_dir.h"
 #include "sync/net/https_client.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
@@ -946,6 +948,34 @@ TEST_F(SyncE2eTest, CutOffAuditTrailIsCaughtByCentralsHeads) {
     EXPECT_NE(a_->Status().audit_alarm(), "");
   }
   EXPECT_EQ(a_->Metric("outpost_alarm_audit_witness"), 1.0);
+}
+
+// A signed response whose entitlement times the satellite's clock cannot hold (found by
+// fuzzing: converting them overflowed) is refused with a message and changes nothing.
+TEST_F(SyncE2eTest, EntitlementTimesBeyondTheYear9999AreRefused) {
+  StartCentral({});
+  a_ = StartSatellite("sat-a");
+  ASSERT_TRUE(a_);
+  const std::string good = Process(a_->Export());
+  auto bundle = sync::ParseBundleBytes(good);
+  ASSERT_OK(bundle);
+  auto payload = sync::ParseUnverifiedPayload(*bundle);
+  ASSERT_OK(payload);
+  v1::BundlePayload changed = *payload;
+  ASSERT_GT(changed.sync_response().entitlements_size(), 0);
+  changed.mutable_sync_response()->mutable_entitlements(0)->set_end(
+      std::numeric_limits<int64_t>::max());
+  auto key =
+      crypto::PrivateKey::LoadFile(central::CentralDataDir(tmp_.path() / "central").signing_key());
+  ASSERT_OK(key);
+  auto resigned = sync::SignBundle(changed, *key);
+  ASSERT_OK(resigned);
+  const std::string before = Snapshot(*a_);
+  net::ClientResponse r = a_->Import(sync::SerializeBundle(*resigned));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("outside the years 1970 to 9999"), std::string::npos) << r.body;
+  EXPECT_EQ(Snapshot(*a_), before);
+  EXPECT_EQ(a_->ImportOk(good).response_number(), 1);  // the genuine one still imports
 }
 
 }  // namespace
