@@ -57,6 +57,22 @@ Duration AuthStore::LockDuration(int64_t failed_logins) const {
   return std::min(lock, policy_.lockout_max);
 }
 
+void AuthStore::CountPhantomFailure(const std::string& name, int64_t now_s) {
+  std::lock_guard lock(phantom_mu_);
+  if (phantom_locks_.size() >= kMaxPhantomLocks) {
+    // Forget the names whose lock ended (their failure count only lengthens a later lock); if
+    // none has, count no more names until some lock ends.
+    std::erase_if(phantom_locks_, [&](const auto& e) { return e.second.locked_until <= now_s; });
+    if (phantom_locks_.size() >= kMaxPhantomLocks) return;
+  }
+  PhantomLock& p = phantom_locks_[name];
+  p.failed += 1;
+  if (p.failed >= policy_.lockout_threshold) {
+    p.locked_until =
+        now_s + std::chrono::duration_cast<std::chrono::seconds>(LockDuration(p.failed)).count();
+  }
+}
+
 void AuthStore::BurnPasswordCheck(std::string_view password) {
   std::call_once(dummy_hash_once_, [this] {
     Result<std::string> hash = hasher_.Hash("outpost timing equalizer");
@@ -179,6 +195,21 @@ Result<Session> AuthStore::Login(std::string_view name, std::string_view passwor
   // wrong password, so timing does not tell them apart.
   std::string_view reason;
   if (!found) {
+    // Unknown names lock out exactly like real ones (in memory), so that a 429 does not tell
+    // an attacker which user names exist.
+    int64_t phantom_locked_until = 0;
+    {
+      std::lock_guard lock(phantom_mu_);
+      if (auto it = phantom_locks_.find(std::string(name)); it != phantom_locks_.end()) {
+        phantom_locked_until = it->second.locked_until;
+      }
+    }
+    if (phantom_locked_until > now_s) {
+      OUTPOST_RETURN_IF_ERROR(
+          RecordLoginFailure(std::nullopt, object, "locked", remote_address, now));
+      return ResourceExhausted("too many failed logins; try again in " +
+                               WaitText(phantom_locked_until - now_s));
+    }
     reason = "unknown user";
   } else if (locked_until > now_s) {
     OUTPOST_RETURN_IF_ERROR(
@@ -193,6 +224,7 @@ Result<Session> AuthStore::Login(std::string_view name, std::string_view passwor
   if (!reason.empty()) {
     BurnPasswordCheck(password);
     OUTPOST_RETURN_IF_ERROR(RecordLoginFailure(std::nullopt, object, reason, remote_address, now));
+    if (!found) CountPhantomFailure(std::string(name), now_s);
     return rejected;
   }
   Result<bool> match = VerifyPassword(password, *stored_hash);

@@ -191,6 +191,15 @@ class AuthStore {
   const AuthPolicy policy_;
   const PasswordHasher hasher_;
   RateLimiter key_failures_;  // per client address
+  // Lockouts of user names that do not exist, kept like real users' (Login), in memory.
+  struct PhantomLock {
+    int64_t failed = 0;
+    int64_t locked_until = 0;
+  };
+  static constexpr size_t kMaxPhantomLocks = 10'000;
+  void CountPhantomFailure(const std::string& name, int64_t now_s);
+  std::mutex phantom_mu_;
+  std::unordered_map<std::string, PhantomLock> phantom_locks_;  // guarded by phantom_mu_
   std::mutex suppressed_mu_;
   // Failed API keys refused without an audit record since the last record, per address.
   std::unordered_map<std::string, int64_t> suppressed_;  // guarded by suppressed_mu_

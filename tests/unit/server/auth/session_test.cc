@@ -197,6 +197,21 @@ TEST_F(SessionTest, LockoutIsPerUser) {
   EXPECT_OK(store_->Login("alice", testing::kAuditorPassword, ""));
 }
 
+// A name that does not exist locks out exactly like one that does (issue 14): the answers do
+// not tell which user names exist.
+TEST_F(SessionTest, UnknownNamesLockOutLikeRealOnes) {
+  std::vector<std::string> real, unknown;
+  for (int i = 0; i < 6; ++i) {
+    real.push_back(store_->Login("oscar", kWrong, "").status().ToString());
+    unknown.push_back(store_->Login("nobody", kWrong, "").status().ToString());
+  }
+  EXPECT_EQ(unknown, real);
+  EXPECT_EQ(unknown.back(), "resource_exhausted: too many failed logins; try again in 1 minute")
+      << unknown.back();
+  clock_.Advance(61s);
+  EXPECT_EQ(store_->Login("nobody", kWrong, "").status().code(), Errc::kUnauthenticated);
+}
+
 // --- Sessions --------------------------------------------------------------------------------
 
 TEST_F(SessionTest, IdleSessionExpiresAfterThirtyMinutes) {
