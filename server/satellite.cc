@@ -18,6 +18,7 @@
 #include "server/api/device_routes.h"
 #include "server/api/system_routes.h"
 #include "server/audit/audit_log.h"
+#include "server/audit/chain_guard.h"
 #include "server/audit/checkpoint.h"
 #include "server/auth/http_auth.h"
 #include "server/auth/store.h"
@@ -90,6 +91,7 @@ class Satellite::Impl {
   std::string satellite_id;
   std::unique_ptr<sqlite::Writer> writer;
   std::unique_ptr<sqlite::ReaderPool> readers;
+  std::shared_ptr<audit::ChainGuard> chain_guard;
   std::optional<crypto::PrivateKey> signing_key;
   std::unique_ptr<auth::AuthStore> auth;
   std::unique_ptr<licensing::TokenStore> tokens;
@@ -219,6 +221,15 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     }
     impl->satellite_id = stmt->ColumnText(0);
   }
+  {
+    // From here on, every write transaction first checks that the audit chain still extends
+    // the highest head this process has seen (server/audit/chain_guard.h).
+    OUTPOST_ASSIGN_OR_RETURN(auto lease, impl->readers->Acquire());
+    OUTPOST_ASSIGN_OR_RETURN(audit::Head head, audit::CurrentHead(*lease));
+    impl->chain_guard = std::make_shared<audit::ChainGuard>(std::move(head));
+    impl->writer->SetTransactionGuard(
+        [guard = impl->chain_guard](sqlite::Connection& db) { return guard->Observe(db); });
+  }
 
   Impl* raw = impl.get();
   raw->metrics->AddCallback(
@@ -243,6 +254,12 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     auto count = (*lease)->QueryInt64("SELECT count(*) FROM satellite_meta");
     return count.ok() ? "" : count.status().message();
   };
+  checks["audit_chain"] = [raw] { return raw->chain_guard->Problem(); };
+  raw->metrics->AddCallback(
+      "outpost_alarm_audit_chain_cut",
+      "1 when the audit chain in the database no longer extends the head this process committed "
+      "(records removed or rewritten behind its back): every write is refused.",
+      "gauge", [raw] { return raw->chain_guard->Problem().empty() ? 0.0 : 1.0; });
   checks["keys"] = [raw]() -> std::string {
     return raw->signing_key.has_value() ? "" : "signing key not loaded";
   };

@@ -207,6 +207,12 @@ void Writer::CommitBatch(std::vector<Unit>& batch) {
         }
         break;
       }
+      if (Status guard = RunGuard(); !guard.ok()) {
+        AbandonTransaction();
+        failed_commits_.fetch_add(1);
+        for (size_t j = i; j < batch.size(); ++j) outcomes[j] = guard;
+        break;
+      }
       open = true;
       first = i;
     }
@@ -242,6 +248,8 @@ void Writer::CommitBatch(std::vector<Unit>& batch) {
       for (size_t j = first; j < batch.size(); ++j) {
         if (outcomes[j].ok()) outcomes[j] = error;
       }
+    } else if (Status guard = RunGuard(); !guard.ok()) {
+      spdlog::error("writer for {}: after a commit: {}", path_.string(), guard.message());
     }
   }
   FinishBatch(batch, outcomes);
@@ -300,6 +308,20 @@ void Writer::FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& ou
     Status s = CatchAtBoundary("a batch hook", [&] { hook(); });
     if (!s.ok()) spdlog::error("writer for {}: {}", path_.string(), s.message());
   }
+}
+
+Status Writer::RunGuard() {
+  std::lock_guard lock(guard_mu_);
+  if (!transaction_guard_) return Status::Ok();
+  Status s =
+      CatchAtBoundary("the transaction guard", [&] { return transaction_guard_(connection_); });
+  connection_.ResetActiveStatements();
+  return s;
+}
+
+void Writer::SetTransactionGuard(std::function<Status(Connection&)> guard) {
+  std::lock_guard lock(guard_mu_);
+  transaction_guard_ = std::move(guard);
 }
 
 uint64_t Writer::AddBatchHook(std::function<void()> hook) {

@@ -112,6 +112,15 @@ class Writer {
   // inside a hook.
   void RemoveBatchHook(uint64_t id);
 
+  // A check every write transaction must pass, e.g. that the audit chain was not cut behind the
+  // writer's back (server/audit/chain_guard.h). `guard` runs on the writer thread right after
+  // each BEGIN IMMEDIATE, inside the transaction: an error fails, with that error, every unit
+  // the transaction was opened for, before any of them runs. It runs again right after each
+  // successful COMMIT, outside a transaction, so it can note what the commit made; an error
+  // there is only logged (the units have committed). Like a hook it must be quick, must not
+  // throw and must not write. Replaces the previous guard; an empty function removes it.
+  void SetTransactionGuard(std::function<Status(Connection&)> guard);
+
   WriterStats Stats() const;
   const std::filesystem::path& path() const { return path_; }
 
@@ -131,6 +140,7 @@ class Writer {
   void CommitBatch(std::vector<Unit>& batch);
   Status RunUnit(Unit& unit, bool& transaction_intact);
   void AbandonTransaction();
+  Status RunGuard();  // the transaction guard, if any; Ok without one
   void FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& outcomes);
   void CloseConnection();
   bool OnWriterThread() const;
@@ -151,6 +161,8 @@ class Writer {
 
   std::mutex hooks_mu_;                                                  // held while the hooks run
   std::vector<std::pair<uint64_t, std::function<void()>>> batch_hooks_;  // guarded by hooks_mu_
+  std::mutex guard_mu_;                                   // held while the guard runs
+  std::function<Status(Connection&)> transaction_guard_;  // guarded by guard_mu_
   uint64_t next_hook_id_ = 1;                                            // guarded by hooks_mu_
 
   std::atomic<uint64_t> queue_depth_{0};

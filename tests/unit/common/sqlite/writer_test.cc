@@ -168,6 +168,39 @@ TEST_F(WriterTest, ThrowingUnitCompletionAndHookCostOnlyThemselves) {
   EXPECT_EQ(Names(), (std::vector<std::string>{"a", "b"}));
 }
 
+// The transaction guard runs inside each transaction before its units and again after each
+// commit; while it fails, no unit runs, and the units get its error.
+TEST_F(WriterTest, TransactionGuardRunsBeforeUnitsAndAfterCommitsAndCanRefuseThem) {
+  std::atomic<int> calls{0};
+  std::atomic<bool> refuse{false};
+  std::atomic<bool> in_transaction_every_first_call{true};
+  writer_->SetTransactionGuard([&](Connection& db) -> Status {
+    // Odd calls come right after BEGIN, even ones right after COMMIT.
+    const int n = ++calls;
+    if (n % 2 == 1 && !db.InTransaction()) in_transaction_every_first_call = false;
+    if (refuse) return Unavailable("the guard refuses");
+    return Status::Ok();
+  });
+  EXPECT_OK(writer_->Run(Insert("a")));
+  EXPECT_EQ(calls.load(), 2) << "once after BEGIN, once after COMMIT";
+  EXPECT_TRUE(in_transaction_every_first_call.load());
+
+  refuse = true;
+  std::atomic<bool> ran{false};
+  Status refused = writer_->Run([&](Connection& db) -> Status {
+    ran = true;
+    return db.ExecPrepared("INSERT INTO items(name) VALUES (?1)", "b").status();
+  });
+  EXPECT_EQ(refused.code(), Errc::kUnavailable);
+  EXPECT_EQ(refused.message(), "the guard refuses");
+  EXPECT_FALSE(ran.load()) << "no unit runs in a transaction the guard refused";
+
+  refuse = false;
+  writer_->SetTransactionGuard(nullptr);
+  EXPECT_OK(writer_->Run(Insert("c")));
+  EXPECT_EQ(Names(), (std::vector<std::string>{"a", "c"}));
+}
+
 TEST_F(WriterTest, ConstraintViolationIsReportedToThatUnitOnly) {
   Gate gate;
   writer_->Submit(gate.Hold(), nullptr);
