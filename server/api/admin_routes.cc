@@ -447,11 +447,21 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         return http::Encode(req, audit::ToProto(*head));
       });
   add("POST", "/v1/admin/audit/verify", Access::kPermission, Permission::kVerifyAudit,
-      "recompute the hash chain and check checkpoint signatures",
+      "recompute the hash chain and check checkpoint signatures (body, optional: an AuditHead "
+      "saved earlier, which the chain must still hold)",
       [c, fail](const Principal&, http::Request& req) {
+        auto body = Decode<v1::AuditHead>(req);
+        if (!body.ok()) return fail(req, body.status());
+        std::optional<audit::SavedHead> saved;
+        if (body->seq() != 0 || !body->hash().empty()) {
+          auto parsed = audit::SavedHeadFromProto(*body, "the saved head");
+          if (!parsed.ok()) return fail(req, parsed.status());
+          saved = std::move(*parsed);
+        }
         auto lease = c.readers->Acquire();
         if (!lease.ok()) return fail(req, lease.status());
-        auto report = audit::Verify(**lease, c.signing_key->public_key());
+        auto report = audit::Verify(**lease, c.signing_key->public_key(),
+                                    saved.has_value() ? &*saved : nullptr);
         if (!report.ok()) return fail(req, report.status());
         return http::Encode(req, audit::ToProto(*report));
       });

@@ -84,7 +84,23 @@ v1::AuditVerifyResponse ToProto(const VerifyReport& report) {
   proto.set_problem_kind(std::string(ProblemName(report.problem_kind)));
   proto.set_problem(Text(report.problem));
   proto.set_key_fingerprint(report.key_fingerprint);
+  proto.set_saved_head_seq(report.saved_head_seq);
   return proto;
+}
+
+Result<SavedHead> SavedHeadFromProto(const v1::AuditHead& head, std::string source) {
+  if (head.seq() < 1) {
+    return InvalidArgument(source + " names record " + std::to_string(head.seq()) +
+                           "; a saved head names a record (seq 1 or more): save one with "
+                           "`outpost audit head --json > FILE` once the log has records");
+  }
+  auto hash = crypto::HexDecode(head.hash());
+  if (!hash.ok() || hash->size() != 32) {
+    return InvalidArgument(source + " has a hash of " + std::to_string(head.hash().size()) +
+                           " characters that is not 64 hex digits (a SHA-256 as `outpost audit "
+                           "head --json` prints it)");
+  }
+  return SavedHead{head.seq(), std::move(*hash), std::move(source)};
 }
 
 }  // namespace outpost::server::audit

@@ -24,4 +24,9 @@ v1::AuditRecord ToProto(const Record& record);
 v1::AuditHead ToProto(const Head& head);
 v1::AuditVerifyResponse ToProto(const VerifyReport& report);
 
+// A head an auditor saved (`outpost audit head --json` or `audit checkpoint --json`), to verify
+// the chain against. `source` names it in messages ("the saved head in FILE"). Errors:
+// kInvalidArgument when seq is below 1 or hash is not 64 hex digits.
+Result<SavedHead> SavedHeadFromProto(const v1::AuditHead& head, std::string source);
+
 }  // namespace outpost::server::audit

@@ -23,9 +23,35 @@ std::string Seq(int64_t seq) { return "seq " + std::to_string(seq); }
 // The walk's state: everything up to last_seq has verified.
 class Walk {
  public:
-  explicit Walk(const crypto::PublicKey& key) : key_(key), key_id_(key.KeyId()) {
+  Walk(const crypto::PublicKey& key, const SavedHead* saved)
+      : key_(key), key_id_(key.KeyId()), saved_(saved) {
     report_.key_fingerprint = key.Fingerprint();
     report_.head_hash = Hex(prev_hash_);
+  }
+
+  // Checks `record` (already checked) against the saved head, if it is the saved head's seq.
+  bool CheckSaved(const Record& record) {
+    if (saved_ == nullptr || record.seq != saved_->seq) return true;
+    if (record.hash != saved_->hash) {
+      return Fail(record.seq, VerifyProblem::kSavedHead,
+                  "record " + Seq(record.seq) + " has hash " + Hex(record.hash) + ", but " +
+                      saved_->source + " says " + Hex(saved_->hash) +
+                      ": the log up to " + Seq(record.seq) +
+                      " was rewritten after that head was saved (or the file is from another "
+                      "satellite)");
+    }
+    report_.saved_head_seq = record.seq;
+    return true;
+  }
+
+  // The walk ended at last_seq_ before the saved head's seq.
+  void CheckSavedReached() {
+    if (saved_ == nullptr || report_.problem_kind != VerifyProblem::kNone) return;
+    if (saved_->seq <= last_seq_) return;
+    Fail(last_seq_ + 1, VerifyProblem::kTruncated,
+         "the log ends at " + Seq(last_seq_) + " but " + saved_->source + " holds " +
+             Seq(saved_->seq) + ": records " + Seq(last_seq_ + 1) + " to " + Seq(saved_->seq) +
+             " (at least) were removed after that head was saved");
   }
 
   // False (and the report names the problem) if `record` is bad.
@@ -132,6 +158,7 @@ class Walk {
 
   const crypto::PublicKey& key_;
   const std::string key_id_;
+  const SavedHead* saved_;  // may be null
   VerifyReport report_;
   int64_t last_seq_ = 0;
   std::string prev_hash_ = GenesisHash();
@@ -139,10 +166,11 @@ class Walk {
 
 // Both tables are read with one statement each, stepped side by side (a merge on seq), so
 // memory does not grow with the log.
-Result<VerifyReport> VerifySnapshot(sqlite::Connection& db, const crypto::PublicKey& key) {
+Result<VerifyReport> VerifySnapshot(sqlite::Connection& db, const crypto::PublicKey& key,
+                                    const SavedHead* saved) {
   OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement records, db.Query(kSelectRecords));
   OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement checkpoints, db.Query(kSelectCheckpoints));
-  Walk walk(key);
+  Walk walk(key, saved);
   OUTPOST_ASSIGN_OR_RETURN(bool have_checkpoint, checkpoints->Step());
   Checkpoint checkpoint;
   if (have_checkpoint) checkpoint = ReadCheckpoint(*checkpoints);
@@ -150,7 +178,7 @@ Result<VerifyReport> VerifySnapshot(sqlite::Connection& db, const crypto::Public
     OUTPOST_ASSIGN_OR_RETURN(bool have_record, records->Step());
     if (!have_record) break;
     Record record = ReadRecord(*records);
-    if (!walk.CheckRecord(record)) return std::move(walk).Finish();
+    if (!walk.CheckRecord(record) || !walk.CheckSaved(record)) return std::move(walk).Finish();
     while (have_checkpoint && checkpoint.seq <= record.seq) {
       if (!walk.CheckCheckpoint(checkpoint, record)) return std::move(walk).Finish();
       OUTPOST_ASSIGN_OR_RETURN(have_checkpoint, checkpoints->Step());
@@ -159,6 +187,7 @@ Result<VerifyReport> VerifySnapshot(sqlite::Connection& db, const crypto::Public
     walk.Accept(record);
   }
   if (have_checkpoint) walk.FailTruncated(checkpoint);
+  walk.CheckSavedReached();
   return std::move(walk).Finish();
 }
 
@@ -182,18 +211,21 @@ std::string_view ProblemName(VerifyProblem problem) {
       return "checkpoint_mismatch";
     case VerifyProblem::kTruncated:
       return "truncated";
+    case VerifyProblem::kSavedHead:
+      return "saved_head_mismatch";
   }
   return "unknown";
 }
 
-Result<VerifyReport> Verify(sqlite::Connection& db, const crypto::PublicKey& key) {
+Result<VerifyReport> Verify(sqlite::Connection& db, const crypto::PublicKey& key,
+                            const SavedHead* saved) {
   // A read transaction of our own pins one snapshot for both tables; inside the caller's
   // transaction the snapshot is already pinned.
   const bool own_transaction = !db.InTransaction();
   if (own_transaction) {
     OUTPOST_RETURN_IF_ERROR(db.Exec("BEGIN").WithContext("verifying the audit log"));
   }
-  Result<VerifyReport> report = VerifySnapshot(db, key);
+  Result<VerifyReport> report = VerifySnapshot(db, key, saved);
   if (own_transaction) {
     db.ResetActiveStatements();
     (void)db.Exec("ROLLBACK");  // nothing was written; a failure here only ends the read

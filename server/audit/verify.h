@@ -22,7 +22,8 @@ enum class VerifyProblem {
   kCheckpointKey,        // a checkpoint was signed by another key ("checkpoint_key")
   kCheckpointSignature,  // a checkpoint's signature does not verify ("checkpoint_signature")
   kCheckpointMismatch,   // a signed checkpoint disagrees with the record ("checkpoint_mismatch")
-  kTruncated,            // records after a signed checkpoint are gone ("truncated")
+  kTruncated,            // records after a signed checkpoint or a saved head are gone ("truncated")
+  kSavedHead,            // the record at a saved head's seq has another hash ("saved_head_mismatch")
 };
 
 std::string_view ProblemName(VerifyProblem problem);
@@ -40,6 +41,15 @@ struct VerifyReport {
   VerifyProblem problem_kind = VerifyProblem::kNone;
   std::string problem;          // for a human: what is wrong at first_bad_seq; empty when ok
   std::string key_fingerprint;  // of the key checkpoints were verified with
+  int64_t saved_head_seq = 0;   // the saved head the chain was found to extend; 0: none checked
+};
+
+// A head saved outside the satellite, e.g. an auditor's copy of `outpost audit head --json`:
+// the chain must still hold record `seq` with this hash. Checked by Verify when given.
+struct SavedHead {
+  int64_t seq = 0;     // at least 1
+  std::string hash;    // raw 32 bytes
+  std::string source;  // for messages: "the saved head in FILE"
 };
 
 // Walks audit_log and audit_checkpoints in seq order, in constant memory, on `db` (a reader
@@ -52,11 +62,16 @@ struct VerifyReport {
 // equal to the record's (else kCheckpointMismatch). A checkpoint beyond the last record is
 // kTruncated. Stops at the first problem.
 //
-// Limits: removing records after the newest checkpoint, or replacing the whole log by an empty
-// one with no checkpoints, cannot be detected locally; compare the head with the heads central
-// received (sync requests carry them). All checkpoints must be signed by `key`.
+// With `saved`, also: record saved->seq exists (else kTruncated) and has saved->hash (else
+// kSavedHead); report.saved_head_seq then says the chain extends it.
+//
+// Limits: removing records after the newest checkpoint (and after `saved`), or replacing the
+// whole log by an empty one with no checkpoints, cannot be detected locally; compare the head
+// with the heads central received (sync requests carry them). All checkpoints must be signed by
+// `key`.
 //
 // Errors (a Status, not a report) only when the database cannot be read.
-Result<VerifyReport> Verify(sqlite::Connection& db, const crypto::PublicKey& key);
+Result<VerifyReport> Verify(sqlite::Connection& db, const crypto::PublicKey& key,
+                            const SavedHead* saved = nullptr);
 
 }  // namespace outpost::server::audit

@@ -50,7 +50,8 @@ struct AuditFlags {
   // verify, checkpoints, compare-heads
   std::string db;
   std::string public_key;
-  std::string heads_file;  // compare-heads
+  std::string heads_file;        // compare-heads
+  std::string since_checkpoint;  // verify: a head saved earlier (JSON)
 };
 
 // Where an export goes: standard output, or FILE. A file is written under a temporary name in
@@ -199,6 +200,23 @@ struct KeyNote {
   std::string warning;  // "" or why the key deserves a second look
 };
 
+// The head an auditor saved earlier (`outpost audit head --json > FILE`, or `audit checkpoint
+// --json`), which the chain must still hold. Checked here too, so a bad file fails before any
+// request.
+Result<v1::AuditHead> ReadSavedHead(const std::string& path) {
+  constexpr size_t kMaxSavedHeadBytes = 64 * 1024;
+  auto text = crypto::ReadSmallFile(path, kMaxSavedHeadBytes);
+  if (!text.ok()) return text.status().WithContext("--since-checkpoint");
+  v1::AuditHead head;
+  if (auto s = FromJson(*text, &head); !s.ok()) {
+    return InvalidArgument("--since-checkpoint " + path + " is not a saved audit head (" +
+                           s.message() + "); save one with `outpost audit head --json > FILE`");
+  }
+  OUTPOST_RETURN_IF_ERROR(
+      server::audit::SavedHeadFromProto(head, "--since-checkpoint " + path).status());
+  return head;
+}
+
 // Prints a verification answer; exit status 1 when the trail did not verify.
 int ReportVerify(const GlobalFlags& g, const v1::AuditVerifyResponse& report,
                  const std::optional<KeyNote>& key) {
@@ -216,6 +234,11 @@ int ReportVerify(const GlobalFlags& g, const v1::AuditVerifyResponse& report,
         {"checkpoint key",
          key ? key->key : "fingerprint " + OrDefault(report.key_fingerprint(), "-")}};
     if (key) fields.emplace_back("key from", key->source);
+    if (report.saved_head_seq() > 0) {
+      fields.emplace_back("extends saved head",
+                          "seq " + std::to_string(report.saved_head_seq()) +
+                              " (the record there has the saved hash)");
+    }
     if (!report.ok()) {
       fields.emplace_back("first bad record", "seq " + std::to_string(report.first_bad_seq()) +
                                                   " (" + report.problem_kind() + ")");
@@ -231,10 +254,16 @@ int ReportVerify(const GlobalFlags& g, const v1::AuditVerifyResponse& report,
 }
 
 int RunVerifyOnline(const GlobalFlags& g, const AuditFlags& f) {
+  v1::AuditHead saved;  // seq 0: none
+  if (!f.since_checkpoint.empty()) {
+    auto read = ReadSavedHead(f.since_checkpoint);
+    if (!read.ok()) return Fail(read.status());
+    saved = std::move(*read);
+  }
   auto client = ConnectToSatellite(f.connection);
   if (!client.ok()) return Fail(client.status());
   v1::AuditVerifyResponse report;
-  if (auto s = (*client)->Call("POST", "/v1/admin/audit/verify", v1::Empty(), &report); !s.ok()) {
+  if (auto s = (*client)->Call("POST", "/v1/admin/audit/verify", saved, &report); !s.ok()) {
     return Fail(s);
   }
   return ReportVerify(g, report, std::nullopt);
@@ -314,11 +343,20 @@ Result<sqlite::Connection> OpenDatabaseFile(const AuditFlags& f) {
 }
 
 int RunVerifyDatabase(const GlobalFlags& g, const AuditFlags& f) {
+  std::optional<server::audit::SavedHead> saved;
+  if (!f.since_checkpoint.empty()) {
+    auto read = ReadSavedHead(f.since_checkpoint);
+    if (!read.ok()) return Fail(read.status());
+    auto parsed =
+        server::audit::SavedHeadFromProto(*read, "the saved head in " + f.since_checkpoint);
+    if (!parsed.ok()) return Fail(parsed.status());
+    saved = std::move(*parsed);
+  }
   auto db = OpenDatabaseFile(f);
   if (!db.ok()) return Fail(db.status());
   auto key = ChooseCheckpointKey(f, *db);
   if (!key.ok()) return Fail(key.status());
-  auto report = server::audit::Verify(*db, *key->key);
+  auto report = server::audit::Verify(*db, *key->key, saved.has_value() ? &*saved : nullptr);
   if (!report.ok()) return Fail(report.status().WithContext("verifying " + f.db));
   KeyNote note{"key id " + key->key->KeyId() + ", fingerprint " + key->key->Fingerprint(),
                key->source, key->warning};
@@ -500,6 +538,12 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
   for (const char* remote : {"--server", "--api-key", "--ca"}) {
     db->excludes(verify->get_option(remote));
   }
+  verify
+      ->add_option("--since-checkpoint", verify_flags->since_checkpoint,
+                   "Also prove the chain extends a head saved earlier and kept off the "
+                   "appliance (`outpost audit head --json > FILE`): exit 1 if that record is "
+                   "gone or has another hash")
+      ->type_name("FILE");
 
   auto head_flags = std::make_shared<AuditFlags>();
   AddConnectedCommand(audit, cli, "head", "Show the newest record's sequence number and hash",

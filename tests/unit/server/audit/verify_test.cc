@@ -228,6 +228,64 @@ TEST_F(VerifyTest, TruncationAfterACheckpointIsDetected) {
   EXPECT_EQ(report.last_seq, 8);
 }
 
+// An auditor's saved head is a witness outside the database (`audit verify
+// --since-checkpoint`): it catches what the checkpoints in the same file cannot, a cut of the
+// end together with the checkpoints that covered it.
+class SavedHeadTest : public VerifyTest {
+ protected:
+  SavedHead Save() {
+    auto head = CurrentHead(db());
+    EXPECT_OK(head);
+    return SavedHead{head->seq, head->hash, "the saved head in head.json"};
+  }
+  VerifyReport VerifySince(const SavedHead& saved) {
+    auto report = Verify(db(), key().public_key(), &saved);
+    EXPECT_OK(report);
+    return report.ok() ? *report : VerifyReport{};
+  }
+};
+
+TEST_F(SavedHeadTest, AChainThatGrewExtendsTheSavedHead) {
+  AppendMany(10);
+  const SavedHead saved = Save();
+  AppendMany(5);
+  const VerifyReport report = VerifySince(saved);
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.saved_head_seq, 10);
+  EXPECT_EQ(report.last_seq, 15);
+  EXPECT_EQ(VerifyLog().saved_head_seq, 0) << "none given, none claimed";
+}
+
+TEST_F(SavedHeadTest, CuttingTheEndAndItsCheckpointsIsFoundWithTheSavedHeadOnly) {
+  AppendMany(10);
+  ASSERT_OK(SignCheckpoint(db(), key(), clock_.Now()));
+  AppendMany(5);
+  ASSERT_OK(SignCheckpoint(db(), key(), clock_.Now()));
+  const SavedHead saved = Save();
+  Sql("DELETE FROM audit_log WHERE seq > 7; DELETE FROM audit_checkpoints WHERE seq > 7");
+  EXPECT_TRUE(VerifyLog().ok) << "the limit of a local check: the file alone verifies";
+  const VerifyReport report = VerifySince(saved);
+  ExpectProblem(report, VerifyProblem::kTruncated, 8, "the saved head in head.json holds seq 15");
+  EXPECT_EQ(report.saved_head_seq, 0);
+}
+
+TEST_F(SavedHeadTest, ARewriteAfterTheNewestCheckpointIsFoundWithTheSavedHead) {
+  AppendMany(10);
+  ASSERT_OK(SignCheckpoint(db(), key(), clock_.Now()));
+  AppendMany(5);
+  const SavedHead saved = Save();
+  RewriteConsistentlyFrom(12);
+  EXPECT_TRUE(VerifyLog().ok);
+  ExpectProblem(VerifySince(saved), VerifyProblem::kSavedHead, 15, "was rewritten after");
+}
+
+TEST_F(SavedHeadTest, AHeadFromAnotherChainDoesNotMatch) {
+  AppendMany(5);
+  SavedHead foreign = Save();
+  foreign.hash = std::string(32, '\x5a');
+  ExpectProblem(VerifySince(foreign), VerifyProblem::kSavedHead, 5, "another satellite");
+}
+
 TEST_F(VerifyTest, DeletingEveryRecordUnderACheckpointIsDetected) {
   AppendMany(3);
   ASSERT_OK(SignCheckpoint(db(), key(), clock_.Now()));
@@ -277,6 +335,7 @@ TEST_F(VerifyTest, ProblemNamesAreStable) {
   EXPECT_EQ(ProblemName(VerifyProblem::kCheckpointSignature), "checkpoint_signature");
   EXPECT_EQ(ProblemName(VerifyProblem::kCheckpointMismatch), "checkpoint_mismatch");
   EXPECT_EQ(ProblemName(VerifyProblem::kTruncated), "truncated");
+  EXPECT_EQ(ProblemName(VerifyProblem::kSavedHead), "saved_head_mismatch");
 }
 
 TEST_F(VerifyTest, VerifiesThroughAReadOnlyConnectionAndLeavesNoTransactionOpen) {
