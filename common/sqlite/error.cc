@@ -14,7 +14,7 @@ std::string_view AdviceFor(int rc) {
     case SQLITE_LOCKED:
       return "another connection or process holds a lock on the database; retry later";
     case SQLITE_FULL:
-      return "the disk is full; free space and retry";
+      return "the disk holding the database is full; free space on it";
     case SQLITE_CANTOPEN:
       return "check that the file and its directory exist and that outpost may read and write them";
     case SQLITE_PERM:
@@ -47,6 +47,7 @@ Errc ErrcForSqliteCode(int rc) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_FULL:
+    case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_INTERRUPT:
       return Errc::kUnavailable;
@@ -66,6 +67,8 @@ Errc ErrcForSqliteCode(int rc) {
       return Errc::kInternal;
   }
 }
+
+bool IsStorageFault(int rc) { return (rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR; }
 
 Status SqliteError(int rc, sqlite3* db, std::string_view what) {
   const char* filename = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;

@@ -14,15 +14,22 @@ struct sqlite3;
 namespace outpost::sqlite {
 
 // The Errc for an SQLite result code (primary or extended):
-//   SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_INTERRUPT -> kUnavailable
+//   SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN,
+//   SQLITE_INTERRUPT                                                        -> kUnavailable
 //   SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY / _ROWID                         -> kAlreadyExists
 //   any other SQLITE_CONSTRAINT (FOREIGNKEY, CHECK, NOTNULL, TRIGGER, ...)  -> kFailedPrecondition
 //   SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH                               -> kFailedPrecondition
 //   SQLITE_CORRUPT, SQLITE_NOTADB                                           -> kDataLoss
 //   SQLITE_RANGE, SQLITE_TOOBIG, SQLITE_MISMATCH                            -> kInvalidArgument
-//   SQLITE_IOERR, SQLITE_NOMEM, SQLITE_ERROR (bad SQL) and the rest         -> kInternal
+//   SQLITE_NOMEM, SQLITE_ERROR (bad SQL) and the rest                       -> kInternal
+// A full disk and an I/O error are the environment's, not a bug, and pass once it is fixed: the
+// caller may retry (503), see IsStorageFault.
 // SQLITE_OK, SQLITE_ROW and SQLITE_DONE are not errors; passing them is a programmer error.
 Errc ErrcForSqliteCode(int rc);
+
+// True for the result codes (primary or extended) that mean the storage under the database
+// failed a write: SQLITE_FULL (disk full) and SQLITE_IOERR (an I/O error from the OS).
+bool IsStorageFault(int rc);
 
 // A Status for a failed call on `db`: "<what> on <path>: <sqlite3_errmsg> (sqlite code N); <what
 // to do>". The path comes from the connection (sqlite3_db_filename). Call it right after the

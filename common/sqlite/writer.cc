@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "common/sqlite/error.h"
 #include "common/thread_boundary.h"
 #include "spdlog/spdlog.h"
 
@@ -21,6 +22,13 @@ constexpr std::string_view kRollbackTo = "ROLLBACK TO outpost_unit";
 
 // The writer checkpoints itself once the WAL holds this many times checkpoint_pages.
 constexpr int kInlineCheckpointFactor = 4;
+
+// The probe a writer in a storage fault commits while idle: it rewrites the schema's version
+// number with itself, so one page goes through the WAL and nothing changes.
+Status ProbeStorage(Connection& db) {
+  OUTPOST_ASSIGN_OR_RETURN(int64_t version, db.QueryInt64("PRAGMA user_version"));
+  return db.Exec("PRAGMA user_version = " + std::to_string(version));
+}
 
 }  // namespace
 
@@ -47,6 +55,7 @@ Writer::Writer(Connection connection, std::optional<Connection> checkpoint_conne
     : connection_(std::move(connection)),
       path_(connection_.path()),
       max_batch_(options.max_batch),
+      fault_probe_interval_(options.fault_probe_interval),
       checkpoint_connection_(std::move(checkpoint_connection)),
       checkpoint_pages_(options.checkpoint_pages),
       thread_([this] { Loop(); }) {
@@ -155,7 +164,13 @@ WriterStats Writer::Stats() const {
   stats.max_batch_size = max_batch_size_.load();
   stats.failed_commits = failed_commits_.load();
   stats.checkpoints = checkpoints_.load();
+  stats.storage_errors = storage_errors_.load();
   return stats;
+}
+
+std::optional<StorageFault> Writer::storage_fault() const {
+  std::lock_guard lock(fault_mu_);
+  return fault_;
 }
 
 bool Writer::OnWriterThread() const {
@@ -166,10 +181,17 @@ void Writer::Loop() {
   writer_thread_id_.store(std::this_thread::get_id());
   std::vector<Unit> batch;
   while (true) {
+    // In a storage fault nobody may write for a while; the probe finds out when writes succeed.
+    const bool may_probe = fault_probe_interval_.count() > 0 && storage_fault().has_value();
     {
       std::unique_lock lock(mu_);
-      work_available_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) break;  // stopping, and everything queued has been written
+      const auto ready = [this] { return !queue_.empty() || stopping_; };
+      if (may_probe && !work_available_.wait_for(lock, fault_probe_interval_, ready)) {
+        batch.push_back(Unit{ProbeStorage, nullptr});
+      } else {
+        work_available_.wait(lock, ready);
+      }
+      if (queue_.empty() && batch.empty()) break;  // stopping, everything queued is written
       // Group commit: everything that queued up while the previous batch was committing goes
       // into this one transaction, so one fsync serves many units.
       while (!queue_.empty() && batch.size() < max_batch_) {
@@ -195,11 +217,17 @@ void Writer::Loop() {
 
 void Writer::CommitBatch(std::vector<Unit>& batch) {
   std::vector<Status> outcomes(batch.size());
+  // Only a commit that wrote proves the storage takes writes again (one that only read does not).
+  const int64_t changes_before = sqlite3_total_changes64(connection_.handle());
+  const auto* only_work =
+      batch.size() == 1 ? batch[0].work.target<Status (*)(Connection&)>() : nullptr;
+  const bool probe = only_work != nullptr && *only_work == &ProbeStorage;
   bool open = false;  // a transaction holding units [first, i) is open
   size_t first = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!open) {
-      Status begin = broken_.ok() ? connection_.Exec("BEGIN IMMEDIATE") : broken_;
+      if (!broken_.ok()) AbandonTransaction();  // try the rollback again
+      Status begin = broken_.ok() ? NoteFailure(connection_.Exec("BEGIN IMMEDIATE")) : broken_;
       if (!begin.ok()) {
         failed_commits_.fetch_add(1);
         for (size_t j = i; j < batch.size(); ++j) {
@@ -222,10 +250,10 @@ void Writer::CommitBatch(std::vector<Unit>& batch) {
       // The transaction no longer holds exactly the work of the units that succeeded (SQLite
       // rolled it back after, say, SQLITE_FULL, or a unit's changes could not be undone alone).
       // Drop it: the earlier units fail too, and later ones start a new transaction.
-      AbandonTransaction();
       Status cause = outcomes[i].ok() ? Internal("the write transaction on " + path_.string() +
                                                  " ended inside a unit of work")
-                                      : outcomes[i];
+                                      : NoteFailure(outcomes[i]);
+      AbandonTransaction();
       Status lost(cause.code(),
                   "rolled back because another unit in the same batch aborted the "
                   "transaction: " +
@@ -233,17 +261,24 @@ void Writer::CommitBatch(std::vector<Unit>& batch) {
       for (size_t j = first; j < i; ++j) {
         if (outcomes[j].ok()) outcomes[j] = lost;
       }
-      if (outcomes[i].ok()) outcomes[i] = cause;
+      outcomes[i] = cause;
       open = false;
     }
   }
   if (open) {
     Status commit = connection_.Exec("COMMIT");
+    if (commit.ok() && (probe || sqlite3_total_changes64(connection_.handle()) != changes_before)) {
+      NoteCommitted();
+    }
     if (!commit.ok()) {
       failed_commits_.fetch_add(1);
+      Status fault = NoteFailure(commit);
       AbandonTransaction();
-      Status error = commit.WithContext("committing a batch of " + std::to_string(batch.size()) +
-                                        " units; none of them was applied");
+      Status error =
+          fault.message() != commit.message()
+              ? fault
+              : commit.WithContext("committing a batch of " + std::to_string(batch.size()) +
+                                   " units; none of them was applied");
       // Units that failed on their own keep their own, more specific error.
       for (size_t j = first; j < batch.size(); ++j) {
         if (outcomes[j].ok()) outcomes[j] = error;
@@ -282,13 +317,62 @@ Status Writer::RunUnit(Unit& unit, bool& transaction_intact) {
 
 void Writer::AbandonTransaction() {
   connection_.ResetActiveStatements();
-  if (!connection_.InTransaction()) return;
-  Status rollback = connection_.Exec("ROLLBACK");
-  if (connection_.InTransaction()) {
-    broken_ =
-        Internal("writer for " + path_.string() + " could not roll back a failed transaction (" +
-                 rollback.message() + "); no further writes are accepted, restart outpost");
+  Status rollback = connection_.InTransaction() ? connection_.Exec("ROLLBACK") : Status::Ok();
+  if (!connection_.InTransaction()) {
+    if (!broken_.ok()) {
+      spdlog::warn("writer for {}: the failed transaction is rolled back now; writes resume",
+                   path_.string());
+    }
+    broken_ = Status::Ok();
+    return;
   }
+  // Nothing of it can commit while it stays open (every batch tries the rollback again first),
+  // so a transient failure (a full disk) does not stop writes for good.
+  if (broken_.ok()) {
+    spdlog::error("writer for {}: ROLLBACK failed: {}", path_.string(), rollback.message());
+  }
+  broken_ = Unavailable("writer for " + path_.string() +
+                        " could not roll back a failed transaction (" + rollback.message() +
+                        "); writes are refused until a rollback succeeds (tried before each "
+                        "batch); if this lasts, restart outpost");
+}
+
+Status Writer::NoteFailure(const Status& status) {
+  const int rc = sqlite3_extended_errcode(connection_.handle());
+  if (status.ok() || !IsStorageFault(rc)) return status;
+  const bool full = (rc & 0xff) == SQLITE_FULL;
+  const std::string dir = path_.parent_path().string();
+  Status unit_status = Unavailable(
+      std::string(full ? "the database disk is full" : "the database disk failed a write") +
+      ": writing " + path_.string() + " failed (" + sqlite3_errstr(rc) + ", sqlite code " +
+      std::to_string(rc) + "); nothing of this request was applied; " +
+      (full ? "free space on the file system holding "
+            : "check the disk and the file system holding ") +
+      dir + " — service resumes by itself once writes succeed again");
+  storage_errors_.fetch_add(1);
+  std::lock_guard lock(fault_mu_);
+  if (!fault_) {
+    fault_.emplace(StorageFault{unit_status, std::chrono::steady_clock::now(), 0});
+    // Once per episode: the requests it fails are answered 503, not logged one by one.
+    spdlog::error("writer for {}: {}; writes are answered 503 until one succeeds ({})",
+                  path_.string(), status.message(),
+                  fault_probe_interval_.count() > 0
+                      ? "tried again every " + std::to_string(fault_probe_interval_.count()) +
+                            " ms while idle"
+                      : "tried again with the next write");
+  }
+  fault_->error = unit_status;
+  ++fault_->failed_transactions;
+  return unit_status;
+}
+
+void Writer::NoteCommitted() {
+  std::lock_guard lock(fault_mu_);
+  if (!fault_) return;
+  const std::chrono::duration<double> lasted = std::chrono::steady_clock::now() - fault_->since;
+  spdlog::warn("writer for {}: writes succeed again after {:.1f} s ({} failed transactions)",
+               path_.string(), lasted.count(), fault_->failed_transactions);
+  fault_.reset();
 }
 
 void Writer::FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& outcomes) {

@@ -36,6 +36,10 @@ struct WriterOptions {
   // background checkpoint has not copied yet), so that the WAL restarts and stays bounded.
   // 0: leave checkpoints to SQLite (wal_autocheckpoint, on the writer thread).
   int checkpoint_pages = 1000;
+  // While writes fail for want of space or on an I/O error (see StorageFault), the idle writer
+  // commits a one-page probe this often, so the fault clears by itself once writes succeed
+  // again. 0: only queued work finds out.
+  std::chrono::milliseconds fault_probe_interval{1000};
 };
 
 // Counters for monitoring. Each field is read atomically, but the struct is not one snapshot:
@@ -48,6 +52,15 @@ struct WriterStats {
   uint64_t max_batch_size = 0;   // largest batch so far
   uint64_t failed_commits = 0;   // batches whose BEGIN or COMMIT failed
   uint64_t checkpoints = 0;      // background WAL checkpoints run (see checkpoint_pages)
+  uint64_t storage_errors = 0;   // transactions failed by a full disk or an I/O error
+};
+
+// The storage under the database refuses writes: from the first transaction that failed with
+// SQLITE_FULL or SQLITE_IOERR until one commits again. Units failed by it get kUnavailable.
+struct StorageFault {
+  Status error;                                 // the latest failure, as the units got it
+  std::chrono::steady_clock::time_point since;  // the first failure of this episode
+  uint64_t failed_transactions = 0;             // in this episode, probes included
 };
 
 // Owns the read-write connection to one database and the thread that writes to it. All writes go
@@ -122,6 +135,8 @@ class Writer {
   void SetTransactionGuard(std::function<Status(Connection&)> guard);
 
   WriterStats Stats() const;
+  // The current storage fault, if any. Logged once when it begins and once when it ends.
+  std::optional<StorageFault> storage_fault() const;
   const std::filesystem::path& path() const { return path_; }
 
  private:
@@ -140,6 +155,10 @@ class Writer {
   void CommitBatch(std::vector<Unit>& batch);
   Status RunUnit(Unit& unit, bool& transaction_intact);
   void AbandonTransaction();
+  // Called right after a failed BEGIN, unit or COMMIT: if SQLite's error is a storage fault,
+  // records it and returns the Status the batch's units get; otherwise returns `status`.
+  Status NoteFailure(const Status& status);
+  void NoteCommitted();
   Status RunGuard();  // the transaction guard, if any; Ok without one
   void FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& outcomes);
   void CloseConnection();
@@ -148,8 +167,8 @@ class Writer {
   Connection connection_;  // used only by the writer thread once it has started
   const std::filesystem::path path_;
   const size_t max_batch_;
-  // Set once a failed transaction could not be rolled back; from then on every unit fails with it
-  // rather than risk committing half of a unit. Writer thread only.
+  // Set while a failed transaction could not be rolled back; until a later rollback succeeds
+  // every unit fails with it rather than risk committing half of a unit. Writer thread only.
   Status broken_;
   std::atomic<std::thread::id> writer_thread_id_{};
 
@@ -172,6 +191,10 @@ class Writer {
   std::atomic<uint64_t> max_batch_size_{0};
   std::atomic<uint64_t> failed_commits_{0};
   std::atomic<uint64_t> checkpoints_{0};
+  std::atomic<uint64_t> storage_errors_{0};
+  const std::chrono::milliseconds fault_probe_interval_;
+  mutable std::mutex fault_mu_;
+  std::optional<StorageFault> fault_;  // guarded by fault_mu_
 
   // Background checkpoints (empty when checkpoint_pages is 0).
   std::optional<Connection>
