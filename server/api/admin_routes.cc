@@ -486,6 +486,16 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (!list.ok()) return fail(req, list.status());
         return http::Encode(req, *list);
       });
+  add("POST", "/v1/admin/audit/alarm/acknowledge", Access::kPermission, Permission::kManageConfig,
+      "clear the AUDIT_TRUNCATED alarm after investigating it (body: a reason, kept in the audit "
+      "trail)",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::AcknowledgeAuditAlarmRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        auto status = c.sync->AcknowledgeAuditAlarm(body->reason(), p.actor());
+        if (!status.ok()) return fail(req, status.status());
+        return http::Encode(req, *status);
+      });
   add("POST", "/v1/admin/audit/compare-heads", Access::kPermission, Permission::kVerifyAudit,
       "compare the audit heads central holds (body: CentralAuditHeadList) with the chain",
       [c, fail](const Principal&, http::Request& req) {

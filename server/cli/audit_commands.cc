@@ -18,6 +18,7 @@
 #include "common/proto_json.h"
 #include "common/sqlite/connection.h"
 #include "outpost/v1/audit.pb.h"
+#include "outpost/v1/satellite_sync.pb.h"
 #include "outpost/v1/common.pb.h"
 #include "outpost/v1/sync.pb.h"
 #include "server/audit/audit_proto.h"
@@ -52,6 +53,7 @@ struct AuditFlags {
   std::string public_key;
   std::string heads_file;        // compare-heads
   std::string since_checkpoint;  // verify: a head saved earlier (JSON)
+  std::string reason;            // acknowledge-alarm
 };
 
 // Where an export goes: standard output, or FILE. A file is written under a temporary name in
@@ -488,6 +490,25 @@ int RunHead(const GlobalFlags& g, const AuditFlags& f, std::string_view method,
   return kExitOk;
 }
 
+int RunAcknowledgeAlarm(const GlobalFlags& g, const AuditFlags& f) {
+  auto client = ConnectToSatellite(f.connection);
+  if (!client.ok()) return Fail(client.status());
+  v1::AcknowledgeAuditAlarmRequest request;
+  request.set_reason(f.reason);
+  v1::SyncStatus status;
+  if (auto s = (*client)->Call("POST", "/v1/admin/audit/alarm/acknowledge", request, &status);
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (g.json) {
+    PrintJson(status);
+  } else {
+    std::cout << "Acknowledged the AUDIT_TRUNCATED alarm; the reason is in the audit trail "
+                 "(audit.witness.acknowledge). The same central head will not raise it again.\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddAuditCommands(CLI::App& app, CommandLine& cli) {
@@ -585,6 +606,16 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
   compare->add_option("FILE", compare_flags->heads_file, "Heads exported by central (JSON)")
       ->required();
   add_db_options(compare, compare_flags.get());
+
+  auto ack_flags = std::make_shared<AuditFlags>();
+  AddConnectedCommand(audit, cli, "acknowledge-alarm",
+                      "Clear the AUDIT_TRUNCATED alarm once investigated (admin; the reason is "
+                      "kept in the audit trail)",
+                      ack_flags, RunAcknowledgeAlarm)
+      ->add_option("--reason", ack_flags->reason,
+                   "What was found and done, e.g. \"restored from backup of 2026-12-01, ticket "
+                   "4711\"")
+      ->required();
 
   auto checkpoint_flags = std::make_shared<AuditFlags>();
   AddConnectedCommand(audit, cli, "checkpoint", "Sign a checkpoint of the current head now",

@@ -114,6 +114,8 @@ struct SatelliteSync::State {
   int64_t last_failed_import_at = 0;
   std::string last_failed_import_error;
   std::string audit_alarm;
+  std::string audit_alarm_head;          // "seq:central hash" of the head that raised it
+  std::string audit_alarm_acknowledged;  // the same, once an admin acknowledged it
 };
 
 SatelliteSync::SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
@@ -183,6 +185,8 @@ Result<SatelliteSync::State> SatelliteSync::LoadState() const {
   OUTPOST_ASSIGN_OR_RETURN(s.last_failed_import_at, MetaInt(meta, "sync_last_failed_import_at"));
   s.last_failed_import_error = meta["sync_last_failed_import_error"];
   s.audit_alarm = meta["audit_alarm"];
+  s.audit_alarm_head = meta["audit_alarm_head"];
+  s.audit_alarm_acknowledged = meta["audit_alarm_acknowledged"];
   OUTPOST_ASSIGN_OR_RETURN(s.last_export_at, MetaInt(meta, "sync_last_export_at"));
   OUTPOST_ASSIGN_OR_RETURN(s.last_import_at, MetaInt(meta, "sync_last_import_at"));
   OUTPOST_ASSIGN_OR_RETURN(s.usage_reported_until, MetaInt(meta, "usage_reported_until"));
@@ -516,7 +520,11 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
       OUTPOST_ASSIGN_OR_RETURN(v1::AuditCompareHeadsResponse compared,
                                audit::CompareHeads(db, heads, signing_key_.public_key()));
       std::string alarm;
-      if (!compared.ok()) {
+      const std::string witnessed =
+          compared.heads_size() == 0
+              ? ""
+              : std::to_string(compared.heads(0).seq()) + ":" + compared.heads(0).central_hash();
+      if (!compared.ok() && witnessed != st.audit_alarm_acknowledged) {
         const v1::AuditHeadComparison& c = compared.heads(0);
         alarm = "central holds audit head seq " + std::to_string(c.seq()) + " (sent with request " +
                 std::to_string(c.request_sequence()) + "), which this chain " +
@@ -534,7 +542,10 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
       }
       // Sticky: a chain grown again past the cut would match later heads, so a mismatch once
       // seen stays raised (the evidence is in the audit record above).
-      if (!alarm.empty()) OUTPOST_RETURN_IF_ERROR(SetMeta(db, "audit_alarm", alarm));
+      if (!alarm.empty()) {
+        OUTPOST_RETURN_IF_ERROR(SetMeta(db, "audit_alarm", alarm));
+        OUTPOST_RETURN_IF_ERROR(SetMeta(db, "audit_alarm_head", witnessed));
+      }
       result.set_audit_alarm(alarm.empty() ? st.audit_alarm : alarm);
     }
     for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
@@ -696,6 +707,40 @@ void SatelliteSync::Stop() {
 }
 
 // --- Status, alarms, conversions --------------------------------------------------------------
+
+Result<v1::SyncStatus> SatelliteSync::AcknowledgeAuditAlarm(std::string_view reason,
+                                                            const audit::Actor& actor) {
+  constexpr size_t kMaxReasonBytes = 1000;
+  if (reason.empty() || reason.size() > kMaxReasonBytes) {
+    return InvalidArgument("say why the audit alarm is acknowledged (--reason TEXT, 1 to " +
+                           std::to_string(kMaxReasonBytes) +
+                           " bytes): what was found and done; it is kept in the audit trail");
+  }
+  std::lock_guard exchange(exchange_mu_);
+  OUTPOST_RETURN_IF_ERROR(writer_.Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_ASSIGN_OR_RETURN(
+        auto stmt, db.Query("SELECT key, value FROM satellite_meta WHERE key IN ('audit_alarm', "
+                            "'audit_alarm_head')"));
+    std::map<std::string, std::string> meta;
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      meta[stmt->ColumnText(0)] = stmt->ColumnText(1);
+    }
+    if (meta["audit_alarm"].empty()) {
+      return FailedPrecondition("there is no audit alarm to acknowledge (outpost sync status)");
+    }
+    OUTPOST_RETURN_IF_ERROR(Audit(db, actor, "audit.witness.acknowledge", "audit",
+                                  {{"alarm", meta["audit_alarm"]},
+                                   {"central_head", meta["audit_alarm_head"]},
+                                   {"reason", std::string(reason)}},
+                                  licensing_.AuditTime()));
+    OUTPOST_RETURN_IF_ERROR(SetMeta(db, "audit_alarm", ""));
+    return SetMeta(db, "audit_alarm_acknowledged", meta["audit_alarm_head"]);
+  }));
+  audit_alarm_ = false;
+  return GetStatus();
+}
 
 void SatelliteSync::CheckOverdue() {
   auto st = LoadState();

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "common/clock.h"
@@ -86,6 +87,12 @@ class SatelliteSync {
   // The audit-chain alarm (SyncStatus.audit_alarm is set): central holds a head the local chain
   // no longer contains.
   bool audit_alarm() const { return audit_alarm_.load(); }
+  // Clears the audit-chain alarm once an admin has investigated it, recording "audit.witness.
+  // acknowledge" with `reason` and the alarm. The same central head does not raise it again;
+  // another mismatch does. kFailedPrecondition when no alarm is raised; kInvalidArgument for an
+  // empty or over-long reason.
+  Result<v1::SyncStatus> AcknowledgeAuditAlarm(std::string_view reason,
+                                               const audit::Actor& actor);
   uint64_t online_failures_total() const { return online_failures_total_.load(); }
 
   // Online mode: a thread that syncs every interval (with jitter), backing off exponentially

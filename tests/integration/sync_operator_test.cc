@@ -2,6 +2,8 @@
 // verdicts, the virtual accounts central names, central as a witness of the audit chain, and
 // responses whose entitlement times the satellite cannot hold. The world is sync_world.h.
 
+#include "common/proto_json.h"
+#include "outpost/v1/admin_auth.pb.h"
 #include "tests/integration/sync_world.h"
 
 namespace outpost {
@@ -203,6 +205,14 @@ TEST_F(SyncE2eTest, CutOffAuditTrailIsCaughtByCentralsHeads) {
   v1::AuditVerifyResponse local;
   ASSERT_OK(a_->client->Call("POST", "/v1/admin/audit/verify", v1::Empty(), &local, a_->Auth()));
   EXPECT_TRUE(local.ok()) << "local verification alone cannot see a clean cut";
+  // The running satellite saw the cut (the head it committed is gone) and writes nothing more.
+  net::ClientResponse refused = a_->Send("POST", "/v1/admin/sync/export");
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("removed behind its back"), std::string::npos) << refused.body;
+  EXPECT_EQ(a_->Metric("outpost_alarm_audit_chain_cut"), 1.0);
+  // A restart forgets that; central's witness remains.
+  RestartSatellite(*a_);
+  EXPECT_EQ(a_->Metric("outpost_alarm_audit_chain_cut"), 0.0);
 
   v1::SyncImportResult third = a_->ImportOk(Process(a_->Export()));
   EXPECT_NE(third.audit_alarm().find("central holds audit head seq"), std::string::npos)
@@ -217,6 +227,49 @@ TEST_F(SyncE2eTest, CutOffAuditTrailIsCaughtByCentralsHeads) {
     EXPECT_NE(a_->Status().audit_alarm(), "");
   }
   EXPECT_EQ(a_->Metric("outpost_alarm_audit_witness"), 1.0);
+
+  // Acknowledging it: admins only, with a reason, kept in the audit trail.
+  const size_t mismatches = a_->Audit("audit.witness.mismatch").size();
+  v1::CreateUserRequest operator_user;
+  operator_user.set_name("olga");
+  operator_user.set_role("operator");
+  v1::User created_user;
+  ASSERT_OK(a_->client->Call("POST", "/v1/admin/users", operator_user, &created_user, a_->Auth()));
+  v1::CreateApiKeyRequest key_request;
+  key_request.set_user("olga");
+  v1::CreateApiKeyResponse olga_key;
+  ASSERT_OK(a_->client->Call("POST", "/v1/admin/apikeys", key_request, &olga_key, a_->Auth()));
+  v1::AcknowledgeAuditAlarmRequest ack;
+  ack.set_reason("cut by a test on purpose; evidence filed");
+  auto by_operator =
+      a_->client->Send("POST", "/v1/admin/audit/alarm/acknowledge", ToJson(ack),
+                       "application/json", {{"authorization", "Bearer " + olga_key.key()}});
+  ASSERT_OK(by_operator);
+  EXPECT_EQ(by_operator->status, 403) << by_operator->body;
+  v1::AcknowledgeAuditAlarmRequest no_reason;
+  EXPECT_EQ(a_->Send("POST", "/v1/admin/audit/alarm/acknowledge", ToJson(no_reason),
+                     "application/json")
+                .status,
+            400);
+  EXPECT_NE(a_->Status().audit_alarm(), "") << "a refused acknowledgement changes nothing";
+  net::ClientResponse acknowledged =
+      a_->Send("POST", "/v1/admin/audit/alarm/acknowledge", ToJson(ack), "application/json");
+  ASSERT_EQ(acknowledged.status, 200) << acknowledged.body;
+  EXPECT_EQ(a_->Status().audit_alarm(), "");
+  EXPECT_EQ(a_->Metric("outpost_alarm_audit_witness"), 0.0);
+  const auto records = a_->Audit("audit.witness.acknowledge");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_NE(records[0].find("evidence filed"), std::string::npos) << records[0];
+  // The same head at central does not raise it again.
+  for (int i = 0; i < 2; ++i) {
+    v1::SyncImportResult later = a_->ImportOk(Process(a_->Export()));
+    EXPECT_EQ(later.audit_alarm(), "");
+  }
+  EXPECT_EQ(a_->Audit("audit.witness.mismatch").size(), mismatches);
+  net::ClientResponse nothing =
+      a_->Send("POST", "/v1/admin/audit/alarm/acknowledge", ToJson(ack), "application/json");
+  EXPECT_EQ(nothing.status, 409) << nothing.body;
+  EXPECT_NE(nothing.body.find("no audit alarm"), std::string::npos) << nothing.body;
 }
 
 // A signed response whose entitlement times the satellite's clock cannot hold (found by

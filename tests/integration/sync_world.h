@@ -314,6 +314,26 @@ class SyncE2eTest : public ::testing::Test {
     return s;
   }
 
+  // Stops `s` and serves its data directory again (a new port, a new client).
+  void RestartSatellite(Sat& s) {
+    s.client.reset();
+    s.satellite.reset();
+    auto c = config::LoadLayeredConfig(
+        DataDir(s.dir).config(), s.dir,
+        [](const std::string&) { return std::optional<std::string>(); }, {});
+    ASSERT_OK(c);
+    auto sat = server::Satellite::Open(s.dir, *c, clock_);
+    ASSERT_OK(sat);
+    s.satellite = std::move(*sat);
+    ASSERT_OK(s.satellite->Start());
+    net::ClientOptions o;
+    o.base_url = "https://127.0.0.1:" + std::to_string(s.satellite->port());
+    o.ca_pem = testing::ReadFileOrDie(DataDir(s.dir).ca_certificate());
+    auto client = net::HttpsClient::Create(o);
+    ASSERT_OK(client);
+    s.client = std::move(*client);
+  }
+
   // Consumption of the two hours before the current one, as the satellite's sampler records it
   // (usage reports are made from usage_samples by Export).
   void SeedUsage(const std::filesystem::path& dir) {
