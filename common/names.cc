@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/text.h"
+
 namespace outpost {
 namespace {
 
@@ -14,8 +16,10 @@ bool IsAlnum(char c) {
 std::string QuoteForMessage(std::string_view text) {
   constexpr size_t kMaxShown = 64;
   std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
+  // Cut between characters: a split multi-byte character would make the message invalid UTF-8.
+  const std::string_view shown = Utf8Prefix(text, kMaxShown);
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(shown[i]);
     if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
       char escaped[8];
       std::snprintf(escaped, sizeof(escaped), "\\x%02x", c);

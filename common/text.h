@@ -5,6 +5,7 @@
 //
 // Thread-safety: pure functions.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,5 +20,12 @@ std::string Plural(int64_t count, std::string_view noun, std::string_view plural
 // "30 days", "1 hour", "90 minutes", "45 seconds" (so "36 hours", not "1.5 days"). 0 is
 // "0 seconds"; negative values get a "-".
 std::string DurationText(int64_t seconds);
+
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a UTF-8
+// sequence: where a cut would split a multi-byte character, the whole character is left out.
+// Every place that shortens text for a message, a log line or an answer cuts with this, so
+// that what was valid UTF-8 stays valid (a protobuf string must be). Bytes that are not UTF-8
+// are cut like single bytes.
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes);
 
 }  // namespace outpost

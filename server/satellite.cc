@@ -267,7 +267,16 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   const auto run_blocking = [raw](std::function<void()> work) {
     raw->admin_pool->Post(std::move(work));
   };
-  api::AddSystemRoutes(router, raw->metrics, std::move(checks), OUTPOST_VERSION, run_blocking);
+  api::MetricsAuthorizer authorize_metrics;
+  if (raw->config.server.metrics_require_auth) {
+    // raw->auth is created below, before the server starts serving.
+    authorize_metrics = [raw](const http::Request& req) -> Status {
+      auto who = auth::Authenticate(*raw->auth, req);
+      return who.ok() ? auth::Require(*who, auth::Permission::kReadMetrics) : who.status();
+    };
+  }
+  api::AddSystemRoutes(router, raw->metrics, std::move(checks), OUTPOST_VERSION, run_blocking,
+                       std::move(authorize_metrics));
 
   raw->auth = std::make_unique<auth::AuthStore>(*raw->writer, *raw->readers, clock);
   raw->tokens = std::make_unique<licensing::TokenStore>(

@@ -56,6 +56,9 @@ struct ServerConfig {
   Duration write_timeout = std::chrono::seconds(30);
   Duration idle_timeout = std::chrono::seconds(60);
   Duration shutdown_grace = std::chrono::seconds(10);  // 0 = close connections at once
+  // The satellite's /metrics: false answers anyone (the default: no secrets there, and existing
+  // scrapers keep working); true needs an API key or session with read_metrics. docs/decisions.md.
+  bool metrics_require_auth = false;
 
   bool operator==(const ServerConfig&) const = default;
 };

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "common/config/key_table.h"
+#include "common/text.h"
 
 namespace outpost::config {
 namespace {
@@ -66,7 +67,7 @@ std::string DescribeNode(const toml::node& node) {
   node.visit([&value](const auto& n) { value << n; });
   std::string text = value.str();
   constexpr std::size_t kMaxShown = 60;
-  if (text.size() > kMaxShown) text = text.substr(0, kMaxShown) + "...";
+  if (text.size() > kMaxShown) text = std::string(Utf8Prefix(text, kMaxShown)) + "...";
   return out.str() + " " + text;
 }
 
@@ -92,6 +93,9 @@ Result<Value> ValueFromNode(const Key& key, const toml::node& node) {
         }
         if (all_strings) return Value(std::move(items));
       }
+      break;
+    case ValueKind::kBoolean:
+      if (const auto* b = node.as_boolean()) return Value(b->get());
       break;
   }
   return InvalidArgument("expected " + std::string(internal::DescribeKind(key.kind)) + ", got " +

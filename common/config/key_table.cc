@@ -74,6 +74,17 @@ Key TextKey(std::string_view name, std::string_view comment, Field field, Parse 
   return key;
 }
 
+template <typename Field>
+Key BooleanKey(std::string_view name, std::string_view comment, Field field) {
+  Key key{name, ValueKind::kBoolean, comment, nullptr, nullptr};
+  key.set = [field](Config& config, const Value& value) -> Status {
+    field(config) = std::get<bool>(value);
+    return Status::Ok();
+  };
+  key.get = [field](const Config& config) -> Value { return static_cast<bool>(field(config)); };
+  return key;
+}
+
 template <typename Field, typename Check>
 Key StringListKey(std::string_view name, std::string_view comment, Field field, Check check) {
   Key key{name, ValueKind::kStringList, comment, nullptr, nullptr};
@@ -235,6 +246,11 @@ std::vector<Key> MakeKeys() {
       DurationKey(
           "server.idle_timeout", "Idle keep-alive connections are closed after this.",
           [](auto& c) -> auto& { return c.server.idle_timeout; }, kPositive),
+      BooleanKey(
+          "server.metrics_require_auth",
+          "true: /metrics needs an API key (any role; see docs/security.md); false: it is open "
+          "to anyone who reaches the port.",
+          [](auto& c) -> auto& { return c.server.metrics_require_auth; }),
       DurationKey(
           "server.shutdown_grace",
           "On shutdown, time given to requests in flight; 0s = close at once.",
@@ -423,6 +439,8 @@ std::string_view DescribeKind(ValueKind kind) {
       return "a duration string such as \"30s\" or \"1h30m\"";
     case ValueKind::kStringList:
       return "an array of strings such as [\"localhost\"]";
+    case ValueKind::kBoolean:
+      return "a boolean (true or false, without quotes)";
   }
   return "a value";
 }
@@ -454,6 +472,11 @@ Result<Value> ValueFromText(const Key& key, std::string_view text) {
       }
       return Value(std::move(items));
     }
+    case ValueKind::kBoolean:
+      // Exactly TOML's spellings: "yes", "1" or "TRUE" may mean something else to a reader.
+      if (text == "true") return Value(true);
+      if (text == "false") return Value(false);
+      return InvalidArgument(Quoted(text) + " is not a boolean; accepted: true, false");
   }
   return InvalidArgument("unsupported key kind");
 }
@@ -514,6 +537,8 @@ std::string RenderValue(ValueKind kind, const Value& value) {
       }
       return out + "]";
     }
+    case ValueKind::kBoolean:
+      return std::get<bool>(value) ? "true" : "false";
   }
   return "\"\"";
 }

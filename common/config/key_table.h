@@ -15,12 +15,13 @@
 
 namespace outpost::config::internal {
 
-// How a key is spelled in TOML. Durations are TOML strings ("30s").
-enum class ValueKind { kString, kInteger, kDuration, kStringList };
+// How a key is spelled in TOML. Durations are TOML strings ("30s"); booleans are TOML's true
+// and false (in flags and the environment: exactly "true" or "false").
+enum class ValueKind { kString, kInteger, kDuration, kStringList, kBoolean };
 
 // A key's value before its own rules are applied; the alternative follows ValueKind
 // (string for kString and kDuration).
-using Value = std::variant<std::string, std::int64_t, std::vector<std::string>>;
+using Value = std::variant<std::string, std::int64_t, std::vector<std::string>, bool>;
 
 struct Key {
   std::string_view name;  // dotted: "listen", "sync.mode"
@@ -49,7 +50,7 @@ std::string EnvironmentName(const Key& key);
 std::string_view DescribeKind(ValueKind kind);
 
 // Converts flag or environment text to a Value of the key's kind (integers in decimal,
-// lists comma-separated with surrounding spaces trimmed).
+// lists comma-separated with surrounding spaces trimmed, booleans "true" or "false" only).
 Result<Value> ValueFromText(const Key& key, std::string_view text);
 
 // The value as a TOML literal: "\"30s\"", "16", "[\"localhost\"]".

@@ -170,8 +170,20 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
     }
     return fail(req, NotFound("no user named '" + req.path_params["name"] + "'"));
   };
+  add("POST", "/v1/admin/password", Access::kAuthenticated, std::nullopt,
+      "change one's own password (needs the current one)",
+      [c, fail](const Principal& p, http::Request& req) {
+        auto body = Decode<v1::ChangePasswordRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        if (Status s = c.auth->ChangeOwnPassword(p, body->current_password(), body->new_password(),
+                                                 req.remote_address);
+            !s.ok()) {
+          return fail(req, s);
+        }
+        return http::Encode(req, v1::Empty());
+      });
   add("POST", "/v1/admin/users/{name}/password", Access::kPermission, Permission::kManageUsers,
-      "set a user's password", [c, fail, user_after](const Principal& p, http::Request& req) {
+      "set another user's password", [c, fail, user_after](const Principal& p, http::Request& req) {
         auto body = Decode<v1::SetPasswordRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         return user_after(p, req,
@@ -210,7 +222,26 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         auto body = Decode<v1::CreateApiKeyRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         const std::string user = body->user().empty() ? p.user_name : body->user();
-        auto created = c.auth->CreateApiKey(user, body->description(), p);
+        std::optional<TimePoint> expires_at;
+        if (body->expires_in_seconds() != 0 && body->expires_at() != 0) {
+          return fail(req, InvalidArgument("give expires_in_seconds or expires_at, not both"));
+        }
+        if (body->expires_in_seconds() < 0 ||
+            body->expires_in_seconds() > auth::kMaxApiKeyLifetime.count()) {
+          return fail(req, InvalidArgument("expires_in_seconds must be from 1 to " +
+                                           std::to_string(auth::kMaxApiKeyLifetime.count()) +
+                                           " (10 years)"));
+        }
+        if (body->expires_in_seconds() > 0) {
+          expires_at = c.clock->Now() + std::chrono::seconds(body->expires_in_seconds());
+        } else if (body->expires_at() != 0) {
+          constexpr int64_t kYear9999 = 253402300799;  // 9999-12-31T23:59:59Z
+          if (body->expires_at() < 0 || body->expires_at() > kYear9999) {
+            return fail(req, InvalidArgument("expires_at must be a unix time from 1970 to 9999"));
+          }
+          expires_at = FromUnixSeconds(body->expires_at());
+        }
+        auto created = c.auth->CreateApiKey(user, body->description(), p, expires_at);
         if (!created.ok()) return fail(req, created.status());
         return http::Encode(req, auth::ToProto(*created), 201);
       });
@@ -527,7 +558,8 @@ namespace {
 bool HashesAPassword(const AdminRouteSpec& spec) {
   return spec.method == "POST" &&
          (spec.pattern == "/v1/admin/login" || spec.pattern == "/v1/admin/users" ||
-          spec.pattern == "/v1/admin/users/{name}/password");
+          spec.pattern == "/v1/admin/users/{name}/password" ||
+          spec.pattern == "/v1/admin/password");
 }
 
 http::Response Busy(const http::Request& req, Status status, int retry_after_seconds) {

@@ -6,7 +6,8 @@
 namespace outpost::server::api {
 
 void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metrics,
-                     ReadinessChecks checks, std::string version, RunBlocking run_blocking) {
+                     ReadinessChecks checks, std::string version, RunBlocking run_blocking,
+                     MetricsAuthorizer authorize_metrics) {
   router.Add("GET", "/healthz", [version](http::Request& req, http::Reply reply) {
     v1::HealthResponse health;
     health.set_status("ok");
@@ -30,12 +31,25 @@ void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metric
                      reply(http::Encode(format, health, ready ? 200 : 503));
                    });
              });
-  router.Add("GET", "/metrics", [metrics](http::Request&, http::Reply reply) {
+  auto render = [metrics] {
     http::Response response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.body = metrics->Render();
-    reply(std::move(response));
-  });
+    return response;
+  };
+  if (!authorize_metrics) {
+    router.Add("GET", "/metrics", [render](http::Request&, http::Reply reply) { reply(render()); });
+    return;
+  }
+  router.Add("GET", "/metrics",
+             [render, run_blocking, authorize = std::move(authorize_metrics)](http::Request& req,
+                                                                              http::Reply reply) {
+               // The request lives only as long as this call: the check gets a copy.
+               run_blocking([render, authorize, req, reply = std::move(reply)] {
+                 if (Status s = authorize(req); !s.ok()) return reply(http::ErrorResponse(req, s));
+                 reply(render());
+               });
+             });
 }
 
 }  // namespace outpost::server::api

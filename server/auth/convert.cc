@@ -43,6 +43,10 @@ v1::ApiKey ToProto(const ApiKey& key) {
     out.set_revoked_at(ToUnixSeconds(*key.revoked_at));
     out.set_revoked_at_text(Rfc3339(*key.revoked_at));
   }
+  if (key.expires_at.has_value()) {
+    out.set_expires_at(ToUnixSeconds(*key.expires_at));
+    out.set_expires_at_text(Rfc3339(*key.expires_at));
+  }
   return out;
 }
 

@@ -5,10 +5,13 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/crypto/encoding.h"
@@ -154,7 +157,121 @@ Result<ParsedHash> ParseStored(std::string_view stored) {
   return parsed;
 }
 
+constexpr std::string_view kCommonPasswords[] = {
+#include "server/auth/common_passwords.inc"
+};
+
+// Runs that people type as "random": letters, digits and keyboard rows, forwards and backwards.
+constexpr std::string_view kSequences[] = {
+    "abcdefghijklmnopqrstuvwxyz",   "01234567890123456789",
+    "qwertyuiopasdfghjklzxcvbnm",   "qwertzuiopasdfghjklyxcvbnm",
+    "azertyuiopqsdfghjklmwxcvbn",   "1qaz2wsx3edc4rfv5tgb6yhn7ujm",
+    "zaq1xsw2cde3vfr4bgt5nhy6mju7", "!@#$%^&*()_+",
+};
+
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// `text` without the characters that are not ASCII letters at either end: "2025password!" ->
+// "password". People "strengthen" a common word this way.
+std::string_view LetterCore(std::string_view text) {
+  while (!text.empty() && !IsAsciiLetter(text.front())) text.remove_prefix(1);
+  while (!text.empty() && !IsAsciiLetter(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+// The compiled-in list as typed, and the words inside its entries ("monkey" of "monkey123").
+struct CommonPasswords {
+  std::unordered_set<std::string_view> exact;
+  std::unordered_set<std::string_view> cores;
+  CommonPasswords() {
+    for (std::string_view entry : kCommonPasswords) {
+      exact.insert(entry);
+      const std::string_view core = LetterCore(entry);
+      if (core.size() >= 3) cores.insert(core);
+    }
+  }
+  bool Has(std::string_view text) const { return exact.contains(text) || cores.contains(text); }
+};
+
+const CommonPasswords& Common() {
+  static const CommonPasswords* common = new CommonPasswords();
+  return *common;
+}
+
+// True if `text` is some shorter `unit` repeated, with `unit` a common password.
+bool IsRepeatedCommon(std::string_view text) {
+  for (size_t unit = 1; unit <= text.size() / 2; ++unit) {
+    if (text.size() % unit != 0) continue;
+    bool repeated = true;
+    for (size_t i = unit; i < text.size() && repeated; ++i) repeated = text[i] == text[i - unit];
+    if (repeated) return Common().Has(text.substr(0, unit));
+  }
+  return false;
+}
+
+bool IsSequence(std::string_view lower) {
+  for (std::string_view sequence : kSequences) {
+    if (sequence.find(lower) != std::string_view::npos) return true;
+    const std::string reversed(sequence.rbegin(), sequence.rend());
+    if (reversed.find(lower) != std::string::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+Status CheckPasswordStrength(std::string_view password, std::string_view user_name) {
+  OUTPOST_RETURN_IF_ERROR(CheckPasswordPolicy(password));
+  // Distinct code points: a lead byte starts each, so counting distinct sequences is enough.
+  std::set<std::string_view> distinct;
+  for (size_t i = 0; i < password.size();) {
+    size_t n = 1;
+    while (i + n < password.size() &&
+           (static_cast<unsigned char>(password[i + n]) & 0xC0) == 0x80) {
+      ++n;
+    }
+    distinct.insert(password.substr(i, n));
+    i += n;
+  }
+  if (distinct.size() < kMinDistinctPasswordChars) {
+    return InvalidArgument("password has too few different characters (" +
+                           std::to_string(distinct.size()) + "); use at least " +
+                           std::to_string(kMinDistinctPasswordChars) +
+                           " different ones, e.g. a few unrelated words");
+  }
+  const std::string lower = AsciiLower(password);
+  if (user_name.size() >= kMinUserNameCharsChecked &&
+      lower.find(AsciiLower(user_name)) != std::string::npos) {
+    return InvalidArgument("password contains the user name \"" + std::string(user_name) +
+                           "\"; choose one that does not");
+  }
+  const std::string_view core = LetterCore(lower);
+  if (Common().Has(lower) || IsRepeatedCommon(lower)) {
+    return InvalidArgument(
+        "password is one of the most commonly used passwords, which are tried first; choose "
+        "another (e.g. a few unrelated words)");
+  }
+  if (Common().Has(core) || IsRepeatedCommon(core)) {
+    // The word is not quoted: errors never contain (part of) a password.
+    return InvalidArgument(
+        "password is a commonly used password with digits or symbols added, which are tried "
+        "first; choose another (e.g. a few unrelated words)");
+  }
+  if (IsSequence(lower)) {
+    return InvalidArgument(
+        "password is a run of consecutive letters, digits or keyboard keys; choose another "
+        "(e.g. a few unrelated words)");
+  }
+  return Status::Ok();
+}
 
 Status CheckPasswordPolicy(std::string_view password) {
   if (password.size() > kMaxPasswordBytes) {

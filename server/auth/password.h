@@ -21,9 +21,23 @@ namespace outpost::server::auth {
 inline constexpr size_t kMinPasswordChars = 12;    // Unicode code points
 inline constexpr size_t kMaxPasswordBytes = 1024;  // bounds the work an attacker can ask for
 
+inline constexpr size_t kMinDistinctPasswordChars = 5;
+inline constexpr size_t kMinUserNameCharsChecked = 3;  // shorter names are not looked for
+
 // Ok, or kInvalidArgument saying what is wrong: shorter than 12 characters, longer than 1024
-// bytes, not valid UTF-8, or containing a NUL character.
+// bytes, not valid UTF-8, or containing a NUL character. The hasher's own check; new
+// passwords must also pass CheckPasswordStrength.
 Status CheckPasswordPolicy(std::string_view password);
+
+// The rules for a NEW password of `user_name` (creating a user, an admin setting one, a user
+// changing their own), on top of CheckPasswordPolicy. kInvalidArgument naming the rule broken:
+//   - fewer than 5 different characters ("aaaaaaaaaaaa", "abababababab");
+//   - contains the user name, ignoring ASCII case (names of 3 characters or more);
+//   - one of the common passwords compiled in (common_passwords.inc), ignoring ASCII case, or
+//     one of them with digits or symbols before or after it ("Password2025!"), or repeated;
+//   - a run of consecutive letters, digits or keyboard keys ("abcdefghijkl", "qwertyuiopas").
+// Stored passwords are not re-checked: a rule added later applies at the next change.
+Status CheckPasswordStrength(std::string_view password, std::string_view user_name);
 
 struct ScryptParams {
   int log2_n = 15;  // N = 2^15 (32 MiB with r = 8); tests use 10

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "common/text.h"
+
 namespace outpost::server::auth {
 namespace {
 
@@ -34,6 +36,7 @@ constexpr std::array kPermissionRows = {
     PermissionRow{Permission::kReadUsers, "read_users", "list users and API keys"},
     PermissionRow{Permission::kSignCheckpoint, "sign_checkpoint", "sign audit checkpoints"},
     PermissionRow{Permission::kManageConfig, "manage_config", "change the configuration"},
+    PermissionRow{Permission::kReadMetrics, "read_metrics", "read /metrics"},
 };
 
 struct Grant {
@@ -63,6 +66,7 @@ constexpr std::array kGrants = {
     Grant{Permission::kReadUsers,             true, false,   true},
     Grant{Permission::kSignCheckpoint,        true, false,   false},
     Grant{Permission::kManageConfig,          true, false,   false},
+    Grant{Permission::kReadMetrics,           true, true,    true},
 };
 // clang-format on
 
@@ -72,7 +76,7 @@ constexpr bool RowsInEnumOrder() {
     if (static_cast<size_t>(kPermissionRows[i].permission) != i) return false;
     if (static_cast<size_t>(kGrants[i].permission) != i) return false;
   }
-  return kPermissionRows.back().permission == Permission::kManageConfig;
+  return kPermissionRows.back().permission == Permission::kReadMetrics;
 }
 static_assert(RowsInEnumOrder(), "the tables must list every Permission once, in enum order");
 
@@ -107,7 +111,7 @@ Result<Role> ParseRole(std::string_view name) {
   for (Role role : kRoles) {
     if (RoleName(role) == name) return role;
   }
-  return InvalidArgument("unknown role \"" + std::string(name.substr(0, 64)) +
+  return InvalidArgument("unknown role \"" + std::string(Utf8Prefix(name, 64)) +
                          "\"; use admin, operator or auditor");
 }
 

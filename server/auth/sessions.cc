@@ -50,27 +50,40 @@ struct AuthStore::SessionRow {
   int64_t expires_at = 0;
 };
 
-Duration AuthStore::LockDuration(int64_t failed_logins) const {
-  const int64_t doublings = std::min<int64_t>(failed_logins - policy_.lockout_threshold, 40);
-  std::chrono::seconds lock = policy_.lockout_initial;
-  for (int64_t i = 0; i < doublings && lock < policy_.lockout_max; ++i) lock *= 2;
-  return std::min(lock, policy_.lockout_max);
+LockoutRule AuthStore::AddressRule() const {
+  return {policy_.lockout_threshold, policy_.lockout_initial, policy_.lockout_max};
 }
 
-void AuthStore::CountPhantomFailure(const std::string& name, int64_t now_s) {
-  std::lock_guard lock(phantom_mu_);
-  if (phantom_locks_.size() >= kMaxPhantomLocks) {
-    // Forget the names whose lock ended (their failure count only lengthens a later lock); if
-    // none has, count no more names until some lock ends.
-    std::erase_if(phantom_locks_, [&](const auto& e) { return e.second.locked_until <= now_s; });
-    if (phantom_locks_.size() >= kMaxPhantomLocks) return;
+LockoutRule AuthStore::UserRule() const {
+  return {policy_.user_lockout_threshold, policy_.lockout_initial, policy_.lockout_max};
+}
+
+namespace {
+
+// Key of the per-(name, address) count; '\n' appears in neither a name nor an address.
+std::string AddressKey(std::string_view name, std::string_view remote_address) {
+  return std::string(name) + "\n" + std::string(remote_address);
+}
+
+}  // namespace
+
+Status AuthStore::CheckLoginLocks(std::string_view name, std::string_view remote_address,
+                                  bool found, int64_t user_locked_until, int64_t now_s) {
+  // Both messages are the same for names that exist and names that do not.
+  if (const int64_t wait = address_failures_.LockedFor(AddressKey(name, remote_address), now_s);
+      wait > 0) {
+    return ResourceExhausted(
+        "too many failed logins for this user from this address; try again in " + WaitText(wait) +
+        " (logins from other addresses are not affected)");
   }
-  PhantomLock& p = phantom_locks_[name];
-  p.failed += 1;
-  if (p.failed >= policy_.lockout_threshold) {
-    p.locked_until =
-        now_s + std::chrono::duration_cast<std::chrono::seconds>(LockDuration(p.failed)).count();
+  const int64_t wait = found ? std::max<int64_t>(user_locked_until - now_s, 0)
+                             : phantom_failures_.LockedFor(std::string(name), now_s);
+  if (wait > 0) {
+    return ResourceExhausted(
+        "too many failed logins for this user from several addresses; try again in " +
+        WaitText(wait));
   }
+  return Status::Ok();
 }
 
 void AuthStore::BurnPasswordCheck(std::string_view password) {
@@ -81,22 +94,28 @@ void AuthStore::BurnPasswordCheck(std::string_view password) {
   (void)VerifyPassword(password, dummy_hash_);
 }
 
-Status AuthStore::RecordLoginFailure(std::optional<int64_t> user_id, std::string object,
-                                     std::string_view reason, std::string_view remote_address,
-                                     TimePoint now) {
+Status AuthStore::RecordLoginFailure(std::optional<int64_t> user_id, std::string_view name,
+                                     std::string object, std::string_view reason,
+                                     std::string_view remote_address, TimePoint now, bool counts) {
   const int64_t now_s = ToUnixSeconds(now);
+  boost::json::object details{{"reason", reason}, {"remote_address", remote_address}};
+  if (counts && !name.empty()) {
+    const FailureCounter::Counted pair =
+        address_failures_.Fail(AddressKey(name, remote_address), now_s);
+    details["address_failures"] = pair.failed;
+    if (pair.lock_s > 0) details["address_locked_for_s"] = pair.lock_s;
+    if (!user_id.has_value()) (void)phantom_failures_.Fail(std::string(name), now_s);
+  }
   return writer_.Run([&](sqlite::Connection& db) -> Status {
-    boost::json::object details{{"reason", reason}, {"remote_address", remote_address}};
-    if (user_id.has_value()) {
+    if (counts && user_id.has_value()) {
       // Counted in the writer, so concurrent failures cannot overwrite each other's count.
       OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
           "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?1", *user_id));
       OUTPOST_ASSIGN_OR_RETURN(
           int64_t failed, db.QueryInt64("SELECT failed_logins FROM users WHERE id = ?1", *user_id));
       details["failed_logins"] = failed;
-      if (failed >= policy_.lockout_threshold) {
-        const int64_t lock_s =
-            std::chrono::duration_cast<std::chrono::seconds>(LockDuration(failed)).count();
+      const int64_t lock_s = LockDuration(UserRule(), failed).count();
+      if (lock_s > 0) {
         OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("UPDATE users SET locked_until = ?1 WHERE id = ?2",
                                                 now_s + lock_s, *user_id));
         details["locked_for_s"] = lock_s;
@@ -142,6 +161,7 @@ Result<Session> AuthStore::RecordLoginSuccess(int64_t user_id, std::string_view 
                  {{"remote_address", remote_address}, {"expires_at", expires_s}}, now);
   }));
   if (!still_valid) return Unauthenticated("wrong user name or password");
+  address_failures_.Reset(AddressKey(name, remote_address));
   Session session;
   session.cookie = std::move(cookie);
   session.csrf_token = std::move(csrf_token);
@@ -157,8 +177,8 @@ Result<Session> AuthStore::Login(std::string_view name, std::string_view passwor
   if (!IsValidUserName(name)) {
     // Not echoed into the audit trail: people type passwords into the user field.
     BurnPasswordCheck(password);
-    OUTPOST_RETURN_IF_ERROR(RecordLoginFailure(std::nullopt, "user", "invalid user name",
-                                               remote_address, clock_.Now()));
+    OUTPOST_RETURN_IF_ERROR(RecordLoginFailure(std::nullopt, "", "user", "invalid user name",
+                                               remote_address, clock_.Now(), false));
     return rejected;
   }
   // One attempt per user at a time: the lock check, the password check and the recorded
@@ -191,31 +211,19 @@ Result<Session> AuthStore::Login(std::string_view name, std::string_view passwor
       disabled = row->ColumnInt64(4) != 0;
     }
   }
+  const std::optional<int64_t> counted_id = found ? std::optional<int64_t>(user_id) : std::nullopt;
+  if (Status locked = CheckLoginLocks(name, remote_address, found, locked_until, now_s);
+      !locked.ok()) {
+    OUTPOST_RETURN_IF_ERROR(
+        RecordLoginFailure(counted_id, name, object, "locked", remote_address, now, false));
+    return locked;
+  }
   // Unknown users, disabled users and users without a password cost the same scrypt run as a
-  // wrong password, so timing does not tell them apart.
+  // wrong password and count towards the same locks, so neither timing nor a later 429 tells
+  // them apart.
   std::string_view reason;
   if (!found) {
-    // Unknown names lock out exactly like real ones (in memory), so that a 429 does not tell
-    // an attacker which user names exist.
-    int64_t phantom_locked_until = 0;
-    {
-      std::lock_guard lock(phantom_mu_);
-      if (auto it = phantom_locks_.find(std::string(name)); it != phantom_locks_.end()) {
-        phantom_locked_until = it->second.locked_until;
-      }
-    }
-    if (phantom_locked_until > now_s) {
-      OUTPOST_RETURN_IF_ERROR(
-          RecordLoginFailure(std::nullopt, object, "locked", remote_address, now));
-      return ResourceExhausted("too many failed logins; try again in " +
-                               WaitText(phantom_locked_until - now_s));
-    }
     reason = "unknown user";
-  } else if (locked_until > now_s) {
-    OUTPOST_RETURN_IF_ERROR(
-        RecordLoginFailure(std::nullopt, object, "locked", remote_address, now));
-    return ResourceExhausted("too many failed logins; try again in " +
-                             WaitText(locked_until - now_s));
   } else if (disabled) {
     reason = "user disabled";
   } else if (!stored_hash.has_value()) {
@@ -223,26 +231,93 @@ Result<Session> AuthStore::Login(std::string_view name, std::string_view passwor
   }
   if (!reason.empty()) {
     BurnPasswordCheck(password);
-    OUTPOST_RETURN_IF_ERROR(RecordLoginFailure(std::nullopt, object, reason, remote_address, now));
-    if (!found) CountPhantomFailure(std::string(name), now_s);
+    OUTPOST_RETURN_IF_ERROR(
+        RecordLoginFailure(counted_id, name, object, reason, remote_address, now, true));
     return rejected;
   }
   Result<bool> match = VerifyPassword(password, *stored_hash);
   if (!match.ok()) {
     log::Error("stored password hash is unreadable",
                {{"user", name}, {"error", match.status().message()}});
-    OUTPOST_RETURN_IF_ERROR(
-        RecordLoginFailure(std::nullopt, object, "stored hash unreadable", remote_address, now));
+    OUTPOST_RETURN_IF_ERROR(RecordLoginFailure(std::nullopt, name, object, "stored hash unreadable",
+                                               remote_address, now, false));
     return rejected;
   }
   if (!*match) {
     OUTPOST_RETURN_IF_ERROR(
-        RecordLoginFailure(user_id, object, "wrong password", remote_address, now));
+        RecordLoginFailure(user_id, name, object, "wrong password", remote_address, now, true));
     return rejected;
   }
   Result<Role> role = ParseRole(role_text);
   if (!role.ok()) return DataLoss("user \"" + std::string(name) + "\" has a bad role");
   return RecordLoginSuccess(user_id, name, *role, *stored_hash, remote_address, now);
+}
+
+Status AuthStore::ChangeOwnPassword(const Principal& by, std::string_view current_password,
+                                    std::string_view new_password,
+                                    std::string_view remote_address) {
+  if (by.is_system() || by.user_name.empty()) {
+    return FailedPrecondition("only a user can change their own password");
+  }
+  const std::string name = by.user_name;
+  // The new password is checked first: a refusal for its strength costs no attempt.
+  OUTPOST_RETURN_IF_ERROR(CheckPasswordStrength(new_password, name));
+  KeyedMutex::Lock turn = login_locks_.Acquire(name);
+  const TimePoint now = clock_.Now();
+  const int64_t now_s = ToUnixSeconds(now);
+  const std::string object = UserObject(name);
+  std::optional<std::string> stored_hash;
+  int64_t locked_until = 0;
+  {
+    OUTPOST_ASSIGN_OR_RETURN(sqlite::ReaderPool::Lease reader, readers_.Acquire());
+    OUTPOST_ASSIGN_OR_RETURN(
+        sqlite::ScopedStatement row,
+        reader->Query("SELECT password_hash, locked_until FROM users WHERE id = ?1", by.user_id));
+    OUTPOST_ASSIGN_OR_RETURN(bool found, row->Step());
+    if (!found) return NotFound("your user no longer exists");
+    if (!row->ColumnIsNull(0)) stored_hash = row->ColumnText(0);
+    locked_until = row->ColumnInt64(1);
+  }
+  if (!stored_hash.has_value()) {
+    return FailedPrecondition("user \"" + name +
+                              "\" has no password (API keys only); an admin sets the first one "
+                              "with `outpost user passwd " +
+                              name + " --password-stdin`");
+  }
+  if (Status locked = CheckLoginLocks(name, remote_address, true, locked_until, now_s);
+      !locked.ok()) {
+    OUTPOST_RETURN_IF_ERROR(
+        RecordLoginFailure(by.user_id, name, object, "locked", remote_address, now, false));
+    return locked;
+  }
+  OUTPOST_ASSIGN_OR_RETURN(bool match, VerifyPassword(current_password, *stored_hash));
+  if (!match) {
+    OUTPOST_RETURN_IF_ERROR(RecordLoginFailure(by.user_id, name, object, "wrong current password",
+                                               remote_address, now, true));
+    return PermissionDenied(
+        "the current password is wrong; nothing was changed (this counts as a failed login; an "
+        "admin can set a new password with `outpost user passwd " +
+        name + " --password-stdin`)");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(std::string password_hash, hasher_.Hash(new_password));
+  OUTPOST_RETURN_IF_ERROR(writer_.Run([&](sqlite::Connection& db) -> Status {
+    // The password may have changed while scrypt ran: the check above must still hold.
+    OUTPOST_ASSIGN_OR_RETURN(
+        int64_t changed,
+        db.ExecPrepared("UPDATE users SET password_hash = ?1, failed_logins = 0, locked_until = 0 "
+                        "WHERE id = ?2 AND password_hash = ?3",
+                        password_hash, by.user_id, *stored_hash));
+    if (changed == 0) {
+      return FailedPrecondition(
+          "your password was changed by someone else meanwhile; nothing was changed");
+    }
+    OUTPOST_ASSIGN_OR_RETURN(
+        int ended, db.ExecPrepared("DELETE FROM sessions WHERE user_id = ?1", by.user_id));
+    return Audit(db, by.actor(), "user.password", object,
+                 {{"self", true}, {"sessions_ended", ended}}, now);
+  }));
+  address_failures_.ResetPrefix(name + "\n");
+  return Status::Ok();
 }
 
 Result<std::optional<AuthStore::SessionRow>> AuthStore::ReadSession(std::string_view id_hash) {

@@ -7,6 +7,7 @@
 
 #include "common/log/logging.h"
 #include "common/text.h"
+#include "server/auth/convert.h"
 #include "server/auth/secrets.h"
 #include "server/auth/store_util.h"
 #include "server/auth/text.h"
@@ -34,11 +35,11 @@ constexpr std::string_view kSelectUsers =
     "FROM users ORDER BY name";
 constexpr std::string_view kSelectKeys =
     "SELECT k.id, u.name, k.description, k.created_at, k.created_by, k.last_used_at, "
-    "k.revoked_at FROM api_keys k JOIN users u ON u.id = k.user_id "
+    "k.revoked_at, k.expires_at FROM api_keys k JOIN users u ON u.id = k.user_id "
     "ORDER BY k.created_at DESC, k.id";
 constexpr std::string_view kSelectKeysOfUser =
     "SELECT k.id, u.name, k.description, k.created_at, k.created_by, k.last_used_at, "
-    "k.revoked_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE u.name = ?1 "
+    "k.revoked_at, k.expires_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE u.name = ?1 "
     "ORDER BY k.created_at DESC, k.id";
 
 std::string UserObject(std::string_view name) { return "user:" + std::string(name); }
@@ -89,6 +90,7 @@ ApiKey KeyFromRow(const sqlite::Statement& row) {
   key.created_by = row.ColumnText(4);
   key.last_used_at = OptionalTime(row, 5);
   key.revoked_at = OptionalTime(row, 6);
+  key.expires_at = OptionalTime(row, 7);
   return key;
 }
 
@@ -126,7 +128,9 @@ AuthStore::AuthStore(sqlite::Writer& writer, sqlite::ReaderPool& readers, const 
       clock_(clock),
       policy_(std::move(policy)),
       hasher_(policy_.scrypt),
-      key_failures_(clock, policy_.failed_api_keys_per_minute) {}
+      key_failures_(clock, policy_.failed_api_keys_per_minute),
+      address_failures_(AddressRule(), policy_.max_lockout_entries),
+      phantom_failures_(UserRule(), policy_.max_lockout_entries) {}
 
 // ---------------------------------------------------------------------------------------------
 // Users
@@ -140,6 +144,7 @@ Result<User> AuthStore::CreateUser(std::string_view name, Role role,
   }
   std::optional<std::string> password_hash;
   if (password.has_value()) {
+    OUTPOST_RETURN_IF_ERROR(CheckPasswordStrength(*password, name));
     // Hashed before entering the writer: scrypt takes long enough to stall every other write.
     OUTPOST_ASSIGN_OR_RETURN(password_hash, hasher_.Hash(*password));
   }
@@ -183,9 +188,17 @@ Status AuthStore::SetPassword(std::string_view name, std::string_view password,
                               const Principal& by) {
   OUTPOST_RETURN_IF_ERROR(Require(by, Permission::kManageUsers));
   if (!IsValidUserName(name)) return NoSuchUser(name);
+  if (!by.is_system() && by.user_name == name) {
+    // Whoever holds an admin's session or key must not be able to take over the account
+    // without knowing its password (the Cisco On-Prem CVE-2024-20419 class).
+    return FailedPrecondition(
+        "to change your own password, give the current one too: `outpost passwd` "
+        "(POST /v1/admin/password); this route sets other users' passwords");
+  }
+  OUTPOST_RETURN_IF_ERROR(CheckPasswordStrength(password, name));
   OUTPOST_ASSIGN_OR_RETURN(std::string password_hash, hasher_.Hash(password));
   const TimePoint now = clock_.Now();
-  return writer_.Run([&](sqlite::Connection& db) -> Status {
+  OUTPOST_RETURN_IF_ERROR(writer_.Run([&](sqlite::Connection& db) -> Status {
     OUTPOST_ASSIGN_OR_RETURN(std::optional<UserState> user, ReadUserState(db, name));
     if (!user.has_value()) return NoSuchUser(name);
     OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
@@ -196,7 +209,10 @@ Status AuthStore::SetPassword(std::string_view name, std::string_view password,
                              db.ExecPrepared("DELETE FROM sessions WHERE user_id = ?1", user->id));
     return Audit(db, by.actor(), "user.password", UserObject(name), {{"sessions_ended", ended}},
                  now);
-  });
+  }));
+  // The new password starts with a clean slate on every address, too.
+  address_failures_.ResetPrefix(std::string(name) + "\n");
+  return Status::Ok();
 }
 
 Status AuthStore::DisableUser(std::string_view name, const Principal& by) {
@@ -254,16 +270,32 @@ Status AuthStore::CheckApiKeyAccess(std::string_view owner, const Principal& by)
 }
 
 Result<CreatedApiKey> AuthStore::CreateApiKey(std::string_view user, std::string_view description,
-                                              const Principal& by) {
+                                              const Principal& by,
+                                              std::optional<TimePoint> expires_at) {
   OUTPOST_RETURN_IF_ERROR(CheckApiKeyAccess(user, by));
   if (!IsValidUserName(user)) return NoSuchUser(user);
   OUTPOST_RETURN_IF_ERROR(CheckDescription(description));
   const TimePoint now = clock_.Now();
+  std::optional<int64_t> expires_s;
+  if (expires_at.has_value()) {
+    expires_s = ToUnixSeconds(*expires_at);
+    if (*expires_s <= ToUnixSeconds(now)) {
+      return InvalidArgument("API key expiry " + Rfc3339(FromUnixSeconds(*expires_s)) +
+                             " is not in the future; give a later date or a duration such as "
+                             "--expires-in 90d");
+    }
+    if (*expires_at > now + kMaxApiKeyLifetime) {
+      return InvalidArgument("API key expiry " + Rfc3339(FromUnixSeconds(*expires_s)) +
+                             " is more than 10 years away; give an earlier one, or none for a "
+                             "key that never expires");
+    }
+  }
   CreatedApiKey created;
   created.record.user = std::string(user);
   created.record.description = std::string(description);
   created.record.created_at = FromUnixSeconds(ToUnixSeconds(now));
   created.record.created_by = by.actor().ToString();
+  if (expires_s.has_value()) created.record.expires_at = FromUnixSeconds(*expires_s);
   OUTPOST_RETURN_IF_ERROR(writer_.Run([&](sqlite::Connection& db) -> Status {
     OUTPOST_ASSIGN_OR_RETURN(std::optional<UserState> owner, ReadUserState(db, user));
     if (!owner.has_value()) return NoSuchUser(user);
@@ -283,14 +315,15 @@ Result<CreatedApiKey> AuthStore::CreateApiKey(std::string_view user, std::string
       created.record.id = parts.id;
       created.key = std::move(parts.key);
       OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
-          "INSERT INTO api_keys (id, user_id, secret_hash, description, created_at, created_by) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+          "INSERT INTO api_keys (id, user_id, secret_hash, description, created_at, created_by, "
+          "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
           parts.id, owner->id, sqlite::Blob{HashSecret(parts.secret)}, description,
-          ToUnixSeconds(now), created.record.created_by));
+          ToUnixSeconds(now), created.record.created_by, expires_s));
       break;
     }
-    return Audit(db, by.actor(), "apikey.create", KeyObject(created.record.id),
-                 {{"user", user}, {"description", description}}, now);
+    boost::json::object details{{"user", user}, {"description", description}};
+    if (expires_s.has_value()) details["expires_at"] = *expires_s;
+    return Audit(db, by.actor(), "apikey.create", KeyObject(created.record.id), details, now);
   }));
   return created;
 }
@@ -352,6 +385,7 @@ struct AuthStore::KeyRow {
   std::string secret_hash;
   bool revoked = false;
   std::optional<int64_t> last_used_at;
+  std::optional<int64_t> expires_at;
   int64_t user_id = 0;
   std::string user_name;
   std::string role;
@@ -363,8 +397,8 @@ Result<std::optional<AuthStore::KeyRow>> AuthStore::ReadKey(std::string_view id)
   OUTPOST_ASSIGN_OR_RETURN(
       sqlite::ScopedStatement row,
       reader->Query("SELECT k.secret_hash, k.revoked_at IS NOT NULL, k.last_used_at, u.id, "
-                    "u.name, u.role, u.disabled FROM api_keys k JOIN users u ON u.id = k.user_id "
-                    "WHERE k.id = ?1",
+                    "u.name, u.role, u.disabled, k.expires_at FROM api_keys k "
+                    "JOIN users u ON u.id = k.user_id WHERE k.id = ?1",
                     id));
   OUTPOST_ASSIGN_OR_RETURN(bool found, row->Step());
   if (!found) return std::optional<KeyRow>();
@@ -376,6 +410,7 @@ Result<std::optional<AuthStore::KeyRow>> AuthStore::ReadKey(std::string_view id)
   key.user_name = row->ColumnText(4);
   key.role = row->ColumnText(5);
   key.disabled = row->ColumnInt64(6) != 0;
+  if (!row->ColumnIsNull(7)) key.expires_at = row->ColumnInt64(7);
   return std::optional<KeyRow>(std::move(key));
 }
 
@@ -445,6 +480,14 @@ Result<Principal> AuthStore::AuthenticateApiKey(std::string_view key,
                            "\") was revoked; create a new one with `outpost apikey create` or "
                            "ask an admin for one");
   }
+  const TimePoint now = clock_.Now();
+  const int64_t now_s = ToUnixSeconds(now);
+  if (row->expires_at.has_value() && *row->expires_at <= now_s) {
+    (void)fail(object, "expired");
+    return Unauthenticated("API key " + parts->id + " expired on " +
+                           Rfc3339(FromUnixSeconds(*row->expires_at)) +
+                           "; create a new one with `outpost apikey create`");
+  }
   if (row->disabled) {
     (void)fail(object, "user disabled");
     return Unauthenticated("API key " + parts->id + " belongs to user \"" + row->user_name +
@@ -454,8 +497,6 @@ Result<Principal> AuthStore::AuthenticateApiKey(std::string_view key,
   Result<Role> role = ParseRole(row->role);
   if (!role.ok()) return DataLoss("user \"" + row->user_name + "\" has a bad role in the database");
 
-  const TimePoint now = clock_.Now();
-  const int64_t now_s = ToUnixSeconds(now);
   const int64_t stale_before = now_s - policy_.touch_interval.count();
   if (!row->last_used_at.has_value() || *row->last_used_at <= stale_before) {
     // The condition is repeated in SQL so concurrent requests racing here write once.

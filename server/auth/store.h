@@ -17,6 +17,7 @@
 #include "common/sqlite/writer.h"
 #include "common/status.h"
 #include "server/auth/keyed_mutex.h"
+#include "server/auth/lockout.h"
 #include "server/auth/password.h"
 #include "server/auth/principal.h"
 #include "server/auth/roles.h"
@@ -26,11 +27,18 @@ namespace outpost::server::auth {
 struct AuthPolicy {
   std::chrono::seconds session_idle_timeout = std::chrono::minutes(30);
   std::chrono::seconds session_absolute_timeout = std::chrono::hours(12);
-  // After `lockout_threshold` consecutive failed logins the user is locked for lockout_initial;
-  // each further failure (after the lock ends) doubles it, up to lockout_max.
+  // Two locks (docs/decisions.md, "Login lockout"). After `lockout_threshold` consecutive failed
+  // logins for one user name from one client address, that name is locked for that address for
+  // lockout_initial; each further failure (after the lock ends) doubles it, up to lockout_max.
+  // Other addresses are not affected. After `user_lockout_threshold` consecutive failures for
+  // the name from all addresses together, the name is locked everywhere the same way: the
+  // ceiling on guessing with many addresses. A success resets both counts.
   int lockout_threshold = 5;
+  int user_lockout_threshold = 50;
   std::chrono::seconds lockout_initial = std::chrono::minutes(1);
   std::chrono::seconds lockout_max = std::chrono::hours(1);
+  // (user name, address) pairs and unknown names whose failures are counted in memory.
+  size_t max_lockout_entries = 10'000;
   // API keys' last_used_at and sessions' last_seen_at are written at most this often.
   std::chrono::seconds touch_interval = std::chrono::minutes(1);
   // Failed API keys accepted per client address per minute; beyond, the address is refused
@@ -42,6 +50,9 @@ struct AuthPolicy {
 
 // A user name: 1 to 64 of [a-z0-9._-].
 bool IsValidUserName(std::string_view name);
+
+// The longest expiry an API key may be given (10 years).
+inline constexpr std::chrono::seconds kMaxApiKeyLifetime = std::chrono::days(3653);
 
 struct User {
   int64_t id = 0;
@@ -62,6 +73,7 @@ struct ApiKey {
   std::string created_by;
   std::optional<TimePoint> last_used_at;  // to the minute (AuthPolicy::touch_interval)
   std::optional<TimePoint> revoked_at;
+  std::optional<TimePoint> expires_at;  // nullopt: never expires
 };
 
 struct CreatedApiKey {
@@ -99,15 +111,27 @@ class AuthStore {
   // --- Users (kManageUsers) ---
 
   // Creates a user; with no password the user can only use API keys. kInvalidArgument for a bad
-  // name or a password that breaks the policy; kAlreadyExists if the name is taken. Audited as
-  // "user.create". Hashing the password takes the scrypt time (about 0.1 s by default).
+  // name or a password that breaks CheckPasswordStrength; kAlreadyExists if the name is taken.
+  // Audited as "user.create". Hashing the password takes the scrypt time (about 0.1 s).
   Result<User> CreateUser(std::string_view name, Role role,
                           std::optional<std::string_view> password, const Principal& by);
   // Every user, ordered by name. Needs kReadUsers (admin, auditor).
   Result<std::vector<User>> ListUsers(const Principal& by);
-  // Sets (or replaces) the user's password, clears its failed-login count and lock, and ends its
-  // console sessions. kNotFound for an unknown user. Audited as "user.password".
+  // An admin sets (or replaces) ANOTHER user's password (CheckPasswordStrength), clears its
+  // failed-login counts and locks, and ends its console sessions. kNotFound for an unknown user;
+  // kFailedPrecondition for the caller's own name (ChangeOwnPassword asks for the current
+  // one). Audited as "user.password".
   Status SetPassword(std::string_view name, std::string_view password, const Principal& by);
+  // The caller changes their own password, proving they know the current one (checked like a
+  // login: the same locks apply, and a wrong one counts as a failed login, audited as
+  // "login.failure" with reason "wrong current password"). kPermissionDenied "current password
+  // is wrong" for a wrong one; kResourceExhausted while locked; kFailedPrecondition for a user
+  // without a password or the system; kInvalidArgument if the new one breaks
+  // CheckPasswordStrength (checked before the current one, so a refusal costs no attempt).
+  // Ends every console session of the user. Audited as "user.password" with "self":true.
+  // Blocks for two scrypt runs: call it off the I/O threads.
+  Status ChangeOwnPassword(const Principal& by, std::string_view current_password,
+                           std::string_view new_password, std::string_view remote_address);
   // Disables a user: no login, its sessions end, its API keys stop working (and work again
   // after EnableUser unless revoked). kFailedPrecondition for the last enabled admin or a user
   // already in that state. Audited as "user.disable" / "user.enable".
@@ -117,10 +141,13 @@ class AuthStore {
   // --- API keys (own keys: anyone; other users' keys: kManageApiKeys) ---
 
   // A new key for `user`. `description` is free text of at most 256 bytes (UTF-8, no control
-  // characters). kNotFound for an unknown user, kFailedPrecondition for a disabled one. Audited
-  // as "apikey.create" (id, user, description; never the secret).
+  // characters). `expires_at`: when the key stops working (nullopt: never); it must be in the
+  // future and at most kMaxApiKeyLifetime away (kInvalidArgument otherwise). kNotFound for an
+  // unknown user, kFailedPrecondition for a disabled one. Audited as "apikey.create" (id, user,
+  // description, expires_at; never the secret).
   Result<CreatedApiKey> CreateApiKey(std::string_view user, std::string_view description,
-                                     const Principal& by);
+                                     const Principal& by,
+                                     std::optional<TimePoint> expires_at = std::nullopt);
   // Keys of `user`, or of every user when nullopt, newest first, revoked ones included (ids and
   // metadata, never secrets). Anyone may list their own; others' and all need kReadUsers
   // (admin, auditor: read-only).
@@ -130,7 +157,8 @@ class AuthStore {
   // "apikey.revoke".
   Status RevokeApiKey(std::string_view id, const Principal& by);
   // The principal for a presented key ("opk_..."). kUnauthenticated if it is malformed, unknown,
-  // revoked, has the wrong secret or belongs to a disabled user; the failure is audited as
+  // revoked, expired ("API key <id> expired on <date>; ..."), has the wrong secret or belongs to
+  // a disabled user; the failure is audited as
   // "auth.failure" without blocking the caller. Records last_used_at (at most once per
   // touch_interval) without blocking the caller.
   // `remote_address` is recorded with a failure.
@@ -139,11 +167,13 @@ class AuthStore {
   // --- Console sessions ---
 
   // Checks the password and opens a session. Wrong user name or password: kUnauthenticated
-  // (same message for unknown users, disabled users and users without a password). After
-  // lockout_threshold consecutive failures the user is locked (see AuthPolicy) and gets
-  // kResourceExhausted "too many failed logins; try again in <WaitText>" without the password being
-  // checked. Audited as "login.success" / "login.failure". Blocks for the scrypt time and a
-  // commit: call it off the I/O threads. Concurrent logins for one user name take turns.
+  // (same message for unknown users, disabled users and users without a password). A locked
+  // name (see AuthPolicy) gets kResourceExhausted without the password being checked: "too many
+  // failed logins for this user from this address; try again in <WaitText> ..." or "... from
+  // several addresses; ...". Names that do not exist lock out exactly like real ones, so the
+  // answers do not tell which names exist. Audited as "login.success" / "login.failure".
+  // Blocks for the scrypt time and a commit: call it off the I/O threads. Concurrent logins for
+  // one user name take turns.
   Result<Session> Login(std::string_view user, std::string_view password,
                         std::string_view remote_address);
   // The principal for a session cookie. kUnauthenticated if the cookie is unknown or the
@@ -179,11 +209,18 @@ class AuthStore {
   Result<Session> RecordLoginSuccess(int64_t user_id, std::string_view name, Role role,
                                      const std::string& verified_hash,
                                      std::string_view remote_address, TimePoint now);
-  // Records a failed login; with `user_id` it also counts towards that user's lockout.
-  Status RecordLoginFailure(std::optional<int64_t> user_id, std::string object,
-                            std::string_view reason, std::string_view remote_address,
-                            TimePoint now);
-  Duration LockDuration(int64_t failed_logins) const;
+  // kResourceExhausted if `name` is locked for `remote_address` or everywhere (`user_locked_until`
+  // from the users table; for an unknown name, the in-memory count). Ok otherwise.
+  Status CheckLoginLocks(std::string_view name, std::string_view remote_address, bool found,
+                         int64_t user_locked_until, int64_t now_s);
+  // Records a failed login (audited as "login.failure"). With `counts`, it counts towards the
+  // locks of (name, address) and of the name: in the users table with `user_id`, in memory
+  // for a name that does not exist. `name` is "" for an invalid name (never counted).
+  Status RecordLoginFailure(std::optional<int64_t> user_id, std::string_view name,
+                            std::string object, std::string_view reason,
+                            std::string_view remote_address, TimePoint now, bool counts);
+  LockoutRule AddressRule() const;
+  LockoutRule UserRule() const;
 
   sqlite::Writer& writer_;
   sqlite::ReaderPool& readers_;
@@ -191,15 +228,10 @@ class AuthStore {
   const AuthPolicy policy_;
   const PasswordHasher hasher_;
   RateLimiter key_failures_;  // per client address
-  // Lockouts of user names that do not exist, kept like real users' (Login), in memory.
-  struct PhantomLock {
-    int64_t failed = 0;
-    int64_t locked_until = 0;
-  };
-  static constexpr size_t kMaxPhantomLocks = 10'000;
-  void CountPhantomFailure(const std::string& name, int64_t now_s);
-  std::mutex phantom_mu_;
-  std::unordered_map<std::string, PhantomLock> phantom_locks_;  // guarded by phantom_mu_
+  // Failed logins per "<name>\n<address>" (every name), and per name for names that do not
+  // exist (kept like real users' count in the users table, so that 429 vs 401 tells nothing).
+  FailureCounter address_failures_;
+  FailureCounter phantom_failures_;
   std::mutex suppressed_mu_;
   // Failed API keys refused without an audit record since the last record, per address.
   std::unordered_map<std::string, int64_t> suppressed_;  // guarded by suppressed_mu_

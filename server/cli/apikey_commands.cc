@@ -3,8 +3,10 @@
 #include <iostream>
 #include <memory>
 
+#include "common/config/duration.h"
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/common.pb.h"
+#include "server/api/admin_routes.h"
 #include "server/cli/commands.h"
 #include "server/cli/connection.h"
 #include "server/cli/output.h"
@@ -18,18 +20,44 @@ struct ApiKeyFlags {
   std::string description;
   bool all = false;
   std::string id;
+  std::string expires_in;  // "90d"
+  std::string expires;     // "2026-12-31" or RFC 3339
 };
 
-std::string KeyStatus(const v1::ApiKey& key) {
-  return key.revoked_at() != 0 ? "revoked " + key.revoked_at_text() : "active";
+// `now` is the CLI's clock: only for telling expired from active in a listing; the satellite
+// decides (and its clock) at authentication.
+std::string KeyStatus(const v1::ApiKey& key, int64_t now) {
+  if (key.revoked_at() != 0) return "revoked " + key.revoked_at_text();
+  if (key.expires_at() != 0 && key.expires_at() <= now) return "expired";
+  return "active";
+}
+
+// Sets the request's expiry from --expires-in or --expires; kInvalidArgument naming the flag.
+Status SetExpiry(const ApiKeyFlags& f, v1::CreateApiKeyRequest& request) {
+  if (!f.expires_in.empty()) {
+    auto d = config::ParseDuration(f.expires_in);
+    if (!d.ok()) {
+      return InvalidArgument("--expires-in " + f.expires_in + ": " + d.status().message() +
+                             "; e.g. --expires-in 90d");
+    }
+    const int64_t seconds = std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+    if (seconds <= 0) return InvalidArgument("--expires-in must be longer than 0s, e.g. 90d");
+    request.set_expires_in_seconds(seconds);
+  } else if (!f.expires.empty()) {
+    auto t = server::api::ParseRfc3339(f.expires);
+    if (!t.ok()) return t.status().WithContext("--expires");
+    request.set_expires_at(ToUnixSeconds(*t));
+  }
+  return Status::Ok();
 }
 
 int RunCreate(const GlobalFlags& g, const ApiKeyFlags& f) {
-  auto client = ConnectToSatellite(f.connection);
-  if (!client.ok()) return Fail(client.status());
   v1::CreateApiKeyRequest request;
   request.set_user(f.user);
   request.set_description(f.description);
+  if (Status s = SetExpiry(f, request); !s.ok()) return UsageError(s.message());
+  auto client = ConnectToSatellite(f.connection);
+  if (!client.ok()) return Fail(client.status());
   v1::CreateApiKeyResponse created;
   if (auto s = (*client)->Call("POST", "/v1/admin/apikeys", request, &created); !s.ok()) {
     return Fail(s);
@@ -42,6 +70,8 @@ int RunCreate(const GlobalFlags& g, const ApiKeyFlags& f) {
   std::cout << "Created API key " << Printable(key.id()) << " for user " << Printable(key.user())
             << "\n"
             << "  " << Printable(created.key()) << "\n"
+            << (key.expires_at() != 0 ? "It expires on " + key.expires_at_text() + ".\n"
+                                      : std::string("It does not expire.\n"))
             << "This key is shown once; store it now. The satellite keeps only its hash; if it "
                "is lost, revoke it (outpost apikey revoke "
             << Printable(key.id()) << ") and create another.\n";
@@ -63,12 +93,15 @@ int RunList(const GlobalFlags& g, const ApiKeyFlags& f) {
     PrintJson(answer);
     return kExitOk;
   }
+  const int64_t now = ToUnixSeconds(SystemClock().Now());
   std::vector<std::vector<std::string>> rows;
   for (const auto& k : answer.api_keys()) {
     rows.push_back({k.id(), k.user(), k.description(), k.created_at_text(),
-                    OrDefault(k.last_used_at_text(), "never"), KeyStatus(k)});
+                    OrDefault(k.last_used_at_text(), "never"),
+                    OrDefault(k.expires_at_text(), "never"), KeyStatus(k, now)});
   }
-  PrintTable(std::cout, {"ID", "USER", "DESCRIPTION", "CREATED", "LAST USED", "STATUS"}, rows);
+  PrintTable(std::cout, {"ID", "USER", "DESCRIPTION", "CREATED", "LAST USED", "EXPIRES", "STATUS"},
+             rows);
   return kExitOk;
 }
 
@@ -103,6 +136,13 @@ void AddApiKeyCommands(CLI::App& app, CommandLine& cli) {
                      "Whose key (default: the caller; another user needs the admin role)");
   create->add_option("--description", create_flags->description,
                      "What the key is for, e.g. \"nightly export\" (at most 256 bytes)");
+  auto* expires_in = create->add_option(
+      "--expires-in", create_flags->expires_in,
+      "Lifetime, e.g. 90d or 12h (at most 10 years); default: the key never expires");
+  create
+      ->add_option("--expires", create_flags->expires,
+                   "Expiry date, e.g. 2026-12-31 (UTC midnight) or 2026-12-31T18:00:00Z")
+      ->excludes(expires_in);
 
   auto list_flags = std::make_shared<ApiKeyFlags>();
   auto* list = AddConnectedCommand(apikey, cli, "list",

@@ -18,6 +18,8 @@ struct UserFlags {
   std::string name;
   std::string role;
   bool password_stdin = false;
+  std::string current_password;  // `passwd`: "-" or "@FILE"
+  std::string new_password;      // `passwd`: "@FILE" (or --password-stdin)
 };
 
 std::string UserTarget(const std::string& name, std::string_view action) {
@@ -123,6 +125,54 @@ int RunUserChange(const GlobalFlags& g, const UserFlags& f, std::string_view act
   return kExitOk;
 }
 
+// `outpost passwd`: the caller changes their own password; the satellite checks the current one.
+int RunPasswd(const GlobalFlags& g, const UserFlags& f) {
+  // Two secrets, so at most one of them (or the API key) may come from standard input; neither
+  // may be a literal argument (the process list and shell history would keep it).
+  const bool current_from_stdin = f.current_password == "-";
+  if (!current_from_stdin && !f.current_password.starts_with("@")) {
+    return UsageError(
+        "--current-password takes - (standard input) or @FILE, never the password itself (it "
+        "would show in the process list and shell history)");
+  }
+  if (f.password_stdin == !f.new_password.empty()) {
+    return UsageError(
+        "give the new password with --password-stdin or --new-password @FILE (one of them)");
+  }
+  if (!f.new_password.empty() && !f.new_password.starts_with("@")) {
+    return UsageError("--new-password takes @FILE, never the password itself");
+  }
+  const int stdin_readers = (current_from_stdin ? 1 : 0) + (f.password_stdin ? 1 : 0) +
+                            (f.connection.api_key == "-" ? 1 : 0);
+  if (stdin_readers > 1) {
+    return UsageError(
+        "only one of --current-password -, --password-stdin and --api-key - can read standard "
+        "input; put the other secret in a file (@FILE), e.g. --current-password @old.txt");
+  }
+  auto client = ConnectToSatellite(f.connection);
+  if (!client.ok()) return Fail(client.status());
+  auto current = ReadSecretArgument(f.current_password, "--current-password");
+  if (!current.ok()) return Fail(current.status());
+  Result<std::string> fresh = f.password_stdin
+                                  ? ReadPasswordFromStdin("your user")
+                                  : ReadSecretArgument(f.new_password, "--new-password");
+  if (!fresh.ok()) return Fail(fresh.status());
+  v1::ChangePasswordRequest request;
+  request.set_current_password(*current);
+  request.set_new_password(*fresh);
+  v1::Empty answer;
+  if (auto s = (*client)->Call("POST", "/v1/admin/password", request, &answer); !s.ok()) {
+    return Fail(s);
+  }
+  if (g.json) {
+    PrintJson(answer);
+    return kExitOk;
+  }
+  std::cout << "Changed your password; your console sessions have ended (log in again). API "
+               "keys are not affected.\n";
+  return kExitOk;
+}
+
 int RunWhoAmI(const GlobalFlags& g, const ConnectionFlags& connection) {
   auto client = ConnectToSatellite(connection);
   if (!client.ok()) return Fail(client.status());
@@ -184,16 +234,28 @@ void AddUserCommands(CLI::App& app, CommandLine& cli) {
       ->required();
 
   auto passwd_flags = std::make_shared<UserFlags>();
-  auto* passwd =
-      AddConnectedCommand(user, cli, "passwd", "Set a user's console password", passwd_flags,
-                          [](const GlobalFlags& g, const UserFlags& f) {
-                            return RunUserChange(g, f, "password", "Set the password of");
-                          });
+  auto* passwd = AddConnectedCommand(
+      user, cli, "passwd",
+      "Set another user's console password (admin; for your own use `outpost passwd`)",
+      passwd_flags, [](const GlobalFlags& g, const UserFlags& f) {
+        return RunUserChange(g, f, "password", "Set the password of");
+      });
   passwd->add_option("NAME", passwd_flags->name, "User whose password to set")->required();
   passwd
       ->add_flag("--password-stdin", passwd_flags->password_stdin,
                  "Read the new password from standard input (prompted when it is a terminal)")
       ->required();
+
+  auto self_flags = std::make_shared<UserFlags>();
+  auto* self = AddConnectedCommand(&app, cli, "passwd",
+                                   "Change your own console password (needs the current one)",
+                                   self_flags, RunPasswd);
+  self->add_option("--current-password", self_flags->current_password,
+                   "Your current password: - reads standard input, @FILE reads FILE")
+      ->required();
+  self->add_flag("--password-stdin", self_flags->password_stdin,
+                 "Read the new password from standard input (prompted twice on a terminal)");
+  self->add_option("--new-password", self_flags->new_password, "Read the new password from @FILE");
 
   auto whoami_flags = std::make_shared<ConnectionFlags>();
   auto* whoami = app.add_subcommand("whoami", "Show the user and role of the API key in use");

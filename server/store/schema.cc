@@ -5,7 +5,7 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 6> kMigrations = {{
+constexpr std::array<sqlite::Migration, 7> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
@@ -191,6 +191,11 @@ CREATE TABLE conversions (
 
 ALTER TABLE license_moves ADD COLUMN result TEXT NOT NULL DEFAULT '';  -- APPLIED / REJECTED
 ALTER TABLE license_moves ADD COLUMN result_message TEXT NOT NULL DEFAULT '';
+)sql"},
+    {7, "API key expiry",
+     R"sql(
+-- Additive: keys of older databases get NULL, which means they never expire.
+ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;  -- unix seconds; refused from then on
 )sql"},
 }};
 

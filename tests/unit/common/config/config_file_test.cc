@@ -40,6 +40,7 @@ read_timeout = "10s"
 write_timeout = "20s"
 idle_timeout = "2m"
 shutdown_grace = "0s"
+metrics_require_auth = true
 
 [sync]
 mode = "online"
@@ -75,7 +76,7 @@ Config FullConfig() {
   c.tls.client_ca = "trust/ca.pem";
   c.tls.hostnames = {"sat.example.com", "10.0.0.5"};
   c.tls.min_version = TlsVersion::kTls13;
-  c.server = {4, 500, 50, 10, 8, 4096, 2048, 4, 5s, 10s, 20s, 2min, 0s};
+  c.server = {4, 500, 50, 10, 8, 4096, 2048, 4, 5s, 10s, 20s, 2min, 0s, true};
   c.sync = {SyncMode::kOnline, "https://central.example.com/v1/sync", 30min, 90s, 12h};
   c.policy = {days(60), days(20), 5min, days(730), days(365), 7, 90, 1min, 60};
   c.database.synchronous = Durability::kNormal;
@@ -457,6 +458,84 @@ TEST(RenderConfigTest, WritesEveryKeyWithACommentAndItsValue) {
     start = end + 1;
   }
   EXPECT_EQ(key_lines, KnownKeys().size());
+}
+
+// server.metrics_require_auth, the first boolean key (issue 14, finding 8).
+TEST(BooleanKeyTest, DefaultsToFalseAndReadsTomlBooleans) {
+  EXPECT_FALSE(Config().server.metrics_require_auth);
+  Result<Config> on = ParseConfig("[server]\nmetrics_require_auth = true\n", "outpost.toml");
+  ASSERT_OK(on);
+  EXPECT_TRUE(on->server.metrics_require_auth);
+  Result<Config> off = ParseConfig("[server]\nmetrics_require_auth = false\n", "outpost.toml");
+  ASSERT_OK(off);
+  EXPECT_FALSE(off->server.metrics_require_auth);
+}
+
+TEST(BooleanKeyTest, OtherTypesAreRefusedNamingTheKeyAndWhatIsAccepted) {
+  EXPECT_EQ(ParseError("[server]\nmetrics_require_auth = \"true\"\n"),
+            "outpost.toml:2:1: server.metrics_require_auth: expected a boolean (true or false, "
+            "without quotes), got string \"true\"");
+  EXPECT_CONTAINS(ParseError("[server]\nmetrics_require_auth = 1\n"),
+                  "server.metrics_require_auth: expected a boolean (true or false, without "
+                  "quotes), got integer 1");
+}
+
+TEST(BooleanKeyTest, OverridesAndTheEnvironmentTakeExactlyTrueOrFalse) {
+  Config c;
+  ASSERT_OK(ApplyOverride(c, "server.metrics_require_auth", "true"));
+  EXPECT_TRUE(c.server.metrics_require_auth);
+  for (const char* bad : {"yes", "1", "TRUE", "", "true "}) {
+    const Status s = ApplyOverride(c, "server.metrics_require_auth", bad);
+    EXPECT_EQ(s.code(), Errc::kInvalidArgument) << bad;
+    EXPECT_CONTAINS(s.message(), "server.metrics_require_auth");
+    EXPECT_CONTAINS(s.message(), "is not a boolean; accepted: true, false");
+  }
+  EXPECT_TRUE(c.server.metrics_require_auth);  // unchanged by the refusals
+  Config env;
+  const Status s = ApplyEnvironment(env, [](const std::string& name) -> std::optional<std::string> {
+    if (name == "OUTPOST_SERVER_METRICS_REQUIRE_AUTH") return "on";
+    return std::nullopt;
+  });
+  EXPECT_CONTAINS(s.message(), "environment variable OUTPOST_SERVER_METRICS_REQUIRE_AUTH");
+  EXPECT_FALSE(env.server.metrics_require_auth);
+}
+
+TEST(BooleanKeyTest, RendersUnquotedAndRoundTrips) {
+  Config c;
+  c.server.metrics_require_auth = true;
+  const std::string text = RenderConfig(c);
+  EXPECT_CONTAINS(text, "\nmetrics_require_auth = true\n");
+  Result<Config> back = ParseConfig(text, "rendered.toml");
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, c);
+}
+
+// True if `text` is well-formed UTF-8 (enough for these tests: no overlong or surrogate check).
+bool IsUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    const size_t n = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
+    if (n == 0 || i + n > text.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+// Values quoted in messages are cut between characters, never inside one (issue 14, finding 8).
+TEST(ParseConfigTest, LongValuesInMessagesAreCutBetweenCharacters) {
+  // Arrays are shown cut to 60 bytes; with and without one byte of padding, the cut falls once
+  // inside a 2-byte character.
+  for (const std::string padding : {"", "x"}) {
+    std::string word;
+    for (int i = 0; i < 40; ++i) word += "\xC3\xA9";  // é
+    const std::string message =
+        ParseError("[server]\nmax_connections = [\"" + padding + word + "\"]\n");
+    EXPECT_CONTAINS(message, "...");
+    EXPECT_TRUE(IsUtf8(message)) << message;
+  }
 }
 
 }  // namespace

@@ -134,7 +134,7 @@ TEST(ConvertTest, WhoAmIListsThePermissionsOfTheRole) {
   EXPECT_EQ(whoami.credential(), "apikey:0123456789ab");
   EXPECT_EQ(std::vector<std::string>(whoami.permissions().begin(), whoami.permissions().end()),
             (std::vector<std::string>{"read_licenses", "read_devices", "read_audit", "verify_audit",
-                                      "read_reports", "read_users"}));
+                                      "read_reports", "read_users", "read_metrics"}));
   EXPECT_TRUE(whoami.csrf_token().empty());
 }
 

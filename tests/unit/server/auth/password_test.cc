@@ -192,5 +192,67 @@ TEST(GeneratePasswordTest, OtherLengths) {
   EXPECT_EQ(password->size(), 40u);
 }
 
+// --- Strength of new passwords (issue 14, finding 8) ------------------------------------------
+
+// The message of a refused password, or "" if it is accepted.
+std::string Refusal(std::string_view password, std::string_view user = "oscar") {
+  const Status status = CheckPasswordStrength(password, user);
+  if (status.ok()) return "";
+  EXPECT_EQ(status.code(), Errc::kInvalidArgument);
+  return status.message();
+}
+
+TEST(PasswordStrengthTest, StrongPasswordsPass) {
+  for (const char* good : {"correct horse battery staple", "operator password 42!",
+                           "Tr0ub4dor&3-lemon", "grün über straße!!", "7f3kq9vz2mxw"}) {
+    EXPECT_EQ(Refusal(good), "") << good;
+  }
+}
+
+TEST(PasswordStrengthTest, LengthRuleStillApplies) {
+  EXPECT_EQ(Refusal("Zq7!x"), "password is too short; use at least 12 characters");
+}
+
+TEST(PasswordStrengthTest, TooFewDistinctCharactersAreRefused) {
+  EXPECT_EQ(Refusal("aaaaaaaaaaaaaaaa"),
+            "password has too few different characters (1); use at least 5 different ones, e.g. "
+            "a few unrelated words");
+  EXPECT_TRUE(Refusal("abababababab").starts_with("password has too few different characters (2)"));
+  // Multi-byte characters count once each.
+  EXPECT_TRUE(Refusal("ééééüüüüßßßß").starts_with("password has too few different characters (3)"));
+}
+
+TEST(PasswordStrengthTest, PasswordsContainingTheUserNameAreRefused) {
+  EXPECT_EQ(Refusal("my name is Oscar, hi!"),
+            "password contains the user name \"oscar\"; choose one that does not");
+  EXPECT_EQ(Refusal("xx-root-is-me-42", "root"),
+            "password contains the user name \"root\"; choose one that does not");
+  // Names shorter than 3 characters are not looked for (they occur by chance).
+  EXPECT_EQ(Refusal("a perfectly fine one", "a"), "");
+}
+
+TEST(PasswordStrengthTest, CommonPasswordsAreRefusedAlsoWithDigitsOrSymbolsAdded) {
+  for (const char* common : {"password1234", "1q2w3e4r5t6y", "QweAsdZxc123"}) {
+    EXPECT_TRUE(Refusal(common).starts_with("password is one of the most commonly used")) << common;
+  }
+  for (const char* decorated : {"Password2025!", "!!Sunshine123", "2024football!!",
+                                "monkeymonkey12", "QWERTYUIOP12", "iloveyou1234"}) {
+    EXPECT_TRUE(Refusal(decorated).starts_with("password is a commonly used password with "))
+        << decorated;
+  }
+  EXPECT_TRUE(Refusal("passwordpassword").starts_with("password is one of the most commonly"));
+  // The message never quotes the password or a part of it.
+  EXPECT_EQ(Refusal("Password2025!").find("Password"), std::string::npos);
+}
+
+TEST(PasswordStrengthTest, RunsOfConsecutiveKeysAreRefused) {
+  for (const char* run : {"abcdefghijkl", "0123456789012", "asdfghjklzxc", "lkjhgfdsapoi"}) {
+    EXPECT_EQ(Refusal(run),
+              "password is a run of consecutive letters, digits or keyboard keys; choose another "
+              "(e.g. a few unrelated words)")
+        << run;
+  }
+}
+
 }  // namespace
 }  // namespace outpost::server::auth

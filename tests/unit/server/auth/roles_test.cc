@@ -39,6 +39,7 @@ const std::map<Permission, Expected>& ExpectedMatrix() {
       {Permission::kReadUsers, {true, false, true}},
       {Permission::kSignCheckpoint, {true, false, false}},
       {Permission::kManageConfig, {true, false, false}},
+      {Permission::kReadMetrics, {true, true, true}},
   };
   return *matrix;
 }
@@ -69,7 +70,7 @@ TEST(RolesTest, EveryRoleAndPermissionMatchesTheExpectedMatrix) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 3 * 16);
+  EXPECT_EQ(checked, 3 * 17);
 }
 
 TEST(RolesTest, AdminHasEverythingAndAuditorOnlyReads) {
@@ -152,6 +153,15 @@ TEST(RequireTest, ActorDependsOnTheCredential) {
   by_session.user_name = "bob";
   by_session.credential = "session:0123456789ab";
   EXPECT_EQ(by_session.actor().ToString(), "user:bob");
+}
+
+// The name is quoted cut to 64 bytes, between characters (issue 14, finding 8).
+TEST(RolesTest, AnUnknownLongRoleIsCutBetweenCharacters) {
+  const std::string name = std::string(63, 'x') + "\xC3\xA9" + "tail";
+  const Result<Role> role = ParseRole(name);
+  ASSERT_FALSE(role.ok());
+  EXPECT_EQ(role.status().message(),
+            "unknown role \"" + std::string(63, 'x') + "\"; use admin, operator or auditor");
 }
 
 }  // namespace

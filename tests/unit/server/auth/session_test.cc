@@ -111,38 +111,93 @@ TEST_F(SessionTest, FailedLoginsGetOneMessageAndAreAuditedWithoutThePassword) {
   EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 1);
 }
 
-TEST_F(SessionTest, FiveFailuresLockTheUserEvenAgainstTheRightPassword) {
-  for (int i = 1; i <= 4; ++i) {
-    EXPECT_EQ(store_->Login("oscar", kWrong, "").status().code(), Errc::kUnauthenticated);
-    EXPECT_EQ(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"), 0);
-  }
-  EXPECT_EQ(store_->Login("oscar", kWrong, "").status().code(), Errc::kUnauthenticated);
-  EXPECT_EQ(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"),
-            ToUnixSeconds(clock_.Now() + 60s));
+constexpr char kAddressLocked[] =
+    "too many failed logins for this user from this address; try again in 1 minute (logins from "
+    "other addresses are not affected)";
 
-  auto locked = store_->Login("oscar", kOperatorPassword, "");
+TEST_F(SessionTest, FiveFailuresFromOneAddressLockItEvenAgainstTheRightPassword) {
+  for (int i = 1; i <= 5; ++i) {
+    EXPECT_EQ(store_->Login("oscar", kWrong, "10.9.9.9").status().code(), Errc::kUnauthenticated);
+  }
+  auto locked = store_->Login("oscar", kOperatorPassword, "10.9.9.9");
   ASSERT_FALSE(locked.ok());
   EXPECT_EQ(locked.status().code(), Errc::kResourceExhausted);
-  EXPECT_EQ(locked.status().message(), "too many failed logins; try again in 1 minute");
+  EXPECT_EQ(locked.status().message(), kAddressLocked);
   clock_.Advance(59s);
-  EXPECT_EQ(store_->Login("oscar", kOperatorPassword, "").status().message(),
-            "too many failed logins; try again in 1 second");
-  // Refused attempts are audited but do not count as failures.
+  EXPECT_TRUE(Contains(store_->Login("oscar", kOperatorPassword, "10.9.9.9").status().message(),
+                       "try again in 1 second"));
+  // Refused attempts are audited but do not count as failures; the user-wide count is far from
+  // its ceiling, so the user is not locked in the table.
   EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 5);
+  EXPECT_EQ(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"), 0);
   const std::vector<AuditRow> failures = AuditRowsWithAction("login.failure");
   ASSERT_EQ(failures.size(), 7u);
-  EXPECT_TRUE(Contains(failures[4].details, R"("failed_logins":5,"locked_for_s":60)"))
+  EXPECT_TRUE(Contains(failures[4].details, R"("address_failures":5,"address_locked_for_s":60)"))
       << failures[4].details;
   EXPECT_TRUE(Contains(failures[5].details, R"("reason":"locked")"));
   EXPECT_EQ(QueryInt("SELECT count(*) FROM sessions"), 0);
 
   clock_.Advance(1s);
-  EXPECT_OK(store_->Login("oscar", kOperatorPassword, ""));
+  EXPECT_OK(store_->Login("oscar", kOperatorPassword, "10.9.9.9"));
   EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 0);
-  EXPECT_EQ(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"), 0);
   // The count starts over: one failure does not lock.
-  EXPECT_EQ(store_->Login("oscar", kWrong, "").status().code(), Errc::kUnauthenticated);
-  EXPECT_OK(store_->Login("oscar", kOperatorPassword, ""));
+  EXPECT_EQ(store_->Login("oscar", kWrong, "10.9.9.9").status().code(), Errc::kUnauthenticated);
+  EXPECT_OK(store_->Login("oscar", kOperatorPassword, "10.9.9.9"));
+}
+
+// Issue 14, finding 8: failing logins for a name from one address must not lock its owner out
+// from another.
+TEST_F(SessionTest, AnAttackerOnOneAddressCannotLockTheUserOutOfAnother) {
+  for (int i = 0; i < 20; ++i) (void)store_->Login("root", kWrong, "203.0.113.66");
+  EXPECT_EQ(store_->Login("root", testing::kAdminPassword, "203.0.113.66").status().code(),
+            Errc::kResourceExhausted);
+  EXPECT_OK(store_->Login("root", testing::kAdminPassword, "10.0.0.7"));
+  // ... and the owner's success does not unlock the attacker's address.
+  EXPECT_EQ(store_->Login("root", testing::kAdminPassword, "203.0.113.66").status().code(),
+            Errc::kResourceExhausted);
+}
+
+TEST_F(SessionTest, EachFurtherFailureDoublesTheAddressLockUpToAnHour) {
+  for (int i = 0; i < 5; ++i) ASSERT_FALSE(store_->Login("oscar", kWrong, "10.9.9.9").ok());
+  std::vector<int64_t> locks;
+  int64_t lock = 60;
+  for (int failure = 6; failure <= 12; ++failure) {
+    EXPECT_TRUE(Contains(store_->Login("oscar", kWrong, "10.9.9.9").status().message(),
+                         "try again in " + WaitText(lock)));
+    clock_.Advance(std::chrono::seconds(lock));
+    ASSERT_EQ(store_->Login("oscar", kWrong, "10.9.9.9").status().code(), Errc::kUnauthenticated);
+    const std::vector<AuditRow> failures = AuditRowsWithAction("login.failure");
+    const std::string& details = failures.back().details;
+    const size_t at = details.find("\"address_locked_for_s\":");
+    ASSERT_NE(at, std::string::npos) << details;
+    lock = std::stoll(details.substr(at + 23));
+    locks.push_back(lock);
+  }
+  EXPECT_EQ(locks, (std::vector<int64_t>{120, 240, 480, 960, 1920, 3600, 3600}));
+  clock_.Advance(3600s);
+  EXPECT_OK(store_->Login("oscar", kOperatorPassword, "10.9.9.9"));
+}
+
+// The ceiling on guessing with many addresses: 50 consecutive failures of one name, wherever
+// they come from, lock it everywhere.
+TEST_F(SessionTest, FailuresFromManyAddressesTogetherLockTheUserEverywhere) {
+  for (int address = 0; address < 10; ++address) {
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_EQ(store_->Login("oscar", kWrong, "10.0.1." + std::to_string(address)).status().code(),
+                Errc::kUnauthenticated);
+    }
+  }
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 50);
+  EXPECT_EQ(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"),
+            ToUnixSeconds(clock_.Now() + 60s));
+  auto locked = store_->Login("oscar", kOperatorPassword, "10.0.2.1");
+  EXPECT_EQ(locked.status().code(), Errc::kResourceExhausted);
+  EXPECT_EQ(locked.status().message(),
+            "too many failed logins for this user from several addresses; try again in 1 minute");
+  EXPECT_OK(store_->Login("alice", testing::kAuditorPassword, "10.0.2.1"));
+  clock_.Advance(60s);
+  EXPECT_OK(store_->Login("oscar", kOperatorPassword, "10.0.2.1"));
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 0);
 }
 
 TEST(WaitTextTest, LargestExactUnitWithPlurals) {
@@ -151,25 +206,6 @@ TEST(WaitTextTest, LargestExactUnitWithPlurals) {
   EXPECT_EQ(WaitText(60), "1 minute");
   EXPECT_EQ(WaitText(37), "37 seconds");
   EXPECT_EQ(WaitText(1), "1 second");
-}
-
-TEST_F(SessionTest, EachFurtherFailureDoublesTheLockUpToAnHour) {
-  for (int i = 0; i < 5; ++i) ASSERT_FALSE(store_->Login("oscar", kWrong, "").ok());
-  std::vector<int64_t> locks;
-  int64_t lock = 60;
-  for (int failure = 6; failure <= 12; ++failure) {
-    EXPECT_EQ(store_->Login("oscar", kWrong, "").status().message(),
-              "too many failed logins; try again in " + WaitText(lock));
-    clock_.Advance(std::chrono::seconds(lock));
-    ASSERT_EQ(store_->Login("oscar", kWrong, "").status().code(), Errc::kUnauthenticated);
-    lock = QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'") -
-           ToUnixSeconds(clock_.Now());
-    locks.push_back(lock);
-  }
-  EXPECT_EQ(locks, (std::vector<int64_t>{120, 240, 480, 960, 1920, 3600, 3600}));
-  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 12);
-  clock_.Advance(3600s);
-  EXPECT_OK(store_->Login("oscar", kOperatorPassword, ""));
 }
 
 TEST_F(SessionTest, ParallelGuessesCannotSlipPastTheLockout) {
@@ -198,18 +234,23 @@ TEST_F(SessionTest, LockoutIsPerUser) {
 }
 
 // A name that does not exist locks out exactly like one that does (issue 14): the answers do
-// not tell which user names exist.
+// not tell which user names exist, neither per address nor across addresses.
 TEST_F(SessionTest, UnknownNamesLockOutLikeRealOnes) {
   std::vector<std::string> real, unknown;
-  for (int i = 0; i < 6; ++i) {
-    real.push_back(store_->Login("oscar", kWrong, "").status().ToString());
-    unknown.push_back(store_->Login("nobody", kWrong, "").status().ToString());
+  for (int address = 0; address < 11; ++address) {
+    for (int i = 0; i < 6; ++i) {
+      const std::string from = "192.0.2." + std::to_string(address);
+      real.push_back(store_->Login("oscar", kWrong, from).status().ToString());
+      unknown.push_back(store_->Login("nobody", kWrong, from).status().ToString());
+    }
   }
   EXPECT_EQ(unknown, real);
-  EXPECT_EQ(unknown.back(), "resource_exhausted: too many failed logins; try again in 1 minute")
-      << unknown.back();
+  EXPECT_EQ(unknown[5], std::string("resource_exhausted: ") + kAddressLocked) << unknown[5];
+  EXPECT_EQ(unknown.back(),
+            "resource_exhausted: too many failed logins for this user from several addresses; "
+            "try again in 1 minute");
   clock_.Advance(61s);
-  EXPECT_EQ(store_->Login("nobody", kWrong, "").status().code(), Errc::kUnauthenticated);
+  EXPECT_EQ(store_->Login("nobody", kWrong, "192.0.2.200").status().code(), Errc::kUnauthenticated);
 }
 
 // --- Sessions --------------------------------------------------------------------------------
@@ -334,9 +375,9 @@ TEST_F(SessionTest, PurgeDeletesExpiredSessionsOnly) {
 TEST_F(SessionTest, NoAuditRecordContainsAPasswordKeyOrCookie) {
   std::vector<std::string> secrets = {testing::kAdminPassword, kOperatorPassword,
                                       testing::kAuditorPassword, kWrong};
-  ASSERT_OK(store_->CreateUser("bob", Role::kOperator, "bobs first password", Root()));
-  ASSERT_OK(store_->SetPassword("bob", "bobs second password", Root()));
-  secrets.insert(secrets.end(), {"bobs first password", "bobs second password"});
+  ASSERT_OK(store_->CreateUser("bob", Role::kOperator, "the first of two passwords", Root()));
+  ASSERT_OK(store_->SetPassword("bob", "the second of two passwords", Root()));
+  secrets.insert(secrets.end(), {"the first of two passwords", "the second of two passwords"});
   auto key = store_->CreateApiKey("bob", "bob's key", Root());
   ASSERT_OK(key);
   auto parts = ParseApiKey(key->key);
@@ -347,8 +388,8 @@ TEST_F(SessionTest, NoAuditRecordContainsAPasswordKeyOrCookie) {
   wrong_key.back() = wrong_key.back() == 'A' ? 'E' : 'A';
   EXPECT_FALSE(store_->AuthenticateApiKey(wrong_key).ok());
   secrets.push_back(wrong_key.substr(17));
-  EXPECT_FALSE(store_->Login("bob", "bobs first password", "").ok());
-  auto session = store_->Login("bob", "bobs second password", "");
+  EXPECT_FALSE(store_->Login("bob", "the first of two passwords", "").ok());
+  auto session = store_->Login("bob", "the second of two passwords", "");
   ASSERT_OK(session);
   secrets.insert(secrets.end(), {session->cookie, session->csrf_token});
   EXPECT_FALSE(store_->AuthenticateSession(session->cookie, "POST", "wrong csrf value").ok());
@@ -371,7 +412,84 @@ TEST_F(SessionTest, NoAuditRecordContainsAPasswordKeyOrCookie) {
   // And the session cookie is not in the database either (only its hash).
   const std::string bytes = DatabaseBytes();
   EXPECT_FALSE(Contains(bytes, session->cookie));
-  EXPECT_FALSE(Contains(bytes, "bobs second password"));
+  EXPECT_FALSE(Contains(bytes, "the second of two passwords"));
+}
+
+// --- Changing one's own password (issue 14, finding 8) -----------------------------------------
+
+class OwnPasswordTest : public SessionTest {
+ protected:
+  // Oscar as his API key authenticates him.
+  Principal OscarByKey() {
+    auto key = store_->CreateApiKey("oscar", "", Oscar());
+    EXPECT_OK(key);
+    auto principal = store_->AuthenticateApiKey(key.ok() ? key->key : "");
+    EXPECT_OK(principal);
+    return principal.ok() ? *principal : Principal{};
+  }
+};
+
+TEST_F(OwnPasswordTest, NeedsTheCurrentPasswordAndEndsTheSessions) {
+  const Principal oscar = OscarByKey();
+  const Session session = LoginOscar();
+  ASSERT_OK(
+      store_->ChangeOwnPassword(oscar, kOperatorPassword, "a brand new passphrase", "10.1.2.3"));
+  EXPECT_EQ(Get(session).code(), Errc::kUnauthenticated);
+  EXPECT_FALSE(store_->Login("oscar", kOperatorPassword, "10.1.2.3").ok());
+  EXPECT_OK(store_->Login("oscar", "a brand new passphrase", "10.1.2.3"));
+  const std::vector<AuditRow> changes = AuditRowsWithAction("user.password");
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].object, "user:oscar");
+  EXPECT_TRUE(Contains(changes[0].actor, "(oscar)")) << changes[0].actor;
+  EXPECT_EQ(changes[0].details, R"({"self":true,"sessions_ended":1})");
+}
+
+TEST_F(OwnPasswordTest, AWrongCurrentPasswordIsRefusedAndCountsAsAFailedLogin) {
+  const Principal oscar = OscarByKey();
+  const Status wrong =
+      store_->ChangeOwnPassword(oscar, kWrong, "a brand new passphrase", "10.7.7.7");
+  EXPECT_EQ(wrong.code(), Errc::kPermissionDenied);
+  EXPECT_TRUE(wrong.message().starts_with("the current password is wrong; nothing was changed"))
+      << wrong.message();
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 1);
+  const std::vector<AuditRow> failures = AuditRowsWithAction("login.failure");
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_TRUE(Contains(failures[0].details, R"("reason":"wrong current password")"));
+  EXPECT_FALSE(Contains(failures[0].All(), kWrong));
+  // The same lock as logins: after five, even the right current password waits.
+  for (int i = 0; i < 4; ++i) {
+    (void)store_->ChangeOwnPassword(oscar, kWrong, "a brand new passphrase", "10.7.7.7");
+  }
+  EXPECT_EQ(
+      store_->ChangeOwnPassword(oscar, kOperatorPassword, "a brand new passphrase", "10.7.7.7")
+          .code(),
+      Errc::kResourceExhausted);
+  EXPECT_EQ(store_->Login("oscar", kOperatorPassword, "10.7.7.7").status().code(),
+            Errc::kResourceExhausted);
+  EXPECT_OK(store_->Login("oscar", kOperatorPassword, "10.1.2.3"));
+  EXPECT_TRUE(AuditRowsWithAction("user.password").empty());
+}
+
+TEST_F(OwnPasswordTest, AWeakNewPasswordIsRefusedBeforeTheCurrentOneIsTried) {
+  const Principal oscar = OscarByKey();
+  const Status weak = store_->ChangeOwnPassword(oscar, kWrong, "oscar's password", "10.7.7.7");
+  EXPECT_EQ(weak.code(), Errc::kInvalidArgument);
+  EXPECT_EQ(weak.message(), "password contains the user name \"oscar\"; choose one that does not");
+  EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 0);
+  EXPECT_OK(store_->Login("oscar", kOperatorPassword, ""));
+}
+
+TEST_F(OwnPasswordTest, UsersWithoutAPasswordAndTheSystemCannot) {
+  ASSERT_OK(store_->CreateUser("keyonly", Role::kOperator, std::nullopt, Root()));
+  auto key = store_->CreateApiKey("keyonly", "", Root());
+  ASSERT_OK(key);
+  auto keyonly = store_->AuthenticateApiKey(key->key);
+  ASSERT_OK(keyonly);
+  const Status none = store_->ChangeOwnPassword(*keyonly, "", "a brand new passphrase", "");
+  EXPECT_EQ(none.code(), Errc::kFailedPrecondition);
+  EXPECT_TRUE(Contains(none.message(), "has no password (API keys only)")) << none.message();
+  EXPECT_EQ(store_->ChangeOwnPassword(Principal::System(), "", "a brand new passphrase", "").code(),
+            Errc::kFailedPrecondition);
 }
 
 }  // namespace

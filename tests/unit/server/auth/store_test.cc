@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 
+#include "server/auth/convert.h"
 #include "server/auth/secrets.h"
 #include "tests/unit/server/auth/auth_test_util.h"
 
@@ -161,7 +162,8 @@ TEST_F(UserTest, SetPasswordReplacesItEndsSessionsAndClearsTheLock) {
   for (int i = 0; i < 5; ++i) {
     EXPECT_FALSE(store_->Login("oscar", "wrong password!!", "10.0.0.1").ok());
   }
-  EXPECT_GT(QueryInt("SELECT locked_until FROM users WHERE name = 'oscar'"), 0);
+  EXPECT_EQ(store_->Login("oscar", testing::kOperatorPassword, "10.0.0.1").status().code(),
+            Errc::kResourceExhausted);
 
   ASSERT_OK(store_->SetPassword("oscar", "the new password", Root()));
   EXPECT_EQ(QueryInt("SELECT failed_logins FROM users WHERE name = 'oscar'"), 0);
@@ -490,6 +492,136 @@ TEST_F(ApiKeyTest, SystemCreatesTheFirstAdminAndItsKey) {
   EXPECT_EQ(rows[1].actor, "system");
   EXPECT_EQ(rows[1].action, "apikey.create");
   EXPECT_EQ(rows[2].action, "login.success");
+}
+
+// --- Password strength at create and reset (issue 14, finding 8) -----------------------------
+
+TEST_F(UserTest, WeakPasswordsAreRefusedAtCreateAndResetNamingTheRule) {
+  CreateStandardUsers();
+  auto created = store_->CreateUser("bob", Role::kOperator, "Password2025!", Root());
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), Errc::kInvalidArgument);
+  EXPECT_TRUE(created.status().message().starts_with("password is a commonly used password"))
+      << created.status().message();
+  EXPECT_EQ(
+      store_->CreateUser("bob", Role::kOperator, "bob is my name!", Root()).status().message(),
+      "password contains the user name \"bob\"; choose one that does not");
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM users WHERE name = 'bob'"), 0);
+
+  const Status reset = store_->SetPassword("oscar", "aaaaaaaaaaaaaaaa", Root());
+  EXPECT_EQ(reset.code(), Errc::kInvalidArgument);
+  EXPECT_TRUE(reset.message().starts_with("password has too few different characters"));
+  EXPECT_OK(store_->Login("oscar", testing::kOperatorPassword, ""));
+  EXPECT_TRUE(AuditRowsWithAction("user.password").empty());
+}
+
+// The Cisco On-Prem CVE-2024-20419 class: whoever holds an admin's session must not be able to
+// take the admin's account over without its password.
+TEST_F(UserTest, AnAdminCannotSetTheirOwnPasswordWithoutTheCurrentOne) {
+  CreateStandardUsers();
+  const Status own = store_->SetPassword("root", "a different passphrase", Root());
+  EXPECT_EQ(own.code(), Errc::kFailedPrecondition);
+  EXPECT_TRUE(own.message().starts_with("to change your own password, give the current one too"))
+      << own.message();
+  EXPECT_OK(store_->Login("root", kAdminPassword, ""));
+  EXPECT_TRUE(AuditRowsWithAction("user.password").empty());
+}
+
+// --- API key expiry (issue 14, finding 8) -------------------------------------------------------
+
+TEST_F(ApiKeyTest, KeysWithAnExpiryStopWorkingThenWithAClearMessage) {
+  CreateStandardUsers();
+  const TimePoint expiry = FromUnixSeconds(ToUnixSeconds(clock_.Now()) + 90 * 86400);
+  auto created = store_->CreateApiKey("oscar", "CI", Oscar(), expiry);
+  ASSERT_OK(created);
+  ASSERT_TRUE(created->record.expires_at.has_value());
+  EXPECT_EQ(*created->record.expires_at, expiry);
+  auto listed = store_->ListApiKeys("oscar", Oscar());
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].expires_at, expiry);
+  EXPECT_TRUE(Contains(AuditRowsWithAction("apikey.create")[0].details,
+                       "\"expires_at\":" + std::to_string(ToUnixSeconds(expiry))));
+
+  clock_.Advance(std::chrono::hours(24 * 90) - 1s);
+  EXPECT_OK(store_->AuthenticateApiKey(created->key));
+  clock_.Advance(1s);
+  auto expired = store_->AuthenticateApiKey(created->key);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.status().code(), Errc::kUnauthenticated);
+  EXPECT_EQ(expired.status().message(), "API key " + created->record.id + " expired on " +
+                                            Rfc3339(expiry) +
+                                            "; create a new one with `outpost apikey create`");
+  const std::vector<AuditRow> failures = AuditRowsWithAction("auth.failure");
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_TRUE(Contains(failures[0].details, R"("reason":"expired")"));
+
+  // Without an expiry a key never expires.
+  auto forever = store_->CreateApiKey("oscar", "forever", Oscar());
+  ASSERT_OK(forever);
+  EXPECT_FALSE(forever->record.expires_at.has_value());
+  clock_.Advance(std::chrono::hours(24 * 365 * 20));
+  EXPECT_OK(store_->AuthenticateApiKey(forever->key));
+}
+
+TEST_F(ApiKeyTest, ExpiryInThePastOrBeyondTenYearsIsRefusedAndNothingIsCreated) {
+  CreateStandardUsers();
+  auto past = store_->CreateApiKey("oscar", "", Oscar(), clock_.Now());
+  ASSERT_FALSE(past.ok());
+  EXPECT_EQ(past.status().code(), Errc::kInvalidArgument);
+  EXPECT_TRUE(past.status().message().starts_with(
+      "API key expiry " + Rfc3339(FromUnixSeconds(ToUnixSeconds(clock_.Now()))) +
+      " is not in the future"))
+      << past.status().message();
+  auto far = store_->CreateApiKey("oscar", "", Oscar(), clock_.Now() + std::chrono::days(3700));
+  ASSERT_FALSE(far.ok());
+  EXPECT_TRUE(Contains(far.status().message(), "is more than 10 years away"));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM api_keys"), 0);
+  EXPECT_TRUE(AuditRowsWithAction("apikey.create").empty());
+}
+
+// Migration 7 is additive: keys of a database written before it keep working and never expire.
+TEST(ApiKeyMigrationTest, KeysOfAnOlderDatabaseKeepWorkingWithoutExpiry) {
+  outpost::testing::TempDir dir;
+  outpost::testing::FakeClock clock;
+  const std::filesystem::path path = dir.path() / "outpost.db";
+  const auto all = store::SatelliteMigrations();
+  ASSERT_EQ(all.back().version, 7);
+  std::string key;
+  {
+    auto writer = sqlite::Writer::Create(path, {}, all.first(6));
+    ASSERT_OK(writer);
+    auto readers = sqlite::ReaderPool::Create(path);
+    ASSERT_OK(readers);
+    // Written the way version 6 wrote a key: no expires_at column yet.
+    std::string secret_hash;
+    ASSERT_OK((*writer)->Run([&](sqlite::Connection& db) -> Status {
+      OUTPOST_RETURN_IF_ERROR(db.Exec(
+          "INSERT INTO users (name, role, created_at, created_by) VALUES ('old', 'admin', 0, "
+          "'system')"));
+      auto parts = NewApiKey();
+      if (!parts.ok()) return parts.status();
+      key = parts->key;
+      return db
+          .ExecPrepared(
+              "INSERT INTO api_keys (id, user_id, secret_hash, created_at, created_by) "
+              "VALUES (?1, 1, ?2, 0, 'system')",
+              parts->id, sqlite::Blob{HashSecret(parts->secret)})
+          .status();
+    }));
+  }
+  auto writer = sqlite::Writer::Create(path, {}, all);
+  ASSERT_OK(writer);
+  auto readers = sqlite::ReaderPool::Create(path);
+  ASSERT_OK(readers);
+  AuthStore store(**writer, **readers, clock, testing::FastPolicy());
+  auto principal = store.AuthenticateApiKey(key);
+  ASSERT_OK(principal);
+  EXPECT_EQ(principal->user_name, "old");
+  auto keys = store.ListApiKeys(std::nullopt, Principal::System());
+  ASSERT_OK(keys);
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_FALSE((*keys)[0].expires_at.has_value());
 }
 
 }  // namespace
