@@ -116,6 +116,12 @@ class HttpServer::Impl {
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
 
+  // Reserves `bytes` of the in-flight body budget (ServerOptions::max_body_bytes_in_flight);
+  // false, reserving nothing, when they do not fit. ReleaseBody gives them back.
+  bool ReserveBody(uint64_t bytes);
+  void ReleaseBody(uint64_t bytes) { body_bytes_in_flight_.fetch_sub(bytes); }
+  uint64_t body_bytes_in_flight() const { return body_bytes_in_flight_.load(); }
+
   // Admits a connection from `address` under the total and per-address limits (counting it);
   // false: over a limit, nothing counted. Every admitted address is released by Unregister.
   bool Admit(const std::string& address);
@@ -144,6 +150,7 @@ class HttpServer::Impl {
   std::unordered_set<Session*> sessions_;
   size_t admitted_ = 0;                                  // guarded by sessions_mu_
   std::unordered_map<std::string, size_t> per_address_;  // guarded by sessions_mu_
+  std::atomic<uint64_t> body_bytes_in_flight_{0};
 
   net::io_context ioc_;
   tcp::acceptor acceptor_;
@@ -161,7 +168,10 @@ class Session : public std::enable_shared_from_this<Session> {
         deadline_(stream_.get_executor()),
         remote_address_(std::move(remote_address)) {}
 
-  ~Session() { server_->Unregister(this, remote_address_); }
+  ~Session() {
+    ReleaseReservedBody();
+    server_->Unregister(this, remote_address_);
+  }
 
   void Run() {
     net::dispatch(stream_.get_executor(),
@@ -252,6 +262,20 @@ class Session : public std::enable_shared_from_this<Session> {
       return OnRead(bhttp::error::body_limit, 0);
     }
     parser_->body_limit(body_limit_);
+    const uint64_t body_bytes =
+        parser_->content_length() ? *parser_->content_length() : (parser_->chunked() ? body_limit_ : 0);
+    if (body_bytes > 0) {
+      if (!server_->ReserveBody(body_bytes)) {
+        reading_ = false;
+        deadline_.cancel();
+        return Fail(Unavailable(
+            "the server is receiving too many request bodies at once (" +
+            std::to_string(server_->body_bytes_in_flight() >> 20) + " MiB in flight, at most " +
+            std::to_string(server_->options().max_body_bytes_in_flight >> 20) +
+            " MiB); retry in a few seconds"));
+      }
+      body_reserved_ = body_bytes;
+    }
     const uint64_t ordinary = server_->options().max_body_bytes;
     const bool small = parser_->content_length() && *parser_->content_length() <= ordinary;
     if (parser_->is_done() || body_limit_ <= ordinary || small) return ReadBody();
@@ -274,6 +298,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Admitted(const Status& status) {
     if (status.ok()) return ReadBody();
+    ReleaseReservedBody();
     reading_ = false;
     deadline_.cancel();
     Fail(status);
@@ -304,6 +329,7 @@ class Session : public std::enable_shared_from_this<Session> {
     reading_ = false;
     deadline_.cancel();
     if (ec) {
+      ReleaseReservedBody();
       if (ec == bhttp::error::body_limit) {
         return Fail(Status(Errc::kPayloadTooLarge,
                            "request body exceeds the limit of " + std::to_string(body_limit_) +
@@ -372,6 +398,8 @@ class Session : public std::enable_shared_from_this<Session> {
       int route;
       std::chrono::steady_clock::time_point start;
       Metrics* metrics;
+      HttpServer::Impl* server;
+      uint64_t body_reserved;  // of the in-flight body budget, given back with the last Reply
       std::atomic<bool> done{false};
       void Send(Response r) {
         if (done.exchange(true)) return;
@@ -382,6 +410,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       ~ReplyState() {
         if (!done) Send(ErrorResponse(WireFormat::kJson, Internal("handler did not answer")));
+        if (body_reserved > 0) server->ReleaseBody(body_reserved);
       }
     };
     auto state = std::make_shared<ReplyState>();
@@ -392,6 +421,8 @@ class Session : public std::enable_shared_from_this<Session> {
     state->route = route;
     state->start = start;
     state->metrics = metrics;
+    state->server = server_;
+    state->body_reserved = std::exchange(body_reserved_, 0);
     Reply reply = [state](Response r) { state->Send(std::move(r)); };
 
     if (match.handler == nullptr) {
@@ -478,6 +509,10 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  void ReleaseReservedBody() {
+    if (body_reserved_ > 0) server_->ReleaseBody(std::exchange(body_reserved_, 0));
+  }
+
   void Close() {
     if (closed_) return;
     closed_ = true;
@@ -507,6 +542,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::steady_timer deadline_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   uint64_t body_limit_ = 0;  // of the request being read
+  uint64_t body_reserved_ = 0;  // of the in-flight body budget, for the request being read
   std::string remote_address_;
   std::optional<crypto::Certificate> client_certificate_;
   std::map<uint64_t, Pending> pending_;
@@ -520,6 +556,19 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   bool draining_ = false;
 };
+
+bool HttpServer::Impl::ReserveBody(uint64_t bytes) {
+  const uint64_t budget = options_.max_body_bytes_in_flight;
+  if (budget == 0) {
+    body_bytes_in_flight_.fetch_add(bytes);
+    return true;
+  }
+  uint64_t current = body_bytes_in_flight_.load();
+  do {
+    if (bytes > budget - std::min(current, budget)) return false;
+  } while (!body_bytes_in_flight_.compare_exchange_weak(current, current + bytes));
+  return true;
+}
 
 bool HttpServer::Impl::Admit(const std::string& address) {
   std::lock_guard lock(sessions_mu_);

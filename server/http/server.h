@@ -32,6 +32,12 @@ struct ServerOptions {
   // large body.
   std::function<void(std::shared_ptr<const Request> header, std::function<void(Status)> done)>
       admit_large_body;
+  // Request bodies being received or handled at once, across all connections, in bytes: each
+  // request reserves its Content-Length (or its path's limit, when chunked) once its header is
+  // in, and gives it back when its handler has answered. Beyond it a request is answered 503
+  // with Retry-After before any of its body is read, so many clients sending large bodies at
+  // once cannot make the server buffer more than this. 0: no budget.
+  uint64_t max_body_bytes_in_flight = uint64_t{256} << 20;
   uint32_t max_header_bytes = 16 << 10;
   size_t max_pipelined_requests = 16;
   std::chrono::milliseconds handshake_timeout{10'000};

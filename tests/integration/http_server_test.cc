@@ -277,6 +277,50 @@ TEST_F(HttpServerTest, LargeBodiesAreRefusedFromTheHeaderBeforeAnyIsRead) {
   EXPECT_EQ(ok->status, 200) << ok->body;
 }
 
+// Bodies being received count against one budget for the whole server: beyond it a request is
+// answered 503 (with Retry-After) from its header, and the budget comes back once the handler
+// has answered (issue 14, finding 2).
+TEST_F(HttpServerTest, BodiesInFlightBeyondTheBudgetGet503FromTheHeader) {
+  ServerOptions options = DefaultOptions();
+  options.read_timeout = milliseconds(20'000);
+  options.max_body_bytes_in_flight = 1500;
+  StartServer(options);
+  const std::string body = "{\"status\":\"" + std::string(1000 - 13, 'a') + "\"}";
+  ASSERT_EQ(body.size(), 1000u);
+  auto slow = RawTlsConnection::Connect(server_->port(), Raw());
+  ASSERT_OK(slow);
+  ASSERT_OK((*slow)->Write(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000\r\n\r\n" +
+      body.substr(0, 10)));
+
+  // 1000 bytes are reserved by the slow sender; 600 more do not fit in 1500.
+  auto client = Client();
+  const std::string second = "{\"status\":\"" + std::string(600 - 13, 'b') + "\"}";
+  std::optional<net::ClientResponse> refused;
+  for (int i = 0; i < 100 && !refused; ++i) {  // until the slow header has been read
+    auto r = client->Send("POST", "/echo", second, "application/json");
+    ASSERT_OK(r);
+    if (r->status == 503) refused = *r;
+    else std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(refused.has_value()) << "never refused: the budget is not enforced";
+  EXPECT_EQ(ErrorOf(*refused).reason(), "unavailable");
+  EXPECT_NE(ErrorOf(*refused).message().find("retry"), std::string::npos)
+      << ErrorOf(*refused).message();
+  EXPECT_FALSE(refused->headers["retry-after"].empty());
+
+  // The slow request completes and is answered; its bytes come back to the budget.
+  ASSERT_OK((*slow)->Write(body.substr(10)));
+  auto answer = (*slow)->ReadResponse();
+  ASSERT_OK(answer);
+  EXPECT_EQ(answer->status, 200) << answer->body;
+  auto client2 = Client();
+  auto later = client2->Send("POST", "/echo", second, "application/json");
+  ASSERT_OK(later);
+  EXPECT_EQ(later->status, 200) << later->body;
+}
+
 // Without an admission check, a path's larger limit serves no one.
 TEST_F(HttpServerTest, LargeBodiesWithoutAnAdmissionCheckAreRefused) {
   ServerOptions options = DefaultOptions();
