@@ -1,5 +1,7 @@
 #include "server/satellite.h"
 
+#include <sys/statvfs.h>
+
 #include <condition_variable>
 #include <fstream>
 #include <sstream>
@@ -12,6 +14,7 @@
 #include "common/file_lock.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
+#include "common/text.h"
 #include "common/thread_boundary.h"
 #include "server/api/admin_routes.h"
 #include "server/api/blocking_pool.h"
@@ -35,6 +38,25 @@
 namespace outpost::server {
 namespace fs = std::filesystem;
 namespace {
+
+// The readiness of storage: "" while database writes succeed; otherwise how long and why they
+// fail, and the space left where the database lives (readiness is about writes, not a threshold
+// of free space: a satellite with little room left still serves, docs/decisions.md).
+std::string StorageProblem(const sqlite::Writer& writer) {
+  const std::optional<sqlite::StorageFault> fault = writer.storage_fault();
+  if (!fault) return "";
+  const auto failing = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::steady_clock::now() - fault->since);
+  const fs::path dir = writer.path().parent_path();
+  std::string free_space = "unknown";
+  struct statvfs st {};
+  if (statvfs(dir.c_str(), &st) == 0) {
+    free_space = std::to_string(static_cast<uint64_t>(st.f_bavail) * st.f_frsize / 1024) + " KiB";
+  }
+  return "database writes have failed for " + DurationText(failing.count()) + " (" +
+         Plural(static_cast<int64_t>(fault->failed_transactions), "transaction") + "); free on " +
+         dir.string() + ": " + free_space + "; last error: " + fault->error.message();
+}
 
 Result<std::string> ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -255,6 +277,15 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     return count.ok() ? "" : count.status().message();
   };
   checks["audit_chain"] = [raw] { return raw->chain_guard->Problem(); };
+  checks["storage"] = [raw] { return StorageProblem(*raw->writer); };
+  raw->metrics->AddCallback(
+      "outpost_alarm_storage",
+      "1 while database writes fail for want of disk space or on I/O errors (answered 503).",
+      "gauge", [raw] { return raw->writer->storage_fault().has_value() ? 1.0 : 0.0; });
+  raw->metrics->AddCallback(
+      "outpost_db_writer_storage_errors_total",
+      "Write transactions failed by a full disk or an I/O error.", "counter",
+      [raw] { return static_cast<double>(raw->writer->Stats().storage_errors); });
   raw->metrics->AddCallback(
       "outpost_alarm_audit_chain_cut",
       "1 when the audit chain in the database no longer extends the head this process committed "
@@ -382,7 +413,8 @@ Status Satellite::Start() {
       lock.unlock();
       // A thread boundary: an exception costs this round, and the next one runs as usual.
       Status round = CatchAtBoundary("the background sweep", [&] {
-        if (Status s = impl->licensing->Sweep(); !s.ok()) {
+        // In a storage fault the writer has logged why, once; the sweep retries each round.
+        if (Status s = impl->licensing->Sweep(); !s.ok() && !impl->writer->storage_fault()) {
           spdlog::warn("licensing sweep failed: {}", s.ToString());
         }
         impl->sync->CheckOverdue();

@@ -1,6 +1,7 @@
 #include "common/sqlite/writer.h"
 
 #include <sqlite3.h>
+#include <sys/statvfs.h>
 
 #include <future>
 #include <string>
@@ -56,6 +57,7 @@ Writer::Writer(Connection connection, std::optional<Connection> checkpoint_conne
       path_(connection_.path()),
       max_batch_(options.max_batch),
       fault_probe_interval_(options.fault_probe_interval),
+      fault_clear_free_bytes_(options.fault_clear_free_bytes),
       checkpoint_connection_(std::move(checkpoint_connection)),
       checkpoint_pages_(options.checkpoint_pages),
       thread_([this] { Loop(); }) {
@@ -352,7 +354,7 @@ Status Writer::NoteFailure(const Status& status) {
   storage_errors_.fetch_add(1);
   std::lock_guard lock(fault_mu_);
   if (!fault_) {
-    fault_.emplace(StorageFault{unit_status, std::chrono::steady_clock::now(), 0});
+    fault_.emplace(StorageFault{unit_status, std::chrono::steady_clock::now(), 0, full});
     // Once per episode: the requests it fails are answered 503, not logged one by one.
     spdlog::error("writer for {}: {}; writes are answered 503 until one succeeds ({})",
                   path_.string(), status.message(),
@@ -369,6 +371,11 @@ Status Writer::NoteFailure(const Status& status) {
 void Writer::NoteCommitted() {
   std::lock_guard lock(fault_mu_);
   if (!fault_) return;
+  struct statvfs st {};
+  if (fault_->disk_full && statvfs(path_.parent_path().c_str(), &st) == 0 &&
+      static_cast<uint64_t>(st.f_bavail) * st.f_frsize < fault_clear_free_bytes_) {
+    return;
+  }
   const std::chrono::duration<double> lasted = std::chrono::steady_clock::now() - fault_->since;
   spdlog::warn("writer for {}: writes succeed again after {:.1f} s ({} failed transactions)",
                path_.string(), lasted.count(), fault_->failed_transactions);

@@ -40,6 +40,9 @@ struct WriterOptions {
   // commits a one-page probe this often, so the fault clears by itself once writes succeed
   // again. 0: only queued work finds out.
   std::chrono::milliseconds fault_probe_interval{1000};
+  // A disk-full fault ends only with a successful write *and* this much free space where the
+  // database lives: a small write that fits proves little, and the fault would flap.
+  uint64_t fault_clear_free_bytes = 1 << 20;
 };
 
 // Counters for monitoring. Each field is read atomically, but the struct is not one snapshot:
@@ -56,11 +59,13 @@ struct WriterStats {
 };
 
 // The storage under the database refuses writes: from the first transaction that failed with
-// SQLITE_FULL or SQLITE_IOERR until one commits again. Units failed by it get kUnavailable.
+// SQLITE_FULL or SQLITE_IOERR until one that wrote commits again (for a full disk, with
+// fault_clear_free_bytes free). Units failed by it get kUnavailable.
 struct StorageFault {
   Status error;                                 // the latest failure, as the units got it
   std::chrono::steady_clock::time_point since;  // the first failure of this episode
   uint64_t failed_transactions = 0;             // in this episode, probes included
+  bool disk_full = false;                       // SQLITE_FULL (else SQLITE_IOERR)
 };
 
 // Owns the read-write connection to one database and the thread that writes to it. All writes go
@@ -193,6 +198,7 @@ class Writer {
   std::atomic<uint64_t> checkpoints_{0};
   std::atomic<uint64_t> storage_errors_{0};
   const std::chrono::milliseconds fault_probe_interval_;
+  const uint64_t fault_clear_free_bytes_;
   mutable std::mutex fault_mu_;
   std::optional<StorageFault> fault_;  // guarded by fault_mu_
 

@@ -122,7 +122,13 @@ Response ErrorResponse(WireFormat format, const Status& status) {
   v1::ErrorResponse body;
   body.mutable_error()->set_reason(std::string(status.reason()));
   body.mutable_error()->set_message(ValidUtf8(status.message()));
-  return Serialize(format, body, HttpStatusFor(status.code()));
+  Response response = Serialize(format, body, HttpStatusFor(status.code()));
+  // Every 503 says when to come back (RFC 9110, 10.2.3). A handler that knows better sets its own
+  // Retry-After after this one: the server writes the last value of a header.
+  if (status.code() == Errc::kUnavailable) {
+    response.headers.emplace_back("Retry-After", std::to_string(kUnavailableRetryAfterSeconds));
+  }
+  return response;
 }
 
 Response ErrorResponse(const Request& request, const Status& status) {

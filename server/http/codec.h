@@ -29,7 +29,11 @@ Response Encode(const Request& request, const google::protobuf::Message& message
 // The same in a format negotiated earlier (for answers sent after the request is gone).
 Response Encode(WireFormat format, const google::protobuf::Message& message, int status = 200);
 
-// The error body {"error": {"reason", "message"}} with the status from HttpStatusFor.
+// What a 503 answer (kUnavailable: busy, disk full, writer stopping) tells clients to wait.
+inline constexpr int kUnavailableRetryAfterSeconds = 5;
+
+// The error body {"error": {"reason", "message"}} with the status from HttpStatusFor; a 503 also
+// carries Retry-After: kUnavailableRetryAfterSeconds.
 Response ErrorResponse(WireFormat format, const Status& status);
 Response ErrorResponse(const Request& request, const Status& status);
 

@@ -195,12 +195,17 @@ Status LicensingService::ReloadLocked(sqlite::Connection& db) {
     registry_ = std::move(registry);
   }
   const auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
-  spdlog::info("licensing state loaded: {} devices in {:.3f} s, the book in {:.3f} s",
-               registry_->size(), seconds(registry_loaded - started),
-               seconds(std::chrono::steady_clock::now() - registry_loaded));
+  // The first load is news; a reload after a failed write is a warning, except while the disk
+  // refuses every write (the writer logged that once; one line per request would drown it).
+  const auto level = !stale_                               ? spdlog::level::info
+                     : writer_.storage_fault().has_value() ? spdlog::level::debug
+                                                           : spdlog::level::warn;
+  spdlog::log(level, "licensing state {}: {} devices in {:.3f} s, the book in {:.3f} s",
+              !stale_ ? "loaded" : "reloaded from the database after a failed write",
+              registry_->size(), seconds(registry_loaded - started),
+              seconds(std::chrono::steady_clock::now() - registry_loaded));
   stale_ = false;
   ++reloads_;
-  if (reloads_ > 1) spdlog::warn("licensing state reloaded from the database after a failed write");
   return Status::Ok();
 }
 

@@ -93,6 +93,16 @@ TEST(CodecTest, ErrorBodyCarriesReasonAndMessage) {
   EXPECT_EQ(parsed.error().reason(), "not_found");
 }
 
+TEST(CodecTest, UnavailableAnswersSayWhenToComeBackOthersDoNot) {
+  Response busy = ErrorResponse(WireFormat::kJson, Unavailable("the database disk is full"));
+  EXPECT_EQ(busy.status, 503);
+  ASSERT_EQ(busy.headers.size(), 1u);
+  EXPECT_EQ(busy.headers[0].first, "Retry-After");
+  EXPECT_EQ(busy.headers[0].second, std::to_string(kUnavailableRetryAfterSeconds));
+  EXPECT_TRUE(ErrorResponse(WireFormat::kJson, Internal("bug")).headers.empty());
+  EXPECT_TRUE(ErrorResponse(WireFormat::kJson, ResourceExhausted("slow down")).headers.empty());
+}
+
 // Found by fuzz_http_router (tests/fuzz/regressions/fuzz_http_router/invalid-utf8-in-json-error):
 // protobuf's JSON parser quotes the body in its error, so a JSON body that is not UTF-8 gave an
 // error answer whose protobuf form the client could not parse.
