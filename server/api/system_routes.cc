@@ -16,7 +16,7 @@ void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metric
   });
   router.Add("GET", "/readyz",
              [checks = std::make_shared<const ReadinessChecks>(std::move(checks)), version,
-              run_blocking = std::move(run_blocking)](http::Request& req, http::Reply reply) {
+              run_blocking](http::Request& req, http::Reply reply) {
                run_blocking(
                    [checks, version, format = http::ResponseFormat(req), reply = std::move(reply)] {
                      v1::HealthResponse health;

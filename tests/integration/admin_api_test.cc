@@ -344,5 +344,64 @@ TEST(Rfc3339Test, ParsesUtcTimesAndDates) {
   }
 }
 
+// Issue 14, finding 8: /metrics is open by default; with server.metrics_require_auth it needs
+// an API key of any role (read_metrics), and says so.
+TEST_F(AdminApiTest, MetricsAreOpenByDefaultAndNeedAKeyWhenConfigured) {
+  auto open = Client()->Send("GET", "/metrics", "", "");
+  ASSERT_OK(open);
+  EXPECT_EQ(open->status, 200);
+  const std::string auditor = KeyFor("audrey", "auditor");
+  ASSERT_NO_FATAL_FAILURE(Restart("server.metrics_require_auth", "true"));
+  auto c = Client();
+  auto anonymous = c->Send("GET", "/metrics", "", "");
+  ASSERT_OK(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  EXPECT_NE(anonymous->body.find("authentication required"), std::string::npos) << anonymous->body;
+  auto bad = c->Send("GET", "/metrics", "", "", Bearer("opk_000000000000_nope"));
+  ASSERT_OK(bad);
+  EXPECT_EQ(bad->status, 401);
+  auto scraped = c->Send("GET", "/metrics", "", "", Bearer(auditor));
+  ASSERT_OK(scraped);
+  EXPECT_EQ(scraped->status, 200) << scraped->body;
+  EXPECT_NE(scraped->body.find("outpost_db_writer_queue_depth"), std::string::npos);
+  auto health = c->Send("GET", "/healthz", "", "");  // the probes stay open
+  ASSERT_OK(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// Issue 14, finding 8 (the Cisco On-Prem CVE-2024-20419 class): changing one's own password
+// over the API needs the current one; a wrong one is 403 and counts as a failed login.
+TEST_F(AdminApiTest, ChangingOnesOwnPasswordNeedsTheCurrentOne) {
+  auto c = Client();
+  v1::ChangePasswordRequest change;
+  change.set_current_password("not the admin password");
+  change.set_new_password("a fresh console passphrase");
+  auto wrong = c->Send("POST", "/v1/admin/password", ToJson(change), "application/json",
+                       Bearer(report_.admin_api_key));
+  ASSERT_OK(wrong);
+  EXPECT_EQ(wrong->status, 403);
+  EXPECT_NE(wrong->body.find("the current password is wrong"), std::string::npos) << wrong->body;
+
+  v1::SetPasswordRequest set;
+  set.set_password("a fresh console passphrase");
+  auto own = c->Send("POST", "/v1/admin/users/admin/password", ToJson(set), "application/json",
+                     Bearer(report_.admin_api_key));
+  ASSERT_OK(own);
+  EXPECT_GE(own->status, 400);
+  EXPECT_NE(own->body.find("give the current one too"), std::string::npos) << own->body;
+
+  change.set_current_password(report_.admin_password);
+  auto right = c->Send("POST", "/v1/admin/password", ToJson(change), "application/json",
+                       Bearer(report_.admin_api_key));
+  ASSERT_OK(right);
+  EXPECT_EQ(right->status, 200) << right->body;
+  v1::LoginRequest login;
+  login.set_user("admin");
+  login.set_password("a fresh console passphrase");
+  auto session = c->Send("POST", "/v1/admin/login", ToJson(login), "application/json");
+  ASSERT_OK(session);
+  EXPECT_EQ(session->status, 200) << session->body;
+}
+
 }  // namespace
 }  // namespace outpost::server

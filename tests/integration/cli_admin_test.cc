@@ -579,5 +579,58 @@ TEST(CliAdminUsageTest, BadFlagsAreUsageErrors) {
   EXPECT_TRUE(Contains(both.err, "standard input")) << both.err;
 }
 
+// Issue 14, finding 8: one's own password needs the current one; keys may expire.
+TEST_F(CliAdminTest, PasswdNeedsTheCurrentPasswordAndKeysShowTheirExpiry) {
+  const std::string key = AddUserWithKey("pia", "operator", "first secret passphrase");
+  const std::string current = (tmp_.path() / "current.txt").string();
+  testing::WriteFileOrDie(current, "not what pia has\n");
+  RunResult wrong = Cli({"passwd", "--current-password", "@" + current, "--password-stdin"}, key,
+                        "a second passphrase\n");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_TRUE(Contains(wrong.err, "the current password is wrong; nothing was changed"))
+      << wrong.err;
+  testing::WriteFileOrDie(current, "first secret passphrase\n");
+  RunResult weak = Cli({"passwd", "--current-password", "@" + current, "--password-stdin"}, key,
+                       "Password2025!\n");
+  EXPECT_EQ(weak.exit_code, 1);
+  EXPECT_TRUE(Contains(weak.err, "commonly used password")) << weak.err;
+  RunResult changed = Cli({"passwd", "--current-password", "@" + current, "--password-stdin"}, key,
+                          "a second passphrase\n");
+  ASSERT_EQ(changed.exit_code, 0) << changed.err;
+  EXPECT_TRUE(Contains(changed.out, "Changed your password")) << changed.out;
+  // An admin sets other users' passwords, not their own, through `user passwd`.
+  RunResult own = Cli({"user", "passwd", "admin", "--password-stdin"}, "", "a third passphrase\n");
+  EXPECT_EQ(own.exit_code, 1);
+  EXPECT_TRUE(Contains(own.err, "outpost passwd")) << own.err;
+
+  RunResult create = Cli({"--json", "apikey", "create", "--expires-in", "90d"}, key);
+  ASSERT_EQ(create.exit_code, 0) << create.err;
+  v1::CreateApiKeyResponse created;
+  ASSERT_OK(FromJson(create.out, &created));
+  EXPECT_NE(created.api_key().expires_at(), 0);
+  const int64_t in_90_days = ToUnixSeconds(SystemClock().Now()) + 90 * 86400;
+  EXPECT_LE(std::abs(created.api_key().expires_at() - in_90_days), 60);
+  RunResult list = Cli({"apikey", "list"}, key);
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(Contains(list.out, "EXPIRES")) << list.out;
+  EXPECT_TRUE(Contains(list.out, created.api_key().expires_at_text())) << list.out;
+  EXPECT_TRUE(Contains(list.out, "never")) << list.out;  // the key made without an expiry
+  RunResult past = Cli({"apikey", "create", "--expires", "2001-01-01"}, key);
+  EXPECT_EQ(past.exit_code, 1);
+  EXPECT_TRUE(Contains(past.err, "is not in the future")) << past.err;
+  EXPECT_EQ(Cli({"apikey", "create", "--expires-in", "soon"}, key).exit_code, 2);
+}
+
+TEST(CliAdminUsageTest, PasswdTakesSecretsOnlyFromStdinOrFiles) {
+  RunResult literal =
+      RunOutpost({"passwd", "--current-password", "hunter2hunter2", "--password-stdin"});
+  EXPECT_EQ(literal.exit_code, 2);
+  EXPECT_TRUE(Contains(literal.err, "never the password itself")) << literal.err;
+  RunResult both = RunOutpost({"passwd", "--current-password", "-", "--password-stdin"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_TRUE(Contains(both.err, "standard input")) << both.err;
+  EXPECT_EQ(RunOutpost({"passwd", "--current-password", "@f"}).exit_code, 2);  // no new password
+}
+
 }  // namespace
 }  // namespace outpost
