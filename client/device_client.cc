@@ -24,6 +24,19 @@ Status RequireSet(const std::string& value, const char* what) {
   return Status::Ok();
 }
 
+// The satellite's error message, cut to kMaxSatelliteMessageBytes: it is text from the other
+// side, and the caller prints or logs it. Escaping is the printer's job (the CLI's Printable);
+// the cut is here, so that no caller can be flooded.
+Status BoundSatelliteMessage(const Status& s) {
+  const std::string& m = s.message();
+  if (m.size() <= kMaxSatelliteMessageBytes) return s;
+  size_t cut = kMaxSatelliteMessageBytes;
+  // Not inside a UTF-8 sequence: back off continuation bytes (10xxxxxx) and their lead byte.
+  while (cut > 0 && (static_cast<unsigned char>(m[cut]) & 0xC0) == 0x80) --cut;
+  return Status(s.code(), m.substr(0, cut) + "... (" + std::to_string(m.size() - cut) +
+                              " more bytes of the satellite's message not shown)");
+}
+
 Result<std::string> ReadServerCa(const RegisterOptions& options) {
   std::string pem = options.ca_pem;
   if (pem.empty()) {
@@ -122,7 +135,11 @@ Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
   http_options.base_url = options.server_url;
   http_options.ca_pem = server_ca_pem;
   http_options.timeout = client_options.timeout;
+  http_options.max_response_bytes = kMaxAnswerBytes;
+  // Besides the CA given, the CA of the registration being replaced may vouch for the new one.
+  std::vector<crypto::Certificate> pinned_roots;
   if (current) {
+    if (auto root = current->PinnedCaRoot(); root.ok()) pinned_roots.push_back(std::move(*root));
     // Registering again: the current ID certificate proves that this is the registered device.
     http_options.client_certificate_pem = current->certificate().ToPem();
     http_options.client_key_pem = current->key().ToPem();
@@ -130,14 +147,24 @@ Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
   OUTPOST_ASSIGN_OR_RETURN(auto http, net::HttpsClient::Create(std::move(http_options)));
   v1::RegisterResponse registration;
   if (Status s = http->Call("POST", "/v1/devices/register", request, &registration); !s.ok()) {
-    return s.WithContext("registering with " + options.server_url);
+    return BoundSatelliteMessage(s).WithContext("registering with " + options.server_url);
   }
   http.reset();
 
+  const std::string udi = request.pid() + ":" + request.serial();
+  if (registration.udi() != udi) {
+    return Unauthenticated(
+        "the satellite's registration answer does not check out (nothing was saved): it is for "
+        "UDI " +
+        QuoteForMessage(registration.udi()) + ", but this device is " + QuoteForMessage(udi));
+  }
+  // Everything is checked before anything is replaced: a refused answer leaves the directory,
+  // and any registration in it, as it was.
   OUTPOST_ASSIGN_OR_RETURN(
-      auto state, DeviceState::FromRegistration(
-                      options.state_dir, options.server_url, std::move(server_ca_pem),
-                      std::move(key), std::move(registration), client_options.clock->Now()));
+      auto state,
+      DeviceState::FromRegistration(options.state_dir, options.server_url, std::move(server_ca_pem),
+                                    std::move(key), std::move(registration),
+                                    client_options.clock->Now(), pinned_roots));
   if (Status s = state.Save(); !s.ok()) {
     return s.WithContext("registered as instance " + state.registration().instance_id() +
                          " but could not save the device state; register again");
@@ -167,6 +194,7 @@ Result<net::HttpsClient*> DeviceClient::Connection() {
     o.client_certificate_pem = state_.certificate().ToPem();
     o.client_key_pem = state_.key().ToPem();
     o.timeout = options_.timeout;
+    o.max_response_bytes = kMaxAnswerBytes;
     OUTPOST_ASSIGN_OR_RETURN(http_, net::HttpsClient::Create(std::move(o)));
   }
   return http_.get();
@@ -176,7 +204,7 @@ Status DeviceClient::Call(const char* method, const char* target,
                           const google::protobuf::Message& request,
                           google::protobuf::Message* response) {
   OUTPOST_ASSIGN_OR_RETURN(net::HttpsClient * http, Connection());
-  Status s = http->Call(method, target, request, response);
+  const Status s = BoundSatelliteMessage(http->Call(method, target, request, response));
   const bool refused = s.code() == Errc::kUnauthenticated || s.code() == Errc::kPermissionDenied;
   const std::string& m = s.message();
   const bool says_what_to_do = m.find("register again") != std::string::npos ||
@@ -217,7 +245,18 @@ Result<v1::Authorization> DeviceClient::Authorize(const std::vector<v1::TagUse>&
                               state_.registration().instance_id()};
   OUTPOST_ASSIGN_OR_RETURN(v1::Authorization authorization, VerifyAuthorization(answer, signer));
   OUTPOST_RETURN_IF_ERROR(CheckAnswersRequest(authorization, tags));
-  OUTPOST_RETURN_IF_ERROR(state_.SaveAuthorization(answer));
+  // The stored answer, when it still verifies, is the floor: an older one must not replace it.
+  // One that does not verify (damaged, or from a registration's other key) sets no floor, so a
+  // good answer can repair it.
+  std::optional<v1::Authorization> previous;
+  if (auto stored = LastAuthorization(); stored.ok() && stored->has_value()) {
+    previous = std::move(**stored);
+  }
+  OUTPOST_RETURN_IF_ERROR(
+      CheckCurrent(authorization, previous, options_.clock->Now(), options_.max_clock_skew));
+  // Only the signed parts are stored: the unsigned readable copy and unknown fields, which
+  // anyone holding the TLS key could pad, never reach the disk.
+  OUTPOST_RETURN_IF_ERROR(state_.SaveAuthorization(CanonicalSignedForm(answer)));
   return authorization;
 }
 

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "client/authorization.h"
 #include "client/device_state.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -47,7 +48,18 @@ struct ClientOptions {
   std::shared_ptr<const Clock> clock;
   // Per request: connect, TLS handshake, write and read.
   std::chrono::milliseconds timeout{30'000};
+  // How far this device's clock may disagree with the satellite's: an answer issued later than
+  // now + skew, or valid only until before now - skew, is refused (authorization.h,
+  // CheckCurrent).
+  std::chrono::seconds max_clock_skew = kDefaultClockSkew;
 };
+
+// The largest answer a device reads from its satellite; a larger one fails as kUnavailable
+// without being read whole. Far above any real answer (which the state bounds further).
+inline constexpr uint64_t kMaxAnswerBytes = 4ull << 20;
+// A satellite's error message is cut to this many bytes (and marked as cut) before it reaches
+// the caller: a hostile satellite must not be able to flood a terminal or a log.
+inline constexpr size_t kMaxSatelliteMessageBytes = 1024;
 
 struct RegisterOptions {
   std::string server_url;  // "https://HOST:PORT" of the satellite
@@ -98,8 +110,11 @@ class DeviceClient {
 
   // POST /v1/devices/authorize: `tags` is the device's whole current use and replaces the
   // previous one (empty gives everything back). Each tag must be non-empty and appear once, each
-  // count at least 1. The answer is verified (authorization.h) and must answer this request; it
-  // is then stored as the last authorization and returned.
+  // count at least 1. The answer is verified (authorization.h), must answer this request (the
+  // counts asked, nothing granted beyond them), must be current (CheckCurrent: not issued in the
+  // future, not expired, not older than the stored one; ClientOptions::max_clock_skew) and must
+  // fit the state; only then is its signed form (CanonicalSignedForm) stored, atomically, as the
+  // last authorization, and returned. A refused answer leaves the stored one as it was.
   Result<v1::Authorization> Authorize(const std::vector<v1::TagUse>& tags);
 
   // GET /v1/devices/self, plus LastAuthorization().
@@ -108,6 +123,7 @@ class DeviceClient {
   // The last stored authorization, verified again against the pinned key; no network, so a
   // device can check its licenses while the satellite is unreachable. nullopt if the device
   // never authorized. Whether it is still valid is the caller's decision (valid_until).
+  // kDataLoss if authorization.pb is damaged; the next successful Authorize replaces it.
   Result<std::optional<v1::Authorization>> LastAuthorization() const;
 
   // POST /v1/devices/release: gives back every license and deregisters (the ID certificate is

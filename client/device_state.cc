@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -10,6 +11,7 @@
 #include "client/authorization.h"
 #include "common/crypto/ca.h"
 #include "common/crypto/secure_file.h"
+#include "common/names.h"
 #include "common/proto_json.h"
 
 namespace outpost::client {
@@ -19,7 +21,14 @@ namespace fs = std::filesystem;
 using crypto::IfExists;
 
 // Every state file is small; anything larger is not ours.
-constexpr size_t kMaxFileBytes = 1 << 20;
+constexpr size_t kMaxFileBytes = kMaxStateFileBytes;
+// Bounds of a registration answer's fields: generous for what a satellite sends (one P-256
+// certificate is under 1 KiB, its chain one certificate), small enough that a hostile answer
+// cannot grow the state past kMaxFileBytes.
+constexpr size_t kMaxCertificatePemBytes = 16 * 1024;
+constexpr int kMaxCaChainCertificates = 8;
+constexpr size_t kMaxSigningKeyPemBytes = 1024;
+constexpr size_t kMaxTextBytes = 64;
 constexpr fs::perms kPublicFile =
     fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
 constexpr fs::perms kSecretFile = fs::perms::owner_read | fs::perms::owner_write;
@@ -53,8 +62,9 @@ Status CheckConsistent(const v1::RegisterResponse& registration, const crypto::P
   }
   if (registration.instance_id().empty()) return Unauthenticated("the instance id is empty");
   if (certificate.subject_common_name() != registration.instance_id()) {
-    return Unauthenticated("the ID certificate names '" + certificate.subject_common_name() +
-                           "', not instance '" + registration.instance_id() + "'");
+    return Unauthenticated("the ID certificate names " +
+                           QuoteForMessage(certificate.subject_common_name()) + ", not instance " +
+                           QuoteForMessage(registration.instance_id()));
   }
   if (registration.satellite_id().empty()) return Unauthenticated("the satellite id is empty");
   if (AlgorithmName(signing_key.algorithm()) != kAuthorizationAlgorithm) {
@@ -64,7 +74,8 @@ Status CheckConsistent(const v1::RegisterResponse& registration, const crypto::P
   }
   if (signing_key.KeyId() != registration.signing_key_id()) {
     return Unauthenticated("the authorization signing key has key id " + signing_key.KeyId() +
-                           ", but the satellite named " + registration.signing_key_id());
+                           ", but the satellite named " +
+                           QuoteForMessage(registration.signing_key_id()));
   }
   return Status::Ok();
 }
@@ -76,6 +87,57 @@ Result<crypto::PublicKey> ParseSigningKey(const v1::RegisterResponse& registrati
                            key.status().message());
   }
   return key;
+}
+
+// An identifier a satellite makes (a UUID; "inst-1" in tests): never a path, never empty.
+Status CheckId(std::string_view id, std::string_view what) {
+  return CheckName(id, what, 64, "._:-", "letters, digits, '.', '_', ':' and '-'",
+                   /*alnum_first=*/true);
+}
+
+Status CheckBounded(std::string_view text, size_t max, std::string_view what) {
+  if (text.size() <= max) return Status::Ok();
+  return InvalidArgument(std::string(what) + " is " + std::to_string(text.size()) +
+                         " bytes; at most " + std::to_string(max) + " are allowed");
+}
+
+// The shape and size of every field of a registration answer, before any of it is parsed as a
+// certificate or a key: whatever is stored must load again, and an identifier is never a path.
+Status CheckRegistrationFields(const v1::RegisterResponse& r) {
+  OUTPOST_RETURN_IF_ERROR(CheckId(r.instance_id(), "the instance id"));
+  OUTPOST_RETURN_IF_ERROR(CheckId(r.satellite_id(), "the satellite id"));
+  if (!r.replaced_instance_id().empty()) {
+    OUTPOST_RETURN_IF_ERROR(CheckId(r.replaced_instance_id(), "the replaced instance id"));
+  }
+  OUTPOST_RETURN_IF_ERROR(ValidateVaName(r.va()));
+  const size_t colon = r.udi().find(':');
+  if (colon == std::string::npos) {
+    return InvalidArgument("the UDI " + QuoteForMessage(r.udi()) + " is not PID:SN");
+  }
+  const std::string_view udi = r.udi();
+  for (const auto& [part, what] : {std::pair{udi.substr(0, colon), "the UDI's product id"},
+                                   std::pair{udi.substr(colon + 1), "the UDI's serial number"}}) {
+    OUTPOST_RETURN_IF_ERROR(CheckName(part, what, 64, "._-", "letters, digits, '.', '_' and '-'"));
+  }
+  OUTPOST_RETURN_IF_ERROR(
+      CheckBounded(r.certificate_pem(), kMaxCertificatePemBytes, "the ID certificate"));
+  if (r.ca_chain_pem_size() > kMaxCaChainCertificates) {
+    return InvalidArgument("the CA chain holds " + std::to_string(r.ca_chain_pem_size()) +
+                           " certificates; at most " + std::to_string(kMaxCaChainCertificates) +
+                           " are allowed");
+  }
+  for (const auto& pem : r.ca_chain_pem()) {
+    OUTPOST_RETURN_IF_ERROR(
+        CheckBounded(pem, kMaxCertificatePemBytes, "a certificate of the CA chain"));
+  }
+  OUTPOST_RETURN_IF_ERROR(CheckBounded(r.signing_public_key_pem(), kMaxSigningKeyPemBytes,
+                                       "the authorization signing key"));
+  OUTPOST_RETURN_IF_ERROR(CheckId(r.signing_key_id(), "the signing key id"));
+  OUTPOST_RETURN_IF_ERROR(
+      CheckBounded(r.certificate_not_after_text(), kMaxTextBytes, "the certificate's expiry text"));
+  OUTPOST_RETURN_IF_ERROR(
+      CheckBounded(r.renew_after_text(), kMaxTextBytes, "the renewal time text"));
+  return Status::Ok();
 }
 
 Result<std::vector<crypto::Certificate>> ParseChain(const v1::RegisterResponse& registration) {
@@ -112,21 +174,33 @@ Status CheckStateDir(const fs::path& dir) {
                             "choose a new --state-dir");
 }
 
-Result<DeviceState> DeviceState::FromRegistration(fs::path dir, std::string server_url,
-                                                  std::string server_ca_pem, crypto::PrivateKey key,
-                                                  v1::RegisterResponse registration,
-                                                  TimePoint now) {
+Result<DeviceState> DeviceState::FromRegistration(
+    fs::path dir, std::string server_url, std::string server_ca_pem, crypto::PrivateKey key,
+    v1::RegisterResponse registration, TimePoint now,
+    const std::vector<crypto::Certificate>& pinned_roots) {
   auto build = [&]() -> Result<DeviceState> {
+    OUTPOST_RETURN_IF_ERROR(CheckRegistrationFields(registration));
     OUTPOST_ASSIGN_OR_RETURN(auto certificate,
                              crypto::Certificate::FromPem(registration.certificate_pem()));
     OUTPOST_ASSIGN_OR_RETURN(auto chain, ParseChain(registration));
     OUTPOST_ASSIGN_OR_RETURN(auto signing_key, ParseSigningKey(registration));
     OUTPOST_RETURN_IF_ERROR(CheckConsistent(registration, key, certificate, signing_key));
-    // The chain is "root last": the root is the trust anchor, the rest are intermediates.
-    std::vector<crypto::Certificate> roots{chain.back()};
+    // Trust comes from the device's side only: the CA the operator gave (--ca) or the one pinned
+    // by the registration this one replaces. A root the answer brings along proves nothing, since
+    // whoever forged the answer made it too; the answer's chain ("root last") is stored for
+    // other tools, so its root must be one of the trusted ones and the rest are intermediates.
+    auto roots = crypto::Certificate::ParsePemChain(server_ca_pem);
+    if (!roots.ok())
+      return Unauthenticated("the trusted CA is not usable: " + roots.status().message());
+    roots->insert(roots->end(), pinned_roots.begin(), pinned_roots.end());
+    if (std::find(roots->begin(), roots->end(), chain.back()) == roots->end()) {
+      return Unauthenticated(
+          "the answer's CA chain ends at " + QuoteForMessage(chain.back().subject_common_name()) +
+          ", which is neither the CA given with --ca nor the one pinned at the last registration");
+    }
     chain.pop_back();
     OUTPOST_RETURN_IF_ERROR(
-        crypto::VerifyChain(certificate, chain, roots, now, crypto::CertificateProfile::kClient));
+        crypto::VerifyChain(certificate, chain, *roots, now, crypto::CertificateProfile::kClient));
     return DeviceState(std::move(dir), std::move(server_url), std::move(server_ca_pem),
                        std::move(registration), std::move(key), std::move(certificate),
                        std::move(signing_key));
@@ -236,9 +310,20 @@ Status DeviceState::Save() {
   return Status::Ok();
 }
 
+Result<crypto::Certificate> DeviceState::PinnedCaRoot() const {
+  OUTPOST_ASSIGN_OR_RETURN(auto chain, ParseChain(registration_));
+  return std::move(chain.back());
+}
+
 Status DeviceState::SaveAuthorization(const v1::SignedAuthorization& signed_authorization) const {
-  return crypto::WriteFileAtomically(dir_ / kAuthorizationFile,
-                                     signed_authorization.SerializeAsString(), kPublicFile,
+  const std::string bytes = signed_authorization.SerializeAsString();
+  // Load would call a larger file damage: refuse it here, before the previous one is touched.
+  if (bytes.size() > kMaxFileBytes) {
+    return InvalidArgument("the authorization is " + std::to_string(bytes.size()) +
+                           " bytes; a state file holds at most " + std::to_string(kMaxFileBytes) +
+                           " (the previous authorization is kept)");
+  }
+  return crypto::WriteFileAtomically(dir_ / kAuthorizationFile, bytes, kPublicFile,
                                      IfExists::kReplace);
 }
 

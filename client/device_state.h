@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/crypto/keys.h"
@@ -44,6 +45,9 @@ inline constexpr char kServerUrlFile[] = "server-url";
 inline constexpr char kRegistrationFile[] = "registration.json";
 inline constexpr char kAuthorizationFile[] = "authorization.pb";
 inline constexpr char kReleasedFile[] = "released";
+// Every state file is at most this large; Load treats a larger one as damage, so nothing larger
+// is ever written.
+inline constexpr size_t kMaxStateFileBytes = 1 << 20;
 
 // Ok iff `dir` can become a state directory: it does not exist yet (its parent may not either),
 // or it is a directory that is empty or that group and others cannot access. Register calls it
@@ -56,12 +60,18 @@ class DeviceState {
   // agrees with device.crt and ca-chain.pem, the signing key parses and has the pinned key id.
   static Result<DeviceState> Load(const std::filesystem::path& dir);
 
-  // Checks a registration answer before anything is stored: the certificate is for `key`, names
-  // the instance (CN = instance id), chains to the returned CA chain at `now` and is a TLS client
-  // certificate; the signing key is Ed25519 PEM whose key id is the one sent.
-  static Result<DeviceState> FromRegistration(std::filesystem::path dir, std::string server_url,
-                                              std::string server_ca_pem, crypto::PrivateKey key,
-                                              v1::RegisterResponse registration, TimePoint now);
+  // Checks a registration answer before anything is stored: every field has its shape and size
+  // (instance and satellite ids 1..64 of [A-Za-z0-9._:-] starting with a letter or digit, a
+  // virtual account name, a PID:SN UDI, PEM and texts bounded, 1..8 CA certificates); the
+  // certificate is for `key`, names the instance (CN = instance id), is a TLS client certificate
+  // and chains at `now` to a root the device already trusts: one of `server_ca_pem` (what the
+  // operator gave with --ca) or of `pinned_roots` (the CA of the registration being replaced).
+  // The answer's own chain supplies intermediates only, and its last certificate (its root) must
+  // be one of those trusted roots. The signing key is Ed25519 PEM whose key id is the one sent.
+  static Result<DeviceState> FromRegistration(
+      std::filesystem::path dir, std::string server_url, std::string server_ca_pem,
+      crypto::PrivateKey key, v1::RegisterResponse registration, TimePoint now,
+      const std::vector<crypto::Certificate>& pinned_roots = {});
 
   DeviceState(DeviceState&&) noexcept = default;
   DeviceState& operator=(DeviceState&&) noexcept = default;
@@ -71,7 +81,12 @@ class DeviceState {
   // authorization and release.
   Status Save();
 
-  // Stores `signed_authorization` as the last one (authorization.pb).
+  // The root of the satellite CA chain pinned at registration (ca-chain.pem's last certificate).
+  Result<crypto::Certificate> PinnedCaRoot() const;
+
+  // Stores `signed_authorization` as the last one (authorization.pb), atomically: the previous
+  // one stays whole until the new one replaces it. Refused (kInvalidArgument, nothing written)
+  // when its serialized form exceeds kMaxStateFileBytes; callers store CanonicalSignedForm().
   Status SaveAuthorization(const v1::SignedAuthorization& signed_authorization) const;
   // The last stored SignedAuthorization, or nullopt if the device never authorized. Not verified
   // here (see authorization.h).

@@ -26,6 +26,13 @@ struct DeviceFlags {
 
 std::string Count(int64_t n) { return std::to_string(n); }
 
+// Fail(), with the message made safe for a terminal: it can quote the satellite (its error
+// message, which the library already cut to client::kMaxSatelliteMessageBytes, or names from
+// its answer), and a hostile satellite must not be able to clear the screen or move the cursor.
+int FailSafely(const Status& status) {
+  return FailSafely(Status(status.code(), Printable(status.message())));
+}
+
 // "2026-08-01T00:00:00Z", with "(expired)" when that time has passed, or "-" for none.
 std::string Until(int64_t unix_seconds, const std::string& text, const Clock& clock) {
   if (unix_seconds == 0) return "-";
@@ -56,12 +63,12 @@ Result<client::DeviceClient> OpenDevice(const DeviceFlags& f) {
 int RunRegister(const GlobalFlags& g, DeviceFlags f) {
   // `--token -` or `--token @FILE` keeps the token out of the process list.
   auto token = ReadSecretArgument(f.register_options.token, "--token");
-  if (!token.ok()) return Fail(token.status());
+  if (!token.ok()) return FailSafely(token.status());
   f.register_options.token = std::move(*token);
   f.register_options.ca_file = f.ca_file;
   f.register_options.state_dir = f.state_dir;
   auto device = client::DeviceClient::Register(f.register_options);
-  if (!device.ok()) return Fail(device.status());
+  if (!device.ok()) return FailSafely(device.status());
   const v1::RegisterResponse& r = device->registration();
   if (g.json) {
     PrintJson(r);
@@ -92,9 +99,9 @@ int RunAuthorize(const GlobalFlags& g, const DeviceFlags& f) {
   auto tags = client::ParseTagUses(f.tags);
   if (!tags.ok()) return UsageError(tags.status().message());
   auto device = OpenDevice(f);
-  if (!device.ok()) return Fail(device.status());
+  if (!device.ok()) return FailSafely(device.status());
   auto authorization = device->Authorize(*tags);
-  if (!authorization.ok()) return Fail(authorization.status());
+  if (!authorization.ok()) return FailSafely(authorization.status());
   if (g.json) {
     PrintJson(*authorization);
     return kExitOk;
@@ -105,11 +112,11 @@ int RunAuthorize(const GlobalFlags& g, const DeviceFlags& f) {
 
 int RunStatus(const GlobalFlags& g, const DeviceFlags& f) {
   auto device = OpenDevice(f);
-  if (!device.ok()) return Fail(device.status());
+  if (!device.ok()) return FailSafely(device.status());
   client::DeviceStatus status;
   if (f.offline) {
     auto last = device->LastAuthorization();
-    if (!last.ok()) return Fail(last.status());
+    if (!last.ok()) return FailSafely(last.status());
     status.last_authorization = std::move(*last);
   } else {
     auto answer = device->GetStatus();
@@ -120,7 +127,7 @@ int RunStatus(const GlobalFlags& g, const DeviceFlags& f) {
                                  "; `outpost device status --offline` shows the last "
                                  "authorization without the satellite");
       }
-      return Fail(s);
+      return FailSafely(s);
     }
     status = std::move(*answer);
   }
@@ -172,9 +179,9 @@ int RunStatus(const GlobalFlags& g, const DeviceFlags& f) {
 
 int RunRelease(const GlobalFlags& g, const DeviceFlags& f) {
   auto device = OpenDevice(f);
-  if (!device.ok()) return Fail(device.status());
+  if (!device.ok()) return FailSafely(device.status());
   auto released = device->Release();
-  if (!released.ok()) return Fail(released.status());
+  if (!released.ok()) return FailSafely(released.status());
   if (g.json) {
     PrintJson(*released);
     return kExitOk;

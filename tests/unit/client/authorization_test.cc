@@ -3,7 +3,11 @@
 
 #include "client/authorization.h"
 
+#include <google/protobuf/unknown_field_set.h>
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
 
 #include "common/crypto/merkle.h"
 #include "tests/testing/fake_clock.h"
@@ -233,20 +237,149 @@ v1::TagUse Use(const std::string& tag, int64_t count) {
   return use;
 }
 
+v1::TagAuthorization* AddTag(v1::Authorization* a, const std::string& tag, int64_t requested,
+                             int64_t granted) {
+  v1::TagAuthorization* t = a->add_tags();
+  t->set_tag(tag);
+  t->set_requested(requested);
+  t->set_granted(granted);
+  return t;
+}
+
 TEST(CheckAnswersRequestTest, AnswerInRequestOrderIsAccepted) {
   v1::Authorization a;
-  a.add_tags()->set_tag("a");
-  a.add_tags()->set_tag("b");
+  AddTag(&a, "a", 1, 1);
+  AddTag(&a, "b", 3, 0);
   EXPECT_OK(CheckAnswersRequest(a, {Use("a", 1), Use("b", 3)}));
   EXPECT_OK(CheckAnswersRequest(v1::Authorization(), {}));
 }
 
 TEST(CheckAnswersRequestTest, AnswerToAnotherRequestIsRefused) {
   v1::Authorization a;
-  a.add_tags()->set_tag("a");
+  AddTag(&a, "a", 1, 1);
   EXPECT_EQ(CheckAnswersRequest(a, {Use("a", 1), Use("b", 1)}).code(), Errc::kUnauthenticated);
   EXPECT_EQ(CheckAnswersRequest(a, {Use("b", 1)}).code(), Errc::kUnauthenticated);
   EXPECT_EQ(CheckAnswersRequest(a, {}).code(), Errc::kUnauthenticated);
+}
+
+// An older answer for the same tags (2 granted when 1 is now asked) is another request's.
+TEST(CheckAnswersRequestTest, AnswerForAnotherCountIsRefused) {
+  v1::Authorization a;
+  AddTag(&a, "a", 2, 2);
+  const Status s = CheckAnswersRequest(a, {Use("a", 1)});
+  EXPECT_EQ(s.code(), Errc::kUnauthenticated);
+  EXPECT_NE(s.message().find("it is for 2 of tag 'a', but 1 were asked"), std::string::npos)
+      << s.message();
+}
+
+TEST(CheckAnswersRequestTest, GrantingMoreThanAskedOrLessThanNothingIsRefused) {
+  for (int64_t granted : {int64_t{2}, int64_t{1'000'000'000}, int64_t{-1}}) {
+    v1::Authorization a;
+    AddTag(&a, "a", 1, granted);
+    const Status s = CheckAnswersRequest(a, {Use("a", 1)});
+    EXPECT_EQ(s.code(), Errc::kUnauthenticated) << granted;
+    EXPECT_NE(s.message().find("grants " + std::to_string(granted)), std::string::npos)
+        << s.message();
+  }
+}
+
+TEST(CheckAnswersRequestTest, HostileTagNamesAreQuotedAndBounded) {
+  v1::Authorization a;
+  for (int i = 0; i < 1000; ++i) AddTag(&a, std::string(10000, 'x') + "\x1b[2J", 1, 1);
+  const Status s = CheckAnswersRequest(a, {Use("a", 1)});
+  EXPECT_EQ(s.code(), Errc::kUnauthenticated);
+  EXPECT_LT(s.message().size(), 1500u);
+  EXPECT_EQ(s.message().find('\x1b'), std::string::npos);
+}
+
+class CheckCurrentTest : public ::testing::Test {
+ protected:
+  v1::Authorization Answer(int64_t issued_at, int64_t valid_until) const {
+    v1::Authorization a;
+    a.set_issued_at(issued_at);
+    a.set_valid_until(valid_until);
+    return a;
+  }
+  Status Check(const v1::Authorization& a,
+               const std::optional<v1::Authorization>& previous = std::nullopt) const {
+    return CheckCurrent(a, previous, FromUnixSeconds(now_), kSkew);
+  }
+  void ExpectRefused(const Status& s, const std::string& part) const {
+    EXPECT_EQ(s.code(), Errc::kUnauthenticated);
+    EXPECT_NE(s.message().find(part), std::string::npos) << s.message();
+  }
+
+  static constexpr std::chrono::seconds kSkew{300};
+  const int64_t now_ = 1'800'000'000;  // 2027
+};
+
+TEST_F(CheckCurrentTest, AnAnswerWhoseValidityHoldsNowIsAccepted) {
+  EXPECT_OK(Check(Answer(now_, now_ + 3600)));
+  // Within the skew on either side: the satellite's clock a little ahead, or this one.
+  EXPECT_OK(Check(Answer(now_ + 300, now_ + 3600)));
+  EXPECT_OK(Check(Answer(now_ - 3600, now_ - 300)));
+}
+
+TEST_F(CheckCurrentTest, AnswerValidUntil2017IsRefused) {
+  ExpectRefused(Check(Answer(1'480'000'000, 1'490'000'000)), "already past");
+  ExpectRefused(Check(Answer(now_ - 3600, now_ - 301)), "already past");
+}
+
+TEST_F(CheckCurrentTest, AnswerIssuedIn2096IsRefused) {
+  ExpectRefused(Check(Answer(4'000'000'000, 4'000'086'400)), "in the future");
+  ExpectRefused(Check(Answer(now_ + 301, now_ + 3600)), "clock is wrong");
+  ExpectRefused(Check(Answer(INT64_MAX, INT64_MAX)), "in the future");
+}
+
+TEST_F(CheckCurrentTest, ValidityEndingBeforeItStartsIsRefused) {
+  ExpectRefused(Check(Answer(now_, now_ - 1)), "before it was issued");
+  ExpectRefused(Check(Answer(INT64_MIN, INT64_MIN)), "already past");
+}
+
+TEST_F(CheckCurrentTest, AnswerOlderThanTheStoredOneIsRefused) {
+  ExpectRefused(Check(Answer(now_ - 60, now_ + 3600), Answer(now_ - 30, now_ + 3600)),
+                "before the one this device already holds");
+  // The same second is not older: two answers within one second are normal.
+  EXPECT_OK(Check(Answer(now_, now_ + 3600), Answer(now_, now_ + 7200)));
+  EXPECT_OK(Check(Answer(now_, now_ + 3600), Answer(now_ - 60, now_ + 3600)));
+}
+
+TEST_F(CheckCurrentTest, StoredAnswerFromTheFutureSetsNoFloor) {
+  // Stored before these checks existed, or while the device's clock was wrong: it must not lock
+  // the device out of every later answer.
+  EXPECT_OK(Check(Answer(now_, now_ + 3600), Answer(4'000'000'000, 4'000'086'400)));
+}
+
+TEST_F(VerifyAuthorizationTest, OversizedPayloadIsRefusedBeforeItIsParsed) {
+  authorization_.mutable_tags(0)->set_reason(std::string(kMaxAuthorizationPayloadBytes, 'r'));
+  ExpectRefused(SignOrDie(key_, authorization_), "no answer is larger than");
+}
+
+TEST_F(VerifyAuthorizationTest, CanonicalFormKeepsOnlyTheSignedParts) {
+  auto signed_authorization = SignOrDie(key_, authorization_);
+  signed_authorization.mutable_authorization()->mutable_tags(0)->set_reason(std::string(4096, 'r'));
+  signed_authorization.add_batch_path(std::string(32, 'p'));  // not used by "ed25519"
+  signed_authorization.GetReflection()
+      ->MutableUnknownFields(&signed_authorization)
+      ->AddLengthDelimited(99, std::string(4096, 'u'));
+  const v1::SignedAuthorization canonical = CanonicalSignedForm(signed_authorization);
+  EXPECT_FALSE(canonical.has_authorization());
+  EXPECT_EQ(canonical.batch_path_size(), 0);
+  EXPECT_LT(canonical.ByteSizeLong(), 1024u);
+  ASSERT_OK(VerifyAuthorization(canonical, Expected()));
+  EXPECT_EQ(canonical.payload(), signed_authorization.payload());
+}
+
+TEST_F(VerifyBatchAuthorizationTest, CanonicalFormKeepsTheBatchProof) {
+  for (uint64_t size : {uint64_t{1}, uint64_t{5}}) {
+    for (uint64_t index = 0; index < size; ++index) {
+      v1::SignedAuthorization answer = Batch(index, size);
+      *answer.mutable_authorization() = authorization_;
+      const v1::SignedAuthorization canonical = CanonicalSignedForm(answer);
+      EXPECT_FALSE(canonical.has_authorization());
+      EXPECT_OK(VerifyAuthorization(canonical, Expected()));
+    }
+  }
 }
 
 }  // namespace

@@ -272,5 +272,115 @@ TEST_F(DeviceClientTest, OpenWithoutRegistrationSaysWhatToDo) {
             std::string::npos);
 }
 
+// --- A hostile satellite, or someone holding its TLS key (issue 17, items 7-10) ---------------
+
+// Only the signed parts are stored, so an answer padded where the signature does not reach
+// neither grows the state nor makes it unreadable: the device keeps its offline fallback.
+TEST_F(DeviceClientTest, PaddingOutsideTheSignatureIsNotStored) {
+  DeviceClient device = RegisterOrDie();
+  for (Misbehaviour m : {Misbehaviour::kPaddedCopy, Misbehaviour::kUnknownField}) {
+    satellite_->set_misbehaviour(m);
+    auto authorization = device.Authorize({Use("regid.known.base", 2)});
+    ASSERT_OK(authorization);
+    EXPECT_LT(fs::file_size(state_dir_ / kAuthorizationFile), 4096u);
+    auto reopened = DeviceClient::Open(state_dir_, Quick());
+    ASSERT_OK(reopened);
+    auto last = reopened->LastAuthorization();
+    ASSERT_OK(last);
+    ASSERT_TRUE(last->has_value());
+    EXPECT_EQ((*last)->tags(0).granted(), 2);
+    EXPECT_EQ((*last)->tags(0).reason(), "");
+  }
+}
+
+// Signed answers that cannot be the current one are refused, and the stored one stays.
+TEST_F(DeviceClientTest, StaleFutureAndOvergenerousAnswersAreRefusedAndChangeNothing) {
+  DeviceClient device = RegisterOrDie();
+  ASSERT_OK(device.Authorize({Use("regid.known.base", 2)}));  // the first answer: 2 of base
+  ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
+  const auto before = Snapshot();
+  const std::pair<Misbehaviour, std::string> cases[] = {
+      {Misbehaviour::kReplayFirstAnswer, "it is for 2 of tag 'regid.known.base', but 1 were asked"},
+      {Misbehaviour::kIssuedEarlier, "before the one this device already holds"},
+      {Misbehaviour::kExpired, "already past by more than the allowed clock skew"},
+      {Misbehaviour::kFromTheFuture, "in the future by more than the allowed clock skew"},
+      {Misbehaviour::kGrantsTooMuch,
+       "grants 1000000000 of tag 'regid.known.base' for a request of 1"},
+  };
+  for (const auto& [misbehaviour, message] : cases) {
+    satellite_->set_misbehaviour(misbehaviour);
+    auto refused = device.Authorize({Use("regid.known.base", 1)});
+    ASSERT_FALSE(refused.ok()) << message;
+    EXPECT_EQ(refused.status().code(), Errc::kUnauthenticated);
+    EXPECT_NE(refused.status().message().find(message), std::string::npos)
+        << refused.status().message();
+    EXPECT_EQ(Snapshot(), before) << message;
+  }
+  satellite_->set_misbehaviour(Misbehaviour::kNone);
+  ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
+}
+
+// A registration answer that does not check out replaces nothing: the registered device, its
+// authorization and its directory stay as they were.
+TEST_F(DeviceClientTest, BadRegistrationAnswersReplaceNothing) {
+  DeviceClient device = RegisterOrDie();
+  ASSERT_OK(device.Authorize({Use("regid.known.base", 1)}));
+  const auto before = Snapshot();
+  const std::pair<Misbehaviour, std::string> cases[] = {
+      {Misbehaviour::kHugeVa, "virtual account name"},
+      {Misbehaviour::kHugeChain, "the CA chain holds 3001 certificates"},
+      {Misbehaviour::kOwnRoot, "neither the CA given with --ca nor the one pinned"},
+      {Misbehaviour::kPathInstanceId, "instance id '../../../../tmp/x' contains '/'"},
+  };
+  for (const auto& [misbehaviour, message] : cases) {
+    satellite_->set_misbehaviour(misbehaviour);
+    auto refused = DeviceClient::Register(Options("opt_other"), Quick());
+    ASSERT_FALSE(refused.ok()) << message;
+    EXPECT_EQ(refused.status().code(), Errc::kUnauthenticated);
+    EXPECT_NE(refused.status().message().find(message), std::string::npos)
+        << refused.status().message();
+    EXPECT_NE(refused.status().message().find("nothing was saved"), std::string::npos);
+    EXPECT_LT(refused.status().message().size(), 2000u);
+    EXPECT_EQ(Snapshot(), before) << message;
+    auto reopened = DeviceClient::Open(state_dir_, Quick());
+    ASSERT_OK(reopened);
+    EXPECT_EQ(reopened->registration().instance_id(), "inst-1");
+  }
+}
+
+// The CA pinned by the registration being replaced vouches for the new one even when --ca now
+// names another CA (e.g. a bundle that rotated), and only that CA.
+TEST_F(DeviceClientTest, ThePinnedCaVouchesForARegistrationAgain) {
+  DeviceClient device = RegisterOrDie();
+  auto other = outpost::testing::MakeSatelliteKeysOrDie(std::chrono::system_clock::now(), "x");
+  const fs::path bundle = tmp_ / "bundle.pem";
+  outpost::testing::WriteFileOrDie(bundle, outpost::testing::ReadFileOrDie(satellite_->ca_file()) +
+                                               other.ca.certificate().ToPem());
+  RegisterOptions again = Options("opt_other");
+  again.ca_file = bundle;
+  ASSERT_OK(DeviceClient::Register(again, Quick()));
+}
+
+// The satellite's error message is cut before it reaches the caller (item 10); the CLI escapes
+// it (client_cli_test).
+TEST_F(DeviceClientTest, SatelliteErrorMessagesAreBounded) {
+  DeviceClient device = RegisterOrDie();
+  satellite_->set_misbehaviour(Misbehaviour::kHostileError);
+  auto refused = device.Authorize({Use("regid.known.base", 1)});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Errc::kPermissionDenied);
+  EXPECT_LT(refused.status().message().size(), kMaxSatelliteMessageBytes + 400);
+  EXPECT_NE(refused.status().message().find("more bytes of the satellite's message not shown"),
+            std::string::npos);
+  EXPECT_LT(device.GetStatus().status().message().size(), kMaxSatelliteMessageBytes + 400);
+
+  // Beyond kMaxAnswerBytes the answer is not even read whole.
+  satellite_->set_error_padding(50u << 20);
+  auto huge = device.Authorize({Use("regid.known.base", 1)});
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.status().code(), Errc::kUnavailable) << huge.status().ToString();
+  EXPECT_LT(huge.status().message().size(), 1000u);
+}
+
 }  // namespace
 }  // namespace outpost::client

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <functional>
+#include <utility>
 
 #include "common/proto_json.h"
 #include "tests/testing/fake_clock.h"
@@ -270,6 +272,69 @@ TEST_F(DeviceStateTest, UnparsableSigningKeyIsRefused) {
   auto registration = IssueRegistrationOrDie(keys_, key.public_key(), "inst-1");
   registration.set_signing_public_key_pem("not a key");
   ExpectFreshRefused(std::move(key), registration, "signing key is not usable");
+}
+
+// Issue 17, item 9: every field has its shape and size before anything is parsed or stored, so
+// nothing stored can fail to load and no identifier can name a path.
+TEST_F(DeviceStateTest, OversizedOrMisshapenRegistrationFieldsAreRefused) {
+  const std::pair<std::function<void(v1::RegisterResponse*)>, std::string> cases[] = {
+      {[](v1::RegisterResponse* r) { r->set_va(std::string(2 << 20, 'v')); },
+       "virtual account name"},
+      {[this](v1::RegisterResponse* r) {
+         for (int i = 0; i < 3000; ++i) r->add_ca_chain_pem(keys_.ca.certificate().ToPem());
+       },
+       "the CA chain holds 3001 certificates"},
+      {[](v1::RegisterResponse* r) { r->set_instance_id("../../../../tmp/x"); },
+       "instance id '../../../../tmp/x' contains '/'"},
+      {[](v1::RegisterResponse* r) { r->set_instance_id(".."); }, "must start with a letter"},
+      {[](v1::RegisterResponse* r) { r->set_satellite_id(std::string(65, 's')); },
+       "the satellite id"},
+      {[](v1::RegisterResponse* r) { r->set_udi("PID1/SN1"); }, "is not PID:SN"},
+      {[](v1::RegisterResponse* r) {
+         r->set_certificate_not_after_text(std::string(3 << 20, 't'));
+       },
+       "the certificate's expiry text"},
+      {[](v1::RegisterResponse* r) { r->set_signing_key_id("\x1b[2J"); }, "the signing key id"},
+      {[](v1::RegisterResponse* r) { r->set_replaced_instance_id("a/b"); },
+       "the replaced instance id"},
+  };
+  for (const auto& [mutate, message] : cases) {
+    auto key = NewKey();
+    auto registration = IssueRegistrationOrDie(keys_, key.public_key(), "inst-1");
+    mutate(&registration);
+    ExpectFreshRefused(std::move(key), registration, message);
+  }
+}
+
+// Issue 17, item 9: trust comes from --ca (or the CA pinned before), never from the answer.
+TEST_F(DeviceStateTest, CertificateChainingToARootSuppliedInTheAnswerIsRefused) {
+  auto forged = outpost::testing::MakeSatelliteKeysOrDie(clock_.Now(), "sat-1");
+  auto key = NewKey();
+  auto registration = IssueRegistrationOrDie(forged, key.public_key(), "inst-1");
+  ExpectFreshRefused(std::move(key), registration,
+                     "neither the CA given with --ca nor the one pinned");
+
+  // The same answer is accepted when that CA was pinned by the registration it replaces.
+  auto key3 = NewKey();
+  auto by_pinned = IssueRegistrationOrDie(forged, key3.public_key(), "inst-1");
+  ASSERT_OK(DeviceState::FromRegistration(dir_, kUrl, keys_.ca.certificate().ToPem(),
+                                          std::move(key3), by_pinned, clock_.Now(),
+                                          {forged.ca.certificate()}));
+}
+
+// Issue 17, item 7: what Load could not read is never written, and the previous one stays.
+TEST_F(DeviceStateTest, AuthorizationTooLargeToLoadIsNotStored) {
+  DeviceState state = SavedOrDie();
+  auto small = SignOrDie(keys_.signing_key, MakeAuthorization("sat-1", "inst-1", clock_.Now()));
+  ASSERT_OK(state.SaveAuthorization(small));
+  auto big = small;
+  big.mutable_authorization()->mutable_tags(0)->set_reason(std::string(2 << 20, 'r'));
+  const Status s = state.SaveAuthorization(big);
+  EXPECT_EQ(s.code(), Errc::kInvalidArgument);
+  auto loaded = state.LoadAuthorization();
+  ASSERT_OK(loaded);
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->SerializeAsString(), small.SerializeAsString());
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "tests/unit/client/fake_satellite.h"
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include "common/crypto/secure_file.h"
+#include "outpost/v1/common.pb.h"
 #include "server/http/codec.h"
 #include "tests/testing/test_util.h"
 
@@ -55,6 +58,11 @@ void FakeSatellite::Shutdown() {
 void FakeSatellite::set_misbehaviour(Misbehaviour m) {
   std::lock_guard lock(mu_);
   misbehaviour_ = m;
+}
+
+void FakeSatellite::set_error_padding(size_t bytes) {
+  std::lock_guard lock(mu_);
+  error_padding_ = bytes;
 }
 
 void FakeSatellite::ReleaseByOperator(const std::string& instance_id) {
@@ -117,7 +125,21 @@ void FakeSatellite::Register(http::Request& request, const http::Reply& reply) {
     subject_key =
         OrDie(crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256)).public_key();
   }
-  v1::RegisterResponse out = IssueRegistrationOrDie(keys_, subject_key, instance_id, udi);
+  v1::RegisterResponse out;
+  if (misbehaviour_ == Misbehaviour::kOwnRoot) {
+    // A CA of the attacker's own, shipped in the answer as the chain's root.
+    const SatelliteKeys forged =
+        MakeSatelliteKeysOrDie(keys_.not_before + std::chrono::hours(1), keys_.satellite_id);
+    out = IssueRegistrationOrDie(forged, subject_key, instance_id, udi);
+  } else if (misbehaviour_ == Misbehaviour::kPathInstanceId) {
+    out = IssueRegistrationOrDie(keys_, subject_key, "../../../../tmp/x", udi);
+  } else {
+    out = IssueRegistrationOrDie(keys_, subject_key, instance_id, udi);
+  }
+  if (misbehaviour_ == Misbehaviour::kHugeVa) out.set_va(std::string(2 << 20, 'v'));
+  if (misbehaviour_ == Misbehaviour::kHugeChain) {
+    for (int i = 0; i < 3000; ++i) out.add_ca_chain_pem(keys_.ca.certificate().ToPem());
+  }
   out.set_replaced_instance_id(replaced);
   out.set_certificate_not_after_text(Text(out.certificate_not_after()));
   devices_[instance_id].registration = in;
@@ -128,6 +150,15 @@ FakeSatellite::Device* FakeSatellite::Authenticate(const http::Request& request,
                                                    const http::Reply& reply) {
   if (!request.client_certificate) {
     reply(http::ErrorResponse(request, Unauthenticated("an ID certificate is required")));
+    return nullptr;
+  }
+  if (misbehaviour_ == Misbehaviour::kHostileError) {
+    // Built by hand, not through http::ErrorResponse, so that nothing on this side shortens it.
+    v1::ErrorResponse error;
+    error.mutable_error()->set_reason(std::string(ReasonFor(Errc::kPermissionDenied)));
+    error.mutable_error()->set_message("\x1b[2J\x1b[31mYOUR LICENSES ARE REVOKED\x1b]0;owned\x07" +
+                                       std::string(error_padding_, 'A'));
+    reply(http::Encode(request, error, 403));
     return nullptr;
   }
   auto it = devices_.find(request.client_certificate->subject_common_name());
@@ -148,7 +179,10 @@ void FakeSatellite::Authorize(http::Request& request, const http::Reply& reply) 
   ++authorize_calls_;
   Device* device = Authenticate(request, reply);
   if (device == nullptr) return;
-  const int64_t now = ToUnixSeconds(std::chrono::system_clock::now());
+  int64_t now = ToUnixSeconds(std::chrono::system_clock::now());
+  if (misbehaviour_ == Misbehaviour::kIssuedEarlier) now -= 3600;
+  if (misbehaviour_ == Misbehaviour::kExpired) now = 1'490'000'000;        // March 2017
+  if (misbehaviour_ == Misbehaviour::kFromTheFuture) now = 4'000'000'000;  // 2096
   v1::Authorization a;
   a.set_satellite_id(keys_.satellite_id);
   a.set_instance_id(request.client_certificate->subject_common_name());
@@ -174,9 +208,21 @@ void FakeSatellite::Authorize(http::Request& request, const http::Reply& reply) 
     }
   }
   if (misbehaviour_ == Misbehaviour::kOtherInstance) a.set_instance_id("inst-someone-else");
+  if (misbehaviour_ == Misbehaviour::kGrantsTooMuch) {
+    for (auto& tag : *a.mutable_tags()) tag.set_granted(1'000'000'000);
+  }
   if (misbehaviour_ == Misbehaviour::kDropLastTag && a.tags_size() > 0)
     a.mutable_tags()->RemoveLast();
   v1::SignedAuthorization out = SignOrDie(keys_.signing_key, a);
+  if (!device->first_answer) device->first_answer = out;
+  if (misbehaviour_ == Misbehaviour::kReplayFirstAnswer) out = *device->first_answer;
+  if (misbehaviour_ == Misbehaviour::kPaddedCopy && out.authorization().tags_size() > 0) {
+    out.mutable_authorization()->mutable_tags(0)->set_reason(std::string(2 << 20, 'r'));
+  }
+  if (misbehaviour_ == Misbehaviour::kUnknownField) {
+    out.GetReflection()->MutableUnknownFields(&out)->AddLengthDelimited(99,
+                                                                        std::string(3 << 20, 'u'));
+  }
   if (misbehaviour_ == Misbehaviour::kFlippedSignature) {
     std::string signature = out.signature();
     signature[3] ^= 0x10;

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,23 @@ enum class Misbehaviour {
   kFlippedSignature,          // authorize: one signature byte flipped
   kOtherInstance,             // authorize: signed, but for another instance
   kDropLastTag,               // authorize: signed, but answers fewer tags than asked
+  // Issue 17, item 7: only the TLS key is needed for these (the signed parts are genuine).
+  kPaddedCopy,    // authorize: the unsigned readable copy padded with a 2 MiB reason
+  kUnknownField,  // authorize: a 3 MiB unknown field in the SignedAuthorization
+  // Issue 17, item 8.
+  kReplayFirstAnswer,  // authorize: the first answer signed for this device, replayed
+  kIssuedEarlier,      // authorize: signed, issued an hour before now
+  kExpired,            // authorize: signed, issued and valid until in 2017
+  kFromTheFuture,      // authorize: signed, issued in 2096
+  kGrantsTooMuch,      // authorize: signed, every tag granted 10^9
+  // Issue 17, item 9 (registration answers).
+  kHugeVa,          // a 2 MiB virtual account name
+  kHugeChain,       // 3,000 certificates in the CA chain
+  kOwnRoot,         // the ID certificate from another CA, whose root comes in the answer
+  kPathInstanceId,  // instance id (and certificate CN) "../../../../tmp/x"
+  // Issue 17, item 10: every mTLS route answers 403 with a message holding "ESC[2J" and
+  // `error_padding` more bytes.
+  kHostileError,
 };
 
 class FakeSatellite {
@@ -42,6 +60,8 @@ class FakeSatellite {
   const SatelliteKeys& keys() const { return keys_; }
 
   void set_misbehaviour(Misbehaviour m);
+  // The size of the filler in kHostileError's message (default 3 MiB).
+  void set_error_padding(size_t bytes);
   // What an operator's `outpost devices release INSTANCE_ID` does.
   void ReleaseByOperator(const std::string& instance_id);
   int authorize_calls() const;
@@ -55,6 +75,7 @@ class FakeSatellite {
     v1::RegisterRequest registration;
     std::vector<v1::TagUse> holdings;
     bool registered = true;
+    std::optional<v1::SignedAuthorization> first_answer;
   };
 
   explicit FakeSatellite(SatelliteKeys keys);
@@ -75,6 +96,7 @@ class FakeSatellite {
   int authorize_calls_ = 0;
   std::string last_registration_proof_;
   Misbehaviour misbehaviour_ = Misbehaviour::kNone;
+  size_t error_padding_ = 3 << 20;
 };
 
 }  // namespace outpost::testing
