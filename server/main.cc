@@ -2,6 +2,7 @@
 // status: 0 success, 1 failure (message on stderr), 2 usage error.
 
 #include <signal.h>
+#include <stdlib.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -11,6 +12,10 @@
 #include <vector>
 
 #include "server/cli/commands.h"
+
+#ifdef OUTPOST_WITH_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #ifndef OUTPOST_VERSION
 #define OUTPOST_VERSION "unknown"
@@ -161,6 +166,15 @@ int Main(int argc, char** argv) {
 int main(int argc, char** argv) {
   // A peer or a pipe that goes away must be an error code, not the end of the process.
   signal(SIGPIPE, SIG_IGN);
+#ifdef OUTPOST_WITH_MIMALLOC
+  // mimalloc 2.0 decommits a freed page only after a delay (25 ms), and only when the thread
+  // that owns its segment next takes a page from that segment; mi_collect does not force it. So
+  // after a connection flood (~85 KB per connection), I/O threads that went back to their usual
+  // load kept 30-90 MB resident for good. Decommitting at once gives it back as the
+  // connections close (docs/reliability.md, "Floods and overload"). MIMALLOC_DECOMMIT_DELAY in
+  // the environment still wins, for A/B measurements.
+  if (getenv("MIMALLOC_DECOMMIT_DELAY") == nullptr) mi_option_set(mi_option_decommit_delay, 0);
+#endif
   // Exceptions stop here (and in each connection's handler); anything else is a bug.
   try {
     return outpost::cli::Main(argc, argv);

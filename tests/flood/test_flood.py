@@ -2,7 +2,7 @@
 
 Asserts only what must hold on any machine: the legitimate renewal and admin request succeed
 during every flood and finish within a generous bound (FLOOD_LATENCY_BOUND, 10 s), the server
-stays up, its memory comes back within FLOOD_RSS_SLACK_MB (128) of where it was, the limits that
+stays up, its memory comes back within FLOOD_RSS_SLACK_MB (32) of where it was, the limits that
 exist answer (per-address connection limit, login limit), and no attack gets a 5xx other than
 503. Figures (latency percentiles, RSS) come from `make flood-test` (docs/reliability.md).
 """
@@ -17,7 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import flood  # noqa: E402
 
 LATENCY_BOUND_S = float(os.environ.get("FLOOD_LATENCY_BOUND", "10"))
-RSS_SLACK_MB = float(os.environ.get("FLOOD_RSS_SLACK_MB", "128"))
+# 32 MB: with the satellite's allocator returning freed pages at once (server/main.cc), RSS came
+# back within 6 MB of where it was after every small flood; without it, the 1,000 admitted
+# connections of the connection flood left 66-92 MB resident (docs/reliability.md).
+RSS_SLACK_MB = float(os.environ.get("FLOOD_RSS_SLACK_MB", "32"))
 # server.max_connections_per_address in the default configuration (docs/configuration.md).
 PER_ADDRESS = 1000
 
