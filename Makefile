@@ -105,3 +105,13 @@ flood-test: configure
 	@mkdir -p build/flood
 	OUTPOST_BIN=$(CURDIR)/$(OUTPOST) PYTHONDONTWRITEBYTECODE=1 \
 	  $(JOURNEY_PYTHON) tests/flood/flood.py --size large --json build/flood/results.json
+
+# tests/iofault: the satellite on a small tmpfs whose disk fills up, three times; 503s with a
+# reason, /readyz, recovery when space returns, nothing acknowledged lost (docs/reliability.md,
+# "I/O faults"). Needs root (mount -t tmpfs); ctest -L iofault runs one cycle.
+IOFAULT_CYCLES ?= 3
+.PHONY: iofault-test
+iofault-test: configure
+	cmake --build --preset $(PRESET) -j $(JOBS) --target outpost
+	OUTPOST_BIN=$(CURDIR)/$(OUTPOST) PYTHONDONTWRITEBYTECODE=1 \
+	  python3 tests/iofault/iofault.py --cycles $(IOFAULT_CYCLES)
