@@ -2,16 +2,22 @@
 // own code: bundles of each kind signed by the fuzz test key (binary and armored), HTTP requests
 // with JSON and protobuf bodies in fuzz_http_router's input layout, a CSR, public keys and a
 // certificate, an API key and a token, the rendered default configuration, stored values, and
-// signed authorizations in both forms. Deterministic where the format allows (Ed25519 keys come
+// signed authorizations in both forms, the device library's answers and a state directory.
+// Deterministic where the format allows (Ed25519 keys come
 // from fixed seeds; the CA and CSR keys are random). Run by hand when a format changes:
 //   build/fuzz/tests/fuzz/make_seeds tests/fuzz/corpus
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
+#include "client/authorization.h"
+#include "client/device_state.h"
 #include "common/authorization_format.h"
 #include "common/config/config_file.h"
 #include "common/crypto/ca.h"
@@ -24,6 +30,7 @@
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
 #include "sync/bundle/trust.h"
+#include "tests/fuzz/device_state_input.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {
@@ -237,6 +244,62 @@ int main(int argc, char** argv) {
       Must(fuzz::TestKey().Sign(kAuthorizationBatchDomain, crypto::MerkleTreeHead(3, tree.root)),
            "batch sig"));
   Write("fuzz_authorization", "batch", batch.SerializeAsString());
+
+  // --- the device library's answers and state directory (fuzz_device_state) -------------------
+  v1::Authorization for_device = a;
+  for_device.set_instance_id("inst-1");
+  v1::SignedAuthorization device_answer = single;
+  device_answer.set_payload(for_device.SerializeAsString());
+  *device_answer.mutable_authorization() = for_device;  // the unsigned copy, as sent
+  // An empty RegisterResponse: the target fills every field from its valid answer.
+  Write("fuzz_device_state", "network-valid",
+        fuzz::JoinParts('n', {"", device_answer.SerializeAsString()}));
+  v1::RegisterResponse odd;
+  odd.set_instance_id("../../../../tmp/x");
+  odd.set_va("branch-east");
+  odd.set_replaced_instance_id("inst-0");
+  odd.set_certificate_not_after_text("2027-01-16T08:00:00Z");
+  Write("fuzz_device_state", "network-fields",
+        fuzz::JoinParts('n', {odd.SerializeAsString(), device_answer.SerializeAsString()}));
+  {
+    auto ca = Must(crypto::CertificateAuthority::CreateRoot(
+                       Must(crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256), "k"),
+                       "seed CA", now - std::chrono::hours(1), now + std::chrono::hours(48)),
+                   "seed ca");
+    auto device_key = Must(crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256), "dk");
+    crypto::CertificateProfile profile;
+    profile.usage = crypto::CertificateProfile::kClient;
+    profile.common_name = "inst-1";
+    profile.not_before = now - std::chrono::hours(1);
+    profile.not_after = now + std::chrono::hours(24);
+    auto certificate = Must(ca.Issue(device_key.public_key(), profile), "device cert");
+    v1::RegisterResponse r;
+    r.set_instance_id("inst-1");
+    r.set_va("default");
+    r.set_udi("PID1:SN1");
+    r.set_certificate_pem(certificate.ToPem());
+    r.add_ca_chain_pem(ca.certificate().ToPem());
+    r.set_satellite_id("sat-1");
+    r.set_signing_public_key_pem(fuzz::TestKey().public_key().ToPem());
+    r.set_signing_key_id(fuzz::TestKey().public_key().KeyId());
+    const fs::path dir =
+        fs::temp_directory_path() / ("make_seeds_state_" + std::to_string(::getpid()));
+    auto state = Must(
+        client::DeviceState::FromRegistration(
+            dir, "https://127.0.0.1:8443", ca.certificate().ToPem(), std::move(device_key), r, now),
+        "seed registration");
+    fuzz::Check(state.Save().ok(), "seed save");
+    fuzz::Check(state.SaveAuthorization(client::CanonicalSignedForm(device_answer)).ok(),
+                "seed authorization");
+    std::vector<std::string> files;
+    for (const char* name : fuzz::kStateFiles) {
+      if (!fs::exists(dir / name)) break;
+      std::ifstream in(dir / name, std::ios::binary);
+      files.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    Write("fuzz_device_state", "state-valid", fuzz::JoinParts('s', files));
+    fs::remove_all(dir);
+  }
   std::cout << "seeds written under " << g_root << "\n";
   return 0;
 }
