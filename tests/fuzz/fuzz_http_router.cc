@@ -84,6 +84,7 @@ const http::Router& TheRouter() {
     r->Add("GET", "/v1/admin/whoami", NoBody());
     r->Add("GET", "/v1/admin/users", NoBody());
     r->Add("POST", "/v1/admin/users", Decoding<v1::CreateUserRequest>());
+    r->Add("POST", "/v1/admin/password", Decoding<v1::ChangePasswordRequest>());
     r->Add("POST", "/v1/admin/users/{name}/password", Decoding<v1::SetPasswordRequest>());
     r->Add("POST", "/v1/admin/users/{name}/disable", NoBody());
     r->Add("POST", "/v1/admin/users/{name}/enable", NoBody());
