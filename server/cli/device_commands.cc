@@ -30,7 +30,7 @@ std::string Count(int64_t n) { return std::to_string(n); }
 // message, which the library already cut to client::kMaxSatelliteMessageBytes, or names from
 // its answer), and a hostile satellite must not be able to clear the screen or move the cursor.
 int FailSafely(const Status& status) {
-  return FailSafely(Status(status.code(), Printable(status.message())));
+  return Fail(Status(status.code(), Printable(status.message())));
 }
 
 // "2026-08-01T00:00:00Z", with "(expired)" when that time has passed, or "-" for none.
