@@ -269,9 +269,12 @@ class DevicesTest : public ::testing::Test {
     return o;
   }
 
+  // The devices read the satellite's clock: they refuse answers issued in their future or
+  // already expired (client::CheckCurrent), so a test that moves the satellite's time moves theirs.
   client::ClientOptions DeviceOptions() {
     client::ClientOptions o;
     o.timeout = std::chrono::seconds(20);
+    o.clock = clock_;
     return o;
   }
 
