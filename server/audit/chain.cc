@@ -52,12 +52,7 @@ std::string ComputeRecordHash(const Record& record) {
 }
 
 std::string CheckpointMessage(int64_t seq, std::string_view hash, int64_t time_ms) {
-  std::string message;
-  message.reserve(8 + hash.size() + 8);
-  AppendU64(static_cast<uint64_t>(seq), message);
-  message.append(hash);
-  AppendU64(static_cast<uint64_t>(time_ms), message);
-  return message;
+  return AuditCheckpointMessage(seq, hash, time_ms);
 }
 
 int64_t ToUnixMillis(TimePoint t) {

@@ -49,12 +49,13 @@
 #include <string>
 #include <string_view>
 
+#include "common/audit_format.h"
 #include "common/clock.h"
 
 namespace outpost::server::audit {
 
 inline constexpr std::string_view kRecordDomain = "outpost/audit/v1";
-inline constexpr std::string_view kCheckpointDomain = "outpost/audit-checkpoint/v1";
+inline constexpr std::string_view kCheckpointDomain = kAuditCheckpointDomain;
 inline constexpr size_t kHashSize = 32;
 
 // One row of audit_log. hash and prev_hash are raw bytes.

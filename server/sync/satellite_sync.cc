@@ -29,6 +29,10 @@ using licensing::FromSeconds;
 using licensing::ToSeconds;
 
 constexpr size_t kMaxConversionKeyBytes = 128;
+// What one request carries at most (central refuses more: sync/central/request_checks.h); the
+// oldest go first, the rest with the next request.
+constexpr int64_t kMaxUsageReportsPerRequest = 10'000;
+constexpr int64_t kMaxItemsPerRequest = 1'000;  // moves, and conversions
 constexpr Duration kMinBackoff = std::chrono::seconds(30);
 
 Status SetMeta(sqlite::Connection& db, std::string_view key, std::string_view value) {
@@ -267,7 +271,8 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
     {
       OUTPOST_ASSIGN_OR_RETURN(
           auto stmt, db.Query("SELECT report FROM usage_reports WHERE acknowledged_at IS NULL "
-                              "ORDER BY period_start, report_id"));
+                              "ORDER BY period_start, report_id LIMIT ?",
+                              kMaxUsageReportsPerRequest));
       while (true) {
         OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) break;
@@ -279,7 +284,9 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
     {
       OUTPOST_ASSIGN_OR_RETURN(
           auto stmt, db.Query("SELECT id, from_va, to_va, tag, count, created_at, created_by "
-                              "FROM license_moves WHERE reported_at IS NULL ORDER BY created_at"));
+                              "FROM license_moves WHERE reported_at IS NULL ORDER BY created_at "
+                              "LIMIT ?",
+                              kMaxItemsPerRequest));
       while (true) {
         OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) break;
@@ -296,7 +303,8 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
     {
       OUTPOST_ASSIGN_OR_RETURN(auto stmt,
                                db.Query("SELECT id, license_key, va, requested_at FROM conversions "
-                                        "WHERE status = 'PENDING' ORDER BY requested_at"));
+                                        "WHERE status = 'PENDING' ORDER BY requested_at LIMIT ?",
+                                        kMaxItemsPerRequest));
       while (true) {
         OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) break;

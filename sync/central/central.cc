@@ -9,6 +9,7 @@
 #include "common/crypto/hash.h"
 #include "common/crypto/random.h"
 #include "common/ids.h"
+#include "common/thread_boundary.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/display.h"
 #include "sync/bundle/trust.h"
@@ -161,6 +162,8 @@ std::string NormalizePakKey(std::string_view key) {
 Central::Central(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Central::~Central() {
+  // Checks in progress still use the readers and post to the writer.
+  impl_->admission.reset();
   // Readers first, so the writer's connection is the last one and checkpoints the WAL.
   impl_->readers.reset();
   if (impl_->writer) impl_->writer->Stop();
@@ -190,6 +193,8 @@ Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const C
   OUTPOST_ASSIGN_OR_RETURN(
       impl->writer, sqlite::Writer::Create(dir.database(), writer_options, CentralMigrations()));
   OUTPOST_ASSIGN_OR_RETURN(impl->readers, sqlite::ReaderPool::Create(dir.database()));
+  impl->admission = std::make_unique<AdmissionPool>(options.admission_threads,
+                                                    options.max_admission_queue);
   {
     OUTPOST_ASSIGN_OR_RETURN(auto lease, impl->readers->Acquire());
     sqlite::Connection& db = *lease;
@@ -449,37 +454,74 @@ Result<SyncOutcome> Central::ProcessSyncRequest(std::string_view request_bytes) 
 void Central::ProcessSyncRequestAsync(std::string request_bytes,
                                       std::function<void(Result<SyncOutcome>)> done) {
   auto decoded = DecodeRequest(request_bytes, impl_->options.max_request_bytes);
+  request_bytes.clear();
   if (!decoded.ok()) {
     done(decoded.status());
     return;
   }
   auto state =
       std::make_shared<std::pair<sync::SignedBundle, std::string>>(std::move(decoded).value());
-  auto outcome = std::make_shared<std::optional<SyncOutcome>>();
   Impl* impl = impl_.get();
-  impl->writer->Submit(
-      [impl, state, outcome](sqlite::Connection& db) -> Status {
-        SyncContext context;
-        context.signing_key = &*impl->signing_key;
-        if (impl->next_signing_key) {
-          context.next_signing_key = &*impl->next_signing_key;
-          context.rotation = &*impl->rotation;
-        }
-        context.now = ToUnixSeconds(impl->clock->Now());
-        context.response_validity_s = impl->response_validity_s;
-        context.policy = impl->policy;
-        OUTPOST_ASSIGN_OR_RETURN(SyncOutcome o,
-                                 ApplySyncRequest(db, state->first, state->second, context));
-        *outcome = std::move(o);
-        return Status::Ok();
-      },
-      [outcome, done = std::move(done)](const Status& status) {
-        if (!status.ok()) {
-          done(status);
-        } else {
-          done(std::move(**outcome));
-        }
-      });
+  auto shared_done = std::make_shared<std::function<void(Result<SyncOutcome>)>>(std::move(done));
+  // 1. Admission, on its own threads: nothing unverified reaches the writer.
+  const bool queued = impl->admission->TryPost([impl, state, shared_done] {
+    std::optional<VerifiedRequest> verified;
+    Status checked = CatchAtBoundary("checking a sync request", [&]() -> Status {
+      OUTPOST_ASSIGN_OR_RETURN(auto lease, impl->readers->Acquire());
+      AdmissionContext context;
+      context.central_key = &impl->signing_key->public_key();
+      if (impl->next_signing_key) context.next_central_key = &impl->next_signing_key->public_key();
+      context.now = ToUnixSeconds(impl->clock->Now());
+      OUTPOST_ASSIGN_OR_RETURN(VerifiedRequest v,
+                               AdmitSyncRequest(*lease, state->first, state->second, context));
+      verified = std::move(v);
+      return Status::Ok();
+    });
+    if (!checked.ok()) return (*shared_done)(checked);
+    // 2. One request per satellite at a time in the writer.
+    const std::string satellite_id = verified->satellite_id;
+    {
+      std::lock_guard lock(impl->busy_mu);
+      if (!impl->busy_satellites.insert(satellite_id).second) {
+        return (*shared_done)(ResourceExhausted(
+            "a sync request of satellite " + satellite_id +
+            " is already being processed; send this one again once that one is answered"));
+      }
+    }
+    auto request = std::make_shared<VerifiedRequest>(std::move(*verified));
+    auto outcome = std::make_shared<std::optional<SyncOutcome>>();
+    impl->writer->Submit(
+        [impl, request, outcome](sqlite::Connection& db) -> Status {
+          SyncContext context;
+          context.signing_key = &*impl->signing_key;
+          if (impl->next_signing_key) {
+            context.next_signing_key = &*impl->next_signing_key;
+            context.rotation = &*impl->rotation;
+          }
+          context.now = ToUnixSeconds(impl->clock->Now());
+          context.response_validity_s = impl->response_validity_s;
+          context.policy = impl->policy;
+          OUTPOST_ASSIGN_OR_RETURN(SyncOutcome o, ApplySyncRequest(db, *request, context));
+          *outcome = std::move(o);
+          return Status::Ok();
+        },
+        [impl, satellite_id, outcome, shared_done](const Status& status) {
+          {
+            std::lock_guard lock(impl->busy_mu);
+            impl->busy_satellites.erase(satellite_id);
+          }
+          if (!status.ok()) {
+            (*shared_done)(status);
+          } else {
+            (*shared_done)(std::move(**outcome));
+          }
+        });
+  });
+  if (!queued) {
+    (*shared_done)(Unavailable("central is busy checking other sync requests (" +
+                               std::to_string(impl->admission->queued()) +
+                               " waiting); send the request again in a few seconds"));
+  }
 }
 
 Result<v1::KeyRotation> Central::RotateSigningKey() {

@@ -83,6 +83,10 @@ class Central {
   struct Options {
     size_t max_request_bytes = kDefaultMaxRequestBytes;
     sqlite::Synchronous synchronous = sqlite::Synchronous::kFull;  // kNormal: tests only
+    // Threads that check sync requests (signature, binding, contents) before the writer, and
+    // how many may wait for them; beyond that a request is refused with kUnavailable.
+    size_t admission_threads = 2;
+    size_t max_admission_queue = 16;
   };
 
   // Opens an initialised data directory. kNotFound (with the `central init` command to run)

@@ -2,13 +2,17 @@
 
 // Internal to sync/central: the state behind Central and the row helpers its files share.
 
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/sqlite/connection.h"
 #include "sync/bundle/codec.h"
+#include "sync/central/admission.h"
+#include "sync/central/admission_pool.h"
 #include "sync/central/central.h"
 
 namespace outpost::central {
@@ -31,6 +35,12 @@ class Central::Impl {
   v1::Policy policy;
   std::unique_ptr<sqlite::Writer> writer;
   std::unique_ptr<sqlite::ReaderPool> readers;
+  // Checks sync requests before the writer (admission.h); destroyed before the readers.
+  std::unique_ptr<AdmissionPool> admission;
+  // Satellites with a verified request waiting for or inside the writer: one at a time each,
+  // so one satellite cannot fill the writer's queue (guarded by busy_mu).
+  std::mutex busy_mu;
+  std::set<std::string> busy_satellites;
 };
 
 // central_meta keys.
@@ -79,9 +89,10 @@ struct SyncContext {
   v1::Policy policy;
 };
 
-// The transaction body of ProcessSyncRequest (central.h): runs inside the writer's
-// transaction; an error means the caller rolls everything back.
-Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const sync::SignedBundle& bundle,
-                                     std::string_view request_sha256, const SyncContext& context);
+// The transaction body of ProcessSyncRequest (central.h) for a request AdmitSyncRequest
+// (admission.h) verified: runs inside the writer's transaction; an error means the caller rolls
+// everything back.
+Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedRequest& verified,
+                                     const SyncContext& context);
 
 }  // namespace outpost::central

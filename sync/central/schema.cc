@@ -131,8 +131,19 @@ CREATE TABLE audit_heads (
 ) STRICT;
 )sql";
 
+// Revocation of satellites, the key lookup that lets central verify a request before it reads
+// anything else of it, and the per-satellite quota windows (issue 17).
+constexpr std::string_view kRevocationAndQuotas = R"sql(
+ALTER TABLE satellites ADD COLUMN revoked_at INTEGER;
+ALTER TABLE satellites ADD COLUMN revoked_reason TEXT;
+CREATE INDEX satellites_by_key_id ON satellites(key_id);
+CREATE INDEX usage_reports_by_satellite_time ON usage_reports(satellite_id, received_at);
+CREATE INDEX audit_heads_by_satellite_time ON audit_heads(satellite_id, received_at);
+)sql";
+
 constexpr sqlite::Migration kMigrations[] = {
     {1, "central initial schema", kInitialSchema},
+    {2, "satellite revocation, key lookup, quota windows", kRevocationAndQuotas},
 };
 
 }  // namespace

@@ -10,7 +10,9 @@
 #include "sync/bundle/display.h"
 #include "sync/bundle/freshness.h"
 #include "sync/bundle/trust.h"
+#include "sync/central/admission.h"
 #include "sync/central/central_internal.h"
+#include "sync/central/request_checks.h"
 
 namespace outpost::central {
 namespace {
@@ -25,14 +27,16 @@ struct SatelliteRow {
   std::string last_request_sha256;
   std::string last_response;
   int64_t last_response_number = 0;
+  int64_t revoked_at = 0;
+  std::string revoked_reason;
 };
 
 Result<SatelliteRow> LoadSatellite(sqlite::Connection& db, std::string_view satellite_id) {
   OUTPOST_ASSIGN_OR_RETURN(
       auto stmt,
       db.Query("SELECT account_id, enrollment_verifier, public_key_pem, last_sequence, "
-               "last_request_sha256, last_response, last_response_number FROM satellites "
-               "WHERE id = ?",
+               "last_request_sha256, last_response, last_response_number, coalesce(revoked_at, 0), "
+               "coalesce(revoked_reason, '') FROM satellites WHERE id = ?",
                satellite_id));
   OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) {
@@ -48,39 +52,45 @@ Result<SatelliteRow> LoadSatellite(sqlite::Connection& db, std::string_view sate
   s.last_request_sha256 = stmt->ColumnBlob(4);
   s.last_response = stmt->ColumnBlob(5);
   s.last_response_number = stmt->ColumnInt64(6);
+  s.revoked_at = stmt->ColumnInt64(7);
+  s.revoked_reason = stmt->ColumnText(8);
   return s;
 }
 
-// Ids must be present and unique within one request: they are what makes a resent item
-// idempotent. Values (VA names, counts) are judged per item and may be rejected in a result.
-Status CheckRequestItems(const v1::SyncRequest& request) {
-  for (const v1::UsageReport& r : request.usage_reports()) {
-    if (r.report_id().empty() || r.report_id().size() > 128) {
-      return InvalidArgument(
-          "a usage report of this sync request has no report id (or one "
-          "longer than 128 bytes); the satellite must be fixed");
-    }
-    const std::string which = "usage report " + Printable(r.report_id());
-    if (Status s = ValidateVaName(r.va()); !s.ok()) return s.WithContext(which + ": ");
-    if (Status s = ValidateTag(r.tag()); !s.ok()) return s.WithContext(which + ": ");
-    if (r.period_end() <= r.period_start() || r.peak_in_use() < 0) {
-      return InvalidArgument(which + " has an empty period or a negative peak");
-    }
+// A satellite's quotas over the last 24 hours (issue 17, finding 2): requests processed, usage
+// reports received and the bytes they take. What a well-behaved satellite sends stays far below.
+Status CheckQuotas(sqlite::Connection& db, const std::string& satellite_id,
+                   const v1::SyncRequest& request, int64_t now) {
+  const int64_t since = now - 24 * 3600;
+  OUTPOST_ASSIGN_OR_RETURN(
+      int64_t requests,
+      db.QueryInt64("SELECT count(*) FROM audit_heads WHERE satellite_id = ? AND received_at > ?",
+                    satellite_id, since));
+  if (requests >= kMaxRequestsPerDay) {
+    return ResourceExhausted("satellite " + satellite_id + " sent " + std::to_string(requests) +
+                             " sync requests in the last 24 hours; the quota is " +
+                             std::to_string(kMaxRequestsPerDay) +
+                             ". Sync less often (sync.interval), or ask the vendor");
   }
-  std::set<std::string> moves;
-  for (const v1::LicenseMove& m : request.moves()) {
-    if (m.move_id().empty() || m.move_id().size() > 128 || !moves.insert(m.move_id()).second) {
-      return InvalidArgument("move id '" + Printable(m.move_id()) +
-                             "' of this sync request is empty, too long or repeated");
-    }
-  }
-  std::set<std::string> conversions;
-  for (const v1::ConversionRequest& c : request.conversions()) {
-    if (c.conversion_id().empty() || c.conversion_id().size() > 128 ||
-        !conversions.insert(c.conversion_id()).second) {
-      return InvalidArgument("conversion id '" + Printable(c.conversion_id()) +
-                             "' of this sync request is empty, too long or repeated");
-    }
+  if (request.usage_reports_size() == 0) return Status::Ok();
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT count(*), total(length(report)) FROM "
+                                               "usage_reports WHERE satellite_id = ? AND "
+                                               "received_at > ?",
+                                               satellite_id, since));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  const int64_t reports = row ? stmt->ColumnInt64(0) : 0;
+  const int64_t bytes = row ? stmt->ColumnInt64(1) : 0;
+  int64_t new_bytes = 0;
+  for (const auto& r : request.usage_reports()) new_bytes += static_cast<int64_t>(r.ByteSizeLong());
+  if (reports + request.usage_reports_size() > kMaxUsageReportsPerDay ||
+      bytes + new_bytes > kMaxUsageBytesPerDay) {
+    return ResourceExhausted(
+        "satellite " + satellite_id + " sent " + std::to_string(reports) + " usage reports (" +
+        std::to_string(bytes >> 10) + " KiB) in the last 24 hours, and this request brings " +
+        std::to_string(request.usage_reports_size()) + " more; the quota is " +
+        std::to_string(kMaxUsageReportsPerDay) + " reports and " +
+        std::to_string(kMaxUsageBytesPerDay >> 20) +
+        " MiB a day. The reports stay on the satellite and go with a later request");
   }
   return Status::Ok();
 }
@@ -209,9 +219,8 @@ Result<v1::ConversionResult> ApplyConversion(sqlite::Connection& db, const std::
     converted_by = stmt->ColumnText(11);
     prefix = stmt->ColumnText(12);
   }
-  if (pak_account != account_id) {
-    return reject("license key " + prefix + "... belongs to another account");
-  }
+  // Another account's key is, to this account, a key that does not exist.
+  if (pak_account != account_id) return reject("unknown license key; check it was typed correctly");
   if (converted_at != 0) {
     return reject("license key " + prefix + "... was already converted at " +
                   sync::UnixSecondsText(converted_at) + " (by satellite " + converted_by +
@@ -271,67 +280,30 @@ Result<bool> StoredConversionResult(sqlite::Connection& db, const std::string& s
 
 }  // namespace
 
-Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const sync::SignedBundle& bundle,
-                                     std::string_view request_sha256, const SyncContext& context) {
-  // 1. Which satellite the request claims to come from (not trusted until verified below).
-  OUTPOST_ASSIGN_OR_RETURN(sync::BundlePayload claimed, sync::ParseUnverifiedPayload(bundle));
-  if (claimed.kind() != v1::BUNDLE_KIND_SYNC_REQUEST || !claimed.has_sync_request()) {
-    return InvalidArgument("this bundle is " + sync::KindDisplayName(claimed.kind()) +
-                           ", not a sync request; give central the file `outpost sync export` "
-                           "wrote on the satellite");
-  }
-  const std::string satellite_id = claimed.sync_request().satellite_id();
-  if (satellite_id.empty()) return InvalidArgument("this sync request names no satellite");
+Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedRequest& verified,
+                                     const SyncContext& context) {
+  // 1. The satellite as it is now: AdmitSyncRequest checked the request against it outside this
+  //    transaction, so it must still be bound to the key the request verified with (or, on first
+  //    contact, still unbound), and not revoked meanwhile.
+  const std::string& satellite_id = verified.satellite_id;
+  const std::string_view request_sha256 = verified.request_sha256;
+  const v1::SyncRequest& request = verified.payload.sync_request();
   OUTPOST_ASSIGN_OR_RETURN(SatelliteRow satellite, LoadSatellite(db, satellite_id));
-
-  // 2. The key: the bound one, or on first contact the one the request introduces, which
-  //    signs the request AND is vouched for by the enrollment secret.
-  const bool first_contact = satellite.public_key_pem.empty();
-  const std::string& key_pem =
-      first_contact ? claimed.sync_request().satellite_public_key_pem() : satellite.public_key_pem;
-  auto satellite_key = crypto::PublicKey::FromPem(key_pem);
-  if (!satellite_key.ok()) {
-    if (!first_contact)
-      return DataLoss("the stored key of satellite " + satellite_id + " is unreadable");
-    return InvalidArgument(
-        "the first sync request of satellite " + satellite_id +
-        " carries no readable satellite public key: " + satellite_key.status().message());
+  if (satellite.revoked_at != 0) {
+    return RevokedSatellite(satellite_id, satellite.revoked_at, satellite.revoked_reason);
   }
-  OUTPOST_ASSIGN_OR_RETURN(sync::BundlePayload payload,
-                           sync::OpenBundle(bundle, v1::BUNDLE_KIND_SYNC_REQUEST, *satellite_key));
-  const v1::SyncRequest& request = payload.sync_request();
-  if (request.account_id() != satellite.account_id) {
-    return PermissionDenied("this sync request names account '" + Printable(request.account_id()) +
-                            "' but satellite " + satellite_id + " is enrolled for account '" +
-                            satellite.account_id + "'");
+  const bool first_contact = verified.first_contact;
+  if (first_contact ? !satellite.public_key_pem.empty()
+                    : satellite.public_key_pem != verified.key_pem) {
+    return FailedPrecondition("the key of satellite " + satellite_id +
+                              " changed while this request was being checked; send it again");
   }
-  if (first_contact) {
-    if (satellite.verifier.empty()) {
-      return DataLoss("satellite " + satellite_id +
-                      " has neither a key nor an enrollment "
-                      "verifier; enrol it again");
-    }
-    OUTPOST_RETURN_IF_ERROR(sync::CheckEnrollmentProofWithVerifier(
-        request.enrollment_proof(), satellite.verifier, *satellite_key));
-  } else if (!request.satellite_public_key_pem().empty()) {
-    auto introduced = crypto::PublicKey::FromPem(request.satellite_public_key_pem());
-    if (!introduced.ok() || !(*introduced == *satellite_key)) {
-      return PermissionDenied("this sync request introduces another satellite key than key " +
-                              satellite_key->KeyId() + ", which central bound to satellite " +
-                              satellite_id + "; a satellite with a new key must be enrolled again");
-    }
-  }
-  const std::string central_key_id = context.signing_key->public_key().KeyId();
+  OUTPOST_ASSIGN_OR_RETURN(crypto::PublicKey satellite_key,
+                           crypto::PublicKey::FromPem(verified.key_pem));
+  // AdmitSyncRequest refused any other central key; answer with the one the request names.
   const bool names_next_key =
       context.next_signing_key != nullptr &&
       request.central_key_id() == context.next_signing_key->public_key().KeyId();
-  if (request.central_key_id() != central_key_id && !names_next_key) {
-    return PermissionDenied("this sync request trusts central key '" +
-                            Printable(request.central_key_id()) + "' but this central signs with " +
-                            central_key_id +
-                            "; the satellite was enrolled with another central: "
-                            "enrol it here again");
-  }
   const crypto::PrivateKey& answer_key =
       names_next_key ? *context.next_signing_key : *context.signing_key;
 
@@ -359,7 +331,7 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const sync::SignedB
     }
     return outcome;
   }
-  OUTPOST_RETURN_IF_ERROR(CheckRequestItems(request));
+  OUTPOST_RETURN_IF_ERROR(CheckQuotas(db, satellite_id, request, context.now));
 
   // 4. Apply. From here every error rolls the whole request back.
   const int64_t now = context.now;
@@ -368,7 +340,7 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const sync::SignedB
     OUTPOST_RETURN_IF_ERROR(
         db.ExecPrepared("UPDATE satellites SET public_key_pem = ?, key_id = ?, bound_at = ?, "
                         "enrollment_verifier = NULL WHERE id = ?",
-                        satellite_key->ToPem(), satellite_key->KeyId(), now, satellite_id));
+                        satellite_key.ToPem(), satellite_key.KeyId(), now, satellite_id));
     summary.set_key_bound(true);
   }
   std::set<std::string> acknowledged;

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <regex>
 
+#include "common/audit_format.h"
 #include "common/crypto/keys.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
@@ -96,8 +97,16 @@ class CentralCliTest : public ::testing::Test {
     u->set_period_start(1'780'000'000);
     u->set_period_end(1'780'003'600);
     u->set_peak_in_use(3);
-    r.mutable_audit_head()->set_seq(40 + sequence);
-    r.mutable_audit_head()->set_hash(std::string(64, 'c'));
+    // The head of its audit chain, signed as a satellite signs its checkpoints.
+    v1::AuditCheckpoint* head = r.mutable_audit_head();
+    head->set_seq(40 + sequence);
+    head->set_hash(std::string(64, 'c'));
+    head->set_time_ms(1'780'003'600'000);
+    head->set_key_id(key_.public_key().KeyId());
+    head->set_signature(key_.Sign(kAuditCheckpointDomain,
+                                  AuditCheckpointMessage(head->seq(), std::string(32, '\xcc'),
+                                                         head->time_ms()))
+                            .value());
     sync::BundlePayload payload;
     payload.set_kind(v1::BUNDLE_KIND_SYNC_REQUEST);
     *payload.mutable_sync_request() = r;

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <functional>
+
+#include "common/audit_format.h"
 #include "common/crypto/hash.h"
 #include "common/ids.h"
 #include "common/sqlite/connection.h"
@@ -13,6 +16,7 @@
 #include "sync/bundle/codec.h"
 #include "sync/bundle/freshness.h"
 #include "sync/bundle/trust.h"
+#include "sync/central/request_checks.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
 
@@ -62,6 +66,20 @@ struct FakeSatellite {
     r.set_created_at(1'780'000'000);
     r.set_software_version("0.1.0");
     return r;
+  }
+
+  // The head of its audit chain, signed as the satellite signs checkpoints.
+  v1::AuditCheckpoint Head(int64_t seq, int64_t time_ms) const {
+    v1::AuditCheckpoint head;
+    head.set_seq(seq);
+    head.set_hash(std::string(64, 'b'));
+    head.set_time_ms(time_ms);
+    head.set_key_id(key.public_key().KeyId());
+    head.set_signature(
+        key.Sign(kAuditCheckpointDomain,
+                 AuditCheckpointMessage(seq, std::string(32, '\xbb'), time_ms))
+            .value());
+    return head;
   }
 
   std::string Sign(const v1::SyncRequest& request, const crypto::PrivateKey* with = nullptr) const {
@@ -190,8 +208,7 @@ TEST_F(CentralTest, EnrollmentBundleRoundTripsAndKeepsOnlyAVerifier) {
 
 TEST_F(CentralTest, FirstRequestBindsTheKeyAndGetsTheCompleteSignedEntitlementSet) {
   v1::SyncRequest request = satellite_.NextRequest();
-  request.mutable_audit_head()->set_seq(17);
-  request.mutable_audit_head()->set_hash(std::string(64, 'b'));
+  *request.mutable_audit_head() = satellite_.Head(17, 1'780'000'000'000);
   request.mutable_inventory()->set_devices_total(3);
   const v1::SyncResponse r = Sync(satellite_.Sign(request), satellite_);
   EXPECT_EQ(r.satellite_id(), satellite_.enrollment.satellite_id());
@@ -232,7 +249,12 @@ TEST_F(CentralTest, FirstRequestBindsTheKeyAndGetsTheCompleteSignedEntitlementSe
       crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519).value();
   auto refused = central_->ProcessSyncRequest(satellite_.Sign(satellite_.NextRequest(), &intruder));
   EXPECT_EQ(refused.status().code(), Errc::kPermissionDenied);
-  EXPECT_NE(refused.status().message().find("signed by key"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("must be enrolled again"), std::string::npos)
+      << refused.status().message();
+  // Nothing about the satellite leaks to whoever holds another key: not its key id.
+  EXPECT_EQ(refused.status().message().find(satellite_.key.public_key().KeyId()),
+            std::string::npos)
+      << refused.status().message();
   EXPECT_EQ(Dump(), before);
 }
 
@@ -267,7 +289,8 @@ TEST_F(CentralTest, UnknownSatelliteForeignAccountAndOtherCentralAreRefused) {
   foreign.set_account_id("globex");
   status = central_->ProcessSyncRequest(satellite_.Sign(foreign)).status();
   EXPECT_EQ(status.code(), Errc::kPermissionDenied);
-  EXPECT_NE(status.message().find("enrolled for account 'acme'"), std::string::npos);
+  EXPECT_NE(status.message().find("is not the account satellite"), std::string::npos)
+      << status.message();
 
   v1::SyncRequest other_central = satellite_.NextRequest();
   other_central.set_central_key_id("00112233445566778899aabbccddeeff");
@@ -368,7 +391,13 @@ TEST_F(CentralTest, UsageReportsAreCountedOnceAcrossRepeatedReportIds) {
   v1::SyncRequest second = satellite_.NextRequest();
   *second.add_usage_reports() = Report("report-a", 7);
   *second.add_usage_reports() = Report("report-b", 9);
-  *second.add_usage_reports() = Report("report-b", 9);
+  // The same id twice in one request cannot be true: refused, naming it, changing nothing.
+  v1::SyncRequest doubled = second;
+  *doubled.add_usage_reports() = Report("report-b", 9);
+  auto refused = central_->ProcessSyncRequest(satellite_.Sign(doubled));
+  EXPECT_EQ(refused.status().code(), Errc::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("'report-b' appears twice"), std::string::npos)
+      << refused.status().message();
   auto two = central_->ProcessSyncRequest(satellite_.Sign(second));
   ASSERT_OK(two);
   EXPECT_EQ(two->summary.new_usage_reports(), 1);
@@ -469,7 +498,174 @@ TEST_F(CentralTest, ALicenseKeyConvertsOnce) {
   fc->set_key(pak->key());
   const v1::SyncResponse r3 = Sync(other.Sign(foreign), other);
   EXPECT_EQ(r3.conversion_results(0).status(), v1::ConversionResult::STATUS_REJECTED);
+  // ... and learns nothing of it: to globex, acme's key does not exist.
+  EXPECT_NE(r3.conversion_results(0).message().find("unknown license key"), std::string::npos)
+      << r3.conversion_results(0).message();
   EXPECT_EQ(r3.entitlements_size(), 0);
+}
+
+// Issue 17, findings 2 and 4: a customer's own, well-signed satellite sending what cannot be
+// true is refused, with the report and the reason, and nothing is stored.
+TEST_F(CentralTest, NonsenseInAWellSignedRequestIsRefusedNamingTheItem) {
+  Sync(satellite_.Sign(satellite_.NextRequest()), satellite_);
+  satellite_.bound = true;
+  const std::string before = Dump();
+  struct Case {
+    std::string name;
+    std::function<void(v1::SyncRequest&)> change;
+    std::string expected;
+  };
+  const int64_t now = ToUnixSeconds(clock_.Now());
+  const std::vector<Case> cases = {
+      {"huge peak", [](v1::SyncRequest& r) { *r.add_usage_reports() = Report("r1", INT64_MAX); },
+       "usage report 'r1' has peak in use"},
+      {"negative peak", [](v1::SyncRequest& r) { *r.add_usage_reports() = Report("r1", -1); },
+       "usage report 'r1' has peak in use -1"},
+      {"endless period",
+       [](v1::SyncRequest& r) {
+         v1::UsageReport u = Report("r2", 1);
+         u.set_period_start(INT64_MIN);
+         u.set_period_end(INT64_MAX);
+         *r.add_usage_reports() = u;
+       },
+       "usage report 'r2' covers"},
+      {"future period",
+       [now](v1::SyncRequest& r) {
+         v1::UsageReport u = Report("r2", 1);
+         u.set_period_start(now + 10 * 86'400);
+         u.set_period_end(now + 11 * 86'400);
+         *r.add_usage_reports() = u;
+       },
+       "a day from now"},
+      {"negative sample hour",
+       [](v1::SyncRequest& r) {
+         v1::UsageReport u = Report("r3", 1);
+         auto* sample = u.add_samples();
+         sample->set_hour_start(-3600);
+         sample->set_peak_in_use(1);
+         *r.add_usage_reports() = u;
+       },
+       "usage report 'r3' has a sample for hour -3600"},
+      {"unknown VA",
+       [](v1::SyncRequest& r) {
+         v1::UsageReport u = Report("r4", 1);
+         u.set_va("nowhere");
+         *r.add_usage_reports() = u;
+       },
+       "names virtual account 'nowhere', which the account does not have"},
+      {"unknown tag",
+       [](v1::SyncRequest& r) {
+         v1::UsageReport u = Report("r5", 1);
+         u.set_tag("regid.2026-01.com.example.never");
+         *r.add_usage_reports() = u;
+       },
+       "never had an entitlement"},
+      {"negative devices", [](v1::SyncRequest& r) { r.mutable_inventory()->set_devices_total(-42); },
+       "the inventory counts -42 devices"},
+      {"hash that is no hash",
+       [this](v1::SyncRequest& r) {
+         *r.mutable_audit_head() = satellite_.Head(3, 1'780'000'000'000);
+         r.mutable_audit_head()->set_hash(std::string(70, 'z'));
+       },
+       "not 64 lowercase hex digits"},
+      {"head signed by someone else",
+       [](v1::SyncRequest& r) {
+         FakeSatellite stranger;
+         *r.mutable_audit_head() = stranger.Head(3, 1'780'000'000'000);
+       },
+       "not the key of the satellite that sent it"},
+      {"head with a forged signature",
+       [this](v1::SyncRequest& r) {
+         *r.mutable_audit_head() = satellite_.Head(3, 1'780'000'000'000);
+         r.mutable_audit_head()->set_seq(4);
+       },
+       "signature does not verify"},
+      {"overlong version",
+       [](v1::SyncRequest& r) { r.set_software_version(std::string(1000, '9')); },
+       "software version"},
+  };
+  for (const Case& c : cases) {
+    v1::SyncRequest request = satellite_.NextRequest();
+    c.change(request);
+    auto refused = central_->ProcessSyncRequest(satellite_.Sign(request));
+    EXPECT_EQ(refused.status().code(), Errc::kInvalidArgument) << c.name;
+    EXPECT_NE(refused.status().message().find(c.expected), std::string::npos)
+        << c.name << ": " << refused.status().message();
+    satellite_.sequence--;  // refused: the sequence was not used
+  }
+  EXPECT_EQ(Dump(), before);
+  // A sane request still goes through.
+  v1::SyncRequest good = satellite_.NextRequest();
+  *good.add_usage_reports() = Report("fine", 4);
+  EXPECT_EQ(Sync(satellite_.Sign(good), satellite_).acknowledged_report_ids_size(), 1);
+}
+
+// The per-request limits, on the contents alone (a request this large is also above the test
+// central's 64 KiB size limit).
+TEST(RequestContentsTest, CountsAboveTheLimitsAreRefusedNamingTheLimit) {
+  const auto key = crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519).value();
+  const int64_t now = 1'780'000'000;
+  v1::SyncRequest request;
+  for (int i = 0; i < kMaxUsageReportsPerRequest; ++i) {
+    *request.add_usage_reports() = Report("n" + std::to_string(i), 1);
+  }
+  EXPECT_OK(CheckRequestContents(request, now, key.public_key()));
+  *request.add_usage_reports() = Report("one-more", 1);
+  Status s = CheckRequestContents(request, now, key.public_key());
+  EXPECT_EQ(s.code(), Errc::kInvalidArgument);
+  EXPECT_NE(s.message().find("carries 10001 usage reports; at most 10000"), std::string::npos)
+      << s.message();
+  v1::SyncRequest moves;
+  for (int i = 0; i <= kMaxMovesPerRequest; ++i) moves.add_moves()->set_move_id(std::to_string(i));
+  EXPECT_NE(CheckRequestContents(moves, now, key.public_key()).message().find("1001 moves"),
+            std::string::npos);
+}
+
+TEST_F(CentralTest, QuotasPerSatelliteRefuseWithAClearReasonAndRecover) {
+  Sync(satellite_.Sign(satellite_.NextRequest()), satellite_);
+  satellite_.bound = true;
+  // Stand in for a day of reports: rows received in the last 24 hours.
+  {
+    auto db = sqlite::Connection::Open(dir_ / "central" / "central.db");
+    ASSERT_OK(db);
+    const int64_t now = ToUnixSeconds(clock_.Now());
+    for (int64_t i = 0; i < kMaxUsageReportsPerDay; i += 10'000) {
+      ASSERT_OK(db->ExecPrepared(
+          "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < 9999) "
+          "INSERT INTO usage_reports SELECT ?, 'old-' || (? + x), 'acme', 'default', ?, 0, 1, 0, "
+          "x'00', 1, ? FROM n",
+          satellite_.enrollment.satellite_id(), i, kTag, now));
+    }
+  }
+  const std::string before = Dump();
+  v1::SyncRequest request = satellite_.NextRequest();
+  *request.add_usage_reports() = Report("one-too-many", 1);
+  auto refused = central_->ProcessSyncRequest(satellite_.Sign(request));
+  EXPECT_EQ(refused.status().code(), Errc::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("the quota is 100000 reports"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(Dump(), before);
+  // A day later the window has moved on.
+  clock_.Advance(std::chrono::hours(25));
+  EXPECT_EQ(Sync(satellite_.Sign(request), satellite_).acknowledged_report_ids_size(), 1);
+}
+
+// Issue 17, finding 5: a request naming another account's satellite, signed with the sender's
+// own key, learns nothing of it (not its key id, not its account).
+TEST_F(CentralTest, ARequestNamingAnotherAccountsSatelliteLearnsNothingOfIt) {
+  Sync(satellite_.Sign(satellite_.NextRequest()), satellite_);  // acme's satellite is bound
+  ASSERT_OK(central_->CreateAccount("evilcorp", ""));
+  FakeSatellite evil = Enrol("evilcorp");
+  v1::SyncRequest request = evil.NextRequest();
+  request.set_satellite_id(satellite_.enrollment.satellite_id());
+  for (bool with_unbound_satellite : {true, false}) {
+    if (!with_unbound_satellite) Sync(evil.Sign(evil.NextRequest()), evil);  // binds evil's key
+    auto refused = central_->ProcessSyncRequest(evil.Sign(request));
+    ASSERT_FALSE(refused.ok());
+    const std::string& message = refused.status().message();
+    EXPECT_EQ(message.find("acme"), std::string::npos) << message;
+    EXPECT_EQ(message.find(satellite_.key.public_key().KeyId()), std::string::npos) << message;
+  }
 }
 
 TEST_F(CentralTest, CatalogueInputsAreValidatedAndRefusalsChangeNothing) {
