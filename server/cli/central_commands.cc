@@ -21,6 +21,7 @@
 #include "sync/bundle/display.h"
 #include "sync/central/central.h"
 #include "sync/central/central_server.h"
+#include "sync/central/request_checks.h"
 
 namespace outpost::cli {
 
@@ -312,6 +313,11 @@ int RunEnroll(const GlobalFlags& g, const CentralFlags& f) {
   return kExitOk;
 }
 
+std::string SatelliteState(const v1::CentralSatellite& s) {
+  if (s.revoked_at() != 0) return "REVOKED";
+  return s.key_id().empty() ? "enrolled, not yet synced" : "active";
+}
+
 int RunSatelliteList(const GlobalFlags& g, const CentralFlags& f) {
   SystemClock clock;
   auto c = OpenCentral(f, clock);
@@ -324,15 +330,77 @@ int RunSatelliteList(const GlobalFlags& g, const CentralFlags& f) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : list->satellites()) {
-    rows.push_back({s.satellite_id(), s.account_id(), s.name(),
-                    s.key_id().empty() ? "(not yet synced)" : s.key_id(),
-                    std::to_string(s.last_sequence()), When(s.last_sync_at()),
-                    std::to_string(s.devices_total()), OrDefault(s.software_version(), "-")});
+    rows.push_back({s.satellite_id(), s.account_id(), Printable(s.name()), SatelliteState(s),
+                    s.key_id().empty() ? "-" : s.key_id(), std::to_string(s.last_sequence()),
+                    When(s.last_sync_at()), std::to_string(s.devices_total()),
+                    OrDefault(Printable(s.software_version()), "-")});
   }
-  PrintTable(
-      std::cout,
-      {"SATELLITE", "ACCOUNT", "NAME", "KEY", "LAST REQUEST", "LAST SYNC", "DEVICES", "VERSION"},
-      rows);
+  PrintTable(std::cout,
+             {"SATELLITE", "ACCOUNT", "NAME", "STATE", "KEY", "LAST REQUEST", "LAST SYNC",
+              "DEVICES", "VERSION"},
+             rows);
+  return kExitOk;
+}
+
+void PrintSatellite(const v1::CentralSatellite& s, bool with_quotas) {
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"satellite", s.satellite_id()},
+      {"account", s.account_id()},
+      {"name", Printable(s.name())},
+      {"state", SatelliteState(s)},
+      {"enrolled", When(s.enrolled_at())},
+      {"key", s.key_id().empty() ? "(bound by its first sync request)" : s.key_id()},
+      {"key bound", When(s.bound_at())},
+      {"last request", std::to_string(s.last_sequence())},
+      {"last sync", When(s.last_sync_at())},
+      {"devices", std::to_string(s.devices_total())},
+      {"software version", OrDefault(Printable(s.software_version()), "-")}};
+  if (s.revoked_at() != 0) {
+    fields.push_back({"revoked", When(s.revoked_at())});
+    fields.push_back({"revoked because", Printable(s.revoked_reason())});
+  }
+  if (with_quotas) {
+    fields.push_back({"sync requests, last 24 h",
+                      std::to_string(s.requests_last_day()) + " of " +
+                          std::to_string(central::kMaxRequestsPerDay)});
+    fields.push_back({"usage reports, last 24 h",
+                      std::to_string(s.usage_reports_last_day()) + " of " +
+                          std::to_string(central::kMaxUsageReportsPerDay) + " (" +
+                          std::to_string(s.usage_bytes_last_day() >> 10) + " KiB of " +
+                          std::to_string(central::kMaxUsageBytesPerDay >> 20) + " MiB)"});
+  }
+  PrintFields(std::cout, fields);
+}
+
+int RunSatelliteShow(const GlobalFlags& g, const CentralFlags& f) {
+  SystemClock clock;
+  auto c = OpenCentral(f, clock);
+  if (!c.ok()) return Fail(c.status());
+  auto satellite = (*c)->GetSatellite(f.satellite);
+  if (!satellite.ok()) return Fail(satellite.status());
+  if (g.json) {
+    PrintJson(*satellite);
+    return kExitOk;
+  }
+  PrintSatellite(*satellite, /*with_quotas=*/true);
+  return kExitOk;
+}
+
+int RunSatelliteRevoke(const GlobalFlags& g, const CentralFlags& f) {
+  SystemClock clock;
+  auto c = OpenCentral(f, clock);
+  if (!c.ok()) return Fail(c.status());
+  auto satellite = (*c)->RevokeSatellite(f.satellite, f.reason);
+  if (!satellite.ok()) return Fail(satellite.status());
+  if (g.json) {
+    PrintJson(*satellite);
+    return kExitOk;
+  }
+  std::cout << "Revoked satellite " << satellite->satellite_id() << " ("
+            << Printable(satellite->name()) << ") of account " << satellite->account_id()
+            << ": its sync requests are refused from now on, online and as files. To replace "
+               "it, enrol a new satellite (`outpost central satellite enroll "
+            << satellite->account_id() << " --name ... -o FILE`).\n";
   return kExitOk;
 }
 
@@ -577,6 +645,22 @@ void AddCentralCommands(CLI::App& app, CommandLine& cli) {
   AddCentralCommand(satellite, cli, "list", "Satellites and their last sync", satellite_list_flags,
                     RunSatelliteList)
       ->add_option("--account", satellite_list_flags->account, "Only this account's");
+  auto satellite_show_flags = std::make_shared<CentralFlags>();
+  AddCentralCommand(satellite, cli, "show",
+                    "One satellite: its key, last sync, revocation and use of the daily quotas",
+                    satellite_show_flags, RunSatelliteShow)
+      ->add_option("SATELLITE", satellite_show_flags->satellite, "Satellite id (satellite list)")
+      ->required();
+  auto revoke_flags = std::make_shared<CentralFlags>();
+  auto* revoke = AddCentralCommand(satellite, cli, "revoke",
+                                   "Refuse a satellite's sync requests for good (a stolen, "
+                                   "replaced or re-enrolled appliance)",
+                                   revoke_flags, RunSatelliteRevoke);
+  revoke->add_option("SATELLITE", revoke_flags->satellite, "Satellite id (satellite list)")
+      ->required();
+  revoke->add_option("--reason", revoke_flags->reason,
+                     "Why, shown to the satellite's operator when it is refused (required)")
+      ->required();
 
   auto* sync_group = central->add_subcommand("sync", "Sync requests");
   sync_group->require_subcommand(1);

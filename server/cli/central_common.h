@@ -42,6 +42,7 @@ struct CentralFlags {
   std::string floating_lease;
   std::string sync_interval;
   std::string satellite;
+  std::string reason;
   bool force = false;
 };
 

@@ -119,7 +119,7 @@ Result<VerifiedRequest> AdmitSyncRequest(sqlite::Connection& db, const sync::Sig
     // satellite, nothing of the request is parsed (a stranger's large request costs nothing).
     OUTPOST_ASSIGN_OR_RETURN(int64_t unbound,
                              db.QueryInt64("SELECT count(*) FROM satellites WHERE public_key_pem "
-                                           "IS NULL AND revoked_at IS NULL"));
+                                           "IS NULL"));
     if (unbound == 0) {
       return PermissionDenied(
           "this sync request is signed by a key that no satellite enrolled here is bound to; a "

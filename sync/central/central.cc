@@ -440,6 +440,31 @@ Result<std::pair<sync::SignedBundle, std::string>> DecodeRequest(std::string_vie
 
 }  // namespace
 
+Result<v1::CentralSatellite> Central::RevokeSatellite(std::string_view satellite_id,
+                                                      std::string_view reason) {
+  OUTPOST_RETURN_IF_ERROR(ValidateDisplayName(reason, "--reason"));
+  const int64_t now = ToUnixSeconds(impl_->clock->Now());
+  v1::CentralSatellite out;
+  OUTPOST_RETURN_IF_ERROR(impl_->writer->Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_ASSIGN_OR_RETURN(out, ReadSatellite(db, satellite_id));
+    if (out.revoked_at() != 0) {
+      return FailedPrecondition("satellite " + out.satellite_id() + " (" +
+                                sync::Printable(out.name()) + ") was revoked already at " +
+                                sync::UnixSecondsText(out.revoked_at()) + " (" +
+                                sync::Printable(out.revoked_reason(), 200) + ")");
+    }
+    OUTPOST_RETURN_IF_ERROR(
+        // The enrollment verifier stays, so that an unbound revoked satellite proves who it is
+        // and is then told it was revoked, rather than a stranger's refusal.
+        db.ExecPrepared("UPDATE satellites SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
+                        now, reason, out.satellite_id()));
+    return Status::Ok();
+  }));
+  out.set_revoked_at(now);
+  out.set_revoked_reason(std::string(reason));
+  return out;
+}
+
 Result<SyncOutcome> Central::ProcessSyncRequest(std::string_view request_bytes) {
   // Shared, not on this stack: the writer thread may still be inside set_value() when get()
   // returns here and this frame unwinds (see sqlite::Writer::Run).

@@ -122,6 +122,14 @@ class Central {
                                                 const std::filesystem::path& file, bool armor,
                                                 std::optional<std::string> url);
 
+  // Revokes a satellite for good (a stolen or replaced appliance, a re-enrolled customer): its
+  // requests are refused from now on, after their signature verified, with a message naming
+  // the time and `reason` and telling its operator to ask for a new enrollment. `reason` (1-128
+  // bytes, no control characters) is required. kNotFound for an unknown id, kFailedPrecondition if it
+  // is revoked already. There is no un-revoke: enrol the appliance again.
+  Result<v1::CentralSatellite> RevokeSatellite(std::string_view satellite_id,
+                                               std::string_view reason);
+
   // See the top of this file. The same function answers files and POST /v1/sync.
   Result<SyncOutcome> ProcessSyncRequest(std::string_view request_bytes);
   // The same, not blocking the caller: `done` runs on the database writer's thread after the
@@ -143,6 +151,8 @@ class Central {
   Result<v1::CentralLicenseList> ListLicenses(std::string_view account_id);
   // Every satellite, or those of one account.
   Result<v1::CentralSatelliteList> ListSatellites(std::string_view account_id = "");
+  // One satellite, with its use of the daily quotas; kNotFound for an unknown id.
+  Result<v1::CentralSatellite> GetSatellite(std::string_view satellite_id);
   Result<v1::CentralPakList> ListPaks(std::string_view account_id);
   Result<v1::CentralUsageList> ListUsage(std::string_view account_id);
   Result<v1::CentralAuditHeadList> ListAuditHeads(std::string_view satellite_id);

@@ -67,6 +67,8 @@ Result<std::vector<v1::Entitlement>> LoadEntitlements(sqlite::Connection& db,
                                                       std::string_view account_id);
 Result<std::vector<std::string>> LoadVas(sqlite::Connection& db, std::string_view account_id);
 Result<std::string> AccountName(sqlite::Connection& db, std::string_view account_id);
+// One satellite's row (without the quota figures); kNotFound saying how to list them.
+Result<v1::CentralSatellite> ReadSatellite(sqlite::Connection& db, std::string_view satellite_id);
 
 Status InsertEntitlement(sqlite::Connection& db, std::string_view account_id,
                          const v1::Entitlement& e, std::string_view origin, int64_t now);

@@ -1,5 +1,6 @@
 // Central's read-only views, on pooled read-only connections (central.h "Reads").
 
+#include "sync/bundle/display.h"
 #include "sync/central/central.h"
 #include "sync/central/central_internal.h"
 
@@ -56,35 +57,84 @@ Result<v1::CentralLicenseList> Central::ListLicenses(std::string_view account_id
   return out;
 }
 
+namespace {
+
+constexpr std::string_view kSatelliteColumns =
+    "SELECT id, account_id, name, enrolled_at, coalesce(key_id, ''), coalesce(bound_at, 0), "
+    "last_sequence, last_response_number, coalesce(last_sync_at, 0), "
+    "coalesce(software_version, ''), inventory, coalesce(revoked_at, 0), "
+    "coalesce(revoked_reason, '') FROM satellites ";
+
+void ReadSatelliteRow(const sqlite::Statement& stmt, v1::CentralSatellite* s) {
+  s->set_satellite_id(stmt.ColumnText(0));
+  s->set_account_id(stmt.ColumnText(1));
+  s->set_name(stmt.ColumnText(2));
+  s->set_enrolled_at(stmt.ColumnInt64(3));
+  s->set_key_id(stmt.ColumnText(4));
+  s->set_bound_at(stmt.ColumnInt64(5));
+  s->set_last_sequence(stmt.ColumnInt64(6));
+  s->set_last_response_number(stmt.ColumnInt64(7));
+  s->set_last_sync_at(stmt.ColumnInt64(8));
+  s->set_software_version(stmt.ColumnText(9));
+  v1::InventorySummary inventory;
+  if (inventory.ParseFromString(stmt.ColumnBlob(10))) {
+    s->set_devices_total(inventory.devices_total());
+  }
+  s->set_revoked_at(stmt.ColumnInt64(11));
+  s->set_revoked_reason(stmt.ColumnText(12));
+}
+
+}  // namespace
+
+Result<v1::CentralSatellite> ReadSatellite(sqlite::Connection& db, std::string_view satellite_id) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stmt, db.Query(std::string(kSatelliteColumns) + "WHERE id = ?", satellite_id));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) {
+    return NotFound("no satellite " + sync::Printable(satellite_id, 80) +
+                    " is enrolled here; `outpost central satellite list` shows the satellites "
+                    "and their ids");
+  }
+  v1::CentralSatellite out;
+  ReadSatelliteRow(*stmt, &out);
+  return out;
+}
+
 Result<v1::CentralSatelliteList> Central::ListSatellites(std::string_view account_id) {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, impl_->readers->Acquire());
   if (!account_id.empty()) OUTPOST_RETURN_IF_ERROR(RequireAccount(*lease, account_id));
   OUTPOST_ASSIGN_OR_RETURN(
-      auto stmt,
-      lease->Query("SELECT id, account_id, name, enrolled_at, coalesce(key_id, ''), "
-                   "coalesce(bound_at, 0), last_sequence, last_response_number, "
-                   "coalesce(last_sync_at, 0), coalesce(software_version, ''), inventory "
-                   "FROM satellites WHERE ? = '' OR account_id = ? ORDER BY account_id, name, id",
-                   account_id, account_id));
+      auto stmt, lease->Query(std::string(kSatelliteColumns) +
+                                  "WHERE ? = '' OR account_id = ? ORDER BY account_id, name, id",
+                              account_id, account_id));
   v1::CentralSatelliteList out;
   while (true) {
     OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    v1::CentralSatellite* s = out.add_satellites();
-    s->set_satellite_id(stmt->ColumnText(0));
-    s->set_account_id(stmt->ColumnText(1));
-    s->set_name(stmt->ColumnText(2));
-    s->set_enrolled_at(stmt->ColumnInt64(3));
-    s->set_key_id(stmt->ColumnText(4));
-    s->set_bound_at(stmt->ColumnInt64(5));
-    s->set_last_sequence(stmt->ColumnInt64(6));
-    s->set_last_response_number(stmt->ColumnInt64(7));
-    s->set_last_sync_at(stmt->ColumnInt64(8));
-    s->set_software_version(stmt->ColumnText(9));
-    v1::InventorySummary inventory;
-    if (inventory.ParseFromString(stmt->ColumnBlob(10))) {
-      s->set_devices_total(inventory.devices_total());
-    }
+    ReadSatelliteRow(*stmt, out.add_satellites());
+  }
+  return out;
+}
+
+Result<v1::CentralSatellite> Central::GetSatellite(std::string_view satellite_id) {
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, impl_->readers->Acquire());
+  OUTPOST_ASSIGN_OR_RETURN(v1::CentralSatellite out, ReadSatellite(*lease, satellite_id));
+  // The same windows as the quotas (sync_processor.cc, CheckQuotas).
+  const int64_t since = ToUnixSeconds(impl_->clock->Now()) - 24 * 3600;
+  OUTPOST_ASSIGN_OR_RETURN(
+      int64_t requests,
+      lease->QueryInt64("SELECT count(*) FROM sync_requests WHERE satellite_id = ? AND "
+                        "received_at > ?",
+                        satellite_id, since));
+  out.set_requests_last_day(requests);
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT count(*), total(length(report)) FROM "
+                                                   "usage_reports WHERE satellite_id = ? AND "
+                                                   "received_at > ?",
+                                                   satellite_id, since));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (row) {
+    out.set_usage_reports_last_day(stmt->ColumnInt64(0));
+    out.set_usage_bytes_last_day(stmt->ColumnInt64(1));
   }
   return out;
 }

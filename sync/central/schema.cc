@@ -141,9 +141,23 @@ CREATE INDEX usage_reports_by_satellite_time ON usage_reports(satellite_id, rece
 CREATE INDEX audit_heads_by_satellite_time ON audit_heads(satellite_id, received_at);
 )sql";
 
+// Every applied sync request, for the requests-per-day quota: counting audit heads missed the
+// requests that carry none. Rows older than two days are deleted as new ones arrive.
+constexpr std::string_view kRequestLog = R"sql(
+CREATE TABLE sync_requests (
+  satellite_id TEXT NOT NULL REFERENCES satellites(id),
+  sequence INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (satellite_id, sequence)
+) STRICT;
+CREATE INDEX sync_requests_by_satellite_time ON sync_requests(satellite_id, received_at);
+)sql";
+
 constexpr sqlite::Migration kMigrations[] = {
     {1, "central initial schema", kInitialSchema},
     {2, "satellite revocation, key lookup, quota windows", kRevocationAndQuotas},
+    {3, "sync request log for the daily request quota", kRequestLog},
 };
 
 }  // namespace

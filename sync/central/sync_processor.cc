@@ -64,7 +64,8 @@ Status CheckQuotas(sqlite::Connection& db, const std::string& satellite_id,
   const int64_t since = now - 24 * 3600;
   OUTPOST_ASSIGN_OR_RETURN(
       int64_t requests,
-      db.QueryInt64("SELECT count(*) FROM audit_heads WHERE satellite_id = ? AND received_at > ?",
+      db.QueryInt64("SELECT count(*) FROM sync_requests WHERE satellite_id = ? AND "
+                    "received_at > ?",
                     satellite_id, since));
   if (requests >= kMaxRequestsPerDay) {
     return ResourceExhausted("satellite " + satellite_id + " sent " + std::to_string(requests) +
@@ -335,6 +336,12 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedReque
 
   // 4. Apply. From here every error rolls the whole request back.
   const int64_t now = context.now;
+  OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+      "DELETE FROM sync_requests WHERE satellite_id = ? AND received_at < ?", satellite_id,
+      now - 2 * 24 * 3600));
+  OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+      "INSERT INTO sync_requests(satellite_id, sequence, received_at, bytes) VALUES (?, ?, ?, ?)",
+      satellite_id, request.sequence(), now, static_cast<int64_t>(request.ByteSizeLong())));
   v1::SyncResponse& response = *summary.mutable_response();
   if (first_contact) {
     OUTPOST_RETURN_IF_ERROR(

@@ -174,6 +174,50 @@ TEST_F(CentralCliTest, SyncProcessAnswersARequestFileAndTheReadCommandsShowIt) {
   EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "x"));
 }
 
+// Issue 17, finding 6: the vendor revokes a satellite; its next request is refused with a
+// message its operator can act on, and list/show say so.
+TEST_F(CentralCliTest, SatelliteRevokeListAndShow) {
+  const auto first = tmp_.path() / "request1.bin";
+  ASSERT_OK(sync::WriteBundleFile(first, Request(1), v1::BUNDLE_KIND_SYNC_REQUEST, false));
+  Expect({"central", "sync", "process", first.string(), "-o", (tmp_.path() / "r1").string(),
+          "--data-dir", dir_},
+         0);
+  const std::string id = enrollment_.satellite_id();
+  RunResult shown = Expect({"central", "satellite", "show", id, "--data-dir", dir_}, 0);
+  EXPECT_NE(shown.out.find("active"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("1 of 1000"), std::string::npos) << shown.out;  // requests quota
+
+  // Mistakes first: no reason, an unknown id, a reason with a control character.
+  Expect({"central", "satellite", "revoke", id, "--data-dir", dir_}, 2);
+  RunResult unknown = Expect({"central", "satellite", "revoke", "plant-4", "--reason", "stolen",
+                              "--data-dir", dir_},
+                             1);
+  EXPECT_NE(unknown.err.find("outpost central satellite list"), std::string::npos) << unknown.err;
+  Expect({"central", "satellite", "revoke", id, "--reason", "a\tb", "--data-dir", dir_}, 1);
+
+  RunResult revoked = Expect({"central", "satellite", "revoke", id, "--reason",
+                              "appliance replaced (ticket 4711)", "--data-dir", dir_},
+                             0);
+  EXPECT_NE(revoked.out.find("Revoked satellite " + id), std::string::npos) << revoked.out;
+  RunResult again = Expect(
+      {"central", "satellite", "revoke", id, "--reason", "again", "--data-dir", dir_}, 1);
+  EXPECT_NE(again.err.find("revoked already"), std::string::npos) << again.err;
+
+  const auto second = tmp_.path() / "request2.bin";
+  ASSERT_OK(sync::WriteBundleFile(second, Request(2), v1::BUNDLE_KIND_SYNC_REQUEST, false));
+  RunResult refused = Expect({"central", "sync", "process", second.string(), "-o",
+                              (tmp_.path() / "r2").string(), "--data-dir", dir_},
+                             1);
+  EXPECT_NE(refused.err.find("was revoked by the vendor"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("ticket 4711"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "r2"));
+
+  RunResult list = Expect({"central", "satellite", "list", "--data-dir", dir_}, 0);
+  EXPECT_NE(list.out.find("REVOKED"), std::string::npos) << list.out;
+  RunResult json = Expect({"--json", "central", "satellite", "show", id, "--data-dir", dir_}, 0);
+  EXPECT_NE(json.out.find("appliance replaced (ticket 4711)"), std::string::npos) << json.out;
+}
+
 TEST_F(CentralCliTest, PakCreatePrintsAKeyAndBadInputsExitWithClearErrors) {
   RunResult pak = Expect({"central", "pak", "create", "acme", "lab", "--tag", "fw.vpn", "--count",
                           "2", "--data-dir", dir_},

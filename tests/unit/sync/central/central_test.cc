@@ -650,6 +650,34 @@ TEST_F(CentralTest, QuotasPerSatelliteRefuseWithAClearReasonAndRecover) {
   EXPECT_EQ(Sync(satellite_.Sign(request), satellite_).acknowledged_report_ids_size(), 1);
 }
 
+// Requests count whether or not they carry an audit head (they need not).
+TEST_F(CentralTest, TheDailyRequestQuotaCountsEveryRequest) {
+  v1::SyncRequest first = satellite_.NextRequest();
+  ASSERT_FALSE(first.has_audit_head());
+  Sync(satellite_.Sign(first), satellite_);
+  {
+    auto db = sqlite::Connection::Open(dir_ / "central" / "central.db");
+    ASSERT_OK(db);
+    ASSERT_OK(db->ExecPrepared(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?) "
+        "INSERT INTO sync_requests SELECT ?, -x, ?, 100 FROM n",
+        kMaxRequestsPerDay - 1, satellite_.enrollment.satellite_id(),
+        ToUnixSeconds(clock_.Now())));
+  }
+  EXPECT_EQ(central_->GetSatellite(satellite_.enrollment.satellite_id())->requests_last_day(),
+            kMaxRequestsPerDay);
+  const std::string before = Dump();
+  auto refused = central_->ProcessSyncRequest(satellite_.Sign(satellite_.NextRequest()));
+  EXPECT_EQ(refused.status().code(), Errc::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("sync requests in the last 24 hours; the quota is"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(Dump(), before);
+  clock_.Advance(std::chrono::hours(25));
+  Sync(satellite_.Sign(satellite_.NextRequest()), satellite_);
+  EXPECT_EQ(central_->GetSatellite(satellite_.enrollment.satellite_id())->requests_last_day(), 1);
+}
+
 // Issue 17, finding 5: a request naming another account's satellite, signed with the sender's
 // own key, learns nothing of it (not its key id, not its account).
 TEST_F(CentralTest, ARequestNamingAnotherAccountsSatelliteLearnsNothingOfIt) {
@@ -666,6 +694,63 @@ TEST_F(CentralTest, ARequestNamingAnotherAccountsSatelliteLearnsNothingOfIt) {
     EXPECT_EQ(message.find("acme"), std::string::npos) << message;
     EXPECT_EQ(message.find(satellite_.key.public_key().KeyId()), std::string::npos) << message;
   }
+}
+
+// Issue 17, finding 6: a revoked satellite is refused, bound or not, with a message its
+// operator can act on; the other satellites of the account go on syncing.
+TEST_F(CentralTest, ARevokedSatelliteIsRefusedWithAMessageItsOperatorCanActOn) {
+  Sync(satellite_.Sign(satellite_.NextRequest()), satellite_);
+  FakeSatellite replacement = Enrol("acme");
+  FakeSatellite unbound = Enrol("acme");
+
+  auto revoked = central_->RevokeSatellite(satellite_.enrollment.satellite_id(),
+                                           "replaced by plant 4b after re-enrollment");
+  ASSERT_OK(revoked);
+  EXPECT_EQ(revoked->revoked_at(), ToUnixSeconds(clock_.Now()));
+  ASSERT_OK(central_->RevokeSatellite(unbound.enrollment.satellite_id(), "never installed"));
+
+  const std::string before = Dump();
+  for (FakeSatellite* s : {&satellite_, &unbound}) {
+    auto refused = central_->ProcessSyncRequest(s->Sign(s->NextRequest()));
+    ASSERT_FALSE(refused.ok()) << "a revoked satellite synced";
+    EXPECT_EQ(refused.status().code(), Errc::kPermissionDenied);
+    const std::string& message = refused.status().message();
+    EXPECT_NE(message.find("was revoked by the vendor"), std::string::npos) << message;
+    EXPECT_NE(message.find("outpost init --enroll"), std::string::npos) << message;
+  }
+  EXPECT_NE(central_->ProcessSyncRequest(satellite_.Sign(satellite_.NextRequest()))
+                .status()
+                .message()
+                .find("replaced by plant 4b"),
+            std::string::npos);
+  EXPECT_EQ(Dump(), before);
+  // The account's other satellite is not affected.
+  EXPECT_GT(Sync(replacement.Sign(replacement.NextRequest()), replacement).entitlements_size(), 0);
+
+  auto shown = central_->GetSatellite(satellite_.enrollment.satellite_id());
+  ASSERT_OK(shown);
+  EXPECT_EQ(shown->revoked_reason(), "replaced by plant 4b after re-enrollment");
+  EXPECT_EQ(shown->requests_last_day(), 1);
+}
+
+TEST_F(CentralTest, RevokingTwiceAnUnknownIdOrWithoutAReasonIsRefusedAndChangesNothing) {
+  const std::string id = satellite_.enrollment.satellite_id();
+  const std::string before = Dump();
+  EXPECT_EQ(central_->RevokeSatellite("no-such-satellite", "stolen").status().code(),
+            Errc::kNotFound);
+  EXPECT_EQ(central_->RevokeSatellite(id, "").status().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(central_->RevokeSatellite(id, "bad\x1b[2J").status().code(),
+            Errc::kInvalidArgument);
+  EXPECT_EQ(central_->RevokeSatellite(id, std::string(129, 'x')).status().code(),
+            Errc::kInvalidArgument);
+  EXPECT_EQ(Dump(), before);
+  ASSERT_OK(central_->RevokeSatellite(id, "stolen"));
+  const std::string after = Dump();
+  auto again = central_->RevokeSatellite(id, "stolen again");
+  EXPECT_EQ(again.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(again.status().message().find("revoked already"), std::string::npos);
+  EXPECT_EQ(Dump(), after);
+  EXPECT_EQ(central_->GetSatellite("no-such-satellite").status().code(), Errc::kNotFound);
 }
 
 TEST_F(CentralTest, CatalogueInputsAreValidatedAndRefusalsChangeNothing) {
