@@ -2,8 +2,8 @@
 // own code: bundles of each kind signed by the fuzz test key (binary and armored), HTTP requests
 // with JSON and protobuf bodies in fuzz_http_router's input layout, a CSR, public keys and a
 // certificate, an API key and a token, the rendered default configuration, stored values, and
-// signed authorizations in both forms, the device library's answers and a state directory.
-// Deterministic where the format allows (Ed25519 keys come
+// signed authorizations in both forms, the device library's answers and a state directory, and
+// sync request bodies as central receives them (central_request_input.h). Deterministic where the format allows (Ed25519 keys come
 // from fixed seeds; the CA and CSR keys are random). Run by hand when a format changes:
 //   build/fuzz/tests/fuzz/make_seeds tests/fuzz/corpus
 #include <unistd.h>
@@ -18,9 +18,11 @@
 
 #include "client/authorization.h"
 #include "client/device_state.h"
+#include "common/audit_format.h"
 #include "common/authorization_format.h"
 #include "common/config/config_file.h"
 #include "common/crypto/ca.h"
+#include "common/crypto/encoding.h"
 #include "common/crypto/merkle.h"
 #include "common/crypto/x509.h"
 #include "common/proto_json.h"
@@ -30,6 +32,7 @@
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
 #include "sync/bundle/trust.h"
+#include "tests/fuzz/central_request_input.h"
 #include "tests/fuzz/device_state_input.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -299,6 +302,85 @@ int main(int argc, char** argv) {
     }
     Write("fuzz_device_state", "state-valid", fuzz::JoinParts('s', files));
     fs::remove_all(dir);
+  }
+  // --- sync request bodies for central (fuzz_central_request) ---------------------------------
+  {
+    namespace w = fuzz::central_world;
+    const auto request_of = [&](const char* satellite, const char* account,
+                                const crypto::PrivateKey& key, int64_t sequence) {
+      v1::BundlePayload p;
+      p.set_kind(v1::BUNDLE_KIND_SYNC_REQUEST);
+      auto* q = p.mutable_sync_request();
+      q->set_satellite_id(satellite);
+      q->set_account_id(account);
+      q->set_sequence(sequence);
+      q->set_central_key_id(fuzz::TestKey().public_key().KeyId());
+      q->set_created_at(w::kNow - 10);
+      q->set_software_version("0.1.0");
+      auto* u = q->add_usage_reports();
+      u->set_report_id("0f6c2d3e-1a2b-4c3d-8e9f-001122334455");
+      u->set_va("default");
+      u->set_tag(w::kTag);
+      u->set_period_start(w::kNow - 7200);
+      u->set_period_end(w::kNow);
+      u->set_peak_in_use(3);
+      auto* sample = u->add_samples();
+      sample->set_hour_start(w::kNow - 7200);
+      sample->set_peak_in_use(3);
+      auto* inventory = q->mutable_inventory();
+      inventory->set_devices_total(2);
+      auto* va = inventory->add_virtual_accounts();
+      va->set_va("default");
+      va->set_devices(2);
+      auto* in_use = va->add_in_use();
+      in_use->set_tag(w::kTag);
+      in_use->set_in_use(3);
+      auto* m = q->add_moves();
+      m->set_move_id("move-1");
+      m->set_from_va("default");
+      m->set_to_va(w::kVa);
+      m->set_tag(w::kTag);
+      m->set_count(1);
+      auto* c = q->add_conversions();
+      c->set_conversion_id("conv-1");
+      c->set_key("PAK-0000-1111-2222-3333-4444-5555-6666-7777");
+      c->set_va("default");
+      auto* head = q->mutable_audit_head();
+      const std::string hash(32, '\x5a');
+      head->set_seq(41);
+      head->set_hash(crypto::HexEncode(hash));
+      head->set_time_ms((w::kNow - 20) * 1000);
+      head->set_key_id(key.public_key().KeyId());
+      head->set_signature(Must(key.Sign(kAuditCheckpointDomain,
+                                        AuditCheckpointMessage(41, hash, head->time_ms())),
+                               "audit head signature"));
+      return p;
+    };
+    const std::string target = "fuzz_central_request";
+    v1::BundlePayload acme =
+        request_of(w::kAcmeSatellite, w::kAcme, w::AcmeSatelliteKey(), w::kAcmeLastSequence + 1);
+    auto acme_signed = Must(sync::SignBundle(acme, w::AcmeSatelliteKey()), "sign acme request");
+    Write(target, "acme-request", sync::SerializeBundle(acme_signed));
+    Write(target, "acme-request.txt", sync::Armor(acme_signed, v1::BUNDLE_KIND_SYNC_REQUEST));
+    // The flood of issue 17: acme's satellite id, a signature by a key nobody bound to it.
+    sync::SignedBundle junk = Must(sync::SignBundle(acme, fuzz::OtherKey()), "junk");
+    junk.set_key_id(w::AcmeSatelliteKey().public_key().KeyId());
+    Write(target, "acme-bad-signature", sync::SerializeBundle(junk));
+    // The unbound satellite's first contact: it introduces OtherKey with its enrollment proof.
+    v1::BundlePayload first = request_of(w::kNewSatellite, w::kAcme, fuzz::OtherKey(), 1);
+    first.mutable_sync_request()->set_satellite_public_key_pem(
+        fuzz::OtherKey().public_key().ToPem());
+    first.mutable_sync_request()->set_enrollment_proof(
+        sync::EnrollmentProof(w::NewEnrollmentSecret(), fuzz::OtherKey().public_key()));
+    Write(target, "first-contact",
+          sync::SerializeBundle(Must(sync::SignBundle(first, fuzz::OtherKey()), "first")));
+    // Another customer's satellite, with its own key, naming acme's satellite.
+    v1::BundlePayload evil = request_of(w::kEvilSatellite, w::kEvil, w::EvilSatelliteKey(), 2);
+    Write(target, "evil-request",
+          sync::SerializeBundle(Must(sync::SignBundle(evil, w::EvilSatelliteKey()), "evil")));
+    evil.mutable_sync_request()->set_satellite_id(w::kAcmeSatellite);
+    Write(target, "evil-names-acme",
+          sync::SerializeBundle(Must(sync::SignBundle(evil, w::EvilSatelliteKey()), "evil2")));
   }
   std::cout << "seeds written under " << g_root << "\n";
   return 0;

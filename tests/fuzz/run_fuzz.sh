@@ -11,7 +11,7 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 SRC=$(dirname "$0")
 RUN="$BUILD/fuzz-run"
 TARGETS=${*:-"fuzz_bundle_bytes fuzz_bundle_armor fuzz_bundle_payload fuzz_http_router fuzz_csr
-  fuzz_public_key fuzz_bearer fuzz_config fuzz_stored_values fuzz_authorization fuzz_device_state"}
+  fuzz_public_key fuzz_bearer fuzz_config fuzz_stored_values fuzz_authorization fuzz_device_state fuzz_central_request"}
 
 failed=""
 for t in $TARGETS; do
