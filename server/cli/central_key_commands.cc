@@ -111,6 +111,30 @@ int RunKeyRotate(const GlobalFlags& g, const CentralFlags& f) {
   return kExitOk;
 }
 
+// `central metrics-token`: prints a new token once (the database keeps its SHA-256);
+// `--remove` turns /metrics off.
+int RunMetricsToken(const GlobalFlags& g, const CentralFlags& f) {
+  SystemClock clock;
+  auto c = OpenCentral(f, clock);
+  if (!c.ok()) return Fail(c.status());
+  if (f.remove) {
+    if (Status s = (*c)->RemoveMetricsToken(); !s.ok()) return Fail(s);
+    std::cout << "Removed the /metrics token: central's /metrics answers 403 from now on.\n";
+    return kExitOk;
+  }
+  auto token = (*c)->NewMetricsToken();
+  if (!token.ok()) return Fail(token.status());
+  if (g.json) {
+    std::cout << "{\"token\": \"" << *token << "\"}\n";
+    return kExitOk;
+  }
+  std::cout << *token << "\n";
+  std::cerr << "This is the only time the token is shown (central keeps its SHA-256); any older "
+               "token no longer works. Scrape with \"Authorization: Bearer TOKEN\", e.g. "
+               "Prometheus' authorization.credentials_file.\n";
+  return kExitOk;
+}
+
 int RunAuditHeads(const GlobalFlags& g, const CentralFlags& f) {
   if (!f.output.empty()) {
     if (auto s = CheckOutputFile(f.output, f.force); !s.ok()) return Fail(s);
@@ -176,6 +200,12 @@ void AddCentralKeyCommands(CLI::App* central, CommandLine& cli) {
   AddCentralCommand(key, cli, "rotate",
                     "Announce a new signing key to satellites (signed by the old one, TUF-style)",
                     rotate_flags, RunKeyRotate);
+
+  auto metrics_flags = std::make_shared<CentralFlags>();
+  AddCentralCommand(central, cli, "metrics-token",
+                    "Make a new bearer token for GET /metrics (shown once; replaces the old one)",
+                    metrics_flags, RunMetricsToken)
+      ->add_flag("--remove", metrics_flags->remove, "Remove the token: /metrics answers 403");
 
   auto heads_flags = std::make_shared<CentralFlags>();
   auto* heads =

@@ -440,6 +440,57 @@ Result<std::pair<sync::SignedBundle, std::string>> DecodeRequest(std::string_vie
 
 }  // namespace
 
+namespace {
+constexpr char kMetaMetricsToken[] = "metrics_token_sha256";
+constexpr std::string_view kMetricsTokenPrefix = "opm_";
+}  // namespace
+
+Result<std::string> Central::NewMetricsToken() {
+  OUTPOST_ASSIGN_OR_RETURN(std::string random, crypto::RandomToken());
+  std::string token = std::string(kMetricsTokenPrefix) + random;
+  OUTPOST_RETURN_IF_ERROR(impl_->writer->Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "INSERT INTO central_meta(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        kMetaMetricsToken, crypto::Sha256Hex(token)));
+    return Status::Ok();
+  }));
+  return token;
+}
+
+Status Central::RemoveMetricsToken() {
+  return impl_->writer->Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_RETURN_IF_ERROR(
+        db.ExecPrepared("DELETE FROM central_meta WHERE key = ?", kMetaMetricsToken));
+    return Status::Ok();
+  });
+}
+
+Status Central::CheckMetricsToken(std::string_view authorization) {
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, impl_->readers->Acquire());
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT value FROM central_meta WHERE key = ?",
+                                                   kMetaMetricsToken));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) {
+    return FailedPrecondition(
+        "central's /metrics is off: it shows every customer's sync activity, so it needs a "
+        "token; create one with `outpost central metrics-token --data-dir DIR` and send it as "
+        "\"Authorization: Bearer TOKEN\"");
+  }
+  const std::string stored = stmt->ColumnText(0);
+  constexpr std::string_view kBearer = "Bearer ";
+  const bool bearer = authorization.size() > kBearer.size() &&
+                      authorization.substr(0, kBearer.size()) == kBearer;
+  const std::string presented =
+      bearer ? crypto::Sha256Hex(authorization.substr(kBearer.size())) : std::string();
+  if (!bearer || !crypto::ConstantTimeEquals(presented, stored)) {
+    return Unauthenticated(
+        "central's /metrics needs \"Authorization: Bearer TOKEN\" with the token `outpost "
+        "central metrics-token` printed");
+  }
+  return Status::Ok();
+}
+
 Result<v1::CentralSatellite> Central::RevokeSatellite(std::string_view satellite_id,
                                                       std::string_view reason) {
   OUTPOST_RETURN_IF_ERROR(ValidateDisplayName(reason, "--reason"));

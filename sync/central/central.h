@@ -145,6 +145,18 @@ class Central {
   // already in progress.
   Result<v1::KeyRotation> RotateSigningKey();
 
+  // --- /metrics --------------------------------------------------------------------------------
+  // Central's /metrics shows every customer's sync activity, so it needs a bearer token (issue
+  // 17, finding 5). NewMetricsToken makes one (256 random bits, "opm_" + base64url), stores only
+  // its SHA-256 and returns it, once; a new token replaces the old. RemoveMetricsToken turns
+  // /metrics off again (the default after `central init`).
+  Result<std::string> NewMetricsToken();
+  Status RemoveMetricsToken();
+  // `authorization` is the request's Authorization header. kUnauthenticated, saying what to
+  // send, unless it is "Bearer <the current token>"; kFailedPrecondition when no token is set.
+  // Compared in constant time.
+  Status CheckMetricsToken(std::string_view authorization);
+
   // --- Reads ---------------------------------------------------------------------------------
   Result<v1::CentralStatus> GetStatus();
   Result<v1::CentralAccountList> ListAccounts();

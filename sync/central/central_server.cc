@@ -1,5 +1,8 @@
 #include "sync/central/central_server.h"
 
+#include <map>
+#include <mutex>
+
 #include "common/crypto/secure_file.h"
 #include "common/crypto/x509.h"
 #include "outpost/v1/common.pb.h"
@@ -18,6 +21,26 @@ class CentralServer::Impl {
   std::shared_ptr<std::atomic<uint64_t>> processed = std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<std::atomic<uint64_t>> refused = std::make_shared<std::atomic<uint64_t>>(0);
   bool shut_down = false;
+
+  // POST /v1/sync requests in flight per client address (max_sync_in_flight_per_address).
+  std::mutex in_flight_mu;
+  std::map<std::string, int> sync_in_flight;
+
+  bool TryEnterSync(const std::string& address) {
+    std::lock_guard lock(in_flight_mu);
+    int& n = sync_in_flight[address];
+    if (n >= options.max_sync_in_flight_per_address) {
+      if (n == 0) sync_in_flight.erase(address);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void LeaveSync(const std::string& address) {
+    std::lock_guard lock(in_flight_mu);
+    auto it = sync_in_flight.find(address);
+    if (it != sync_in_flight.end() && --it->second <= 0) sync_in_flight.erase(it);
+  }
 };
 
 CentralServer::CentralServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -44,6 +67,7 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
   // The body limit is the request limit, so an oversized request is refused by the parser
   // before it is read into memory; Central checks it again for files.
   server_options.max_body_bytes = kDefaultMaxRequestBytes;
+  server_options.max_body_bytes_in_flight = options.max_body_bytes_in_flight;
 
   Impl* raw = impl.get();
   raw->metrics->AddCallback("outpost_central_sync_requests_processed_total",
@@ -64,7 +88,19 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
     health.set_version(OUTPOST_VERSION);
     reply(http::Encode(req, health));
   });
-  router.Add("GET", "/metrics", [metrics = raw->metrics](http::Request&, http::Reply reply) {
+  router.Add("GET", "/metrics", [raw, metrics = raw->metrics](http::Request& req,
+                                                             http::Reply reply) {
+    // A reader lease and one SHA-256 per scrape; refused scrapes are answered in text.
+    if (Status allowed = raw->central->CheckMetricsToken(req.Header("authorization"));
+        !allowed.ok()) {
+      http::Response refused = http::ErrorResponse(http::WireFormat::kJson, allowed);
+      if (allowed.code() == Errc::kFailedPrecondition) refused.status = 403;
+      if (allowed.code() == Errc::kUnauthenticated) {
+        refused.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"outpost-central\"");
+      }
+      reply(std::move(refused));
+      return;
+    }
     http::Response response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.body = metrics->Render();
@@ -89,8 +125,20 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
         req.Header("accept").find(http::kJsonType) != std::string::npos
             ? http::WireFormat::kJson
             : http::WireFormat::kProtobuf;
+    if (!raw->TryEnterSync(req.remote_address)) {
+      raw->refused->fetch_add(1);
+      reply(http::ErrorResponse(
+          error_format,
+          Unavailable("too many sync requests from " + req.remote_address +
+                      " are in flight (at most " +
+                      std::to_string(raw->options.max_sync_in_flight_per_address) +
+                      "); send it again once an earlier one is answered")));  // + Retry-After
+      return;
+    }
     raw->central->ProcessSyncRequestAsync(
-        std::move(req.body), [raw, reply, error_format](Result<SyncOutcome> outcome) {
+        std::move(req.body),
+        [raw, reply, error_format, address = req.remote_address](Result<SyncOutcome> outcome) {
+          raw->LeaveSync(address);
           if (!outcome.ok()) {
             raw->refused->fetch_add(1);
             reply(http::ErrorResponse(error_format, outcome.status()));

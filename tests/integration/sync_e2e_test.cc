@@ -309,6 +309,50 @@ TEST_F(SyncE2eTest, OnlineSyncFailsVisiblyWhileCentralIsDownAndRecovers) {
   EXPECT_EQ(a_->Purchased("default/fw.extra"), 3);
 }
 
+// Issue 17: central's per-address cap on sync requests in flight releases its slots (with a cap
+// of one, syncs one after another all succeed) and refuses with 503 + Retry-After beyond it; a
+// revoked satellite's `sync now` fails with central's reason, which its operator can act on.
+TEST_F(SyncE2eTest, OnlineSyncUnderThePerAddressCapAndAfterRevocation) {
+  StartCentral({.online = true});
+  central::CentralServerOptions one_at_a_time;
+  one_at_a_time.max_sync_in_flight_per_address = 1;
+  StartCentralServer(one_at_a_time);
+  a_ = StartSatellite("sat-a");
+  ASSERT_TRUE(a_);
+  v1::SyncImportResult now;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(a_->client->Call("POST", "/v1/admin/sync/now", v1::Empty(), &now, a_->Auth()));
+  }
+  const int64_t answered = now.response_number();
+  EXPECT_GE(answered, 5);
+
+  server_->Shutdown();
+  server_.reset();
+  central::CentralServerOptions none;
+  none.max_sync_in_flight_per_address = 0;
+  StartCentralServer(none);
+  net::ClientResponse busy = a_->Send("POST", "/v1/admin/sync/now", "", "application/json");
+  EXPECT_EQ(busy.status / 100, 5) << busy.body;
+  EXPECT_NE(busy.body.find("too many sync requests from 127.0.0.1 are in flight"),
+            std::string::npos)
+      << busy.body;
+
+  server_->Shutdown();
+  server_.reset();
+  StartCentralServer();
+  auto satellites = central_->ListSatellites();
+  ASSERT_OK(satellites);
+  ASSERT_EQ(satellites->satellites_size(), 1);
+  ASSERT_OK(central_->RevokeSatellite(satellites->satellites(0).satellite_id(),
+                                      "appliance reported stolen"));
+  net::ClientResponse revoked = a_->Send("POST", "/v1/admin/sync/now", "", "application/json");
+  EXPECT_NE(revoked.status, 200) << revoked.body;
+  EXPECT_NE(revoked.body.find("was revoked by the vendor"), std::string::npos) << revoked.body;
+  EXPECT_NE(revoked.body.find("appliance reported stolen"), std::string::npos) << revoked.body;
+  EXPECT_FALSE(a_->Status().last_attempt_ok());
+  EXPECT_EQ(a_->Status().last_response_number(), answered);
+}
+
 // 7. SYNC_OVERDUE once the last response's valid_until has passed; cleared by the next sync.
 TEST_F(SyncE2eTest, SyncOverdueWhenTheLastResponseExpires) {
   StartCentral({.response_validity = std::chrono::hours(1)});

@@ -239,8 +239,8 @@ class SyncE2eTest : public ::testing::Test {
     central_ = std::move(*c);
   }
 
-  void StartCentralServer() {
-    central::CentralServerOptions so;  // listen: what central init recorded (the fixed port)
+  void StartCentralServer(central::CentralServerOptions so = {}) {
+    // listen: what central init recorded (the fixed port)
     auto server = central::CentralServer::Create(*central_, so);
     ASSERT_OK(server);
     server_ = std::move(*server);
