@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/crypto/encoding.h"
+#include "common/text.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/chain.h"
@@ -113,7 +114,7 @@ Result<v1::AuditCompareHeadsResponse> CompareHeads(sqlite::Connection& db,
     OUTPOST_ASSIGN_OR_RETURN(std::string local_id, SatelliteId(db));
     if (!local_id.empty() && local_id != heads.satellite_id()) {
       return InvalidArgument("these are the audit heads of satellite '" +
-                             heads.satellite_id().substr(0, 64) + "', but this is satellite " +
+                             std::string(Utf8Prefix(heads.satellite_id(), 64)) + "', but this is satellite " +
                              local_id + "; ask central for this satellite's heads");
     }
     v1::AuditCompareHeadsResponse out;
@@ -131,7 +132,7 @@ Result<v1::AuditCompareHeadsResponse> CompareHeads(sqlite::Connection& db,
       if (h.seq() < 1 || !hash.ok() || hash->size() != kHashSize) {
         c->set_result("malformed");
         c->set_problem("central's head has seq " + std::to_string(h.seq()) + " and hash '" +
-                       h.hash().substr(0, 80) + "', not a record's seq and hash");
+                       std::string(Utf8Prefix(h.hash(), 80)) + "', not a record's seq and hash");
         continue;
       }
       OUTPOST_ASSIGN_OR_RETURN(std::optional<std::string> local, RecordHash(db, h.seq()));
