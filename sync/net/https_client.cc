@@ -20,8 +20,16 @@ namespace bhttp = boost::beast::http;
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
+using Deadline = std::chrono::steady_clock::time_point;
 
 namespace {
+
+// What the read buffer may hold that the parser has not consumed: the header (the parser's
+// header_limit, 8 KiB), a chunk-size line, a trailer. Body bytes move into the body as they
+// arrive, so they never pile up here; but the parser waits for the end of a chunk extension or
+// a trailer without a limit of its own, so without this bound a server that never ends one grows
+// the buffer at network speed until the deadline (issue 17: 1 GB in 14 s).
+constexpr size_t kMaxUnparsedBytes = 64 << 10;
 
 struct Url {
   std::string host;  // without brackets
@@ -76,7 +84,8 @@ class HttpsClient::Impl {
     return Status::Ok();
   }
 
-  Status Connect() {
+  // Connects and completes the TLS handshake by `deadline`, the request's (see Send).
+  Status Connect(Deadline deadline) {
     stream_.emplace(ioc_, ctx_);
     SSL* ssl = stream_->native_handle();
     if (url_.is_ip) {
@@ -87,7 +96,7 @@ class HttpsClient::Impl {
     }
     beast::error_code ec;
     auto& lowest = beast::get_lowest_layer(*stream_);
-    lowest.expires_after(options_.timeout);
+    lowest.expires_at(deadline);
     tcp::resolver resolver(ioc_);
     auto endpoints = resolver.resolve(url_.host, url_.port, ec);
     if (ec) return Unavailable("cannot resolve " + options_.base_url + ": " + ec.message());
@@ -100,6 +109,10 @@ class HttpsClient::Impl {
     }
     stream_->async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
     RunOps();
+    if (ec == beast::error::timeout) {
+      stream_.reset();
+      return TimedOut("no TLS handshake with ");
+    }
     if (ec) {
       std::string detail = ec.message();
       stream_.reset();
@@ -109,11 +122,12 @@ class HttpsClient::Impl {
     return Status::Ok();
   }
 
-  Result<ClientResponse> SendOnce(bhttp::request<bhttp::string_body>& req, bool* retryable) {
+  Result<ClientResponse> SendOnce(bhttp::request<bhttp::string_body>& req, Deadline deadline,
+                                  bool* retryable) {
     *retryable = false;
     beast::error_code ec;
     auto& lowest = beast::get_lowest_layer(*stream_);
-    lowest.expires_after(options_.timeout);
+    lowest.expires_at(deadline);
     bhttp::async_write(*stream_, req, [&](beast::error_code e, size_t) { ec = e; });
     RunOps();
     bhttp::response_parser<bhttp::string_body> parser;
@@ -129,10 +143,11 @@ class HttpsClient::Impl {
                       ec == asio::error::connection_reset || ec == ssl::error::stream_truncated ||
                       ec == asio::error::broken_pipe);
       stream_.reset();
-      if (ec == beast::error::timeout) {
-        return Status(Errc::kDeadlineExceeded, "no answer from " + options_.base_url + " within " +
-                                                   std::to_string(options_.timeout.count()) +
-                                                   " ms");
+      if (ec == beast::error::timeout) return TimedOut("no answer from ");
+      if (ec == bhttp::error::buffer_overflow) {
+        return Unavailable("the answer from " + options_.base_url +
+                           " has a header, chunk or trailer line longer than " +
+                           std::to_string(kMaxUnparsedBytes) + " bytes");
       }
       return Unavailable("request to " + options_.base_url + " failed: " + ec.message());
     }
@@ -164,13 +179,17 @@ class HttpsClient::Impl {
     for (const auto& [name, value] : headers) req.set(name, value);
     req.body() = body;
     req.prepare_payload();
+    // One deadline for the whole request (connecting, the handshake, writing, reading, and the
+    // one reconnection), so that options_.timeout bounds it: a server that completes the
+    // handshake just in time must not get another timeout's worth to answer.
+    const Deadline deadline = std::chrono::steady_clock::now() + options_.timeout;
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!stream_) {
         reused_ = false;
-        OUTPOST_RETURN_IF_ERROR(Connect());
+        OUTPOST_RETURN_IF_ERROR(Connect(deadline));
       }
       bool retryable = false;
-      auto result = SendOnce(req, &retryable);
+      auto result = SendOnce(req, deadline, &retryable);
       if (result.ok() || !retryable) return result;
     }
     return Unavailable("request to " + options_.base_url + " failed twice; try again");
@@ -184,6 +203,11 @@ class HttpsClient::Impl {
   }
 
  private:
+  Status TimedOut(const std::string& what) const {
+    return Status(Errc::kDeadlineExceeded, what + options_.base_url + " within " +
+                                               std::to_string(options_.timeout.count()) + " ms");
+  }
+
   void RunOps() {
     ioc_.restart();
     ioc_.run();
@@ -194,7 +218,7 @@ class HttpsClient::Impl {
   asio::io_context ioc_;
   ssl::context ctx_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_{kMaxUnparsedBytes};
   bool reused_ = false;
 };
 
