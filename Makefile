@@ -99,8 +99,9 @@ crash-test: configure
 # bogus logins and failed API keys against a running satellite on 127.0.0.1, each bounded, with
 # a legitimate renewal's and admin request's latency and the RSS measured; then junk sync
 # requests, idle connections and a customer's own valid requests against central, with a
-# legitimate satellite's `sync now` latency and central's RSS measured. Prints tables and writes
-# build/flood/results.json and build/flood/central-results.json. A small version of each runs in
+# legitimate satellite's `sync now` latency and central's RSS measured; then a hostile satellite
+# (stalls, endless answers, renegotiation) against `outpost device`. Prints tables and writes
+# build/flood/{results,central-results,client-results}.json. A small version of each runs in
 # `make test` (label flood).
 .PHONY: flood-test
 flood-test: configure
@@ -111,6 +112,9 @@ flood-test: configure
 	OUTPOST_BIN=$(CURDIR)/$(OUTPOST) PYTHONDONTWRITEBYTECODE=1 \
 	  $(JOURNEY_PYTHON) tests/flood/central_flood.py --size large \
 	  --json build/flood/central-results.json
+	OUTPOST_BIN=$(CURDIR)/$(OUTPOST) PYTHONDONTWRITEBYTECODE=1 \
+	  $(JOURNEY_PYTHON) tests/flood/client_flood.py --size large \
+	  --json build/flood/client-results.json
 
 # tests/iofault: the satellite on a small tmpfs whose disk fills up, three times; 503s with a
 # reason, /readyz, recovery when space returns, nothing acknowledged lost (docs/reliability.md,
