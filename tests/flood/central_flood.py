@@ -36,6 +36,7 @@ import json
 import os
 import random
 import secrets
+import select
 import socket
 import ssl
 import statistics
@@ -140,19 +141,48 @@ def key_id(private_key) -> str:
 # --- HTTP for the attackers -------------------------------------------------------------------
 
 class Conn(fl.Conn):
-    """flood.Conn; a body the server refused while it was being sent still counts its answer."""
+    """flood.Conn that sends a body in pieces and stops when the server answers before the end
+    (central refuses from the header, e.g. 503 beyond its body budget, and closes): that answer
+    is what the attacker gets, not a broken pipe."""
+
+    CHUNK = 256 << 10
 
     def request(self, method: str, path: str, body: bytes = b"",
                 headers: Optional[dict] = None) -> int:
-        try:
+        if len(body) <= self.CHUNK:
             return super().request(method, path, body, headers)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError) as e:
-            # The server may have answered (413, 503) and closed before the body was sent.
+        hdr = {"Host": "127.0.0.1", "Content-Length": str(len(body)),
+               "Content-Type": "application/json"}
+        hdr.update(headers or {})
+        head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdr.items())
+        self.sock.sendall(head.encode() + b"\r\n")
+        view = memoryview(body)
+        for offset in range(0, len(body), self.CHUNK):
+            if self._answered_early():
+                raise fl._Closed(self._read_response())  # the body is cut: close after it
             try:
+                self.sock.sendall(view[offset:offset + self.CHUNK])
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                 self.sock.settimeout(1.0)
-                return self._read_response()
-            except Exception:  # noqa: BLE001 - the original error says more
-                raise e
+                raise fl._Closed(self._read_response())  # or the error of reading it
+        return self._read_response()
+
+    def _answered_early(self) -> bool:
+        """True if the server has sent application data (not only TLS session tickets)."""
+        if not select.select([self.sock], [], [], 0)[0]:
+            return False
+        timeout = self.sock.gettimeout()
+        self.sock.setblocking(False)
+        try:
+            chunk = self.sock.recv(65536)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False
+        finally:
+            self.sock.settimeout(timeout)
+        if not chunk:
+            raise ConnectionError("closed by the server while the body was sent")
+        self.buf += chunk
+        return True
 
 
 def request_loop(port: int, ca: Path, sources: list, total: int, conns: int, deadline: float,
