@@ -1,5 +1,10 @@
 #include "sync/central/admission.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include <algorithm>
+#include <climits>
 #include <optional>
 #include <set>
 #include <utility>
@@ -39,6 +44,68 @@ Result<std::optional<SatelliteKeyRow>> LoadBy(sqlite::Connection& db, std::strin
   s.revoked_at = stmt->ColumnInt64(4);
   s.revoked_reason = stmt->ColumnText(5);
   return std::optional<SatelliteKeyRow>(std::move(s));
+}
+
+// What an unverified first-contact request claims: read with a wire-format scan that skips
+// everything else (millions of usage reports are stepped over, not decoded), so a stranger's
+// large request costs a scan while some satellite awaits its first contact.
+struct FirstContactClaim {
+  v1::BundleKind kind = v1::BUNDLE_KIND_UNSPECIFIED;
+  bool has_sync_request = false;
+  std::string satellite_id;
+  std::string satellite_public_key_pem;
+  std::string enrollment_proof;
+};
+
+Result<FirstContactClaim> PeekFirstContact(std::string_view payload) {
+  namespace pio = google::protobuf::io;
+  using google::protobuf::internal::WireFormatLite;
+  const Status garbled =
+      InvalidArgument("the payload of this bundle cannot be read (truncated or garbled)");
+  constexpr size_t kMaxClaimedField = 64 << 10;  // an id or a PEM public key is far smaller
+  pio::CodedInputStream in(reinterpret_cast<const uint8_t*>(payload.data()),
+                           static_cast<int>(std::min<size_t>(payload.size(), INT_MAX)));
+  FirstContactClaim out;
+  const auto read_string = [&](std::string* to) {
+    uint32_t length = 0;
+    return in.ReadVarint32(&length) && length <= kMaxClaimedField &&
+           in.ReadString(to, static_cast<int>(length));
+  };
+  while (uint32_t tag = in.ReadTag()) {
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const auto wire = WireFormatLite::GetTagWireType(tag);
+    if (field == sync::BundlePayload::kKindFieldNumber && wire == WireFormatLite::WIRETYPE_VARINT) {
+      uint32_t kind = 0;
+      if (!in.ReadVarint32(&kind)) return garbled;
+      out.kind = static_cast<v1::BundleKind>(kind);
+    } else if (field == sync::BundlePayload::kSyncRequestFieldNumber &&
+               wire == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      int length = 0;
+      if (!in.ReadVarintSizeAsInt(&length)) return garbled;
+      const pio::CodedInputStream::Limit limit = in.PushLimit(length);
+      out.has_sync_request = true;
+      while (uint32_t inner = in.ReadTag()) {
+        const int f = WireFormatLite::GetTagFieldNumber(inner);
+        const bool string_field =
+            WireFormatLite::GetTagWireType(inner) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+        if (string_field && f == v1::SyncRequest::kSatelliteIdFieldNumber) {
+          if (!read_string(&out.satellite_id)) return garbled;
+        } else if (string_field && f == v1::SyncRequest::kSatellitePublicKeyPemFieldNumber) {
+          if (!read_string(&out.satellite_public_key_pem)) return garbled;
+        } else if (string_field && f == v1::SyncRequest::kEnrollmentProofFieldNumber) {
+          if (!read_string(&out.enrollment_proof)) return garbled;
+        } else if (!WireFormatLite::SkipField(&in, inner)) {
+          return garbled;
+        }
+      }
+      if (!in.ConsumedEntireMessage()) return garbled;
+      in.PopLimit(limit);
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return garbled;
+    }
+  }
+  if (!in.ConsumedEntireMessage()) return garbled;
+  return out;
 }
 
 Status NotEnrolled(std::string_view satellite_id) {
@@ -125,13 +192,13 @@ Result<VerifiedRequest> AdmitSyncRequest(sqlite::Connection& db, const sync::Sig
           "this sync request is signed by a key that no satellite enrolled here is bound to; a "
           "satellite whose key changed must be enrolled again");
     }
-    OUTPOST_ASSIGN_OR_RETURN(sync::BundlePayload claimed, sync::ParseUnverifiedPayload(bundle));
-    if (claimed.kind() != v1::BUNDLE_KIND_SYNC_REQUEST || !claimed.has_sync_request()) {
-      return InvalidArgument("this bundle is " + sync::KindDisplayName(claimed.kind()) +
+    OUTPOST_ASSIGN_OR_RETURN(FirstContactClaim claimed, PeekFirstContact(bundle.payload()));
+    if (claimed.kind != v1::BUNDLE_KIND_SYNC_REQUEST || !claimed.has_sync_request) {
+      return InvalidArgument("this bundle is " + sync::KindDisplayName(claimed.kind) +
                              ", not a sync request; give central the file `outpost sync export` "
                              "wrote on the satellite");
     }
-    const std::string& claimed_id = claimed.sync_request().satellite_id();
+    const std::string& claimed_id = claimed.satellite_id;
     if (claimed_id.empty()) return InvalidArgument("this sync request names no satellite");
     OUTPOST_ASSIGN_OR_RETURN(satellite, LoadBy(db, "WHERE id = ?", claimed_id));
     if (!satellite.has_value()) return NotEnrolled(claimed_id);
@@ -140,18 +207,23 @@ Result<VerifiedRequest> AdmitSyncRequest(sqlite::Connection& db, const sync::Sig
                               Printable(claimed_id) +
                               "; a satellite with a new key must be enrolled again");
     }
-    auto key = crypto::PublicKey::FromPem(claimed.sync_request().satellite_public_key_pem());
+    auto key = crypto::PublicKey::FromPem(claimed.satellite_public_key_pem);
     if (!key.ok()) {
       return InvalidArgument("the first sync request of satellite " + Printable(claimed_id) +
                              " carries no readable satellite public key: " +
                              key.status().message());
     }
-    OUTPOST_ASSIGN_OR_RETURN(out.payload,
-                             sync::OpenBundle(bundle, v1::BUNDLE_KIND_SYNC_REQUEST, *key));
     if (satellite->verifier.empty()) {
       return DataLoss("satellite " + satellite->id +
                       " has neither a key nor an enrollment verifier; enrol it again");
     }
+    // The proof before the payload is parsed: a stranger who signs with a key of its own gets
+    // no further than the scan above.
+    OUTPOST_RETURN_IF_ERROR(sync::CheckEnrollmentProofWithVerifier(claimed.enrollment_proof,
+                                                                   satellite->verifier, *key));
+    OUTPOST_ASSIGN_OR_RETURN(out.payload,
+                             sync::OpenBundle(bundle, v1::BUNDLE_KIND_SYNC_REQUEST, *key));
+    // The same bytes, now verified; checked again on the parse, which is authoritative.
     OUTPOST_RETURN_IF_ERROR(sync::CheckEnrollmentProofWithVerifier(
         out.payload.sync_request().enrollment_proof(), satellite->verifier, *key));
     out.key_pem = key->ToPem();

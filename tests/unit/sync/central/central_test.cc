@@ -276,6 +276,50 @@ TEST_F(CentralTest, BadOrMissingEnrollmentProofIsRefusedAndChangesNothing) {
   EXPECT_EQ(Sync(satellite_.Sign(satellite_.NextRequest()), satellite_).response_number(), 1);
 }
 
+// While a satellite awaits its first contact, what a request claims is read by a scan of the
+// wire format (admission.cc, PeekFirstContact) before anything is verified: garbled payloads,
+// other kinds and strangers' keys are refused, and the real first contact still binds.
+TEST_F(CentralTest, FirstContactClaimsAreReadSafelyBeforeTheSignature) {
+  const std::string before = Dump();
+  const crypto::PrivateKey stranger =
+      crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519).value();
+  auto signed_payload = [&](const std::string& payload_bytes) {
+    auto bundle = sync::ParseBundleBytes(satellite_.Sign(satellite_.NextRequest()));
+    EXPECT_TRUE(bundle.ok());
+    bundle->set_payload(payload_bytes);
+    bundle->set_key_id(stranger.public_key().KeyId());
+    bundle->set_signature(
+        stranger.Sign(sync::kSyncRequestDomain, payload_bytes).value());
+    return sync::SerializeBundle(*bundle);
+  };
+  // A bad varint, a sync request shorter than it says, and a zero tag.
+  for (const std::string& garbage : std::vector<std::string>{
+           "\xff\xff\xff", std::string("\x22\x05") + "ab", std::string("\x00", 1)}) {
+    auto refused = central_->ProcessSyncRequest(signed_payload(garbage));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("cannot be read"), std::string::npos)
+        << refused.status().message();
+  }
+  sync::BundlePayload response;
+  response.set_kind(v1::BUNDLE_KIND_SYNC_RESPONSE);
+  response.mutable_sync_response()->set_satellite_id(satellite_.enrollment.satellite_id());
+  auto wrong_kind = central_->ProcessSyncRequest(signed_payload(response.SerializeAsString()));
+  EXPECT_NE(wrong_kind.status().message().find("not a sync request"), std::string::npos)
+      << wrong_kind.status().message();
+  // A stranger introducing its own key for the waiting satellite, with a proof of its own.
+  v1::SyncRequest claim = satellite_.NextRequest();
+  claim.set_satellite_public_key_pem(stranger.public_key().ToPem());
+  claim.set_enrollment_proof(sync::EnrollmentProof(std::string(32, 's'), stranger.public_key()));
+  for (int i = 0; i < 100; ++i) *claim.add_usage_reports() = Report("r" + std::to_string(i), 1);
+  auto impostor = central_->ProcessSyncRequest(satellite_.Sign(claim, &stranger));
+  EXPECT_EQ(impostor.status().code(), Errc::kPermissionDenied);
+  EXPECT_NE(impostor.status().message().find("enrollment secret"), std::string::npos)
+      << impostor.status().message();
+  EXPECT_EQ(Dump(), before);
+  satellite_.sequence = 0;
+  EXPECT_EQ(Sync(satellite_.Sign(satellite_.NextRequest()), satellite_).response_number(), 1);
+}
+
 TEST_F(CentralTest, UnknownSatelliteForeignAccountAndOtherCentralAreRefused) {
   const std::string before = Dump();
   v1::SyncRequest unknown = satellite_.NextRequest();
