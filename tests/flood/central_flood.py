@@ -61,9 +61,10 @@ SIZES = {
     "small": dict(junk_total=48, junk_conns=16, junk_mib=8, small_total=3000, small_conns=16,
                   idle_total=1500, idle_hold_s=4.0, evil_total=24, evil_conns=4,
                   items_total=24, max_s=40.0),
-    "large": dict(junk_total=600, junk_conns=24, junk_mib=15, small_total=30000, small_conns=32,
-                  idle_total=10100, idle_hold_s=10.0, evil_total=200, evil_conns=8,
-                  items_total=300, max_s=90.0),
+    # Counts high enough that the junk floods last until max_s once central refuses cheaply.
+    "large": dict(junk_total=20000, junk_conns=24, junk_mib=15, small_total=400000,
+                  small_conns=32, idle_total=10100, idle_hold_s=10.0, evil_total=200,
+                  evil_conns=8, items_total=300, max_s=60.0),
 }
 
 # server.max_connections_per_address of central's HTTP server (server/http/server.h).
@@ -344,9 +345,19 @@ class Bench:
     def pid(self) -> int:
         return self.central.server.pid
 
-    def central_db_bytes(self) -> int:
-        db = self.central.dir / "central.db"
-        return sum(p.stat().st_size for p in (db, Path(str(db) + "-wal")) if p.exists())
+    TABLES = ("usage_reports", "moves", "conversions", "audit_heads")
+
+    def central_db(self) -> dict:
+        """central.db's logical size (pages, the WAL's committed ones included) and row counts,
+        read-only (a measurement only: nothing in the floods depends on it)."""
+        import sqlite3
+        uri = f"file:{self.central.dir / 'central.db'}?mode=ro"
+        with sqlite3.connect(uri, uri=True, timeout=30) as db:
+            out = {"bytes": db.execute("PRAGMA page_count").fetchone()[0]
+                   * db.execute("PRAGMA page_size").fetchone()[0]}
+            for table in self.TABLES:
+                out[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return out
 
     def measure(self, name: str, what: str, flood: Callable[[float], dict],
                 rss_slack_mb: float, settle_s: float = 20.0) -> dict:
@@ -358,7 +369,7 @@ class Bench:
             baseline.append(time.monotonic() - t0)
         base_failures, prober.failures, prober.latency = list(prober.failures), [], []
         rss_before = fl.rss_kb(self.pid)
-        db_before = self.central_db_bytes()
+        db_before = self.central_db()
         deadline = time.monotonic() + self.cfg["max_s"]
         t0 = time.monotonic()
         prober.start()
@@ -391,6 +402,7 @@ class Bench:
                           "seconds_after_flood": round(time.monotonic() - t0 - flood_s, 1),
                           "error": "" if r.ok else r.describe(400)}
         lat = prober.latency
+        db_after = self.central_db() if up else db_before
         result = {
             "flood": name, "what": what, "seconds": round(flood_s, 1),
             "baseline_ms": round(1000 * statistics.median(baseline)),
@@ -404,7 +416,8 @@ class Bench:
                        "end": round(rss_end / 1024, 1), "after": round(rss_after / 1024, 1)},
             "central_up": up and after_sync is not None and after_sync["ok"],
             "sync_after": after_sync,
-            "db_growth_kb": round((self.central_db_bytes() - db_before) / 1024),
+            "db_growth_kb": round((db_after["bytes"] - db_before["bytes"]) / 1024),
+            "rows_added": {t: db_after[t] - db_before[t] for t in self.TABLES},
             "detail": detail,
         }
         self.results.append(result)
@@ -597,6 +610,8 @@ def table(results: list) -> str:
                                         if k not in ("requests", "connections", "per_s")}
         ans = ", ".join(f"{k}: {v}" for k, v in sorted(answers.items(), key=str))
         fails = f", {len(r['sync_failures'])} failed" if r["sync_failures"] else ""
+        added = {k: v for k, v in r.get("rows_added", {}).items() if v}
+        rows = (" (" + ", ".join(f"{k} +{v:,}" for k, v in added.items()) + ")") if added else ""
         a = r["sync_after"] or {}
         after = (f"{a['seconds_after_flood']} ({a['attempts']} tries)" if a.get("ok")
                  else "NOT SERVED" if a else "central DOWN")
@@ -604,7 +619,7 @@ def table(results: list) -> str:
             f"| {r['flood']} | {count} | {ans} | {r['p50_ms']} / {r['p95_ms']} / {r['max_ms']}, "
             f"{r['syncs']}{fails} | {r['baseline_ms']} | {r['rss_mb']['before']:.0f} / "
             f"{r['rss_mb']['peak']:.0f} / {r['rss_mb']['after']:.0f} | "
-            f"{r['db_growth_kb']} KB | {after} |")
+            f"{r['db_growth_kb']} KB{rows} | {after} |")
     return "\n".join(lines)
 
 

@@ -3,8 +3,9 @@
 A central with two customers' satellites (acme, legitimate; evilcorp, the attacker) and five
 bounded floods against central from 127.x.y.z addresses other than 127.0.0.1. Asserts only what
 must hold on any machine: acme's `outpost sync now` succeeds during every flood and each takes
-at most CENTRAL_FLOOD_LATENCY_BOUND (15 s) (expected to fail for now during the large junk
-flood: see JUNK_LARGE_OPEN); central stays up and serves acme again within 90 s of each flood's end;
+at most CENTRAL_FLOOD_LATENCY_BOUND (15 s) (with 2c74130's admission, which parsed junk before
+checking its signature, acme's sync timed out during the large junk flood; e0e3f8a and b5e3fce
+fixed it); central stays up and serves acme again within 90 s of each flood's end;
 its memory comes back within CENTRAL_FLOOD_RSS_SLACK_MB (64) of where it was; every answer an
 attacker gets is a 4xx or a 503, never another 5xx; the per-address connection limit holds; none
 of the junk is accepted; evilcorp's valid requests are not all refused (they are valid) and are
@@ -39,18 +40,7 @@ def statuses(r):
     return {k: v for k, v in r["detail"].get("statuses", {}).items() if isinstance(k, int)}
 
 
-# Open (docs/reliability.md, "Floods and overload", "Central"): every large junk request costs
-# an admission thread 2-4 s of CPU (its payload is parsed before the signature is checked), and
-# acme's request waits behind the queued junk in the same FIFO, so acme's sync times out (30 s)
-# on a loaded 2-core machine. Not strict: a fast idle machine may get acme through in time.
-JUNK_LARGE_OPEN = pytest.mark.xfail(
-    reason="open: junk is parsed before its signature is checked, on the same FIFO admission "
-           "pool as acme's request (docs/reliability.md, Central floods)", strict=False)
-FLOODS_FOR_ACME = [pytest.param(f[0], marks=JUNK_LARGE_OPEN) if f[0] == "junk_large" else f[0]
-                   for f in cf.Bench.FLOODS]
-
-
-@pytest.mark.parametrize("name", FLOODS_FOR_ACME)
+@pytest.mark.parametrize("name", [f[0] for f in cf.Bench.FLOODS])
 def test_acme_syncs_during_the_flood(results, name):
     r = results[name]
     assert not r["sync_failures"], (f"acme's sync failed during the {name} flood:\n"
