@@ -4,7 +4,8 @@
 
 namespace outpost::central {
 
-AdmissionPool::AdmissionPool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
+AdmissionPool::AdmissionPool(size_t threads, size_t max_queued, size_t max_queued_per_key)
+    : max_queued_(max_queued), max_queued_per_key_(max_queued_per_key) {
   for (size_t i = 0; i < std::max<size_t>(1, threads); ++i) threads_.emplace_back([this] { Run(); });
 }
 
@@ -17,11 +18,15 @@ AdmissionPool::~AdmissionPool() {
   for (auto& t : threads_) t.join();
 }
 
-bool AdmissionPool::TryPost(std::function<void()> work) {
+bool AdmissionPool::TryPost(const std::string& key, std::function<void()> work) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || queue_.size() >= max_queued_) return false;
-    queue_.push_back(std::move(work));
+    if (stopping_ || queued_ >= max_queued_) return false;
+    auto [it, added] = queues_.try_emplace(key);
+    if (it->second.size() >= max_queued_per_key_) return false;
+    if (it->second.empty()) turns_.push_back(key);
+    it->second.push_back(std::move(work));
+    ++queued_;
   }
   cv_.notify_one();
   return true;
@@ -29,7 +34,7 @@ bool AdmissionPool::TryPost(std::function<void()> work) {
 
 size_t AdmissionPool::queued() const {
   std::lock_guard lock(mu_);
-  return queue_.size();
+  return queued_;
 }
 
 void AdmissionPool::Run() {
@@ -37,10 +42,20 @@ void AdmissionPool::Run() {
     std::function<void()> work;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued has run
-      work = std::move(queue_.front());
-      queue_.pop_front();
+      cv_.wait(lock, [this] { return stopping_ || queued_ > 0; });
+      if (queued_ == 0) return;  // stopping, and everything queued has run
+      // The key whose turn it is gives one item and, if it has more, waits for its next turn.
+      const std::string key = std::move(turns_.front());
+      turns_.pop_front();
+      auto it = queues_.find(key);
+      work = std::move(it->second.front());
+      it->second.pop_front();
+      --queued_;
+      if (it->second.empty()) {
+        queues_.erase(it);
+      } else {
+        turns_.push_back(key);
+      }
     }
     work();
   }

@@ -193,8 +193,9 @@ Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const C
   OUTPOST_ASSIGN_OR_RETURN(
       impl->writer, sqlite::Writer::Create(dir.database(), writer_options, CentralMigrations()));
   OUTPOST_ASSIGN_OR_RETURN(impl->readers, sqlite::ReaderPool::Create(dir.database()));
-  impl->admission = std::make_unique<AdmissionPool>(options.admission_threads,
-                                                    options.max_admission_queue);
+  impl->admission = std::make_unique<AdmissionPool>(
+      options.admission_threads, options.max_admission_queue,
+      options.max_admission_queue_per_client);
   {
     OUTPOST_ASSIGN_OR_RETURN(auto lease, impl->readers->Acquire());
     sqlite::Connection& db = *lease;
@@ -528,7 +529,8 @@ Result<SyncOutcome> Central::ProcessSyncRequest(std::string_view request_bytes) 
 }
 
 void Central::ProcessSyncRequestAsync(std::string request_bytes,
-                                      std::function<void(Result<SyncOutcome>)> done) {
+                                      std::function<void(Result<SyncOutcome>)> done,
+                                      const std::string& client) {
   auto decoded = DecodeRequest(request_bytes, impl_->options.max_request_bytes);
   request_bytes.clear();
   if (!decoded.ok()) {
@@ -540,7 +542,7 @@ void Central::ProcessSyncRequestAsync(std::string request_bytes,
   Impl* impl = impl_.get();
   auto shared_done = std::make_shared<std::function<void(Result<SyncOutcome>)>>(std::move(done));
   // 1. Admission, on its own threads: nothing unverified reaches the writer.
-  const bool queued = impl->admission->TryPost([impl, state, shared_done] {
+  const bool queued = impl->admission->TryPost(client, [impl, state, shared_done] {
     std::optional<VerifiedRequest> verified;
     Status checked = CatchAtBoundary("checking a sync request", [&]() -> Status {
       OUTPOST_ASSIGN_OR_RETURN(auto lease, impl->readers->Acquire());

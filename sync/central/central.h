@@ -84,9 +84,12 @@ class Central {
     size_t max_request_bytes = kDefaultMaxRequestBytes;
     sqlite::Synchronous synchronous = sqlite::Synchronous::kFull;  // kNormal: tests only
     // Threads that check sync requests (signature, binding, contents) before the writer, and
-    // how many may wait for them; beyond that a request is refused with kUnavailable.
+    // how many may wait for them, in all and per client (served in turn: admission_pool.h);
+    // beyond that a request is refused with kUnavailable. The request bodies waiting are
+    // bounded by the HTTP server's body budget too (central_server.h).
     size_t admission_threads = 2;
-    size_t max_admission_queue = 16;
+    size_t max_admission_queue = 64;
+    size_t max_admission_queue_per_client = 4;
   };
 
   // Opens an initialised data directory. kNotFound (with the `central init` command to run)
@@ -134,8 +137,10 @@ class Central {
   Result<SyncOutcome> ProcessSyncRequest(std::string_view request_bytes);
   // The same, not blocking the caller: `done` runs on the database writer's thread after the
   // commit (or at once on a refusal found before the database is touched).
+  // `client` names the sender for fair admission (the HTTP client's address; "" for files).
   void ProcessSyncRequestAsync(std::string request_bytes,
-                               std::function<void(Result<SyncOutcome>)> done);
+                               std::function<void(Result<SyncOutcome>)> done,
+                               const std::string& client = "");
 
   // Rotates central's signing key (trust.h): a new Ed25519 key (keys/signing.next.key, 0600) is
   // announced in every response to a satellite that still names the old key, signed by that old

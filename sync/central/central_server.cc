@@ -135,9 +135,10 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
                       "); send it again once an earlier one is answered")));  // + Retry-After
       return;
     }
+    const std::string address = req.remote_address;
     raw->central->ProcessSyncRequestAsync(
         std::move(req.body),
-        [raw, reply, error_format, address = req.remote_address](Result<SyncOutcome> outcome) {
+        [raw, reply, error_format, address](Result<SyncOutcome> outcome) {
           raw->LeaveSync(address);
           if (!outcome.ok()) {
             raw->refused->fetch_add(1);
@@ -149,7 +150,8 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
           response.content_type = std::string(http::kProtobufType);
           response.body = std::move(outcome->response_bytes);
           reply(std::move(response));
-        });
+        },
+        address);
   });
   OUTPOST_ASSIGN_OR_RETURN(raw->server, http::HttpServer::Create(server_options, std::move(tls),
                                                                  std::move(router), raw->metrics));
