@@ -59,11 +59,16 @@ def test_the_device_ends_the_call_and_keeps_its_state(results, name):
 
 def test_the_answerers_misbehaved(results):
     """The floods were offered: each answerer got its request (but for `handshake`, which never
-    completes one) and the endless ones sent more than a MiB."""
+    completes one) and the endless ones sent more than the client takes."""
     for name, r in results.items():
         if r["scenario"] != "handshake":
             assert r["requests"] >= 1, f"{name}: no request reached the answerer: {r}"
-    for scenario in ("endless-body", "endless-chunked", "chunk-ext", "long-header"):
+    for scenario in ("endless-body", "endless-chunked"):
         r = results[f"{scenario}/authorize"]
         assert r["offered"] > 1 << 20, r
+    # A line without end: the client hangs up once it holds 64 KiB of it, so how much more the
+    # answerer got out before that depends on timing; more than the limit it always is.
+    for scenario in ("chunk-ext", "long-header"):
+        r = results[f"{scenario}/authorize"]
+        assert r["offered"] > 64 << 10, r
     assert results["retry-503/register"]["requests"] == 2, results["retry-503/register"]
