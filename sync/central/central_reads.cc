@@ -91,9 +91,9 @@ Result<v1::CentralSatellite> ReadSatellite(sqlite::Connection& db, std::string_v
       auto stmt, db.Query(std::string(kSatelliteColumns) + "WHERE id = ?", satellite_id));
   OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) {
-    return NotFound("no satellite " + sync::Printable(satellite_id, 80) +
-                    " is enrolled here; `outpost central satellite list` shows the satellites "
-                    "and their ids");
+    return NotFound("no satellite with the id '" + sync::Printable(satellite_id, 80) +
+                    "' is enrolled here (commands take the id, not the name); `outpost central "
+                    "satellite list` shows the satellites and their ids");
   }
   v1::CentralSatellite out;
   ReadSatelliteRow(*stmt, &out);
