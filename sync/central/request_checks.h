@@ -34,6 +34,9 @@ inline constexpr int64_t kUsageClockSkew = 24 * 3600;
 inline constexpr int64_t kMaxRequestsPerDay = 1'000;
 inline constexpr int64_t kMaxUsageReportsPerDay = 100'000;
 inline constexpr int64_t kMaxUsageBytesPerDay = int64_t{64} << 20;
+// Moves and conversions together (each is stored, applied or rejected): an operator's actions,
+// so ten thousand a day is far above use and far below what 1,000 requests could carry.
+inline constexpr int64_t kMaxItemsPerDay = 10'000;
 
 // Everything in `request` that can be judged without the database, given central's clock
 // (`now`, unix seconds) and the key the request was verified with (the audit head must be

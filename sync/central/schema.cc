@@ -154,10 +154,16 @@ CREATE TABLE sync_requests (
 CREATE INDEX sync_requests_by_satellite_time ON sync_requests(satellite_id, received_at);
 )sql";
 
+// Moves and conversions per request, for their daily quota: each is stored even when rejected.
+constexpr std::string_view kRequestItems = R"sql(
+ALTER TABLE sync_requests ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr sqlite::Migration kMigrations[] = {
     {1, "central initial schema", kInitialSchema},
     {2, "satellite revocation, key lookup, quota windows", kRevocationAndQuotas},
     {3, "sync request log for the daily request quota", kRequestLog},
+    {4, "moves and conversions per sync request, for their daily quota", kRequestItems},
 };
 
 }  // namespace

@@ -73,6 +73,21 @@ Status CheckQuotas(sqlite::Connection& db, const std::string& satellite_id,
                              std::to_string(kMaxRequestsPerDay) +
                              ". Sync less often (sync.interval), or ask the vendor");
   }
+  const int64_t items = request.moves_size() + request.conversions_size();
+  if (items > 0) {
+    OUTPOST_ASSIGN_OR_RETURN(
+        int64_t recent_items,
+        db.QueryInt64("SELECT total(items) FROM sync_requests WHERE satellite_id = ? AND "
+                      "received_at > ?",
+                      satellite_id, since));
+    if (recent_items + items > kMaxItemsPerDay) {
+      return ResourceExhausted(
+          "satellite " + satellite_id + " sent " + std::to_string(recent_items) +
+          " license moves and conversions in the last 24 hours, and this request brings " +
+          std::to_string(items) + " more; the quota is " + std::to_string(kMaxItemsPerDay) +
+          " a day. They stay on the satellite and go with a later request");
+    }
+  }
   if (request.usage_reports_size() == 0) return Status::Ok();
   OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT count(*), total(length(report)) FROM "
                                                "usage_reports WHERE satellite_id = ? AND "
@@ -340,8 +355,10 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedReque
       "DELETE FROM sync_requests WHERE satellite_id = ? AND received_at < ?", satellite_id,
       now - 2 * 24 * 3600));
   OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
-      "INSERT INTO sync_requests(satellite_id, sequence, received_at, bytes) VALUES (?, ?, ?, ?)",
-      satellite_id, request.sequence(), now, static_cast<int64_t>(request.ByteSizeLong())));
+      "INSERT INTO sync_requests(satellite_id, sequence, received_at, bytes, items) "
+      "VALUES (?, ?, ?, ?, ?)",
+      satellite_id, request.sequence(), now, static_cast<int64_t>(request.ByteSizeLong()),
+      static_cast<int64_t>(request.moves_size() + request.conversions_size())));
   v1::SyncResponse& response = *summary.mutable_response();
   if (first_contact) {
     OUTPOST_RETURN_IF_ERROR(

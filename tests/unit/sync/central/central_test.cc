@@ -704,7 +704,7 @@ TEST_F(CentralTest, TheDailyRequestQuotaCountsEveryRequest) {
     ASSERT_OK(db);
     ASSERT_OK(db->ExecPrepared(
         "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?) "
-        "INSERT INTO sync_requests SELECT ?, -x, ?, 100 FROM n",
+        "INSERT INTO sync_requests SELECT ?, -x, ?, 100, 0 FROM n",
         kMaxRequestsPerDay - 1, satellite_.enrollment.satellite_id(),
         ToUnixSeconds(clock_.Now())));
   }
@@ -720,6 +720,36 @@ TEST_F(CentralTest, TheDailyRequestQuotaCountsEveryRequest) {
   clock_.Advance(std::chrono::hours(25));
   Sync(satellite_.Sign(satellite_.NextRequest()), satellite_);
   EXPECT_EQ(central_->GetSatellite(satellite_.enrollment.satellite_id())->requests_last_day(), 1);
+}
+
+// Moves and conversions are stored even when rejected, so they have a daily quota of their own.
+TEST_F(CentralTest, TheDailyQuotaOfMovesAndConversions) {
+  Sync(satellite_.Sign(satellite_.NextRequest()), satellite_);
+  {
+    auto db = sqlite::Connection::Open(dir_ / "central" / "central.db");
+    ASSERT_OK(db);
+    ASSERT_OK(db->ExecPrepared("INSERT INTO sync_requests VALUES (?, -1, ?, 100, ?)",
+                               satellite_.enrollment.satellite_id(), ToUnixSeconds(clock_.Now()),
+                               kMaxItemsPerDay - 1));
+  }
+  v1::SyncRequest request = satellite_.NextRequest();
+  for (const char* id : {"move-1", "move-2"}) {
+    v1::LicenseMove* move = request.add_moves();
+    move->set_move_id(id);
+    move->set_from_va("default");
+    move->set_to_va("lab");
+    move->set_tag(kTag);
+    move->set_count(1);
+  }
+  const std::string before = Dump();
+  auto refused = central_->ProcessSyncRequest(satellite_.Sign(request));
+  EXPECT_EQ(refused.status().code(), Errc::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("license moves and conversions in the last 24 hours"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(Dump(), before);
+  request.mutable_moves()->RemoveLast();  // one more fits
+  EXPECT_EQ(Sync(satellite_.Sign(request), satellite_).move_results_size(), 1);
 }
 
 // Issue 17, finding 5: a request naming another account's satellite, signed with the sender's
