@@ -9,7 +9,7 @@ fixed it); central stays up and serves acme again within 90 s of each flood's en
 its memory comes back within CENTRAL_FLOOD_RSS_SLACK_MB (64) of where it was; every answer an
 attacker gets is a 4xx or a 503, never another 5xx; the per-address connection limit holds; none
 of the junk is accepted; evilcorp's valid requests are not all refused (they are valid) and are
-refused beyond its quota. Figures come from `python3 tests/flood/central_flood.py --size large`
+refused beyond its quotas (100,000 usage reports, 10,000 moves and conversions a day). Figures come from `python3 tests/flood/central_flood.py --size large`
 (docs/reliability.md, "Floods and overload", "Central").
 """
 
@@ -79,3 +79,13 @@ def test_evilcorp_is_served_then_held_to_its_quota(results):
     # 10,000 reports a request and 100,000 a day: at most 10 are accepted.
     assert s.get(200, 0) <= 10, s
     assert s.get(429, 0) > 0, f"no request was refused for the quota or a busy satellite: {s}"
+
+
+def test_evilcorp_moves_and_conversions_are_held_to_their_quota(results):
+    s = statuses(results["evil_items"])
+    # 1,000 moves and 1,000 conversions a request, 10,000 of them a day (kMaxItemsPerDay).
+    assert 0 < s.get(200, 0) <= 5, s
+    assert s.get(429, 0) > 0, s
+    added = results["evil_items"]["rows_added"]
+    assert added["moves"] + added["conversions"] <= 10_000, added
+
