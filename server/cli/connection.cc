@@ -183,8 +183,10 @@ Result<SatelliteConnection> ResolveConnection(const ConnectionFlags& flags,
 AdminClient::AdminClient(SatelliteConnection connection, std::unique_ptr<net::HttpsClient> client)
     : connection_(std::move(connection)), client_(std::move(client)) {}
 
-Result<std::unique_ptr<AdminClient>> AdminClient::Create(SatelliteConnection connection) {
+Result<std::unique_ptr<AdminClient>> AdminClient::Create(SatelliteConnection connection,
+                                                         std::chrono::milliseconds timeout) {
   net::ClientOptions options;
+  options.timeout = timeout;
   options.base_url = connection.server_url;
   options.ca_pem = connection.ca_pem;
   auto client = net::HttpsClient::Create(std::move(options));
@@ -246,10 +248,11 @@ Result<net::ClientResponse> AdminClient::Send(const std::string& method, const s
   return res;
 }
 
-Result<std::unique_ptr<AdminClient>> ConnectToSatellite(const ConnectionFlags& flags) {
+Result<std::unique_ptr<AdminClient>> ConnectToSatellite(const ConnectionFlags& flags,
+                                                        std::chrono::milliseconds timeout) {
   OUTPOST_ASSIGN_OR_RETURN(SatelliteConnection connection,
                            ResolveConnection(flags, config::ProcessEnvironment()));
-  return AdminClient::Create(std::move(connection));
+  return AdminClient::Create(std::move(connection), timeout);
 }
 
 std::string UrlEncode(std::string_view text) {

@@ -5,6 +5,7 @@
 #include <google/protobuf/message.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,7 +69,10 @@ Status CheckSatelliteDataDir(const std::string& dir, const std::string& source);
 // Not thread-safe.
 class AdminClient {
  public:
-  static Result<std::unique_ptr<AdminClient>> Create(SatelliteConnection connection);
+  // `timeout` bounds each request (net::ClientOptions::timeout).
+  static Result<std::unique_ptr<AdminClient>> Create(
+      SatelliteConnection connection, std::chrono::milliseconds timeout = kDefaultTimeout);
+  static constexpr std::chrono::milliseconds kDefaultTimeout{30'000};
 
   // Sends `request` as protobuf and parses the answer into `response`. Errors carry the
   // server's message; a refused API key or an unreachable server also says where the key or
@@ -92,7 +96,9 @@ class AdminClient {
 };
 
 // ResolveConnection (over the process environment) and AdminClient::Create.
-Result<std::unique_ptr<AdminClient>> ConnectToSatellite(const ConnectionFlags& flags);
+Result<std::unique_ptr<AdminClient>> ConnectToSatellite(
+    const ConnectionFlags& flags,
+    std::chrono::milliseconds timeout = AdminClient::kDefaultTimeout);
 
 // `text` percent-encoded for a URL path segment or query value (all but A-Z a-z 0-9 - . _ ~).
 std::string UrlEncode(std::string_view text);

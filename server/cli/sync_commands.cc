@@ -128,7 +128,10 @@ int RunImport(const GlobalFlags& g, const SyncFlags& f) {
 }
 
 int RunNow(const GlobalFlags& g, const SyncFlags& f) {
-  auto client = ConnectToSatellite(f.connection);
+  // Longer than the satellite's own 30 s towards central, so that when central is slow the
+  // operator reads the satellite's answer (which names central) rather than a timeout of the
+  // satellite's own address.
+  auto client = ConnectToSatellite(f.connection, std::chrono::seconds(90));
   if (!client.ok()) return Fail(client.status());
   v1::SyncImportResult result;
   if (auto s = (*client)->Call("POST", "/v1/admin/sync/now", v1::Empty(), &result); !s.ok()) {
