@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 
 namespace outpost::testing {
@@ -20,6 +21,12 @@ sqlite3_vfs* g_real = nullptr;
 sqlite3_vfs g_vfs;
 sqlite3_io_methods g_methods;
 FaultyVfs* g_instance = nullptr;
+
+// Every path part ever armed, kept for the life of the process: a callback on another thread may
+// still be reading the previous one when Arm() replaces it, so none is freed. Reachable from here
+// (never destroyed, like g_instance), so LeakSanitizer does not count them as leaks.
+std::mutex g_parts_mutex;
+std::deque<std::string>* g_parts = nullptr;
 
 sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<FaultyFile*>(f)->real; }
 
@@ -168,7 +175,13 @@ FaultyVfs& FaultyVfs::Install() {
 }
 
 void FaultyVfs::Arm(Fault fault, const std::string& path_part) {
-  path_part_.store(path_part.empty() ? nullptr : new std::string(path_part));
+  const std::string* part = nullptr;
+  if (!path_part.empty()) {
+    std::lock_guard lock(g_parts_mutex);
+    if (g_parts == nullptr) g_parts = new std::deque<std::string>();
+    part = &g_parts->emplace_back(path_part);  // a deque's elements never move
+  }
+  path_part_.store(part);
   fault_.store(fault);
 }
 

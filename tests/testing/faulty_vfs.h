@@ -40,7 +40,7 @@ class FaultyVfs {
   FaultyVfs() = default;
   std::atomic<Fault> fault_{Fault::kNone};
   std::atomic<uint64_t> injected_{0};
-  std::atomic<const std::string*> path_part_{nullptr};  // leaked on change: tests are short
+  std::atomic<const std::string*> path_part_{nullptr};  // kept for the process (faulty_vfs.cc)
 };
 
 }  // namespace outpost::testing
