@@ -25,6 +25,7 @@ PACKAGES="
   python3
   python3-pytest
   python3-hypothesis
+  time
   clang-16
   libclang-rt-16-dev
 "
