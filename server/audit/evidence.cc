@@ -114,8 +114,9 @@ Result<v1::AuditCompareHeadsResponse> CompareHeads(sqlite::Connection& db,
     OUTPOST_ASSIGN_OR_RETURN(std::string local_id, SatelliteId(db));
     if (!local_id.empty() && local_id != heads.satellite_id()) {
       return InvalidArgument("these are the audit heads of satellite '" +
-                             std::string(Utf8Prefix(heads.satellite_id(), 64)) + "', but this is satellite " +
-                             local_id + "; ask central for this satellite's heads");
+                             std::string(Utf8Prefix(heads.satellite_id(), 64)) +
+                             "', but this is satellite " + local_id +
+                             "; ask central for this satellite's heads");
     }
     v1::AuditCompareHeadsResponse out;
     out.set_satellite_id(heads.satellite_id());

@@ -360,9 +360,8 @@ void PrintSatellite(const v1::CentralSatellite& s, bool with_quotas) {
     fields.push_back({"revoked because", Printable(s.revoked_reason())});
   }
   if (with_quotas) {
-    fields.push_back({"sync requests, last 24 h",
-                      std::to_string(s.requests_last_day()) + " of " +
-                          std::to_string(central::kMaxRequestsPerDay)});
+    fields.push_back({"sync requests, last 24 h", std::to_string(s.requests_last_day()) + " of " +
+                                                      std::to_string(central::kMaxRequestsPerDay)});
     fields.push_back({"usage reports, last 24 h",
                       std::to_string(s.usage_reports_last_day()) + " of " +
                           std::to_string(central::kMaxUsageReportsPerDay) + " (" +
@@ -658,8 +657,9 @@ void AddCentralCommands(CLI::App& app, CommandLine& cli) {
                                    revoke_flags, RunSatelliteRevoke);
   revoke->add_option("SATELLITE", revoke_flags->satellite, "Satellite id (satellite list)")
       ->required();
-  revoke->add_option("--reason", revoke_flags->reason,
-                     "Why, shown to the satellite's operator when it is refused (required)")
+  revoke
+      ->add_option("--reason", revoke_flags->reason,
+                   "Why, shown to the satellite's operator when it is refused (required)")
       ->required();
 
   auto* sync_group = central->add_subcommand("sync", "Sync requests");

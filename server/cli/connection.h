@@ -97,8 +97,7 @@ class AdminClient {
 
 // ResolveConnection (over the process environment) and AdminClient::Create.
 Result<std::unique_ptr<AdminClient>> ConnectToSatellite(
-    const ConnectionFlags& flags,
-    std::chrono::milliseconds timeout = AdminClient::kDefaultTimeout);
+    const ConnectionFlags& flags, std::chrono::milliseconds timeout = AdminClient::kDefaultTimeout);
 
 // `text` percent-encoded for a URL path segment or query value (all but A-Z a-z 0-9 - . _ ~).
 std::string UrlEncode(std::string_view text);

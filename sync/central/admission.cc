@@ -154,8 +154,8 @@ Status CheckUsageAgainstAccount(sqlite::Connection& db, const v1::SyncRequest& r
 
 Status RevokedSatellite(std::string_view satellite_id, int64_t revoked_at,
                         std::string_view reason) {
-  return PermissionDenied("satellite " + Printable(satellite_id) + " was revoked by the vendor at " +
-                          sync::UnixSecondsText(revoked_at) +
+  return PermissionDenied("satellite " + Printable(satellite_id) +
+                          " was revoked by the vendor at " + sync::UnixSecondsText(revoked_at) +
                           (reason.empty() ? "" : " (" + Printable(reason, 200) + ")") +
                           "; it can no longer sync. Ask the vendor for a new enrollment bundle "
                           "and initialise a new satellite with `outpost init --enroll FILE`");
@@ -166,9 +166,9 @@ Result<VerifiedRequest> AdmitSyncRequest(sqlite::Connection& db, const sync::Sig
                                          const AdmissionContext& context) {
   VerifiedRequest out;
   out.request_sha256 = std::move(request_sha256);
-  OUTPOST_ASSIGN_OR_RETURN(std::optional<SatelliteKeyRow> satellite,
-                           LoadBy(db, "WHERE key_id = ? AND public_key_pem IS NOT NULL",
-                                  bundle.key_id()));
+  OUTPOST_ASSIGN_OR_RETURN(
+      std::optional<SatelliteKeyRow> satellite,
+      LoadBy(db, "WHERE key_id = ? AND public_key_pem IS NOT NULL", bundle.key_id()));
   if (satellite.has_value()) {
     // A bound satellite's key: verify before reading anything the request says.
     OUTPOST_ASSIGN_OR_RETURN(crypto::PublicKey key,
@@ -209,9 +209,9 @@ Result<VerifiedRequest> AdmitSyncRequest(sqlite::Connection& db, const sync::Sig
     }
     auto key = crypto::PublicKey::FromPem(claimed.satellite_public_key_pem);
     if (!key.ok()) {
-      return InvalidArgument("the first sync request of satellite " + Printable(claimed_id) +
-                             " carries no readable satellite public key: " +
-                             key.status().message());
+      return InvalidArgument(
+          "the first sync request of satellite " + Printable(claimed_id) +
+          " carries no readable satellite public key: " + key.status().message());
     }
     if (satellite->verifier.empty()) {
       return DataLoss("satellite " + satellite->id +
@@ -245,9 +245,10 @@ Result<VerifiedRequest> AdmitSyncRequest(sqlite::Connection& db, const sync::Sig
     auto introduced = crypto::PublicKey::FromPem(request.satellite_public_key_pem());
     auto bound = crypto::PublicKey::FromPem(out.key_pem);
     if (!introduced.ok() || !bound.ok() || !(*introduced == *bound)) {
-      return PermissionDenied("this sync request introduces another satellite key than the one "
-                              "central bound to satellite " +
-                              satellite->id + "; a satellite with a new key must be enrolled again");
+      return PermissionDenied(
+          "this sync request introduces another satellite key than the one "
+          "central bound to satellite " +
+          satellite->id + "; a satellite with a new key must be enrolled again");
     }
   }
   const std::string central_key_id = context.central_key->KeyId();

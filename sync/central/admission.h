@@ -28,9 +28,9 @@ struct VerifiedRequest {
   sync::BundlePayload payload;  // kind sync request, verified
   std::string satellite_id;
   std::string account_id;
-  std::string key_pem;          // the key it verified with: the bound one, or the introduced one
-  bool first_contact = false;   // the satellite had no bound key yet
-  std::string request_sha256;   // of the request's bytes as received
+  std::string key_pem;         // the key it verified with: the bound one, or the introduced one
+  bool first_contact = false;  // the satellite had no bound key yet
+  std::string request_sha256;  // of the request's bytes as received
 };
 
 struct AdmissionContext {
@@ -44,7 +44,6 @@ Result<VerifiedRequest> AdmitSyncRequest(sqlite::Connection& db, const sync::Sig
                                          const AdmissionContext& context);
 
 // The refusal for a revoked satellite, which its operator can act on. `revoked_at` unix seconds.
-Status RevokedSatellite(std::string_view satellite_id, int64_t revoked_at,
-                        std::string_view reason);
+Status RevokedSatellite(std::string_view satellite_id, int64_t revoked_at, std::string_view reason);
 
 }  // namespace outpost::central

@@ -6,7 +6,8 @@ namespace outpost::central {
 
 AdmissionPool::AdmissionPool(size_t threads, size_t max_queued, size_t max_queued_per_key)
     : max_queued_(max_queued), max_queued_per_key_(max_queued_per_key) {
-  for (size_t i = 0; i < std::max<size_t>(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+  for (size_t i = 0; i < std::max<size_t>(1, threads); ++i)
+    threads_.emplace_back([this] { Run(); });
 }
 
 AdmissionPool::~AdmissionPool() {

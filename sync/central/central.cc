@@ -193,9 +193,9 @@ Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const C
   OUTPOST_ASSIGN_OR_RETURN(
       impl->writer, sqlite::Writer::Create(dir.database(), writer_options, CentralMigrations()));
   OUTPOST_ASSIGN_OR_RETURN(impl->readers, sqlite::ReaderPool::Create(dir.database()));
-  impl->admission = std::make_unique<AdmissionPool>(
-      options.admission_threads, options.max_admission_queue,
-      options.max_admission_queue_per_client);
+  impl->admission =
+      std::make_unique<AdmissionPool>(options.admission_threads, options.max_admission_queue,
+                                      options.max_admission_queue_per_client);
   {
     OUTPOST_ASSIGN_OR_RETURN(auto lease, impl->readers->Acquire());
     sqlite::Connection& db = *lease;
@@ -450,10 +450,10 @@ Result<std::string> Central::NewMetricsToken() {
   OUTPOST_ASSIGN_OR_RETURN(std::string random, crypto::RandomToken());
   std::string token = std::string(kMetricsTokenPrefix) + random;
   OUTPOST_RETURN_IF_ERROR(impl_->writer->Run([&](sqlite::Connection& db) -> Status {
-    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
-        "INSERT INTO central_meta(key, value) VALUES (?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        kMetaMetricsToken, crypto::Sha256Hex(token)));
+    OUTPOST_RETURN_IF_ERROR(
+        db.ExecPrepared("INSERT INTO central_meta(key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        kMetaMetricsToken, crypto::Sha256Hex(token)));
     return Status::Ok();
   }));
   return token;
@@ -469,8 +469,8 @@ Status Central::RemoveMetricsToken() {
 
 Status Central::CheckMetricsToken(std::string_view authorization) {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, impl_->readers->Acquire());
-  OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT value FROM central_meta WHERE key = ?",
-                                                   kMetaMetricsToken));
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stmt, lease->Query("SELECT value FROM central_meta WHERE key = ?", kMetaMetricsToken));
   OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) {
     return FailedPrecondition(
@@ -480,8 +480,8 @@ Status Central::CheckMetricsToken(std::string_view authorization) {
   }
   const std::string stored = stmt->ColumnText(0);
   constexpr std::string_view kBearer = "Bearer ";
-  const bool bearer = authorization.size() > kBearer.size() &&
-                      authorization.substr(0, kBearer.size()) == kBearer;
+  const bool bearer =
+      authorization.size() > kBearer.size() && authorization.substr(0, kBearer.size()) == kBearer;
   const std::string presented =
       bearer ? crypto::Sha256Hex(authorization.substr(kBearer.size())) : std::string();
   if (!bearer || !crypto::ConstantTimeEquals(presented, stored)) {

@@ -128,8 +128,8 @@ class Central {
   // Revokes a satellite for good (a stolen or replaced appliance, a re-enrolled customer): its
   // requests are refused from now on, after their signature verified, with a message naming
   // the time and `reason` and telling its operator to ask for a new enrollment. `reason` (1-128
-  // bytes, no control characters) is required. kNotFound for an unknown id, kFailedPrecondition if it
-  // is revoked already. There is no un-revoke: enrol the appliance again.
+  // bytes, no control characters) is required. kNotFound for an unknown id, kFailedPrecondition if
+  // it is revoked already. There is no un-revoke: enrol the appliance again.
   Result<v1::CentralSatellite> RevokeSatellite(std::string_view satellite_id,
                                                std::string_view reason);
 

@@ -87,8 +87,8 @@ void ReadSatelliteRow(const sqlite::Statement& stmt, v1::CentralSatellite* s) {
 }  // namespace
 
 Result<v1::CentralSatellite> ReadSatellite(sqlite::Connection& db, std::string_view satellite_id) {
-  OUTPOST_ASSIGN_OR_RETURN(
-      auto stmt, db.Query(std::string(kSatelliteColumns) + "WHERE id = ?", satellite_id));
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           db.Query(std::string(kSatelliteColumns) + "WHERE id = ?", satellite_id));
   OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) {
     return NotFound("no satellite with the id '" + sync::Printable(satellite_id, 80) +

@@ -88,24 +88,24 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
     health.set_version(OUTPOST_VERSION);
     reply(http::Encode(req, health));
   });
-  router.Add("GET", "/metrics", [raw, metrics = raw->metrics](http::Request& req,
-                                                             http::Reply reply) {
-    // A reader lease and one SHA-256 per scrape; refused scrapes are answered in text.
-    if (Status allowed = raw->central->CheckMetricsToken(req.Header("authorization"));
-        !allowed.ok()) {
-      http::Response refused = http::ErrorResponse(http::WireFormat::kJson, allowed);
-      if (allowed.code() == Errc::kFailedPrecondition) refused.status = 403;
-      if (allowed.code() == Errc::kUnauthenticated) {
-        refused.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"outpost-central\"");
-      }
-      reply(std::move(refused));
-      return;
-    }
-    http::Response response;
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    response.body = metrics->Render();
-    reply(std::move(response));
-  });
+  router.Add(
+      "GET", "/metrics", [raw, metrics = raw->metrics](http::Request& req, http::Reply reply) {
+        // A reader lease and one SHA-256 per scrape; refused scrapes are answered in text.
+        if (Status allowed = raw->central->CheckMetricsToken(req.Header("authorization"));
+            !allowed.ok()) {
+          http::Response refused = http::ErrorResponse(http::WireFormat::kJson, allowed);
+          if (allowed.code() == Errc::kFailedPrecondition) refused.status = 403;
+          if (allowed.code() == Errc::kUnauthenticated) {
+            refused.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"outpost-central\"");
+          }
+          reply(std::move(refused));
+          return;
+        }
+        http::Response response;
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        response.body = metrics->Render();
+        reply(std::move(response));
+      });
   router.Add("POST", "/v1/sync", [raw](http::Request& req, http::Reply reply) {
     const std::string type = req.Header("content-type");
     if (!type.empty() && !type.starts_with(http::kProtobufType) &&

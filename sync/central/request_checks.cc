@@ -122,8 +122,7 @@ Status CheckAuditHead(const v1::AuditCheckpoint& head, int64_t now,
            .Verify(kAuditCheckpointDomain,
                    AuditCheckpointMessage(head.seq(), *hash, head.time_ms()), head.signature())
            .ok()) {
-    return InvalidArgument(
-        "the audit head's signature does not verify with the satellite's key");
+    return InvalidArgument("the audit head's signature does not verify with the satellite's key");
   }
   return Status::Ok();
 }

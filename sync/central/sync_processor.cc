@@ -351,9 +351,9 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedReque
 
   // 4. Apply. From here every error rolls the whole request back.
   const int64_t now = context.now;
-  OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
-      "DELETE FROM sync_requests WHERE satellite_id = ? AND received_at < ?", satellite_id,
-      now - 2 * 24 * 3600));
+  OUTPOST_RETURN_IF_ERROR(
+      db.ExecPrepared("DELETE FROM sync_requests WHERE satellite_id = ? AND received_at < ?",
+                      satellite_id, now - 2 * 24 * 3600));
   OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
       "INSERT INTO sync_requests(satellite_id, sequence, received_at, bytes, items) "
       "VALUES (?, ?, ?, ?, ?)",

@@ -105,8 +105,8 @@ World& TheWorld() {
         Must(db->ExecPrepared("INSERT INTO satellites (id, account_id, name, enrolled_at, "
                               "public_key_pem, key_id, bound_at, last_sequence) VALUES (?, ?, "
                               "'fuzz', ?, ?, ?, ?, ?)",
-                              id, account, t, key.public_key().ToPem(), key.public_key().KeyId(),
-                              t, last_sequence)
+                              id, account, t, key.public_key().ToPem(), key.public_key().KeyId(), t,
+                              last_sequence)
                  .status(),
              "bound satellite");
       };

@@ -3,8 +3,9 @@
 // with JSON and protobuf bodies in fuzz_http_router's input layout, a CSR, public keys and a
 // certificate, an API key and a token, the rendered default configuration, stored values, and
 // signed authorizations in both forms, the device library's answers and a state directory, and
-// sync request bodies as central receives them (central_request_input.h). Deterministic where the format allows (Ed25519 keys come
-// from fixed seeds; the CA and CSR keys are random). Run by hand when a format changes:
+// sync request bodies as central receives them (central_request_input.h). Deterministic where the
+// format allows (Ed25519 keys come from fixed seeds; the CA and CSR keys are random). Run by hand
+// when a format changes:
 //   build/fuzz/tests/fuzz/make_seeds tests/fuzz/corpus
 #include <unistd.h>
 
@@ -351,9 +352,9 @@ int main(int argc, char** argv) {
       head->set_hash(crypto::HexEncode(hash));
       head->set_time_ms((w::kNow - 20) * 1000);
       head->set_key_id(key.public_key().KeyId());
-      head->set_signature(Must(key.Sign(kAuditCheckpointDomain,
-                                        AuditCheckpointMessage(41, hash, head->time_ms())),
-                               "audit head signature"));
+      head->set_signature(
+          Must(key.Sign(kAuditCheckpointDomain, AuditCheckpointMessage(41, hash, head->time_ms())),
+               "audit head signature"));
       return p;
     };
     const std::string target = "fuzz_central_request";

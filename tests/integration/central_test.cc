@@ -103,10 +103,10 @@ class CentralCliTest : public ::testing::Test {
     head->set_hash(std::string(64, 'c'));
     head->set_time_ms(1'780'003'600'000);
     head->set_key_id(key_.public_key().KeyId());
-    head->set_signature(key_.Sign(kAuditCheckpointDomain,
-                                  AuditCheckpointMessage(head->seq(), std::string(32, '\xcc'),
-                                                         head->time_ms()))
-                            .value());
+    head->set_signature(
+        key_.Sign(kAuditCheckpointDomain,
+                  AuditCheckpointMessage(head->seq(), std::string(32, '\xcc'), head->time_ms()))
+            .value());
     sync::BundlePayload payload;
     payload.set_kind(v1::BUNDLE_KIND_SYNC_REQUEST);
     *payload.mutable_sync_request() = r;
@@ -189,9 +189,8 @@ TEST_F(CentralCliTest, SatelliteRevokeListAndShow) {
 
   // Mistakes first: no reason, an unknown id, a reason with a control character.
   Expect({"central", "satellite", "revoke", id, "--data-dir", dir_}, 2);
-  RunResult unknown = Expect({"central", "satellite", "revoke", "plant-4", "--reason", "stolen",
-                              "--data-dir", dir_},
-                             1);
+  RunResult unknown = Expect(
+      {"central", "satellite", "revoke", "plant-4", "--reason", "stolen", "--data-dir", dir_}, 1);
   EXPECT_NE(unknown.err.find("outpost central satellite list"), std::string::npos) << unknown.err;
   Expect({"central", "satellite", "revoke", id, "--reason", "a\tb", "--data-dir", dir_}, 1);
 
@@ -199,8 +198,8 @@ TEST_F(CentralCliTest, SatelliteRevokeListAndShow) {
                               "appliance replaced (ticket 4711)", "--data-dir", dir_},
                              0);
   EXPECT_NE(revoked.out.find("Revoked satellite " + id), std::string::npos) << revoked.out;
-  RunResult again = Expect(
-      {"central", "satellite", "revoke", id, "--reason", "again", "--data-dir", dir_}, 1);
+  RunResult again =
+      Expect({"central", "satellite", "revoke", id, "--reason", "again", "--data-dir", dir_}, 1);
   EXPECT_NE(again.err.find("revoked already"), std::string::npos) << again.err;
 
   const auto second = tmp_.path() / "request2.bin";
@@ -315,8 +314,7 @@ TEST_F(CentralCliTest, ServeAnswersSyncOverTlsAndStopsOnSigterm) {
   ASSERT_TRUE(token.starts_with("opm_")) << made.out;
   for (const std::string& bad :
        std::vector<std::string>{"", "Bearer ", "Bearer opm_wrong", "Basic " + token, token}) {
-    auto refused = (*client)->Send("GET", "/metrics", "", "",
-                                   {{"authorization", bad}});
+    auto refused = (*client)->Send("GET", "/metrics", "", "", {{"authorization", bad}});
     ASSERT_OK(refused);
     EXPECT_EQ(refused->status, 401) << bad;
     EXPECT_EQ(refused->body.find("sync_requests"), std::string::npos) << refused->body;
@@ -330,9 +328,9 @@ TEST_F(CentralCliTest, ServeAnswersSyncOverTlsAndStopsOnSigterm) {
       << metrics->body;
   // A new token replaces the old; --remove turns /metrics off again.
   Expect({"central", "metrics-token", "--data-dir", dir_}, 0);
-  EXPECT_EQ((*client)->Send("GET", "/metrics", "", "", {{"authorization", "Bearer " + token}})
-                ->status,
-            401);
+  EXPECT_EQ(
+      (*client)->Send("GET", "/metrics", "", "", {{"authorization", "Bearer " + token}})->status,
+      401);
   Expect({"central", "metrics-token", "--remove", "--data-dir", dir_}, 0);
   EXPECT_EQ((*client)->Send("GET", "/metrics")->status, 403);
   (*client)->Disconnect();

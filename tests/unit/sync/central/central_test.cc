@@ -75,10 +75,9 @@ struct FakeSatellite {
     head.set_hash(std::string(64, 'b'));
     head.set_time_ms(time_ms);
     head.set_key_id(key.public_key().KeyId());
-    head.set_signature(
-        key.Sign(kAuditCheckpointDomain,
-                 AuditCheckpointMessage(seq, std::string(32, '\xbb'), time_ms))
-            .value());
+    head.set_signature(key.Sign(kAuditCheckpointDomain,
+                                AuditCheckpointMessage(seq, std::string(32, '\xbb'), time_ms))
+                           .value());
     return head;
   }
 
@@ -252,8 +251,7 @@ TEST_F(CentralTest, FirstRequestBindsTheKeyAndGetsTheCompleteSignedEntitlementSe
   EXPECT_NE(refused.status().message().find("must be enrolled again"), std::string::npos)
       << refused.status().message();
   // Nothing about the satellite leaks to whoever holds another key: not its key id.
-  EXPECT_EQ(refused.status().message().find(satellite_.key.public_key().KeyId()),
-            std::string::npos)
+  EXPECT_EQ(refused.status().message().find(satellite_.key.public_key().KeyId()), std::string::npos)
       << refused.status().message();
   EXPECT_EQ(Dump(), before);
 }
@@ -288,8 +286,7 @@ TEST_F(CentralTest, FirstContactClaimsAreReadSafelyBeforeTheSignature) {
     EXPECT_TRUE(bundle.ok());
     bundle->set_payload(payload_bytes);
     bundle->set_key_id(stranger.public_key().KeyId());
-    bundle->set_signature(
-        stranger.Sign(sync::kSyncRequestDomain, payload_bytes).value());
+    bundle->set_signature(stranger.Sign(sync::kSyncRequestDomain, payload_bytes).value());
     return sync::SerializeBundle(*bundle);
   };
   // A bad varint, a sync request shorter than it says, and a zero tag.
@@ -604,7 +601,8 @@ TEST_F(CentralTest, NonsenseInAWellSignedRequestIsRefusedNamingTheItem) {
          *r.add_usage_reports() = u;
        },
        "never had an entitlement"},
-      {"negative devices", [](v1::SyncRequest& r) { r.mutable_inventory()->set_devices_total(-42); },
+      {"negative devices",
+       [](v1::SyncRequest& r) { r.mutable_inventory()->set_devices_total(-42); },
        "the inventory counts -42 devices"},
       {"hash that is no hash",
        [this](v1::SyncRequest& r) {
@@ -705,8 +703,7 @@ TEST_F(CentralTest, TheDailyRequestQuotaCountsEveryRequest) {
     ASSERT_OK(db->ExecPrepared(
         "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?) "
         "INSERT INTO sync_requests SELECT ?, -x, ?, 100, 0 FROM n",
-        kMaxRequestsPerDay - 1, satellite_.enrollment.satellite_id(),
-        ToUnixSeconds(clock_.Now())));
+        kMaxRequestsPerDay - 1, satellite_.enrollment.satellite_id(), ToUnixSeconds(clock_.Now())));
   }
   EXPECT_EQ(central_->GetSatellite(satellite_.enrollment.satellite_id())->requests_last_day(),
             kMaxRequestsPerDay);
@@ -813,8 +810,7 @@ TEST_F(CentralTest, RevokingTwiceAnUnknownIdOrWithoutAReasonIsRefusedAndChangesN
   EXPECT_EQ(central_->RevokeSatellite("no-such-satellite", "stolen").status().code(),
             Errc::kNotFound);
   EXPECT_EQ(central_->RevokeSatellite(id, "").status().code(), Errc::kInvalidArgument);
-  EXPECT_EQ(central_->RevokeSatellite(id, "bad\x1b[2J").status().code(),
-            Errc::kInvalidArgument);
+  EXPECT_EQ(central_->RevokeSatellite(id, "bad\x1b[2J").status().code(), Errc::kInvalidArgument);
   EXPECT_EQ(central_->RevokeSatellite(id, std::string(129, 'x')).status().code(),
             Errc::kInvalidArgument);
   EXPECT_EQ(Dump(), before);
