@@ -1,7 +1,7 @@
 # Thin wrapper over CMake presets. `make test` is what CI runs.
 PRESET ?= release
 BUILD_DIR := build/$(PRESET)
-OUTPOST := $(BUILD_DIR)/server/outpost
+OUTPOST := $(BUILD_DIR)/cli/outpost
 DATA_DIR ?= var/satellite
 JOBS ?= 2
 

@@ -6,8 +6,8 @@
 #include "common/crypto/secure_file.h"
 #include "common/crypto/x509.h"
 #include "common/names.h"
+#include "common/net/https_client.h"
 #include "outpost/v1/common.pb.h"
-#include "sync/net/https_client.h"
 
 namespace outpost::client {
 namespace {

@@ -6,13 +6,13 @@
 #
 #   deploy/demo.sh [start|stop]
 #
-# Environment: OUTPOST (the binary; default build/release/server/outpost), DEMO_DIR (default
+# Environment: OUTPOST (the binary; default build/release/cli/outpost), DEMO_DIR (default
 # var/demo), DEMO_DEVICES (default 300), DEMO_PARALLEL (default 8), DEMO_SATELLITE_PORT (default
 # 9443) and DEMO_CENTRAL_PORT (default 9444); a busy port is replaced by the next free one.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-OUTPOST=${OUTPOST:-build/release/server/outpost}
+OUTPOST=${OUTPOST:-build/release/cli/outpost}
 DEMO_DIR=${DEMO_DIR:-var/demo}
 DEVICES=${DEMO_DEVICES:-300}
 PARALLEL=${DEMO_PARALLEL:-8}

@@ -12,6 +12,7 @@
 #include "common/crypto/hash.h"
 #include "common/crypto/keys.h"
 #include "common/file_lock.h"
+#include "common/net/server.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
 #include "common/text.h"
@@ -26,7 +27,6 @@
 #include "server/auth/http_auth.h"
 #include "server/auth/store.h"
 #include "server/data_dir.h"
-#include "server/http/server.h"
 #include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
 #include "server/store/schema.h"
@@ -69,8 +69,8 @@ Result<std::string> ReadFile(const fs::path& path) {
   return out.str();
 }
 
-http::ServerOptions ServerOptionsFrom(const config::Config& c) {
-  http::ServerOptions o;
+net::ServerOptions ServerOptionsFrom(const config::Config& c) {
+  net::ServerOptions o;
   o.listen = c.listen.ToString();
   o.io_threads = c.server.io_threads > 0
                      ? c.server.io_threads
@@ -106,7 +106,7 @@ class Satellite::Impl {
   // Declared first of all so it is released last, after the database is closed.
   std::optional<FileLock> data_dir_lock;
   // Declared first so it is destroyed last: outstanding replies refer to its I/O context.
-  std::unique_ptr<http::HttpServer> server;
+  std::unique_ptr<net::HttpServer> server;
   const Clock* clock = nullptr;
   config::Config config;
   DataDir dir{""};
@@ -125,7 +125,7 @@ class Satellite::Impl {
   // Password hashing (logins, new passwords): one thread and a short queue of its own.
   std::unique_ptr<api::BlockingPool> password_pool;
   std::unique_ptr<RateLimiter> login_limiter;
-  std::shared_ptr<http::Metrics> metrics = std::make_shared<http::Metrics>();
+  std::shared_ptr<net::Metrics> metrics = std::make_shared<net::Metrics>();
   bool shut_down = false;
   bool server_started = false;
 
@@ -216,7 +216,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
 
   if (impl->config.data_dir.empty()) impl->config.data_dir = data_dir;
   auto resolve = [&](const fs::path& p) { return config::ResolvePath(impl->config, p); };
-  http::TlsOptions tls;
+  net::TlsOptions tls;
   OUTPOST_ASSIGN_OR_RETURN(tls.certificate_chain_pem,
                            ReadFile(resolve(impl->config.tls.certificate)));
   OUTPOST_ASSIGN_OR_RETURN(auto tls_key,
@@ -268,7 +268,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
                             "Units of work committed by the database writer.", "counter",
                             [raw] { return static_cast<double>(raw->writer->Stats().units); });
 
-  http::Router router;
+  net::Router router;
   api::ReadinessChecks checks;
   checks["database"] = [raw]() -> std::string {
     auto lease = raw->readers->Acquire();
@@ -301,7 +301,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   api::MetricsAuthorizer authorize_metrics;
   if (raw->config.server.metrics_require_auth) {
     // raw->auth is created below, before the server starts serving.
-    authorize_metrics = [raw](const http::Request& req) -> Status {
+    authorize_metrics = [raw](const net::Request& req) -> Status {
       auto who = auth::Authenticate(*raw->auth, req);
       return who.ok() ? auth::Require(*who, auth::Permission::kReadMetrics) : who.status();
     };
@@ -381,10 +381,10 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   admin.login_limiter = raw->login_limiter.get();
   api::AddAdminRoutes(router, std::move(admin));
 
-  http::ServerOptions server_options = ServerOptionsFrom(raw->config);
+  net::ServerOptions server_options = ServerOptionsFrom(raw->config);
   // The sync import route takes whole bundles; only a caller who may sync gets to send one. The
   // credentials are checked on the blocking pool (SQL), before any of the body is read.
-  server_options.admit_large_body = [raw](std::shared_ptr<const http::Request> header,
+  server_options.admit_large_body = [raw](std::shared_ptr<const net::Request> header,
                                           std::function<void(Status)> done) {
     raw->admin_pool->Post([raw, header = std::move(header), done = std::move(done)] {
       auto principal = auth::Authenticate(*raw->auth, *header);
@@ -393,8 +393,8 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     });
   };
   OUTPOST_ASSIGN_OR_RETURN(raw->server,
-                           http::HttpServer::Create(std::move(server_options), std::move(tls),
-                                                    std::move(router), raw->metrics));
+                           net::HttpServer::Create(std::move(server_options), std::move(tls),
+                                                   std::move(router), raw->metrics));
   return std::unique_ptr<Satellite>(new Satellite(std::move(impl)));
 }
 

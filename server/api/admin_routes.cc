@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "common/net/codec.h"
 #include "common/text.h"
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/audit.pb.h"
@@ -16,7 +17,6 @@
 #include "server/audit/verify.h"
 #include "server/auth/convert.h"
 #include "server/auth/http_auth.h"
-#include "server/http/codec.h"
 #include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
 #include "server/sync/satellite_sync.h"
@@ -29,7 +29,7 @@ using auth::Permission;
 using auth::Principal;
 
 // The body of one admin handler: runs off the I/O threads with an authenticated principal.
-using AdminFn = std::function<http::Response(const Principal&, http::Request&)>;
+using AdminFn = std::function<net::Response(const Principal&, net::Request&)>;
 
 struct RouteDef {
   AdminRouteSpec spec;
@@ -51,12 +51,12 @@ Result<int64_t> ParseCount(const std::string& name, const std::string& text, int
   return v;
 }
 
-std::string QueryOr(const http::Request& req, const std::string& name, std::string fallback) {
+std::string QueryOr(const net::Request& req, const std::string& name, std::string fallback) {
   auto it = req.query.find(name);
   return it == req.query.end() ? fallback : it->second;
 }
 
-Result<audit::ExportFilter> FilterFrom(const http::Request& req) {
+Result<audit::ExportFilter> FilterFrom(const net::Request& req) {
   audit::ExportFilter filter;
   for (const char* name : {"since", "until"}) {
     auto it = req.query.find(name);
@@ -95,9 +95,9 @@ v1::Token ToProto(const licensing::Token& t, TimePoint now) {
 }
 
 template <typename Message>
-Result<Message> Decode(const http::Request& req) {
+Result<Message> Decode(const net::Request& req) {
   Message m;
-  OUTPOST_RETURN_IF_ERROR(http::DecodeBody(req, &m));
+  OUTPOST_RETURN_IF_ERROR(net::DecodeBody(req, &m));
   return m;
 }
 
@@ -108,48 +108,48 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
     r.push_back({{std::move(method), std::move(pattern), access, permission, std::move(summary)},
                  std::move(fn)});
   };
-  auto fail = [](const http::Request& req, const Status& s) { return http::ErrorResponse(req, s); };
+  auto fail = [](const net::Request& req, const Status& s) { return net::ErrorResponse(req, s); };
 
   // --- Session ---
   add("POST", "/v1/admin/login", Access::kPublic, std::nullopt,
       "log in to the console with a password; sets the session cookie",
-      [c, fail](const Principal&, http::Request& req) {
+      [c, fail](const Principal&, net::Request& req) {
         auto body = Decode<v1::LoginRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         auto session = c.auth->Login(body->user(), body->password(), req.remote_address);
         if (!session.ok()) return fail(req, session.status());
-        http::Response res = http::Encode(req, auth::ToLoginResponse(*session));
+        net::Response res = net::Encode(req, auth::ToLoginResponse(*session));
         res.headers.emplace_back(
             "Set-Cookie",
             auth::SessionSetCookie(session->cookie, c.auth->policy().session_absolute_timeout));
         return res;
       });
   add("POST", "/v1/admin/logout", Access::kAuthenticated, std::nullopt, "end the console session",
-      [c, fail](const Principal&, http::Request& req) {
+      [c, fail](const Principal&, net::Request& req) {
         const std::string_view cookie =
             auth::CookieValue(req.Header("cookie"), auth::kSessionCookieName);
         if (!cookie.empty()) {
           if (Status s = c.auth->Logout(cookie); !s.ok()) return fail(req, s);
         }
-        http::Response res = http::Encode(req, v1::Empty());
+        net::Response res = net::Encode(req, v1::Empty());
         res.headers.emplace_back("Set-Cookie", auth::ClearSessionSetCookie());
         return res;
       });
   add("GET", "/v1/admin/whoami", Access::kAuthenticated, std::nullopt,
       "the caller's user, role and permissions",
-      [](const Principal& p, http::Request& req) { return http::Encode(req, auth::ToWhoAmI(p)); });
+      [](const Principal& p, net::Request& req) { return net::Encode(req, auth::ToWhoAmI(p)); });
 
   // --- Users ---
   add("GET", "/v1/admin/users", Access::kPermission, Permission::kReadUsers, "list users",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto users = c.auth->ListUsers(p);
         if (!users.ok()) return fail(req, users.status());
         v1::ListUsersResponse out;
         for (const auto& u : *users) *out.add_users() = auth::ToProto(u);
-        return http::Encode(req, out);
+        return net::Encode(req, out);
       });
   add("POST", "/v1/admin/users", Access::kPermission, Permission::kManageUsers, "create a user",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::CreateUserRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         auto role = auth::ParseRole(body->role());
@@ -158,21 +158,21 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (body->has_password()) password = body->password();
         auto user = c.auth->CreateUser(body->name(), *role, password, p);
         if (!user.ok()) return fail(req, user.status());
-        return http::Encode(req, auth::ToProto(*user), 201);
+        return net::Encode(req, auth::ToProto(*user), 201);
       });
   // The three user changes answer with the user as it is afterwards.
-  auto user_after = [c, fail](const Principal& p, http::Request& req, const Status& s) {
+  auto user_after = [c, fail](const Principal& p, net::Request& req, const Status& s) {
     if (!s.ok()) return fail(req, s);
     auto users = c.auth->ListUsers(p);
     if (!users.ok()) return fail(req, users.status());
     for (const auto& u : *users) {
-      if (u.name == req.path_params["name"]) return http::Encode(req, auth::ToProto(u));
+      if (u.name == req.path_params["name"]) return net::Encode(req, auth::ToProto(u));
     }
     return fail(req, NotFound("no user named '" + req.path_params["name"] + "'"));
   };
   add("POST", "/v1/admin/password", Access::kAuthenticated, std::nullopt,
       "change one's own password (needs the current one)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::ChangePasswordRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         if (Status s = c.auth->ChangeOwnPassword(p, body->current_password(), body->new_password(),
@@ -180,10 +180,10 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
             !s.ok()) {
           return fail(req, s);
         }
-        return http::Encode(req, v1::Empty());
+        return net::Encode(req, v1::Empty());
       });
   add("POST", "/v1/admin/users/{name}/password", Access::kPermission, Permission::kManageUsers,
-      "set another user's password", [c, fail, user_after](const Principal& p, http::Request& req) {
+      "set another user's password", [c, fail, user_after](const Principal& p, net::Request& req) {
         auto body = Decode<v1::SetPasswordRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         return user_after(p, req,
@@ -191,18 +191,18 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       });
   add("POST", "/v1/admin/users/{name}/disable", Access::kPermission, Permission::kManageUsers,
       "disable a user (sessions end, API keys stop working)",
-      [c, user_after](const Principal& p, http::Request& req) {
+      [c, user_after](const Principal& p, net::Request& req) {
         return user_after(p, req, c.auth->DisableUser(req.path_params["name"], p));
       });
   add("POST", "/v1/admin/users/{name}/enable", Access::kPermission, Permission::kManageUsers,
-      "enable a disabled user", [c, user_after](const Principal& p, http::Request& req) {
+      "enable a disabled user", [c, user_after](const Principal& p, net::Request& req) {
         return user_after(p, req, c.auth->EnableUser(req.path_params["name"], p));
       });
 
   // --- API keys: own keys for everyone, other users' keys with manage_api_keys ---
   add("GET", "/v1/admin/apikeys", Access::kAuthenticated, std::nullopt,
       "list API keys (own; ?user= or ?all=true needs read_users)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         std::optional<std::string_view> user = p.user_name;
         const std::string named = QueryOr(req, "user", "");
         if (QueryOr(req, "all", "") == "true") {
@@ -214,11 +214,11 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (!keys.ok()) return fail(req, keys.status());
         v1::ListApiKeysResponse out;
         for (const auto& k : *keys) *out.add_api_keys() = auth::ToProto(k);
-        return http::Encode(req, out);
+        return net::Encode(req, out);
       });
   add("POST", "/v1/admin/apikeys", Access::kAuthenticated, std::nullopt,
       "create an API key (own; for another user needs manage_api_keys); shown once",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::CreateApiKeyRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         const std::string user = body->user().empty() ? p.user_name : body->user();
@@ -243,11 +243,11 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         }
         auto created = c.auth->CreateApiKey(user, body->description(), p, expires_at);
         if (!created.ok()) return fail(req, created.status());
-        return http::Encode(req, auth::ToProto(*created), 201);
+        return net::Encode(req, auth::ToProto(*created), 201);
       });
   add("DELETE", "/v1/admin/apikeys/{id}", Access::kAuthenticated, std::nullopt,
       "revoke an API key (own; another user's needs manage_api_keys)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         const std::string id = req.path_params["id"];
         if (Status s = c.auth->RevokeApiKey(id, p); !s.ok()) return fail(req, s);
         // Answer with the revoked key as listed: the caller's own, or anyone's for an admin.
@@ -256,16 +256,16 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
           auto keys = c.auth->ListApiKeys(user, p);
           if (!keys.ok()) continue;
           for (const auto& k : *keys) {
-            if (k.id == id) return http::Encode(req, auth::ToProto(k));
+            if (k.id == id) return net::Encode(req, auth::ToProto(k));
           }
         }
-        return http::Encode(req, v1::ApiKey());
+        return net::Encode(req, v1::ApiKey());
       });
 
   // --- Registration tokens ---
   add("GET", "/v1/admin/tokens", Access::kPermission, Permission::kManageTokens,
       "list registration tokens (?va= for one virtual account); never their secrets",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         std::optional<std::string_view> va;
         const std::string named = QueryOr(req, "va", "");
         if (!named.empty()) va = named;
@@ -274,11 +274,11 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         const TimePoint now = c.clock->Now();
         v1::ListTokensResponse out;
         for (const auto& t : *tokens) *out.add_tokens() = ToProto(t, now);
-        return http::Encode(req, out);
+        return net::Encode(req, out);
       });
   add("POST", "/v1/admin/tokens", Access::kPermission, Permission::kManageTokens,
       "create a registration token; the token is shown once",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::CreateTokenRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         if (Status s = c.licensing->CheckVirtualAccount(body->va()); !s.ok()) return fail(req, s);
@@ -293,114 +293,113 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         v1::CreateTokenResponse out;
         *out.mutable_record() = ToProto(created->record, c.clock->Now());
         out.set_token(created->token);
-        return http::Encode(req, out, 201);
+        return net::Encode(req, out, 201);
       });
   add("DELETE", "/v1/admin/tokens/{id}", Access::kPermission, Permission::kManageTokens,
       "revoke a registration token (registered devices stay registered)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto revoked = c.tokens->Revoke(req.path_params["id"], p);
         if (!revoked.ok()) return fail(req, revoked.status());
-        return http::Encode(req, ToProto(*revoked, c.clock->Now()));
+        return net::Encode(req, ToProto(*revoked, c.clock->Now()));
       });
 
   // --- Licenses and devices ---
-  auto optional_va = [](const http::Request& req) -> std::optional<std::string> {
+  auto optional_va = [](const net::Request& req) -> std::optional<std::string> {
     std::string va = QueryOr(req, "va", "");
     if (va.empty()) return std::nullopt;
     return va;
   };
   add("GET", "/v1/admin/licenses", Access::kPermission, Permission::kReadLicenses,
       "compliance per VA and tag: purchased, in use, reserved, available, status (?va=)",
-      [c, fail, optional_va](const Principal&, http::Request& req) {
+      [c, fail, optional_va](const Principal&, net::Request& req) {
         const auto va = optional_va(req);
         // A filter naming no VA of this satellite is a typo, not an empty VA.
         if (va) {
           if (Status s = c.licensing->CheckVirtualAccount(*va); !s.ok()) return fail(req, s);
         }
-        return http::Encode(
+        return net::Encode(
             req, c.licensing->Licenses(va ? std::optional<std::string_view>(*va) : std::nullopt));
       });
   add("GET", "/v1/admin/devices", Access::kPermission, Permission::kReadDevices,
       "registered devices and what they hold (?va=, ?limit= up to 10000)",
-      [c, fail, optional_va](const Principal&, http::Request& req) {
+      [c, fail, optional_va](const Principal&, net::Request& req) {
         auto limit = ParseCount("limit", QueryOr(req, "limit", "1000"), 1, kMaxPageRecords);
         if (!limit.ok()) return fail(req, limit.status());
         const auto va = optional_va(req);
         if (va) {
           if (Status s = c.licensing->CheckVirtualAccount(*va); !s.ok()) return fail(req, s);
         }
-        return http::Encode(
+        return net::Encode(
             req, c.licensing->Devices(va ? std::optional<std::string_view>(*va) : std::nullopt,
                                       static_cast<size_t>(*limit)));
       });
   add("POST", "/v1/admin/devices/{id}/release", Access::kPermission, Permission::kManageDevices,
       "release a device's licenses and deregister it (its certificate is refused afterwards)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto out = c.licensing->ReleaseDevice(req.path_params["id"], p);
         if (!out.ok()) return fail(req, out.status());
-        return http::Encode(req, *out);
+        return net::Encode(req, *out);
       });
   add("POST", "/v1/admin/devices/{id}/rehost", Access::kPermission, Permission::kManageDevices,
       "move a failed device's registration and licenses to a new UDI",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::RehostDeviceRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         auto out = c.licensing->RehostDevice(req.path_params["id"], body->udi(), p);
         if (!out.ok()) return fail(req, out.status());
-        return http::Encode(req, *out);
+        return net::Encode(req, *out);
       });
   add("POST", "/v1/admin/licenses/move", Access::kPermission, Permission::kMoveLicenses,
       "move license quantity between virtual accounts (reported to central at the next sync)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::MoveLicensesRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         auto out = c.licensing->MoveLicenses(*body, p);
         if (!out.ok()) return fail(req, out.status());
-        return http::Encode(req, *out);
+        return net::Encode(req, *out);
       });
   add("GET", "/v1/admin/licenses/moves", Access::kPermission, Permission::kReadLicenses,
       "moves made here, newest first, with central's verdict and reason",
-      [c, fail](const Principal&, http::Request& req) {
+      [c, fail](const Principal&, net::Request& req) {
         auto out = c.licensing->Moves();
         if (!out.ok()) return fail(req, out.status());
-        return http::Encode(req, *out);
+        return net::Encode(req, *out);
       });
   add("GET", "/v1/admin/virtual-accounts", Access::kPermission, Permission::kReadLicenses,
       "the virtual accounts this satellite knows (central's list and local entitlements)",
-      [c](const Principal&, http::Request& req) {
-        return http::Encode(req, c.licensing->VirtualAccounts());
+      [c](const Principal&, net::Request& req) {
+        return net::Encode(req, c.licensing->VirtualAccounts());
       });
   add("GET", "/v1/admin/reservations", Access::kPermission, Permission::kReadLicenses,
-      "reservations of licenses for named devices",
-      [c, fail](const Principal&, http::Request& req) {
+      "reservations of licenses for named devices", [c, fail](const Principal&, net::Request& req) {
         auto out = c.licensing->Reservations();
         if (!out.ok()) return fail(req, out.status());
-        return http::Encode(req, *out);
+        return net::Encode(req, *out);
       });
   add("POST", "/v1/admin/reservations", Access::kPermission, Permission::kManageReservations,
       "reserve licenses of a tag for a device (by UDI); adds to an existing reservation",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::ReservationRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         auto out = c.licensing->Reserve(*body, p);
         if (!out.ok()) return fail(req, out.status());
-        return http::Encode(req, *out);
+        return net::Encode(req, *out);
       });
   add("POST", "/v1/admin/reservations/remove", Access::kPermission, Permission::kManageReservations,
-      "remove a reservation (va, tag, udi)", [c, fail](const Principal& p, http::Request& req) {
+      "remove a reservation (va, tag, udi)", [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::ReservationRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         if (Status s = c.licensing->Unreserve(*body, p); !s.ok()) return fail(req, s);
-        return http::Encode(req, v1::Empty());
+        return net::Encode(req, v1::Empty());
       });
 
   // --- Sync with central ---
   add("POST", "/v1/admin/sync/export", Access::kPermission, Permission::kSync,
       "a signed sync request with everything central has not acknowledged (binary bundle)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto exported = c.sync->Export(p.actor());
         if (!exported.ok()) return fail(req, exported.status());
-        http::Response res;
+        net::Response res;
         res.content_type = "application/octet-stream";
         res.body = outpost::sync::SerializeBundle(exported->bundle);
         res.headers.emplace_back("x-outpost-sequence", std::to_string(exported->sequence));
@@ -412,42 +411,42 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       });
   add("POST", "/v1/admin/sync/import", Access::kPermission, Permission::kSync,
       "import a sync response from central (body: the bundle, binary or armored)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto result = c.sync->Import(req.body, p.actor());
         if (!result.ok()) return fail(req, result.status());
-        return http::Encode(req, *result);
+        return net::Encode(req, *result);
       });
   add("POST", "/v1/admin/sync/now", Access::kPermission, Permission::kSync,
       "sync with central online now (export, send, import)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto result = c.sync->SyncNow(p.actor());
         if (!result.ok()) return fail(req, result.status());
-        return http::Encode(req, *result);
+        return net::Encode(req, *result);
       });
   add("GET", "/v1/admin/sync/status", Access::kPermission, Permission::kReadLicenses,
       "enrollment, last export and import, SYNC_OVERDUE, pending items, online failures",
-      [c](const Principal&, http::Request& req) { return http::Encode(req, c.sync->GetStatus()); });
+      [c](const Principal&, net::Request& req) { return net::Encode(req, c.sync->GetStatus()); });
   add("POST", "/v1/admin/conversions", Access::kPermission, Permission::kConvertLicenses,
       "queue a traditional-license conversion for the next sync",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::ConvertRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         auto out = c.sync->QueueConversion(body->key(), body->va(), p);
         if (!out.ok()) return fail(req, out.status());
-        return http::Encode(req, *out, 201);
+        return net::Encode(req, *out, 201);
       });
   add("GET", "/v1/admin/conversions", Access::kPermission, Permission::kReadLicenses,
       "traditional-license conversions and their results",
-      [c, fail](const Principal&, http::Request& req) {
+      [c, fail](const Principal&, net::Request& req) {
         auto out = c.sync->Conversions();
         if (!out.ok()) return fail(req, out.status());
-        return http::Encode(req, *out);
+        return net::Encode(req, *out);
       });
 
   // --- Audit trail ---
   add("GET", "/v1/admin/audit/records", Access::kPermission, Permission::kReadAudit,
       "one page of audit records (jsonl or csv) with filters; follow x-outpost-next-after",
-      [c, fail](const Principal&, http::Request& req) {
+      [c, fail](const Principal&, net::Request& req) {
         auto filter = FilterFrom(req);
         if (!filter.ok()) return fail(req, filter.status());
         auto format = audit::ParseExportFormat(QueryOr(req, "format", "jsonl"));
@@ -460,7 +459,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (!lease.ok()) return fail(req, lease.status());
         auto page = audit::ExportPage(**lease, *filter, *format, *after, *limit);
         if (!page.ok()) return fail(req, page.status());
-        http::Response res;
+        net::Response res;
         res.content_type = *format == audit::ExportFormat::kCsv ? "text/csv; charset=utf-8"
                                                                 : "application/x-ndjson";
         res.body = std::move(page->text);
@@ -470,17 +469,17 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       });
   add("GET", "/v1/admin/audit/head", Access::kPermission, Permission::kReadAudit,
       "the newest audit record's sequence number and hash",
-      [c, fail](const Principal&, http::Request& req) {
+      [c, fail](const Principal&, net::Request& req) {
         auto lease = c.readers->Acquire();
         if (!lease.ok()) return fail(req, lease.status());
         auto head = audit::CurrentHead(**lease);
         if (!head.ok()) return fail(req, head.status());
-        return http::Encode(req, audit::ToProto(*head));
+        return net::Encode(req, audit::ToProto(*head));
       });
   add("POST", "/v1/admin/audit/verify", Access::kPermission, Permission::kVerifyAudit,
       "recompute the hash chain and check checkpoint signatures (body, optional: an AuditHead "
       "saved earlier, which the chain must still hold)",
-      [c, fail](const Principal&, http::Request& req) {
+      [c, fail](const Principal&, net::Request& req) {
         auto body = Decode<v1::AuditHead>(req);
         if (!body.ok()) return fail(req, body.status());
         std::optional<audit::SavedHead> saved;
@@ -494,10 +493,10 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         auto report = audit::Verify(**lease, c.signing_key->public_key(),
                                     saved.has_value() ? &*saved : nullptr);
         if (!report.ok()) return fail(req, report.status());
-        return http::Encode(req, audit::ToProto(*report));
+        return net::Encode(req, audit::ToProto(*report));
       });
   add("POST", "/v1/admin/audit/checkpoint", Access::kPermission, Permission::kSignCheckpoint,
-      "sign a checkpoint of the current head now", [c, fail](const Principal&, http::Request& req) {
+      "sign a checkpoint of the current head now", [c, fail](const Principal&, net::Request& req) {
         Status s = c.writer->Run([&c](sqlite::Connection& db) {
           return audit::SignCheckpoint(db, *c.signing_key, c.clock->Now());
         });
@@ -506,37 +505,37 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (!lease.ok()) return fail(req, lease.status());
         auto head = audit::CurrentHead(**lease);
         if (!head.ok()) return fail(req, head.status());
-        return http::Encode(req, audit::ToProto(*head));
+        return net::Encode(req, audit::ToProto(*head));
       });
   add("GET", "/v1/admin/audit/checkpoints", Access::kPermission, Permission::kReadAudit,
       "every signed checkpoint with its signature, each checked",
-      [c, fail](const Principal&, http::Request& req) {
+      [c, fail](const Principal&, net::Request& req) {
         auto lease = c.readers->Acquire();
         if (!lease.ok()) return fail(req, lease.status());
         auto list = audit::ListCheckpoints(**lease, c.signing_key->public_key());
         if (!list.ok()) return fail(req, list.status());
-        return http::Encode(req, *list);
+        return net::Encode(req, *list);
       });
   add("POST", "/v1/admin/audit/alarm/acknowledge", Access::kPermission, Permission::kManageConfig,
       "clear the AUDIT_TRUNCATED alarm after investigating it (body: a reason, kept in the audit "
       "trail)",
-      [c, fail](const Principal& p, http::Request& req) {
+      [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::AcknowledgeAuditAlarmRequest>(req);
         if (!body.ok()) return fail(req, body.status());
         auto status = c.sync->AcknowledgeAuditAlarm(body->reason(), p.actor());
         if (!status.ok()) return fail(req, status.status());
-        return http::Encode(req, *status);
+        return net::Encode(req, *status);
       });
   add("POST", "/v1/admin/audit/compare-heads", Access::kPermission, Permission::kVerifyAudit,
       "compare the audit heads central holds (body: CentralAuditHeadList) with the chain",
-      [c, fail](const Principal&, http::Request& req) {
+      [c, fail](const Principal&, net::Request& req) {
         auto body = Decode<v1::CentralAuditHeadList>(req);
         if (!body.ok()) return fail(req, body.status());
         auto lease = c.readers->Acquire();
         if (!lease.ok()) return fail(req, lease.status());
         auto report = audit::CompareHeads(**lease, *body, c.signing_key->public_key());
         if (!report.ok()) return fail(req, report.status());
-        return http::Encode(req, *report);
+        return net::Encode(req, *report);
       });
   return r;
 }
@@ -562,22 +561,22 @@ bool HashesAPassword(const AdminRouteSpec& spec) {
           spec.pattern == "/v1/admin/password");
 }
 
-http::Response Busy(const http::Request& req, Status status, int retry_after_seconds) {
-  http::Response res = http::ErrorResponse(req, status);
+net::Response Busy(const net::Request& req, Status status, int retry_after_seconds) {
+  net::Response res = net::ErrorResponse(req, status);
   res.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
   return res;
 }
 
 }  // namespace
 
-void AddAdminRoutes(http::Router& router, AdminContext context) {
+void AddAdminRoutes(net::Router& router, AdminContext context) {
   for (auto& def : MakeRoutes(context)) {
     const bool password_work = HashesAPassword(def.spec) && context.run_password_work;
     const bool is_login = def.spec.pattern == "/v1/admin/login";
     router.Add(
         def.spec.method, def.spec.pattern,
         [c = context, spec = def.spec, fn = std::move(def.fn), password_work, is_login](
-            http::Request& req, http::Reply reply) {
+            net::Request& req, net::Reply reply) {
           if (is_login && c.login_limiter != nullptr) {
             if (auto wait = c.login_limiter->Take(req.remote_address)) {
               return reply(
@@ -590,16 +589,16 @@ void AddAdminRoutes(http::Router& router, AdminContext context) {
           }
           // The request object lives only as long as this call: hand a copy to the
           // blocking worker. The reply is shared so that a refused task can still answer.
-          auto answer = std::make_shared<http::Reply>(std::move(reply));
+          auto answer = std::make_shared<net::Reply>(std::move(reply));
           auto work = [c, spec, fn, req, answer]() mutable {
             Principal principal;
             if (spec.access != Access::kPublic) {
               auto who = auth::Authenticate(*c.auth, req);
-              if (!who.ok()) return (*answer)(http::ErrorResponse(req, who.status()));
+              if (!who.ok()) return (*answer)(net::ErrorResponse(req, who.status()));
               principal = std::move(*who);
               if (spec.permission) {
                 if (Status s = auth::Require(principal, *spec.permission); !s.ok()) {
-                  return (*answer)(http::ErrorResponse(req, s));
+                  return (*answer)(net::ErrorResponse(req, s));
                 }
               }
             }

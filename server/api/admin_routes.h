@@ -7,12 +7,12 @@
 
 #include "common/clock.h"
 #include "common/crypto/keys.h"
+#include "common/net/router.h"
 #include "common/rate_limiter.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
 #include "server/auth/roles.h"
 #include "server/auth/store.h"
-#include "server/http/router.h"
 
 namespace outpost::server::licensing {
 class LicensingService;
@@ -65,7 +65,7 @@ struct AdminContext {
 
 // Registers /v1/admin/... Each handler authenticates the caller (bearer API key or console
 // session + CSRF token), checks the route's access, then does its work on run_blocking.
-void AddAdminRoutes(http::Router& router, AdminContext context);
+void AddAdminRoutes(net::Router& router, AdminContext context);
 
 // Parses "2026-11-28T15:12:22Z", "2026-11-28T15:12:22.123Z" or "2026-11-28" (UTC midnight).
 Result<TimePoint> ParseRfc3339(std::string_view text);

@@ -1,7 +1,7 @@
 #include "server/api/device_routes.h"
 
+#include "common/net/codec.h"
 #include "outpost/v1/devices.pb.h"
-#include "server/http/codec.h"
 #include "server/licensing/service.h"
 
 namespace outpost::server::api {
@@ -10,21 +10,21 @@ namespace {
 // Answers a device call once the service is done with it. The request is gone by then, so the
 // answer's format is decided up front.
 template <typename Message>
-std::function<void(Result<Message>)> Answer(const http::Request& req, http::Reply reply) {
-  return [format = http::ResponseFormat(req), reply = std::move(reply)](Result<Message> result) {
-    if (!result.ok()) return reply(http::ErrorResponse(format, result.status()));
-    reply(http::Encode(format, *result));
+std::function<void(Result<Message>)> Answer(const net::Request& req, net::Reply reply) {
+  return [format = net::ResponseFormat(req), reply = std::move(reply)](Result<Message> result) {
+    if (!result.ok()) return reply(net::ErrorResponse(format, result.status()));
+    reply(net::Encode(format, *result));
   };
 }
 
 }  // namespace
 
-void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service,
+void AddDeviceRoutes(net::Router& router, licensing::LicensingService* service,
                      std::function<void(std::function<void()>)> run_blocking) {
-  router.Add("POST", "/v1/devices/register", [service](http::Request& req, http::Reply reply) {
+  router.Add("POST", "/v1/devices/register", [service](net::Request& req, net::Reply reply) {
     v1::RegisterRequest body;
-    if (Status s = http::DecodeBody(req, &body); !s.ok()) {
-      return reply(http::ErrorResponse(req, s));
+    if (Status s = net::DecodeBody(req, &body); !s.ok()) {
+      return reply(net::ErrorResponse(req, s));
     }
     // A device registering again presents its current ID certificate: that proves it owns the
     // registration it replaces. Without one (a new device) the route works as before.
@@ -37,27 +37,27 @@ void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service,
     service->Register(body, req.remote_address, std::move(proven),
                       Answer<v1::RegisterResponse>(req, std::move(reply)));
   });
-  router.Add("POST", "/v1/devices/authorize", [service](http::Request& req, http::Reply reply) {
+  router.Add("POST", "/v1/devices/authorize", [service](net::Request& req, net::Reply reply) {
     auto device = service->Identify(req.client_certificate);
-    if (!device.ok()) return reply(http::ErrorResponse(req, device.status()));
+    if (!device.ok()) return reply(net::ErrorResponse(req, device.status()));
     v1::AuthorizeRequest body;
-    if (Status s = http::DecodeBody(req, &body); !s.ok()) {
-      return reply(http::ErrorResponse(req, s));
+    if (Status s = net::DecodeBody(req, &body); !s.ok()) {
+      return reply(net::ErrorResponse(req, s));
     }
     // Signed with its writer batch, then encoded and sent on this connection's I/O thread.
     service->Authorize(*device, body, Answer<v1::SignedAuthorization>(req, std::move(reply)),
                        req.defer);
   });
-  router.Add("POST", "/v1/devices/release", [service](http::Request& req, http::Reply reply) {
+  router.Add("POST", "/v1/devices/release", [service](net::Request& req, net::Reply reply) {
     auto device = service->Identify(req.client_certificate);
-    if (!device.ok()) return reply(http::ErrorResponse(req, device.status()));
+    if (!device.ok()) return reply(net::ErrorResponse(req, device.status()));
     service->ReleaseSelf(*device, Answer<v1::ReleaseResponse>(req, std::move(reply)));
   });
   router.Add(
       "GET", "/v1/devices/self",
-      [service, run_blocking = std::move(run_blocking)](http::Request& req, http::Reply reply) {
+      [service, run_blocking = std::move(run_blocking)](net::Request& req, net::Reply reply) {
         auto device = service->Identify(req.client_certificate);
-        if (!device.ok()) return reply(http::ErrorResponse(req, device.status()));
+        if (!device.ok()) return reply(net::ErrorResponse(req, device.status()));
         // Self reads the device's row: SQL, so off the I/O thread.
         run_blocking(
             [service, device = *device, answer = Answer<v1::Device>(req, std::move(reply))] {

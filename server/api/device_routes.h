@@ -2,7 +2,7 @@
 
 #include <functional>
 
-#include "server/http/router.h"
+#include "common/net/router.h"
 
 namespace outpost::server::licensing {
 class LicensingService;
@@ -15,7 +15,7 @@ namespace outpost::server::api {
 // GET /v1/devices/self. Handlers never block an I/O thread: they answer from the licensing
 // service's commit callback, or (GET /v1/devices/self, which reads the device's row) from
 // `run_blocking`. `service` must outlive the router.
-void AddDeviceRoutes(http::Router& router, licensing::LicensingService* service,
+void AddDeviceRoutes(net::Router& router, licensing::LicensingService* service,
                      std::function<void(std::function<void()>)> run_blocking);
 
 }  // namespace outpost::server::api

@@ -1,24 +1,24 @@
 #include "server/api/system_routes.h"
 
+#include "common/net/codec.h"
 #include "outpost/v1/common.pb.h"
-#include "server/http/codec.h"
 
 namespace outpost::server::api {
 
-void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metrics,
+void AddSystemRoutes(net::Router& router, std::shared_ptr<net::Metrics> metrics,
                      ReadinessChecks checks, std::string version, RunBlocking run_blocking,
                      MetricsAuthorizer authorize_metrics) {
-  router.Add("GET", "/healthz", [version](http::Request& req, http::Reply reply) {
+  router.Add("GET", "/healthz", [version](net::Request& req, net::Reply reply) {
     v1::HealthResponse health;
     health.set_status("ok");
     health.set_version(version);
-    reply(http::Encode(req, health));
+    reply(net::Encode(req, health));
   });
   router.Add("GET", "/readyz",
              [checks = std::make_shared<const ReadinessChecks>(std::move(checks)), version,
-              run_blocking](http::Request& req, http::Reply reply) {
+              run_blocking](net::Request& req, net::Reply reply) {
                run_blocking(
-                   [checks, version, format = http::ResponseFormat(req), reply = std::move(reply)] {
+                   [checks, version, format = net::ResponseFormat(req), reply = std::move(reply)] {
                      v1::HealthResponse health;
                      bool ready = true;
                      for (const auto& [name, check] : *checks) {
@@ -28,25 +28,25 @@ void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metric
                      }
                      health.set_status(ready ? "ok" : "unavailable");
                      health.set_version(version);
-                     reply(http::Encode(format, health, ready ? 200 : 503));
+                     reply(net::Encode(format, health, ready ? 200 : 503));
                    });
              });
   auto render = [metrics] {
-    http::Response response;
+    net::Response response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.body = metrics->Render();
     return response;
   };
   if (!authorize_metrics) {
-    router.Add("GET", "/metrics", [render](http::Request&, http::Reply reply) { reply(render()); });
+    router.Add("GET", "/metrics", [render](net::Request&, net::Reply reply) { reply(render()); });
     return;
   }
   router.Add("GET", "/metrics",
-             [render, run_blocking, authorize = std::move(authorize_metrics)](http::Request& req,
-                                                                              http::Reply reply) {
+             [render, run_blocking, authorize = std::move(authorize_metrics)](net::Request& req,
+                                                                              net::Reply reply) {
                // The request lives only as long as this call: the check gets a copy.
                run_blocking([render, authorize, req, reply = std::move(reply)] {
-                 if (Status s = authorize(req); !s.ok()) return reply(http::ErrorResponse(req, s));
+                 if (Status s = authorize(req); !s.ok()) return reply(net::ErrorResponse(req, s));
                  reply(render());
                });
              });

@@ -4,9 +4,9 @@
 #include <map>
 #include <string>
 
+#include "common/net/metrics.h"
+#include "common/net/router.h"
 #include "common/status.h"
-#include "server/http/metrics.h"
-#include "server/http/router.h"
 
 namespace outpost::server::api {
 
@@ -18,14 +18,14 @@ using RunBlocking = std::function<void(std::function<void()>)>;
 
 // Decides whether a /metrics request may have the metrics: Ok, or the error to answer with
 // (kUnauthenticated: 401, kPermissionDenied: 403). May block (SQL): it runs on run_blocking.
-using MetricsAuthorizer = std::function<Status(const http::Request&)>;
+using MetricsAuthorizer = std::function<Status(const net::Request&)>;
 
 // GET /healthz (the process answers), GET /readyz (every check passes; 503 otherwise) and
 // GET /metrics (Prometheus text). /healthz and /readyz need no authentication: they reveal no
 // secrets. /metrics needs none when `authorize_metrics` is null (server.metrics_require_auth
 // false); otherwise every request goes through it first. The readiness checks may block (they
 // query the database), so they run through `run_blocking`.
-void AddSystemRoutes(http::Router& router, std::shared_ptr<http::Metrics> metrics,
+void AddSystemRoutes(net::Router& router, std::shared_ptr<net::Metrics> metrics,
                      ReadinessChecks checks, std::string version, RunBlocking run_blocking,
                      MetricsAuthorizer authorize_metrics = nullptr);
 

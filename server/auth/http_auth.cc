@@ -43,7 +43,7 @@ std::string_view CookieValue(std::string_view cookie_header, std::string_view na
   return {};
 }
 
-Result<Principal> Authenticate(AuthStore& store, const http::Request& request) {
+Result<Principal> Authenticate(AuthStore& store, const net::Request& request) {
   const auto authorization = request.headers.find("authorization");
   if (authorization != request.headers.end()) {
     const std::string_view value = TrimSpaces(authorization->second);

@@ -1,16 +1,16 @@
 #pragma once
 
 // Authentication of admin API requests: credentials from HTTP headers, and the console cookie.
-// No sockets here: pure functions over http::Request and the AuthStore.
+// No sockets here: pure functions over net::Request and the AuthStore.
 
 #include <chrono>
 #include <string>
 #include <string_view>
 
+#include "common/net/request.h"
 #include "common/status.h"
 #include "server/auth/principal.h"
 #include "server/auth/store.h"
-#include "server/http/request.h"
 
 namespace outpost::server::auth {
 
@@ -24,7 +24,7 @@ inline constexpr std::string_view kCsrfHeader = "x-csrf-token";  // lower-case, 
 // kUnauthenticated if neither is present, the Authorization scheme is not Bearer, or the
 // credential is not valid (see AuthStore); kPermissionDenied for a missing or wrong CSRF token.
 // A request carrying both uses the API key.
-Result<Principal> Authenticate(AuthStore& store, const http::Request& request);
+Result<Principal> Authenticate(AuthStore& store, const net::Request& request);
 
 // The value of cookie `name` in a Cookie header ("a=1; b=2"), or "" if absent.
 std::string_view CookieValue(std::string_view cookie_header, std::string_view name);

@@ -43,13 +43,13 @@
 #include "outpost/v1/licensing.pb.h"
 #include "outpost/v1/sync.pb.h"
 #include "server/auth/principal.h"
-#include "server/licensing/authorization.h"
-#include "server/licensing/clock.h"
-#include "server/licensing/pools.h"
-#include "server/licensing/registry.h"
+#include "server/licensing/core/authorization.h"
+#include "server/licensing/core/clock.h"
+#include "server/licensing/core/pools.h"
+#include "server/licensing/core/registry.h"
+#include "server/licensing/core/usage.h"
 #include "server/licensing/store.h"
 #include "server/licensing/tokens.h"
-#include "server/licensing/usage.h"
 
 namespace outpost::server::licensing {
 

@@ -18,10 +18,10 @@
 #include "common/clock.h"
 #include "common/sqlite/connection.h"
 #include "common/status.h"
-#include "server/licensing/pools.h"
-#include "server/licensing/registry.h"
-#include "server/licensing/types.h"
-#include "server/licensing/usage.h"
+#include "server/licensing/core/pools.h"
+#include "server/licensing/core/registry.h"
+#include "server/licensing/core/types.h"
+#include "server/licensing/core/usage.h"
 
 namespace outpost::server::licensing {
 

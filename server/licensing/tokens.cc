@@ -6,7 +6,7 @@
 #include "server/audit/audit_log.h"
 #include "server/auth/secrets.h"
 #include "server/auth/text.h"
-#include "server/licensing/types.h"
+#include "server/licensing/core/types.h"
 
 namespace outpost::server::licensing {
 namespace {

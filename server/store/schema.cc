@@ -111,7 +111,7 @@ CREATE TABLE devices (
 ) STRICT;
 CREATE INDEX devices_va_serial ON devices(va, serial);
 
--- What each device holds: the rows of the in-memory pool book (server/licensing/pools.h).
+-- What each device holds: the rows of the in-memory pool book (server/licensing/core/pools.h).
 CREATE TABLE consumption (
   instance_id TEXT NOT NULL REFERENCES devices(instance_id),
   tag         TEXT NOT NULL,

@@ -9,6 +9,7 @@
 #include "common/crypto/hash.h"
 #include "common/crypto/secure_file.h"
 #include "common/ids.h"
+#include "common/net/https_client.h"
 #include "common/thread_boundary.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/checkpoint.h"
@@ -19,7 +20,6 @@
 #include "sync/bundle/codec.h"
 #include "sync/bundle/freshness.h"
 #include "sync/bundle/trust.h"
-#include "sync/net/https_client.h"
 
 namespace outpost::server::sync {
 namespace {

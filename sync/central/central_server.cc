@@ -5,9 +5,9 @@
 
 #include "common/crypto/secure_file.h"
 #include "common/crypto/x509.h"
+#include "common/net/codec.h"
+#include "common/net/server.h"
 #include "outpost/v1/common.pb.h"
-#include "server/http/codec.h"
-#include "server/http/server.h"
 
 namespace outpost::central {
 
@@ -15,8 +15,8 @@ class CentralServer::Impl {
  public:
   Central* central = nullptr;
   CentralServerOptions options;
-  std::shared_ptr<http::Metrics> metrics = std::make_shared<http::Metrics>();
-  std::unique_ptr<http::HttpServer> server;
+  std::shared_ptr<net::Metrics> metrics = std::make_shared<net::Metrics>();
+  std::unique_ptr<net::HttpServer> server;
   // Read by /metrics at scrape time; written from the writer thread.
   std::shared_ptr<std::atomic<uint64_t>> processed = std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<std::atomic<uint64_t>> refused = std::make_shared<std::atomic<uint64_t>>(0);
@@ -54,14 +54,14 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
   impl->options = options;
   const CentralDataDir& dir = central.data_dir();
 
-  http::TlsOptions tls;
+  net::TlsOptions tls;
   OUTPOST_ASSIGN_OR_RETURN(tls.certificate_chain_pem,
                            crypto::ReadSmallFile(dir.tls_certificate(), 1 << 20));
   OUTPOST_ASSIGN_OR_RETURN(auto tls_key, crypto::PrivateKey::LoadFile(dir.tls_key()));
   tls.private_key_pem = tls_key.ToPem();
   tls.min_version = "1.2";
 
-  http::ServerOptions server_options;
+  net::ServerOptions server_options;
   server_options.listen = options.listen;
   server_options.io_threads = options.io_threads;
   // The body limit is the request limit, so an oversized request is refused by the parser
@@ -81,38 +81,37 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
       "outpost_db_writer_queue_depth", "Units of work waiting for the database writer.", "gauge",
       [raw] { return static_cast<double>(raw->central->writer_stats().queue_depth); });
 
-  http::Router router;
-  router.Add("GET", "/healthz", [](http::Request& req, http::Reply reply) {
+  net::Router router;
+  router.Add("GET", "/healthz", [](net::Request& req, net::Reply reply) {
     v1::HealthResponse health;
     health.set_status("ok");
     health.set_version(OUTPOST_VERSION);
-    reply(http::Encode(req, health));
+    reply(net::Encode(req, health));
   });
-  router.Add(
-      "GET", "/metrics", [raw, metrics = raw->metrics](http::Request& req, http::Reply reply) {
-        // A reader lease and one SHA-256 per scrape; refused scrapes are answered in text.
-        if (Status allowed = raw->central->CheckMetricsToken(req.Header("authorization"));
-            !allowed.ok()) {
-          http::Response refused = http::ErrorResponse(http::WireFormat::kJson, allowed);
-          if (allowed.code() == Errc::kFailedPrecondition) refused.status = 403;
-          if (allowed.code() == Errc::kUnauthenticated) {
-            refused.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"outpost-central\"");
-          }
-          reply(std::move(refused));
-          return;
-        }
-        http::Response response;
-        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        response.body = metrics->Render();
-        reply(std::move(response));
-      });
-  router.Add("POST", "/v1/sync", [raw](http::Request& req, http::Reply reply) {
+  router.Add("GET", "/metrics", [raw, metrics = raw->metrics](net::Request& req, net::Reply reply) {
+    // A reader lease and one SHA-256 per scrape; refused scrapes are answered in text.
+    if (Status allowed = raw->central->CheckMetricsToken(req.Header("authorization"));
+        !allowed.ok()) {
+      net::Response refused = net::ErrorResponse(net::WireFormat::kJson, allowed);
+      if (allowed.code() == Errc::kFailedPrecondition) refused.status = 403;
+      if (allowed.code() == Errc::kUnauthenticated) {
+        refused.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"outpost-central\"");
+      }
+      reply(std::move(refused));
+      return;
+    }
+    net::Response response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics->Render();
+    reply(std::move(response));
+  });
+  router.Add("POST", "/v1/sync", [raw](net::Request& req, net::Reply reply) {
     const std::string type = req.Header("content-type");
-    if (!type.empty() && !type.starts_with(http::kProtobufType) &&
+    if (!type.empty() && !type.starts_with(net::kProtobufType) &&
         !type.starts_with("application/octet-stream")) {
       raw->refused->fetch_add(1);
-      reply(http::ErrorResponse(
-          http::WireFormat::kProtobuf,
+      reply(net::ErrorResponse(
+          net::WireFormat::kProtobuf,
           Status(Errc::kUnsupportedMediaType,
                  "POST /v1/sync takes a serialized sync request as application/x-protobuf, "
                  "not " +
@@ -121,13 +120,12 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
     }
     // Errors are answered in protobuf unless the client asked for JSON: the satellite's
     // client sends and accepts protobuf only.
-    const http::WireFormat error_format =
-        req.Header("accept").find(http::kJsonType) != std::string::npos
-            ? http::WireFormat::kJson
-            : http::WireFormat::kProtobuf;
+    const net::WireFormat error_format =
+        req.Header("accept").find(net::kJsonType) != std::string::npos ? net::WireFormat::kJson
+                                                                       : net::WireFormat::kProtobuf;
     if (!raw->TryEnterSync(req.remote_address)) {
       raw->refused->fetch_add(1);
-      reply(http::ErrorResponse(
+      reply(net::ErrorResponse(
           error_format,
           Unavailable("too many sync requests from " + req.remote_address +
                       " are in flight (at most " +
@@ -142,19 +140,19 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
           raw->LeaveSync(address);
           if (!outcome.ok()) {
             raw->refused->fetch_add(1);
-            reply(http::ErrorResponse(error_format, outcome.status()));
+            reply(net::ErrorResponse(error_format, outcome.status()));
             return;
           }
           raw->processed->fetch_add(1);
-          http::Response response;
-          response.content_type = std::string(http::kProtobufType);
+          net::Response response;
+          response.content_type = std::string(net::kProtobufType);
           response.body = std::move(outcome->response_bytes);
           reply(std::move(response));
         },
         address);
   });
-  OUTPOST_ASSIGN_OR_RETURN(raw->server, http::HttpServer::Create(server_options, std::move(tls),
-                                                                 std::move(router), raw->metrics));
+  OUTPOST_ASSIGN_OR_RETURN(raw->server, net::HttpServer::Create(server_options, std::move(tls),
+                                                                std::move(router), raw->metrics));
   return std::unique_ptr<CentralServer>(new CentralServer(std::move(impl)));
 }
 

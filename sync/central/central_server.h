@@ -32,7 +32,7 @@ struct CentralServerOptions {
   // waiting for the writer); beyond it 503 + Retry-After, so that one address cannot take every
   // admission slot (issue 17, finding 1). A satellite sends one request at a time.
   int max_sync_in_flight_per_address = 4;
-  // Request bodies in flight across all connections (http::ServerOptions): eight requests of
+  // Request bodies in flight across all connections (net::ServerOptions): eight requests of
   // the largest size.
   uint64_t max_body_bytes_in_flight = uint64_t{8} * kDefaultMaxRequestBytes;
 };

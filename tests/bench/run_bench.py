@@ -209,7 +209,7 @@ class Bench:
         self.out = Path(args.out).resolve()
         self.work = self.out / ("smoke" if args.smoke else "work")
         self.data = self.work / "satellite"
-        self.outpost = str(self.build / "server" / "outpost")
+        self.outpost = str(self.build / "cli" / "outpost")
         self.loadgen = str(self.build / "tests" / "bench" / "outpost-loadgen")
         self.seeder = str(self.build / "tests" / "bench" / "outpost-bench-seed")
         self.audit = str(self.build / "tests" / "bench" / "outpost-bench-audit")

@@ -67,7 +67,7 @@ SIZES = {
                   evil_conns=8, items_total=300, max_s=60.0),
 }
 
-# server.max_connections_per_address of central's HTTP server (server/http/server.h).
+# server.max_connections_per_address of central's HTTP server (common/net/server.h).
 PER_ADDRESS = 1000
 
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "server/licensing/types.h"
+#include "server/licensing/core/types.h"
 #include "sync/bundle/freshness.h"
 #include "sync/bundle/trust.h"
 #include "tests/fuzz/bundle_checks.h"

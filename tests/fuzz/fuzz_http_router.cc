@@ -1,6 +1,6 @@
 // An HTTP request after Beast parsed it: the router finds the route (path patterns, query
 // parsing, percent-decoding) and the handler decodes the body as JSON or protobuf by
-// Content-Type into the message that route takes (http::DecodeBody), then answers in the
+// Content-Type into the message that route takes (net::DecodeBody), then answers in the
 // negotiated format, as the real handlers do. The request is built by hand, without sockets.
 //
 // Input layout (FuzzedDataProvider): method, target, Content-Type and Accept choices, then the
@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "common/net/codec.h"
+#include "common/net/router.h"
 #include "common/proto_json.h"
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/common.pb.h"
@@ -23,8 +25,6 @@
 #include "outpost/v1/satellite_sync.pb.h"
 #include "outpost/v1/sync.pb.h"
 #include "outpost/v1/tokens.pb.h"
-#include "server/http/codec.h"
-#include "server/http/router.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {
@@ -32,9 +32,9 @@ namespace {
 using namespace outpost;
 using google::protobuf::Message;
 
-void CheckErrorBody(const http::Response& response) {
+void CheckErrorBody(const net::Response& response) {
   v1::ErrorResponse error;
-  if (response.content_type.starts_with(http::kProtobufType)) {
+  if (response.content_type.starts_with(net::kProtobufType)) {
     fuzz::Check(error.ParseFromString(response.body), "protobuf error answer does not parse");
   } else {
     fuzz::Check(FromJson(response.body, &error).ok(), "JSON error answer does not parse");
@@ -43,33 +43,33 @@ void CheckErrorBody(const http::Response& response) {
 
 // A handler that decodes its body as `Body`, like every admin and device route.
 template <typename Body>
-http::Handler Decoding() {
-  return [](http::Request& req, http::Reply reply) {
+net::Handler Decoding() {
+  return [](net::Request& req, net::Reply reply) {
     Body body;
-    if (Status s = http::DecodeBody(req, &body); !s.ok()) {
-      http::Response response = http::ErrorResponse(req, s);
+    if (Status s = net::DecodeBody(req, &body); !s.ok()) {
+      net::Response response = net::ErrorResponse(req, s);
       CheckErrorBody(response);
       return reply(std::move(response));
     }
     // What was accepted survives the other format and back.
-    http::Response json = http::Encode(http::WireFormat::kJson, body);
+    net::Response json = net::Encode(net::WireFormat::kJson, body);
     Body from_json;
     fuzz::Check(FromJson(json.body, &from_json).ok(), "an accepted body's JSON does not parse");
-    http::Response proto = http::Encode(http::WireFormat::kProtobuf, body);
+    net::Response proto = net::Encode(net::WireFormat::kProtobuf, body);
     Body from_proto;
     fuzz::Check(from_proto.ParseFromString(proto.body), "an accepted body's protobuf fails");
     fuzz::Check(from_proto.SerializeAsString() == proto.body, "protobuf round trip changed it");
-    reply(http::Encode(req, body));
+    reply(net::Encode(req, body));
   };
 }
 
-http::Handler NoBody() {
-  return [](http::Request& req, http::Reply reply) { reply(http::Encode(req, v1::Empty())); };
+net::Handler NoBody() {
+  return [](net::Request& req, net::Reply reply) { reply(net::Encode(req, v1::Empty())); };
 }
 
-const http::Router& TheRouter() {
-  static const http::Router* router = [] {
-    auto* r = new http::Router();
+const net::Router& TheRouter() {
+  static const net::Router* router = [] {
+    auto* r = new net::Router();
     // The device API (server/api/device_routes.cc) and system routes.
     r->Add("POST", "/v1/devices/register", Decoding<v1::RegisterRequest>());
     r->Add("POST", "/v1/devices/authorize", Decoding<v1::AuthorizeRequest>());
@@ -138,14 +138,14 @@ const char* const kAccepts[] = {"", "application/x-protobuf", "application/json"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  http::Request req;
+  net::Request req;
   req.method = in.PickValueInArray(kMethods);
   req.target = in.ConsumeRandomLengthString(256);
   const size_t q = req.target.find('?');
   req.path = req.target.substr(0, q);
   if (q != std::string::npos)
-    req.query = http::ParseQuery(std::string_view(req.target).substr(q + 1));
-  (void)http::PercentDecode(req.path);
+    req.query = net::ParseQuery(std::string_view(req.target).substr(q + 1));
+  (void)net::PercentDecode(req.path);
   if (std::string ct = in.PickValueInArray(kContentTypes); !ct.empty()) {
     req.headers["content-type"] = in.ConsumeBool() ? ct : in.ConsumeRandomLengthString(64);
   }
@@ -155,9 +155,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   req.body = in.ConsumeRemainingBytesAsString();
   req.remote_address = "192.0.2.1";
 
-  (void)http::RequestFormat(req);
-  (void)http::ResponseFormat(req);
-  http::Router::Match match = TheRouter().Find(req);
+  (void)net::RequestFormat(req);
+  (void)net::ResponseFormat(req);
+  net::Router::Match match = TheRouter().Find(req);
   if (match.handler == nullptr) {
     fuzz::Check(match.route_index == -1, "no handler but a route index");
     return 0;
@@ -166,7 +166,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       match.route_index >= 0 && match.route_index < static_cast<int>(TheRouter().routes().size()),
       "route index out of range");
   bool answered = false;
-  (*match.handler)(req, [&answered](http::Response) { answered = true; });
+  (*match.handler)(req, [&answered](net::Response) { answered = true; });
   fuzz::Check(answered, "handler did not answer");
   return 0;
 }

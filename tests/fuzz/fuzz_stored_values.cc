@@ -11,9 +11,9 @@
 #include "client/tag_use.h"
 #include "common/ids.h"
 #include "common/names.h"
-#include "server/licensing/compact.h"
+#include "server/licensing/core/compact.h"
+#include "server/licensing/core/types.h"
 #include "server/licensing/store.h"
-#include "server/licensing/types.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -10,6 +10,7 @@
 
 #include "common/config/config_file.h"
 #include "common/log/logging.h"
+#include "common/net/https_client.h"
 #include "common/proto_json.h"
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/audit.pb.h"
@@ -19,7 +20,6 @@
 #include "server/data_dir.h"
 #include "server/init.h"
 #include "server/satellite.h"
-#include "sync/net/https_client.h"
 #include "tests/testing/raw_tls.h"
 #include "tests/testing/test_util.h"
 

@@ -12,10 +12,10 @@
 
 #include "common/audit_format.h"
 #include "common/crypto/keys.h"
+#include "common/net/https_client.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
 #include "sync/bundle/trust.h"
-#include "sync/net/https_client.h"
 #include "tests/testing/test_util.h"
 
 namespace outpost {

@@ -11,10 +11,10 @@
 #include <regex>
 
 #include "common/crypto/keys.h"
+#include "common/net/https_client.h"
 #include "server/data_dir.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
-#include "sync/net/https_client.h"
 #include "tests/testing/test_util.h"
 
 namespace outpost {

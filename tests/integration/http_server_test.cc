@@ -15,17 +15,17 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/net/codec.h"
+#include "common/net/https_client.h"
+#include "common/net/server.h"
 #include "common/proto_json.h"
 #include "outpost/v1/common.pb.h"
 #include "server/api/blocking_pool.h"
-#include "server/http/codec.h"
-#include "server/http/server.h"
-#include "sync/net/https_client.h"
 #include "tests/testing/raw_tls.h"
 #include "tests/testing/test_pki.h"
 #include "tests/testing/test_util.h"
 
-namespace outpost::http {
+namespace outpost::net {
 namespace {
 
 using std::chrono::milliseconds;
@@ -289,10 +289,10 @@ TEST_F(HttpServerTest, BodiesInFlightBeyondTheBudgetGet503FromTheHeader) {
   ASSERT_EQ(body.size(), 1000u);
   auto slow = RawTlsConnection::Connect(server_->port(), Raw());
   ASSERT_OK(slow);
-  ASSERT_OK((*slow)->Write(
-      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Content-Length: 1000\r\n\r\n" +
-      body.substr(0, 10)));
+  ASSERT_OK(
+      (*slow)->Write("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 1000\r\n\r\n" +
+                     body.substr(0, 10)));
 
   // 1000 bytes are reserved by the slow sender; 600 more do not fit in 1500.
   auto client = Client();
@@ -301,8 +301,10 @@ TEST_F(HttpServerTest, BodiesInFlightBeyondTheBudgetGet503FromTheHeader) {
   for (int i = 0; i < 100 && !refused; ++i) {  // until the slow header has been read
     auto r = client->Send("POST", "/echo", second, "application/json");
     ASSERT_OK(r);
-    if (r->status == 503) refused = *r;
-    else std::this_thread::sleep_for(milliseconds(20));
+    if (r->status == 503)
+      refused = *r;
+    else
+      std::this_thread::sleep_for(milliseconds(20));
   }
   ASSERT_TRUE(refused.has_value()) << "never refused: the budget is not enforced";
   EXPECT_EQ(ErrorOf(*refused).reason(), "unavailable");
@@ -630,4 +632,4 @@ TEST_F(HttpServerTest, GracefulShutdownFinishesInFlightRequestThenRefusesConnect
 }
 
 }  // namespace
-}  // namespace outpost::http
+}  // namespace outpost::net

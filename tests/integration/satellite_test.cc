@@ -8,12 +8,12 @@
 
 #include "common/config/config_file.h"
 #include "common/ids.h"
+#include "common/net/https_client.h"
 #include "common/proto_json.h"
 #include "common/sqlite/connection.h"
 #include "outpost/v1/common.pb.h"
 #include "server/data_dir.h"
 #include "server/init.h"
-#include "sync/net/https_client.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
 

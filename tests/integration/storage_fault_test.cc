@@ -13,6 +13,7 @@
 #include "common/config/config_file.h"
 #include "common/crypto/keys.h"
 #include "common/log/logging.h"
+#include "common/net/https_client.h"
 #include "common/proto_json.h"
 #include "outpost/v1/common.pb.h"
 #include "outpost/v1/devices.pb.h"
@@ -21,7 +22,6 @@
 #include "server/data_dir.h"
 #include "server/init.h"
 #include "server/satellite.h"
-#include "sync/net/https_client.h"
 #include "tests/testing/faulty_vfs.h"
 #include "tests/testing/test_util.h"
 

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "common/config/config_file.h"
+#include "common/net/https_client.h"
 #include "common/sqlite/connection.h"
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/bundle.pb.h"
@@ -39,7 +40,6 @@
 #include "sync/central/central.h"
 #include "sync/central/central_server.h"
 #include "sync/central/data_dir.h"
-#include "sync/net/https_client.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
 

@@ -51,7 +51,7 @@ def outpost_binary() -> str:
     global _SNAPSHOT
     if _SNAPSHOT is not None and os.path.exists(_SNAPSHOT):
         return _SNAPSHOT
-    path = Path(os.environ.get("OUTPOST_BIN", "build/release/server/outpost"))
+    path = Path(os.environ.get("OUTPOST_BIN", "build/release/cli/outpost"))
     if not path.is_absolute():
         path = REPO_ROOT / path
     if not path.is_file() or not os.access(path, os.X_OK):

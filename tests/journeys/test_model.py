@@ -9,7 +9,7 @@ small model of what it must hold:
   agree per VA and tag;
 - in use per pool = the sum of what the model's live devices were granted; never above purchased
   in an ENFORCED pool; every authorization decision is the one the pool arithmetic of
-  server/licensing/pools.h gives (AUTHORIZED, OUT_OF_COMPLIANCE, DENIED, NOT_ENTITLED);
+  server/licensing/core/pools.h gives (AUTHORIZED, OUT_OF_COMPLIANCE, DENIED, NOT_ENTITLED);
 - reservations, moves and registrations succeed exactly when the model says they must;
 - every sync round trip succeeds (none is left failing), the sync status counts what is still
   waiting for central, and `outpost audit verify` passes (online, and `--db` while stopped);
@@ -144,7 +144,7 @@ class Journey(RuleBasedStateMachine):
         if site is not None:
             site.close()
 
-    # --- the model's arithmetic (server/licensing/pools.h) ------------------------------------
+    # --- the model's arithmetic (server/licensing/core/pools.h) ------------------------------------
 
     def purchased(self) -> dict:
         p = dict(self.central_has)

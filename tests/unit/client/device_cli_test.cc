@@ -1,4 +1,4 @@
-// `outpost device authorize` and `device status` (server/cli/device_commands.cc) against a hostile
+// `outpost device authorize` and `device status` (cli/device_commands.cc) against a hostile
 // fake satellite: what the satellite says reaches the terminal escaped and bounded (issue 17,
 // item 10), and the real binary keeps its offline fallback after a padded answer (item 7).
 

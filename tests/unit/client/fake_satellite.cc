@@ -3,8 +3,8 @@
 #include <google/protobuf/unknown_field_set.h>
 
 #include "common/crypto/secure_file.h"
+#include "common/net/codec.h"
 #include "outpost/v1/common.pb.h"
-#include "server/http/codec.h"
 #include "tests/testing/test_util.h"
 
 namespace outpost::testing {
@@ -34,15 +34,15 @@ std::unique_ptr<FakeSatellite> FakeSatellite::StartOrDie(const std::filesystem::
   satellite->ca_file_ = dir / "ca.pem";
   EXPECT_OK(crypto::WriteFileAtomically(satellite->ca_file_, ca_pem, std::filesystem::perms(0644),
                                         crypto::IfExists::kReplace));
-  http::ServerOptions options;
+  net::ServerOptions options;
   options.listen = "127.0.0.1:0";
   options.io_threads = 1;
-  http::TlsOptions tls;
+  net::TlsOptions tls;
   tls.certificate_chain_pem = server_certificate.ToPem() + ca_pem;
   tls.private_key_pem = server_key.ToPem();
   tls.client_ca_pem = ca_pem;
   satellite->server_ =
-      OrDie(http::HttpServer::Create(options, tls, satellite->MakeRouter(), nullptr));
+      OrDie(net::HttpServer::Create(options, tls, satellite->MakeRouter(), nullptr));
   EXPECT_OK(satellite->server_->Start());
   return satellite;
 }
@@ -80,10 +80,10 @@ int FakeSatellite::authorize_calls() const {
   return authorize_calls_;
 }
 
-http::Router FakeSatellite::MakeRouter() {
-  http::Router router;
-  auto bind = [this](void (FakeSatellite::*handler)(http::Request&, const http::Reply&)) {
-    return [this, handler](http::Request& request, http::Reply reply) {
+net::Router FakeSatellite::MakeRouter() {
+  net::Router router;
+  auto bind = [this](void (FakeSatellite::*handler)(net::Request&, const net::Reply&)) {
+    return [this, handler](net::Request& request, net::Reply reply) {
       (this->*handler)(request, reply);
     };
   };
@@ -94,18 +94,18 @@ http::Router FakeSatellite::MakeRouter() {
   return router;
 }
 
-void FakeSatellite::Register(http::Request& request, const http::Reply& reply) {
+void FakeSatellite::Register(net::Request& request, const net::Reply& reply) {
   v1::RegisterRequest in;
-  if (Status s = http::DecodeBody(request, &in); !s.ok()) {
-    return reply(http::ErrorResponse(request, s));
+  if (Status s = net::DecodeBody(request, &in); !s.ok()) {
+    return reply(net::ErrorResponse(request, s));
   }
   if (in.token() != "opt_good" && in.token() != "opt_other") {
-    return reply(http::ErrorResponse(
+    return reply(net::ErrorResponse(
         request, Unauthenticated("registration token is not valid (unknown, expired or "
                                  "revoked); ask the operator for a new one")));
   }
   auto csr = crypto::CertificateSigningRequest::FromPem(in.csr_pem());
-  if (!csr.ok()) return reply(http::ErrorResponse(request, csr.status()));
+  if (!csr.ok()) return reply(net::ErrorResponse(request, csr.status()));
 
   std::lock_guard lock(mu_);
   last_registration_proof_ =
@@ -143,37 +143,37 @@ void FakeSatellite::Register(http::Request& request, const http::Reply& reply) {
   out.set_replaced_instance_id(replaced);
   out.set_certificate_not_after_text(Text(out.certificate_not_after()));
   devices_[instance_id].registration = in;
-  reply(http::Encode(request, out));
+  reply(net::Encode(request, out));
 }
 
-FakeSatellite::Device* FakeSatellite::Authenticate(const http::Request& request,
-                                                   const http::Reply& reply) {
+FakeSatellite::Device* FakeSatellite::Authenticate(const net::Request& request,
+                                                   const net::Reply& reply) {
   if (!request.client_certificate) {
-    reply(http::ErrorResponse(request, Unauthenticated("an ID certificate is required")));
+    reply(net::ErrorResponse(request, Unauthenticated("an ID certificate is required")));
     return nullptr;
   }
   if (misbehaviour_ == Misbehaviour::kHostileError) {
-    // Built by hand, not through http::ErrorResponse, so that nothing on this side shortens it.
+    // Built by hand, not through net::ErrorResponse, so that nothing on this side shortens it.
     v1::ErrorResponse error;
     error.mutable_error()->set_reason(std::string(ReasonFor(Errc::kPermissionDenied)));
     error.mutable_error()->set_message("\x1b[2J\x1b[31mYOUR LICENSES ARE REVOKED\x1b]0;owned\x07" +
                                        std::string(error_padding_, 'A'));
-    reply(http::Encode(request, error, 403));
+    reply(net::Encode(request, error, 403));
     return nullptr;
   }
   auto it = devices_.find(request.client_certificate->subject_common_name());
   if (it == devices_.end() || !it->second.registered) {
-    reply(http::ErrorResponse(request,
-                              Unauthenticated("this ID certificate's device is not registered")));
+    reply(net::ErrorResponse(request,
+                             Unauthenticated("this ID certificate's device is not registered")));
     return nullptr;
   }
   return &it->second;
 }
 
-void FakeSatellite::Authorize(http::Request& request, const http::Reply& reply) {
+void FakeSatellite::Authorize(net::Request& request, const net::Reply& reply) {
   v1::AuthorizeRequest in;
-  if (Status s = http::DecodeBody(request, &in); !s.ok()) {
-    return reply(http::ErrorResponse(request, s));
+  if (Status s = net::DecodeBody(request, &in); !s.ok()) {
+    return reply(net::ErrorResponse(request, s));
   }
   std::lock_guard lock(mu_);
   ++authorize_calls_;
@@ -228,10 +228,10 @@ void FakeSatellite::Authorize(http::Request& request, const http::Reply& reply) 
     signature[3] ^= 0x10;
     out.set_signature(signature);
   }
-  reply(http::Encode(request, out));
+  reply(net::Encode(request, out));
 }
 
-void FakeSatellite::Self(http::Request& request, const http::Reply& reply) {
+void FakeSatellite::Self(net::Request& request, const net::Reply& reply) {
   std::lock_guard lock(mu_);
   Device* device = Authenticate(request, reply);
   if (device == nullptr) return;
@@ -247,10 +247,10 @@ void FakeSatellite::Self(http::Request& request, const http::Reply& reply) {
     holding->set_tag(use.tag());
     holding->set_count(use.count());
   }
-  reply(http::Encode(request, out));
+  reply(net::Encode(request, out));
 }
 
-void FakeSatellite::Release(http::Request& request, const http::Reply& reply) {
+void FakeSatellite::Release(net::Request& request, const net::Reply& reply) {
   std::lock_guard lock(mu_);
   Device* device = Authenticate(request, reply);
   if (device == nullptr) return;
@@ -259,7 +259,7 @@ void FakeSatellite::Release(http::Request& request, const http::Reply& reply) {
   for (const auto& use : device->holdings) *out.add_released() = use;
   device->holdings.clear();
   device->registered = false;
-  reply(http::Encode(request, out));
+  reply(net::Encode(request, out));
 }
 
 }  // namespace outpost::testing

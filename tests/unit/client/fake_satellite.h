@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "server/http/server.h"
+#include "common/net/server.h"
 #include "tests/unit/client/client_test_util.h"
 
 namespace outpost::testing {
@@ -79,17 +79,17 @@ class FakeSatellite {
   };
 
   explicit FakeSatellite(SatelliteKeys keys);
-  http::Router MakeRouter();
-  void Register(http::Request& request, const http::Reply& reply);
-  void Authorize(http::Request& request, const http::Reply& reply);
-  void Self(http::Request& request, const http::Reply& reply);
-  void Release(http::Request& request, const http::Reply& reply);
+  net::Router MakeRouter();
+  void Register(net::Request& request, const net::Reply& reply);
+  void Authorize(net::Request& request, const net::Reply& reply);
+  void Self(net::Request& request, const net::Reply& reply);
+  void Release(net::Request& request, const net::Reply& reply);
   // The registered device the request's client certificate names, or null after replying 401.
-  Device* Authenticate(const http::Request& request, const http::Reply& reply);
+  Device* Authenticate(const net::Request& request, const net::Reply& reply);
 
   SatelliteKeys keys_;
   std::filesystem::path ca_file_;
-  std::unique_ptr<http::HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
   mutable std::mutex mu_;
   std::map<std::string, Device> devices_;  // by instance id
   int next_instance_ = 1;

@@ -19,8 +19,8 @@ class HttpAuthTest : public testing::AuthStoreTest {
     CreateStandardUsers();
   }
 
-  static http::Request MakeRequest(std::string method) {
-    http::Request request;
+  static net::Request MakeRequest(std::string method) {
+    net::Request request;
     request.method = std::move(method);
     request.target = request.path = "/v1/admin/whoami";
     request.remote_address = "203.0.113.5";
@@ -31,7 +31,7 @@ class HttpAuthTest : public testing::AuthStoreTest {
 TEST_F(HttpAuthTest, BearerApiKey) {
   auto key = store_->CreateApiKey("oscar", "", Oscar());
   ASSERT_OK(key);
-  http::Request request = MakeRequest("POST");
+  net::Request request = MakeRequest("POST");
   request.headers["authorization"] = "Bearer " + key->key;
   auto principal = Authenticate(*store_, request);
   ASSERT_OK(principal);
@@ -43,7 +43,7 @@ TEST_F(HttpAuthTest, BearerApiKey) {
 }
 
 TEST_F(HttpAuthTest, BadBearerKeyIsUnauthenticatedAndAuditedWithTheAddress) {
-  http::Request request = MakeRequest("GET");
+  net::Request request = MakeRequest("GET");
   request.headers["authorization"] = "Bearer opk_nonsense";
   auto principal = Authenticate(*store_, request);
   ASSERT_FALSE(principal.ok());
@@ -54,7 +54,7 @@ TEST_F(HttpAuthTest, BadBearerKeyIsUnauthenticatedAndAuditedWithTheAddress) {
 }
 
 TEST_F(HttpAuthTest, OtherAuthorizationSchemesAreRefused) {
-  http::Request request = MakeRequest("GET");
+  net::Request request = MakeRequest("GET");
   for (std::string value : {"Basic b3NjYXI6cGFzc3dvcmQ=", "Bearer", "Token abc", ""}) {
     request.headers["authorization"] = value;
     auto principal = Authenticate(*store_, request);
@@ -71,7 +71,7 @@ TEST_F(HttpAuthTest, NoCredentialsIsUnauthenticated) {
   ASSERT_FALSE(principal.ok());
   EXPECT_EQ(principal.status().code(), Errc::kUnauthenticated);
   EXPECT_TRUE(principal.status().message().starts_with("authentication required"));
-  http::Request other_cookie = MakeRequest("GET");
+  net::Request other_cookie = MakeRequest("GET");
   other_cookie.headers["cookie"] = "theme=dark";
   EXPECT_EQ(Authenticate(*store_, other_cookie).status().code(), Errc::kUnauthenticated);
 }
@@ -79,13 +79,13 @@ TEST_F(HttpAuthTest, NoCredentialsIsUnauthenticated) {
 TEST_F(HttpAuthTest, SessionCookieWithCsrfHeader) {
   auto session = store_->Login("oscar", kOperatorPassword, "203.0.113.5");
   ASSERT_OK(session);
-  http::Request get = MakeRequest("GET");
+  net::Request get = MakeRequest("GET");
   get.headers["cookie"] = "theme=dark; outpost_session=" + session->cookie + "; lang=en";
   auto principal = Authenticate(*store_, get);
   ASSERT_OK(principal);
   EXPECT_EQ(principal->user_name, "oscar");
 
-  http::Request post = MakeRequest("POST");
+  net::Request post = MakeRequest("POST");
   post.headers["cookie"] = "outpost_session=" + session->cookie;
   auto denied = Authenticate(*store_, post);
   ASSERT_FALSE(denied.ok());
@@ -99,7 +99,7 @@ TEST_F(HttpAuthTest, BearerWinsOverACookie) {
   ASSERT_OK(key);
   auto session = store_->Login("oscar", kOperatorPassword, "");
   ASSERT_OK(session);
-  http::Request request = MakeRequest("POST");
+  net::Request request = MakeRequest("POST");
   request.headers["authorization"] = "Bearer " + key->key;
   request.headers["cookie"] = "outpost_session=" + session->cookie;
   auto principal = Authenticate(*store_, request);

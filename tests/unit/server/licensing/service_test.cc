@@ -14,7 +14,7 @@
 #include "common/crypto/merkle.h"
 #include "server/licensing/store.h"
 #include "tests/unit/server/auth/auth_test_util.h"
-#include "tests/unit/server/licensing/licensing_test_util.h"
+#include "tests/unit/server/licensing/core/licensing_test_util.h"
 
 namespace outpost::server::licensing {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "server/auth/secrets.h"
-#include "server/licensing/types.h"
+#include "server/licensing/core/types.h"
 #include "tests/unit/server/auth/auth_test_util.h"
 
 namespace outpost::server::licensing {
