@@ -11,23 +11,28 @@ checks that the harness works (it fails on errors or zero throughput, not on slo
 """
 
 import argparse
+import http.client
 import json
 import os
 import platform
+import re
 import selectors
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 # DESIGN.md section 5.
 TARGETS = {
     "authorize_ratio": 0.50,  # renewals/s >= 50% of nginx's
+    "authorize_cpu_ratio": 3.0,  # server CPU per renewal <= 3x nginx's per `return 200`
     "p99_half_load_ms": 5.0,
     "handshake_ratio": 0.70,
     "registrations_per_s": 5000.0,
@@ -45,6 +50,13 @@ SMOKE = dict(devices=2000, tags=50, vas=2, registrations=200, connections=8,
              sync_entitlements=1000, sync_vas=10)
 
 AUTHORIZE_TAG = "bench.tag.0000"  # entitled in VA "default", where the bench token registers
+
+# What --only can select, in the order the suite runs them. Prerequisites are added by
+# Bench.plan(): the load sections need the registered devices, half-load needs authorize's rate.
+SECTIONS = ("startup", "register", "authorize", "half-load", "heartbeat", "handshake",
+            "sync-export", "normal", "audit", "registration-crypto", "sync-import")
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(message):
@@ -81,6 +93,37 @@ def proc_status(pid):
     return out
 
 
+def cpu_ticks(pid):
+    """utime + stime of process `pid`, all its threads, in clock ticks: fields 14 and 15 of
+    /proc/PID/stat (counted after the command name, which may hold spaces and parentheses)."""
+    with open(f"/proc/{pid}/stat") as f:
+        after_comm = f.read().rsplit(")", 1)[1].split()
+    return int(after_comm[11]) + int(after_comm[12])  # after_comm[0] is field 3
+
+
+def child_pids(pid):
+    """The children of `pid` (nginx's workers): /proc/PID/task/*/children where the kernel has
+    it, else a scan of /proc for processes whose parent is `pid`."""
+    children = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children.update(int(c) for c in f.read().split())
+        return sorted(children)
+    except OSError:
+        pass
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    children.add(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile
+    return sorted(children)
+
+
 def stop(proc, sig=signal.SIGTERM, timeout=120):
     """Stops a process this script started, by its pid."""
     if proc is None or proc.poll() is not None:
@@ -94,9 +137,242 @@ def stop(proc, sig=signal.SIGTERM, timeout=120):
         proc.wait()
 
 
+def server_cpu_ticks(pids):
+    """utime + stime summed over `pids`; a process that exited meanwhile counts nothing."""
+    total = 0
+    for pid in pids:
+        try:
+            total += cpu_ticks(pid)
+        except OSError:
+            pass
+    return total
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
+
+
+def parse_perf_script(text):
+    """perf script output (-F tid,period,ip,sym,dso with call graphs) as a list of
+    (tid, period, [(symbol, dso), ...] from the sampled frame outwards)."""
+    samples, frames, tid, period = [], None, "", 0
+    for line in text.splitlines():
+        if not line.strip():
+            if frames is not None:
+                samples.append((tid, period, frames))
+            frames = None
+            continue
+        if not line[0].isspace() or frames is None:
+            fields = line.split()
+            tid = fields[0] if fields else ""
+            period = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 1
+            frames = []
+            continue
+        body = line.strip().split(None, 1)  # "ADDRESS SYMBOL+OFFSET (DSO)"
+        rest = body[1] if len(body) > 1 else ""
+        dso = rest[rest.rfind(" (") + 2:-1] if rest.endswith(")") and " (" in rest else ""
+        symbol = rest[:rest.rfind(" (")] if dso else rest
+        if "+0x" in symbol:
+            symbol = symbol[:symbol.rfind("+0x")]
+        frames.append((symbol, os.path.basename(dso)))
+    if frames is not None:
+        samples.append((tid, period, frames))
+    return samples
+
+
+# Where a renewal's CPU goes: each perf sample is put in the group of the frame nearest to the
+# sampled instruction that some rule recognises (so a SHA-256 in libcrypto counts for the audit
+# chain or the Merkle tree by its caller, and malloc counts as allocation whoever called it).
+# Kernel samples go by their system call. Rules are (group, dso substring, symbol regex).
+PROFILE_GROUPS = (
+    ("allocation", "libmimalloc", None),
+    ("allocation", None, r"^(malloc|free|calloc|realloc|cfree|_int_malloc|_int_free|"
+                         r"malloc_consolidate|unlink_chunk|operator new|operator delete|"
+                         r"CRYPTO_(malloc|zalloc|free|realloc|clear_free)|sqlite3_free|"
+                         r"sqlite3Malloc|sqlite3MemMalloc|sqlite3MemFree|sqlite3DbFree)"),
+    ("locking/futex", None, r"pthread_(mutex|rwlock|cond|spin)|__lll_lock|CRYPTO_THREAD_|"
+                            r"shared_mutex|^futex_"),
+    ("TLS record crypto", "libssl", None),
+    ("TLS record crypto", None, r"boost::asio::ssl::|boost::beast::flat_stream"),
+    ("device identity from the client certificate", None,
+     r"CommonNameOf|subject_common_name|serial_hex|crypto::Certificate::|"
+     r"LicensingService::Identify"),
+    ("signing (Merkle tree, Ed25519)", None,
+     r"Merkle|PrivateKey::Sign|LicensingService::SignAnswers"),
+    ("protobuf and answer building", "libprotobuf", None),
+    ("protobuf and answer building", None,
+     r"google::protobuf|outpost::v1::|LicensingService::ToAuthorization|licensing::FormatTime|"
+     r"http::DecodeBody|http::Encode"),
+    ("audit record and hash chain", "libboost_json", None),
+    ("audit record and hash chain", None, r"outpost::server::audit::|LicensingService::Audit"),
+    ("SQLite", "libsqlite3", None),
+    ("SQLite", None, r"outpost::sqlite::|licensing::PersistDelta"),
+    ("HTTP parsing and serialisation", None, r"boost::beast::http::|outpost::http::"),
+    ("Asio scheduling", None, r"boost::asio::|boost::beast::basic_stream"),
+    ("HTTP parsing and serialisation", None, r"boost::beast::"),
+    ("licensing decision and state", None, r"outpost::server::licensing::"),
+)
+# System calls (kernel frames, or the libc wrapper a sample landed in) by name.
+SYSCALL_GROUPS = (
+    (r"futex|pthread_cond|pthread_mutex|lll_lock", "locking/futex"),
+    (r"epoll|eventfd", "Asio scheduling"),
+    (r"sendmsg|recvmsg|sendto|recvfrom|writev|readv", "kernel: loopback TCP send/receive"),
+    (r"pwrite|pread|fsync|fdatasync|ftruncate|fcntl", "kernel: database file write/fsync"),
+    (r"madvise|mmap|munmap|mprotect|brk", "allocation"),
+)
+# Kernel work that no system call names (interrupts, softirqs), by what the kernel was doing.
+KERNEL_KEYWORDS = (
+    (r"futex", "locking/futex"),
+    (r"^ep_|epoll", "Asio scheduling"),
+    (r"^tcp_|^sock_|^inet_|^ip_|skb|net_rx|napi", "kernel: loopback TCP send/receive"),
+    (r"ext4|jbd2|^blk|iowrite|fsync|filemap|generic_perform_write|^vfs_write|^vfs_read",
+     "kernel: database file write/fsync"),
+    (r"exc_page_fault|handle_mm_fault", "allocation"),
+)
+LIBC_SYSCALL_WRAPPER = (r"^(?:__libc_|__GI___libc_|__GI___|__GI_|__)?(sendmsg|recvmsg|writev|"
+                        r"readv|write|read|epoll_wait|epoll_ctl|pwrite64|pread64|fdatasync|fsync|"
+                        r"madvise|munmap)")
+
+
+def syscall_group(frames):
+    """The group of a sample taken in the kernel or in a libc system-call wrapper, by the system
+    call's name, else by what the kernel was doing; None when neither tells (write and read:
+    a socket, the database or Asio's eventfd, which only the caller tells)."""
+    names = []
+    for sym, dso in frames:
+        if dso == "[kernel.kallsyms]":
+            m = re.match(r"(?:__x64_sys_|__ia32_sys_|__do_sys_|__se_sys_|__sys_|ksys_)(\w+)$", sym)
+            if m:
+                names.append(m.group(1))
+            continue
+        if dso.startswith("libc.so"):
+            m = re.match(LIBC_SYSCALL_WRAPPER, sym)
+            if m:
+                names.append(m.group(1))
+        break  # the first user-space frame ends the system call
+    for name in names:
+        for pattern, group in SYSCALL_GROUPS:
+            if re.search(pattern, name):
+                return group
+    for sym, dso in frames:
+        if dso != "[kernel.kallsyms]":
+            break
+        for pattern, group in KERNEL_KEYWORDS:
+            if re.search(pattern, sym):
+                return group
+    return None
+
+
+def classify_sample(frames):
+    """(group, leaf symbol) of one sample's frames, innermost first."""
+    real = [f for f in frames if f[1] != "inlined"]
+    leaf = f"{real[0][0]} ({real[0][1]})" if real else "?"
+    in_kernel = bool(real) and real[0][1] == "[kernel.kallsyms]"
+    if in_kernel or (real and real[0][1].startswith("libc.so")):
+        group = syscall_group(real)
+        if group:
+            return group, leaf
+    user = classify_user(frames)
+    if in_kernel:
+        # A system call that only its caller names (entry, exit, interrupts on the way): the
+        # caller's group.
+        return user or "kernel: other", leaf
+    return user or "other", leaf
+
+
+_GROUP_PATTERNS = None
+
+
+def classify_user(frames, skip=()):
+    """The group of the innermost user-space frame a rule recognises (rules of groups in `skip`
+    ignored: what an allocation or a lock was for)."""
+    global _GROUP_PATTERNS
+    if _GROUP_PATTERNS is None:
+        _GROUP_PATTERNS = [(g, d, re.compile(r) if r else None) for g, d, r in PROFILE_GROUPS]
+    for sym, dso in frames:
+        if dso == "[kernel.kallsyms]":
+            continue
+        for group, dso_part, pattern in _GROUP_PATTERNS:
+            if group in skip:
+                continue
+            if dso_part is not None and dso_part in dso:
+                return group
+            if pattern is not None and pattern.search(sym):
+                return group
+    return None
+
+
+PROFILE_SYSCALLS = ("recvmsg", "sendmsg", "read", "write", "epoll_wait", "epoll_ctl", "futex",
+                    "pwrite64", "pread64", "fdatasync", "fsync", "fcntl", "madvise", "munmap",
+                    "mmap")
+PROFILE_SERVICE_GROUPS = ("allocation", "locking/futex")  # reported with what they served
+# A sample's thread by what its stack runs (all threads are named "outpost").
+THREAD_ROLES = (("writer", r"sqlite::Writer::Loop"), ("WAL", r"Writer::CheckpointLoop"),
+                ("I/O", r"asio::detail::scheduler::run|io_context::run"))
+
+
+def group_profile(text):
+    """Shares of the samples by group and by thread (I/O threads, the database writer, the WAL
+    checkpoint thread), each group's top leaf symbols, and for allocation and locking the
+    groups they were done for."""
+    samples = parse_perf_script(text)
+    total = sum(p for _, p, _ in samples) or 1
+    groups, leaves, symbols, served, threads = {}, {}, {}, {}, {}
+    roles = [(name, re.compile(pattern)) for name, pattern in THREAD_ROLES]
+    for _, period, frames in samples:
+        group, leaf = classify_sample(frames)
+        groups[group] = groups.get(group, 0) + period
+        leaves.setdefault(group, {})
+        leaves[group][leaf] = leaves[group].get(leaf, 0) + period
+        symbols[leaf] = symbols.get(leaf, 0) + period
+        role = next((name for name, pattern in roles
+                     if any(pattern.search(sym) for sym, _ in frames)), "other")
+        threads.setdefault(group, {})
+        threads[group][role] = threads[group].get(role, 0) + period
+        if group in PROFILE_SERVICE_GROUPS:
+            for_group = classify_user(frames, skip=PROFILE_SERVICE_GROUPS) or "other"
+            served.setdefault(group, {})
+            served[group][for_group] = served[group].get(for_group, 0) + period
+
+    def top(d, n):
+        return [[k, v / total] for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n]]
+
+    by_thread = {}
+    for per_role in threads.values():
+        for role, v in per_role.items():
+            by_thread[role] = by_thread.get(role, 0) + v / total
+    return {"samples": len(samples),
+            "groups": {g: v / total for g, v in sorted(groups.items(), key=lambda kv: -kv[1])},
+            "threads": by_thread,
+            "group_threads": {g: {r: v / total for r, v in t.items()} for g, t in threads.items()},
+            "group_top_symbols": {g: top(leaves[g], 6) for g in groups},
+            "served": {g: top(v, 8) for g, v in served.items()},
+            "top_symbols": top(symbols, 40)}
+
+
+def format_groups(groups, us):
+    roles = [name for name, _ in THREAD_ROLES] + ["other"]
+    lines = [f"{groups['samples']} samples; shares of the satellite's CPU in the renewal window, "
+             f"and us per renewal at {us:.1f} us of CPU per renewal", "",
+             f"{'group':<48} {'share':>6} {'us':>6}   " + "  ".join(f"{r:>6}" for r in roles)]
+    for name, share in groups["groups"].items():
+        split = groups["group_threads"].get(name, {})
+        lines.append(f"{name:<48} {100 * share:5.1f}% {share * us:6.1f}   " +
+                     "  ".join(f"{split.get(r, 0) * us:6.1f}" for r in roles))
+    lines.append(f"{'all (us per thread)':<48} {100.0:5.1f}% {us:6.1f}   " +
+                 "  ".join(f"{groups['threads'].get(r, 0) * us:6.1f}" for r in roles))
+    lines += ["", "Each group's top leaf symbols, and what allocation and locking served:"]
+    for name, share in groups["groups"].items():
+        lines.append(f"{name} ({100 * share:.1f}%)")
+        for symbol, s in groups["group_top_symbols"][name]:
+            lines.append(f"    {100 * s:5.1f}%  {symbol[:110]}")
+        for for_group, s in groups["served"].get(name, []):
+            lines.append(f"    for {for_group:<44} {100 * s:5.1f}% {s * us:6.1f} us")
+    lines += ["", "Top symbols (where the samples landed):"]
+    for symbol, s in groups["top_symbols"]:
+        lines.append(f"  {100 * s:5.1f}% {s * us:6.2f} us  {symbol[:120]}")
+    return "\n".join(lines) + "\n"
 
 
 class Satellite:
@@ -139,6 +415,33 @@ class Satellite:
         sel.close()
         return self
 
+    def cpu_pids(self):
+        """The I/O threads, the writer and every other thread are one process."""
+        return [self.proc.pid]
+
+    def answered(self):
+        """Requests answered so far, every route and status (outpost_http_requests_total from
+        /metrics, open by default; this scrape is counted once it is answered)."""
+        context = ssl.create_default_context(cafile=str(Path(self.data_dir) / "ca.pem"))
+        context.check_hostname = False  # loopback; the chain is still verified
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=context, timeout=10)
+        try:
+            conn.request("GET", "/metrics")
+            response = conn.getresponse()
+            body = response.read().decode()
+            if response.status != 200:
+                raise RuntimeError(f"GET /metrics: {response.status}")
+        finally:
+            conn.close()
+        # The writer's transactions, to tell how many renewals shared a commit and a signature.
+        self.counters = {}
+        for line in body.splitlines():
+            name, _, value = line.partition(" ")
+            if name in ("outpost_db_writer_batches_total", "outpost_db_writer_units_total"):
+                self.counters[name] = float(value)
+        return sum(int(float(line.rsplit(" ", 1)[1])) for line in body.splitlines()
+                   if line.startswith("outpost_http_requests_total{"))
+
     def stop(self):
         stop(self.proc)
         self.proc = None
@@ -150,7 +453,7 @@ class Nginx:
 
     def __init__(self, data_dir, work_dir, workers):
         self.data_dir, self.work_dir, self.workers = Path(data_dir), Path(work_dir), workers
-        self.proc, self.port = None, None
+        self.proc, self.port, self.status_port = None, None, None
 
     def start(self):
         nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
@@ -159,6 +462,7 @@ class Nginx:
             raise FileNotFoundError("nginx is not installed (deploy/install-bench-deps.sh)")
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.status_port = free_port()
         temp = {}
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             d = self.work_dir / f"tmp_{name}"
@@ -189,12 +493,37 @@ http {{
     ssl_protocols TLSv1.2 TLSv1.3;
     location / {{ return 200; }}
   }}
+  # Request counts for the CPU-per-request figure, on plain HTTP so reading them costs no
+  # handshake.
+  server {{
+    listen 127.0.0.1:{self.status_port};
+    location = /status {{ stub_status; }}
+  }}
 }}
 """)
         self.proc = subprocess.Popen([nginx, "-c", str(conf), "-e", str(self.work_dir / "error.log")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, self.proc)
+        wait_for_port(self.status_port, self.proc)
         return self
+
+    def cpu_pids(self):
+        """The master and its workers."""
+        return [self.proc.pid] + child_pids(self.proc.pid)
+
+    def answered(self):
+        """Requests answered so far by all workers (stub_status; this read counts as one)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.status_port, timeout=10)
+        try:
+            conn.request("GET", "/status")
+            response = conn.getresponse()
+            lines = response.read().decode().splitlines()
+            if response.status != 200:
+                raise RuntimeError(f"nginx stub_status: {response.status}")
+        finally:
+            conn.close()
+        # "Active connections: N" / "server accepts handled requests" / " A H R" / ...
+        return int(lines[2].split()[2])
 
     def stop(self):
         # SIGQUIT: graceful; the master stops its workers.
@@ -245,6 +574,73 @@ class Bench:
                                  "--warmup", str(self.p["warmup"]),
                                  "--identities", str(self.identities)] + list(extra))
 
+    def with_server_cpu(self, server, label, run, during=None):
+        """Runs `run()` (one closed-loop load run of `label` against `server`) and measures the
+        server's CPU per request: utime + stime of its processes (fields 14 and 15 of
+        /proc/PID/stat) and its count of answered requests, both read once when the warm-up is
+        over and once just before the measured window ends. The load generator's own CPU is not
+        in it. The figure is added to run()'s result as "server_cpu". `during(seconds)`, if
+        given, runs between the two readings (a profiler attached for that long)."""
+        marks, failure = [], []
+
+        def sample():
+            try:
+                # The load generator loads its identities (seconds for thousands of keys) before
+                # it connects: time the window from the first answers, not from its launch.
+                # Each reading is an answered request itself, hence `polls`.
+                baseline, deadline, polls = server.answered(), time.monotonic() + 120, 1
+                while server.answered() - baseline - polls < 20:
+                    polls += 1
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the load did not start within 120 s")
+                    time.sleep(0.05)
+                started = time.monotonic()
+                at = (started + self.p["warmup"],
+                      started + self.p["warmup"] + self.p["duration"] - 0.5)
+                for moment in at:
+                    if during and marks:
+                        during(max(0.5, moment - time.monotonic() - 0.2))
+                    time.sleep(max(0.0, moment - time.monotonic()))
+                    answered = server.answered()
+                    ticks = server_cpu_ticks(server.cpu_pids())  # right after the count
+                    marks.append((time.monotonic(), ticks, answered,
+                                  dict(getattr(server, "counters", {}))))
+            except Exception as e:  # reported below, after the load run
+                failure.append(e)
+
+        sampler = threading.Thread(target=sample, name="server-cpu", daemon=True)
+        sampler.start()
+        result = run()
+        sampler.join(timeout=30)
+        if failure or len(marks) != 2:
+            raise RuntimeError(f"{label}: could not sample the server's CPU: "
+                               f"{failure[0] if failure else 'sampler did not finish'}")
+        (t0, ticks0, n0, counters0), (t1, ticks1, n1, counters1) = marks
+        requests = n1 - n0
+        if requests <= 0:
+            raise RuntimeError(f"{label}: the server answered no requests in the CPU window")
+        cpu_s = (ticks1 - ticks0) / CLK_TCK
+        cpu = {"us_per_request": cpu_s * 1e6 / requests, "cpu_s": cpu_s, "requests": requests,
+               "interval_s": t1 - t0, "cores": cpu_s / (t1 - t0),
+               "requests_per_s": requests / (t1 - t0), "clock_ticks_per_s": CLK_TCK}
+        batches = (counters1.get("outpost_db_writer_batches_total", 0) -
+                   counters0.get("outpost_db_writer_batches_total", 0))
+        if batches > 0:
+            cpu["units_per_writer_batch"] = (counters1["outpost_db_writer_units_total"] -
+                                             counters0["outpost_db_writer_units_total"]) / batches
+        result["server_cpu"] = cpu
+        # The window is inside the load generator's, so both rates should agree.
+        generated = result["requests_per_s"]
+        if generated and abs(cpu["requests_per_s"] / generated - 1) > 0.1:
+            log(f"{label}: the server answered {cpu['requests_per_s']:.0f} req/s in the CPU window "
+                f"against the load generator's {result['requests_per_s']:.0f} req/s")
+        batch = (f", {cpu['units_per_writer_batch']:.1f} units per commit"
+                 if "units_per_writer_batch" in cpu else "")
+        print(f"  {'':10} {label:<26} server CPU {cpu['us_per_request']:8.1f} us/request "
+              f"({cpu['cores']:.2f} cores, {requests} requests in {cpu['interval_s']:.1f} s"
+              f"{batch})", flush=True)
+        return result
+
     # --- phases --------------------------------------------------------------------------------
     def seed(self):
         if self.work.exists():
@@ -289,20 +685,33 @@ class Bench:
             rates.append(r["requests_per_s"])
         self.results["registrations_per_s"] = median(rates)
 
-    def authorize(self, sat_port, nginx_port):
-        ours, theirs, p99 = [], [], []
+    def authorize(self, sat, nginx):
+        """Closed-loop renewals against the satellite and `return 200` from nginx, alternating,
+        with each server's CPU per request."""
+        ours, theirs, p99, our_cpu, their_cpu = [], [], [], [], []
         for _ in range(self.p["runs"]):
-            r = self.closed_loop("outpost authorize", sat_port, "authorize",
-                                 self.p["connections"], ["--tag", AUTHORIZE_TAG, "--check"])
+            r = self.with_server_cpu(sat, "outpost authorize", lambda: self.closed_loop(
+                "outpost authorize", sat.port, "authorize", self.p["connections"],
+                ["--tag", AUTHORIZE_TAG, "--check"]))
             ours.append(r["requests_per_s"])
             p99.append(r["latency_ms"]["p99"])
-            if nginx_port:
-                n = self.closed_loop("nginx authorize", nginx_port, "authorize",
-                                     self.p["connections"], ["--tag", AUTHORIZE_TAG])
+            our_cpu.append(r["server_cpu"]["us_per_request"])
+            if nginx:
+                n = self.with_server_cpu(nginx, "nginx authorize", lambda: self.closed_loop(
+                    "nginx authorize", nginx.port, "authorize", self.p["connections"],
+                    ["--tag", AUTHORIZE_TAG]))
                 theirs.append(n["requests_per_s"])
+                their_cpu.append(n["server_cpu"]["us_per_request"])
         self.results["authorize_per_s"] = median(ours)
         self.results["authorize_p99_full_ms"] = median(p99)
         self.results["nginx_authorize_per_s"] = median(theirs)
+        self.results["authorize_cpu_us"] = median(our_cpu)
+        self.results["nginx_cpu_us"] = median(their_cpu)
+        self.results["raw"]["authorize_cpu_us"] = our_cpu
+        self.results["raw"]["nginx_cpu_us"] = their_cpu
+        # Each pair ran back to back under the same background load.
+        self.results["raw"]["authorize_cpu_ratio_per_pair"] = [
+            a / b for a, b in zip(our_cpu, their_cpu) if b]
 
     def half_load(self, sat_port):
         rate = max(1.0, 0.5 * self.results["authorize_per_s"])
@@ -461,72 +870,166 @@ class Bench:
         self.results["sync_response_bytes"] = median(sizes)
 
     # --- the whole suite -----------------------------------------------------------------------
+    def plan(self):
+        """The sections to run: all of them, or --only's with their prerequisites."""
+        if not self.args.only:
+            chosen = set(SECTIONS)
+        else:
+            chosen = {name.strip() for name in self.args.only.split(",") if name.strip()}
+            unknown = chosen - set(SECTIONS)
+            if unknown:
+                raise ValueError(f"--only: unknown section(s) {', '.join(sorted(unknown))}; "
+                                 f"choose from {', '.join(SECTIONS)}")
+            if "normal" in chosen:
+                chosen.add("half-load")  # the same half-load rate
+            if "half-load" in chosen:
+                chosen.add("authorize")  # half of its rate
+            if chosen & {"authorize", "heartbeat"}:
+                chosen.add("register")  # the devices that renew
+        if self.args.smoke:
+            chosen.discard("normal")
+        if self.args.perf:
+            chosen.update({"authorize", "register"})
+        return chosen
+
     def run(self):
         started = time.monotonic()
+        self.results["loadavg_start"] = os.getloadavg()
+        self.results["satellite_env"] = self.satellite_env()
+        sections = self.plan()
+        self.results["sections"] = [name for name in SECTIONS if name in sections]
         for tool in (self.outpost, self.loadgen, self.seeder, self.audit, self.central_seeder,
                      self.reg_crypto):
             if not os.access(tool, os.X_OK):
                 raise FileNotFoundError(f"{tool} is missing; build with `make bench`")
+        log(f"sections: {', '.join(self.results['sections'])}; outpost binary {self.outpost}")
         self.seed()
-        self.startup()
-        sat = Satellite(self.outpost, self.data, self.work / "outpost.log").start()
+        if "startup" in sections:
+            self.startup()
+        serving = {"register", "authorize", "half-load", "heartbeat", "handshake", "sync-export"}
+        if sections & serving:
+            self.load_runs(sections)
+        if "normal" in sections:
+            self.durability_normal()
+        if "audit" in sections:
+            self.audit_append()
+        if "registration-crypto" in sections:
+            self.registration_crypto()
+        if "sync-import" in sections:
+            self.sync_import_timing()
+        self.results["elapsed_s"] = time.monotonic() - started
+        self.results["parameters"] = self.p
+        self.results["machine"] = {"cpus": os.cpu_count(), "kernel": platform.release(),
+                                   "python": platform.python_version(),
+                                   "loadavg": os.getloadavg()}
+        self.report()
+
+    def satellite_env(self):
+        """--satellite-env NAME=VALUE settings for the load-run satellite (A/B of run-time
+        settings such as allocator options without a rebuild)."""
+        env = {}
+        for setting in self.args.satellite_env or []:
+            name, eq, value = setting.partition("=")
+            if not eq or not name:
+                raise ValueError(f"--satellite-env wants NAME=VALUE: {setting}")
+            env[name] = value
+        return env
+
+    def load_runs(self, sections):
+        """The sections against the one load-run satellite (and nginx)."""
+        sat = Satellite(self.outpost, self.data, self.work / "outpost.log",
+                        self.satellite_env()).start()
         nginx = None
         try:
             log(f"outpost serving on 127.0.0.1:{sat.port} (pid {sat.proc.pid})")
-            self.registrations(sat.port)
-            try:
-                nginx = Nginx(self.data, self.work / "nginx", workers=os.cpu_count() or 1).start()
-                log(f"nginx serving on 127.0.0.1:{nginx.port} (pid {nginx.proc.pid})")
-            except (FileNotFoundError, RuntimeError) as e:
-                if not self.args.smoke:
-                    raise
-                log(f"no nginx baseline in the smoke run: {e}")
-            nginx_port = nginx.port if nginx else None
-            self.authorize(sat.port, nginx_port)
+            if "register" in sections:
+                self.registrations(sat.port)
+            if sections & {"authorize", "handshake"}:
+                try:
+                    nginx = Nginx(self.data, self.work / "nginx",
+                                  workers=os.cpu_count() or 1).start()
+                    log(f"nginx serving on 127.0.0.1:{nginx.port} (pid {nginx.proc.pid})")
+                except (FileNotFoundError, RuntimeError) as e:
+                    if not self.args.smoke:
+                        raise
+                    log(f"no nginx baseline in the smoke run: {e}")
+            if "authorize" in sections:
+                self.authorize(sat, nginx)
             if self.args.perf:
                 self.profile(sat)
-            self.half_load(sat.port)
-            self.heartbeats(sat.port)
-            self.handshakes(sat.port, nginx_port)
-            status = proc_status(sat.proc.pid)
-            self.results["rss_loaded_mb"] = status["VmRSS"]
-            self.results["rss_peak_mb"] = status["VmHWM"]
-            self.sync_export_timing(sat.port)
+            if "half-load" in sections:
+                self.half_load(sat.port)
+            if "heartbeat" in sections:
+                self.heartbeats(sat.port)
+            if "handshake" in sections:
+                self.handshakes(sat.port, nginx.port if nginx else None)
+            if sections & {"authorize", "half-load", "heartbeat", "handshake"}:
+                status = proc_status(sat.proc.pid)
+                self.results["rss_loaded_mb"] = status["VmRSS"]
+                self.results["rss_peak_mb"] = status["VmHWM"]
+            if "sync-export" in sections:
+                self.sync_export_timing(sat.port)
         finally:
             if nginx:
                 nginx.stop()
             sat.stop()
-        if not self.args.smoke:
-            self.durability_normal()
-        self.audit_append()
-        self.registration_crypto()
-        self.sync_import_timing()
-        self.results["elapsed_s"] = time.monotonic() - started
-        self.results["parameters"] = self.p
-        self.results["machine"] = {"cpus": os.cpu_count(), "kernel": platform.release(),
-                                   "python": platform.python_version()}
-        self.report()
 
     def profile(self, sat):
-        """perf record of the satellite under closed-loop authorize load (--perf)."""
+        """perf record of the satellite during the measured window of one more closed-loop
+        authorize run (--perf), with DWARF call graphs (the build keeps no frame pointers) so
+        that time in shared libraries is attributed to its caller. Writes perf-authorize.txt
+        (flat, by library and symbol), perf-authorize-groups.txt (by kind of work, in % and in
+        us per renewal at the CPU per renewal measured during the profile) and the groups
+        into results.json ("profile")."""
         perf = shutil.which("perf")
         if not perf:
             log("perf not installed; skipping the profile")
             return
-        data = self.work / "perf.data"
-        rec = subprocess.Popen([perf, "record", "-F", "999", "-g", "-o", str(data), "-p",
-                                str(sat.proc.pid)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        try:
-            self.closed_loop("outpost authorize (perf)", sat.port, "authorize",
-                             self.p["connections"], ["--tag", AUTHORIZE_TAG])
-        finally:
-            stop(rec, signal.SIGINT, timeout=60)
+        data, counts = self.work / "perf.data", self.work / "perf-syscalls.csv"
+        window = {}
+
+        def record(seconds):
+            # The system calls made per renewal, counted over the same window.
+            events = ",".join(f"syscalls:sys_enter_{name}" for name in PROFILE_SYSCALLS)
+            stat = subprocess.Popen([perf, "stat", "-x", ",", "-o", str(counts), "-e", events,
+                                     "-p", str(sat.proc.pid), "--", "sleep", f"{seconds:.1f}"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run([perf, "record", "-F", str(self.args.perf_frequency), "--call-graph",
+                            "dwarf,16384", "-o", str(data), "-p", str(sat.proc.pid), "--",
+                            "sleep", f"{seconds:.1f}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+            stat.wait(timeout=60)
+            window["seconds"] = seconds
+
+        r = self.with_server_cpu(sat, "outpost authorize (perf)", lambda: self.closed_loop(
+            "outpost authorize (perf)", sat.port, "authorize", self.p["connections"],
+            ["--tag", AUTHORIZE_TAG]), during=record)
+        syscalls = {}
+        if counts.exists():
+            renewals = window["seconds"] * r["server_cpu"]["requests_per_s"]
+            for line in counts.read_text().splitlines():
+                fields = line.split(",")
+                if len(fields) > 2 and fields[0].strip().isdigit() and "sys_enter_" in fields[2]:
+                    syscalls[fields[2].split("sys_enter_")[1]] = int(fields[0]) / renewals
         report = subprocess.run([perf, "report", "-i", str(data), "--no-children", "--stdio",
-                                 "--sort", "dso,symbol", "--percent-limit", "1"],
-                                capture_output=True, text=True)
+                                 "--sort", "dso,symbol", "--percent-limit", "0.3", "-g", "none",
+                                 "-w", "22,100"], capture_output=True, text=True)
         (self.out / "perf-authorize.txt").write_text(report.stdout)
         log(f"profile written to {self.out / 'perf-authorize.txt'}")
+        script = subprocess.run([perf, "script", "-i", str(data), "-F", "tid,period,ip,sym,dso"],
+                                capture_output=True, text=True, timeout=1800)
+        groups = group_profile(script.stdout)
+        us = self.results.get("authorize_cpu_us") or r["server_cpu"]["us_per_request"]
+        self.results["profile"] = {"us_per_renewal_basis": us,
+                                   "us_per_renewal_under_perf": r["server_cpu"]["us_per_request"],
+                                   "syscalls_per_renewal": syscalls, **groups}
+        text = format_groups(groups, us)
+        if syscalls:
+            text += "\nSystem calls per renewal (perf stat, same window):\n" + "".join(
+                f"  {name:<12} {n:6.2f}\n" for name, n in
+                sorted(syscalls.items(), key=lambda kv: -kv[1]) if n >= 0.005)
+        (self.out / "perf-authorize-groups.txt").write_text(text)
+        log(f"grouped profile written to {self.out / 'perf-authorize-groups.txt'}")
 
     # --- output --------------------------------------------------------------------------------
     def rows(self):
@@ -537,7 +1040,9 @@ class Bench:
 
         auth_ratio = ratio(r.get("authorize_per_s"), r.get("nginx_authorize_per_s"))
         hs_ratio = ratio(r.get("handshakes_per_s"), r.get("nginx_handshakes_per_s"))
+        cpu_ratio = ratio(r.get("authorize_cpu_us"), r.get("nginx_cpu_us"))
         r["authorize_ratio"], r["handshake_ratio"] = auth_ratio, hs_ratio
+        r["authorize_cpu_ratio"] = cpu_ratio
         a = r.get("audit", {})
         rc = r.get("registration_crypto", {})
         # (name, value, unit, target text, met: True/False/None)
@@ -548,6 +1053,11 @@ class Bench:
             ("  ratio to nginx", auth_ratio, "x", ">= 0.50",
              None if auth_ratio is None else auth_ratio >= TARGETS["authorize_ratio"]),
             ("  p99 at full load", r.get("authorize_p99_full_ms"), "ms", "", None),
+            ("server CPU per renewal (utime+stime)", r.get("authorize_cpu_us"), "us/req", "",
+             None),
+            ("  nginx server CPU per return 200", r.get("nginx_cpu_us"), "us/req", "", None),
+            ("  CPU ratio satellite/nginx", cpu_ratio, "x", "<= 3",
+             None if cpu_ratio is None else cpu_ratio <= TARGETS["authorize_cpu_ratio"]),
             (f"p99 at half load ({r.get('half_load_rate', 0):.0f} req/s)",
              r.get("p99_half_load_ms"), "ms", "< 5",
              None if r.get("p99_half_load_ms") is None
@@ -615,10 +1125,20 @@ class Bench:
         (self.out / name).write_text(json.dumps(self.results, indent=2) + "\n")
 
     def check_smoke(self):
-        """The harness works: every phase produced throughput and (almost) no errors."""
+        """The harness works: every phase that ran produced throughput and (almost) no errors,
+        and the CPU-per-request figures exist (nginx's and the ratio where nginx ran)."""
         r = self.results
-        for key in ("registrations_per_s", "authorize_per_s", "heartbeats_per_s",
-                    "handshakes_per_s", "startup_s", "sync_export_s", "sync_import_s"):
+        sections = set(r["sections"])
+        required = {"register": ["registrations_per_s"],
+                    "authorize": ["authorize_per_s", "authorize_cpu_us"],
+                    "heartbeat": ["heartbeats_per_s"], "handshake": ["handshakes_per_s"],
+                    "startup": ["startup_s"], "sync-export": ["sync_export_s"],
+                    "sync-import": ["sync_import_s"]}
+        keys = [key for section, names in required.items() if section in sections
+                for key in names]
+        if "authorize" in sections and r.get("nginx_authorize_per_s"):
+            keys += ["nginx_cpu_us", "authorize_cpu_ratio"]
+        for key in keys:
             if not r.get(key):
                 self.failures.append(f"{key} is {r.get(key)}")
         for label, runs in r["raw"].items():
@@ -641,6 +1161,13 @@ def main():
     parser.add_argument("--duration", type=float, help="measured seconds per load run")
     parser.add_argument("--perf", action="store_true",
                         help="also record a perf profile of the satellite under authorize load")
+    parser.add_argument("--perf-frequency", type=int, default=499,
+                        help="perf samples per second per thread (--perf)")
+    parser.add_argument("--satellite-env", action="append", metavar="NAME=VALUE",
+                        help="environment for the load-run satellite (repeatable)")
+    parser.add_argument("--only", metavar="SECTIONS",
+                        help="run only these comma-separated sections (and what they need): "
+                             + ", ".join(SECTIONS))
     args = parser.parse_args()
     params = dict(SMOKE if args.smoke else FULL)
     for key in ("runs", "devices", "duration"):
