@@ -379,18 +379,15 @@ class Session : public std::enable_shared_from_this<Session> {
     FillHeader(*request, raw);
     request->body = std::move(raw.body());
     request->client_certificate = client_certificate_;
-    request->defer = [executor = stream_.get_executor()](std::function<void()> work) {
-      asio::post(executor, std::move(work));
-    };
 
     Router::Match match = server_->router().Find(*request);
     const int route = match.route_index;
     Metrics* metrics = &server_->metrics();
     auto self = shared_from_this();
-    // The reply may come from any thread; it hops back onto this connection's strand. If a
-    // handler drops it without answering, the guard answers 500 so the client is not left
-    // hanging.
-    struct ReplyState {
+    // The reply may come from any thread; it hops back onto this connection's strand, once, and
+    // a response built later (Reply::Later) is built there. If a handler drops it without
+    // answering, the guard answers 500 so the client is not left hanging.
+    struct ReplyState final : Reply::Sink {
       std::shared_ptr<Session> session;
       uint64_t seq;
       unsigned version;
@@ -401,14 +398,25 @@ class Session : public std::enable_shared_from_this<Session> {
       HttpServer::Impl* server;
       uint64_t body_reserved;  // of the in-flight body budget, given back with the last Reply
       std::atomic<bool> done{false};
-      void Send(Response r) {
+      void Send(Response r) override {
         if (done.exchange(true)) return;
         metrics->RecordRequest(route, r.status, std::chrono::steady_clock::now() - start);
         asio::post(session->stream_.get_executor(),
                    [s = session, seq = seq, r = std::move(r), v = version,
                     k = keep_alive]() mutable { s->Complete(seq, std::move(r), v, k); });
       }
-      ~ReplyState() {
+      void SendBuilt(std::function<Response()> build) override {
+        if (done.exchange(true)) return;
+        asio::post(session->stream_.get_executor(),
+                   [s = session, seq = seq, build = std::move(build), v = version, k = keep_alive,
+                    metrics = metrics, route = route, start = start]() mutable {
+                     Response r = build();
+                     metrics->RecordRequest(route, r.status,
+                                            std::chrono::steady_clock::now() - start);
+                     s->Complete(seq, std::move(r), v, k);
+                   });
+      }
+      ~ReplyState() override {
         if (!done) Send(ErrorResponse(WireFormat::kJson, Internal("handler did not answer")));
         if (body_reserved > 0) server->ReleaseBody(body_reserved);
       }
@@ -423,7 +431,7 @@ class Session : public std::enable_shared_from_this<Session> {
     state->metrics = metrics;
     state->server = server_;
     state->body_reserved = std::exchange(body_reserved_, 0);
-    Reply reply = [state](Response r) { state->Send(std::move(r)); };
+    Reply reply(state);
 
     if (match.handler == nullptr) {
       if (!match.allowed_methods.empty()) {

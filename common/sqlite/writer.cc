@@ -26,10 +26,14 @@ constexpr int kInlineCheckpointFactor = 4;
 
 // The probe a writer in a storage fault commits while idle: it rewrites the schema's version
 // number with itself, so one page goes through the WAL and nothing changes.
-Status ProbeStorage(Connection& db) {
-  OUTPOST_ASSIGN_OR_RETURN(int64_t version, db.QueryInt64("PRAGMA user_version"));
-  return db.Exec("PRAGMA user_version = " + std::to_string(version));
-}
+class Probe final : public Unit {
+ public:
+  Status Run(Connection& db) override {
+    OUTPOST_ASSIGN_OR_RETURN(int64_t version, db.QueryInt64("PRAGMA user_version"));
+    return db.Exec("PRAGMA user_version = " + std::to_string(version));
+  }
+  void Done(const Status&, Batch&) override {}
+};
 
 }  // namespace
 
@@ -116,21 +120,29 @@ void Writer::Submit(Work work, Done done) {
     if (done) done(InvalidArgument("Writer::Submit called with empty work"));
     return;
   }
-  bool accepted = false;
+  Submit(std::move(work), [done = std::move(done)](const Status& s) {
+    if (done) done(s);
+  });
+}
+
+void Writer::Submit(std::unique_ptr<Unit> unit) {
+  if (!unit) return;
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
-      queue_.push_back(Unit{std::move(work), std::move(done)});
+      queue_.push_back(std::move(unit));
       queue_depth_.store(queue_.size());
-      accepted = true;
     }
   }
-  if (accepted) {
+  if (!unit) {  // moved into the queue
     work_available_.notify_one();
-  } else if (done) {
-    done(Unavailable("writer for " + path_.string() +
-                     " is shutting down; the work was not run, retry after restart"));
+    return;
   }
+  Batch alone;
+  unit->Done(Unavailable("writer for " + path_.string() +
+                         " is shutting down; the work was not run, retry after restart"),
+             alone);
+  for (auto& entry : alone.finishers_) entry.finisher->Finish();
 }
 
 Status Writer::Run(Work work) {
@@ -181,7 +193,7 @@ bool Writer::OnWriterThread() const {
 
 void Writer::Loop() {
   writer_thread_id_.store(std::this_thread::get_id());
-  std::vector<Unit> batch;
+  std::vector<std::unique_ptr<Unit>> batch;
   while (true) {
     // In a storage fault nobody may write for a while; the probe finds out when writes succeed.
     const bool may_probe = fault_probe_interval_.count() > 0 && storage_fault().has_value();
@@ -189,7 +201,7 @@ void Writer::Loop() {
       std::unique_lock lock(mu_);
       const auto ready = [this] { return !queue_.empty() || stopping_; };
       if (may_probe && !work_available_.wait_for(lock, fault_probe_interval_, ready)) {
-        batch.push_back(Unit{ProbeStorage, nullptr});
+        batch.push_back(std::make_unique<Probe>());
       } else {
         work_available_.wait(lock, ready);
       }
@@ -217,13 +229,11 @@ void Writer::Loop() {
   CloseConnection();
 }
 
-void Writer::CommitBatch(std::vector<Unit>& batch) {
+void Writer::CommitBatch(std::vector<std::unique_ptr<Unit>>& batch) {
   std::vector<Status> outcomes(batch.size());
   // Only a commit that wrote proves the storage takes writes again (one that only read does not).
   const int64_t changes_before = sqlite3_total_changes64(connection_.handle());
-  const auto* only_work =
-      batch.size() == 1 ? batch[0].work.target<Status (*)(Connection&)>() : nullptr;
-  const bool probe = only_work != nullptr && *only_work == &ProbeStorage;
+  const bool probe = batch.size() == 1 && dynamic_cast<Probe*>(batch[0].get()) != nullptr;
   bool open = false;  // a transaction holding units [first, i) is open
   size_t first = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -247,7 +257,7 @@ void Writer::CommitBatch(std::vector<Unit>& batch) {
       first = i;
     }
     bool intact = true;
-    outcomes[i] = RunUnit(batch[i], intact);
+    outcomes[i] = RunUnit(*batch[i], intact);
     if (!intact) {
       // The transaction no longer holds exactly the work of the units that succeeded (SQLite
       // rolled it back after, say, SQLITE_FULL, or a unit's changes could not be undone alone).
@@ -298,7 +308,7 @@ Status Writer::RunUnit(Unit& unit, bool& transaction_intact) {
     transaction_intact = connection_.InTransaction();
     return savepoint.WithContext("starting a unit of work");
   }
-  Status outcome = CatchAtBoundary("a unit of work", [&] { return unit.work(connection_); });
+  Status outcome = CatchAtBoundary("a unit of work", [&] { return unit.Run(connection_); });
   // A unit may stop reading halfway through a query; that statement must not stay active across
   // the other units' work and the COMMIT.
   connection_.ResetActiveStatements();
@@ -382,21 +392,21 @@ void Writer::NoteCommitted() {
   fault_.reset();
 }
 
-void Writer::FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& outcomes) {
+void Writer::FinishBatch(std::vector<std::unique_ptr<Unit>>& batch,
+                         const std::vector<Status>& outcomes) {
   // Counters first, so that a caller woken by its Done already sees its batch counted.
   const uint64_t size = batch.size();
   batches_.fetch_add(1);
   units_.fetch_add(size);
   last_batch_size_.store(size);
   if (size > max_batch_size_.load()) max_batch_size_.store(size);
+  Batch shared;
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (!batch[i].done) continue;
-    Status s = CatchAtBoundary("a unit's completion", [&] { batch[i].done(outcomes[i]); });
+    Status s = CatchAtBoundary("a unit's completion", [&] { batch[i]->Done(outcomes[i], shared); });
     if (!s.ok()) spdlog::error("writer for {}: {}", path_.string(), s.message());
   }
-  std::lock_guard lock(hooks_mu_);
-  for (auto& [id, hook] : batch_hooks_) {
-    Status s = CatchAtBoundary("a batch hook", [&] { hook(); });
+  for (auto& entry : shared.finishers_) {
+    Status s = CatchAtBoundary("a batch finisher", [&] { entry.finisher->Finish(); });
     if (!s.ok()) spdlog::error("writer for {}: {}", path_.string(), s.message());
   }
 }
@@ -413,18 +423,6 @@ Status Writer::RunGuard() {
 void Writer::SetTransactionGuard(std::function<Status(Connection&)> guard) {
   std::lock_guard lock(guard_mu_);
   transaction_guard_ = std::move(guard);
-}
-
-uint64_t Writer::AddBatchHook(std::function<void()> hook) {
-  std::lock_guard lock(hooks_mu_);
-  const uint64_t id = next_hook_id_++;
-  batch_hooks_.emplace_back(id, std::move(hook));
-  return id;
-}
-
-void Writer::RemoveBatchHook(uint64_t id) {
-  std::lock_guard lock(hooks_mu_);
-  std::erase_if(batch_hooks_, [id](const auto& entry) { return entry.first == id; });
 }
 
 void Writer::CloseConnection() {

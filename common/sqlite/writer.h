@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -68,6 +69,105 @@ struct StorageFault {
   bool disk_full = false;                       // SQLITE_FULL (else SQLITE_IOERR)
 };
 
+class Batch;
+
+// One unit of work (see Writer). Most callers pass two functions to Writer::Submit, which wraps
+// them in a Unit; a caller whose work and completion share state subclasses it instead and keeps
+// that state in the unit, not in a shared_ptr both functions hold.
+class Unit {
+ public:
+  virtual ~Unit() = default;
+  // On the writer thread, inside the batch's transaction, under the unit's own SAVEPOINT.
+  virtual Status Run(Connection& db) = 0;
+  // On the writer thread after the batch's COMMIT returned: the unit's own error, or the
+  // commit's. `batch` is what the batch's units share (Batch::Finisher).
+  virtual void Done(const Status& outcome, Batch& batch) = 0;
+};
+
+// Work that costs less once per batch than once per unit, such as one signature over every
+// answer a batch committed: units reach the batch's finisher from their Done, and the writer
+// calls Finish() once, after the Done of every unit of the batch, then destroys it.
+class BatchFinisher {
+ public:
+  virtual ~BatchFinisher() = default;
+  virtual void Finish() = 0;
+};
+
+// What the units of one batch share. Writer thread only; lives until the batch is finished.
+class Batch {
+ public:
+  // The batch's finisher of type F for `owner` (e.g. the service whose answers it signs), made
+  // with `args` the first time a unit of this batch asks. Finishers run in the order made.
+  template <typename F, typename... Args>
+  F& Finisher(const void* owner, Args&&... args) {
+    static_assert(std::is_base_of_v<BatchFinisher, F>, "F must derive from BatchFinisher");
+    const void* type = &kTypeKey<F>;
+    for (Entry& e : finishers_) {
+      if (e.type == type && e.owner == owner) return static_cast<F&>(*e.finisher);
+    }
+    finishers_.push_back({type, owner, std::make_unique<F>(std::forward<Args>(args)...)});
+    return static_cast<F&>(*finishers_.back().finisher);
+  }
+
+ private:
+  friend class Writer;
+  template <typename F>
+  static constexpr char kTypeKey = 0;
+  struct Entry {
+    const void* type;
+    const void* owner;
+    std::unique_ptr<BatchFinisher> finisher;
+  };
+  std::vector<Entry> finishers_;
+};
+
+namespace internal {
+
+// A Unit made of a work function and a completion. The work returns Status, or Result<T>: then
+// the completion gets the Result<T> (the value only if the batch committed). The completion may
+// take the Batch as its second argument.
+template <typename WorkFn, typename DoneFn>
+class FunctionUnit final : public Unit {
+  using Outcome = std::invoke_result_t<WorkFn&, Connection&>;
+
+ public:
+  FunctionUnit(WorkFn work, DoneFn done) : work_(std::move(work)), done_(std::move(done)) {}
+  Status Run(Connection& db) override {
+    if constexpr (std::is_same_v<Outcome, Status>) {
+      return work_(db);
+    } else {
+      result_.emplace(work_(db));
+      return result_->ok() ? Status::Ok() : result_->status();
+    }
+  }
+  void Done(const Status& outcome, Batch& batch) override {
+    if constexpr (std::is_same_v<Outcome, Status>) {
+      Call(outcome, batch);
+    } else if (!outcome.ok()) {
+      Call(Outcome(outcome), batch);
+    } else if (!result_) {
+      Call(Outcome(Status(Errc::kInternal, "the unit of work did not run")), batch);
+    } else {
+      Call(std::move(*result_), batch);
+    }
+  }
+
+ private:
+  template <typename Arg>
+  void Call(Arg&& arg, Batch& batch) {
+    if constexpr (std::is_invocable_v<DoneFn&, Arg, Batch&>) {
+      done_(std::forward<Arg>(arg), batch);
+    } else {
+      done_(std::forward<Arg>(arg));
+    }
+  }
+  WorkFn work_;
+  DoneFn done_;
+  std::optional<Outcome> result_;
+};
+
+}  // namespace internal
+
 // Owns the read-write connection to one database and the thread that writes to it. All writes go
 // through it. Thread-safe: Submit, Run, Stop and Stats may be called from any thread, with the
 // exceptions noted at Run and Stop.
@@ -108,6 +208,18 @@ class Writer {
   // thread, with kUnavailable ("writer ... is shutting down") and drops `work`; the same, with
   // kInvalidArgument, for an empty `work`.
   void Submit(Work work, Done done);
+  // The same for a unit object (see Unit). A null unit is ignored.
+  void Submit(std::unique_ptr<Unit> unit);
+  // Typed: `work` returns Status or Result<T>; `done` gets what it returned (a Result<T> holds
+  // the value only if the batch committed), and may take the Batch as a second argument. One
+  // allocation per unit; no state shared between the two functions.
+  template <typename WorkFn, typename DoneFn>
+  requires std::is_invocable_v<WorkFn&, Connection&> &&
+      (!std::is_same_v<DoneFn, Done>)&&(!std::is_null_pointer_v<DoneFn>)void Submit(WorkFn work,
+                                                                                    DoneFn done) {
+    Submit(
+        std::make_unique<internal::FunctionUnit<WorkFn, DoneFn>>(std::move(work), std::move(done)));
+  }
 
   // Submits `work` and waits until its batch is committed; returns the unit's outcome. Must not
   // be called from the writer thread (inside Work or Done): that would wait for itself, so it
@@ -119,16 +231,6 @@ class Writer {
   // thread (inside Work or Done) it only stops accepting work and returns at once; the thread
   // still drains the queue, and a later Stop() or the destructor from another thread joins it.
   void Stop();
-
-  // Runs `hook` on the writer thread after the Done of every unit of each batch has run
-  // (whether the batch committed or not): for work that costs less once per batch than once per
-  // unit, such as one signature over all the answers a batch committed. Returns an id for
-  // RemoveBatchHook. Hooks run in the order they were added; like Work and Done they must be
-  // quick and must not throw, and they must not add or remove hooks.
-  uint64_t AddBatchHook(std::function<void()> hook);
-  // Once this returns, the hook is not running and will not run again. Must not be called from
-  // inside a hook.
-  void RemoveBatchHook(uint64_t id);
 
   // A check every write transaction must pass, e.g. that the audit chain was not cut behind the
   // writer's back (server/audit/chain_guard.h). `guard` runs on the writer thread right after
@@ -145,11 +247,6 @@ class Writer {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  struct Unit {
-    Work work;
-    Done done;
-  };
-
   Writer(Connection connection, std::optional<Connection> checkpoint_connection,
          const WriterOptions& options);
   void Loop();
@@ -157,7 +254,7 @@ class Writer {
   // or blocks the writer or readers), until Stop().
   void CheckpointLoop();
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
-  void CommitBatch(std::vector<Unit>& batch);
+  void CommitBatch(std::vector<std::unique_ptr<Unit>>& batch);
   Status RunUnit(Unit& unit, bool& transaction_intact);
   void AbandonTransaction();
   // Called right after a failed BEGIN, unit or COMMIT: if SQLite's error is a storage fault,
@@ -165,7 +262,7 @@ class Writer {
   Status NoteFailure(const Status& status);
   void NoteCommitted();
   Status RunGuard();  // the transaction guard, if any; Ok without one
-  void FinishBatch(std::vector<Unit>& batch, const std::vector<Status>& outcomes);
+  void FinishBatch(std::vector<std::unique_ptr<Unit>>& batch, const std::vector<Status>& outcomes);
   void CloseConnection();
   bool OnWriterThread() const;
 
@@ -179,15 +276,12 @@ class Writer {
 
   mutable std::mutex mu_;
   std::condition_variable work_available_;
-  std::deque<Unit> queue_;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
-  std::mutex join_mu_;      // serializes joining the thread between concurrent Stop() calls
+  std::deque<std::unique_ptr<Unit>> queue_;  // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+  std::mutex join_mu_;  // serializes joining the thread between concurrent Stop() calls
 
-  std::mutex hooks_mu_;                                                  // held while the hooks run
-  std::vector<std::pair<uint64_t, std::function<void()>>> batch_hooks_;  // guarded by hooks_mu_
   std::mutex guard_mu_;                                   // held while the guard runs
   std::function<Status(Connection&)> transaction_guard_;  // guarded by guard_mu_
-  uint64_t next_hook_id_ = 1;                                            // guarded by hooks_mu_
 
   std::atomic<uint64_t> queue_depth_{0};
   std::atomic<uint64_t> batches_{0};

@@ -7,13 +7,16 @@
 namespace outpost::server::api {
 namespace {
 
-// Answers a device call once the service is done with it. The request is gone by then, so the
-// answer's format is decided up front.
+// Answers a device call once the service is done with it, from whatever thread that is (the
+// writer's, for registrations, renewals and releases): the result is handed to the connection's
+// I/O thread and encoded there. The request is gone by then, so the format is decided up front.
 template <typename Message>
 std::function<void(Result<Message>)> Answer(const net::Request& req, net::Reply reply) {
   return [format = net::ResponseFormat(req), reply = std::move(reply)](Result<Message> result) {
-    if (!result.ok()) return reply(net::ErrorResponse(format, result.status()));
-    reply(net::Encode(format, *result));
+    reply.Later([format, result = std::move(result)] {
+      if (!result.ok()) return net::ErrorResponse(format, result.status());
+      return net::Encode(format, *result);
+    });
   };
 }
 
@@ -45,8 +48,7 @@ void AddDeviceRoutes(net::Router& router, licensing::LicensingService* service,
       return reply(net::ErrorResponse(req, s));
     }
     // Signed with its writer batch, then encoded and sent on this connection's I/O thread.
-    service->Authorize(*device, body, Answer<v1::SignedAuthorization>(req, std::move(reply)),
-                       req.defer);
+    service->Authorize(*device, body, Answer<v1::SignedAuthorization>(req, std::move(reply)));
   });
   router.Add("POST", "/v1/devices/release", [service](net::Request& req, net::Reply reply) {
     auto device = service->Identify(req.client_certificate);

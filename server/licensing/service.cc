@@ -100,9 +100,7 @@ LicensingService::LicensingService(sqlite::Writer& writer, sqlite::ReaderPool& r
   persisted_high_water_ = high_water;
 }
 
-LicensingService::~LicensingService() {
-  if (batch_hook_ != 0) writer_.RemoveBatchHook(batch_hook_);
-}
+LicensingService::~LicensingService() = default;
 
 Result<std::unique_ptr<LicensingService>> LicensingService::Open(
     sqlite::Writer& writer, sqlite::ReaderPool& readers, const Clock& clock,
@@ -125,7 +123,6 @@ Result<std::unique_ptr<LicensingService>> LicensingService::Open(
       new LicensingService(writer, readers, clock, std::move(ca), signing_key,
                            std::move(satellite_id), tokens, options, high_water));
   LicensingService* raw = service.get();
-  raw->batch_hook_ = writer.AddBatchHook([raw] { raw->SignAnswers(); });
   OUTPOST_RETURN_IF_ERROR(writer.Run([raw](sqlite::Connection& db) {
     std::unique_lock lock(raw->mu_);
     return raw->ReloadLocked(db);
@@ -153,24 +150,71 @@ void LicensingService::MarkStale() {
 
 // --- Units of work ----------------------------------------------------------------------------
 
-void LicensingService::Submit(Work work, Done done) {
-  auto unit = std::make_shared<UnitState>();
-  writer_.Submit(
-      [this, work = std::move(work), unit](sqlite::Connection& db) -> Status {
-        std::unique_lock lock(mu_);
-        if (stale_) OUTPOST_RETURN_IF_ERROR(ReloadLocked(db));
-        Status s = work(db, *unit);
-        if (!s.ok() && unit->mutated) stale_ = true;
-        return s;
-      },
-      [this, unit, done = std::move(done)](const Status& s) {
-        if (!s.ok() && unit->mutated) {
-          std::unique_lock lock(mu_);
-          stale_ = true;
-        }
-        done(s);
-      });
+template <typename WorkFn, typename DoneFn>
+void LicensingService::Submit(WorkFn work, DoneFn done) {
+  using Outcome = std::invoke_result_t<WorkFn&, sqlite::Connection&, UnitState&>;
+  // The unit keeps its own state (did it change memory? what did it return?) for its Done.
+  class ServiceUnit final : public sqlite::Unit {
+   public:
+    ServiceUnit(LicensingService* service, WorkFn work, DoneFn done)
+        : service_(service), work_(std::move(work)), done_(std::move(done)) {}
+    Status Run(sqlite::Connection& db) override {
+      std::unique_lock lock(service_->mu_);
+      if (service_->stale_) OUTPOST_RETURN_IF_ERROR(service_->ReloadLocked(db));
+      Status s;
+      if constexpr (std::is_same_v<Outcome, Status>) {
+        s = work_(db, state_);
+      } else {
+        result_.emplace(work_(db, state_));
+        s = result_->ok() ? Status::Ok() : result_->status();
+      }
+      if (!s.ok() && state_.mutated) service_->stale_ = true;
+      return s;
+    }
+    void Done(const Status& s, sqlite::Batch& batch) override {
+      if (!s.ok() && state_.mutated) {
+        std::unique_lock lock(service_->mu_);
+        service_->stale_ = true;
+      }
+      if constexpr (std::is_same_v<Outcome, Status>) {
+        Call(Status(s), batch);
+      } else if (!s.ok()) {
+        Call(Outcome(s), batch);
+      } else if (!result_) {
+        Call(Outcome(Internal("the unit of work did not run")), batch);
+      } else {
+        Call(std::move(*result_), batch);
+      }
+    }
+
+   private:
+    void Call(Outcome outcome, sqlite::Batch& batch) {
+      if constexpr (std::is_invocable_v<DoneFn&, Outcome, sqlite::Batch&>) {
+        done_(std::move(outcome), batch);
+      } else {
+        done_(std::move(outcome));
+      }
+    }
+    LicensingService* service_;
+    WorkFn work_;
+    DoneFn done_;
+    UnitState state_;
+    std::optional<Outcome> result_;
+  };
+  writer_.Submit(std::make_unique<ServiceUnit>(this, std::move(work), std::move(done)));
 }
+
+// The answers one writer batch committed: signed together once the batch's Dones have run.
+class LicensingService::AnswerSigner final : public sqlite::BatchFinisher {
+ public:
+  explicit AnswerSigner(const LicensingService* service) : service_(service) {}
+  void Add(UnsignedAnswer answer) { answers_.push_back(std::move(answer)); }
+  void Finish() override { service_->SignAnswers(answers_); }
+
+ private:
+  const LicensingService* service_;
+  std::vector<UnsignedAnswer> answers_;
+};
 
 Status LicensingService::RunUnit(Work work) {
   // Shared, not on this stack: the writer thread may still be inside set_value() when get()
@@ -271,13 +315,13 @@ void LicensingService::Register(const v1::RegisterRequest& request,
     return done(
         Unavailable("the satellite is busy with other registrations; retry in a few seconds"));
   }
-  auto response = std::make_shared<v1::RegisterResponse>();
-  auto cert = std::make_shared<crypto::Certificate>(std::move(*certificate));
-  // Encoded here, on the caller's thread: the writer thread only writes.
-  const std::string cert_pem = cert->ToPem();
+  // Read here, on the caller's thread: the writer thread only writes.
+  const std::string cert_pem = certificate->ToPem();
+  const std::string cert_serial = certificate->serial_hex();
+  const auto cert_not_after = certificate->not_after();
   Submit(
-      [this, request, udi, instance_id, cert, cert_pem, response, proven_instance](
-          sqlite::Connection& db, UnitState& unit) -> Status {
+      [this, request, udi, instance_id, cert_serial, cert_not_after, cert_pem, proven_instance](
+          sqlite::Connection& db, UnitState& unit) -> Result<v1::RegisterResponse> {
         const TimePoint now = Now();
         OUTPOST_ASSIGN_OR_RETURN(TokenGrant grant, tokens_.ConsumeOn(db, request.token(), now));
         // Refusals below name nothing of the other device: whoever asks may not be its owner.
@@ -323,8 +367,8 @@ void LicensingService::Register(const v1::RegisterRequest& request,
         record.hostname = request.hostname();
         record.token_id = grant.token_id;
         record.export_allowed = grant.export_controlled;
-        record.cert_serial = cert->serial_hex();
-        record.cert_not_after = cert->not_after();
+        record.cert_serial = cert_serial;
+        record.cert_not_after = cert_not_after;
         record.registered_at = now;
 
         // The old instance's rows go first: the UDI is unique in a VA and consumption rows
@@ -363,27 +407,27 @@ void LicensingService::Register(const v1::RegisterRequest& request,
                                       old ? "device.reregister" : "device.register",
                                       "device:" + instance_id, details, AuditTime()));
 
-        response->set_instance_id(instance_id);
-        response->set_va(record.va);
-        response->set_udi(udi.ToString());
-        response->set_certificate_pem(cert_pem);
-        response->add_ca_chain_pem(ca_pem_);
-        response->set_certificate_not_after(ToSeconds(record.cert_not_after));
-        response->set_certificate_not_after_text(FormatTime(record.cert_not_after));
+        v1::RegisterResponse response;
+        response.set_instance_id(instance_id);
+        response.set_va(record.va);
+        response.set_udi(udi.ToString());
+        response.set_certificate_pem(cert_pem);
+        response.add_ca_chain_pem(ca_pem_);
+        response.set_certificate_not_after(ToSeconds(record.cert_not_after));
+        response.set_certificate_not_after_text(FormatTime(record.cert_not_after));
         const TimePoint renew = now + options_.certificate_renewal;
-        response->set_renew_after(ToSeconds(renew));
-        response->set_renew_after_text(FormatTime(renew));
-        if (old) response->set_replaced_instance_id(old->instance_id);
-        response->set_satellite_id(satellite_id_);
-        response->set_signing_public_key_pem(signing_key_pem_);
-        response->set_signing_key_id(signing_key_id_);
-        response->set_export_allowed(record.export_allowed);
-        return Status::Ok();
+        response.set_renew_after(ToSeconds(renew));
+        response.set_renew_after_text(FormatTime(renew));
+        if (old) response.set_replaced_instance_id(old->instance_id);
+        response.set_satellite_id(satellite_id_);
+        response.set_signing_public_key_pem(signing_key_pem_);
+        response.set_signing_key_id(signing_key_id_);
+        response.set_export_allowed(record.export_allowed);
+        return response;
       },
-      [this, response, done = std::move(done)](Status s) {
+      [this, done = std::move(done)](Result<v1::RegisterResponse> r) {
         pending_registrations_.fetch_sub(1);
-        if (!s.ok()) return done(s);
-        done(std::move(*response));
+        done(std::move(r));
       });
 }
 
@@ -445,10 +489,8 @@ v1::Authorization LicensingService::ToAuthorization(const RegisteredDevice& devi
   return a;
 }
 
-void LicensingService::SignAnswers() {
-  if (unsigned_answers_.empty()) return;
-  std::vector<UnsignedAnswer> answers = std::move(unsigned_answers_);
-  unsigned_answers_.clear();
+void LicensingService::SignAnswers(std::vector<UnsignedAnswer>& answers) const {
+  if (answers.empty()) return;
   const size_t n = answers.size();
   std::vector<v1::SignedAuthorization> signed_answers(n);
   std::vector<std::string> leaves;
@@ -479,20 +521,12 @@ void LicensingService::SignAnswers() {
       for (const std::string& sibling : tree.paths[i]) out.add_batch_path(sibling);
       return std::move(out);
     }();
-    auto finish = [done = std::move(answers[i].done), result = std::move(result)]() mutable {
-      done(std::move(result));
-    };
-    if (answers[i].answer_on) {
-      answers[i].answer_on(std::move(finish));
-    } else {
-      finish();
-    }
+    answers[i].done(std::move(result));
   }
 }
 
 void LicensingService::Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
-                                 Callback<v1::SignedAuthorization> done,
-                                 std::function<void(std::function<void()>)> answer_on) {
+                                 Callback<v1::SignedAuthorization> done) {
   std::vector<TagRequest> tags;
   tags.reserve(request.tags_size());
   for (const v1::TagUse& t : request.tags()) tags.push_back({t.tag(), t.count()});
@@ -500,10 +534,9 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
     RegisteredDevice device;
     AuthorizationDecision decision;
   };
-  auto outcome = std::make_shared<Outcome>();
   Submit(
-      [this, device, tags = std::move(tags), outcome](sqlite::Connection& db,
-                                                      UnitState& unit) -> Status {
+      [this, device, tags = std::move(tags)](sqlite::Connection& db,
+                                             UnitState& unit) -> Result<Outcome> {
         const std::optional<RegisteredDevice> found = registry_->Find(device.instance_id);
         if (!found || found->cert_serial != device.cert_serial) {
           return Unauthenticated("instance " + device.instance_id +
@@ -527,15 +560,13 @@ void LicensingService::Authorize(const DeviceIdentity& device, const v1::Authori
         OUTPOST_RETURN_IF_ERROR(
             Audit(db, DeviceActor(d.instance_id), "device.authorize", "device:" + d.instance_id,
                   {{"va", d.va}, {"udi", d.udi.ToString()}, {"tags", per_tag}}, AuditTime()));
-        outcome->device = d;
-        outcome->decision = std::move(decision);
-        return Status::Ok();
+        return Outcome{d, std::move(decision)};
       },
-      [this, outcome, done = std::move(done), answer_on = std::move(answer_on)](Status s) mutable {
-        if (!s.ok()) return done(s);
-        // Committed; signed with the rest of the batch by SignAnswers, the writer's batch hook.
-        unsigned_answers_.push_back({std::move(outcome->device), std::move(outcome->decision),
-                                     std::move(done), std::move(answer_on)});
+      [this, done = std::move(done)](Result<Outcome> r, sqlite::Batch& batch) mutable {
+        if (!r.ok()) return done(r.status());
+        // Committed; signed with the rest of the batch once every Done of it has run.
+        batch.Finisher<AnswerSigner>(this, this)
+            .Add({std::move(r->device), std::move(r->decision), std::move(done)});
       });
 }
 
@@ -567,29 +598,27 @@ Status LicensingService::ReleaseLocked(sqlite::Connection& db, const std::string
 
 void LicensingService::ReleaseSelf(const DeviceIdentity& device,
                                    Callback<v1::ReleaseResponse> done) {
-  auto released = std::make_shared<std::vector<TagRequest>>();
   Submit(
-      [this, device, released](sqlite::Connection& db, UnitState& unit) -> Status {
+      [this, device](sqlite::Connection& db, UnitState& unit) -> Result<v1::ReleaseResponse> {
         const std::optional<RegisteredDevice> d = registry_->Find(device.instance_id);
         if (!d || d->cert_serial != device.cert_serial) {
           return Unauthenticated("instance " + device.instance_id +
                                  " was already released or replaced");
         }
         unit.mutated = true;
-        return ReleaseLocked(db, device.instance_id, DeviceActor(device.instance_id),
-                             released.get());
-      },
-      [device, released, done = std::move(done)](Status s) {
-        if (!s.ok()) return done(s);
+        std::vector<TagRequest> released;
+        OUTPOST_RETURN_IF_ERROR(
+            ReleaseLocked(db, device.instance_id, DeviceActor(device.instance_id), &released));
         v1::ReleaseResponse out;
         out.set_instance_id(device.instance_id);
-        for (const TagRequest& t : *released) {
+        for (const TagRequest& t : released) {
           v1::TagUse* u = out.add_released();
           u->set_tag(t.tag);
           u->set_count(t.count);
         }
-        done(std::move(out));
-      });
+        return out;
+      },
+      std::move(done));
 }
 
 Result<v1::ReleaseDeviceResponse> LicensingService::ReleaseDevice(std::string_view instance_id,

@@ -108,11 +108,10 @@ class LicensingService {
   // POST /v1/devices/authorize: the signed answer. kInvalidArgument (tags, counts, duplicates),
   // kUnauthenticated (the instance went away meanwhile).
   // Answers committed in the same writer batch are signed together, once, after the batch
-  // ("ed25519-merkle", see devices.proto). `answer_on` runs `done` with the signed answer, e.g.
-  // on the connection's I/O thread; empty: `done` runs on the writer thread.
+  // ("ed25519-merkle", see devices.proto); `done` runs on the writer thread with the signed
+  // answer (encode it elsewhere: net::Reply::Later).
   void Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
-                 Callback<v1::SignedAuthorization> done,
-                 std::function<void(std::function<void()>)> answer_on = {});
+                 Callback<v1::SignedAuthorization> done);
   // POST /v1/devices/release: everything back, deregistered.
   void ReleaseSelf(const DeviceIdentity& device, Callback<v1::ReleaseResponse> done);
   // GET /v1/devices/self.
@@ -186,15 +185,18 @@ class LicensingService {
     bool mutated = false;
   };
   using Work = std::function<Status(sqlite::Connection&, UnitState&)>;
+  class AnswerSigner;
 
   LicensingService(sqlite::Writer& writer, sqlite::ReaderPool& readers, const Clock& clock,
                    crypto::CertificateAuthority ca, const crypto::PrivateKey& signing_key,
                    std::string satellite_id, TokenStore& tokens, LicensingOptions options,
                    TimePoint high_water);
 
-  // Runs `work` as a writer unit under mu_ (reloading first when stale); `done` gets its
-  // outcome after the commit.
-  void Submit(Work work, Done done);
+  // Runs `work` — Status or Result<T> of (sqlite::Connection&, UnitState&) — as a writer unit
+  // under mu_ (reloading first when stale); after the commit `done` gets what it returned (a
+  // Result<T> holds the value only if the batch committed), and the batch if it takes it.
+  template <typename WorkFn, typename DoneFn>
+  void Submit(WorkFn work, DoneFn done);
   Status RunUnit(Work work);
   Status ReloadLocked(sqlite::Connection& db);
   Status CheckRateLimit(const std::string& remote_address);
@@ -206,18 +208,17 @@ class LicensingService {
   // Releases everything of `instance_id` and deletes it (device or operator), audited.
   Status ReleaseLocked(sqlite::Connection& db, const std::string& instance_id,
                        const audit::Actor& actor, std::vector<TagRequest>* released);
-  // An answer committed and not yet signed; the batch hook signs it with its batch-mates.
+  // An answer committed and not yet signed; its batch's AnswerSigner signs it with the rest.
   struct UnsignedAnswer {
     RegisteredDevice device;
     AuthorizationDecision decision;
     Callback<v1::SignedAuthorization> done;
-    std::function<void(std::function<void()>)> answer_on;
   };
   v1::Authorization ToAuthorization(const RegisteredDevice& device,
                                     const AuthorizationDecision& decision) const;
-  // The writer's batch hook: one signature over the Merkle root of the batch's answers, then
-  // every answer on its way with its inclusion path.
-  void SignAnswers();
+  // One signature over the Merkle root of one writer batch's answers, then every answer on its
+  // way with its inclusion path (the batch's AnswerSigner calls it).
+  void SignAnswers(std::vector<UnsignedAnswer>& answers) const;
 
   sqlite::Writer& writer_;
   sqlite::ReaderPool& readers_;
@@ -249,10 +250,8 @@ class LicensingService {
   // options.last_seen_flush_interval; a renewal then costs no UPDATE of the devices table).
   // Guarded by mu_.
   std::unordered_map<std::string, TimePoint> seen_;
-  TimePoint last_seen_flushed_;                   // guarded by mu_
-  TimePoint persisted_high_water_;                // writer thread only
-  std::vector<UnsignedAnswer> unsigned_answers_;  // writer thread only
-  uint64_t batch_hook_ = 0;
+  TimePoint last_seen_flushed_;     // guarded by mu_
+  TimePoint persisted_high_water_;  // writer thread only
   std::atomic<uint64_t> reloads_{0};
 
   RateLimiter registrations_;  // per source address

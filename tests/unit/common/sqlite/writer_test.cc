@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <latch>
 #include <set>
 #include <stdexcept>
@@ -151,7 +152,12 @@ TEST_F(WriterTest, FailedUnitRollsBackOnlyItsOwnWork) {
 
 // The writer thread is a thread boundary: an exception fails its own unit (rolled back), and a
 // throwing completion or hook is logged; neither reaches std::terminate (issue 12).
-TEST_F(WriterTest, ThrowingUnitCompletionAndHookCostOnlyThemselves) {
+class ThrowingFinisher final : public BatchFinisher {
+ public:
+  void Finish() override { throw 42; }
+};
+
+TEST_F(WriterTest, ThrowingUnitCompletionAndFinisherCostOnlyThemselves) {
   Status thrown = writer_->Run([](Connection& db) -> Status {
     OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("INSERT INTO items(name) VALUES (?1)", "half"));
     throw std::runtime_error("corrupt value");
@@ -161,11 +167,12 @@ TEST_F(WriterTest, ThrowingUnitCompletionAndHookCostOnlyThemselves) {
 
   auto [done_ok, ok] = CaptureDone();
   writer_->Submit(Insert("a"), [](const Status&) { throw std::logic_error("bad completion"); });
-  const uint64_t hook = writer_->AddBatchHook([] { throw 42; });
-  writer_->Submit(Insert("b"), done_ok);
+  writer_->Submit(Insert("b"),
+                  [](const Status&, Batch& batch) { batch.Finisher<ThrowingFinisher>(nullptr); });
+  writer_->Submit(Insert("c"), done_ok);
   EXPECT_OK(ok.get());
-  writer_->RemoveBatchHook(hook);
-  EXPECT_EQ(Names(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_OK(writer_->Run([](Connection&) { return Status::Ok(); }));
+  EXPECT_EQ(Names(), (std::vector<std::string>{"a", "b", "c"}));
 }
 
 // The transaction guard runs inside each transaction before its units and again after each
@@ -379,49 +386,109 @@ TEST(WriterCreateTest, BatchesNeverExceedMaxBatch) {
   EXPECT_EQ(stats.last_batch_size, 2u);
 }
 
-TEST(WriterBatchHookTest, RunsOnceAfterEveryDoneOfEachBatchUntilRemoved) {
+// Counts into `events` (writer thread only) and tells the test when it finished.
+class RecordingFinisher final : public BatchFinisher {
+ public:
+  RecordingFinisher(std::vector<std::string>* events, std::vector<int>* sizes, std::latch* finished)
+      : events_(events), sizes_(sizes), finished_(finished) {}
+  void Add(int unit) { units_.push_back(unit); }
+  void Finish() override {
+    events_->push_back("finish");
+    sizes_->push_back(static_cast<int>(units_.size()));
+    finished_->count_down();
+  }
+
+ private:
+  std::vector<std::string>* events_;
+  std::vector<int>* sizes_;
+  std::latch* finished_;
+  std::vector<int> units_;
+};
+
+TEST(WriterBatchTest, AFinisherIsSharedByItsBatchAndRunsOnceAfterEveryDone) {
   TempDir dir;
   WriterOptions options;
   options.max_batch = 4;
   auto created = Writer::Create(dir / "outpost.db", options, kSchema);
   ASSERT_OK(created);
   Writer& writer = **created;
-  // Writer thread only: Dones record themselves, the hook records the batch it closes.
+  // Writer thread only: Dones record themselves, the finisher records the batch it closes.
   std::vector<std::string> events;
-  std::atomic<int> hook_runs{0};
-  const uint64_t id = writer.AddBatchHook([&] {
-    events.push_back("hook");
-    ++hook_runs;
-  });
+  std::vector<int> sizes;
+  std::latch finished(2);  // one finisher per batch of units
   Gate gate;
   writer.Submit(gate.Hold(), [&](const Status&) { events.push_back("gate"); });
   gate.entered.wait();
-  std::vector<std::future<Status>> outcomes;
+  int owner = 0;
   for (int i = 0; i < 6; ++i) {
-    auto [done, outcome] = CaptureDone();
-    // A failing unit is still followed by the hook: it runs for every batch.
-    writer.Submit(i == 2 ? Writer::Work([](Connection&) { return Internal("refused"); })
-                         : Insert(std::to_string(i)),
-                  [&events, i, done](const Status& s) {
-                    events.push_back(std::to_string(i));
-                    done(s);
-                  });
-    outcomes.push_back(std::move(outcome));
+    // Unit 2 fails: its Done still runs, and it does not join the finisher.
+    auto work = [i](Connection& db) -> Result<int> {
+      if (i == 2) return Internal("refused");
+      OUTPOST_RETURN_IF_ERROR(
+          db.ExecPrepared("INSERT INTO items(name) VALUES (?1)", std::to_string(i)).status());
+      return i;
+    };
+    writer.Submit(std::move(work), [&, i](Result<int> r, Batch& batch) {
+      events.push_back(std::to_string(i));
+      if (!r.ok()) return;
+      EXPECT_EQ(*r, i);
+      batch.Finisher<RecordingFinisher>(&owner, &events, &sizes, &finished).Add(*r);
+    });
   }
   gate.release.count_down();
-  for (auto& outcome : outcomes) outcome.wait();
-  // The last Done has run; its batch's hook follows on the writer thread (bounded wait).
-  for (int i = 0; i < 1000 && hook_runs.load() < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  writer.RemoveBatchHook(id);
-  EXPECT_OK(writer.Run([](Connection&) { return Status::Ok(); }));
-  EXPECT_EQ(hook_runs.load(), 3) << "no hook after RemoveBatchHook";
-
-  // gate | 0 1 2 3 | 4 5
-  const std::vector<std::string> expected = {"gate", "hook", "0", "1", "2",
-                                             "3",    "hook", "4", "5", "hook"};
+  finished.wait();
+  // gate | 0 1 2 3 | 4 5 (the gate's batch made no finisher)
+  const std::vector<std::string> expected = {"gate",   "0", "1", "2",     "3",
+                                             "finish", "4", "5", "finish"};
   EXPECT_EQ(events, expected);
+  EXPECT_EQ(sizes, (std::vector<int>{3, 2}));
+}
+
+// Finishers are per owner: two owners in one batch get one finisher each.
+TEST(WriterBatchTest, FinishersAreKeptApartByOwner) {
+  TempDir dir;
+  auto created = Writer::Create(dir / "outpost.db", {}, kSchema);
+  ASSERT_OK(created);
+  Writer& writer = **created;
+  std::vector<std::string> events;
+  std::vector<int> sizes;
+  std::latch finished(2);
+  Gate gate;
+  writer.Submit(gate.Hold(), [](const Status&) {});
+  gate.entered.wait();
+  int first = 0, second = 0;
+  for (int i = 0; i < 3; ++i) {
+    writer.Submit(
+        [](Connection&) -> Result<int> { return 1; },
+        [&, i](Result<int> r, Batch& batch) {
+          ASSERT_TRUE(r.ok());
+          batch.Finisher<RecordingFinisher>(i == 1 ? &second : &first, &events, &sizes, &finished)
+              .Add(i);
+        });
+  }
+  gate.release.count_down();
+  finished.wait();
+  EXPECT_EQ(sizes, (std::vector<int>{2, 1}));
+}
+
+// A typed unit whose batch fails to commit gets the commit's error, not its value.
+TEST(WriterBatchTest, ATypedUnitOfAFailedBatchGetsTheError) {
+  TempDir dir;
+  auto created = Writer::Create(dir / "outpost.db", {}, kSchema);
+  ASSERT_OK(created);
+  Writer& writer = **created;
+  std::promise<Result<std::string>> outcome;
+  writer.Submit(
+      [](Connection& db) -> Result<std::string> {
+        OUTPOST_RETURN_IF_ERROR(db.Exec("INSERT INTO items(name) VALUES ('x')"));
+        // Ends the transaction behind the writer's back: the unit cannot be kept.
+        OUTPOST_RETURN_IF_ERROR(db.Exec("ROLLBACK"));
+        return std::string("value");
+      },
+      [&](Result<std::string> r) { outcome.set_value(std::move(r)); });
+  Result<std::string> r = outcome.get_future().get();
+  EXPECT_FALSE(r.ok());
+  writer.Stop();
 }
 
 // Pages in the WAL file: its size less the 32-byte header, in frames of 24 + 4096 bytes.
