@@ -7,6 +7,7 @@
 #include "cli/connection.h"
 #include "cli/output.h"
 #include "common/config/duration.h"
+#include "common/time.h"
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/common.pb.h"
 #include "server/api/admin_routes.h"
@@ -44,7 +45,7 @@ Status SetExpiry(const ApiKeyFlags& f, v1::CreateApiKeyRequest& request) {
     if (seconds <= 0) return InvalidArgument("--expires-in must be longer than 0s, e.g. 90d");
     request.set_expires_in_seconds(seconds);
   } else if (!f.expires.empty()) {
-    auto t = server::api::ParseRfc3339(f.expires);
+    auto t = ParseRfc3339(f.expires);
     if (!t.ok()) return t.status().WithContext("--expires");
     request.set_expires_at(ToUnixSeconds(*t));
   }

@@ -16,6 +16,7 @@
 #include "common/crypto/secure_file.h"
 #include "common/log/logging.h"
 #include "common/proto_json.h"
+#include "common/time.h"
 #include "spdlog/spdlog.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/display.h"
@@ -28,7 +29,7 @@ namespace outpost::cli {
 using central::Central;
 
 std::string When(int64_t seconds) {
-  return seconds == 0 ? std::string("-") : sync::UnixSecondsText(seconds);
+  return seconds == 0 ? std::string("-") : FormatRfc3339Seconds(seconds);
 }
 
 Result<std::unique_ptr<Central>> OpenCentral(const CentralFlags& f, const Clock& clock) {
@@ -61,7 +62,7 @@ Status CheckOutputFile(const std::string& path, bool force) {
 
 namespace {
 
-std::string EndText(int64_t end) { return end == 0 ? "perpetual" : sync::UnixSecondsText(end); }
+std::string EndText(int64_t end) { return end == 0 ? "perpetual" : FormatRfc3339Seconds(end); }
 
 std::string EnforcementText(v1::Enforcement e) {
   return e == v1::ENFORCEMENT_ENFORCED ? "ENFORCED" : "REPORTED";

@@ -17,13 +17,13 @@
 #include "common/crypto/openssl_util.h"
 #include "common/crypto/random.h"
 #include "common/crypto/spki.h"
+#include "common/time.h"
 
 namespace outpost::crypto {
 namespace {
 
 using internal::Bytes;
 using internal::DieOnOpenSslFailure;
-using internal::FormatTime;
 using internal::OpenSslFailure;
 
 constexpr size_t kSerialBytes = 16;
@@ -56,8 +56,8 @@ Result<Asn1StringPtr> RandomSerial() {
 
 Status CheckValidity(TimePoint not_before, TimePoint not_after) {
   if (not_before < not_after) return Status::Ok();
-  return InvalidArgument("the validity period is empty: not_before " + FormatTime(not_before) +
-                         " is not before not_after " + FormatTime(not_after));
+  return InvalidArgument("the validity period is empty: not_before " + FormatRfc3339(not_before) +
+                         " is not before not_after " + FormatRfc3339(not_after));
 }
 
 // An unsigned version 3 certificate with serial, issuer and validity set, and the subject
@@ -352,9 +352,9 @@ Result<Certificate> CertificateAuthority::IssueForKey(const PublicKey& subject,
   }
   if (profile.not_after > certificate_.not_after()) {
     return FailedPrecondition("certificate for \"" + profile.common_name + "\" would be valid " +
-                              "until " + FormatTime(profile.not_after) + ", after its CA \"" +
+                              "until " + FormatRfc3339(profile.not_after) + ", after its CA \"" +
                               certificate_.subject_common_name() + "\" expires at " +
-                              FormatTime(certificate_.not_after()) +
+                              FormatRfc3339(certificate_.not_after()) +
                               "; shorten the validity or renew the CA");
   }
   OUTPOST_ASSIGN_OR_RETURN(X509Ptr cert,
@@ -439,7 +439,7 @@ Status VerifyChain(const Certificate& leaf, const std::vector<Certificate>& inte
   }
   if (rc < 0) return OpenSslFailure(Errc::kInternal, "verification of " + leaf_name + " failed");
   const int error = X509_STORE_CTX_get_error(ctx.get());
-  std::string message = leaf_name + " does not verify at " + FormatTime(at) + ": " +
+  std::string message = leaf_name + " does not verify at " + FormatRfc3339(at) + ": " +
                         X509_verify_cert_error_string(error);
   if (X509* culprit = X509_STORE_CTX_get_current_cert(ctx.get()); culprit != nullptr) {
     message += " (certificate \"" + internal::CommonNameOf(X509_get_subject_name(culprit)) +
@@ -448,7 +448,7 @@ Status VerifyChain(const Certificate& leaf, const std::vector<Certificate>& inte
       Result<TimePoint> from = internal::FromAsn1Time(X509_get0_notBefore(culprit));
       Result<TimePoint> to = internal::FromAsn1Time(X509_get0_notAfter(culprit));
       if (from.ok() && to.ok())
-        message += ", valid " + FormatTime(*from) + " to " + FormatTime(*to);
+        message += ", valid " + FormatRfc3339(*from) + " to " + FormatRfc3339(*to);
     }
     message += ")";
   }

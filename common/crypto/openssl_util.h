@@ -39,8 +39,6 @@ inline const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-// "2026-05-28T20:26:40Z".
-std::string FormatTime(TimePoint t);
 // The time in an ASN1_TIME, or an error if it is malformed.
 Result<TimePoint> FromAsn1Time(const ASN1_TIME* t);
 

@@ -1,9 +1,8 @@
 #include "server/api/admin_routes.h"
 
-#include <ctime>
-
 #include "common/net/codec.h"
 #include "common/text.h"
+#include "common/time.h"
 #include "outpost/v1/admin_auth.pb.h"
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/common.pb.h"
@@ -78,17 +77,17 @@ v1::Token ToProto(const licensing::Token& t, TimePoint now) {
   out.set_description(t.description);
   out.set_prefix(t.prefix);
   out.set_created_at(ToUnixSeconds(t.created_at));
-  out.set_created_at_text(auth::Rfc3339(t.created_at));
+  out.set_created_at_text(FormatRfc3339(t.created_at));
   out.set_created_by(t.created_by);
   out.set_expires_at(ToUnixSeconds(t.expires_at));
-  out.set_expires_at_text(auth::Rfc3339(t.expires_at));
+  out.set_expires_at_text(FormatRfc3339(t.expires_at));
   out.set_max_uses(t.max_uses.value_or(0));
   out.set_uses(t.uses);
   out.set_export_controlled(t.export_controlled);
   out.set_state(std::string(licensing::TokenStateName(t.StateAt(now))));
   if (t.revoked_at.has_value()) {
     out.set_revoked_at(ToUnixSeconds(*t.revoked_at));
-    out.set_revoked_at_text(auth::Rfc3339(*t.revoked_at));
+    out.set_revoked_at_text(FormatRfc3339(*t.revoked_at));
   }
   out.set_revoked_by(t.revoked_by);
   return out;
@@ -613,46 +612,6 @@ void AddAdminRoutes(net::Router& router, AdminContext context) {
           }
         });
   }
-}
-
-Result<TimePoint> ParseRfc3339(std::string_view text) {
-  std::tm tm{};
-  int millis = 0;
-  const std::string s(text);
-  int consumed = 0;
-  if (s.size() == 10 &&
-      std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &consumed) ==
-          3 &&
-      consumed == 10) {
-    // date only: midnight UTC
-  } else if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-                         &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) == 6) {
-    std::string_view rest = std::string_view(s).substr(consumed);
-    if (!rest.empty() && rest[0] == '.') {
-      size_t digits = 1;
-      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits]))) {
-        if (digits <= 3) millis = millis * 10 + (rest[digits] - '0');
-        ++digits;
-      }
-      for (size_t d = digits; d <= 3; ++d) millis *= 10;
-      rest.remove_prefix(digits);
-    }
-    if (rest != "Z") {
-      return InvalidArgument("'" + s + "' is not a UTC time like 2026-11-28T15:12:22Z");
-    }
-  } else {
-    return InvalidArgument("'" + s +
-                           "' is not a time; use RFC 3339 UTC like 2026-11-28T15:12:22Z or a "
-                           "date like 2026-11-28");
-  }
-  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60) {
-    return InvalidArgument("'" + s + "' has a field out of range");
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  const time_t t = timegm(&tm);
-  return TimePoint(std::chrono::seconds(t)) + std::chrono::milliseconds(millis);
 }
 
 }  // namespace outpost::server::api

@@ -67,7 +67,4 @@ struct AdminContext {
 // session + CSRF token), checks the route's access, then does its work on run_blocking.
 void AddAdminRoutes(net::Router& router, AdminContext context);
 
-// Parses "2026-11-28T15:12:22Z", "2026-11-28T15:12:22.123Z" or "2026-11-28" (UTC midnight).
-Result<TimePoint> ParseRfc3339(std::string_view text);
-
 }  // namespace outpost::server::api

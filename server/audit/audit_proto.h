@@ -13,10 +13,6 @@
 
 namespace outpost::server::audit {
 
-// RFC 3339 in UTC with exactly three fractional digits, e.g. "2026-05-28T20:26:40.123Z".
-// Years outside 0000..9999 are printed with as many digits as they need.
-std::string Rfc3339FromUnixMillis(int64_t time_ms);
-
 // Hashes become lowercase hex. Text that is not valid UTF-8 (only possible if the database
 // was edited behind Append's back) has the bad bytes replaced by U+FFFD, because protobuf
 // strings and JSON must be UTF-8.

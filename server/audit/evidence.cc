@@ -5,6 +5,7 @@
 
 #include "common/crypto/encoding.h"
 #include "common/text.h"
+#include "common/time.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/chain.h"
@@ -80,7 +81,7 @@ Result<v1::AuditCheckpointList> ListCheckpoints(sqlite::Connection& db,
       v1::AuditCheckpointInfo* info = out.add_checkpoints();
       info->set_seq(c.seq);
       info->set_hash(crypto::HexEncode(c.hash));
-      info->set_time(Rfc3339FromUnixMillis(c.time_ms));
+      info->set_time(FormatRfc3339Millis(c.time_ms));
       info->set_time_ms(c.time_ms);
       info->set_key_id(c.key_id);
       info->set_signature(crypto::HexEncode(c.signature));

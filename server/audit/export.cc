@@ -6,6 +6,7 @@
 
 #include "common/crypto/encoding.h"
 #include "common/proto_json.h"
+#include "common/time.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/chain.h"
 #include "server/audit/record_row.h"
@@ -70,8 +71,8 @@ std::optional<std::string> NonEmpty(const std::string& value) {
 Status CheckFilter(const ExportFilter& filter) {
   if (filter.since && filter.until && !(*filter.since < *filter.until)) {
     return InvalidArgument(
-        "the export's since (" + Rfc3339FromUnixMillis(ToUnixMillis(*filter.since)) +
-        ") must be before its until (" + Rfc3339FromUnixMillis(ToUnixMillis(*filter.until)) + ")");
+        "the export's since (" + FormatRfc3339Millis(ToUnixMillis(*filter.since)) +
+        ") must be before its until (" + FormatRfc3339Millis(ToUnixMillis(*filter.until)) + ")");
   }
   return Status::Ok();
 }
@@ -154,7 +155,7 @@ void AppendFormatted(const Record& record, ExportFormat format, std::string& out
   }
   out.append(std::to_string(record.seq));
   out.push_back(',');
-  out.append(Rfc3339FromUnixMillis(record.time_ms));
+  out.append(FormatRfc3339Millis(record.time_ms));
   out.push_back(',');
   out.append(std::to_string(record.time_ms));
   for (const std::string* field :

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/crypto/encoding.h"
+#include "common/time.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/chain.h"
 #include "server/audit/checkpoint.h"
@@ -35,8 +36,8 @@ class Walk {
     if (record.hash != saved_->hash) {
       return Fail(record.seq, VerifyProblem::kSavedHead,
                   "record " + Seq(record.seq) + " has hash " + Hex(record.hash) + ", but " +
-                      saved_->source + " says " + Hex(saved_->hash) +
-                      ": the log up to " + Seq(record.seq) +
+                      saved_->source + " says " + Hex(saved_->hash) + ": the log up to " +
+                      Seq(record.seq) +
                       " was rewritten after that head was saved (or the file is from another "
                       "satellite)");
     }
@@ -96,7 +97,7 @@ class Walk {
   // Checks a checkpoint whose seq the walk reached with `record` (already checked).
   bool CheckCheckpoint(const Checkpoint& checkpoint, const Record& record) {
     const std::string what = "the checkpoint at " + Seq(checkpoint.seq) + " (signed " +
-                             Rfc3339FromUnixMillis(checkpoint.time_ms) + ")";
+                             FormatRfc3339Millis(checkpoint.time_ms) + ")";
     if (checkpoint.seq != record.seq) {
       return Fail(checkpoint.seq, VerifyProblem::kCheckpointMismatch,
                   what + " refers to no record; sequence numbers start at 1");
@@ -136,7 +137,7 @@ class Walk {
   void FailTruncated(const Checkpoint& checkpoint) {
     Fail(last_seq_ + 1, VerifyProblem::kTruncated,
          "the log ends at " + Seq(last_seq_) + " but a checkpoint signed " +
-             Rfc3339FromUnixMillis(checkpoint.time_ms) + " covers " + Seq(checkpoint.seq) +
+             FormatRfc3339Millis(checkpoint.time_ms) + " covers " + Seq(checkpoint.seq) +
              ": records " + Seq(last_seq_ + 1) + " to " + Seq(checkpoint.seq) +
              " (at least) were removed");
   }

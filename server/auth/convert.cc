@@ -1,26 +1,17 @@
 #include "server/auth/convert.h"
 
-#include <time.h>
-
 #include <optional>
 
-namespace outpost::server::auth {
+#include "common/time.h"
 
-std::string Rfc3339(TimePoint t) {
-  const time_t seconds = static_cast<time_t>(ToUnixSeconds(t));
-  struct tm utc;
-  if (gmtime_r(&seconds, &utc) == nullptr) return "";
-  char buffer[32];
-  const size_t n = strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(buffer, n);
-}
+namespace outpost::server::auth {
 
 v1::User ToProto(const User& user) {
   v1::User out;
   out.set_name(user.name);
   out.set_role(std::string(RoleName(user.role)));
   out.set_created_at(ToUnixSeconds(user.created_at));
-  out.set_created_at_text(Rfc3339(user.created_at));
+  out.set_created_at_text(FormatRfc3339(user.created_at));
   out.set_created_by(user.created_by);
   out.set_disabled(user.disabled);
   out.set_has_password(user.has_password);
@@ -33,19 +24,19 @@ v1::ApiKey ToProto(const ApiKey& key) {
   out.set_user(key.user);
   out.set_description(key.description);
   out.set_created_at(ToUnixSeconds(key.created_at));
-  out.set_created_at_text(Rfc3339(key.created_at));
+  out.set_created_at_text(FormatRfc3339(key.created_at));
   out.set_created_by(key.created_by);
   if (key.last_used_at.has_value()) {
     out.set_last_used_at(ToUnixSeconds(*key.last_used_at));
-    out.set_last_used_at_text(Rfc3339(*key.last_used_at));
+    out.set_last_used_at_text(FormatRfc3339(*key.last_used_at));
   }
   if (key.revoked_at.has_value()) {
     out.set_revoked_at(ToUnixSeconds(*key.revoked_at));
-    out.set_revoked_at_text(Rfc3339(*key.revoked_at));
+    out.set_revoked_at_text(FormatRfc3339(*key.revoked_at));
   }
   if (key.expires_at.has_value()) {
     out.set_expires_at(ToUnixSeconds(*key.expires_at));
-    out.set_expires_at_text(Rfc3339(*key.expires_at));
+    out.set_expires_at_text(FormatRfc3339(*key.expires_at));
   }
   return out;
 }
@@ -63,7 +54,7 @@ v1::LoginResponse ToLoginResponse(const Session& session) {
   out.set_role(std::string(RoleName(session.role)));
   out.set_csrf_token(session.csrf_token);
   out.set_expires_at(ToUnixSeconds(session.expires_at));
-  out.set_expires_at_text(Rfc3339(session.expires_at));
+  out.set_expires_at_text(FormatRfc3339(session.expires_at));
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "common/crypto/merkle.h"
 #include "common/ids.h"
 #include "common/text.h"
+#include "common/time.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/utf8.h"
 #include "spdlog/spdlog.h"
@@ -414,10 +415,10 @@ void LicensingService::Register(const v1::RegisterRequest& request,
         response.set_certificate_pem(cert_pem);
         response.add_ca_chain_pem(ca_pem_);
         response.set_certificate_not_after(ToSeconds(record.cert_not_after));
-        response.set_certificate_not_after_text(FormatTime(record.cert_not_after));
+        response.set_certificate_not_after_text(FormatRfc3339(record.cert_not_after));
         const TimePoint renew = now + options_.certificate_renewal;
         response.set_renew_after(ToSeconds(renew));
-        response.set_renew_after_text(FormatTime(renew));
+        response.set_renew_after_text(FormatRfc3339(renew));
         if (old) response.set_replaced_instance_id(old->instance_id);
         response.set_satellite_id(satellite_id_);
         response.set_signing_public_key_pem(signing_key_pem_);
@@ -464,11 +465,11 @@ v1::Authorization LicensingService::ToAuthorization(const RegisteredDevice& devi
   a.set_va(device.va);
   a.set_udi(device.udi.ToString());
   a.set_issued_at(ToSeconds(decision.issued_at));
-  a.set_issued_at_text(FormatTime(decision.issued_at));
+  a.set_issued_at_text(FormatRfc3339(decision.issued_at));
   a.set_valid_until(ToSeconds(decision.valid_until));
-  a.set_valid_until_text(FormatTime(decision.valid_until));
+  a.set_valid_until_text(FormatRfc3339(decision.valid_until));
   a.set_renew_after(ToSeconds(decision.renew_after));
-  a.set_renew_after_text(FormatTime(decision.renew_after));
+  a.set_renew_after_text(FormatRfc3339(decision.renew_after));
   for (const TagDecision& t : decision.tags) {
     v1::TagAuthorization* ta = a.add_tags();
     ta->set_tag(t.tag);
@@ -479,11 +480,11 @@ v1::Authorization LicensingService::ToAuthorization(const RegisteredDevice& devi
     ta->set_floating(t.floating);
     if (t.valid_until) {
       ta->set_valid_until(ToSeconds(*t.valid_until));
-      ta->set_valid_until_text(FormatTime(*t.valid_until));
+      ta->set_valid_until_text(FormatRfc3339(*t.valid_until));
     }
     if (t.renew_after) {
       ta->set_renew_after(ToSeconds(*t.renew_after));
-      ta->set_renew_after_text(FormatTime(*t.renew_after));
+      ta->set_renew_after_text(FormatRfc3339(*t.renew_after));
     }
   }
   return a;
@@ -780,7 +781,7 @@ Status LicensingService::Sweep(bool final) {
     spdlog::error(
         "CLOCK_ROLLBACK: the system clock says {} but the satellite has seen {}; expiry "
         "decisions keep using the later time",
-        FormatTime(rollback->real), FormatTime(rollback->high_water));
+        FormatRfc3339(rollback->real), FormatRfc3339(rollback->high_water));
   }
   std::vector<std::pair<std::string, TimePoint>> seen;
   OUTPOST_RETURN_IF_ERROR(RunUnit([&](sqlite::Connection& db, UnitState& unit) -> Status {
@@ -789,8 +790,8 @@ Status LicensingService::Sweep(bool final) {
       OUTPOST_RETURN_IF_ERROR(
           Audit(db, audit::Actor::System(), "alarm.clock_rollback", "satellite:" + satellite_id_,
                 {{"alarm", "CLOCK_ROLLBACK"},
-                 {"system_time", FormatTime(rollback->real)},
-                 {"high_water", FormatTime(rollback->high_water)},
+                 {"system_time", FormatRfc3339(rollback->real)},
+                 {"high_water", FormatRfc3339(rollback->high_water)},
                  {"behind_seconds",
                   std::chrono::duration_cast<std::chrono::seconds>(rollback->behind).count()}},
                 AuditTime()));

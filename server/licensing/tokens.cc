@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <utility>
 
+#include "common/time.h"
 #include "server/audit/audit_log.h"
 #include "server/auth/secrets.h"
 #include "server/auth/text.h"
@@ -148,7 +149,7 @@ Result<CreatedToken> TokenStore::Create(const TokenRequest& request, const auth:
       break;
     }
     boost::json::object details{{"va", t.va},
-                                {"expires_at", FormatTime(t.expires_at)},
+                                {"expires_at", FormatRfc3339(t.expires_at)},
                                 {"export_controlled", t.export_controlled},
                                 {"description", t.description}};
     if (t.max_uses.has_value()) {
@@ -192,7 +193,7 @@ Result<Token> TokenStore::Revoke(std::string_view id, const auth::Principal& by)
     if (!stored.has_value()) return NoSuchToken(id);
     if (stored->token.revoked_at.has_value()) {
       return FailedPrecondition("token " + std::string(id) + " was already revoked on " +
-                                FormatTime(*stored->token.revoked_at));
+                                FormatRfc3339(*stored->token.revoked_at));
     }
     revoked = std::move(stored->token);
     revoked.revoked_at = FromUnixSeconds(ToUnixSeconds(now));
@@ -222,11 +223,11 @@ Result<TokenGrant> TokenStore::ConsumeOn(sqlite::Connection& db, std::string_vie
   const Token& t = stored->token;
   switch (t.StateAt(now)) {
     case TokenState::kRevoked:
-      return Unauthenticated("token " + t.id + " was revoked on " + FormatTime(*t.revoked_at) +
+      return Unauthenticated("token " + t.id + " was revoked on " + FormatRfc3339(*t.revoked_at) +
                              "; ask an operator for a new token (`outpost token create --va " +
                              t.va + "`)");
     case TokenState::kExpired:
-      return Unauthenticated("token expired on " + FormatTime(t.expires_at) +
+      return Unauthenticated("token expired on " + FormatRfc3339(t.expires_at) +
                              "; create a new one with `outpost token create`");
     case TokenState::kUsedUp:
       return Unauthenticated("token used up (" + std::to_string(t.uses) + " of " +

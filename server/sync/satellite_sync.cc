@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "common/net/https_client.h"
 #include "common/thread_boundary.h"
+#include "common/time.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/checkpoint.h"
 #include "server/audit/evidence.h"
@@ -61,9 +62,7 @@ std::vector<std::string> SplitLines(const std::string& text) {
   return out;
 }
 
-std::string Text(int64_t seconds) {
-  return seconds == 0 ? "" : licensing::FormatTime(FromSeconds(seconds));
-}
+std::string Text(int64_t seconds) { return seconds == 0 ? "" : FormatRfc3339Seconds(seconds); }
 
 Status Audit(sqlite::Connection& db, const audit::Actor& actor, std::string action,
              std::string object, const json::object& details, TimePoint now) {
@@ -811,14 +810,14 @@ v1::SyncStatus SatelliteSync::GetStatus() const {
   std::lock_guard lock(online_mu_);
   if (last_attempt_at_ != TimePoint()) {
     out.set_last_attempt_at(ToSeconds(last_attempt_at_));
-    out.set_last_attempt_at_text(licensing::FormatTime(last_attempt_at_));
+    out.set_last_attempt_at_text(FormatRfc3339(last_attempt_at_));
   }
   out.set_last_attempt_ok(last_attempt_ok_);
   out.set_last_error(last_error_);
   out.set_consecutive_failures(consecutive_failures_);
   if (config_.mode == config::SyncMode::kOnline && next_attempt_at_ != TimePoint()) {
     out.set_next_attempt_at(ToSeconds(next_attempt_at_));
-    out.set_next_attempt_at_text(licensing::FormatTime(next_attempt_at_));
+    out.set_next_attempt_at_text(FormatRfc3339(next_attempt_at_));
   }
   return out;
 }
@@ -854,7 +853,7 @@ Result<v1::Conversion> SatelliteSync::QueueConversion(std::string_view key, std:
     }
     const TimePoint now = licensing_.Now();
     out.set_requested_at(ToSeconds(now));
-    out.set_requested_at_text(licensing::FormatTime(now));
+    out.set_requested_at_text(FormatRfc3339(now));
     OUTPOST_RETURN_IF_ERROR(
         db.ExecPrepared("INSERT INTO conversions(id, license_key, va, requested_at, requested_by) "
                         "VALUES (?, ?, ?, ?, ?)",

@@ -4,7 +4,6 @@
 // sync/bundle/.
 
 #include <cstddef>
-#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,8 +12,5 @@ namespace outpost::sync {
 // `text` with every byte outside printable ASCII replaced by '?' and cut to `max_chars`
 // (marked with "..."), so that a garbled or hostile field cannot mangle a terminal or a log.
 std::string Printable(std::string_view text, size_t max_chars = 80);
-
-// "2026-05-28T20:26:40Z" for unix seconds (UTC); the number itself if it is out of range.
-std::string UnixSecondsText(int64_t seconds);
 
 }  // namespace outpost::sync

@@ -1,5 +1,6 @@
 #include "sync/bundle/freshness.h"
 
+#include "common/time.h"
 #include "sync/bundle/display.h"
 #include "sync/bundle/trust.h"
 
@@ -49,22 +50,23 @@ Status CheckResponse(const v1::SyncResponse& response, const SatelliteSyncState&
   }
   if (response.valid_until() <= response.issued_at()) {
     return InvalidArgument("sync response " + std::to_string(number) + " is valid until " +
-                           UnixSecondsText(response.valid_until()) + ", not after it was issued (" +
-                           UnixSecondsText(response.issued_at()) + ")");
+                           FormatRfc3339Seconds(response.valid_until()) +
+                           ", not after it was issued (" +
+                           FormatRfc3339Seconds(response.issued_at()) + ")");
   }
   const int64_t now_s = ToUnixSeconds(now);
   const int64_t tolerance_s =
       std::chrono::duration_cast<std::chrono::seconds>(clock_tolerance).count();
   if (response.issued_at() > now_s + tolerance_s) {
-    return FailedPrecondition("sync response " + std::to_string(number) + " was issued at " +
-                              UnixSecondsText(response.issued_at()) + ", " +
-                              std::to_string(response.issued_at() - now_s) +
-                              " s later than this satellite's time (" + UnixSecondsText(now_s) +
-                              "); check the clocks of the satellite and of central");
+    return FailedPrecondition(
+        "sync response " + std::to_string(number) + " was issued at " +
+        FormatRfc3339Seconds(response.issued_at()) + ", " +
+        std::to_string(response.issued_at() - now_s) + " s later than this satellite's time (" +
+        FormatRfc3339Seconds(now_s) + "); check the clocks of the satellite and of central");
   }
   if (now_s >= response.valid_until()) {
     return FailedPrecondition("sync response " + std::to_string(number) + " expired at " +
-                              UnixSecondsText(response.valid_until()) +
+                              FormatRfc3339Seconds(response.valid_until()) +
                               "; export a new request and get a fresh response");
   }
   if (response.has_key_rotation()) {

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/proto_json.h"
+#include "common/time.h"
 #include "sync/bundle/codec.h"
 #include "sync/bundle/display.h"
 
@@ -31,7 +32,7 @@ class Lines {
   }
   void Add(std::string_view label, int64_t value) { Add(label, std::to_string(value)); }
   void AddTime(std::string_view label, int64_t unix_seconds) {
-    Add(label, unix_seconds == 0 ? std::string("-") : UnixSecondsText(unix_seconds));
+    Add(label, unix_seconds == 0 ? std::string("-") : FormatRfc3339Seconds(unix_seconds));
   }
   void Raw(std::string_view text) { out_.append(text); }
   std::string Take() { return std::move(out_); }
@@ -106,7 +107,7 @@ void DescribeResponse(const v1::SyncResponse& r, Lines& lines) {
   if (r.has_key_rotation()) {
     lines.Add("key rotation", "to central key " + Printable(r.key_rotation().new_key_id()) +
                                   ", effective " +
-                                  UnixSecondsText(r.key_rotation().effective_from()));
+                                  FormatRfc3339Seconds(r.key_rotation().effective_from()));
   }
 }
 

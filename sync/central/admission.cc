@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+#include "common/time.h"
 #include "sync/bundle/display.h"
 #include "sync/bundle/trust.h"
 #include "sync/central/request_checks.h"
@@ -155,7 +156,7 @@ Status CheckUsageAgainstAccount(sqlite::Connection& db, const v1::SyncRequest& r
 Status RevokedSatellite(std::string_view satellite_id, int64_t revoked_at,
                         std::string_view reason) {
   return PermissionDenied("satellite " + Printable(satellite_id) +
-                          " was revoked by the vendor at " + sync::UnixSecondsText(revoked_at) +
+                          " was revoked by the vendor at " + FormatRfc3339Seconds(revoked_at) +
                           (reason.empty() ? "" : " (" + Printable(reason, 200) + ")") +
                           "; it can no longer sync. Ask the vendor for a new enrollment bundle "
                           "and initialise a new satellite with `outpost init --enroll FILE`");

@@ -10,6 +10,7 @@
 #include "common/crypto/random.h"
 #include "common/ids.h"
 #include "common/thread_boundary.h"
+#include "common/time.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/display.h"
 #include "sync/bundle/trust.h"
@@ -502,7 +503,7 @@ Result<v1::CentralSatellite> Central::RevokeSatellite(std::string_view satellite
     if (out.revoked_at() != 0) {
       return FailedPrecondition("satellite " + out.satellite_id() + " (" +
                                 sync::Printable(out.name()) + ") was revoked already at " +
-                                sync::UnixSecondsText(out.revoked_at()) + " (" +
+                                FormatRfc3339Seconds(out.revoked_at()) + " (" +
                                 sync::Printable(out.revoked_reason(), 200) + ")");
     }
     OUTPOST_RETURN_IF_ERROR(

@@ -7,6 +7,7 @@
 
 #include "common/crypto/hash.h"
 #include "common/ids.h"
+#include "common/time.h"
 #include "sync/bundle/display.h"
 #include "sync/bundle/freshness.h"
 #include "sync/bundle/trust.h"
@@ -239,7 +240,7 @@ Result<v1::ConversionResult> ApplyConversion(sqlite::Connection& db, const std::
   if (pak_account != account_id) return reject("unknown license key; check it was typed correctly");
   if (converted_at != 0) {
     return reject("license key " + prefix + "... was already converted at " +
-                  sync::UnixSecondsText(converted_at) + " (by satellite " + converted_by +
+                  FormatRfc3339Seconds(converted_at) + " (by satellite " + converted_by +
                   "); a license key converts once");
   }
   const std::string va = conversion.va().empty() ? pak_va : conversion.va();

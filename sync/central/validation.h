@@ -29,8 +29,8 @@ Status ValidateQuantity(int64_t quantity, std::string_view what);
 // 1..128 bytes without control characters; `what` names the value ("--name").
 Status ValidateDisplayName(std::string_view name, std::string_view what);
 
-// "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM:SSZ" as unix seconds; `what` names the
-// flag in the message.
+// A license date: ParseRfc3339Seconds (common/time.h), from 1970 on; `what` names the flag in
+// the message.
 Result<int64_t> ParseDate(std::string_view text, std::string_view what);
 
 // What an order or a license key grants (besides VA and tag).

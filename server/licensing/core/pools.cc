@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "common/time.h"
 #include "server/licensing/core/book_devices.h"
 #include "server/licensing/core/pool_internal.h"
 
@@ -106,7 +107,7 @@ Result<std::vector<Entitlement>> PoolBook::ApplyMove(std::string_view va_from,
   const PoolAvailability a = AvailabilityFor(from, nullptr, nullptr, now);
   if (!a.entitled) {
     return FailedPrecondition("virtual account " + Quote(va_from) + " has no entitlement for tag " +
-                              Quote(tag) + " valid at " + FormatTime(now) +
+                              Quote(tag) + " valid at " + FormatRfc3339(now) +
                               "; nothing can be moved");
   }
   const int64_t movable = std::max<int64_t>(0, a.available);
@@ -202,7 +203,7 @@ Status PoolBook::CheckReservationsFit(const PoolKey& key,
     return FailedPrecondition("reservations of " + PoolName(key.first, key.second) +
                               " would total " + std::to_string(total) + " but only " +
                               std::to_string(a.purchased) + " are purchased (valid at " +
-                              FormatTime(now) + "); reserve at most what is purchased");
+                              FormatRfc3339(now) + "); reserve at most what is purchased");
   }
   // In an ENFORCED pool a reservation over units that devices hold would deny those devices
   // everything at their next renewal; only free units can be reserved there. (A REPORTED pool
@@ -311,10 +312,10 @@ TagDecision PoolBook::Decide(const DeviceRef& device, const BookDevice* self,
     d.status = TagStatus::kNotEntitled;
     if (a.next_start) {
       d.reason = "the entitlement for tag " + Quote(request.tag) + " in " + where + " starts at " +
-                 FormatTime(*a.next_start) + "; ask again then";
+                 FormatRfc3339(*a.next_start) + "; ask again then";
     } else if (a.last_end) {
       d.reason = "the entitlement for tag " + Quote(request.tag) + " in " + where + " ended at " +
-                 FormatTime(*a.last_end) + "; the operator must renew it";
+                 FormatRfc3339(*a.last_end) + "; the operator must renew it";
     } else {
       d.reason = where + " has no entitlement for tag " + Quote(request.tag) +
                  "; check the tag name or ask the operator to add or move licenses";

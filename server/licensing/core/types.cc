@@ -1,10 +1,7 @@
 #include "server/licensing/core/types.h"
 
-#include <time.h>
-
-#include <cstdio>
-
 #include "common/names.h"
+#include "common/time.h"
 
 namespace outpost::server::licensing {
 namespace {
@@ -77,8 +74,8 @@ Status ValidateEntitlement(const Entitlement& e) {
                            std::to_string(kMaxEntitlementQuantity));
   }
   if (e.end && *e.end <= e.start) {
-    return InvalidArgument(context + "end " + FormatTime(*e.end) + " is not after start " +
-                           FormatTime(e.start));
+    return InvalidArgument(context + "end " + FormatRfc3339(*e.end) + " is not after start " +
+                           FormatRfc3339(e.start));
   }
   return Status::Ok();
 }
@@ -91,14 +88,5 @@ Status ValidateReservation(const Reservation& r) {
 }
 
 std::string Quote(std::string_view text) { return QuoteForMessage(text); }
-
-std::string FormatTime(TimePoint t) {
-  const time_t seconds = static_cast<time_t>(ToUnixSeconds(t));
-  struct tm utc;
-  if (gmtime_r(&seconds, &utc) == nullptr) return std::to_string(seconds) + "s";
-  char buffer[32];
-  const size_t n = strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(buffer, n);
-}
 
 }  // namespace outpost::server::licensing

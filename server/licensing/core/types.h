@@ -104,7 +104,5 @@ Status ValidateReservation(const Reservation& reservation);
 
 // `text` in single quotes for a message: at most 64 characters, control characters escaped.
 std::string Quote(std::string_view text);
-// "2026-05-28T00:00:00Z".
-std::string FormatTime(TimePoint t);
 
 }  // namespace outpost::server::licensing

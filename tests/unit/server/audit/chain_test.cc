@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <limits>
 #include <string>
 
 #include "common/crypto/encoding.h"
@@ -109,17 +108,6 @@ TEST(ChainTest, CheckpointMessageIsSeqHashTime) {
 TEST(ChainTest, UnixMillisRoundDown) {
   EXPECT_EQ(ToUnixMillis(TimePoint(std::chrono::microseconds(1'999))), 1);
   EXPECT_EQ(ToUnixMillis(TimePoint(std::chrono::microseconds(-1))), -1);
-}
-
-TEST(ChainTest, Rfc3339HasMillisecondsInUtc) {
-  EXPECT_EQ(Rfc3339FromUnixMillis(1'780'000'000'123), "2026-05-28T20:26:40.123Z");
-  EXPECT_EQ(Rfc3339FromUnixMillis(0), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(Rfc3339FromUnixMillis(-1), "1969-12-31T23:59:59.999Z");
-  EXPECT_EQ(Rfc3339FromUnixMillis(1'709'211'661'007), "2024-02-29T13:01:01.007Z");
-  EXPECT_EQ(Rfc3339FromUnixMillis(253'402'300'799'999), "9999-12-31T23:59:59.999Z");
-  // Extremes (only a tampered row holds them) format without overflow.
-  EXPECT_FALSE(Rfc3339FromUnixMillis(std::numeric_limits<int64_t>::min()).empty());
-  EXPECT_FALSE(Rfc3339FromUnixMillis(std::numeric_limits<int64_t>::max()).empty());
 }
 
 TEST(Utf8Test, AcceptsWellFormedAndRejectsMalformedText) {

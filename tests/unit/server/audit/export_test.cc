@@ -10,6 +10,7 @@
 
 #include "common/crypto/encoding.h"
 #include "common/proto_json.h"
+#include "common/time.h"
 #include "outpost/v1/audit.pb.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/record_row.h"
@@ -224,7 +225,7 @@ TEST_F(ExportTest, JsonLinesParseBackIntoTheStoredRecords) {
     const v1::AuditRecord& exported = *parsed;
     EXPECT_EQ(exported.seq(), stored.seq);
     EXPECT_EQ(exported.time_ms(), stored.time_ms);
-    EXPECT_EQ(exported.time(), Rfc3339FromUnixMillis(stored.time_ms));
+    EXPECT_EQ(exported.time(), FormatRfc3339Millis(stored.time_ms));
     EXPECT_EQ(exported.actor(), stored.actor);
     EXPECT_EQ(exported.action(), stored.action);
     EXPECT_EQ(exported.object(), stored.object);

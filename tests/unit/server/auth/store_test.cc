@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 
+#include "common/time.h"
 #include "server/auth/convert.h"
 #include "server/auth/secrets.h"
 #include "tests/unit/server/auth/auth_test_util.h"
@@ -550,7 +551,7 @@ TEST_F(ApiKeyTest, KeysWithAnExpiryStopWorkingThenWithAClearMessage) {
   ASSERT_FALSE(expired.ok());
   EXPECT_EQ(expired.status().code(), Errc::kUnauthenticated);
   EXPECT_EQ(expired.status().message(), "API key " + created->record.id + " expired on " +
-                                            Rfc3339(expiry) +
+                                            FormatRfc3339(expiry) +
                                             "; create a new one with `outpost apikey create`");
   const std::vector<AuditRow> failures = AuditRowsWithAction("auth.failure");
   ASSERT_EQ(failures.size(), 1u);
@@ -570,7 +571,7 @@ TEST_F(ApiKeyTest, ExpiryInThePastOrBeyondTenYearsIsRefusedAndNothingIsCreated) 
   ASSERT_FALSE(past.ok());
   EXPECT_EQ(past.status().code(), Errc::kInvalidArgument);
   EXPECT_TRUE(past.status().message().starts_with(
-      "API key expiry " + Rfc3339(FromUnixSeconds(ToUnixSeconds(clock_.Now()))) +
+      "API key expiry " + FormatRfc3339(FromUnixSeconds(ToUnixSeconds(clock_.Now()))) +
       " is not in the future"))
       << past.status().message();
   auto far = store_->CreateApiKey("oscar", "", Oscar(), clock_.Now() + std::chrono::days(3700));

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "common/time.h"
 #include "server/auth/secrets.h"
 #include "server/licensing/core/types.h"
 #include "tests/unit/server/auth/auth_test_util.h"
@@ -170,7 +171,7 @@ TEST_F(TokenStoreTest, ExpiredTokenIsRefused) {
   clock_.Advance(std::chrono::seconds(1));
   const std::string before = Snapshot();
   ExpectError(tokens_->Consume(t.token).status(), Errc::kUnauthenticated,
-              "token expired on " + FormatTime(t.record.expires_at) +
+              "token expired on " + FormatRfc3339(t.record.expires_at) +
                   "; create a new one with `outpost token create`");
   EXPECT_EQ(Snapshot(), before);
 }

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/time.h"
 #include "server/licensing/core/pools.h"
 #include "tests/unit/server/licensing/core/licensing_test_util.h"
 
@@ -154,7 +155,7 @@ TEST_F(AuthorizeTest, EntitlementNotYetStartedIsNotEntitled) {
   Entitle({e});
   const TagDecision d = TagOf(Auth(MakeDevice("a"), {{std::string(kFw), 1}}), kFw);
   EXPECT_EQ(d.status, TagStatus::kNotEntitled);
-  EXPECT_NE(d.reason.find("starts at " + FormatTime(e.start)), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("starts at " + FormatRfc3339(e.start)), std::string::npos) << d.reason;
   clock_.Advance(kDay);  // starting exactly now counts
   EXPECT_EQ(TagOf(Auth(MakeDevice("a"), {{std::string(kFw), 1}}), kFw).status,
             TagStatus::kAuthorized);
@@ -169,7 +170,7 @@ TEST_F(AuthorizeTest, EntitlementEndingExactlyNowNoLongerEntitles) {
   clock_.Advance(1s);
   const TagDecision d = TagOf(Auth(MakeDevice("a"), {{std::string(kFw), 1}}), kFw);
   EXPECT_EQ(d.status, TagStatus::kNotEntitled);
-  EXPECT_NE(d.reason.find("ended at " + FormatTime(*e.end)), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("ended at " + FormatRfc3339(*e.end)), std::string::npos) << d.reason;
   EXPECT_EQ(Used(kFw), 0);
 }
 

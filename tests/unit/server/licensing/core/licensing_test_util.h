@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/time.h"
 #include "server/licensing/core/pools.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
@@ -50,15 +51,15 @@ inline DeviceRef MakeDevice(std::string instance_id, std::string va = "default",
 
 // Readable failure output (gtest finds these by argument-dependent lookup).
 inline void PrintTo(const UsageSample& s, std::ostream* os) {
-  *os << s.va << "/" << s.tag << " " << FormatTime(s.hour) << " max " << s.max_in_use;
+  *os << s.va << "/" << s.tag << " " << FormatRfc3339(s.hour) << " max " << s.max_in_use;
 }
 inline void PrintTo(const TagChange& c, std::ostream* os) {
   *os << c.tag << " " << c.old_count << "->" << c.new_count;
-  if (c.valid_until) *os << " until " << FormatTime(*c.valid_until);
+  if (c.valid_until) *os << " until " << FormatRfc3339(*c.valid_until);
 }
 inline void PrintTo(const ConsumptionRow& r, std::ostream* os) {
   *os << r.instance_id << " " << r.va << " " << r.udi.ToString() << " " << r.tag << " x" << r.count
-      << " until " << FormatTime(r.valid_until);
+      << " until " << FormatRfc3339(r.valid_until);
 }
 
 // The decision for `tag` (fails the test and returns a NOT_ENTITLED stub if absent).

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/time.h"
 #include "server/licensing/core/pools.h"
 #include "tests/unit/server/licensing/core/licensing_test_util.h"
 
@@ -80,7 +81,7 @@ TEST_F(SweepTest, FloatingLeaseReturnsWithinOneSweepAfterTheLease) {
   EXPECT_EQ(Auth(MakeDevice("b"), {{kSeat, 1}}).tags[0].status, TagStatus::kDenied);
   // The sweeper runs every minute; the lease must be back at the first run after it ended.
   while (clock_.Now() < start + 15min) {
-    EXPECT_TRUE(Sweep().empty()) << "released early at " << FormatTime(clock_.Now());
+    EXPECT_TRUE(Sweep().empty()) << "released early at " << FormatRfc3339(clock_.Now());
     clock_.Advance(sweep_interval);
   }
   EXPECT_LE(clock_.Now(), start + 15min + sweep_interval);

@@ -63,11 +63,6 @@ TEST(NameTest, QuoteTruncatesAndEscapes) {
   EXPECT_EQ(Quote(std::string(100, 'x')), "'" + std::string(64, 'x') + "...'");
 }
 
-TEST(NameTest, FormatTimeIsUtcIso8601) {
-  EXPECT_EQ(FormatTime(FromUnixSeconds(0)), "1970-01-01T00:00:00Z");
-  EXPECT_EQ(FormatTime(FromUnixSeconds(1'780'000'000)), "2026-05-28T20:26:40Z");
-}
-
 TEST(PolicyTest, DefaultsAreThoseOfTheDesign) {
   const AuthorizationPolicy policy;
   EXPECT_EQ(policy.validity, std::chrono::hours(24 * 90));
