@@ -281,12 +281,12 @@ Result<CreatedApiKey> AuthStore::CreateApiKey(std::string_view user, std::string
   if (expires_at.has_value()) {
     expires_s = ToUnixSeconds(*expires_at);
     if (*expires_s <= ToUnixSeconds(now)) {
-      return InvalidArgument("API key expiry " + FormatRfc3339(FromUnixSeconds(*expires_s)) +
+      return InvalidArgument("API key expiry " + FormatRfc3339Seconds(*expires_s) +
                              " is not in the future; give a later date or a duration such as "
                              "--expires-in 90d");
     }
     if (*expires_at > now + kMaxApiKeyLifetime) {
-      return InvalidArgument("API key expiry " + FormatRfc3339(FromUnixSeconds(*expires_s)) +
+      return InvalidArgument("API key expiry " + FormatRfc3339Seconds(*expires_s) +
                              " is more than 10 years away; give an earlier one, or none for a "
                              "key that never expires");
     }
@@ -486,7 +486,7 @@ Result<Principal> AuthStore::AuthenticateApiKey(std::string_view key,
   if (row->expires_at.has_value() && *row->expires_at <= now_s) {
     (void)fail(object, "expired");
     return Unauthenticated("API key " + parts->id + " expired on " +
-                           FormatRfc3339(FromUnixSeconds(*row->expires_at)) +
+                           FormatRfc3339Seconds(*row->expires_at) +
                            "; create a new one with `outpost apikey create`");
   }
   if (row->disabled) {

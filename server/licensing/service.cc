@@ -117,7 +117,7 @@ Result<std::unique_ptr<LicensingService>> LicensingService::Open(
     if (row) {
       OUTPOST_ASSIGN_OR_RETURN(int64_t seconds,
                                ParseStoredInt("clock_high_water", stmt->ColumnText(0)));
-      high_water = FromSeconds(seconds);
+      high_water = FromUnixSeconds(seconds);
     }
   }
   std::unique_ptr<LicensingService> service(
@@ -414,10 +414,10 @@ void LicensingService::Register(const v1::RegisterRequest& request,
         response.set_udi(udi.ToString());
         response.set_certificate_pem(cert_pem);
         response.add_ca_chain_pem(ca_pem_);
-        response.set_certificate_not_after(ToSeconds(record.cert_not_after));
+        response.set_certificate_not_after(ToUnixSeconds(record.cert_not_after));
         response.set_certificate_not_after_text(FormatRfc3339(record.cert_not_after));
         const TimePoint renew = now + options_.certificate_renewal;
-        response.set_renew_after(ToSeconds(renew));
+        response.set_renew_after(ToUnixSeconds(renew));
         response.set_renew_after_text(FormatRfc3339(renew));
         if (old) response.set_replaced_instance_id(old->instance_id);
         response.set_satellite_id(satellite_id_);
@@ -464,11 +464,11 @@ v1::Authorization LicensingService::ToAuthorization(const RegisteredDevice& devi
   a.set_instance_id(device.instance_id);
   a.set_va(device.va);
   a.set_udi(device.udi.ToString());
-  a.set_issued_at(ToSeconds(decision.issued_at));
+  a.set_issued_at(ToUnixSeconds(decision.issued_at));
   a.set_issued_at_text(FormatRfc3339(decision.issued_at));
-  a.set_valid_until(ToSeconds(decision.valid_until));
+  a.set_valid_until(ToUnixSeconds(decision.valid_until));
   a.set_valid_until_text(FormatRfc3339(decision.valid_until));
-  a.set_renew_after(ToSeconds(decision.renew_after));
+  a.set_renew_after(ToUnixSeconds(decision.renew_after));
   a.set_renew_after_text(FormatRfc3339(decision.renew_after));
   for (const TagDecision& t : decision.tags) {
     v1::TagAuthorization* ta = a.add_tags();
@@ -479,11 +479,11 @@ v1::Authorization LicensingService::ToAuthorization(const RegisteredDevice& devi
     ta->set_reason(t.reason);
     ta->set_floating(t.floating);
     if (t.valid_until) {
-      ta->set_valid_until(ToSeconds(*t.valid_until));
+      ta->set_valid_until(ToUnixSeconds(*t.valid_until));
       ta->set_valid_until_text(FormatRfc3339(*t.valid_until));
     }
     if (t.renew_after) {
-      ta->set_renew_after(ToSeconds(*t.renew_after));
+      ta->set_renew_after(ToUnixSeconds(*t.renew_after));
       ta->set_renew_after_text(FormatRfc3339(*t.renew_after));
     }
   }
@@ -815,7 +815,7 @@ Status LicensingService::Sweep(bool final) {
       OUTPOST_RETURN_IF_ERROR(
           db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES ('clock_high_water', ?) "
                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                          std::to_string(ToSeconds(high_water)))
+                          std::to_string(ToUnixSeconds(high_water)))
               .status());
       persisted_high_water_ = high_water;
     }

@@ -20,7 +20,7 @@ v1::ListLicensesResponse LicensingService::Licenses(std::optional<std::string_vi
     rows = book_.Compliance(now, va);
   }
   v1::ListLicensesResponse out;
-  out.set_computed_at(ToSeconds(now));
+  out.set_computed_at(ToUnixSeconds(now));
   out.set_computed_at_text(FormatRfc3339(now));
   for (const ComplianceRow& r : rows) {
     v1::LicensePool* p = out.add_pools();
@@ -35,11 +35,11 @@ v1::ListLicensesResponse LicensingService::Licenses(std::optional<std::string_vi
     p->set_floating(r.floating);
     p->set_export_controlled(r.export_controlled);
     if (r.next_end) {
-      p->set_next_end(ToSeconds(*r.next_end));
+      p->set_next_end(ToUnixSeconds(*r.next_end));
       p->set_next_end_text(FormatRfc3339(*r.next_end));
     }
     if (r.expired_at) {
-      p->set_expired_at(ToSeconds(*r.expired_at));
+      p->set_expired_at(ToUnixSeconds(*r.expired_at));
       p->set_expired_at_text(FormatRfc3339(*r.expired_at));
     }
   }
@@ -56,16 +56,16 @@ v1::Device LicensingService::ToDeviceLocked(const RegisteredDevice& d) const {
   out.set_export_allowed(d.export_allowed);
   // A renewal since the last Sweep is newer than the row (Sweep writes it).
   if (auto seen = seen_.find(d.instance_id); seen != seen_.end()) {
-    out.set_last_seen_at(ToSeconds(seen->second));
+    out.set_last_seen_at(ToUnixSeconds(seen->second));
     out.set_last_seen_at_text(FormatRfc3339(seen->second));
   }
-  out.set_certificate_not_after(ToSeconds(d.cert_not_after));
+  out.set_certificate_not_after(ToUnixSeconds(d.cert_not_after));
   out.set_certificate_not_after_text(FormatRfc3339(d.cert_not_after));
   for (const ConsumptionRow& r : book_.DeviceConsumption(d.instance_id)) {
     v1::Holding* h = out.add_holdings();
     h->set_tag(r.tag);
     h->set_count(r.count);
-    h->set_valid_until(ToSeconds(r.valid_until));
+    h->set_valid_until(ToUnixSeconds(r.valid_until));
     h->set_valid_until_text(FormatRfc3339(r.valid_until));
   }
   return out;
@@ -80,12 +80,12 @@ Status LicensingService::FillFromRow(sqlite::Connection& db, v1::Device& device)
   if (!row) return Status::Ok();  // released meanwhile: what memory knew is the answer
   device.set_hostname(stmt->ColumnText(0));
   device.set_token_id(stmt->ColumnText(1));
-  const TimePoint registered_at = FromSeconds(stmt->ColumnInt64(2));
-  device.set_registered_at(ToSeconds(registered_at));
+  const TimePoint registered_at = FromUnixSeconds(stmt->ColumnInt64(2));
+  device.set_registered_at(ToUnixSeconds(registered_at));
   device.set_registered_at_text(FormatRfc3339(registered_at));
   if (device.last_seen_at_text().empty() && !stmt->ColumnIsNull(3)) {
-    const TimePoint last_seen_at = FromSeconds(stmt->ColumnInt64(3));
-    device.set_last_seen_at(ToSeconds(last_seen_at));
+    const TimePoint last_seen_at = FromUnixSeconds(stmt->ColumnInt64(3));
+    device.set_last_seen_at(ToUnixSeconds(last_seen_at));
     device.set_last_seen_at_text(FormatRfc3339(last_seen_at));
   }
   return Status::Ok();

@@ -6,11 +6,6 @@
 
 namespace outpost::server::licensing {
 
-int64_t ToSeconds(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-TimePoint FromSeconds(int64_t s) { return TimePoint(std::chrono::seconds(s)); }
-
 Result<int64_t> ParseStoredInt(std::string_view key, std::string_view text) {
   if (text.empty()) return int64_t{0};
   int64_t value = 0;
@@ -27,7 +22,7 @@ namespace {
 
 std::optional<int64_t> OptionalSeconds(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;
-  return ToSeconds(*t);
+  return ToUnixSeconds(*t);
 }
 
 // The entitlement and reservation rows, in canonical order, read by both loaders.
@@ -43,8 +38,8 @@ Entitlement EntitlementFromRow(sqlite::Statement& row) {
   e.va = row.ColumnText(1);
   e.tag = row.ColumnText(2);
   e.quantity = row.ColumnInt64(3);
-  e.start = FromSeconds(row.ColumnInt64(4));
-  if (!row.ColumnIsNull(5)) e.end = FromSeconds(row.ColumnInt64(5));
+  e.start = FromUnixSeconds(row.ColumnInt64(4));
+  if (!row.ColumnIsNull(5)) e.end = FromUnixSeconds(row.ColumnInt64(5));
   e.enforcement = row.ColumnInt64(6) != 0 ? Enforcement::kEnforced : Enforcement::kReported;
   e.floating = row.ColumnInt64(7) != 0;
   e.export_controlled = row.ColumnInt64(8) != 0;
@@ -78,7 +73,7 @@ Status LoadRegistry(sqlite::Connection& db, DeviceRegistry& registry) {
     d.udi.serial.assign(stmt->ColumnTextView(3));
     d.export_allowed = stmt->ColumnInt64(4) != 0;
     d.cert_serial.assign(stmt->ColumnTextView(5));
-    d.cert_not_after = FromSeconds(stmt->ColumnInt64(6));
+    d.cert_not_after = FromUnixSeconds(stmt->ColumnInt64(6));
     registry.Put(d);
   }
   return Status::Ok();
@@ -121,7 +116,7 @@ Status LoadBook(sqlite::Connection& db, const DeviceRegistry& registry,
     if (!device) continue;
     OUTPOST_RETURN_IF_ERROR(restorer.AddConsumption(
         instance_id, device->va, device->pid, device->serial, stmt->ColumnTextView(1),
-        stmt->ColumnInt64(2), FromSeconds(stmt->ColumnInt64(3))));
+        stmt->ColumnInt64(2), FromUnixSeconds(stmt->ColumnInt64(3))));
   }
   return Status::Ok();
 }
@@ -159,7 +154,7 @@ Result<BookState> LoadBookState(sqlite::Connection& db) {
       r.udi = {stmt->ColumnText(2), stmt->ColumnText(3)};
       r.tag = stmt->ColumnText(4);
       r.count = stmt->ColumnInt64(5);
-      r.valid_until = FromSeconds(stmt->ColumnInt64(6));
+      r.valid_until = FromUnixSeconds(stmt->ColumnInt64(6));
       state.consumption.push_back(std::move(r));
     }
   }
@@ -173,8 +168,8 @@ Status InsertDevice(sqlite::Connection& db, const DeviceRecord& d) {
       "cert_serial, cert_not_after, registered_at, last_seen_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       d.instance_id, d.va, d.udi.pid, d.udi.serial, d.hostname, d.token_id,
-      d.export_allowed ? 1 : 0, d.cert_serial, ToSeconds(d.cert_not_after),
-      ToSeconds(d.registered_at), OptionalSeconds(d.last_seen_at));
+      d.export_allowed ? 1 : 0, d.cert_serial, ToUnixSeconds(d.cert_not_after),
+      ToUnixSeconds(d.registered_at), OptionalSeconds(d.last_seen_at));
   return n.status();
 }
 
@@ -192,7 +187,7 @@ Status UpdateDeviceUdi(sqlite::Connection& db, std::string_view instance_id, con
 
 Status TouchDevice(sqlite::Connection& db, std::string_view instance_id, TimePoint at) {
   return db
-      .ExecPrepared("UPDATE devices SET last_seen_at = ? WHERE instance_id = ?", ToSeconds(at),
+      .ExecPrepared("UPDATE devices SET last_seen_at = ? WHERE instance_id = ?", ToUnixSeconds(at),
                     instance_id)
       .status();
 }
@@ -210,7 +205,7 @@ Status PersistDelta(sqlite::Connection& db, const ConsumptionDelta& delta) {
                           "VALUES (?, ?, ?, ?) ON CONFLICT(instance_id, tag) DO UPDATE SET "
                           "count = excluded.count, valid_until = excluded.valid_until",
                           delta.instance_id, c.tag, c.new_count,
-                          ToSeconds(c.valid_until.value_or(TimePoint())))
+                          ToUnixSeconds(c.valid_until.value_or(TimePoint())))
               .status());
     }
   }
@@ -227,7 +222,7 @@ Status UpsertEntitlements(sqlite::Connection& db, const std::vector<Entitlement>
               "quantity = excluded.quantity, start_at = excluded.start_at, end_at = "
               "excluded.end_at, enforced = excluded.enforced, floating = excluded.floating, "
               "export_controlled = excluded.export_controlled",
-              e.id, e.va, e.tag, e.quantity, ToSeconds(e.start), OptionalSeconds(e.end),
+              e.id, e.va, e.tag, e.quantity, ToUnixSeconds(e.start), OptionalSeconds(e.end),
               e.enforcement == Enforcement::kEnforced ? 1 : 0, e.floating ? 1 : 0,
               e.export_controlled ? 1 : 0)
             .status());
@@ -262,7 +257,7 @@ Status InsertMove(sqlite::Connection& db, const MoveRecord& m) {
       .ExecPrepared(
           "INSERT INTO license_moves(id, from_va, to_va, tag, count, created_at, created_by) "
           "VALUES (?, ?, ?, ?, ?, ?, ?)",
-          m.id, m.from_va, m.to_va, m.tag, m.count, ToSeconds(m.created_at), m.created_by)
+          m.id, m.from_va, m.to_va, m.tag, m.count, ToUnixSeconds(m.created_at), m.created_by)
       .status();
 }
 
@@ -272,7 +267,7 @@ Status InsertUsageSamples(sqlite::Connection& db, const std::vector<UsageSample>
         db.ExecPrepared("INSERT INTO usage_samples(va, tag, hour, max_in_use) VALUES (?, ?, ?, ?) "
                         "ON CONFLICT(va, tag, hour) DO UPDATE SET "
                         "max_in_use = max(max_in_use, excluded.max_in_use)",
-                        s.va, s.tag, ToSeconds(s.hour), s.max_in_use)
+                        s.va, s.tag, ToUnixSeconds(s.hour), s.max_in_use)
             .status());
   }
   return Status::Ok();
@@ -283,12 +278,12 @@ Result<std::vector<UsageSample>> LoadUsageSamples(sqlite::Connection& db,
   OUTPOST_ASSIGN_OR_RETURN(auto stmt,
                            db.Query("SELECT va, tag, hour, max_in_use FROM usage_samples "
                                     "WHERE hour >= ? ORDER BY hour, va, tag",
-                                    since ? ToSeconds(*since) : INT64_MIN));
+                                    since ? ToUnixSeconds(*since) : INT64_MIN));
   std::vector<UsageSample> out;
   while (true) {
     OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    out.push_back({stmt->ColumnText(0), stmt->ColumnText(1), FromSeconds(stmt->ColumnInt64(2)),
+    out.push_back({stmt->ColumnText(0), stmt->ColumnText(1), FromUnixSeconds(stmt->ColumnInt64(2)),
                    stmt->ColumnInt64(3)});
   }
   return out;

@@ -54,8 +54,6 @@ struct MoveRecord {
   std::string created_by;
 };
 
-int64_t ToSeconds(TimePoint t);
-TimePoint FromSeconds(int64_t s);
 // An integer stored as text (satellite_meta): "" is 0; anything but a whole decimal int64 is
 // kDataLoss naming `key`, never an exception.
 Result<int64_t> ParseStoredInt(std::string_view key, std::string_view text);

@@ -86,7 +86,7 @@ Result<v1::ListMovesResponse> LicensingService::Moves() const {
     m->set_tag(stmt->ColumnText(3));
     m->set_count(stmt->ColumnInt64(4));
     m->set_created_at(stmt->ColumnInt64(5));
-    m->set_created_at_text(FormatRfc3339(FromSeconds(stmt->ColumnInt64(5))));
+    m->set_created_at_text(FormatRfc3339Seconds(stmt->ColumnInt64(5)));
     m->set_created_by(stmt->ColumnText(6));
     const bool answered = !stmt->ColumnIsNull(7);
     const std::string result = stmt->ColumnText(8);
@@ -94,7 +94,7 @@ Result<v1::ListMovesResponse> LicensingService::Moves() const {
     m->set_message(stmt->ColumnText(9));
     if (answered) {
       m->set_answered_at(stmt->ColumnInt64(7));
-      m->set_answered_at_text(FormatRfc3339(FromSeconds(stmt->ColumnInt64(7))));
+      m->set_answered_at_text(FormatRfc3339Seconds(stmt->ColumnInt64(7)));
     }
   }
   return out;

@@ -26,8 +26,6 @@ namespace outpost::server::sync {
 namespace {
 
 namespace json = boost::json;
-using licensing::FromSeconds;
-using licensing::ToSeconds;
 
 constexpr size_t kMaxConversionKeyBytes = 128;
 // What one request carries at most (central refuses more: sync/central/request_checks.h); the
@@ -76,8 +74,8 @@ licensing::Entitlement FromProto(const v1::Entitlement& e) {
   out.va = e.va();
   out.tag = e.tag();
   out.quantity = e.quantity();
-  out.start = FromSeconds(e.start());
-  if (e.end() != 0) out.end = FromSeconds(e.end());
+  out.start = FromUnixSeconds(e.start());
+  if (e.end() != 0) out.end = FromUnixSeconds(e.end());
   out.enforcement = e.enforcement() == v1::ENFORCEMENT_ENFORCED ? licensing::Enforcement::kEnforced
                                                                 : licensing::Enforcement::kReported;
   out.floating = e.floating();
@@ -215,7 +213,7 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
   ExportedRequest out;
   OUTPOST_RETURN_IF_ERROR(writer_.Run([&](sqlite::Connection& db) -> Status {
     const TimePoint now = licensing_.Now();
-    const int64_t now_s = ToSeconds(now);
+    const int64_t now_s = ToUnixSeconds(now);
     v1::SyncRequest request;
     request.set_satellite_id(satellite_id_);
     request.set_account_id(st.account_id);
@@ -358,7 +356,7 @@ Status SatelliteSync::RecordRefusal(const audit::Actor& actor, const Status& why
   Status s = writer_.Run([&](sqlite::Connection& db) -> Status {
     // Shown by `sync status` until an import succeeds, offline as online.
     OUTPOST_RETURN_IF_ERROR(
-        SetMeta(db, "sync_last_failed_import_at", std::to_string(ToSeconds(licensing_.Now()))));
+        SetMeta(db, "sync_last_failed_import_at", std::to_string(ToUnixSeconds(licensing_.Now()))));
     OUTPOST_RETURN_IF_ERROR(SetMeta(db, "sync_last_failed_import_error", why.message()));
     return Audit(db, actor, "sync.import.refused", "sync-response",
                  {{"reason", why.reason()}, {"message", why.message()}, {"bundle_sha256", sha256}},
@@ -473,7 +471,7 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
     }
     replaced = true;
     OUTPOST_RETURN_IF_ERROR(licensing_.ReplaceEntitlementsOn(db, entitlements, pending));
-    const int64_t now_s = ToSeconds(now);
+    const int64_t now_s = ToUnixSeconds(now);
     int64_t acknowledged = 0;
     for (const std::string& id : response.acknowledged_report_ids()) {
       OUTPOST_ASSIGN_OR_RETURN(int n, db.ExecPrepared("UPDATE usage_reports SET acknowledged_at = "
@@ -752,7 +750,7 @@ Result<v1::SyncStatus> SatelliteSync::AcknowledgeAuditAlarm(std::string_view rea
 void SatelliteSync::CheckOverdue() {
   auto st = LoadState();
   if (!st.ok() || st->valid_until == 0) return;
-  const bool now_overdue = ToSeconds(licensing_.Now()) >= st->valid_until;
+  const bool now_overdue = ToUnixSeconds(licensing_.Now()) >= st->valid_until;
   if (now_overdue && !overdue_.exchange(true)) {
     spdlog::error("SYNC_OVERDUE: the last sync response expired at {}; sync with central",
                   Text(st->valid_until));
@@ -788,7 +786,8 @@ v1::SyncStatus SatelliteSync::GetStatus() const {
     out.set_last_import_at_text(Text(st->last_import_at));
     out.set_valid_until(st->valid_until);
     out.set_valid_until_text(Text(st->valid_until));
-    out.set_sync_overdue(st->valid_until != 0 && ToSeconds(licensing_.Now()) >= st->valid_until);
+    out.set_sync_overdue(st->valid_until != 0 &&
+                         ToUnixSeconds(licensing_.Now()) >= st->valid_until);
     out.set_last_failed_import_at(st->last_failed_import_at);
     out.set_last_failed_import_at_text(Text(st->last_failed_import_at));
     out.set_last_failed_import_error(st->last_failed_import_error);
@@ -809,14 +808,14 @@ v1::SyncStatus SatelliteSync::GetStatus() const {
   }
   std::lock_guard lock(online_mu_);
   if (last_attempt_at_ != TimePoint()) {
-    out.set_last_attempt_at(ToSeconds(last_attempt_at_));
+    out.set_last_attempt_at(ToUnixSeconds(last_attempt_at_));
     out.set_last_attempt_at_text(FormatRfc3339(last_attempt_at_));
   }
   out.set_last_attempt_ok(last_attempt_ok_);
   out.set_last_error(last_error_);
   out.set_consecutive_failures(consecutive_failures_);
   if (config_.mode == config::SyncMode::kOnline && next_attempt_at_ != TimePoint()) {
-    out.set_next_attempt_at(ToSeconds(next_attempt_at_));
+    out.set_next_attempt_at(ToUnixSeconds(next_attempt_at_));
     out.set_next_attempt_at_text(FormatRfc3339(next_attempt_at_));
   }
   return out;
@@ -852,7 +851,7 @@ Result<v1::Conversion> SatelliteSync::QueueConversion(std::string_view key, std:
           "conversions`");
     }
     const TimePoint now = licensing_.Now();
-    out.set_requested_at(ToSeconds(now));
+    out.set_requested_at(ToUnixSeconds(now));
     out.set_requested_at_text(FormatRfc3339(now));
     OUTPOST_RETURN_IF_ERROR(
         db.ExecPrepared("INSERT INTO conversions(id, license_key, va, requested_at, requested_by) "

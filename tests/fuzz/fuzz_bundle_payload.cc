@@ -26,7 +26,7 @@ void CheckEntitlements(const v1::SyncResponse& response) {
     entitlement.tag = e.tag();
     entitlement.quantity = e.quantity();
     // Open finding (docs/reliability.md, "Fuzzing"; input in tests/fuzz/open-findings/): the
-    // import converts these with licensing::FromSeconds, which overflows (undefined behaviour)
+    // import converts these with FromUnixSeconds, which overflows (undefined behaviour)
     // beyond about +-292 years from 1970. Skipped here until the import refuses such times, so the
     // target keeps finding other things.
     constexpr int64_t kMaxSeconds = int64_t{9'000'000'000};

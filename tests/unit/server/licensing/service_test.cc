@@ -207,7 +207,7 @@ TEST_F(LicensingServiceTest, RegisterAuthorizeReleaseLifecycle) {
   ASSERT_OK(ca);
   EXPECT_OK(
       crypto::VerifyChain(*cert, {}, {*ca}, clock_.Now(), crypto::CertificateProfile::kClient));
-  EXPECT_EQ(ToSeconds(cert->not_after()), ToSeconds(clock_.Now()) + 365 * 86400);
+  EXPECT_EQ(ToUnixSeconds(cert->not_after()), ToUnixSeconds(clock_.Now()) + 365 * 86400);
 
   auto answer = Authorize(d.Identity(), {{"fw", 1}, {"dna", 2}, {"nope", 1}});
   ASSERT_OK(answer);
@@ -225,7 +225,7 @@ TEST_F(LicensingServiceTest, RegisterAuthorizeReleaseLifecycle) {
   v1::Authorization decoded;
   ASSERT_TRUE(decoded.ParseFromString(answer->payload()));
   EXPECT_EQ(decoded.instance_id(), reg.instance_id());
-  EXPECT_EQ(decoded.valid_until(), ToSeconds(clock_.Now()) + 90 * 86400);
+  EXPECT_EQ(decoded.valid_until(), ToUnixSeconds(clock_.Now()) + 90 * 86400);
   EXPECT_EQ(answer->key_id(), signing_key_->public_key().KeyId());
   EXPECT_EQ(InUse("east", "fw"), 1);
   EXPECT_EQ(InUse("east", "dna"), 2);
@@ -605,7 +605,7 @@ TEST_F(LicensingServiceTest, SweepReleasesExpiredLeasesAndAuthorizations) {
   ASSERT_OK(answer);
   EXPECT_EQ(StatusOf(*answer, "lease"), "AUTHORIZED");
   EXPECT_EQ(answer->authorization().valid_until(),
-            ToSeconds(clock_.Now()) + 15 * 60);  // the floating lease is the earliest
+            ToUnixSeconds(clock_.Now()) + 15 * 60);  // the floating lease is the earliest
 
   clock_.Advance(std::chrono::minutes(14));
   ASSERT_OK(service_->Sweep());
@@ -678,7 +678,7 @@ TEST_F(LicensingServiceTest, LastSeenIsNotedInMemoryAndWrittenOncePerFlushInterv
   ASSERT_OK(service_->Sweep());  // the first sweep writes what was noted (nothing yet)
   clock_.Advance(std::chrono::seconds(5));
   ASSERT_OK(Authorize(d.Identity(), {{"fw", 1}}));
-  const int64_t renewed_at = ToSeconds(clock_.Now());
+  const int64_t renewed_at = ToUnixSeconds(clock_.Now());
   ASSERT_OK(service_->Sweep());
   EXPECT_EQ(listed(), renewed_at) << "listings read it from memory";
   EXPECT_NE(stored(), renewed_at) << "not written before the flush interval";
@@ -692,7 +692,7 @@ TEST_F(LicensingServiceTest, LastSeenIsNotedInMemoryAndWrittenOncePerFlushInterv
   clock_.Advance(std::chrono::seconds(5));
   ASSERT_OK(Authorize(d.Identity(), {{"fw", 1}}));
   ASSERT_OK(service_->Sweep(/*final=*/true));
-  EXPECT_EQ(stored(), ToSeconds(clock_.Now()));
+  EXPECT_EQ(stored(), ToUnixSeconds(clock_.Now()));
 }
 
 TEST_F(LicensingServiceTest, FailedWriteReloadsStateFromTheDatabase) {
