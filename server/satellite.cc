@@ -13,6 +13,7 @@
 #include "common/crypto/keys.h"
 #include "common/file_lock.h"
 #include "common/net/server.h"
+#include "common/net/system_routes.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
 #include "common/text.h"
@@ -20,7 +21,6 @@
 #include "server/api/admin_routes.h"
 #include "server/api/blocking_pool.h"
 #include "server/api/device_routes.h"
-#include "server/api/system_routes.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/chain_guard.h"
 #include "server/audit/checkpoint.h"
@@ -269,7 +269,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
                             [raw] { return static_cast<double>(raw->writer->Stats().units); });
 
   net::Router router;
-  api::ReadinessChecks checks;
+  net::ReadinessChecks checks;
   checks["database"] = [raw]() -> std::string {
     auto lease = raw->readers->Acquire();
     if (!lease.ok()) return lease.status().message();
@@ -298,16 +298,19 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   const auto run_blocking = [raw](std::function<void()> work) {
     raw->admin_pool->Post(std::move(work));
   };
-  api::MetricsAuthorizer authorize_metrics;
+  net::SystemRoutesOptions system;
+  system.metrics = raw->metrics;
+  system.version = OUTPOST_VERSION;
+  system.readiness = std::move(checks);
+  system.run_blocking = run_blocking;
   if (raw->config.server.metrics_require_auth) {
     // raw->auth is created below, before the server starts serving.
-    authorize_metrics = [raw](const net::Request& req) -> Status {
+    system.authorize_metrics = [raw](const net::Request& req) -> Status {
       auto who = auth::Authenticate(*raw->auth, req);
       return who.ok() ? auth::Require(*who, auth::Permission::kReadMetrics) : who.status();
     };
   }
-  api::AddSystemRoutes(router, raw->metrics, std::move(checks), OUTPOST_VERSION, run_blocking,
-                       std::move(authorize_metrics));
+  net::AddSystemRoutes(router, std::move(system));
 
   raw->auth = std::make_unique<auth::AuthStore>(*raw->writer, *raw->readers, clock);
   raw->tokens = std::make_unique<licensing::TokenStore>(

@@ -7,7 +7,7 @@
 #include "common/crypto/x509.h"
 #include "common/net/codec.h"
 #include "common/net/server.h"
-#include "outpost/v1/common.pb.h"
+#include "common/net/system_routes.h"
 
 namespace outpost::central {
 
@@ -82,29 +82,23 @@ Result<std::unique_ptr<CentralServer>> CentralServer::Create(Central& central,
       [raw] { return static_cast<double>(raw->central->writer_stats().queue_depth); });
 
   net::Router router;
-  router.Add("GET", "/healthz", [](net::Request& req, net::Reply reply) {
-    v1::HealthResponse health;
-    health.set_status("ok");
-    health.set_version(OUTPOST_VERSION);
-    reply(net::Encode(req, health));
-  });
-  router.Add("GET", "/metrics", [raw, metrics = raw->metrics](net::Request& req, net::Reply reply) {
-    // A reader lease and one SHA-256 per scrape; refused scrapes are answered in text.
-    if (Status allowed = raw->central->CheckMetricsToken(req.Header("authorization"));
-        !allowed.ok()) {
-      net::Response refused = net::ErrorResponse(net::WireFormat::kJson, allowed);
-      if (allowed.code() == Errc::kFailedPrecondition) refused.status = 403;
-      if (allowed.code() == Errc::kUnauthenticated) {
-        refused.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"outpost-central\"");
-      }
-      reply(std::move(refused));
-      return;
+  net::SystemRoutesOptions system;
+  system.metrics = raw->metrics;
+  system.version = OUTPOST_VERSION;
+  // A reader lease and one SHA-256 per scrape, on the I/O thread.
+  system.authorize_metrics = [raw](const net::Request& req) {
+    return raw->central->CheckMetricsToken(req.Header("authorization"));
+  };
+  // Refused scrapes are answered in JSON; 403 while no token is set.
+  system.refuse_metrics = [](const net::Request&, const Status& why) {
+    net::Response refused = net::ErrorResponse(net::WireFormat::kJson, why);
+    if (why.code() == Errc::kFailedPrecondition) refused.status = 403;
+    if (why.code() == Errc::kUnauthenticated) {
+      refused.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"outpost-central\"");
     }
-    net::Response response;
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    response.body = metrics->Render();
-    reply(std::move(response));
-  });
+    return refused;
+  };
+  net::AddSystemRoutes(router, std::move(system));
   router.Add("POST", "/v1/sync", [raw](net::Request& req, net::Reply reply) {
     const std::string type = req.Header("content-type");
     if (!type.empty() && !type.starts_with(net::kProtobufType) &&

@@ -1,6 +1,6 @@
 #pragma once
 
-// `outpost central serve`: central over HTTPS (TLS 1.2+), with the HTTP library of server/http.
+// `outpost central serve`: central over HTTPS (TLS 1.2+), served with common/net.
 //   POST /v1/sync   body: a serialized SignedBundle (sync request); answer: the serialized
 //                   SignedBundle of the sync response (application/x-protobuf), or an error
 //                   body {"error": {reason, message}} with the status of its Errc
