@@ -28,6 +28,7 @@
 #include "server/audit/evidence.h"
 #include "server/audit/verify.h"
 #include "server/data_dir.h"
+#include "server/store/meta.h"
 
 namespace outpost::cli {
 namespace {
@@ -309,18 +310,17 @@ Result<CheckpointKey> ChooseCheckpointKey(const AuditFlags& f, sqlite::Connectio
     out.source = dir.signing_key().string();
     return out;
   }
-  auto stmt = db.Query("SELECT value FROM satellite_meta WHERE key = 'signing_public_key'");
-  if (!stmt.ok()) {
-    return stmt.status().WithContext(
+  auto stored = server::store::kSatelliteMeta.Get(db, server::store::kMetaSigningPublicKey);
+  if (!stored.ok()) {
+    return stored.status().WithContext(
         "reading the signing key the database records (is --db a satellite's outpost.db?)");
   }
-  OUTPOST_ASSIGN_OR_RETURN(bool row, (*stmt)->Step());
-  if (!row) {
+  if (!stored->has_value()) {
     return InvalidArgument(
         "the database does not record the satellite's public signing key: pass --public-key "
         "FILE, or --data-dir DIR to use DIR/keys/signing.key");
   }
-  auto key = crypto::PublicKey::FromPem((*stmt)->ColumnText(0));
+  auto key = crypto::PublicKey::FromPem(**stored);
   if (!key.ok()) return key.status().WithContext("the public signing key stored in the database");
   out.key = std::move(*key);
   out.source = "the database itself (satellite_meta.signing_public_key)";

@@ -21,6 +21,7 @@
 #include "server/auth/password.h"
 #include "server/auth/store.h"
 #include "server/data_dir.h"
+#include "server/store/meta.h"
 #include "server/store/schema.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
@@ -214,14 +215,13 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
         auto writer, sqlite::Writer::Create(dir.database(), {}, store::SatelliteMigrations()));
     OUTPOST_RETURN_IF_ERROR(writer->Run([&](sqlite::Connection& db) -> Status {
       for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-               {"satellite_id", report.satellite_id},
+               {std::string(store::kMetaSatelliteId), report.satellite_id},
                {"created_at", std::to_string(ToUnixSeconds(now))},
                {"signing_key_id", report.signing_key_id},
                // Lets `outpost audit verify --db` check checkpoints with the satellite stopped;
                // an auditor should compare its fingerprint with one recorded independently.
-               {"signing_public_key", signing_key.public_key().ToPem()}}) {
-        OUTPOST_RETURN_IF_ERROR(
-            db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES (?, ?)", key, value));
+               {std::string(store::kMetaSigningPublicKey), signing_key.public_key().ToPem()}}) {
+        OUTPOST_RETURN_IF_ERROR(store::kSatelliteMeta.Insert(db, key, value));
       }
       if (enrollment) {
         for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
@@ -229,8 +229,7 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
                  {"account_name", enrollment->account_name()},
                  {"central_public_key", central_key->ToPem()},
                  {"central_url", enrollment->central_url()}}) {
-          OUTPOST_RETURN_IF_ERROR(
-              db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES (?, ?)", key, value));
+          OUTPOST_RETURN_IF_ERROR(store::kSatelliteMeta.Insert(db, key, value));
         }
         OUTPOST_RETURN_IF_ERROR(audit::Append(
             db,

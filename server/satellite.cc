@@ -29,6 +29,7 @@
 #include "server/data_dir.h"
 #include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
+#include "server/store/meta.h"
 #include "server/store/schema.h"
 #include "server/sync/satellite_sync.h"
 #include "spdlog/spdlog.h"
@@ -147,13 +148,8 @@ class Satellite::Impl {
   Status AuditStart() {
     const std::string digest = crypto::Sha256Hex(config::RenderConfig(config));
     return writer->Run([&](sqlite::Connection& db) -> Status {
-      std::string previous;
-      {
-        OUTPOST_ASSIGN_OR_RETURN(
-            auto stmt, db.Query("SELECT value FROM satellite_meta WHERE key = 'config_sha256'"));
-        OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-        if (row) previous = stmt->ColumnText(0);
-      }
+      OUTPOST_ASSIGN_OR_RETURN(auto stored, store::kSatelliteMeta.Get(db, "config_sha256"));
+      const std::string previous = stored.value_or("");
       const TimePoint now = clock->Now();
       if (previous != digest) {
         OUTPOST_RETURN_IF_ERROR(audit::Append(
@@ -161,10 +157,7 @@ class Satellite::Impl {
             {audit::Actor::System(), "config.change", "outpost.toml",
              "{\"previous_sha256\":\"" + previous + "\",\"sha256\":\"" + digest + "\"}"},
             now));
-        OUTPOST_RETURN_IF_ERROR(
-            db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES ('config_sha256', ?) "
-                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                            digest));
+        OUTPOST_RETURN_IF_ERROR(store::kSatelliteMeta.Set(db, "config_sha256", digest));
       }
       return audit::Append(
           db,
@@ -234,14 +227,12 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   OUTPOST_ASSIGN_OR_RETURN(impl->readers, sqlite::ReaderPool::Create(dir.database()));
   {
     OUTPOST_ASSIGN_OR_RETURN(auto lease, impl->readers->Acquire());
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto stmt, lease->Query("SELECT value FROM satellite_meta WHERE key = 'satellite_id'"));
-    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) {
+    OUTPOST_ASSIGN_OR_RETURN(auto id, store::kSatelliteMeta.Get(*lease, store::kMetaSatelliteId));
+    if (!id) {
       return DataLoss("database " + dir.database().string() +
                       " has no satellite id; it was not created by `outpost init`");
     }
-    impl->satellite_id = stmt->ColumnText(0);
+    impl->satellite_id = std::move(*id);
   }
   {
     // From here on, every write transaction first checks that the audit chain still extends
@@ -273,8 +264,8 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   checks["database"] = [raw]() -> std::string {
     auto lease = raw->readers->Acquire();
     if (!lease.ok()) return lease.status().message();
-    auto count = (*lease)->QueryInt64("SELECT count(*) FROM satellite_meta");
-    return count.ok() ? "" : count.status().message();
+    auto id = store::kSatelliteMeta.Get(**lease, store::kMetaSatelliteId);
+    return id.ok() ? "" : id.status().message();
   };
   checks["audit_chain"] = [raw] { return raw->chain_guard->Problem(); };
   checks["storage"] = [raw] { return StorageProblem(*raw->writer); };

@@ -10,6 +10,7 @@
 #include "server/audit/audit_proto.h"
 #include "server/audit/chain.h"
 #include "server/audit/record_row.h"
+#include "server/store/meta.h"
 
 namespace outpost::server::audit {
 namespace {
@@ -28,14 +29,12 @@ Result<std::optional<std::string>> RecordHash(sqlite::Connection& db, int64_t se
 
 // The satellite id the database records ("" if none: a bare audit database).
 Result<std::string> SatelliteId(sqlite::Connection& db) {
-  OUTPOST_ASSIGN_OR_RETURN(
-      int64_t has_meta,
-      db.QueryInt64("SELECT count(*) FROM sqlite_master WHERE name = 'satellite_meta'"));
+  OUTPOST_ASSIGN_OR_RETURN(int64_t has_meta,
+                           db.QueryInt64("SELECT count(*) FROM sqlite_master WHERE name = ?",
+                                         store::kSatelliteMeta.table()));
   if (has_meta == 0) return std::string();
-  OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement row,
-                           db.Query("SELECT value FROM satellite_meta WHERE key = 'satellite_id'"));
-  OUTPOST_ASSIGN_OR_RETURN(bool found, row->Step());
-  return found ? row->ColumnText(0) : std::string();
+  OUTPOST_ASSIGN_OR_RETURN(auto id, store::kSatelliteMeta.Get(db, store::kMetaSatelliteId));
+  return id.value_or("");
 }
 
 // Why a signature by `key_id` over (seq, hash, time_ms) does not verify with `key`; "" if it does.

@@ -12,6 +12,7 @@
 #include "common/time.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/utf8.h"
+#include "server/store/meta.h"
 #include "spdlog/spdlog.h"
 
 namespace outpost::server::licensing {
@@ -111,12 +112,9 @@ Result<std::unique_ptr<LicensingService>> LicensingService::Open(
   TimePoint high_water;
   {
     OUTPOST_ASSIGN_OR_RETURN(auto lease, readers.Acquire());
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto stmt, lease->Query("SELECT value FROM satellite_meta WHERE key = 'clock_high_water'"));
-    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (row) {
-      OUTPOST_ASSIGN_OR_RETURN(int64_t seconds,
-                               ParseStoredInt("clock_high_water", stmt->ColumnText(0)));
+    OUTPOST_ASSIGN_OR_RETURN(auto stored, store::kSatelliteMeta.Get(*lease, "clock_high_water"));
+    if (stored) {
+      OUTPOST_ASSIGN_OR_RETURN(int64_t seconds, ParseStoredInt("clock_high_water", *stored));
       high_water = FromUnixSeconds(seconds);
     }
   }
@@ -812,11 +810,8 @@ Status LicensingService::Sweep(bool final) {
     }
     const TimePoint high_water = Truncate(clock_.HighWater());
     if (high_water >= persisted_high_water_ + kHighWaterPersistStep) {
-      OUTPOST_RETURN_IF_ERROR(
-          db.ExecPrepared("INSERT INTO satellite_meta(key, value) VALUES ('clock_high_water', ?) "
-                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                          std::to_string(ToUnixSeconds(high_water)))
-              .status());
+      OUTPOST_RETURN_IF_ERROR(store::kSatelliteMeta.Set(db, "clock_high_water",
+                                                        std::to_string(ToUnixSeconds(high_water))));
       persisted_high_water_ = high_water;
     }
     return Status::Ok();

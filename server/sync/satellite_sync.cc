@@ -16,6 +16,7 @@
 #include "server/audit/checkpoint.h"
 #include "server/audit/evidence.h"
 #include "server/licensing/store.h"
+#include "server/store/meta.h"
 #include "spdlog/spdlog.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
@@ -26,6 +27,7 @@ namespace outpost::server::sync {
 namespace {
 
 namespace json = boost::json;
+using store::kSatelliteMeta;
 
 constexpr size_t kMaxConversionKeyBytes = 128;
 // What one request carries at most (central refuses more: sync/central/request_checks.h); the
@@ -33,15 +35,6 @@ constexpr size_t kMaxConversionKeyBytes = 128;
 constexpr int64_t kMaxUsageReportsPerRequest = 10'000;
 constexpr int64_t kMaxItemsPerRequest = 1'000;  // moves, and conversions
 constexpr Duration kMinBackoff = std::chrono::seconds(30);
-
-Status SetMeta(sqlite::Connection& db, std::string_view key, std::string_view value) {
-  return db
-      .ExecPrepared(
-          "INSERT INTO satellite_meta(key, value) VALUES (?, ?) "
-          "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-          key, value)
-      .status();
-}
 
 Result<int64_t> MetaInt(const std::map<std::string, std::string>& meta, const std::string& key) {
   auto it = meta.find(key);
@@ -136,23 +129,13 @@ SatelliteSync::~SatelliteSync() { Stop(); }
 
 Status SatelliteSync::ApplyStoredPolicy() {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
-  {
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto vas, lease->Query("SELECT value FROM satellite_meta WHERE key = 'virtual_accounts'"));
-    OUTPOST_ASSIGN_OR_RETURN(bool row, vas->Step());
-    if (row) licensing_.SetCentralVirtualAccounts(SplitLines(vas->ColumnText(0)));
-  }
-  {
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto alarm, lease->Query("SELECT value FROM satellite_meta WHERE key = 'audit_alarm'"));
-    OUTPOST_ASSIGN_OR_RETURN(bool row, alarm->Step());
-    audit_alarm_ = row && !alarm->ColumnText(0).empty();
-  }
-  OUTPOST_ASSIGN_OR_RETURN(
-      auto stmt, lease->Query("SELECT value FROM satellite_meta WHERE key = 'central_policy'"));
-  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-  if (!row || stmt->ColumnText(0).empty()) return Status::Ok();
-  OUTPOST_ASSIGN_OR_RETURN(std::string bytes, crypto::HexDecode(stmt->ColumnText(0)));
+  OUTPOST_ASSIGN_OR_RETURN(auto vas, kSatelliteMeta.Get(*lease, "virtual_accounts"));
+  if (vas) licensing_.SetCentralVirtualAccounts(SplitLines(*vas));
+  OUTPOST_ASSIGN_OR_RETURN(auto alarm, kSatelliteMeta.Get(*lease, "audit_alarm"));
+  audit_alarm_ = alarm && !alarm->empty();
+  OUTPOST_ASSIGN_OR_RETURN(auto policy_hex, kSatelliteMeta.Get(*lease, "central_policy"));
+  if (!policy_hex || policy_hex->empty()) return Status::Ok();
+  OUTPOST_ASSIGN_OR_RETURN(std::string bytes, crypto::HexDecode(*policy_hex));
   v1::Policy stored;
   if (!stored.ParseFromString(bytes)) {
     return DataLoss("the stored central policy cannot be parsed; import a new sync response");
@@ -165,13 +148,7 @@ Status SatelliteSync::ApplyStoredPolicy() {
 
 Result<SatelliteSync::State> SatelliteSync::LoadState() const {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
-  OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT key, value FROM satellite_meta"));
-  std::map<std::string, std::string> meta;
-  while (true) {
-    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) break;
-    meta[stmt->ColumnText(0)] = stmt->ColumnText(1);
-  }
+  OUTPOST_ASSIGN_OR_RETURN(auto meta, kSatelliteMeta.GetAll(*lease));
   State s;
   s.account_id = meta["account_id"];
   s.account_name = meta["account_name"];
@@ -263,7 +240,8 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
                             sqlite::Blob{r.SerializeAsString()}, now_s)
                 .status());
       }
-      OUTPOST_RETURN_IF_ERROR(SetMeta(db, "usage_reported_until", std::to_string(hour_start)));
+      OUTPOST_RETURN_IF_ERROR(
+          kSatelliteMeta.Set(db, "usage_reported_until", std::to_string(hour_start)));
     }
     {
       OUTPOST_ASSIGN_OR_RETURN(
@@ -334,8 +312,8 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
     out.moves = request.moves_size();
     out.conversions = request.conversions_size();
     OUTPOST_RETURN_IF_ERROR(
-        SetMeta(db, "sync_last_request_sequence", std::to_string(request.sequence())));
-    OUTPOST_RETURN_IF_ERROR(SetMeta(db, "sync_last_export_at", std::to_string(now_s)));
+        kSatelliteMeta.Set(db, "sync_last_request_sequence", std::to_string(request.sequence())));
+    OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "sync_last_export_at", std::to_string(now_s)));
     const std::string sha = crypto::Sha256Hex(outpost::sync::SerializeBundle(out.bundle));
     return Audit(db, actor, "sync.export", "sync-request:" + std::to_string(request.sequence()),
                  {{"sequence", request.sequence()},
@@ -355,9 +333,9 @@ Status SatelliteSync::RecordRefusal(const audit::Actor& actor, const Status& why
                                     std::string_view sha256) {
   Status s = writer_.Run([&](sqlite::Connection& db) -> Status {
     // Shown by `sync status` until an import succeeds, offline as online.
-    OUTPOST_RETURN_IF_ERROR(
-        SetMeta(db, "sync_last_failed_import_at", std::to_string(ToUnixSeconds(licensing_.Now()))));
-    OUTPOST_RETURN_IF_ERROR(SetMeta(db, "sync_last_failed_import_error", why.message()));
+    OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "sync_last_failed_import_at",
+                                               std::to_string(ToUnixSeconds(licensing_.Now()))));
+    OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "sync_last_failed_import_error", why.message()));
     return Audit(db, actor, "sync.import.refused", "sync-response",
                  {{"reason", why.reason()}, {"message", why.message()}, {"bundle_sha256", sha256}},
                  licensing_.AuditTime());
@@ -512,7 +490,7 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
               .status());
     }
     if (rotated) {
-      OUTPOST_RETURN_IF_ERROR(SetMeta(db, "central_public_key", rotated->ToPem()));
+      OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "central_public_key", rotated->ToPem()));
     }
     // Central is a witness of the audit chain: the highest head it ever received must still be
     // in the local chain. Deleting the end of the log and its checkpoints passes a local
@@ -548,8 +526,8 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
       // Sticky: a chain grown again past the cut would match later heads, so a mismatch once
       // seen stays raised (the evidence is in the audit record above).
       if (!alarm.empty()) {
-        OUTPOST_RETURN_IF_ERROR(SetMeta(db, "audit_alarm", alarm));
-        OUTPOST_RETURN_IF_ERROR(SetMeta(db, "audit_alarm_head", witnessed));
+        OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "audit_alarm", alarm));
+        OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "audit_alarm_head", witnessed));
       }
       result.set_audit_alarm(alarm.empty() ? st.audit_alarm : alarm);
     }
@@ -565,10 +543,10 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
              {"central_policy", response.policy().SerializeAsString().empty()
                                     ? ""
                                     : crypto::HexEncode(response.policy().SerializeAsString())}}) {
-      OUTPOST_RETURN_IF_ERROR(SetMeta(db, key, value));
+      OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, key, value));
     }
     if (!response.account_name().empty()) {
-      OUTPOST_RETURN_IF_ERROR(SetMeta(db, "account_name", response.account_name()));
+      OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "account_name", response.account_name()));
     }
     return Audit(db, actor, "sync.import",
                  "sync-response:" + std::to_string(response.response_number()),
@@ -723,15 +701,7 @@ Result<v1::SyncStatus> SatelliteSync::AcknowledgeAuditAlarm(std::string_view rea
   }
   std::lock_guard exchange(exchange_mu_);
   OUTPOST_RETURN_IF_ERROR(writer_.Run([&](sqlite::Connection& db) -> Status {
-    OUTPOST_ASSIGN_OR_RETURN(
-        auto stmt, db.Query("SELECT key, value FROM satellite_meta WHERE key IN ('audit_alarm', "
-                            "'audit_alarm_head')"));
-    std::map<std::string, std::string> meta;
-    while (true) {
-      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) break;
-      meta[stmt->ColumnText(0)] = stmt->ColumnText(1);
-    }
+    OUTPOST_ASSIGN_OR_RETURN(auto meta, kSatelliteMeta.GetAll(db));
     if (meta["audit_alarm"].empty()) {
       return FailedPrecondition("there is no audit alarm to acknowledge (outpost sync status)");
     }
@@ -740,8 +710,8 @@ Result<v1::SyncStatus> SatelliteSync::AcknowledgeAuditAlarm(std::string_view rea
                                    {"central_head", meta["audit_alarm_head"]},
                                    {"reason", std::string(reason)}},
                                   licensing_.AuditTime()));
-    OUTPOST_RETURN_IF_ERROR(SetMeta(db, "audit_alarm", ""));
-    return SetMeta(db, "audit_alarm_acknowledged", meta["audit_alarm_head"]);
+    OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "audit_alarm", ""));
+    return kSatelliteMeta.Set(db, "audit_alarm_acknowledged", meta["audit_alarm_head"]);
   }));
   audit_alarm_ = false;
   return GetStatus();

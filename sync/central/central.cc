@@ -24,14 +24,12 @@ namespace {
 std::string Quote(std::string_view text) { return "'" + sync::Printable(text, 64) + "'"; }
 
 Result<std::string> ReadMeta(sqlite::Connection& db, std::string_view key) {
-  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
-                           db.Query("SELECT value FROM central_meta WHERE key = ?", key));
-  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-  if (!row) {
+  OUTPOST_ASSIGN_OR_RETURN(auto value, kCentralMeta.Get(db, key));
+  if (!value) {
     return DataLoss("central database " + db.path().string() + " has no '" + std::string(key) +
                     "' setting; it was not created by `outpost central init`");
   }
-  return stmt->ColumnText(0);
+  return std::move(*value);
 }
 
 // "PAK-" and 8 groups of 4 upper-case hex digits: 128 random bits, easy to read out and type.
@@ -217,11 +215,9 @@ Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const C
                       dir.database().string());
     }
     {
-      OUTPOST_ASSIGN_OR_RETURN(
-          auto stmt, db.Query("SELECT value FROM central_meta WHERE key = ?", kMetaKeyRotation));
-      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (row) {
-        auto bytes = crypto::HexDecode(stmt->ColumnText(0));
+      OUTPOST_ASSIGN_OR_RETURN(auto stored, kCentralMeta.Get(db, kMetaKeyRotation));
+      if (stored) {
+        auto bytes = crypto::HexDecode(*stored);
         v1::KeyRotation rotation;
         if (!bytes.ok() || !rotation.ParseFromString(*bytes)) {
           return DataLoss("central setting key_rotation cannot be read in " +
@@ -451,41 +447,31 @@ Result<std::string> Central::NewMetricsToken() {
   OUTPOST_ASSIGN_OR_RETURN(std::string random, crypto::RandomToken());
   std::string token = std::string(kMetricsTokenPrefix) + random;
   OUTPOST_RETURN_IF_ERROR(impl_->writer->Run([&](sqlite::Connection& db) -> Status {
-    OUTPOST_RETURN_IF_ERROR(
-        db.ExecPrepared("INSERT INTO central_meta(key, value) VALUES (?, ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        kMetaMetricsToken, crypto::Sha256Hex(token)));
-    return Status::Ok();
+    return kCentralMeta.Set(db, kMetaMetricsToken, crypto::Sha256Hex(token));
   }));
   return token;
 }
 
 Status Central::RemoveMetricsToken() {
-  return impl_->writer->Run([&](sqlite::Connection& db) -> Status {
-    OUTPOST_RETURN_IF_ERROR(
-        db.ExecPrepared("DELETE FROM central_meta WHERE key = ?", kMetaMetricsToken));
-    return Status::Ok();
-  });
+  return impl_->writer->Run(
+      [](sqlite::Connection& db) { return kCentralMeta.Erase(db, kMetaMetricsToken); });
 }
 
 Status Central::CheckMetricsToken(std::string_view authorization) {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, impl_->readers->Acquire());
-  OUTPOST_ASSIGN_OR_RETURN(
-      auto stmt, lease->Query("SELECT value FROM central_meta WHERE key = ?", kMetaMetricsToken));
-  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-  if (!row) {
+  OUTPOST_ASSIGN_OR_RETURN(auto stored, kCentralMeta.Get(*lease, kMetaMetricsToken));
+  if (!stored) {
     return FailedPrecondition(
         "central's /metrics is off: it shows every customer's sync activity, so it needs a "
         "token; create one with `outpost central metrics-token --data-dir DIR` and send it as "
         "\"Authorization: Bearer TOKEN\"");
   }
-  const std::string stored = stmt->ColumnText(0);
   constexpr std::string_view kBearer = "Bearer ";
   const bool bearer =
       authorization.size() > kBearer.size() && authorization.substr(0, kBearer.size()) == kBearer;
   const std::string presented =
       bearer ? crypto::Sha256Hex(authorization.substr(kBearer.size())) : std::string();
-  if (!bearer || !crypto::ConstantTimeEquals(presented, stored)) {
+  if (!bearer || !crypto::ConstantTimeEquals(presented, *stored)) {
     return Unauthenticated(
         "central's /metrics needs \"Authorization: Bearer TOKEN\" with the token `outpost "
         "central metrics-token` printed");
@@ -616,10 +602,8 @@ Result<v1::KeyRotation> Central::RotateSigningKey() {
       sync::MakeKeyRotation(impl_->signing_key->public_key(), next, impl_->clock->Now()));
   OUTPOST_RETURN_IF_ERROR(next.SaveFile(impl_->dir.next_signing_key()));
   Status s = impl_->writer->Run([&rotation](sqlite::Connection& db) {
-    return db
-        .ExecPrepared("INSERT INTO central_meta(key, value) VALUES (?, ?)", kMetaKeyRotation,
-                      crypto::HexEncode(rotation.SerializeAsString()))
-        .status();
+    return kCentralMeta.Insert(db, kMetaKeyRotation,
+                               crypto::HexEncode(rotation.SerializeAsString()));
   });
   if (!s.ok()) {
     std::error_code ec;

@@ -175,8 +175,7 @@ Result<v1::CentralInitReport> InitCentral(const InitCentralOptions& options, con
                {kMetaUrl, url},
                {kMetaResponseValidity, std::to_string(validity_s)},
                {kMetaPolicy, crypto::HexEncode(options.policy.SerializeAsString())}}) {
-        OUTPOST_RETURN_IF_ERROR(
-            db.ExecPrepared("INSERT INTO central_meta(key, value) VALUES (?, ?)", key, value));
+        OUTPOST_RETURN_IF_ERROR(kCentralMeta.Insert(db, key, value));
       }
       return Status::Ok();
     }));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/sqlite/connection.h"
+#include "common/sqlite/meta_table.h"
 #include "sync/bundle/codec.h"
 #include "sync/central/admission.h"
 #include "sync/central/admission_pool.h"
@@ -43,7 +44,8 @@ class Central::Impl {
   std::set<std::string> busy_satellites;
 };
 
-// central_meta keys.
+// central_meta, central's settings, and their keys.
+inline constexpr sqlite::MetaTable kCentralMeta("central_meta");
 inline constexpr char kMetaCentralId[] = "central_id";
 inline constexpr char kMetaSigningKeyId[] = "signing_key_id";
 inline constexpr char kMetaListen[] = "listen";

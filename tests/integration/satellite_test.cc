@@ -14,6 +14,7 @@
 #include "outpost/v1/common.pb.h"
 #include "server/data_dir.h"
 #include "server/init.h"
+#include "server/store/meta.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
 
@@ -141,12 +142,9 @@ TEST_F(SatelliteTest, ShutdownClosesTheDatabaseCleanly) {
   auto db = sqlite::Connection::Open(DataDir(dir()).database(), {});
   ASSERT_OK(db);
   ASSERT_OK(db->Exec("BEGIN IMMEDIATE; COMMIT;"));
-  auto stmt = db->Query("SELECT value FROM satellite_meta WHERE key = 'satellite_id'");
-  ASSERT_OK(stmt);
-  auto row = (*stmt)->Step();
-  ASSERT_OK(row);
-  ASSERT_TRUE(*row);
-  EXPECT_EQ((*stmt)->ColumnText(0), report_.satellite_id);
+  auto id = server::store::kSatelliteMeta.Get(*db, server::store::kMetaSatelliteId);
+  ASSERT_OK(id);
+  EXPECT_EQ(*id, report_.satellite_id);
 }
 
 TEST_F(SatelliteTest, OpenNamesTheMissingPieceOfAnUninitialisedDirectory) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/sqlite/connection.h"
+#include "server/store/meta.h"
 
 namespace outpost::testing {
 
@@ -41,11 +42,8 @@ void SeedKnownVirtualAccounts(const std::filesystem::path& database,
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   std::string text;
   for (const std::string& va : vas) text += va + "\n";
-  auto done = db->ExecPrepared(
-      "INSERT INTO satellite_meta(key, value) VALUES ('virtual_accounts', ?) "
-      "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      text);
-  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  const Status done = server::store::kSatelliteMeta.Set(*db, "virtual_accounts", text);
+  ASSERT_TRUE(done.ok()) << done.ToString();
 }
 
 }  // namespace outpost::testing
