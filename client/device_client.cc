@@ -14,9 +14,20 @@ namespace {
 
 constexpr size_t kMaxCaFileBytes = 1 << 20;
 
-ClientOptions WithDefaults(ClientOptions options) {
+DeviceClientOptions WithDefaults(DeviceClientOptions options) {
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
   return options;
+}
+
+// How the HTTPS client reaches the satellite at `server_url`, trusting `ca_pem`.
+net::ClientOptions HttpOptions(const std::string& server_url, const std::string& ca_pem,
+                               const DeviceClientOptions& options) {
+  net::ClientOptions http;
+  http.base_url = server_url;
+  http.ca_pem = ca_pem;
+  http.timeout = options.timeout;
+  http.max_response_bytes = kMaxAnswerBytes;
+  return http;
 }
 
 Status RequireSet(const std::string& value, const char* what) {
@@ -56,7 +67,7 @@ Result<std::string> ReadServerCa(const RegisterOptions& options) {
 
 }  // namespace
 
-DeviceClient::DeviceClient(DeviceState state, ClientOptions options)
+DeviceClient::DeviceClient(DeviceState state, DeviceClientOptions options)
     : state_(std::move(state)), options_(std::move(options)) {}
 DeviceClient::DeviceClient(DeviceClient&&) noexcept = default;
 DeviceClient& DeviceClient::operator=(DeviceClient&&) noexcept = default;
@@ -68,7 +79,7 @@ DeviceClient::~DeviceClient() = default;
 // live device (refused unless `replace_registered`, since its instance would be stranded). A
 // device the satellite no longer knows (released or rehosted by an operator) is not live.
 Result<std::optional<DeviceState>> DeviceClient::CurrentRegistration(
-    const RegisterOptions& options, const ClientOptions& client_options) {
+    const RegisterOptions& options, const DeviceClientOptions& client_options) {
   const std::filesystem::path& dir = options.state_dir;
   std::error_code ec;
   if (!std::filesystem::exists(dir / kRegistrationFile, ec)) return std::optional<DeviceState>();
@@ -105,7 +116,7 @@ Result<std::optional<DeviceState>> DeviceClient::CurrentRegistration(
 }
 
 Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
-                                            ClientOptions client_options) {
+                                            DeviceClientOptions client_options) {
   client_options = WithDefaults(std::move(client_options));
   OUTPOST_RETURN_IF_ERROR(RequireSet(options.server_url, "the satellite URL (--server)"));
   OUTPOST_RETURN_IF_ERROR(RequireSet(options.token, "a registration token (--token)"));
@@ -131,11 +142,7 @@ Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
   request.set_hostname(options.hostname);
   request.set_csr_pem(csr.ToPem());
 
-  net::ClientOptions http_options;
-  http_options.base_url = options.server_url;
-  http_options.ca_pem = server_ca_pem;
-  http_options.timeout = client_options.timeout;
-  http_options.max_response_bytes = kMaxAnswerBytes;
+  net::ClientOptions http_options = HttpOptions(options.server_url, server_ca_pem, client_options);
   // Besides the CA given, the CA of the registration being replaced may vouch for the new one.
   std::vector<crypto::Certificate> pinned_roots;
   if (current) {
@@ -173,7 +180,7 @@ Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
 }
 
 Result<DeviceClient> DeviceClient::Open(const std::filesystem::path& state_dir,
-                                        ClientOptions client_options) {
+                                        DeviceClientOptions client_options) {
   OUTPOST_ASSIGN_OR_RETURN(auto state, DeviceState::Load(state_dir));
   return DeviceClient(std::move(state), WithDefaults(std::move(client_options)));
 }
@@ -188,13 +195,9 @@ Status DeviceClient::CheckUsable() const {
 
 Result<net::HttpsClient*> DeviceClient::Connection() {
   if (!http_) {
-    net::ClientOptions o;
-    o.base_url = state_.server_url();
-    o.ca_pem = state_.server_ca_pem();
+    net::ClientOptions o = HttpOptions(state_.server_url(), state_.server_ca_pem(), options_);
     o.client_certificate_pem = state_.certificate().ToPem();
     o.client_key_pem = state_.key().ToPem();
-    o.timeout = options_.timeout;
-    o.max_response_bytes = kMaxAnswerBytes;
     OUTPOST_ASSIGN_OR_RETURN(http_, net::HttpsClient::Create(std::move(o)));
   }
   return http_.get();

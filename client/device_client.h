@@ -42,11 +42,12 @@ class HttpsClient;
 
 namespace outpost::client {
 
-// How a DeviceClient reaches the world.
-struct ClientOptions {
+// How a DeviceClient reaches the world (its HTTPS connection is set up from the device state
+// with net::ClientOptions).
+struct DeviceClientOptions {
   // Time for certificate checks and for expiry in the CLI; null means the system clock.
   std::shared_ptr<const Clock> clock;
-  // Per request: connect, TLS handshake, write and read.
+  // Per request: connect, TLS handshake, write and read (net::ClientOptions::timeout).
   std::chrono::milliseconds timeout{30'000};
   // How far this device's clock may disagree with the satellite's: an answer issued later than
   // now + skew, or valid only until before now - skew, is refused (authorization.h,
@@ -97,12 +98,12 @@ class DeviceClient {
   // naming it) unless options.replace_registered, or unless its satellite no longer knows it; a
   // released one is replaced.
   static Result<DeviceClient> Register(const RegisterOptions& options,
-                                       ClientOptions client_options = {});
+                                       DeviceClientOptions client_options = {});
 
   // Loads a registered device's state; no network. A released device opens (released() is
   // true) but its calls fail until it registers again.
   static Result<DeviceClient> Open(const std::filesystem::path& state_dir,
-                                   ClientOptions client_options = {});
+                                   DeviceClientOptions client_options = {});
 
   DeviceClient(DeviceClient&&) noexcept;
   DeviceClient& operator=(DeviceClient&&) noexcept;
@@ -112,9 +113,9 @@ class DeviceClient {
   // previous one (empty gives everything back). Each tag must be non-empty and appear once, each
   // count at least 1. The answer is verified (authorization.h), must answer this request (the
   // counts asked, nothing granted beyond them), must be current (CheckCurrent: not issued in the
-  // future, not expired, not older than the stored one; ClientOptions::max_clock_skew) and must
-  // fit the state; only then is its signed form (CanonicalSignedForm) stored, atomically, as the
-  // last authorization, and returned. A refused answer leaves the stored one as it was.
+  // future, not expired, not older than the stored one; DeviceClientOptions::max_clock_skew) and
+  // must fit the state; only then is its signed form (CanonicalSignedForm) stored, atomically, as
+  // the last authorization, and returned. A refused answer leaves the stored one as it was.
   Result<v1::Authorization> Authorize(const std::vector<v1::TagUse>& tags);
 
   // GET /v1/devices/self, plus LastAuthorization().
@@ -137,10 +138,10 @@ class DeviceClient {
   const Clock& clock() const { return *options_.clock; }
 
  private:
-  DeviceClient(DeviceState state, ClientOptions options);
+  DeviceClient(DeviceState state, DeviceClientOptions options);
   // The live registration in options.state_dir that a new one may replace (see Register).
   static Result<std::optional<DeviceState>> CurrentRegistration(
-      const RegisterOptions& options, const ClientOptions& client_options);
+      const RegisterOptions& options, const DeviceClientOptions& client_options);
   // Ok unless released.
   Status CheckUsable() const;
   // The mTLS connection, created on first use.
@@ -150,7 +151,7 @@ class DeviceClient {
               google::protobuf::Message* response);
 
   DeviceState state_;
-  ClientOptions options_;
+  DeviceClientOptions options_;
   std::unique_ptr<net::HttpsClient> http_;
 };
 

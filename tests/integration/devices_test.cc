@@ -271,8 +271,8 @@ class DevicesTest : public ::testing::Test {
 
   // The devices read the satellite's clock: they refuse answers issued in their future or
   // already expired (client::CheckCurrent), so a test that moves the satellite's time moves theirs.
-  client::ClientOptions DeviceOptions() {
-    client::ClientOptions o;
+  client::DeviceClientOptions DeviceOptions() {
+    client::DeviceClientOptions o;
     o.timeout = std::chrono::seconds(20);
     o.clock = clock_;
     return o;

@@ -50,8 +50,8 @@ class DeviceClientTest : public ::testing::Test {
     return o;
   }
 
-  static ClientOptions Quick() {
-    ClientOptions o;
+  static DeviceClientOptions Quick() {
+    DeviceClientOptions o;
     o.timeout = std::chrono::milliseconds(5000);
     return o;
   }
