@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/created_files.h"
 #include "common/crypto/ca.h"
 #include "common/crypto/keys.h"
 #include "common/crypto/secure_file.h"
@@ -34,42 +35,14 @@ namespace {
 constexpr auto kCaValidity = std::chrono::days(3650);
 constexpr auto kTlsValidity = std::chrono::days(825);
 
-// Removes what a failed init created, unless it was committed.
-class Rollback {
- public:
-  explicit Rollback(std::vector<fs::path>* created) : created_(created) {}
-  ~Rollback() {
-    if (committed_) return;
-    std::error_code ec;
-    for (auto it = created_->rbegin(); it != created_->rend(); ++it) fs::remove(*it, ec);
-  }
-  void Commit() { committed_ = true; }
-
- private:
-  std::vector<fs::path>* created_;
-  bool committed_ = false;
-};
-
-Status MakeDir(const fs::path& dir, fs::perms perms, std::vector<fs::path>* created) {
-  std::error_code ec;
-  if (fs::exists(dir, ec)) return Status::Ok();
-  if (!fs::create_directories(dir, ec) || ec) {
-    return Unavailable("cannot create directory " + dir.string() + ": " + ec.message());
-  }
-  created->push_back(dir);
-  fs::permissions(dir, perms, ec);
-  return Status::Ok();
-}
-
-Status WritePublicFile(const fs::path& path, const std::string& content,
-                       std::vector<fs::path>* created) {
+Status WritePublicFile(const fs::path& path, const std::string& content, CreatedFiles& created) {
   std::error_code ec;
   if (fs::exists(path, ec)) return AlreadyExists(path.string() + " already exists");
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
   out.close();
   if (!out) return Unavailable("cannot write " + path.string());
-  created->push_back(path);
+  created.Add(path);
   fs::permissions(path,
                   fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
                       fs::perms::others_read,
@@ -82,10 +55,9 @@ bool IsIpLiteral(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-Status SaveKey(const crypto::PrivateKey& key, const fs::path& path,
-               std::vector<fs::path>* created) {
+Status SaveKey(const crypto::PrivateKey& key, const fs::path& path, CreatedFiles& created) {
   OUTPOST_RETURN_IF_ERROR(key.SaveFile(path));
-  created->push_back(path);
+  created.Add(path);
   return Status::Ok();
 }
 
@@ -124,13 +96,12 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
     if (config.sync.central_url.empty()) config.sync.central_url = enrollment->central_url();
   }
 
-  std::vector<fs::path> created;
-  Rollback rollback(&created);
-  OUTPOST_RETURN_IF_ERROR(MakeDir(
-      dir.root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, &created));
+  CreatedFiles created;  // removed again unless init gets to the end
+  OUTPOST_RETURN_IF_ERROR(created.MakeDirectory(
+      dir.root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec));
   // One process per data directory, init included: two inits racing on one directory would
   // interleave their keys.
-  if (!fs::exists(dir.lock())) created.push_back(dir.lock());
+  if (!fs::exists(dir.lock())) created.Add(dir.lock());
   OUTPOST_ASSIGN_OR_RETURN(FileLock lock,
                            FileLock::Acquire(dir.lock(), "data directory " + dir.root.string()));
   for (const fs::path& marker : {dir.config(), dir.database()}) {
@@ -141,12 +112,11 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
                            marker.filename().string() + " exists)");
     }
   }
-  OUTPOST_RETURN_IF_ERROR(MakeDir(dir.keys(), fs::perms::owner_all, &created));
-  OUTPOST_RETURN_IF_ERROR(MakeDir(dir.tls_certificate().parent_path(),
-                                  fs::perms::owner_all | fs::perms::group_read |
-                                      fs::perms::group_exec | fs::perms::others_read |
-                                      fs::perms::others_exec,
-                                  &created));
+  OUTPOST_RETURN_IF_ERROR(created.MakeDirectory(dir.keys(), fs::perms::owner_all));
+  OUTPOST_RETURN_IF_ERROR(created.MakeDirectory(dir.tls_certificate().parent_path(),
+                                                fs::perms::owner_all | fs::perms::group_read |
+                                                    fs::perms::group_exec | fs::perms::others_read |
+                                                    fs::perms::others_exec));
 
   InitReport report;
   report.satellite_id = enrollment ? enrollment->satellite_id() : NewUuid();
@@ -157,25 +127,24 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   // The satellite CA: ECDSA P-256, because devices, browsers and curl all speak it.
   OUTPOST_ASSIGN_OR_RETURN(auto ca_key,
                            crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
-  OUTPOST_RETURN_IF_ERROR(SaveKey(ca_key, dir.ca_key(), &created));
+  OUTPOST_RETURN_IF_ERROR(SaveKey(ca_key, dir.ca_key(), created));
   OUTPOST_ASSIGN_OR_RETURN(
       auto ca, crypto::CertificateAuthority::CreateRoot(
                    std::move(ca_key), "Outpost Satellite CA " + report.satellite_id.substr(0, 8),
                    not_before, now + kCaValidity));
-  OUTPOST_RETURN_IF_ERROR(
-      WritePublicFile(dir.ca_certificate(), ca.certificate().ToPem(), &created));
+  OUTPOST_RETURN_IF_ERROR(WritePublicFile(dir.ca_certificate(), ca.certificate().ToPem(), created));
   report.ca_fingerprint = ca.certificate().Fingerprint();
 
   // Bundle and authorization signatures: Ed25519.
   OUTPOST_ASSIGN_OR_RETURN(auto signing_key,
                            crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519));
-  OUTPOST_RETURN_IF_ERROR(SaveKey(signing_key, dir.signing_key(), &created));
+  OUTPOST_RETURN_IF_ERROR(SaveKey(signing_key, dir.signing_key(), created));
   report.signing_key_id = signing_key.public_key().KeyId();
 
   // TLS server certificate for the configured names plus the loopback ones.
   OUTPOST_ASSIGN_OR_RETURN(auto tls_key,
                            crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
-  OUTPOST_RETURN_IF_ERROR(SaveKey(tls_key, dir.tls_key(), &created));
+  OUTPOST_RETURN_IF_ERROR(SaveKey(tls_key, dir.tls_key(), created));
   crypto::CertificateProfile profile;
   profile.usage = crypto::CertificateProfile::kServer;
   profile.common_name = "outpost-satellite";
@@ -195,14 +164,14 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   profile.not_before = not_before;
   profile.not_after = now + kTlsValidity;
   OUTPOST_ASSIGN_OR_RETURN(auto tls_cert, ca.Issue(tls_key.public_key(), profile));
-  OUTPOST_RETURN_IF_ERROR(WritePublicFile(dir.tls_certificate(),
-                                          tls_cert.ToPem() + ca.certificate().ToPem(), &created));
+  OUTPOST_RETURN_IF_ERROR(
+      WritePublicFile(dir.tls_certificate(), tls_cert.ToPem() + ca.certificate().ToPem(), created));
 
   // Database with the current schema, the satellite's identity and the first admin.
   {
-    created.push_back(dir.database());
-    created.push_back(dir.database().string() + "-wal");
-    created.push_back(dir.database().string() + "-shm");
+    created.Add(dir.database());
+    created.Add(dir.database().string() + "-wal");
+    created.Add(dir.database().string() + "-shm");
     // Created empty with mode 0600 before SQLite opens it (an empty file is a new database):
     // it holds password and key hashes and the audit trail, and SQLite gives its -wal and -shm
     // files the same mode.
@@ -267,10 +236,10 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
         dir.enrollment_secret(), enrollment->enrollment_secret(),
         std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
         crypto::IfExists::kFail));
-    created.push_back(dir.enrollment_secret());
+    created.Add(dir.enrollment_secret());
     if (!enrollment->central_ca_certificate_pem().empty()) {
       OUTPOST_RETURN_IF_ERROR(
-          WritePublicFile(dir.central_ca(), enrollment->central_ca_certificate_pem(), &created));
+          WritePublicFile(dir.central_ca(), enrollment->central_ca_certificate_pem(), created));
     }
     report.account_id = enrollment->account_id();
     report.central_key_id = central_key->KeyId();
@@ -282,11 +251,11 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
       dir.admin_api_key(), report.admin_api_key + "\n",
       std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
       crypto::IfExists::kFail));
-  created.push_back(dir.admin_api_key());
+  created.Add(dir.admin_api_key());
 
-  OUTPOST_RETURN_IF_ERROR(WritePublicFile(dir.config(), config::RenderConfig(config), &created));
-  report.files_written = created;
-  rollback.Commit();
+  OUTPOST_RETURN_IF_ERROR(WritePublicFile(dir.config(), config::RenderConfig(config), created));
+  report.files_written = created.paths();
+  created.Commit();
   return report;
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "common/config/config.h"
+#include "common/created_files.h"
 #include "common/crypto/ca.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/secure_file.h"
@@ -22,44 +23,16 @@ namespace {
 constexpr auto kCaValidity = std::chrono::days(3650);
 constexpr auto kTlsValidity = std::chrono::days(825);
 
-// Removes what a failed init created, newest first, unless committed.
-class Rollback {
- public:
-  ~Rollback() {
-    if (committed_) return;
-    std::error_code ec;
-    for (auto it = created_.rbegin(); it != created_.rend(); ++it) fs::remove(*it, ec);
-  }
-  void Add(fs::path path) { created_.push_back(std::move(path)); }
-  void Commit() { committed_ = true; }
-  const std::vector<fs::path>& created() const { return created_; }
-
- private:
-  std::vector<fs::path> created_;
-  bool committed_ = false;
-};
-
-Status MakeDir(const fs::path& dir, fs::perms perms, Rollback& rollback) {
-  std::error_code ec;
-  if (fs::exists(dir, ec)) return Status::Ok();
-  if (!fs::create_directories(dir, ec) || ec) {
-    return Unavailable("cannot create directory " + dir.string() + ": " + ec.message());
-  }
-  rollback.Add(dir);
-  fs::permissions(dir, perms, ec);
-  return Status::Ok();
-}
-
-Status SaveKey(const crypto::PrivateKey& key, const fs::path& path, Rollback& rollback) {
+Status SaveKey(const crypto::PrivateKey& key, const fs::path& path, CreatedFiles& created) {
   OUTPOST_RETURN_IF_ERROR(key.SaveFile(path));
-  rollback.Add(path);
+  created.Add(path);
   return Status::Ok();
 }
 
 Status SavePublic(const fs::path& path, const std::vector<crypto::Certificate>& chain,
-                  Rollback& rollback) {
+                  CreatedFiles& created) {
   OUTPOST_RETURN_IF_ERROR(crypto::SaveCertificateChainFile(path, chain, crypto::IfExists::kFail));
-  rollback.Add(path);
+  created.Add(path);
   return Status::Ok();
 }
 
@@ -105,15 +78,14 @@ Result<v1::CentralInitReport> InitCentral(const InitCentralOptions& options, con
     if (v < 0) return InvalidArgument("policy durations cannot be negative");
   }
 
-  Rollback rollback;
-  OUTPOST_RETURN_IF_ERROR(MakeDir(
-      dir.root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, rollback));
-  OUTPOST_RETURN_IF_ERROR(MakeDir(dir.keys(), fs::perms::owner_all, rollback));
-  OUTPOST_RETURN_IF_ERROR(MakeDir(dir.tls_certificate().parent_path(),
-                                  fs::perms::owner_all | fs::perms::group_read |
-                                      fs::perms::group_exec | fs::perms::others_read |
-                                      fs::perms::others_exec,
-                                  rollback));
+  CreatedFiles created;  // removed again unless init gets to the end
+  OUTPOST_RETURN_IF_ERROR(created.MakeDirectory(
+      dir.root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec));
+  OUTPOST_RETURN_IF_ERROR(created.MakeDirectory(dir.keys(), fs::perms::owner_all));
+  OUTPOST_RETURN_IF_ERROR(created.MakeDirectory(dir.tls_certificate().parent_path(),
+                                                fs::perms::owner_all | fs::perms::group_read |
+                                                    fs::perms::group_exec | fs::perms::others_read |
+                                                    fs::perms::others_exec));
   v1::CentralInitReport report;
   report.set_central_id(NewUuid());
   report.set_data_dir(dir.root.string());
@@ -123,25 +95,25 @@ Result<v1::CentralInitReport> InitCentral(const InitCentralOptions& options, con
   // Bundle signatures: Ed25519, like the satellite's.
   OUTPOST_ASSIGN_OR_RETURN(auto signing_key,
                            crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519));
-  OUTPOST_RETURN_IF_ERROR(SaveKey(signing_key, dir.signing_key(), rollback));
+  OUTPOST_RETURN_IF_ERROR(SaveKey(signing_key, dir.signing_key(), created));
   report.set_signing_key_id(signing_key.public_key().KeyId());
   report.set_signing_key_fingerprint(signing_key.public_key().Fingerprint());
 
   // The CA that enrollment bundles pin for online sync, and central's TLS certificate.
   OUTPOST_ASSIGN_OR_RETURN(auto ca_key,
                            crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
-  OUTPOST_RETURN_IF_ERROR(SaveKey(ca_key, dir.ca_key(), rollback));
+  OUTPOST_RETURN_IF_ERROR(SaveKey(ca_key, dir.ca_key(), created));
   OUTPOST_ASSIGN_OR_RETURN(
       auto ca, crypto::CertificateAuthority::CreateRoot(
                    std::move(ca_key), "Outpost Central CA " + report.central_id().substr(0, 8),
                    not_before, now + kCaValidity));
-  OUTPOST_RETURN_IF_ERROR(SavePublic(dir.ca_certificate(), {ca.certificate()}, rollback));
+  OUTPOST_RETURN_IF_ERROR(SavePublic(dir.ca_certificate(), {ca.certificate()}, created));
   report.set_ca_certificate(dir.ca_certificate().string());
   report.set_ca_fingerprint(ca.certificate().Fingerprint());
 
   OUTPOST_ASSIGN_OR_RETURN(auto tls_key,
                            crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
-  OUTPOST_RETURN_IF_ERROR(SaveKey(tls_key, dir.tls_key(), rollback));
+  OUTPOST_RETURN_IF_ERROR(SaveKey(tls_key, dir.tls_key(), created));
   crypto::CertificateProfile profile;
   profile.usage = crypto::CertificateProfile::kServer;
   profile.common_name = "outpost-central";
@@ -157,13 +129,12 @@ Result<v1::CentralInitReport> InitCentral(const InitCentralOptions& options, con
   profile.not_before = not_before;
   profile.not_after = now + kTlsValidity;
   OUTPOST_ASSIGN_OR_RETURN(auto tls_cert, ca.Issue(tls_key.public_key(), profile));
-  OUTPOST_RETURN_IF_ERROR(
-      SavePublic(dir.tls_certificate(), {tls_cert, ca.certificate()}, rollback));
+  OUTPOST_RETURN_IF_ERROR(SavePublic(dir.tls_certificate(), {tls_cert, ca.certificate()}, created));
 
   {
-    rollback.Add(dir.database());
-    rollback.Add(dir.database().string() + "-wal");
-    rollback.Add(dir.database().string() + "-shm");
+    created.Add(dir.database());
+    created.Add(dir.database().string() + "-wal");
+    created.Add(dir.database().string() + "-shm");
     OUTPOST_ASSIGN_OR_RETURN(auto writer,
                              sqlite::Writer::Create(dir.database(), {}, CentralMigrations()));
     OUTPOST_RETURN_IF_ERROR(writer->Run([&](sqlite::Connection& db) -> Status {
@@ -184,12 +155,12 @@ Result<v1::CentralInitReport> InitCentral(const InitCentralOptions& options, con
   report.set_listen(listen.ToString());
   report.set_url(url);
   report.set_response_validity_s(validity_s);
-  for (const fs::path& p : rollback.created()) {
+  for (const fs::path& p : created.paths()) {
     if (!p.string().ends_with("-wal") && !p.string().ends_with("-shm")) {
       report.add_files_written(p.string());
     }
   }
-  rollback.Commit();
+  created.Commit();
   return report;
 }
 

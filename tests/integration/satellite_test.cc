@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
+#include <vector>
+
 #include "common/config/config_file.h"
 #include "common/ids.h"
 #include "common/net/https_client.h"
@@ -97,6 +100,20 @@ TEST_F(SatelliteTest, InitRefusesAnInitialisedDirectoryAndChangesNothing) {
   EXPECT_NE(second.status().message().find("already initialised"), std::string::npos);
   EXPECT_EQ(testing::ReadFileOrDie(d.config()), config_before);
   EXPECT_EQ(testing::ReadFileOrDie(d.signing_key()), key_before);
+}
+
+// A step that fails late (here the admin key file, in the way as a directory) removes every file
+// and directory init created, and leaves what was there before.
+TEST_F(SatelliteTest, InitThatFailsLateRemovesWhatItCreated) {
+  const fs::path root = tmp_.path() / "late";
+  fs::create_directories(root / "admin.apikey");
+  InitOptions options;
+  options.data_dir = root;
+  auto failed = InitDataDir(options, clock_);
+  ASSERT_FALSE(failed.ok());
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(root)) left.push_back(entry.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{"admin.apikey"}) << failed.status().ToString();
 }
 
 TEST_F(SatelliteTest, ServesHealthReadinessAndMetricsOverTls) {

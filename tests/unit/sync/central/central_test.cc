@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "common/audit_format.h"
 #include "common/crypto/hash.h"
@@ -862,6 +865,24 @@ TEST_F(CentralTest, InitRefusesAnInitialisedDirectory) {
   EXPECT_EQ(InitCentral(init, clock_).status().code(), Errc::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "other" / "central.db"));
   EXPECT_EQ(Central::Open(dir_ / "missing", clock_).status().code(), Errc::kNotFound);
+}
+
+// A step that fails midway (here the TLS certificate, in the way as a directory) removes every
+// file and directory init created, and leaves what was there before.
+TEST_F(CentralTest, InitThatFailsMidwayRemovesWhatItCreated) {
+  const std::filesystem::path root = dir_ / "midway";
+  std::filesystem::create_directories(root / "tls" / "server.pem");
+  InitCentralOptions init;
+  init.data_dir = root;
+  auto failed = InitCentral(init, clock_);
+  ASSERT_FALSE(failed.ok());
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+    left.push_back(entry.path().lexically_relative(root).string());
+  }
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"tls", "tls/server.pem"}))
+      << failed.status().ToString();
 }
 
 }  // namespace
