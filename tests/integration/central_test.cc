@@ -2,13 +2,10 @@
 // `central serve` answering POST /v1/sync over TLS on 127.0.0.1 port 0.
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <array>
-#include <cstdio>
-#include <regex>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "common/audit_format.h"
 #include "common/crypto/keys.h"
@@ -16,40 +13,17 @@
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
 #include "sync/bundle/trust.h"
+#include "tests/testing/cli_runner.h"
 #include "tests/testing/test_util.h"
 
 namespace outpost {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using testing::RunResult;
 
+// The commands used here never wait for input.
 RunResult RunOutpost(std::vector<std::string> args) {
-  testing::TempDir io;
-  const std::string out_path = (io.path() / "out").string();
-  const std::string err_path = (io.path() / "err").string();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    freopen(out_path.c_str(), "w", stdout);
-    freopen(err_path.c_str(), "w", stderr);
-    std::vector<char*> argv;
-    std::string bin = OUTPOST_BINARY;
-    argv.push_back(bin.data());
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = testing::ReadFileOrDie(out_path);
-  r.err = testing::ReadFileOrDie(err_path);
-  return r;
+  return testing::RunBinary(OUTPOST_BINARY, std::move(args));
 }
 
 // A central with account acme, VA lab, one license, and an enrolled satellite.
@@ -250,30 +224,14 @@ TEST_F(CentralCliTest, PakCreatePrintsAKeyAndBadInputsExitWithClearErrors) {
 }
 
 TEST_F(CentralCliTest, ServeAnswersSyncOverTlsAndStopsOnSigterm) {
-  int out_pipe[2];
-  ASSERT_EQ(pipe(out_pipe), 0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out_pipe[1], STDOUT_FILENO);
-    close(out_pipe[0]);
-    std::string bin = OUTPOST_BINARY;
-    execl(bin.c_str(), bin.c_str(), "central", "serve", "--data-dir", dir_.c_str(), nullptr);
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  FILE* out = fdopen(out_pipe[0], "r");
-  std::string port;
-  std::array<char, 512> line{};
-  const std::regex url(R"(URL:\s+https://127\.0\.0\.1:(\d+))");
-  while (port.empty() && fgets(line.data(), line.size(), out) != nullptr) {
-    std::cmatch m;
-    if (std::regex_search(line.data(), m, url)) port = m[1].str();
-  }
-  ASSERT_FALSE(port.empty()) << "central serve did not print its URL";
+  testing::ServingProcess serve;
+  const std::string log = (tmp_.path() / "serve.log").string();
+  ASSERT_TRUE(serve.Start(OUTPOST_BINARY, {"central", "serve", "--data-dir", dir_}, log))
+      << "central serve did not print its URL; log: " << testing::ReadFileOrDie(log);
 
   // The satellite trusts only what the enrollment bundle pinned.
   net::ClientOptions o;
-  o.base_url = "https://127.0.0.1:" + port;
+  o.base_url = serve.url();
   o.ca_pem = enrollment_.central_ca_certificate_pem();
   auto client = net::HttpsClient::Create(o);
   ASSERT_OK(client);
@@ -335,21 +293,9 @@ TEST_F(CentralCliTest, ServeAnswersSyncOverTlsAndStopsOnSigterm) {
   EXPECT_EQ((*client)->Send("GET", "/metrics")->status, 403);
   (*client)->Disconnect();
 
-  ASSERT_EQ(kill(pid, SIGTERM), 0);
-  int status = 0;
-  pid_t done = 0;
-  for (int i = 0; i < 150 && done != pid; ++i) {
-    done = waitpid(pid, &status, WNOHANG);
-    if (done != pid) usleep(100'000);
-  }
-  if (done != pid) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    FAIL() << "central serve did not stop within 15 s of SIGTERM";
-  }
-  fclose(out);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const std::optional<int> code = serve.Stop();
+  ASSERT_TRUE(code.has_value()) << "central serve did not stop within 15 s of SIGTERM";
+  EXPECT_EQ(*code, 0);
 }
 
 }  // namespace

@@ -2,20 +2,14 @@
 // trail through the CLI (whoami, user, apikey, audit export/verify), and `audit verify --db` on
 // the stopped satellite's database.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <cstring>
 #include <map>
 #include <optional>
-#include <regex>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "common/proto_json.h"
 #include "outpost/v1/admin_auth.pb.h"
@@ -24,91 +18,20 @@
 #include "outpost/v1/tokens.pb.h"
 #include "server/audit/export.h"
 #include "server/data_dir.h"
+#include "tests/testing/cli_runner.h"
 #include "tests/testing/test_util.h"
-
-extern char** environ;
 
 namespace outpost {
 namespace {
 
-using namespace std::chrono_literals;
+using testing::Contains;
+using testing::RunResult;
 
-constexpr auto kCommandTimeout = 60s;
-constexpr auto kStartTimeout = 30s;
-constexpr auto kStopTimeout = 15s;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// The child's environment: ours without any OUTPOST_* variable (so the host cannot steer the
-// CLI), plus `extra`.
-std::vector<std::string> ChildEnvironment(const std::map<std::string, std::string>& extra) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "OUTPOST_", 8) != 0) env.emplace_back(*e);
-  }
-  for (const auto& [name, value] : extra) env.push_back(name + "=" + value);
-  return env;
-}
-
-std::vector<char*> Pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-// Waits for `pid` up to `timeout`; kills it when it does not end in time. The exit status, or
-// std::nullopt if it had to be killed or did not exit normally.
-std::optional<int> WaitBounded(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return std::nullopt;
-    }
-    usleep(20'000);
-  }
-  if (!WIFEXITED(status)) return std::nullopt;
-  return WEXITSTATUS(status);
-}
-
-// Runs the binary with `args`, `stdin_text` on its standard input and `env` added to its
-// environment, capturing stdout and stderr. Bounded by kCommandTimeout.
+// The binary with `args`, `stdin_text` on its standard input and `env` added to its environment.
 RunResult RunOutpost(std::vector<std::string> args,
                      const std::map<std::string, std::string>& env = {},
                      const std::string& stdin_text = "") {
-  testing::TempDir io;
-  const std::string in_path = (io.path() / "in").string();
-  const std::string out_path = (io.path() / "out").string();
-  const std::string err_path = (io.path() / "err").string();
-  testing::WriteFileOrDie(in_path, stdin_text);
-  std::string bin = OUTPOST_BINARY;
-  args.insert(args.begin(), bin);
-  std::vector<std::string> env_strings = ChildEnvironment(env);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    freopen(in_path.c_str(), "r", stdin);
-    freopen(out_path.c_str(), "w", stdout);
-    freopen(err_path.c_str(), "w", stderr);
-    execve(bin.c_str(), Pointers(args).data(), Pointers(env_strings).data());
-    _exit(127);
-  }
-  RunResult r;
-  const auto code = WaitBounded(pid, kCommandTimeout);
-  r.exit_code = code.value_or(-1);
-  r.out = testing::ReadFileOrDie(out_path);
-  r.err = testing::ReadFileOrDie(err_path);
-  return r;
-}
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+  return testing::RunBinary(OUTPOST_BINARY, std::move(args), env, stdin_text);
 }
 
 size_t CountOf(const std::string& text, const std::string& part) {
@@ -135,46 +58,15 @@ class CliAdminTest : public ::testing::Test {
   void TearDown() override { StopServer(); }
 
   void StartServer() {
-    int out_pipe[2];
-    ASSERT_EQ(pipe(out_pipe), 0);
     const std::string log = (tmp_.path() / "serve.log").string();
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out_pipe[1], STDOUT_FILENO);
-      freopen(log.c_str(), "a", stderr);
-      close(out_pipe[0]);
-      std::string bin = OUTPOST_BINARY;
-      std::vector<std::string> args = {bin, "serve", "--data-dir", data_dir_};
-      std::vector<std::string> env = ChildEnvironment({});
-      execve(bin.c_str(), Pointers(args).data(), Pointers(env).data());
-      _exit(127);
-    }
-    close(out_pipe[1]);
-    // Read stdout until the URL line appears, polling so a silent child cannot hang the test.
-    const std::regex url(R"(URL:\s+(https://127\.0\.0\.1:\d+))");
-    const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-    std::string seen;
-    std::smatch m;
-    while (!std::regex_search(seen, m, url) && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{out_pipe[0], POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char buf[512];
-      const ssize_t n = read(out_pipe[0], buf, sizeof(buf));
-      if (n <= 0) break;
-      seen.append(buf, static_cast<size_t>(n));
-    }
-    close(out_pipe[0]);
-    ASSERT_TRUE(std::regex_search(seen, m, url)) << "serve did not print its URL; stdout: " << seen
-                                                 << "\nlog: " << testing::ReadFileOrDie(log);
-    server_url_ = m[1].str();
+    ASSERT_TRUE(serve_.Start(OUTPOST_BINARY, {"serve", "--data-dir", data_dir_}, log))
+        << "serve did not print its URL; log: " << testing::ReadFileOrDie(log);
+    server_url_ = serve_.url();
   }
 
   // SIGTERM and a bounded wait; serve must exit 0.
   void StopServer() {
-    if (pid_ <= 0) return;
-    ASSERT_EQ(kill(pid_, SIGTERM), 0);
-    const auto code = WaitBounded(pid_, kStopTimeout);
-    pid_ = -1;
+    const std::optional<int> code = serve_.Stop();
     ASSERT_TRUE(code.has_value()) << "serve did not stop within 15 s of SIGTERM";
     EXPECT_EQ(*code, 0);
   }
@@ -212,7 +104,7 @@ class CliAdminTest : public ::testing::Test {
   std::string data_dir_;
   std::string server_url_;
   v1::InitReport init_report_;
-  pid_t pid_ = -1;
+  testing::ServingProcess serve_;
 };
 
 TEST_F(CliAdminTest, InitShowsTheFirstAdminOnceAndTheKeyFileWorks) {

@@ -5,11 +5,7 @@
 // Entitlements only arrive through sync; these tests seed them through the store layer before
 // the satellite opens its database (SeedEntitlements below).
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <barrier>
@@ -56,12 +52,6 @@ using Overrides = std::vector<std::pair<std::string, std::string>>;
 constexpr char kVa[] = "east";
 constexpr char kTag[] = "fw";
 
-int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 TimePoint WholeSeconds(TimePoint t) { return std::chrono::floor<std::chrono::seconds>(t); }
 
 Entitlement MakeEntitlement(std::string id, std::string va, std::string tag, int64_t quantity,
@@ -83,22 +73,6 @@ v1::TagUse Use(const std::string& tag, int64_t count) {
   u.set_tag(tag);
   u.set_count(count);
   return u;
-}
-
-// A port that was free a moment ago (bound to 127.0.0.1:0, then closed), for a satellite that
-// must come back on the same address after a restart: a device's state stores the URL.
-uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 std::map<std::string, std::string> Bearer(const std::string& key) {
@@ -292,7 +266,7 @@ class DevicesTest : public ::testing::Test {
 TEST_F(DevicesTest, DeviceCountedLifecycleAcrossRestartAndRelease) {
   // The device's state stores the satellite URL and DeviceClient cannot be pointed elsewhere,
   // so this satellite listens on a fixed (free) port it can come back on.
-  const uint16_t port = FreePort();
+  const uint16_t port = testing::FreeLoopbackPort();
   ASSERT_NO_FATAL_FAILURE(
       StartSatellite({MakeEntitlement("ent-fw", kVa, kTag, 10, Enforcement::kReported)}, {}, port));
   const std::string token = CreateToken(kVa, 5);
@@ -308,9 +282,9 @@ TEST_F(DevicesTest, DeviceCountedLifecycleAcrossRestartAndRelease) {
   EXPECT_TRUE(device.registration().replaced_instance_id().empty());
   EXPECT_EQ(TokenRecord(token).uses(), 1);
 
-  const int64_t before = UnixNow();
+  const int64_t before = testing::UnixNow();
   auto first = device.Authorize({Use(kTag, 2)});  // verified by the library
-  const int64_t after = UnixNow();
+  const int64_t after = testing::UnixNow();
   ASSERT_OK(first);
   ASSERT_EQ(first->tags_size(), 1);
   EXPECT_EQ(first->tags(0).tag(), kTag);

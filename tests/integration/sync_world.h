@@ -8,11 +8,7 @@
 // time, so TLS certificates are valid) so that license start/end and SYNC_OVERDUE are tested
 // without sleeping.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -48,23 +44,6 @@ namespace outpost::sync_testing {
 using server::DataDir;
 
 constexpr char kAccount[] = "acme";
-
-// A port on 127.0.0.1 that was free a moment ago (bind to 0, read it, close).
-inline uint16_t FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-inline int64_t NowSeconds() { return ToUnixSeconds(std::chrono::system_clock::now()); }
 
 // One satellite: its data directory, first admin and running server, seen through its API.
 struct Sat {
@@ -209,7 +188,7 @@ class SyncE2eTest : public ::testing::Test {
   // test to process requests in-process.
   void StartCentral(const WorldOptions& o) {
     options_ = o;
-    central_port_ = FreeLoopbackPort();
+    central_port_ = testing::FreeLoopbackPort();
     central::InitCentralOptions init;
     init.data_dir = tmp_.path() / "central";
     init.listen = "127.0.0.1:" + std::to_string(central_port_);
@@ -372,7 +351,7 @@ class SyncE2eTest : public ::testing::Test {
   }
 
   testing::TempDir tmp_;
-  testing::FakeClock clock_{FromUnixSeconds(NowSeconds())};
+  testing::FakeClock clock_{FromUnixSeconds(testing::UnixNow())};
   WorldOptions options_;
   uint16_t central_port_ = 0;
   std::unique_ptr<central::Central> central_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -28,6 +29,13 @@ class TempDir {
 // Reads a whole file; fails the test (and returns "") if it cannot.
 std::string ReadFileOrDie(const std::filesystem::path& path);
 void WriteFileOrDie(const std::filesystem::path& path, const std::string& content);
+
+// A port on 127.0.0.1 that was free a moment ago (bound to port 0, read, closed), for a server
+// that must come back on the same address after a restart (a device's state stores the URL).
+uint16_t FreeLoopbackPort();
+
+// The wall clock in whole Unix seconds.
+int64_t UnixNow();
 
 // Records `vas` in a satellite database as the virtual accounts central named in its last sync
 // response, as if one had been imported: tokens and moves may then name them.
