@@ -204,10 +204,15 @@ bool BookDevices::LoadFrom(StateReader& r) {
     }
     d.live = true;
   }
-  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
-    if (!by_id_.insert(slot).second || !by_udi_.insert(slot).second) return false;
-    ++live_;
+  // One index at a time (see DeviceRegistry::LoadFrom).
+  const auto n = static_cast<uint32_t>(slots_.size());
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_id_.insert(slot).second) return false;
   }
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_udi_.insert(slot).second) return false;
+  }
+  live_ = n;
   return true;
 }
 

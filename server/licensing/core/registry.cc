@@ -182,14 +182,19 @@ bool DeviceRegistry::LoadFrom(StateReader& r) {
     s.cert_not_after = TimePoint(TimePoint::duration(not_after));
     slots_.push_back(s);
   }
-  // Every key once: a registry the service kept never names a UDI or (VA, serial) twice.
-  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
-    if (!by_id_.insert(slot).second || !by_udi_.insert(slot).second ||
-        !by_va_serial_.insert(slot).second) {
-      return false;
-    }
-    ++live_;
+  // Every key once: a registry the service kept never names a UDI or (VA, serial) twice. One
+  // index at a time, so that only one table is being written at random at once.
+  const auto n = static_cast<uint32_t>(slots_.size());
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_id_.insert(slot).second) return false;
   }
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_udi_.insert(slot).second) return false;
+  }
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_va_serial_.insert(slot).second) return false;
+  }
+  live_ = n;
   return true;
 }
 

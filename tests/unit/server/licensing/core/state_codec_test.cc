@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -157,15 +158,66 @@ TEST_F(BookStateTest, CutBytesAreRefusedAndChangeNothing) {
 TEST(StateChecksumTest, NoticesEveryFlippedBit) {
   std::string bytes(301, 'x');
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7);
-  const uint64_t sum = StateChecksum(bytes);
+  const uint64_t sum = StateChecksum::Of(bytes);
   for (size_t i = 0; i < bytes.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string changed = bytes;
       changed[i] = static_cast<char>(changed[i] ^ (1 << bit));
-      EXPECT_NE(StateChecksum(changed), sum) << i << ":" << bit;
+      EXPECT_NE(StateChecksum::Of(changed), sum) << i << ":" << bit;
     }
   }
-  EXPECT_NE(StateChecksum(bytes + '\0'), sum);
+  EXPECT_NE(StateChecksum::Of(bytes + '\0'), sum);
+}
+
+TEST(StateChecksumTest, PiecesOfAnySizeGiveTheSameSum) {
+  std::string bytes(1000, 'x');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 13);
+  for (size_t piece : {1, 5, 31, 32, 33, 64, 999}) {
+    StateChecksum sum;
+    for (size_t at = 0; at < bytes.size(); at += piece) sum.Update(bytes.substr(at, piece));
+    EXPECT_EQ(sum.Finish(), StateChecksum::Of(bytes)) << piece;
+  }
+}
+
+// More than one buffer's worth, written through a sink and read back through a source that gives
+// a few bytes at a time: the same devices, the same checksum.
+TEST(RegistryStateTest, StreamsThroughSmallPieces) {
+  DeviceRegistry registry;
+  const TimePoint t = TimePoint(std::chrono::seconds(1'800'000'000));
+  for (int i = 0; i < 20000; ++i) {
+    registry.Put({"dev-" + std::to_string(i), "va-" + std::to_string(i % 3),
+                  Udi{"C9300-24T", "FOC" + std::to_string(i)}, i % 2 == 0,
+                  "0abc" + std::to_string(i), t + std::chrono::seconds(i)});
+  }
+  std::string file;
+  StateWriter w([&](std::string_view bytes) {
+    file.append(bytes);
+    return true;
+  });
+  registry.SaveTo(w);
+  ASSERT_TRUE(w.Flush());
+  ASSERT_GT(file.size(), StateWriter::kChunk);
+  EXPECT_EQ(w.size(), file.size());
+  EXPECT_EQ(w.checksum(), StateChecksum::Of(file));
+  EXPECT_EQ(file, Saved(registry));
+
+  size_t at = 0;
+  StateReader r(
+      [&](char* out, size_t max) {
+        const size_t n = std::min({max, size_t{7}, file.size() - at});
+        std::memcpy(out, file.data() + at, n);
+        at += n;
+        return n;
+      },
+      file.size());
+  DeviceRegistry loaded;
+  ASSERT_TRUE(loaded.LoadFrom(r));
+  EXPECT_EQ(r.left(), 0u);
+  EXPECT_EQ(r.checksum(), w.checksum());
+  for (int i = 0; i < 20000; i += 997) {
+    EXPECT_EQ(loaded.Find("dev-" + std::to_string(i)), registry.Find("dev-" + std::to_string(i)));
+  }
+  EXPECT_EQ(loaded.size(), registry.size());
 }
 
 }  // namespace
