@@ -11,6 +11,8 @@ struct DataDir {
 
   std::filesystem::path config() const { return root / "outpost.toml"; }
   std::filesystem::path database() const { return root / "outpost.db"; }
+  // The licensing state saved at the last clean stop (server/licensing/state_file.h), 0600.
+  std::filesystem::path licensing_state() const { return root / "licensing.state"; }
   std::filesystem::path ca_certificate() const { return root / "ca.pem"; }
   std::filesystem::path admin_api_key() const { return root / "admin.apikey"; }
   std::filesystem::path keys() const { return root / "keys"; }

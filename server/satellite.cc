@@ -323,6 +323,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     options.certificate_renewal = p.certificate_renewal;
     options.clock_rollback_tolerance = p.clock_rollback_tolerance;
     options.registration_rate_per_minute = p.registration_rate_per_minute;
+    options.state_file = dir.licensing_state();
     OUTPOST_ASSIGN_OR_RETURN(
         raw->licensing, licensing::LicensingService::Open(
                             *raw->writer, *raw->readers, clock, std::move(ca), *raw->signing_key,
@@ -457,6 +458,11 @@ void Satellite::Shutdown() {
       return audit::SignCheckpoint(db, *impl_->signing_key, impl_->clock->Now());
     });
     if (!s.ok()) spdlog::warn("recording the stop failed: {}", s.ToString());
+    // Last: no device or consumption row changes after it, or the saved state is void at once.
+    if (Status saved = impl_->licensing->SaveState(); !saved.ok()) {
+      spdlog::warn("saving the licensing state failed ({}); the next start reads the database",
+                   saved.ToString());
+    }
   }
   // Readers first, so the writer's connection is the last one: SQLite then checkpoints the WAL
   // and removes the -wal and -shm files.

@@ -12,6 +12,7 @@
 #include "common/time.h"
 #include "server/audit/audit_log.h"
 #include "server/audit/utf8.h"
+#include "server/licensing/state_file.h"
 #include "server/store/meta.h"
 #include "spdlog/spdlog.h"
 
@@ -122,9 +123,27 @@ Result<std::unique_ptr<LicensingService>> LicensingService::Open(
       new LicensingService(writer, readers, clock, std::move(ca), signing_key,
                            std::move(satellite_id), tokens, options, high_water));
   LicensingService* raw = service.get();
-  OUTPOST_RETURN_IF_ERROR(writer.Run([raw](sqlite::Connection& db) {
+  // The state file saved at the last clean stop, if the tables have not changed since; otherwise
+  // the tables, the consumption through a reader connection on a second thread while the
+  // writer's connection reads the devices. Nothing else writes yet (the service does not exist
+  // for anyone else, and the server is not started), so both connections see the same state.
+  OUTPOST_ASSIGN_OR_RETURN(auto second, readers.Acquire());
+  OUTPOST_RETURN_IF_ERROR(writer.Run([raw, &second](sqlite::Connection& db) -> Status {
     std::unique_lock lock(raw->mu_);
-    return raw->ReloadLocked(db);
+    if (!raw->options_.state_file.empty()) {
+      const Status s = raw->LoadStateFileLocked(db);
+      if (s.ok()) {
+        raw->opened_from_state_file_ = true;
+        return s;
+      }
+      if (s.code() != Errc::kNotFound) {
+        spdlog::warn("not using the licensing state file ({}); reading the tables instead",
+                     s.message());
+        // Its token names a file that cannot be read: void it, so the next stop saves anew.
+        OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("DELETE FROM licensing_state").status());
+      }
+    }
+    return raw->ReloadLocked(db, &*second);
   }));
   raw->reloads_ = 0;
   return service;
@@ -224,14 +243,14 @@ Status LicensingService::RunUnit(Work work) {
   return outcome.get();
 }
 
-Status LicensingService::ReloadLocked(sqlite::Connection& db) {
+Status LicensingService::ReloadLocked(sqlite::Connection& db, sqlite::Connection* second) {
   // Streamed from the rows into the compact structures; the old state stays until both loaded.
   const auto started = std::chrono::steady_clock::now();
   auto registry = std::make_unique<DeviceRegistry>();
-  OUTPOST_RETURN_IF_ERROR(LoadRegistry(db, *registry));
-  const auto registry_loaded = std::chrono::steady_clock::now();
   PoolBook::Restorer restorer(book_);
-  OUTPOST_RETURN_IF_ERROR(LoadBook(db, *registry, restorer));
+  OUTPOST_ASSIGN_OR_RETURN(const LoadTimes times,
+                           LoadLicensingState(db, second, *registry, restorer));
+  const auto finish_started = std::chrono::steady_clock::now();
   OUTPOST_RETURN_IF_ERROR(restorer.Finish(Now()));
   {
     std::unique_lock identities(registry_mu_);
@@ -243,13 +262,67 @@ Status LicensingService::ReloadLocked(sqlite::Connection& db) {
   const auto level = !stale_                               ? spdlog::level::info
                      : writer_.storage_fault().has_value() ? spdlog::level::debug
                                                            : spdlog::level::warn;
-  spdlog::log(level, "licensing state {}: {} devices in {:.3f} s, the book in {:.3f} s",
+  spdlog::log(level,
+              "licensing state {}: {} devices in {:.3f} s (devices {:.3f} s{} book rows {:.3f} s, "
+              "identities {:.3f} s, book {:.3f} s)",
               !stale_ ? "loaded" : "reloaded from the database after a failed write",
-              registry_->size(), seconds(registry_loaded - started),
-              seconds(std::chrono::steady_clock::now() - registry_loaded));
+              registry_->size(), seconds(std::chrono::steady_clock::now() - started), times.devices,
+              second != nullptr ? " while" : ",", times.book_rows, times.identities,
+              seconds(std::chrono::steady_clock::now() - finish_started));
   stale_ = false;
   ++reloads_;
   return Status::Ok();
+}
+
+Status LicensingService::LoadStateFileLocked(sqlite::Connection& db) {
+  const auto started = std::chrono::steady_clock::now();
+  std::string token;
+  {
+    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT token FROM licensing_state"));
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return NotFound("no state saved since the devices or consumption last changed");
+    token = stmt->ColumnText(0);
+  }
+  auto registry = std::make_unique<DeviceRegistry>();
+  PoolBook::Restorer restorer(book_);
+  OUTPOST_RETURN_IF_ERROR(LoadEntitlementsAndReservations(db, restorer));
+  OUTPOST_RETURN_IF_ERROR(ReadStateFile(options_.state_file, token, *registry, restorer));
+  OUTPOST_RETURN_IF_ERROR(restorer.Finish(Now()));
+  {
+    std::unique_lock identities(registry_mu_);
+    registry_ = std::move(registry);
+  }
+  spdlog::info("licensing state loaded from {}: {} devices in {:.3f} s",
+               options_.state_file.string(), registry_->size(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  stale_ = false;
+  return Status::Ok();
+}
+
+Status LicensingService::SaveState() {
+  if (options_.state_file.empty()) return Status::Ok();
+  return RunUnit([this](sqlite::Connection& db, UnitState&) -> Status {
+    // Memory equals the committed tables here: a unit that failed after changing memory made the
+    // state stale, and Submit reloaded it before this ran.
+    std::optional<std::string> current;
+    {
+      OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT token FROM licensing_state"));
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (row) current = stmt->ColumnText(0);
+    }
+    if (current && StateFileToken(options_.state_file) == current) return Status::Ok();
+    const auto started = std::chrono::steady_clock::now();
+    const std::string token = NewUuid();
+    // The file first: a token committed without its file would name nothing (and be harmless),
+    // a file without its token is never read.
+    OUTPOST_RETURN_IF_ERROR(WriteStateFile(options_.state_file, token, *registry_, book_));
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("DELETE FROM licensing_state").status());
+    OUTPOST_RETURN_IF_ERROR(
+        db.ExecPrepared("INSERT INTO licensing_state(token) VALUES (?)", token).status());
+    spdlog::info("licensing state saved to {} in {:.3f} s", options_.state_file.string(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return Status::Ok();
+  });
 }
 
 // --- Registration -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 // seconds, so a clock set back cannot extend a license and what is stored equals what was decided.
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -67,6 +68,9 @@ struct LicensingOptions {
   // (listings read them from there); they are written in units of at most 64 rows, so that a
   // satellite with many busy devices never holds the writer for long.
   Duration last_seen_flush_interval = std::chrono::seconds(60);
+  // Where SaveState writes the state at a clean stop, for the next Open to read instead of the
+  // tables while they have not changed since (state_file.h). Empty: every Open reads the tables.
+  std::filesystem::path state_file;
 };
 
 // A device call's caller, established from its mTLS certificate.
@@ -81,7 +85,8 @@ class LicensingService {
   template <typename T>
   using Callback = std::function<void(Result<T>)>;
 
-  // Loads devices and the book from the database (through the writer's connection) and seeds
+  // Loads devices and the book from the database (the writer's connection reads the devices while
+  // a reader connection reads the consumption, docs/architecture.md "Start-up") and seeds
   // the high-water clock from satellite_meta. Everything passed must outlive the service.
   static Result<std::unique_ptr<LicensingService>> Open(
       sqlite::Writer& writer, sqlite::ReaderPool& readers, const Clock& clock,
@@ -165,6 +170,13 @@ class LicensingService {
   Status ReplaceEntitlementsOn(sqlite::Connection& db, std::vector<Entitlement> entitlements,
                                const std::vector<MoveRecord>& reapply = {});
   void MarkStale();
+  // At a clean stop, after the last write: saves the registry and the book to
+  // options.state_file and records its token in the same unit, so that the next Open reads them
+  // from there. Nothing to do when the file saved at the previous stop still holds (no device or
+  // consumption row changed since). Ok without a state file configured.
+  Status SaveState();
+  // Whether Open read the state file (true) or the tables.
+  bool opened_from_state_file() const { return opened_from_state_file_; }
   // The policy used for new authorizations (central's policy replaces the configured one).
   void SetPolicy(const AuthorizationPolicy& policy);
   AuthorizationPolicy policy() const;
@@ -198,7 +210,12 @@ class LicensingService {
   template <typename WorkFn, typename DoneFn>
   void Submit(WorkFn work, DoneFn done);
   Status RunUnit(Work work);
-  Status ReloadLocked(sqlite::Connection& db);
+  // Replaces the registry and the book with what `db` holds; `second` (optional) reads the book's
+  // rows in parallel (LoadLicensingState).
+  Status ReloadLocked(sqlite::Connection& db, sqlite::Connection* second = nullptr);
+  // Replaces them with the state file when the database's token names it; any other outcome
+  // (kNotFound: nothing saved since the last change) leaves everything as it was.
+  Status LoadStateFileLocked(sqlite::Connection& db);
   Status CheckRateLimit(const std::string& remote_address);
   // What memory knows of the device (mu_ held): identity, certificate, holdings, and the
   // last-seen time if it renewed since its last-seen time was last written.
@@ -253,6 +270,7 @@ class LicensingService {
   TimePoint last_seen_flushed_;     // guarded by mu_
   TimePoint persisted_high_water_;  // writer thread only
   std::atomic<uint64_t> reloads_{0};
+  bool opened_from_state_file_ = false;  // set by Open
 
   RateLimiter registrations_;  // per source address
   std::atomic<int> pending_registrations_{0};

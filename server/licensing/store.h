@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "server/licensing/core/pools.h"
 #include "server/licensing/core/registry.h"
+#include "server/licensing/core/restorer.h"
 #include "server/licensing/core/types.h"
 #include "server/licensing/core/usage.h"
 
@@ -59,13 +60,23 @@ struct MoveRecord {
 Result<int64_t> ParseStoredInt(std::string_view key, std::string_view text);
 
 // --- Loading ------------------------------------------------------------------------------------
-// Every device row into `registry` (which should be empty), streamed: no row is kept.
-Status LoadRegistry(sqlite::Connection& db, DeviceRegistry& registry);
-// Entitlements, reservations and consumption into `restorer` (the caller calls Finish), streamed;
-// each consumption row's VA and UDI come from its device in `registry` (rows of devices it does
-// not hold are skipped, as the join of LoadBookState does).
-Status LoadBook(sqlite::Connection& db, const DeviceRegistry& registry,
-                PoolBook::Restorer& restorer);
+// The registry and the book's rows, streamed (no row is kept): every device row into `registry`
+// (which should be empty), then entitlements, reservations and consumption into `restorer`, each
+// consumption row's VA and UDI from its device in `registry` (rows of devices it does not hold
+// are skipped, as the join of LoadBookState does). The caller calls restorer.Finish.
+// With `second`, the book's rows are read from it on a thread of its own while `db` gives the
+// devices (start-up, docs/architecture.md "Start-up"): it must see the same committed state as
+// `db`, i.e. nothing may write to the database until this returns.
+// Returns how long each part took (seconds), for the start-up log line.
+struct LoadTimes {
+  double devices = 0;     // the device rows into the registry
+  double book_rows = 0;   // entitlements, reservations and consumption rows into the restorer
+  double identities = 0;  // the VA and UDI of every consuming device, from the registry
+};
+Result<LoadTimes> LoadLicensingState(sqlite::Connection& db, sqlite::Connection* second,
+                                     DeviceRegistry& registry, PoolBook::Restorer& restorer);
+// Only the entitlement and reservation rows into `restorer` (with a state file, state_file.h).
+Status LoadEntitlementsAndReservations(sqlite::Connection& db, PoolBook::Restorer& restorer);
 // Entitlements, reservations and consumption (va and UDI from the device rows), canonical order.
 Result<BookState> LoadBookState(sqlite::Connection& db);
 

@@ -5,7 +5,7 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 7> kMigrations = {{
+constexpr std::array<sqlite::Migration, 8> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
@@ -196,6 +196,28 @@ ALTER TABLE license_moves ADD COLUMN result_message TEXT NOT NULL DEFAULT '';
      R"sql(
 -- Additive: keys of older databases get NULL, which means they never expire.
 ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;  -- unix seconds; refused from then on
+)sql"},
+    {8, "licensing state file token",
+     R"sql(
+-- The token of the state file saved at the last clean stop (server/licensing/state_file.h): at
+-- most one row, present only while the devices and consumption tables hold exactly what that
+-- file holds. Any change to them deletes it, whoever makes it, so the next start reads the
+-- tables instead of the file. Older databases have no row: they are read from the tables.
+CREATE TABLE licensing_state (token TEXT NOT NULL) STRICT;
+CREATE TRIGGER devices_insert_voids_state AFTER INSERT ON devices
+  BEGIN DELETE FROM licensing_state; END;
+CREATE TRIGGER devices_delete_voids_state AFTER DELETE ON devices
+  BEGIN DELETE FROM licensing_state; END;
+-- Hostname, token and times are not in the file (last_seen_at changes once a minute).
+CREATE TRIGGER devices_update_voids_state
+  AFTER UPDATE OF instance_id, va, pid, serial, export_allowed, cert_serial, cert_not_after
+  ON devices BEGIN DELETE FROM licensing_state; END;
+CREATE TRIGGER consumption_insert_voids_state AFTER INSERT ON consumption
+  BEGIN DELETE FROM licensing_state; END;
+CREATE TRIGGER consumption_delete_voids_state AFTER DELETE ON consumption
+  BEGIN DELETE FROM licensing_state; END;
+CREATE TRIGGER consumption_update_voids_state AFTER UPDATE ON consumption
+  BEGIN DELETE FROM licensing_state; END;
 )sql"},
 }};
 

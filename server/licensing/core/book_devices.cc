@@ -18,9 +18,8 @@ void BookDevices::Reserve(size_t devices) {
 }
 
 size_t BookDevices::HashUdi(const UdiKey& k) {
-  size_t seed = std::hash<std::string_view>{}(k.serial);
+  size_t seed = HashPackedUdi(k.udi);
   boost::hash_combine(seed, k.va);
-  boost::hash_combine(seed, k.pid);
   return seed;
 }
 
@@ -34,9 +33,9 @@ std::optional<uint32_t> BookDevices::Find(std::string_view instance_id) const {
 
 std::optional<uint32_t> BookDevices::FindByUdi(std::string_view va, const Udi& udi) const {
   const std::optional<uint32_t> va_id = names.Find(va);
-  const std::optional<uint32_t> pid_id = names.Find(udi.pid);
-  if (!va_id || !pid_id) return std::nullopt;
-  auto it = by_udi_.find(UdiKey{*va_id, *pid_id, udi.serial});
+  const std::optional<PackedUdi> packed = FindPackedUdi(udi.pid, udi.serial, other_ids);
+  if (!va_id || !packed) return std::nullopt;
+  auto it = by_udi_.find(UdiKey{*va_id, *packed});
   if (it == by_udi_.end()) return std::nullopt;
   return *it;
 }
@@ -54,8 +53,7 @@ std::optional<uint32_t> BookDevices::Add(std::string_view instance_id, std::stri
   BookDevice& d = slots_[slot];
   d.id = MakeInstanceKey(instance_id, other_ids);
   d.va = names.Intern(va);
-  d.pid = names.Intern(udi.pid);
-  d.serial = udi.serial;
+  d.udi = PackUdi(udi.pid, udi.serial, other_ids);
   d.grants.clear();
   if (!by_id_.insert(slot).second) {
     free_.push_back(slot);
@@ -79,8 +77,45 @@ void BookDevices::Remove(uint32_t slot) {
   d.live = false;
   d.grants.clear();
   d.grants.shrink_to_fit();
-  d.serial.clear();
-  d.serial.shrink_to_fit();
+  free_.push_back(slot);
+  --live_;
+}
+
+std::optional<uint32_t> BookDevices::AddUnidentified(std::string_view instance_id) {
+  uint32_t slot;
+  if (free_.empty()) {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot = free_.back();
+    free_.pop_back();
+  }
+  BookDevice& d = slots_[slot];
+  d.id = MakeInstanceKey(instance_id, other_ids);
+  d.grants.clear();
+  if (!by_id_.insert(slot).second) {
+    free_.push_back(slot);
+    return std::nullopt;
+  }
+  d.live = true;
+  ++live_;
+  return slot;
+}
+
+bool BookDevices::Identify(uint32_t slot, std::string_view va, std::string_view pid,
+                           std::string_view serial) {
+  BookDevice& d = slots_[slot];
+  d.va = names.Intern(va);
+  d.udi = PackUdi(pid, serial, other_ids);
+  return by_udi_.insert(slot).second;
+}
+
+void BookDevices::RemoveUnidentified(uint32_t slot) {
+  BookDevice& d = slots_[slot];
+  by_id_.erase(by_id_.find(slot));
+  d.live = false;
+  d.grants.clear();
+  d.grants.shrink_to_fit();
   free_.push_back(slot);
   --live_;
 }
@@ -90,8 +125,7 @@ void BookDevices::Rename(uint32_t slot, std::string_view instance_id, const Udi&
   by_id_.erase(by_id_.find(slot));
   by_udi_.erase(by_udi_.find(slot));
   d.id = MakeInstanceKey(instance_id, other_ids);
-  d.pid = names.Intern(udi.pid);
-  d.serial = udi.serial;
+  d.udi = PackUdi(udi.pid, udi.serial, other_ids);
   by_id_.insert(slot);
   by_udi_.insert(slot);
 }
@@ -115,6 +149,71 @@ std::vector<uint32_t> BookDevices::SortedSlots() const {
     return InstanceKeyLess(slots_[a].id, slots_[b].id, other_ids);
   });
   return out;
+}
+
+// --- Bytes -----------------------------------------------------------------------------------
+
+void BookDevices::SaveTo(StateWriter& w) const {
+  PutTable(w, names);
+  PutTable(w, other_ids);
+  w.Put(static_cast<uint64_t>(live_));
+  for (const BookDevice& d : slots_) {
+    if (!d.live) continue;
+    w.Put(d.id.uuid);
+    w.Put(d.id.other);
+    w.Put(d.va);
+    w.Put(d.udi);
+    w.Put(static_cast<uint32_t>(d.grants.size()));
+    for (const BookGrant& g : d.grants) {
+      w.Put(g.tag);
+      w.Put(g.count);
+      w.Put(static_cast<int64_t>(g.valid_until.time_since_epoch().count()));
+    }
+  }
+}
+
+bool BookDevices::LoadFrom(StateReader& r) {
+  uint64_t count = 0;
+  if (live_ != 0 || !slots_.empty() || !GetTable(r, names) || !GetTable(r, other_ids) ||
+      !r.Get(count) || count > r.left()) {
+    return false;
+  }
+  Reserve(static_cast<size_t>(count + count / 8));
+  for (uint64_t i = 0; i < count; ++i) {
+    BookDevice& d = slots_.emplace_back();
+    uint32_t grants = 0;
+    if (!r.Get(d.id.uuid) || !r.Get(d.id.other) || !r.Get(d.va) || !r.Get(d.udi) ||
+        !r.Get(grants) || grants == 0 || grants > r.left()) {
+      return false;
+    }
+    if (d.va >= names.size() || !IsWellFormed(d.id, other_ids) || !IsWellFormed(d.udi, other_ids)) {
+      return false;
+    }
+    d.grants.reserve(grants);
+    for (uint32_t k = 0; k < grants; ++k) {
+      BookGrant g;
+      int64_t until = 0;
+      if (!r.Get(g.tag) || !r.Get(g.count) || !r.Get(until) || g.tag >= names.size() ||
+          g.count < 1 || g.count > kMaxCount) {
+        return false;
+      }
+      // Sorted by tag text, each tag once, as the book keeps them.
+      if (!d.grants.empty() && !(TagOf(d.grants.back()) < TagOf(g))) return false;
+      g.valid_until = TimePoint(TimePoint::duration(until));
+      d.grants.push_back(g);
+    }
+    d.live = true;
+  }
+  // One index at a time (see DeviceRegistry::LoadFrom).
+  const auto n = static_cast<uint32_t>(slots_.size());
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_id_.insert(slot).second) return false;
+  }
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_udi_.insert(slot).second) return false;
+  }
+  live_ = n;
+  return true;
 }
 
 // --- Expiry ----------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 // PoolBook's persisted form: Snapshot writes it, Restore (or a Restorer) reads it back.
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <set>
 
 #include "server/licensing/core/book_devices.h"
 #include "server/licensing/core/pools.h"
+#include "server/licensing/core/restorer.h"
 
 namespace outpost::server::licensing {
 
@@ -42,6 +44,8 @@ BookState PoolBook::Snapshot() const {
   return state;
 }
 
+void PoolBook::SaveDevices(StateWriter& w) const { devices_->SaveTo(w); }
+
 Status PoolBook::Restore(BookState state, TimePoint now) {
   Restorer restorer(*this);
   restorer.Reserve(state.consumption.size());
@@ -68,6 +72,12 @@ namespace {
 
 Status Corrupt(const Status& s, const std::string& what) {
   return DataLoss("restoring licensing state: " + what + ": " + s.message());
+}
+
+Status HeldTwice(const PoolBook::Restorer::Identity& identity) {
+  const Udi udi{std::string(identity.pid), std::string(identity.serial)};
+  return DataLoss("restoring licensing state: UDI " + Quote(udi.ToString()) +
+                  " in virtual account " + Quote(identity.va) + " is held by two instances");
 }
 
 }  // namespace
@@ -110,39 +120,43 @@ Status PoolBook::Restorer::AddReservation(const Reservation& r) {
   return Status::Ok();
 }
 
-Status PoolBook::Restorer::AddConsumption(std::string_view instance_id, std::string_view va,
-                                          std::string_view pid, std::string_view serial,
-                                          std::string_view tag, int64_t count,
-                                          TimePoint valid_until) {
+Result<uint32_t> PoolBook::Restorer::DeviceOfRow(std::string_view instance_id,
+                                                 const Identity* identity) {
+  if (!last_instance_.empty() && instance_id == last_instance_) return last_slot_;
+  // A new run of rows is a new instance unless the rows were out of order: add first, and look
+  // the instance up only when that fails (one lookup per device, not two).
+  BookDevices& d = *devices_;
+  Status s = ValidateInstanceId(instance_id);
+  std::optional<uint32_t> found;
+  if (identity == nullptr) {
+    if (!s.ok()) return Corrupt(s, "consumption row of instance " + Quote(instance_id));
+    found = d.AddUnidentified(instance_id);
+  } else {
+    if (s.ok() && !Validated(identity->va, kVa)) s = ValidateVaName(identity->va);
+    const Udi udi{std::string(identity->pid), std::string(identity->serial)};
+    if (s.ok()) s = ValidateUdi(udi);
+    if (!s.ok()) return Corrupt(s, "consumption row of instance " + Quote(instance_id));
+    MarkValid(identity->va, kVa);
+    found = d.Add(instance_id, identity->va, udi);
+  }
+  if (!found) found = d.Find(instance_id);
+  if (!found) {
+    // Only Add refuses an instance id that is free: for its UDI.
+    return identity != nullptr ? HeldTwice(*identity)
+                               : Internal("instance " + Quote(instance_id) + " was refused");
+  }
+  last_slot_ = *found;
+  last_instance_.assign(instance_id);
+  return *found;
+}
+
+Result<uint32_t> PoolBook::Restorer::AddGrantTo(uint32_t slot, std::string_view instance_id,
+                                                std::string_view tag, int64_t count,
+                                                TimePoint valid_until) {
   // Messages are built only on failure: this runs once per row at start-up.
   auto what = [&] { return "consumption row of instance " + Quote(instance_id); };
   BookDevices& d = *devices_;
-  const bool same_instance = !last_instance_.empty() && instance_id == last_instance_;
-  uint32_t slot = last_slot_;
-  if (!same_instance) {
-    // A new run of rows is a new instance unless the rows were out of order: add first, and
-    // look the instance up only when that fails (one lookup per device, not two).
-    Status s = ValidateInstanceId(instance_id);
-    if (s.ok() && !Validated(va, kVa)) s = ValidateVaName(va);
-    const Udi udi{std::string(pid), std::string(serial)};
-    if (s.ok()) s = ValidateUdi(udi);
-    if (!s.ok()) return Corrupt(s, what());
-    MarkValid(va, kVa);
-    std::optional<uint32_t> found = d.Add(instance_id, va, udi);
-    if (!found) found = d.Find(instance_id);
-    if (!found) {
-      return DataLoss("restoring licensing state: UDI " + Quote(udi.ToString()) +
-                      " in virtual account " + Quote(va) + " is held by two instances");
-    }
-    slot = *found;
-    last_slot_ = slot;
-    last_instance_.assign(instance_id);
-  }
   BookDevice& device = d.at(slot);
-  if (d.VaOf(device) != va || d.names.Get(device.pid) != pid || device.serial != serial) {
-    return DataLoss("restoring licensing state: " + what() +
-                    " names another virtual account or UDI than its other rows");
-  }
   std::optional<uint32_t> validated_tag = Validated(tag, kTag);
   if (!validated_tag) {
     if (Status s = ValidateTag(tag); !s.ok()) return Corrupt(s, what());
@@ -159,11 +173,90 @@ Status PoolBook::Restorer::AddConsumption(std::string_view instance_id, std::str
     return DataLoss("restoring licensing state: " + what() + " has tag " + Quote(tag) + " twice");
   }
   device.grants.insert(pos, BookGrant{tag_id, static_cast<int32_t>(count), valid_until});
+  return tag_id;
+}
+
+void PoolBook::Restorer::CountInUse(uint32_t slot) {
+  const BookDevice& device = devices_->at(slot);
+  for (const BookGrant& g : device.grants) in_use_[uint64_t{device.va} << 32 | g.tag] += g.count;
+}
+
+Status PoolBook::Restorer::AddConsumption(std::string_view instance_id, std::string_view va,
+                                          std::string_view pid, std::string_view serial,
+                                          std::string_view tag, int64_t count,
+                                          TimePoint valid_until) {
+  if (unidentified_) {
+    return FailedPrecondition("consumption rows with and without their device's UDI are mixed");
+  }
+  const Identity identity{va, pid, serial};
+  OUTPOST_ASSIGN_OR_RETURN(const uint32_t slot, DeviceOfRow(instance_id, &identity));
+  BookDevices& d = *devices_;
+  const BookDevice& device = d.at(slot);
+  if (d.VaOf(device) != va || !d.HasUdi(device, pid, serial)) {
+    return DataLoss("restoring licensing state: consumption row of instance " + Quote(instance_id) +
+                    " names another virtual account or UDI than its other rows");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(const uint32_t tag_id,
+                           AddGrantTo(slot, instance_id, tag, count, valid_until));
   in_use_[uint64_t{device.va} << 32 | tag_id] += count;
   return Status::Ok();
 }
 
+Status PoolBook::Restorer::AddGrant(std::string_view instance_id, std::string_view tag,
+                                    int64_t count, TimePoint valid_until) {
+  if (!unidentified_ && devices_->size() > 0) {
+    return FailedPrecondition("consumption rows with and without their device's UDI are mixed");
+  }
+  unidentified_ = true;
+  OUTPOST_ASSIGN_OR_RETURN(const uint32_t slot, DeviceOfRow(instance_id, nullptr));
+  return AddGrantTo(slot, instance_id, tag, count, valid_until).status();
+}
+
+Status PoolBook::Restorer::AttachIdentities(const IdentityOf& identity_of) {
+  BookDevices& d = *devices_;
+  std::array<char, kInstanceKeyTextSize> buffer;
+  for (uint32_t slot = 0; slot < d.slot_count(); ++slot) {
+    if (!d.at(slot).live) continue;
+    const std::string_view instance_id = InstanceKeyView(d.at(slot).id, d.other_ids, buffer);
+    const std::optional<Identity> identity = identity_of(instance_id);
+    if (!identity) {
+      d.RemoveUnidentified(slot);
+      continue;
+    }
+    Status s = Validated(identity->va, kVa) ? Status::Ok() : ValidateVaName(identity->va);
+    if (s.ok()) s = ValidateUdi(Udi{std::string(identity->pid), std::string(identity->serial)});
+    if (!s.ok()) return Corrupt(s, "consumption row of instance " + Quote(instance_id));
+    MarkValid(identity->va, kVa);
+    if (!d.Identify(slot, identity->va, identity->pid, identity->serial)) {
+      return HeldTwice(*identity);
+    }
+    CountInUse(slot);
+  }
+  unidentified_ = false;
+  last_instance_.clear();
+  return Status::Ok();
+}
+
+Status PoolBook::Restorer::AddSavedDevices(StateReader& r) {
+  if (unidentified_ || devices_->size() > 0) {
+    return FailedPrecondition("saved devices and consumption rows are mixed");
+  }
+  if (!devices_->LoadFrom(r)) {
+    devices_ = std::make_unique<BookDevices>();
+    return DataLoss(
+        "restoring licensing state: the saved devices are damaged or not this "
+        "version's");
+  }
+  for (uint32_t slot = 0; slot < devices_->slot_count(); ++slot) CountInUse(slot);
+  return Status::Ok();
+}
+
 Status PoolBook::Restorer::Finish(TimePoint now) {
+  if (unidentified_) {
+    return FailedPrecondition(
+        "consumption rows were added without their device's UDI and "
+        "AttachIdentities was not called");
+  }
   std::set<std::string_view> ids;
   for (const Entitlement& e : entitlements_) {
     if (!ids.insert(e.id).second) {
@@ -181,7 +274,7 @@ Status PoolBook::Restorer::Finish(TimePoint now) {
         .in_use += count;
   }
   in_use_.clear();
-  for (uint32_t slot = 0; slot < devices_->slot_count(); ++slot) devices_->NoteExpiry(slot);
+  devices_->RebuildExpiry();
 
   book_.pools_ = std::move(pools_);
   book_.devices_ = std::move(devices_);

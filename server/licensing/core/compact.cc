@@ -1,5 +1,6 @@
 #include "server/licensing/core/compact.h"
 
+#include <algorithm>
 #include <boost/container_hash/hash.hpp>
 #include <cstring>
 
@@ -97,6 +98,19 @@ std::string InstanceKeyText(const InstanceKey& key, const StringTable& others) {
   return out;
 }
 
+std::string_view InstanceKeyView(const InstanceKey& key, const StringTable& others,
+                                 std::array<char, kInstanceKeyTextSize>& buffer) {
+  static_assert(kInstanceKeyTextSize == kUuidLength);
+  if (key.other != 0) return others.Get(key.other - 1);
+  size_t out = 0;
+  for (size_t i = 0; i < key.uuid.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) buffer[out++] = '-';
+    buffer[out++] = kHex[key.uuid[i] >> 4];
+    buffer[out++] = kHex[key.uuid[i] & 0x0f];
+  }
+  return {buffer.data(), out};
+}
+
 bool InstanceKeyLess(const InstanceKey& a, const InstanceKey& b, const StringTable& others) {
   // Lowercase hex digits sort like their values and the hyphens sit at the same places, so two
   // UUIDs order as their bytes do.
@@ -155,6 +169,108 @@ bool PackedHexEquals(const PackedHex& packed, std::string_view text, const Strin
     if (text[i] != kHex[i % 2 == 0 ? byte >> 4 : byte & 0x0f]) return false;
   }
   return true;
+}
+
+namespace {
+
+struct OtherUdi {
+  uint32_t index;     // of pid + serial in the table
+  uint32_t pid_size;  // where the serial starts
+};
+
+OtherUdi OtherUdiOf(const PackedUdi& packed) {
+  OtherUdi other;
+  std::memcpy(&other, packed.text.data(), sizeof other);
+  return other;
+}
+
+// The inline packing, or nullopt when the two do not fit.
+std::optional<PackedUdi> InlineUdi(std::string_view pid, std::string_view serial) {
+  if (pid.size() + serial.size() > PackedUdi::kInline) return std::nullopt;
+  PackedUdi packed;
+  std::memcpy(packed.text.data(), pid.data(), pid.size());
+  std::memcpy(packed.text.data() + pid.size(), serial.data(), serial.size());
+  packed.pid_size = static_cast<uint8_t>(pid.size());
+  packed.serial_size = static_cast<uint8_t>(serial.size());
+  return packed;
+}
+
+PackedUdi OtherPackedUdi(uint32_t index, size_t pid_size) {
+  PackedUdi packed;
+  const OtherUdi other{index, static_cast<uint32_t>(pid_size)};
+  std::memcpy(packed.text.data(), &other, sizeof other);
+  packed.pid_size = PackedUdi::kOther;
+  return packed;
+}
+
+}  // namespace
+
+PackedUdi PackUdi(std::string_view pid, std::string_view serial, StringTable& others) {
+  if (std::optional<PackedUdi> packed = InlineUdi(pid, serial)) return *packed;
+  std::string both;
+  both.reserve(pid.size() + serial.size());
+  both.append(pid).append(serial);
+  return OtherPackedUdi(others.Intern(both), pid.size());
+}
+
+std::optional<PackedUdi> FindPackedUdi(std::string_view pid, std::string_view serial,
+                                       const StringTable& others) {
+  if (std::optional<PackedUdi> packed = InlineUdi(pid, serial)) return packed;
+  std::string both;
+  both.reserve(pid.size() + serial.size());
+  both.append(pid).append(serial);
+  // The concatenation alone is ambiguous ("ab" + "c" and "a" + "bc"): the split must match too.
+  const std::optional<uint32_t> index = others.Find(both);
+  if (!index) return std::nullopt;
+  return OtherPackedUdi(*index, pid.size());
+}
+
+std::string_view UdiPid(const PackedUdi& packed, const StringTable& others) {
+  if (packed.pid_size != PackedUdi::kOther) return {packed.text.data(), packed.pid_size};
+  const OtherUdi other = OtherUdiOf(packed);
+  return std::string_view(others.Get(other.index)).substr(0, other.pid_size);
+}
+
+std::string_view UdiSerial(const PackedUdi& packed, const StringTable& others) {
+  if (packed.pid_size != PackedUdi::kOther) {
+    return {packed.text.data() + packed.pid_size, packed.serial_size};
+  }
+  const OtherUdi other = OtherUdiOf(packed);
+  return std::string_view(others.Get(other.index)).substr(other.pid_size);
+}
+
+bool IsWellFormed(const InstanceKey& key, const StringTable& others) {
+  return key.other <= others.size() &&
+         (key.other == 0 ||
+          std::all_of(key.uuid.begin(), key.uuid.end(), [](uint8_t b) { return b == 0; }));
+}
+
+bool IsWellFormed(const PackedHex& packed, const StringTable& others) {
+  if (packed.digits == PackedHex::kOther) return OtherIndex(packed) < others.size();
+  return packed.digits <= 2 * packed.bytes.size();
+}
+
+bool IsWellFormed(const PackedUdi& packed, const StringTable& others) {
+  if (packed.pid_size == PackedUdi::kOther) {
+    const OtherUdi other = OtherUdiOf(packed);
+    return packed.serial_size == 0 && other.index < others.size() &&
+           other.pid_size <= others.Get(other.index).size();
+  }
+  // Inline: the text ends where the sizes say, zeros after (as PackUdi leaves it, so that equal
+  // UDIs are equal bytes).
+  const size_t used = size_t{packed.pid_size} + packed.serial_size;
+  return used <= PackedUdi::kInline &&
+         std::all_of(packed.text.begin() + static_cast<ptrdiff_t>(used), packed.text.end(),
+                     [](char c) { return c == 0; });
+}
+
+size_t HashPackedUdi(const PackedUdi& packed) {
+  uint64_t words[4];
+  static_assert(sizeof words == sizeof packed);
+  std::memcpy(words, &packed, sizeof words);
+  size_t seed = 0;
+  for (uint64_t w : words) boost::hash_combine(seed, w);
+  return seed;
 }
 
 }  // namespace outpost::server::licensing

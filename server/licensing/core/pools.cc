@@ -273,8 +273,7 @@ Status PoolBook::CheckDeviceIdentity(const std::string& instance_id, const std::
                                      const Udi& udi) const {
   if (const std::optional<uint32_t> slot = devices_->Find(instance_id)) {
     const BookDevice& known = devices_->at(*slot);
-    if (devices_->VaOf(known) != va || devices_->names.Get(known.pid) != udi.pid ||
-        known.serial != udi.serial) {
+    if (devices_->VaOf(known) != va || !devices_->HasUdi(known, udi.pid, udi.serial)) {
       return FailedPrecondition("instance " + Quote(instance_id) + " holds licenses as UDI " +
                                 Quote(devices_->UdiOf(known).ToString()) + " in virtual account " +
                                 Quote(devices_->VaOf(known)) + "; rehost or release it first");

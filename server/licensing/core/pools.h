@@ -42,6 +42,8 @@ namespace outpost::server::licensing {
 struct PoolAvailability;  // pool_internal.h
 struct BookDevice;        // book_devices.h
 class BookDevices;
+class StateWriter;  // state_codec.h
+class StateReader;
 
 // One persisted consumption row, keyed by (instance_id, tag).
 struct ConsumptionRow {
@@ -139,6 +141,8 @@ class PoolBook {
   // The rows the instance holds, sorted by tag (empty if none).
   std::vector<ConsumptionRow> DeviceConsumption(std::string_view instance_id) const;
   BookState Snapshot() const;
+  // The devices and their grants as bytes, for the service's state file (Restorer reads them).
+  void SaveDevices(StateWriter& w) const;
   // Snapshot().entitlements without copying the consumption.
   std::vector<Entitlement> Entitlements() const;
 
@@ -147,10 +151,7 @@ class PoolBook {
   // rows that cannot have been written by the book. `now` dates the usage levels.
   Status Restore(BookState state, TimePoint now);
 
-  // Restore in pieces, for start-up without a BookState of every row in memory: add the rows,
-  // then Finish checks what needs all of them and replaces the book (kDataLoss as Restore; the
-  // book is unchanged until Finish returns Ok). Consumption rows of one instance should come
-  // together and sorted by tag (as the table's primary key orders them); any order is accepted.
+  // Restore in pieces, for start-up without a BookState of every row in memory (restorer.h).
   class Restorer;
 
  private:
@@ -190,38 +191,6 @@ class PoolBook {
   // Every device holding licenses, compactly, with its indexes (book_devices.h). Behind a
   // pointer because its indexes hash through it: Restore builds a new one and swaps.
   std::unique_ptr<BookDevices> devices_;
-};
-
-class PoolBook::Restorer {
- public:
-  explicit Restorer(PoolBook& book);
-  ~Restorer();
-  Restorer(const Restorer&) = delete;
-  Restorer& operator=(const Restorer&) = delete;
-  // Expected consumption rows and devices (capacity only).
-  void Reserve(size_t devices);
-  Status AddEntitlement(Entitlement entitlement);
-  Status AddReservation(const Reservation& reservation);
-  Status AddConsumption(std::string_view instance_id, std::string_view va, std::string_view pid,
-                        std::string_view serial, std::string_view tag, int64_t count,
-                        TimePoint valid_until);
-  Status Finish(TimePoint now);
-
- private:
-  PoolBook& book_;
-  std::map<PoolKey, Pool> pools_;
-  std::vector<Entitlement> entitlements_;
-  std::unique_ptr<BookDevices> devices_;
-  // Names are checked once in each role they appear in, not once per row.
-  static constexpr uint8_t kVa = 1, kTag = 2;
-  // The name's id if it was validated in `role`; MarkValid interns it and returns its id.
-  std::optional<uint32_t> Validated(std::string_view name, uint8_t role) const;
-  uint32_t MarkValid(std::string_view name, uint8_t role);
-
-  std::unordered_map<uint64_t, int64_t> in_use_;  // (va id << 32 | tag id) -> units
-  std::vector<uint8_t> validated_;                // roles by name id
-  uint32_t last_slot_;  // the device of the previous consumption row, for runs of one instance
-  std::string last_instance_;
 };
 
 }  // namespace outpost::server::licensing

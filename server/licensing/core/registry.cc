@@ -8,8 +8,8 @@ namespace outpost::server::licensing {
 
 DeviceRegistry::DeviceRegistry()
     : by_id_(0, IdHash{this}, IdEq{this}),
-      by_udi_(0, SerialHash<false>{this}, SerialEq<false>{this}),
-      by_va_serial_(0, SerialHash<true>{this}, SerialEq<true>{this}) {}
+      by_udi_(0, UdiHash{this}, UdiEq{this}),
+      by_va_serial_(0, VaSerialHash{this}, VaSerialEq{this}) {}
 
 void DeviceRegistry::Reserve(size_t devices) {
   slots_.reserve(devices);
@@ -18,9 +18,9 @@ void DeviceRegistry::Reserve(size_t devices) {
   by_va_serial_.reserve(devices);
 }
 
-size_t DeviceRegistry::HashNameSerial(const NameSerial& k) {
+size_t DeviceRegistry::HashVaSerial(const VaSerial& k) {
   size_t seed = std::hash<std::string_view>{}(k.serial);
-  boost::hash_combine(seed, k.name);
+  boost::hash_combine(seed, k.va);
   return seed;
 }
 
@@ -56,11 +56,10 @@ void DeviceRegistry::Put(const RegisteredDevice& device) {
   Slot& s = slots_[slot];
   s.id = MakeInstanceKey(device.instance_id, other_ids_);
   s.va = names_.Intern(device.va);
-  s.pid = names_.Intern(device.udi.pid);
+  s.udi = PackUdi(device.udi.pid, device.udi.serial, other_ids_);
   s.live = true;
   s.export_allowed = device.export_allowed;
   s.cert_serial = PackHex(device.cert_serial, other_ids_);
-  s.serial = device.udi.serial;
   s.cert_not_after = device.cert_not_after;
   if (auto [it, added] = by_id_.insert(slot); added) {
     ++live_;
@@ -68,36 +67,42 @@ void DeviceRegistry::Put(const RegisteredDevice& device) {
     // Registered already: that slot takes the new values and this one goes back.
     const uint32_t existing = *it;
     Unindex(existing);
-    slots_[existing] = std::move(s);
+    slots_[existing] = s;
     s = Slot{};
     free_.push_back(slot);
     slot = existing;
     by_id_.insert(slot);
   }
   // The last device put with a UDI or (VA, serial) is the one it names, as a map assignment.
-  if (auto it = by_udi_.find(slot); it != by_udi_.end()) by_udi_.erase(it);
-  by_udi_.insert(slot);
-  if (auto it = by_va_serial_.find(slot); it != by_va_serial_.end()) by_va_serial_.erase(it);
-  by_va_serial_.insert(slot);
+  // Offered first (one probe when the key is new, as when loading), replaced when taken.
+  if (auto [it, added] = by_udi_.insert(slot); !added) {
+    by_udi_.erase(it);
+    by_udi_.insert(slot);
+  }
+  if (auto [it, added] = by_va_serial_.insert(slot); !added) {
+    by_va_serial_.erase(it);
+    by_va_serial_.insert(slot);
+  }
 }
 
 bool DeviceRegistry::Remove(std::string_view instance_id) {
   const std::optional<uint32_t> slot = FindSlot(instance_id);
   if (!slot) return false;
   Unindex(*slot);
-  Slot& s = slots_[*slot];
-  s.live = false;
-  s.serial.clear();
-  s.serial.shrink_to_fit();
+  slots_[*slot] = Slot{};
   free_.push_back(*slot);
   --live_;
   return true;
 }
 
 RegisteredDevice DeviceRegistry::ToDevice(const Slot& s) const {
-  return RegisteredDevice{InstanceKeyText(s.id, other_ids_),    names_.Get(s.va),
-                          Udi{names_.Get(s.pid), s.serial},     s.export_allowed,
-                          UnpackHex(s.cert_serial, other_ids_), s.cert_not_after};
+  return RegisteredDevice{
+      InstanceKeyText(s.id, other_ids_),
+      names_.Get(s.va),
+      Udi{std::string(UdiPid(s.udi, other_ids_)), std::string(UdiSerial(s.udi, other_ids_))},
+      s.export_allowed,
+      UnpackHex(s.cert_serial, other_ids_),
+      s.cert_not_after};
 }
 
 std::optional<RegisteredDevice> DeviceRegistry::Find(std::string_view instance_id) const {
@@ -115,13 +120,13 @@ std::optional<DeviceRegistry::Identity> DeviceRegistry::FindIdentity(
   const std::optional<uint32_t> slot = FindSlot(instance_id);
   if (!slot) return std::nullopt;
   const Slot& s = slots_[*slot];
-  return Identity{names_.Get(s.va), names_.Get(s.pid), s.serial};
+  return Identity{names_.Get(s.va), UdiPid(s.udi, other_ids_), UdiSerial(s.udi, other_ids_)};
 }
 
 std::optional<std::string> DeviceRegistry::FindByUdi(const Udi& udi) const {
-  const std::optional<uint32_t> pid = names_.Find(udi.pid);
-  if (!pid) return std::nullopt;
-  auto it = by_udi_.find(NameSerial{*pid, udi.serial});
+  const std::optional<PackedUdi> key = FindPackedUdi(udi.pid, udi.serial, other_ids_);
+  if (!key) return std::nullopt;
+  auto it = by_udi_.find(*key);
   if (it == by_udi_.end()) return std::nullopt;
   return InstanceKeyText(slots_[*it].id, other_ids_);
 }
@@ -130,9 +135,67 @@ std::optional<std::string> DeviceRegistry::FindByVaSerial(std::string_view va,
                                                           std::string_view serial) const {
   const std::optional<uint32_t> va_id = names_.Find(va);
   if (!va_id) return std::nullopt;
-  auto it = by_va_serial_.find(NameSerial{*va_id, serial});
+  auto it = by_va_serial_.find(VaSerial{*va_id, serial});
   if (it == by_va_serial_.end()) return std::nullopt;
   return InstanceKeyText(slots_[*it].id, other_ids_);
+}
+
+void DeviceRegistry::SaveTo(StateWriter& w) const {
+  PutTable(w, names_);
+  PutTable(w, other_ids_);
+  w.Put(static_cast<uint64_t>(live_));
+  for (const Slot& s : slots_) {
+    if (!s.live) continue;
+    w.Put(s.id.uuid);
+    w.Put(s.id.other);
+    w.Put(s.va);
+    w.Put(s.udi);
+    w.Put(s.cert_serial.bytes);
+    w.Put(s.cert_serial.digits);
+    w.Put(static_cast<uint8_t>(s.export_allowed ? 1 : 0));
+    w.Put(static_cast<int64_t>(s.cert_not_after.time_since_epoch().count()));
+  }
+}
+
+bool DeviceRegistry::LoadFrom(StateReader& r) {
+  uint64_t count = 0;
+  if (live_ != 0 || !slots_.empty() || !GetTable(r, names_) || !GetTable(r, other_ids_) ||
+      !r.Get(count) || count > r.left()) {
+    return false;
+  }
+  Reserve(static_cast<size_t>(count + count / 8));
+  for (uint64_t i = 0; i < count; ++i) {
+    Slot s;
+    uint8_t export_allowed = 0;
+    int64_t not_after = 0;
+    if (!r.Get(s.id.uuid) || !r.Get(s.id.other) || !r.Get(s.va) || !r.Get(s.udi) ||
+        !r.Get(s.cert_serial.bytes) || !r.Get(s.cert_serial.digits) || !r.Get(export_allowed) ||
+        !r.Get(not_after)) {
+      return false;
+    }
+    if (s.va >= names_.size() || export_allowed > 1 || !IsWellFormed(s.id, other_ids_) ||
+        !IsWellFormed(s.udi, other_ids_) || !IsWellFormed(s.cert_serial, other_ids_)) {
+      return false;
+    }
+    s.live = true;
+    s.export_allowed = export_allowed == 1;
+    s.cert_not_after = TimePoint(TimePoint::duration(not_after));
+    slots_.push_back(s);
+  }
+  // Every key once: a registry the service kept never names a UDI or (VA, serial) twice. One
+  // index at a time, so that only one table is being written at random at once.
+  const auto n = static_cast<uint32_t>(slots_.size());
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_id_.insert(slot).second) return false;
+  }
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_udi_.insert(slot).second) return false;
+  }
+  for (uint32_t slot = 0; slot < n; ++slot) {
+    if (!by_va_serial_.insert(slot).second) return false;
+  }
+  live_ = n;
+  return true;
 }
 
 std::map<std::string, int64_t> DeviceRegistry::CountByVa() const {

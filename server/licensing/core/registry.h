@@ -3,9 +3,10 @@
 // DeviceRegistry: the registered devices as LicensingService keeps them in memory — what device
 // calls check on every request (instance id, current certificate, VA, UDI, export permission)
 // and nothing else. Hostname, token, registration and last-seen times stay in the devices table
-// and are read when a listing needs them. One slot per device (~100 bytes), names interned,
-// instance ids and certificate serials packed (compact.h), and three indexes of slot numbers:
-// by instance id, by UDI and by (VA, serial).
+// and are read when a listing needs them. One slot per device (88 bytes), VA names interned,
+// instance ids, UDIs and certificate serials packed (compact.h), and three indexes of slot
+// numbers: by instance id, by UDI and by (VA, serial). The slots and indexes live in huge pages
+// (bulk_allocator.h).
 //
 // Thread-safety: none; the service's mu_ guards it.
 
@@ -18,7 +19,9 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "server/licensing/core/bulk_allocator.h"
 #include "server/licensing/core/compact.h"
+#include "server/licensing/core/state_codec.h"
 #include "server/licensing/core/types.h"
 
 namespace outpost::server::licensing {
@@ -65,6 +68,12 @@ class DeviceRegistry {
   std::optional<std::string> FindByUdi(const Udi& udi) const;
   std::optional<std::string> FindByVaSerial(std::string_view va, std::string_view serial) const;
 
+  // The registry as bytes (state_codec.h), and back into an empty registry: false (the registry
+  // then holds part of it; drop it) when the bytes are not what SaveTo wrote, or name a UDI or
+  // (VA, serial) twice.
+  void SaveTo(StateWriter& w) const;
+  bool LoadFrom(StateReader& r);
+
   // Registered devices per VA.
   std::map<std::string, int64_t> CountByVa() const;
   // The instance ids of `va` (every VA when nullopt), sorted, at most `limit`; `*more` says
@@ -75,12 +84,11 @@ class DeviceRegistry {
  private:
   struct Slot {
     InstanceKey id;
-    uint32_t va = 0;   // in names_
-    uint32_t pid = 0;  // in names_
+    uint32_t va = 0;  // in names_
+    PackedUdi udi;
+    PackedHex cert_serial;
     bool live = false;
     bool export_allowed = false;
-    PackedHex cert_serial;
-    std::string serial;
     TimePoint cert_not_after;
   };
   struct IdHash {
@@ -96,49 +104,56 @@ class DeviceRegistry {
     bool operator()(const InstanceKey& k, uint32_t s) const { return r->slots_[s].id == k; }
     bool operator()(uint32_t s, const InstanceKey& k) const { return r->slots_[s].id == k; }
   };
-  // A name id and a serial: (pid, serial) for the UDI index, (va, serial) for the other.
-  struct NameSerial {
-    uint32_t name;
+  struct UdiHash {
+    using is_transparent = void;
+    const DeviceRegistry* r;
+    size_t operator()(uint32_t s) const { return HashPackedUdi(r->slots_[s].udi); }
+    size_t operator()(const PackedUdi& k) const { return HashPackedUdi(k); }
+  };
+  struct UdiEq {
+    using is_transparent = void;
+    const DeviceRegistry* r;
+    bool operator()(uint32_t a, uint32_t b) const { return r->slots_[a].udi == r->slots_[b].udi; }
+    bool operator()(const PackedUdi& k, uint32_t s) const { return r->slots_[s].udi == k; }
+    bool operator()(uint32_t s, const PackedUdi& k) const { return r->slots_[s].udi == k; }
+  };
+  struct VaSerial {
+    uint32_t va;
     std::string_view serial;
-    friend bool operator==(const NameSerial&, const NameSerial&) = default;
+    friend bool operator==(const VaSerial&, const VaSerial&) = default;
   };
-  static size_t HashNameSerial(const NameSerial& k);
-  template <bool kByVa>
-  struct SerialHash {
-    using is_transparent = void;
-    const DeviceRegistry* r;
-    size_t operator()(uint32_t s) const { return HashNameSerial(r->KeyOf<kByVa>(s)); }
-    size_t operator()(const NameSerial& k) const { return HashNameSerial(k); }
-  };
-  template <bool kByVa>
-  struct SerialEq {
-    using is_transparent = void;
-    const DeviceRegistry* r;
-    bool operator()(uint32_t a, uint32_t b) const {
-      return r->KeyOf<kByVa>(a) == r->KeyOf<kByVa>(b);
-    }
-    bool operator()(const NameSerial& k, uint32_t s) const { return k == r->KeyOf<kByVa>(s); }
-    bool operator()(uint32_t s, const NameSerial& k) const { return k == r->KeyOf<kByVa>(s); }
-  };
-  template <bool kByVa>
-  NameSerial KeyOf(uint32_t s) const {
-    return {kByVa ? slots_[s].va : slots_[s].pid, slots_[s].serial};
+  static size_t HashVaSerial(const VaSerial& k);
+  VaSerial VaSerialOf(uint32_t s) const {
+    return {slots_[s].va, UdiSerial(slots_[s].udi, other_ids_)};
   }
-  template <bool kByVa>
-  using SerialIndex = boost::unordered_flat_set<uint32_t, SerialHash<kByVa>, SerialEq<kByVa>>;
+  struct VaSerialHash {
+    using is_transparent = void;
+    const DeviceRegistry* r;
+    size_t operator()(uint32_t s) const { return HashVaSerial(r->VaSerialOf(s)); }
+    size_t operator()(const VaSerial& k) const { return HashVaSerial(k); }
+  };
+  struct VaSerialEq {
+    using is_transparent = void;
+    const DeviceRegistry* r;
+    bool operator()(uint32_t a, uint32_t b) const { return r->VaSerialOf(a) == r->VaSerialOf(b); }
+    bool operator()(const VaSerial& k, uint32_t s) const { return k == r->VaSerialOf(s); }
+    bool operator()(uint32_t s, const VaSerial& k) const { return k == r->VaSerialOf(s); }
+  };
+  template <typename Hash, typename Eq>
+  using Index = boost::unordered_flat_set<uint32_t, Hash, Eq, BulkAllocator<uint32_t>>;
 
   std::optional<uint32_t> FindSlot(std::string_view instance_id) const;
   void Unindex(uint32_t slot);
   RegisteredDevice ToDevice(const Slot& slot) const;
 
-  StringTable names_;      // VAs and product ids
-  StringTable other_ids_;  // instance ids that are not UUIDs, serials that are not hex
-  std::vector<Slot> slots_;
+  StringTable names_;      // VAs
+  StringTable other_ids_;  // instance ids that are not UUIDs, long UDIs, serials that are not hex
+  std::vector<Slot, BulkAllocator<Slot>> slots_;
   std::vector<uint32_t> free_;
   size_t live_ = 0;
-  boost::unordered_flat_set<uint32_t, IdHash, IdEq> by_id_;
-  SerialIndex<false> by_udi_;
-  SerialIndex<true> by_va_serial_;
+  Index<IdHash, IdEq> by_id_;
+  Index<UdiHash, UdiEq> by_udi_;
+  Index<VaSerialHash, VaSerialEq> by_va_serial_;
 };
 
 }  // namespace outpost::server::licensing

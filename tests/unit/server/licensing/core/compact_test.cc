@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace outpost::server::licensing {
@@ -120,6 +122,64 @@ TEST(PackedHexTest, DifferentSerialsDoNotMatch) {
   EXPECT_FALSE(PackedHexEquals(packed, "0abc1", others));
   EXPECT_FALSE(PackedHexEquals(packed, "ABC1", others));
   EXPECT_NE(PackHex("abc", others), PackHex("abc0", others));
+}
+
+TEST(PackedUdiTest, UdisThatFitAreInlineAndConvertBack) {
+  StringTable others;
+  for (const auto& [pid, serial] :
+       std::vector<std::pair<std::string, std::string>>{{"C9300-24T", "FOC2231X0AB"},
+                                                        {"SEED-999999", "S999999"},
+                                                        {"", ""},
+                                                        {std::string(30, 'p'), ""},
+                                                        {"p", std::string(29, 's')}}) {
+    SCOPED_TRACE(pid + ":" + serial);
+    const PackedUdi packed = PackUdi(pid, serial, others);
+    EXPECT_NE(packed.pid_size, PackedUdi::kOther);
+    EXPECT_EQ(UdiPid(packed, others), pid);
+    EXPECT_EQ(UdiSerial(packed, others), serial);
+    EXPECT_EQ(FindPackedUdi(pid, serial, others), packed);
+  }
+  EXPECT_EQ(others.size(), 0u);
+}
+
+TEST(PackedUdiTest, LongUdisAreInternedAndConvertBack) {
+  StringTable others;
+  const std::string pid(64, 'P');
+  const std::string serial(64, 'S');
+  EXPECT_FALSE(FindPackedUdi(pid, serial, others).has_value());
+  const PackedUdi packed = PackUdi(pid, serial, others);
+  EXPECT_EQ(packed.pid_size, PackedUdi::kOther);
+  EXPECT_EQ(UdiPid(packed, others), pid);
+  EXPECT_EQ(UdiSerial(packed, others), serial);
+  EXPECT_EQ(FindPackedUdi(pid, serial, others), packed);
+  EXPECT_EQ(PackUdi(pid, serial, others), packed);
+  EXPECT_EQ(HashPackedUdi(PackUdi(pid, serial, others)), HashPackedUdi(packed));
+  EXPECT_EQ(others.size(), 1u);
+}
+
+TEST(PackedUdiTest, TheSplitBetweenProductAndSerialCounts) {
+  StringTable others;
+  // The same characters split differently are other UDIs, inline and interned alike.
+  EXPECT_NE(PackUdi("ab", "c", others), PackUdi("a", "bc", others));
+  const std::string text(40, 'x');
+  const PackedUdi a = PackUdi(text.substr(0, 20), text.substr(20), others);
+  const PackedUdi b = PackUdi(text.substr(0, 21), text.substr(21), others);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(UdiPid(b, others).size(), 21u);
+  // A third split of the interned text packs to neither of them.
+  const std::optional<PackedUdi> c = FindPackedUdi(text.substr(0, 22), text.substr(22), others);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_NE(*c, a);
+  EXPECT_NE(*c, b);
+}
+
+TEST(InstanceKeyTest, ViewWritesTheSameTextWithoutAllocating) {
+  StringTable others;
+  std::array<char, kInstanceKeyTextSize> buffer;
+  for (const std::string id : {"0f1e2d3c-4b5a-4697-8877-66554433aabb", "dev-1"}) {
+    const InstanceKey key = MakeInstanceKey(id, others);
+    EXPECT_EQ(InstanceKeyView(key, others, buffer), id);
+  }
 }
 
 }  // namespace

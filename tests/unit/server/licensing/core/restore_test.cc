@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "server/licensing/core/pools.h"
+#include "server/licensing/core/restorer.h"
 #include "tests/unit/server/licensing/core/licensing_test_util.h"
 
 namespace outpost::server::licensing {
@@ -132,6 +136,153 @@ TEST_F(RestoreTest, CorruptRowsAreRefusedAndChangeNothing) {
     EXPECT_EQ(book_.Snapshot(), before);
   }
   ASSERT_OK(book_.Restore(good, clock_.Now()));
+  EXPECT_EQ(book_.Snapshot(), before);
+}
+
+// Start-up's way (LoadLicensingState): the consumption rows alone, then each instance's VA and UDI.
+class GrantsThenIdentitiesTest : public RestoreTest {
+ protected:
+  // Feeds `state` to a restorer of `book` as start-up does; the identities come from the rows
+  // unless `identities` replaces them.
+  Status RestoreInTwoSteps(PoolBook& book, const BookState& state,
+                           std::optional<std::map<std::string, Udi>> identities = std::nullopt,
+                           std::string va = "default") {
+    PoolBook::Restorer restorer(book);
+    for (const Entitlement& e : state.entitlements) {
+      OUTPOST_RETURN_IF_ERROR(restorer.AddEntitlement(e));
+    }
+    for (const Reservation& r : state.reservations) {
+      OUTPOST_RETURN_IF_ERROR(restorer.AddReservation(r));
+    }
+    std::map<std::string, std::pair<std::string, Udi>> known;
+    for (const ConsumptionRow& row : state.consumption) {
+      OUTPOST_RETURN_IF_ERROR(
+          restorer.AddGrant(row.instance_id, row.tag, row.count, row.valid_until));
+      known[row.instance_id] = {row.va, row.udi};
+    }
+    if (identities) {
+      known.clear();
+      for (const auto& [id, udi] : *identities) known[id] = {va, udi};
+    }
+    std::vector<std::string> asked;
+    OUTPOST_RETURN_IF_ERROR(restorer.AttachIdentities(
+        [&](std::string_view id) -> std::optional<PoolBook::Restorer::Identity> {
+          asked.emplace_back(id);
+          auto it = known.find(std::string(id));
+          if (it == known.end()) return std::nullopt;
+          return PoolBook::Restorer::Identity{it->second.first, it->second.second.pid,
+                                              it->second.second.serial};
+        }));
+    // Once per instance.
+    EXPECT_EQ(std::set<std::string>(asked.begin(), asked.end()).size(), asked.size());
+    return restorer.Finish(clock_.Now());
+  }
+
+  void Populate() {
+    ASSERT_OK(book_.AddReservation({"default", kFw, MakeUdi("SN-r"), 2}, clock_.Now()));
+    Auth(MakeDevice("a"), {{kFw, 3}, {kSeat, 1}});
+    Auth(MakeDevice("b"), {{kFw, 2}});
+    Auth(MakeDevice("c", "lab"), {{kFw, 6}});  // out of compliance, recorded
+    Auth(MakeDevice("0f1e2d3c-4b5a-4697-8877-66554433aabb"), {{kSeat, 1}});
+  }
+};
+
+TEST_F(GrantsThenIdentitiesTest, GivesTheBookThatRowsWithIdentitiesGive) {
+  Populate();
+  PoolBook whole;
+  ASSERT_OK(whole.Restore(Persisted(), clock_.Now()));
+  PoolBook in_two_steps;
+  ASSERT_OK(RestoreInTwoSteps(in_two_steps, Persisted()));
+  EXPECT_EQ(in_two_steps.Snapshot(), whole.Snapshot());
+  EXPECT_EQ(in_two_steps.Snapshot(), book_.Snapshot());
+  EXPECT_EQ(in_two_steps.Compliance(clock_.Now()), book_.Compliance(clock_.Now()));
+  // And decides the same way from there: reservations, UDIs and expiry included.
+  for (PoolBook* b : {&book_, &in_two_steps}) {
+    auto d = b->Authorize(MakeDevice("f"), {{kFw, 4}}, clock_.Now());
+    ASSERT_OK(d);
+    EXPECT_EQ(d->tags[0].status, TagStatus::kDenied);  // 10 - 5 in use - 2 reserved
+    auto other = b->Authorize(MakeDevice("g", "default"), {{kSeat, 1}}, clock_.Now());
+    ASSERT_OK(other);
+    EXPECT_FALSE(b->Authorize(DeviceRef{"h", "default", MakeUdi("SN-a"), false}, {{kFw, 1}},
+                              clock_.Now())
+                     .ok());  // a's UDI is taken
+    clock_.Advance(90 * kDay);
+    EXPECT_EQ(b->Sweep(clock_.Now()).size(), 5u);
+    clock_.Advance(-90 * kDay);
+  }
+  EXPECT_EQ(in_two_steps.Snapshot(), book_.Snapshot());
+}
+
+TEST_F(GrantsThenIdentitiesTest, RowsOfUnknownInstancesAreLeftOut) {
+  Populate();
+  PoolBook rebuilt;
+  // Only "a" and "c" are registered: b's rows are skipped, as the join of LoadBookState does.
+  ASSERT_OK(
+      RestoreInTwoSteps(rebuilt, Persisted(), std::map<std::string, Udi>{{"a", MakeUdi("SN-a")}}));
+  BookState expected = Persisted();
+  std::erase_if(expected.consumption, [](const ConsumptionRow& r) { return r.instance_id != "a"; });
+  EXPECT_EQ(rebuilt.Snapshot(), expected);
+  EXPECT_EQ(InUse(rebuilt, clock_.Now(), "default", kFw), 3);
+  EXPECT_EQ(InUse(rebuilt, clock_.Now(), "lab", kFw), 0);
+}
+
+TEST_F(GrantsThenIdentitiesTest, CorruptRowsAndIdentitiesAreRefusedAndChangeNothing) {
+  Populate();
+  const BookState good = Persisted();
+  const BookState before = book_.Snapshot();
+  const auto row = [&](std::string instance, std::string tag, int64_t count) {
+    return ConsumptionRow{std::move(instance), "default", MakeUdi("x"),
+                          std::move(tag),      count,     clock_.Now() + kDay};
+  };
+  const auto expect_refused = [&](const std::string& name, Status s, const std::string& message) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(s.code(), Errc::kDataLoss);
+    EXPECT_NE(s.message().find(message), std::string::npos) << s.message();
+    EXPECT_EQ(book_.Snapshot(), before);
+  };
+  const auto with_row = [&](ConsumptionRow extra) {
+    BookState s = good;
+    s.consumption.push_back(std::move(extra));
+    return s;
+  };
+  expect_refused("zero count", RestoreInTwoSteps(book_, with_row(row("z", kFw, 0))), "is 0");
+  expect_refused("tag twice", RestoreInTwoSteps(book_, with_row(row("a", kFw, 1))), "twice");
+  expect_refused("bad tag", RestoreInTwoSteps(book_, with_row(row("z", "", 1))), "license tag");
+  expect_refused("bad instance id", RestoreInTwoSteps(book_, with_row(row("z z", kFw, 1))),
+                 "instance id");
+  std::map<std::string, Udi> shared = {{"a", MakeUdi("same")}, {"b", MakeUdi("same")}};
+  expect_refused("shared UDI", RestoreInTwoSteps(book_, good, shared), "held by two instances");
+  std::map<std::string, Udi> bad_udi = {{"a", Udi{"C9300 24T", "SN-a"}}};
+  expect_refused("bad UDI", RestoreInTwoSteps(book_, good, bad_udi), "UDI product id");
+  std::map<std::string, Udi> fine = {{"a", MakeUdi("SN-a")}};
+  expect_refused("bad VA", RestoreInTwoSteps(book_, good, fine, "no such va!"), "virtual account");
+  ASSERT_OK(RestoreInTwoSteps(book_, good));
+  EXPECT_EQ(book_.Snapshot(), before);
+}
+
+TEST_F(GrantsThenIdentitiesTest, TheTwoWaysDoNotMix) {
+  Populate();
+  const BookState good = Persisted();
+  const BookState before = book_.Snapshot();
+  {
+    PoolBook::Restorer restorer(book_);
+    ASSERT_OK(restorer.AddGrant("a", kFw, 1, clock_.Now()));
+    const ConsumptionRow& r = good.consumption.front();
+    EXPECT_EQ(restorer
+                  .AddConsumption(r.instance_id, r.va, r.udi.pid, r.udi.serial, r.tag, r.count,
+                                  r.valid_until)
+                  .code(),
+              Errc::kFailedPrecondition);
+    // Without the identities the book cannot be finished.
+    EXPECT_EQ(restorer.Finish(clock_.Now()).code(), Errc::kFailedPrecondition);
+  }
+  {
+    PoolBook::Restorer restorer(book_);
+    const ConsumptionRow& r = good.consumption.front();
+    ASSERT_OK(restorer.AddConsumption(r.instance_id, r.va, r.udi.pid, r.udi.serial, r.tag, r.count,
+                                      r.valid_until));
+    EXPECT_EQ(restorer.AddGrant("b", kFw, 1, clock_.Now()).code(), Errc::kFailedPrecondition);
+  }
   EXPECT_EQ(book_.Snapshot(), before);
 }
 
