@@ -58,7 +58,7 @@ class StateFileTest : public LicensingServiceTest {
     const BookState book = service_->Snapshot();
     for (const ConsumptionRow& r : book.consumption) {
       out += r.instance_id + " " + r.va + " " + r.udi.ToString() + " " + r.tag + " " +
-             std::to_string(r.count) + " " + std::to_string(ToSeconds(r.valid_until)) + "\n";
+             std::to_string(r.count) + " " + std::to_string(ToUnixSeconds(r.valid_until)) + "\n";
     }
     out += service_->Licenses(std::nullopt).SerializeAsString();
     out += service_->Devices(std::nullopt, 100).SerializeAsString();
