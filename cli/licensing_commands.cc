@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "cli/output.h"
+#include "common/csv.h"
 #include "outpost/v1/common.pb.h"
 #include "outpost/v1/licensing.pb.h"
 
@@ -25,7 +26,20 @@ struct LicensingFlags {
   std::string udi;
   std::string id;
   int limit = 1000;
+  bool csv = false;  // licenses, devices, reservations: CSV (RFC 4180) instead of a table
 };
+
+// --json and --csv both choose the output; one at a time.
+bool BothFormats(const GlobalFlags& g, const LicensingFlags& f) { return g.json && f.csv; }
+constexpr char kBothFormats[] = "--json and --csv both choose the output format; give one";
+
+// A report for a spreadsheet: the header, then every row, with formulas neutralised (a
+// hostname or UDI a device chose must not run in the operator's spreadsheet).
+void PrintCsv(const std::vector<std::string>& header,
+              const std::vector<std::vector<std::string>>& rows) {
+  std::cout << csv::Row(header, csv::Formulas::kNeutralise);
+  for (const auto& row : rows) std::cout << csv::Row(row, csv::Formulas::kNeutralise);
+}
 
 Result<std::unique_ptr<AdminClient>> Connect(const LicensingFlags& f) {
   return ConnectToSatellite(f.connection);
@@ -50,6 +64,7 @@ std::string Released(const google::protobuf::RepeatedPtrField<v1::TagUse>& relea
 }
 
 int RunLicenses(const GlobalFlags& g, const LicensingFlags& f) {
+  if (BothFormats(g, f)) return UsageError(kBothFormats);
   auto client = Connect(f);
   if (!client.ok()) return Fail(client.status());
   std::string target = "/v1/admin/licenses";
@@ -58,6 +73,19 @@ int RunLicenses(const GlobalFlags& g, const LicensingFlags& f) {
   if (auto s = (*client)->Call("GET", target, v1::Empty(), &answer); !s.ok()) return Fail(s);
   if (g.json) {
     PrintJson(answer);
+    return kExitOk;
+  }
+  if (f.csv) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : answer.pools()) {
+      rows.push_back({p.va(), p.tag(), std::to_string(p.purchased()), std::to_string(p.in_use()),
+                      std::to_string(p.reserved()), std::to_string(p.available()), p.status(),
+                      p.enforcement(), p.floating() ? "true" : "false",
+                      p.export_controlled() ? "true" : "false", p.next_end_text()});
+    }
+    PrintCsv({"va", "tag", "purchased", "in_use", "reserved", "available", "status", "enforcement",
+              "floating", "export_controlled", "next_end"},
+             rows);
     return kExitOk;
   }
   if (answer.pools().empty()) {
@@ -82,6 +110,7 @@ int RunLicenses(const GlobalFlags& g, const LicensingFlags& f) {
 }
 
 int RunDevices(const GlobalFlags& g, const LicensingFlags& f) {
+  if (BothFormats(g, f)) return UsageError(kBothFormats);
   auto client = Connect(f);
   if (!client.ok()) return Fail(client.status());
   std::string target = "/v1/admin/devices?limit=" + std::to_string(f.limit);
@@ -90,6 +119,20 @@ int RunDevices(const GlobalFlags& g, const LicensingFlags& f) {
   if (auto s = (*client)->Call("GET", target, v1::Empty(), &answer); !s.ok()) return Fail(s);
   if (g.json) {
     PrintJson(answer);
+    return kExitOk;
+  }
+  if (f.csv) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& d : answer.devices()) {
+      rows.push_back({d.instance_id(), d.va(), d.udi(), d.hostname(), d.registered_at_text(),
+                      d.last_seen_at_text(), d.holdings().empty() ? "" : Holdings(d)});
+    }
+    PrintCsv({"instance_id", "va", "udi", "hostname", "registered_at", "last_seen_at", "holds"},
+             rows);
+    if (answer.truncated()) {
+      std::cerr << "outpost: more devices than --limit " << f.limit << "; the CSV holds the first "
+                << f.limit << " (narrow with --va or raise it)\n";
+    }
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
@@ -267,6 +310,7 @@ int RunUnreserve(const GlobalFlags& g, const LicensingFlags& f) {
 }
 
 int RunReservations(const GlobalFlags& g, const LicensingFlags& f) {
+  if (BothFormats(g, f)) return UsageError(kBothFormats);
   auto client = Connect(f);
   if (!client.ok()) return Fail(client.status());
   v1::ListReservationsResponse answer;
@@ -282,6 +326,10 @@ int RunReservations(const GlobalFlags& g, const LicensingFlags& f) {
     if (!f.va.empty() && r.va() != f.va) continue;
     rows.push_back({r.va(), r.tag(), r.udi(), std::to_string(r.count())});
   }
+  if (f.csv) {
+    PrintCsv({"va", "tag", "udi", "count"}, rows);
+    return kExitOk;
+  }
   PrintTable(std::cout, {"VA", "TAG", "UDI", "COUNT"}, rows);
   return kExitOk;
 }
@@ -289,12 +337,16 @@ int RunReservations(const GlobalFlags& g, const LicensingFlags& f) {
 }  // namespace
 
 void AddLicensingCommands(CLI::App& app, CommandLine& cli) {
+  static constexpr char kCsvHelp[] =
+      "Print CSV (RFC 4180, a header row; cells a spreadsheet would run as formulas start with "
+      "')";
   auto licenses_flags = std::make_shared<LicensingFlags>();
   AddConnectedCommand(&app, cli, "licenses",
                       "Compliance per virtual account and tag: purchased, in use, available, "
                       "status",
                       licenses_flags, RunLicenses)
       ->add_option("--va", licenses_flags->va, "Only this virtual account");
+  app.get_subcommand("licenses")->add_flag("--csv", licenses_flags->csv, kCsvHelp);
 
   // `devices` lists; `devices release ID` and `devices rehost ID --udi` act on one.
   auto list_flags = std::make_shared<LicensingFlags>();
@@ -304,6 +356,7 @@ void AddLicensingCommands(CLI::App& app, CommandLine& cli) {
   devices->add_option("--va", list_flags->va, "Only this virtual account");
   devices->add_option("--limit", list_flags->limit, "Most devices to list (1 to 10000)")
       ->check(CLI::Range(1, 10000));
+  devices->add_flag("--csv", list_flags->csv, kCsvHelp);
   devices->callback([&cli, list_flags] {
     // A subcommand that was picked sets cli.run itself.
     if (!cli.run) cli.run = [&cli, list_flags] { return RunDevices(cli.global, *list_flags); };
@@ -363,6 +416,7 @@ void AddLicensingCommands(CLI::App& app, CommandLine& cli) {
   AddConnectedCommand(&app, cli, "reservations", "List reservations", reservations_flags,
                       RunReservations)
       ->add_option("--va", reservations_flags->va, "Only this virtual account");
+  app.get_subcommand("reservations")->add_flag("--csv", reservations_flags->csv, kCsvHelp);
 }
 
 }  // namespace outpost::cli

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/crypto/encoding.h"
+#include "common/csv.h"
 #include "common/proto_json.h"
 #include "common/time.h"
 #include "server/audit/audit_proto.h"
@@ -95,19 +96,6 @@ Status Scan(sqlite::Connection& db, const ExportFilter& filter, int64_t after_se
   }
 }
 
-void AppendCsvField(std::string_view field, std::string& out) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out.append(field);
-    return;
-  }
-  out.push_back('"');
-  for (char c : field) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-}
-
 constexpr std::string_view kDetailsKey = "\"details\":";
 constexpr std::string_view kEmptyDetails = "\"details\":\"\"";
 constexpr std::string_view kPrevHashKey = ",\"prev_hash\":\"";
@@ -161,7 +149,7 @@ void AppendFormatted(const Record& record, ExportFormat format, std::string& out
   for (const std::string* field :
        {&record.actor, &record.action, &record.object, &record.details}) {
     out.push_back(',');
-    AppendCsvField(*field, out);
+    csv::AppendField(*field, out);
   }
   out.push_back(',');
   out.append(crypto::HexEncode(record.prev_hash));

@@ -192,6 +192,63 @@ TEST_F(CliOperatorTest, DeviceTokenFromAFileAndDeviceStatusJsonLikeEveryOther) {
   EXPECT_TRUE(Contains(sync.out, "0 moves, 0 conversions")) << sync.out;
 }
 
+// `licenses`, `devices` and `reservations` print CSV for a spreadsheet: a header, RFC 4180
+// quoting, and a device-chosen hostname that looks like a formula starts with an apostrophe.
+TEST_F(CliOperatorTest, ReportsAsCsvWithFormulasNeutralised) {
+  ASSERT_EQ(Outpost({"central", "license", "add", "acme", "default", "--tag", "fw.base", "--count",
+                     "5", "--data-dir", central_})
+                .exit_code,
+            0);
+  const std::string request = (tmp_ / "req").string();
+  const std::string response = (tmp_ / "resp").string();
+  ASSERT_EQ(Cli({"sync", "export", "-o", request}).exit_code, 0);
+  ASSERT_EQ(Outpost({"central", "sync", "process", request, "-o", response, "--data-dir", central_})
+                .exit_code,
+            0);
+  ASSERT_EQ(Cli({"sync", "import", response}).exit_code, 0);
+
+  RunResult licenses = Cli({"licenses", "--csv"});
+  ASSERT_EQ(licenses.exit_code, 0) << licenses.err;
+  EXPECT_TRUE(
+      licenses.out.starts_with("va,tag,purchased,in_use,reserved,available,status,"
+                               "enforcement,floating,export_controlled,next_end\r\n"))
+      << licenses.out;
+  EXPECT_TRUE(Contains(licenses.out, "\r\ndefault,fw.base,5,0,0,5,")) << licenses.out;
+
+  RunResult created = Cli({"--json", "token", "create", "--va", "default"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  v1::CreateTokenResponse token;
+  ASSERT_OK(FromJson(created.out, &token));
+  const std::string ca = server::DataDir(sat_).ca_certificate().string();
+  RunResult registered =
+      Outpost({"device", "register", "--server", serve_.url(), "--ca", ca, "--token", token.token(),
+               "--pid", "PID", "--serial", "SN1", "--hostname", "=HYPERLINK(\"http://x\")",
+               "--state-dir", (tmp_ / "device").string()});
+  ASSERT_EQ(registered.exit_code, 0) << registered.err;
+  ASSERT_EQ(
+      Cli({"reserve", "--va", "default", "--tag", "fw.base", "--count", "1", "--udi", "PID:SN9"})
+          .exit_code,
+      0);
+
+  RunResult devices = Cli({"devices", "--csv"});
+  ASSERT_EQ(devices.exit_code, 0) << devices.err;
+  EXPECT_TRUE(
+      devices.out.starts_with("instance_id,va,udi,hostname,registered_at,last_seen_at,holds\r\n"))
+      << devices.out;
+  EXPECT_TRUE(Contains(devices.out, ",default,PID:SN1,\"'=HYPERLINK(\"\"http://x\"\")\","))
+      << devices.out;
+
+  RunResult reservations = Cli({"reservations", "--csv"});
+  ASSERT_EQ(reservations.exit_code, 0) << reservations.err;
+  EXPECT_EQ(reservations.out, "va,tag,udi,count\r\ndefault,fw.base,PID:SN9,1\r\n");
+
+  RunResult both = Cli({"--json", "licenses", "--csv"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_TRUE(Contains(both.err, "--json and --csv")) << both.err;
+  RunResult unsupported = Cli({"moves", "--csv"});
+  EXPECT_EQ(unsupported.exit_code, 2) << unsupported.err;
+}
+
 TEST_F(CliOperatorTest, AuditExportToAnExistingFileIsRefusedUnlessForce) {
   const std::string file = (tmp_ / "audit.jsonl").string();
   testing::WriteFileOrDie(file, "yesterday's export\n");
