@@ -66,6 +66,7 @@ struct ServerConfig {
 struct SyncConfig {
   SyncMode mode = SyncMode::kOffline;
   std::string central_url;  // "" or "https://..."; required when mode is online
+  std::string proxy;        // "" or "http://[USER:PASSWORD@]HOST:PORT" for online sync
   Duration interval = std::chrono::hours(1);
   Duration jitter = std::chrono::minutes(5);  // at most `interval`
   Duration max_backoff = std::chrono::hours(6);

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/config/duration.h"
+#include "common/proxy_url.h"
 
 namespace outpost::config::internal {
 namespace {
@@ -149,6 +150,11 @@ Result<std::string> ParseCentralUrl(const std::string& text) {
   return text;
 }
 
+Result<std::string> CheckProxyUrl(const std::string& text) {
+  if (!text.empty()) OUTPOST_RETURN_IF_ERROR(ParseProxyUrl(text).status());
+  return text;
+}
+
 template <std::size_t N>
 auto OneOf(std::string_view what, std::array<std::string_view, N> accepted) {
   return [what, accepted](const std::string& text) -> Result<std::string> {
@@ -263,6 +269,12 @@ std::vector<Key> MakeKeys() {
       TextKey(
           "sync.central_url", "Central's URL (https://); required when mode is \"online\".",
           [](auto& c) -> auto& { return c.sync.central_url; }, ParseCentralUrl, Identity),
+      TextKey(
+          "sync.proxy",
+          "HTTP proxy for online sync, \"http://HOST:PORT\" or "
+          "\"http://USER:PASSWORD@HOST:PORT\"; \"\" connects directly. TLS to central goes "
+          "through it end to end (CONNECT).",
+          [](auto& c) -> auto& { return c.sync.proxy; }, CheckProxyUrl, Identity),
       DurationKey(
           "sync.interval", "Time between online syncs.",
           [](auto& c) -> auto& { return c.sync.interval; }, kPositive),

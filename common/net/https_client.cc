@@ -10,7 +10,9 @@
 #include <boost/beast/ssl.hpp>
 #include <optional>
 
+#include "common/crypto/encoding.h"
 #include "common/proto_json.h"
+#include "common/proxy_url.h"
 #include "outpost/v1/common.pb.h"
 
 namespace outpost::net {
@@ -67,8 +69,11 @@ Result<Url> ParseBaseUrl(const std::string& url) {
 
 class HttpsClient::Impl {
  public:
-  Impl(ClientOptions options, Url url)
-      : options_(std::move(options)), url_(std::move(url)), ctx_(ssl::context::tls_client) {}
+  Impl(ClientOptions options, Url url, std::optional<ProxyUrl> proxy)
+      : options_(std::move(options)),
+        url_(std::move(url)),
+        proxy_(std::move(proxy)),
+        ctx_(ssl::context::tls_client) {}
 
   Status Init() {
     SSL_CTX_set_min_proto_version(ctx_.native_handle(), TLS1_2_VERSION);
@@ -101,14 +106,24 @@ class HttpsClient::Impl {
     auto& lowest = beast::get_lowest_layer(*stream_);
     lowest.expires_at(deadline);
     tcp::resolver resolver(ioc_);
-    auto endpoints = resolver.resolve(url_.host, url_.port, ec);
-    if (ec) return Unavailable("cannot resolve " + options_.base_url + ": " + ec.message());
+    // Through a proxy, the TCP connection goes to the proxy, which then opens the tunnel.
+    const std::string& host = proxy_ ? proxy_->host : url_.host;
+    const std::string& port = proxy_ ? proxy_->port : url_.port;
+    const std::string& peer = proxy_ ? "proxy " + proxy_->display : options_.base_url;
+    auto endpoints = resolver.resolve(host, port, ec);
+    if (ec) return Unavailable("cannot resolve " + peer + ": " + ec.message());
     lowest.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
     RunOps();
     if (ec) {
       stream_.reset();
-      return Unavailable("cannot connect to " + options_.base_url + ": " + ec.message() +
-                         "; is the server running?");
+      return Unavailable("cannot connect to " + peer + ": " + ec.message() +
+                         (proxy_ ? "; check sync.proxy" : "; is the server running?"));
+    }
+    if (proxy_) {
+      if (Status tunnel = OpenTunnel(); !tunnel.ok()) {
+        stream_.reset();
+        return tunnel;
+      }
     }
     stream_->async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
     RunOps();
@@ -206,6 +221,53 @@ class HttpsClient::Impl {
   }
 
  private:
+  // CONNECT HOST:PORT through the proxy on the connected stream's TCP layer (the deadline is
+  // already set); OK once it answers 2xx, after which the stream carries TLS to the server.
+  Status OpenTunnel() {
+    auto& tcp_stream = beast::get_lowest_layer(*stream_);
+    const std::string authority =
+        (url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host) + ":" +
+        url_.port;
+    bhttp::request<bhttp::empty_body> req{bhttp::verb::connect, authority, 11};
+    req.set(bhttp::field::host, authority);
+    req.set(bhttp::field::user_agent, "outpost");
+    if (!proxy_->credentials.empty()) {
+      req.set(bhttp::field::proxy_authorization,
+              "Basic " + crypto::Base64Encode(proxy_->credentials));
+    }
+    beast::error_code ec;
+    bhttp::async_write(tcp_stream, req, [&](beast::error_code e, size_t) { ec = e; });
+    RunOps();
+    // The answer to CONNECT has a header only; what follows it is the tunnel.
+    bhttp::response_parser<bhttp::empty_body> parser;
+    parser.skip(true);
+    beast::flat_buffer buffer{kMaxUnparsedBytes};
+    if (!ec) {
+      bhttp::async_read_header(tcp_stream, buffer, parser,
+                               [&](beast::error_code e, size_t) { ec = e; });
+      RunOps();
+    }
+    const std::string where = "proxy " + proxy_->display;
+    if (ec == beast::error::timeout) return TimedOut("no tunnel through " + where + " to ");
+    if (ec)
+      return Unavailable(where + " did not open a tunnel to " + authority + ": " + ec.message());
+    const unsigned status = parser.get().result_int();
+    if (status == 407) {
+      return Unavailable(where + " wants credentials (HTTP 407) for a tunnel to " + authority +
+                         "; put them in sync.proxy as http://USER:PASSWORD@HOST:PORT");
+    }
+    if (status / 100 != 2) {
+      return Unavailable(where + " refused a tunnel to " + authority + ": HTTP " +
+                         std::to_string(status) + " " + std::string(parser.get().reason()) +
+                         "; check that it allows CONNECT to that host and port");
+    }
+    if (buffer.size() != 0) {
+      return Unavailable(where + " sent data before the TLS handshake through its tunnel to " +
+                         authority);
+    }
+    return Status::Ok();
+  }
+
   Status TimedOut(const std::string& what) const {
     return Status(Errc::kDeadlineExceeded, what + options_.base_url + " within " +
                                                std::to_string(options_.timeout.count()) + " ms");
@@ -218,6 +280,7 @@ class HttpsClient::Impl {
 
   ClientOptions options_;
   Url url_;
+  std::optional<ProxyUrl> proxy_;
   asio::io_context ioc_;
   ssl::context ctx_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream_;
@@ -230,7 +293,11 @@ HttpsClient::~HttpsClient() = default;
 
 Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(ClientOptions options) {
   OUTPOST_ASSIGN_OR_RETURN(Url url, ParseBaseUrl(options.base_url));
-  auto impl = std::make_unique<Impl>(std::move(options), std::move(url));
+  std::optional<ProxyUrl> proxy;
+  if (!options.proxy_url.empty()) {
+    OUTPOST_ASSIGN_OR_RETURN(proxy, ParseProxyUrl(options.proxy_url));
+  }
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(url), std::move(proxy));
   OUTPOST_RETURN_IF_ERROR(impl->Init());
   return std::unique_ptr<HttpsClient>(new HttpsClient(std::move(impl)));
 }

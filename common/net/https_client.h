@@ -17,6 +17,11 @@ struct ClientOptions {
   // Optional client certificate (mTLS), e.g. a device's ID certificate.
   std::string client_certificate_pem;
   std::string client_key_pem;
+  // Optional HTTP proxy, "http://HOST:PORT" or "http://USER:PASSWORD@HOST:PORT" (Basic): the
+  // client asks it for a tunnel (CONNECT HOST:PORT of base_url) and runs TLS to the server
+  // through it, so the proxy sees neither the requests nor the answers. Messages name the proxy
+  // without the password. common/proxy_url.h parses one.
+  std::string proxy_url;
   std::chrono::milliseconds timeout{30'000};  // per request: connect+handshake+write+read
   uint64_t max_response_bytes = 64ull << 20;
 };

@@ -628,6 +628,7 @@ Result<v1::SyncImportResult> SatelliteSync::SyncNow(const audit::Actor& actor) {
   net::ClientOptions options;
   options.base_url = url;
   options.ca_pem = *ca;
+  options.proxy_url = config_.proxy;
   auto client = net::HttpsClient::Create(options);
   if (!client.ok()) return fail(client.status());
   auto answer =

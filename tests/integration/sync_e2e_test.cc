@@ -3,6 +3,7 @@
 // bundles, online sync, SYNC_OVERDUE and conversions.
 
 #include "tests/integration/sync_world.h"
+#include "tests/testing/connect_proxy.h"
 
 namespace outpost {
 namespace {
@@ -307,6 +308,49 @@ TEST_F(SyncE2eTest, OnlineSyncFailsVisiblyWhileCentralIsDownAndRecovers) {
   EXPECT_TRUE(st.last_error().empty()) << st.last_error();
   EXPECT_EQ(st.consecutive_failures(), 0);
   EXPECT_EQ(a_->Purchased("default/fw.extra"), 3);
+}
+
+// Online sync through an HTTP proxy (sync.proxy): the satellite asks it for a CONNECT tunnel to
+// central and runs TLS through it; a proxy that wants credentials it was not given, or refuses
+// the tunnel, is a failed sync whose message says which and what to do, never the password.
+TEST_F(SyncE2eTest, OnlineSyncThroughAnHttpProxyWithCredentials) {
+  // "Basic " + base64("sync:s3cret")
+  testing::ConnectProxy proxy({.status = 200, .required_authorization = "Basic c3luYzpzM2NyZXQ="});
+  StartCentral({.online = true});
+  StartCentralServer();
+  const std::string authority = "127.0.0.1:" + std::to_string(central_port_);
+
+  options_.proxy = "http://sync:s3cret@127.0.0.1:" + std::to_string(proxy.port());
+  a_ = StartSatellite("sat-a");
+  ASSERT_TRUE(a_);
+  v1::SyncImportResult now;
+  ASSERT_OK(a_->client->Call("POST", "/v1/admin/sync/now", v1::Empty(), &now, a_->Auth()));
+  EXPECT_EQ(a_->Purchased("default/fw.base"), 15);
+  EXPECT_GE(proxy.tunnels(), 1);
+  ASSERT_FALSE(proxy.requests().empty());
+  EXPECT_EQ(proxy.requests().front(), "CONNECT " + authority + " HTTP/1.1");
+
+  // Without the credentials: 407, named as such, and the proxy is named without a password.
+  options_.proxy = proxy.url();
+  auto b = StartSatellite("sat-b");
+  ASSERT_TRUE(b);
+  net::ClientResponse refused = b->Send("POST", "/v1/admin/sync/now", "", "application/json");
+  EXPECT_EQ(refused.status / 100, 5) << refused.body;
+  EXPECT_NE(refused.body.find("wants credentials (HTTP 407)"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find(proxy.url()), std::string::npos) << refused.body;
+  EXPECT_FALSE(b->Status().last_attempt_ok());
+
+  // A proxy that refuses the tunnel.
+  testing::ConnectProxy forbidding({.status = 403});
+  options_.proxy = forbidding.url();
+  auto c = StartSatellite("sat-c");
+  ASSERT_TRUE(c);
+  net::ClientResponse forbidden = c->Send("POST", "/v1/admin/sync/now", "", "application/json");
+  EXPECT_EQ(forbidden.status / 100, 5) << forbidden.body;
+  EXPECT_NE(forbidden.body.find("refused a tunnel to " + authority + ": HTTP 403"),
+            std::string::npos)
+      << forbidden.body;
+  EXPECT_EQ(forbidding.tunnels(), 0);
 }
 
 // Issue 17: central's per-address cap on sync requests in flight releases its slots (with a cap

@@ -180,6 +180,7 @@ struct WorldOptions {
   Duration response_validity = central::kDefaultResponseValidity;
   bool online = false;
   uint64_t max_body_bytes = 0;  // 0: the satellite's default
+  std::string proxy = "";       // sync.proxy of satellites started from now on
 };
 
 class SyncE2eTest : public ::testing::Test {
@@ -258,6 +259,9 @@ class SyncE2eTest : public ::testing::Test {
       EXPECT_OK(config::ApplyOverride(init.config, "sync.central_url", CentralUrl()));
       EXPECT_OK(config::ApplyOverride(init.config, "sync.interval", "1h"));
       EXPECT_OK(config::ApplyOverride(init.config, "sync.jitter", "1m"));
+    }
+    if (!options_.proxy.empty()) {
+      EXPECT_OK(config::ApplyOverride(init.config, "sync.proxy", options_.proxy));
     }
     if (options_.max_body_bytes != 0) {
       EXPECT_OK(config::ApplyOverride(init.config, "server.max_body_bytes",
