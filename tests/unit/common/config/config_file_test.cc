@@ -45,6 +45,7 @@ metrics_require_auth = true
 [sync]
 mode = "online"
 central_url = "https://central.example.com/v1/sync"
+proxy = "http://u:p@proxy.example:3128"
 interval = "30m"
 jitter = "1m30s"
 max_backoff = "12h"
@@ -77,7 +78,12 @@ Config FullConfig() {
   c.tls.hostnames = {"sat.example.com", "10.0.0.5"};
   c.tls.min_version = TlsVersion::kTls13;
   c.server = {4, 500, 50, 10, 8, 4096, 2048, 4, 5s, 10s, 20s, 2min, 0s, true};
-  c.sync = {SyncMode::kOnline, "https://central.example.com/v1/sync", 30min, 90s, 12h};
+  c.sync = {SyncMode::kOnline,
+            "https://central.example.com/v1/sync",
+            "http://u:p@proxy.example:3128",
+            30min,
+            90s,
+            12h};
   c.policy = {days(60), days(20), 5min, days(730), days(365), 7, 90, 1min, 60};
   c.database.synchronous = Durability::kNormal;
   c.log = {"debug", "json"};
@@ -125,7 +131,7 @@ TEST(ParseConfigTest, UnknownKeyErrorNamesKeyLineAndKnownKeys) {
   const std::string m = ParseError("[sync]\nmode = \"offline\"\nintervall = \"1h\"\n");
   EXPECT_EQ(m,
             "outpost.toml:3:1: unknown key 'sync.intervall' (did you mean 'sync.interval'?); "
-            "known keys in [sync]: mode, central_url, interval, jitter, max_backoff");
+            "known keys in [sync]: mode, central_url, proxy, interval, jitter, max_backoff");
 }
 
 TEST(ParseConfigTest, UnknownTopLevelKeyErrorListsKeysAndTables) {
@@ -205,6 +211,8 @@ TEST(ParseConfigTest, BadValueErrorsNameKeyValueAndWhatIsAccepted) {
                   "sync.interval: invalid duration \"1 hour\"");
   EXPECT_CONTAINS(ParseError("listen = \"localhost\"\n"),
                   "listen: \"localhost\" is not a listen address");
+  EXPECT_CONTAINS(ParseError("[sync]\nproxy = \"https://p.example.com:3128\"\n"),
+                  "proxy URL 'https://p.example.com:3128' must start with http://");
   EXPECT_CONTAINS(ParseError("[sync]\ncentral_url = \"http://c.example.com\"\n"),
                   "sync.central_url: \"http://c.example.com\" is not an https:// URL");
   EXPECT_CONTAINS(ParseError("[log]\nlevel = \"loud\"\n"),
