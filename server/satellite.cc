@@ -325,7 +325,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     options.registration_rate_per_minute = p.registration_rate_per_minute;
     options.state_file = dir.licensing_state();
     OUTPOST_ASSIGN_OR_RETURN(
-        raw->licensing, licensing::LicensingService::Open(
+        raw->licensing, licensing::LicensingService::Create(
                             *raw->writer, *raw->readers, clock, std::move(ca), *raw->signing_key,
                             raw->satellite_id, *raw->tokens, options));
   }
@@ -339,11 +339,11 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
       "outpost_licensing_reloads_total",
       "Times the licensing state was reloaded from the database after a failed write.", "counter",
       [raw] { return static_cast<double>(raw->licensing->reloads()); });
-  api::AddDeviceRoutes(router, raw->licensing.get(), run_blocking);
-  raw->sync = std::make_unique<sync::SatelliteSync>(
-      raw->dir, *raw->writer, *raw->readers, *raw->licensing, *raw->signing_key, raw->satellite_id,
-      raw->config.sync, OUTPOST_VERSION);
-  OUTPOST_RETURN_IF_ERROR(raw->sync->ApplyStoredPolicy());
+  api::AddDeviceRoutes(router, &raw->licensing->devices(), run_blocking);
+  OUTPOST_ASSIGN_OR_RETURN(
+      raw->sync, sync::SatelliteSync::Create(raw->dir, *raw->writer, *raw->readers,
+                                             raw->licensing->operators(), *raw->signing_key,
+                                             raw->satellite_id, raw->config.sync, OUTPOST_VERSION));
   raw->metrics->AddCallback(
       "outpost_alarm_sync_overdue",
       "1 while the last sync response's valid_until has passed (SYNC_OVERDUE).", "gauge",
@@ -359,7 +359,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   api::AdminContext admin;
   admin.auth = raw->auth.get();
   admin.tokens = raw->tokens.get();
-  admin.licensing = raw->licensing.get();
+  admin.licensing = &raw->licensing->operators();
   admin.sync = raw->sync.get();
   admin.writer = raw->writer.get();
   admin.readers = raw->readers.get();

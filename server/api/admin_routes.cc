@@ -16,7 +16,7 @@
 #include "server/audit/verify.h"
 #include "server/auth/convert.h"
 #include "server/auth/http_auth.h"
-#include "server/licensing/service.h"
+#include "server/licensing/operator_service.h"
 #include "server/licensing/tokens.h"
 #include "server/sync/satellite_sync.h"
 #include "sync/bundle/codec.h"
@@ -335,7 +335,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
   add("POST", "/v1/admin/devices/{id}/release", Access::kPermission, Permission::kManageDevices,
       "release a device's licenses and deregister it (its certificate is refused afterwards)",
       [c, fail](const Principal& p, net::Request& req) {
-        auto out = c.licensing->ReleaseDevice(req.path_params["id"], p);
+        auto out = c.licensing->ReleaseDevice(req.path_params["id"], p.actor());
         if (!out.ok()) return fail(req, out.status());
         return net::Encode(req, *out);
       });
@@ -344,7 +344,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::RehostDeviceRequest>(req);
         if (!body.ok()) return fail(req, body.status());
-        auto out = c.licensing->RehostDevice(req.path_params["id"], body->udi(), p);
+        auto out = c.licensing->RehostDevice(req.path_params["id"], body->udi(), p.actor());
         if (!out.ok()) return fail(req, out.status());
         return net::Encode(req, *out);
       });
@@ -353,7 +353,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::MoveLicensesRequest>(req);
         if (!body.ok()) return fail(req, body.status());
-        auto out = c.licensing->MoveLicenses(*body, p);
+        auto out = c.licensing->MoveLicenses(*body, p.actor());
         if (!out.ok()) return fail(req, out.status());
         return net::Encode(req, *out);
       });
@@ -380,7 +380,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::ReservationRequest>(req);
         if (!body.ok()) return fail(req, body.status());
-        auto out = c.licensing->Reserve(*body, p);
+        auto out = c.licensing->Reserve(*body, p.actor());
         if (!out.ok()) return fail(req, out.status());
         return net::Encode(req, *out);
       });
@@ -388,7 +388,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
       "remove a reservation (va, tag, udi)", [c, fail](const Principal& p, net::Request& req) {
         auto body = Decode<v1::ReservationRequest>(req);
         if (!body.ok()) return fail(req, body.status());
-        if (Status s = c.licensing->Unreserve(*body, p); !s.ok()) return fail(req, s);
+        if (Status s = c.licensing->Unreserve(*body, p.actor()); !s.ok()) return fail(req, s);
         return net::Encode(req, v1::Empty());
       });
 

@@ -15,7 +15,7 @@
 #include "server/auth/store.h"
 
 namespace outpost::server::licensing {
-class LicensingService;
+class OperatorService;
 class TokenStore;
 }  // namespace outpost::server::licensing
 namespace outpost::server::sync {
@@ -47,7 +47,7 @@ const std::vector<AdminRouteSpec>& AdminRouteTable();
 struct AdminContext {
   auth::AuthStore* auth = nullptr;
   licensing::TokenStore* tokens = nullptr;
-  licensing::LicensingService* licensing = nullptr;
+  licensing::OperatorService* licensing = nullptr;
   sync::SatelliteSync* sync = nullptr;
   sqlite::Writer* writer = nullptr;
   sqlite::ReaderPool* readers = nullptr;

@@ -2,7 +2,7 @@
 
 #include "common/net/codec.h"
 #include "outpost/v1/devices.pb.h"
-#include "server/licensing/service.h"
+#include "server/licensing/device_service.h"
 
 namespace outpost::server::api {
 namespace {
@@ -22,7 +22,7 @@ std::function<void(Result<Message>)> Answer(const net::Request& req, net::Reply 
 
 }  // namespace
 
-void AddDeviceRoutes(net::Router& router, licensing::LicensingService* service,
+void AddDeviceRoutes(net::Router& router, licensing::DeviceService* service,
                      std::function<void(std::function<void()>)> run_blocking) {
   router.Add("POST", "/v1/devices/register", [service](net::Request& req, net::Reply reply) {
     v1::RegisterRequest body;

@@ -5,7 +5,7 @@
 #include "common/net/router.h"
 
 namespace outpost::server::licensing {
-class LicensingService;
+class DeviceService;
 }  // namespace outpost::server::licensing
 
 namespace outpost::server::api {
@@ -15,7 +15,7 @@ namespace outpost::server::api {
 // GET /v1/devices/self. Handlers never block an I/O thread: they answer from the licensing
 // service's commit callback, or (GET /v1/devices/self, which reads the device's row) from
 // `run_blocking`. `service` must outlive the router.
-void AddDeviceRoutes(net::Router& router, licensing::LicensingService* service,
+void AddDeviceRoutes(net::Router& router, licensing::DeviceService* service,
                      std::function<void(std::function<void()>)> run_blocking);
 
 }  // namespace outpost::server::api

@@ -1,18 +1,18 @@
-// LicensingService's read side: listings, the device's own view, the book's snapshot and the
+// LicensingImpl's read side: listings, the device's own view, the book's snapshot and the
 // inventory for sync. Memory answers what it holds; the columns it does not hold (hostname,
 // token, times) come from the devices table.
 
 #include <map>
 
 #include "common/time.h"
-#include "server/licensing/service.h"
+#include "server/licensing/service_internal.h"
 #include "spdlog/spdlog.h"
 
 namespace outpost::server::licensing {
 
 // --- Reading ----------------------------------------------------------------------------------
 
-v1::ListLicensesResponse LicensingService::Licenses(std::optional<std::string_view> va) const {
+v1::ListLicensesResponse LicensingImpl::Licenses(std::optional<std::string_view> va) const {
   const TimePoint now = Now();
   std::vector<ComplianceRow> rows;
   {
@@ -46,7 +46,7 @@ v1::ListLicensesResponse LicensingService::Licenses(std::optional<std::string_vi
   return out;
 }
 
-v1::Device LicensingService::ToDeviceLocked(const RegisteredDevice& d) const {
+v1::Device LicensingImpl::ToDeviceLocked(const RegisteredDevice& d) const {
   v1::Device out;
   out.set_instance_id(d.instance_id);
   out.set_va(d.va);
@@ -71,7 +71,7 @@ v1::Device LicensingService::ToDeviceLocked(const RegisteredDevice& d) const {
   return out;
 }
 
-Status LicensingService::FillFromRow(sqlite::Connection& db, v1::Device& device) {
+Status LicensingImpl::FillFromRow(sqlite::Connection& db, v1::Device& device) {
   OUTPOST_ASSIGN_OR_RETURN(auto stmt,
                            db.Query("SELECT hostname, token_id, registered_at, last_seen_at "
                                     "FROM devices WHERE instance_id = ?",
@@ -91,7 +91,7 @@ Status LicensingService::FillFromRow(sqlite::Connection& db, v1::Device& device)
   return Status::Ok();
 }
 
-Result<v1::Device> LicensingService::Self(const DeviceIdentity& device) const {
+Result<v1::Device> LicensingImpl::Self(const DeviceIdentity& device) const {
   v1::Device out;
   {
     std::shared_lock lock(mu_);
@@ -106,8 +106,8 @@ Result<v1::Device> LicensingService::Self(const DeviceIdentity& device) const {
   return out;
 }
 
-v1::ListDevicesResponse LicensingService::Devices(std::optional<std::string_view> va,
-                                                  size_t limit) const {
+v1::ListDevicesResponse LicensingImpl::Devices(std::optional<std::string_view> va,
+                                               size_t limit) const {
   v1::ListDevicesResponse out;
   {
     std::shared_lock lock(mu_);
@@ -128,7 +128,7 @@ v1::ListDevicesResponse LicensingService::Devices(std::optional<std::string_view
   return out;
 }
 
-Result<v1::ListReservationsResponse> LicensingService::Reservations() const {
+Result<v1::ListReservationsResponse> LicensingImpl::Reservations() const {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
   OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT va, tag, pid, serial, count FROM "
                                                    "reservations ORDER BY va, tag, pid, serial"));
@@ -145,12 +145,12 @@ Result<v1::ListReservationsResponse> LicensingService::Reservations() const {
   return out;
 }
 
-BookState LicensingService::Snapshot() const {
+BookState LicensingImpl::Snapshot() const {
   std::shared_lock lock(mu_);
   return book_.Snapshot();
 }
 
-v1::InventorySummary LicensingService::Inventory() const {
+v1::InventorySummary LicensingImpl::Inventory() const {
   const TimePoint now = Now();
   std::shared_lock lock(mu_);
   std::map<std::string, int64_t> devices = registry_->CountByVa();

@@ -1,11 +1,11 @@
-// LicensingService: the virtual accounts this satellite knows, and the record of moves.
+// LicensingImpl: the virtual accounts this satellite knows, and the record of moves.
 
 #include <algorithm>
 #include <map>
 #include <set>
 
 #include "common/time.h"
-#include "server/licensing/service.h"
+#include "server/licensing/service_internal.h"
 
 namespace outpost::server::licensing {
 namespace {
@@ -14,14 +14,14 @@ constexpr char kDefaultVa[] = "default";
 
 }  // namespace
 
-void LicensingService::SetCentralVirtualAccounts(std::vector<std::string> vas) {
+void LicensingImpl::SetCentralVirtualAccounts(std::vector<std::string> vas) {
   std::sort(vas.begin(), vas.end());
   vas.erase(std::unique(vas.begin(), vas.end()), vas.end());
   std::unique_lock lock(mu_);
   central_vas_ = std::move(vas);
 }
 
-v1::ListVirtualAccountsResponse LicensingService::VirtualAccounts() const {
+v1::ListVirtualAccountsResponse LicensingImpl::VirtualAccounts() const {
   const TimePoint now = Now();
   struct Totals {
     bool from_central = false;
@@ -54,7 +54,7 @@ v1::ListVirtualAccountsResponse LicensingService::VirtualAccounts() const {
   return out;
 }
 
-Status LicensingService::CheckVirtualAccount(std::string_view va) const {
+Status LicensingImpl::CheckVirtualAccount(std::string_view va) const {
   OUTPOST_RETURN_IF_ERROR(ValidateVaName(va));
   const v1::ListVirtualAccountsResponse known = VirtualAccounts();
   std::string names;
@@ -69,7 +69,7 @@ Status LicensingService::CheckVirtualAccount(std::string_view va) const {
                   "(`outpost central va create ACCOUNT VA`) and sync before using it");
 }
 
-Result<v1::ListMovesResponse> LicensingService::Moves() const {
+Result<v1::ListMovesResponse> LicensingImpl::Moves() const {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
   OUTPOST_ASSIGN_OR_RETURN(
       auto stmt, lease->Query("SELECT id, from_va, to_va, tag, count, created_at, created_by, "

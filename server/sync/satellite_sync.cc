@@ -112,8 +112,19 @@ struct SatelliteSync::State {
   std::string audit_alarm_acknowledged;  // the same, once an admin acknowledged it
 };
 
+Result<std::unique_ptr<SatelliteSync>> SatelliteSync::Create(
+    DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
+    licensing::OperatorService& licensing, const crypto::PrivateKey& signing_key,
+    std::string satellite_id, config::SyncConfig config, std::string version) {
+  std::unique_ptr<SatelliteSync> sync(new SatelliteSync(std::move(dir), writer, readers, licensing,
+                                                        signing_key, std::move(satellite_id),
+                                                        std::move(config), std::move(version)));
+  OUTPOST_RETURN_IF_ERROR(sync->ApplyStoredPolicy());
+  return sync;
+}
+
 SatelliteSync::SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
-                             licensing::LicensingService& licensing,
+                             licensing::OperatorService& licensing,
                              const crypto::PrivateKey& signing_key, std::string satellite_id,
                              config::SyncConfig config, std::string version)
     : dir_(std::move(dir)),

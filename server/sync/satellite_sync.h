@@ -33,7 +33,7 @@
 #include "outpost/v1/satellite_sync.pb.h"
 #include "server/auth/principal.h"
 #include "server/data_dir.h"
-#include "server/licensing/service.h"
+#include "server/licensing/operator_service.h"
 
 namespace outpost::server::sync {
 
@@ -48,11 +48,16 @@ struct ExportedRequest {
 
 class SatelliteSync {
  public:
-  // Everything passed must outlive the object.
-  SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
-                licensing::LicensingService& licensing, const crypto::PrivateKey& signing_key,
-                std::string satellite_id, config::SyncConfig config, std::string version);
+  // Applies what the last imported response left in satellite_meta to `licensing` (central's
+  // policy and list of virtual accounts) and reads the audit-chain alarm; fails with kDataLoss
+  // when the stored policy cannot be read. Everything passed must outlive the object.
+  static Result<std::unique_ptr<SatelliteSync>> Create(
+      DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
+      licensing::OperatorService& licensing, const crypto::PrivateKey& signing_key,
+      std::string satellite_id, config::SyncConfig config, std::string version);
   ~SatelliteSync();
+  SatelliteSync(const SatelliteSync&) = delete;
+  SatelliteSync& operator=(const SatelliteSync&) = delete;
 
   // A signed request with everything central has not acknowledged: usage reports (closing the
   // hours sampled since the last export), moves, conversions, the inventory and a freshly
@@ -73,9 +78,6 @@ class SatelliteSync {
 
   v1::SyncStatus GetStatus() const;
 
-  // Applies the policy of the last imported response (kept in satellite_meta) at start.
-  Status ApplyStoredPolicy();
-
   // Queues a traditional-license conversion for the next sync ("conversion.queue").
   Result<v1::Conversion> QueueConversion(std::string_view key, std::string_view va,
                                          const auth::Principal& by);
@@ -91,8 +93,7 @@ class SatelliteSync {
   // acknowledge" with `reason` and the alarm. The same central head does not raise it again;
   // another mismatch does. kFailedPrecondition when no alarm is raised; kInvalidArgument for an
   // empty or over-long reason.
-  Result<v1::SyncStatus> AcknowledgeAuditAlarm(std::string_view reason,
-                                               const audit::Actor& actor);
+  Result<v1::SyncStatus> AcknowledgeAuditAlarm(std::string_view reason, const audit::Actor& actor);
   uint64_t online_failures_total() const { return online_failures_total_.load(); }
 
   // Online mode: a thread that syncs every interval (with jitter), backing off exponentially
@@ -101,6 +102,11 @@ class SatelliteSync {
   void Stop();
 
  private:
+  SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
+                licensing::OperatorService& licensing, const crypto::PrivateKey& signing_key,
+                std::string satellite_id, config::SyncConfig config, std::string version);
+  // Applies the policy of the last imported response (kept in satellite_meta), at Create.
+  Status ApplyStoredPolicy();
   struct State;
   Result<State> LoadState() const;
   Status RecordRefusal(const audit::Actor& actor, const Status& why, std::string_view sha256);
@@ -109,7 +115,7 @@ class SatelliteSync {
   const DataDir dir_;
   sqlite::Writer& writer_;
   sqlite::ReaderPool& readers_;
-  licensing::LicensingService& licensing_;
+  licensing::OperatorService& licensing_;
   const crypto::PrivateKey& signing_key_;
   const std::string satellite_id_;
   const config::SyncConfig config_;

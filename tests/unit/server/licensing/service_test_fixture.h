@@ -1,7 +1,8 @@
 #pragma once
 
 // LicensingService over a temporary database with the real migrations and the fake clock: the
-// fixture the service's tests share (service_test.cc, state_file_test.cc).
+// fixture the service's tests share (service_test.cc, device_service_test.cc,
+// operator_service_test.cc, state_file_test.cc). devices() and operators() are its two facades.
 
 #include <gtest/gtest.h>
 
@@ -82,14 +83,17 @@ class LicensingServiceTest : public auth::testing::AuthStoreTest {
     OUTPOST_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::FromPem(ca_key_pem_));
     OUTPOST_ASSIGN_OR_RETURN(auto ca,
                              crypto::CertificateAuthority::Load(std::move(cert), std::move(key)));
-    OUTPOST_ASSIGN_OR_RETURN(
-        service_, LicensingService::Open(*writer_, *readers_, clock_, std::move(ca), *signing_key_,
-                                         "sat-1", *tokens_, options_));
+    OUTPOST_ASSIGN_OR_RETURN(service_,
+                             LicensingService::Create(*writer_, *readers_, clock_, std::move(ca),
+                                                      *signing_key_, "sat-1", *tokens_, options_));
     return Status::Ok();
   }
 
+  DeviceService& devices() { return service_->devices(); }
+  OperatorService& operators() { return service_->operators(); }
+
   void Seed(std::vector<Entitlement> entitlements) {
-    ASSERT_OK(service_->ReplaceEntitlements(std::move(entitlements), audit::Actor::System()));
+    ASSERT_OK(operators().ReplaceEntitlements(std::move(entitlements), audit::Actor::System()));
   }
 
   std::string NewToken(const std::string& va = "east", bool export_controlled = false,
@@ -123,7 +127,7 @@ class LicensingServiceTest : public auth::testing::AuthStoreTest {
                                         const std::string& address = "192.0.2.1",
                                         std::optional<std::string> proven = std::nullopt) {
     return Wait<v1::RegisterResponse>([&](auto done) {
-      service_->Register(request, address, std::move(proven), std::move(done));
+      devices().Register(request, address, std::move(proven), std::move(done));
     });
   }
 
@@ -142,7 +146,7 @@ class LicensingServiceTest : public auth::testing::AuthStoreTest {
       u->set_count(count);
     }
     return Wait<v1::SignedAuthorization>(
-        [&](auto done) { service_->Authorize(id, request, std::move(done)); });
+        [&](auto done) { devices().Authorize(id, request, std::move(done)); });
   }
 
   static std::string StatusOf(const v1::SignedAuthorization& a, const std::string& tag) {
@@ -153,7 +157,7 @@ class LicensingServiceTest : public auth::testing::AuthStoreTest {
   }
 
   int64_t InUse(const std::string& va, const std::string& tag) {
-    const v1::ListLicensesResponse licenses = service_->Licenses(va);
+    const v1::ListLicensesResponse licenses = operators().Licenses(va);
     for (const auto& p : licenses.pools()) {
       if (p.tag() == tag) return p.in_use();
     }

@@ -45,10 +45,10 @@ class StateFileTest : public LicensingServiceTest {
     reserve.set_tag("fw");
     reserve.set_count(1);
     reserve.set_udi("C9300-24T:VIP");
-    ASSERT_OK(service_->Reserve(reserve, Oscar()));
-    ASSERT_OK(service_->ReleaseDevice(devices_[5].registration.instance_id(), Oscar()));
-    ASSERT_OK(
-        service_->RehostDevice(devices_[4].registration.instance_id(), "C9300-24T:NEW4", Oscar()));
+    ASSERT_OK(operators().Reserve(reserve, Oscar().actor()));
+    ASSERT_OK(operators().ReleaseDevice(devices_[5].registration.instance_id(), Oscar().actor()));
+    ASSERT_OK(operators().RehostDevice(devices_[4].registration.instance_id(), "C9300-24T:NEW4",
+                                       Oscar().actor()));
     ASSERT_OK(service_->Sweep(/*final=*/true));
   }
 
@@ -60,21 +60,21 @@ class StateFileTest : public LicensingServiceTest {
       out += r.instance_id + " " + r.va + " " + r.udi.ToString() + " " + r.tag + " " +
              std::to_string(r.count) + " " + std::to_string(ToUnixSeconds(r.valid_until)) + "\n";
     }
-    out += service_->Licenses(std::nullopt).SerializeAsString();
-    out += service_->Devices(std::nullopt, 100).SerializeAsString();
-    auto reservations = service_->Reservations();
+    out += operators().Licenses(std::nullopt).SerializeAsString();
+    out += operators().Devices(std::nullopt, 100).SerializeAsString();
+    auto reservations = operators().Reservations();
     EXPECT_OK(reservations);
     if (reservations.ok()) out += reservations->SerializeAsString();
-    out += service_->Inventory().SerializeAsString();
+    out += operators().Inventory().SerializeAsString();
     out += std::to_string(service_->device_count());
     return out;
   }
 
   // Every device that is still registered identifies itself; the released one does not.
   void ExpectCertificatesAsBefore() {
-    for (size_t i = 0; i < 4; ++i) EXPECT_OK(service_->Identify(devices_[i].Certificate()));
-    EXPECT_FALSE(service_->Identify(devices_[4].Certificate()).ok());  // rehosted
-    EXPECT_FALSE(service_->Identify(devices_[5].Certificate()).ok());  // released
+    for (size_t i = 0; i < 4; ++i) EXPECT_OK(devices().Identify(devices_[i].Certificate()));
+    EXPECT_FALSE(devices().Identify(devices_[4].Certificate()).ok());  // rehosted
+    EXPECT_FALSE(devices().Identify(devices_[5].Certificate()).ok());  // released
   }
 
   int64_t Tokens() { return QueryInt("SELECT count(*) FROM licensing_state"); }
@@ -145,12 +145,13 @@ TEST_F(StateFileTest, AnyChangeAfterTheSaveMakesTheNextStartReadTheTables) {
        }},
       {"release",
        [&] {
-         ASSERT_OK(service_->ReleaseDevice(devices_[3].registration.instance_id(), Oscar()));
+         ASSERT_OK(
+             operators().ReleaseDevice(devices_[3].registration.instance_id(), Oscar().actor()));
        }},
       {"rehost",
        [&] {
-         ASSERT_OK(service_->RehostDevice(devices_[1].registration.instance_id(), "C9300-24T:MOVED",
-                                          Oscar()));
+         ASSERT_OK(operators().RehostDevice(devices_[1].registration.instance_id(),
+                                            "C9300-24T:MOVED", Oscar().actor()));
        }},
       {"expiry",
        [&] {
