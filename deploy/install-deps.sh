@@ -25,6 +25,8 @@ PACKAGES="
   python3
   python3-pytest
   python3-hypothesis
+  rsyslog
+  rsyslog-openssl
   time
   clang-16
   libclang-rt-16-dev

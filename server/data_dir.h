@@ -23,6 +23,8 @@ struct DataDir {
   std::filesystem::path enrollment_secret() const { return keys() / "enrollment.secret"; }
   std::filesystem::path central_ca() const { return root / "central-ca.pem"; }
   std::filesystem::path tls_certificate() const { return root / "tls" / "server.pem"; }
+  // The last audit record a syslog collector accepted (audit.syslog_url), as decimal text.
+  std::filesystem::path syslog_position() const { return root / "audit-syslog.position"; }
   // Held (flock) by the one process that uses the directory: `outpost serve`, `outpost init`.
   std::filesystem::path lock() const { return root / "outpost.lock"; }
 

@@ -24,6 +24,7 @@
 #include "server/audit/audit_log.h"
 #include "server/audit/chain_guard.h"
 #include "server/audit/checkpoint.h"
+#include "server/audit/syslog_forwarder.h"
 #include "server/auth/http_auth.h"
 #include "server/auth/store.h"
 #include "server/data_dir.h"
@@ -120,6 +121,8 @@ class Satellite::Impl {
   std::unique_ptr<licensing::TokenStore> tokens;
   std::unique_ptr<licensing::LicensingService> licensing;
   std::unique_ptr<sync::SatelliteSync> sync;
+  // Audit records to a syslog collector (audit.syslog_url), or null.
+  std::unique_ptr<audit::SyslogForwarder> syslog;
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
   std::unique_ptr<api::BlockingPool> admin_pool;
@@ -356,6 +359,37 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   raw->metrics->AddCallback(
       "outpost_sync_online_failures_total", "Online sync attempts that failed.", "counter",
       [raw] { return static_cast<double>(raw->sync->online_failures_total()); });
+  if (!raw->config.audit.syslog_url.empty()) {
+    audit::SyslogOptions syslog;
+    syslog.url = raw->config.audit.syslog_url;
+    if (!raw->config.audit.syslog_ca.empty()) {
+      const fs::path ca = config::ResolvePath(raw->config, raw->config.audit.syslog_ca);
+      auto pem = ReadFile(ca);
+      if (!pem.ok()) {
+        return InvalidArgument("audit.syslog_ca: cannot read " + ca.string() +
+                               "; give the PEM file of the CA that issued the collector's "
+                               "certificate");
+      }
+      syslog.ca_pem = std::move(*pem);
+    }
+    syslog.hostname = raw->config.audit.syslog_hostname;
+    syslog.satellite_id = raw->satellite_id;
+    syslog.position_file = raw->dir.syslog_position();
+    OUTPOST_ASSIGN_OR_RETURN(raw->syslog,
+                             audit::SyslogForwarder::Create(std::move(syslog), *raw->readers));
+    raw->metrics->AddCallback(
+        "outpost_audit_syslog_forwarded_total",
+        "Audit records the syslog collector accepted since start.", "counter",
+        [raw] { return static_cast<double>(raw->syslog->forwarded_total()); });
+    raw->metrics->AddCallback("outpost_audit_syslog_failures_total",
+                              "Failed attempts to forward audit records (each is retried).",
+                              "counter",
+                              [raw] { return static_cast<double>(raw->syslog->failures_total()); });
+    raw->metrics->AddCallback(
+        "outpost_audit_syslog_lag_records",
+        "Audit records committed but not yet accepted by the syslog collector.", "gauge",
+        [raw] { return static_cast<double>(raw->syslog->lag()); });
+  }
   api::AdminContext admin;
   admin.auth = raw->auth.get();
   admin.tokens = raw->tokens.get();
@@ -400,6 +434,7 @@ Status Satellite::Start() {
   OUTPOST_RETURN_IF_ERROR(impl_->server->Start());
   impl_->server_started = true;
   impl_->sync->StartOnline();
+  if (impl_->syslog) impl_->syslog->Start();
   Impl* impl = impl_.get();
   impl->checkpointer = std::thread([impl] {
     auto last_checkpoint = std::chrono::steady_clock::now();
@@ -464,6 +499,8 @@ void Satellite::Shutdown() {
                    saved.ToString());
     }
   }
+  // The stop's records go to the collector too, if it takes them within a moment.
+  if (impl_->syslog) impl_->syslog->Stop();
   // Readers first, so the writer's connection is the last one: SQLite then checkpoints the WAL
   // and removes the -wal and -shm files.
   impl_->readers.reset();

@@ -109,6 +109,13 @@ Status Validate(const Config& config) {
         "URL or use mode \"offline\"");
   }
 
+  const AuditConfig& audit = config.audit;
+  if (audit.syslog_url.rfind("tls://", 0) == 0 && audit.syslog_ca.empty()) {
+    problems.push_back(
+        "audit.syslog_url is tls:// but audit.syslog_ca is empty; set it to the PEM file of the "
+        "CA that issued the collector's certificate");
+  }
+
   if (problems.empty()) return Status::Ok();
   return InvalidArgument(internal::JoinLines(problems));
 }

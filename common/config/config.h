@@ -111,6 +111,15 @@ struct LogConfig {
   bool operator==(const LogConfig&) const = default;
 };
 
+// Forwarding of audit records to a syslog collector (server/audit/syslog_forwarder.h).
+struct AuditConfig {
+  std::string syslog_url;       // "" (off), "tcp://HOST:PORT" or "tls://HOST:PORT"
+  std::string syslog_ca;        // tls: the collector's CA certificate (PEM file)
+  std::string syslog_hostname;  // HOSTNAME of each message; "" = the system's host name
+
+  bool operator==(const AuditConfig&) const = default;
+};
+
 struct Config {
   ListenAddress listen;
   TlsConfig tls;
@@ -119,6 +128,7 @@ struct Config {
   PolicyConfig policy;
   DatabaseConfig database;
   LogConfig log;
+  AuditConfig audit;
   // Not a key in the file: set by code from --data-dir. Relative paths resolve against it.
   std::filesystem::path data_dir;
 

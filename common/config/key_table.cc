@@ -8,6 +8,7 @@
 
 #include "common/config/duration.h"
 #include "common/proxy_url.h"
+#include "common/syslog_url.h"
 
 namespace outpost::config::internal {
 namespace {
@@ -146,6 +147,31 @@ Result<std::string> ParseCentralUrl(const std::string& text) {
     return InvalidArgument(Quoted(text) +
                            " is not an https:// URL; accepted: \"\" or e.g. "
                            "\"https://central.example.com\"");
+  }
+  return text;
+}
+
+Result<std::string> CheckSyslogUrl(const std::string& text) {
+  if (!text.empty()) OUTPOST_RETURN_IF_ERROR(ParseSyslogUrl(text).status());
+  return text;
+}
+
+Result<std::string> CheckOptionalPath(const std::string& text) {
+  if (HasControlCharacter(text)) {
+    return InvalidArgument(Quoted(text) + " contains control characters; accepted: a file path");
+  }
+  return text;
+}
+
+// RFC 5424's HOSTNAME: 1 to 255 printable US-ASCII characters, no space.
+Result<std::string> CheckSyslogHostname(const std::string& text) {
+  if (text.size() > 255) return InvalidArgument("is longer than 255 characters");
+  for (unsigned char c : text) {
+    if (c < 33 || c > 126) {
+      return InvalidArgument(Quoted(text) +
+                             " is not a syslog host name; accepted: printable ASCII without "
+                             "spaces, e.g. \"sat-01.plant.example\"");
+    }
   }
   return text;
 }
@@ -337,6 +363,20 @@ std::vector<Key> MakeKeys() {
           "log.format", "\"text\" for people, \"json\" for one JSON object per line.",
           [](auto& c) -> auto& { return c.log.format; }, OneOf<2>("log format", {"text", "json"}),
           Identity),
+
+      TextKey(
+          "audit.syslog_url",
+          "Forward every audit record to a syslog collector (RFC 5424): \"tcp://HOST:PORT\" or "
+          "\"tls://HOST:PORT\"; \"\" = off.",
+          [](auto& c) -> auto& { return c.audit.syslog_url; }, CheckSyslogUrl, Identity),
+      TextKey(
+          "audit.syslog_ca",
+          "For tls://: the collector's CA certificate (PEM file); relative to the data directory.",
+          [](auto& c) -> auto& { return c.audit.syslog_ca; }, CheckOptionalPath, Identity),
+      TextKey(
+          "audit.syslog_hostname",
+          "HOSTNAME in each syslog message; \"\" = this machine's host name.",
+          [](auto& c) -> auto& { return c.audit.syslog_hostname; }, CheckSyslogHostname, Identity),
   };
 }
 

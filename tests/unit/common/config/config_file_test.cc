@@ -151,7 +151,7 @@ TEST(ParseConfigTest, DataDirInTheFileIsExplained) {
 TEST(ParseConfigTest, UnknownTableErrorNamesTableAndLine) {
   EXPECT_EQ(ParseError("listen = \"127.0.0.1:1\"\n\n[tsl]\ncertificate = \"a.pem\"\n"),
             "outpost.toml:3:2: unknown table [tsl] (did you mean [tls]?); known tables: [tls], "
-            "[server], [sync], [policy], [database], [log]");
+            "[server], [sync], [policy], [database], [log], [audit]");
 }
 
 TEST(ParseConfigTest, TableNestedInASectionIsAnUnknownKey) {
@@ -296,7 +296,7 @@ TEST(ApplyOverrideTest, UnknownKeyIsNamed) {
   Config c;
   EXPECT_EQ(ApplyOverride(c, "sync.intervall", "1h").message(),
             "unknown key 'sync.intervall' (did you mean 'sync.interval'?); known keys in "
-            "[sync]: mode, central_url, interval, jitter, max_backoff");
+            "[sync]: mode, central_url, proxy, interval, jitter, max_backoff");
   EXPECT_CONTAINS(ApplyOverride(c, "sync", "online").message(), "'sync' is a table, not a key");
   EXPECT_CONTAINS(ApplyOverride(c, "data_dir", "/tmp").message(), "--data-dir");
   EXPECT_EQ(c, Config{});
