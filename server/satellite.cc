@@ -98,7 +98,7 @@ net::ServerOptions ServerOptionsFrom(const config::Config& c) {
 
 // How often the head of the audit chain is signed while the satellite runs (and once more at
 // shutdown). Sync exports sign one as well.
-constexpr auto kCheckpointInterval = std::chrono::minutes(10);
+constexpr auto kAuditCheckpointInterval = std::chrono::minutes(10);
 // How often expired authorizations and floating leases are released (a lease not renewed in time
 // returns to its pool within this), usage hours are closed and the clock is checked.
 constexpr auto kSweepInterval = std::chrono::seconds(5);
@@ -133,13 +133,14 @@ class Satellite::Impl {
   bool shut_down = false;
   bool server_started = false;
 
-  // Sweeps every kSweepInterval and signs a checkpoint every kCheckpointInterval.
-  std::thread checkpointer;
-  std::mutex checkpoint_mu;
-  std::condition_variable checkpoint_cv;
+  // The housekeeping thread: sweeps every kSweepInterval and signs an audit checkpoint every
+  // kAuditCheckpointInterval.
+  std::thread housekeeping_thread;
+  std::mutex housekeeping_mu;
+  std::condition_variable housekeeping_cv;
   bool stopping = false;
 
-  void SignCheckpoint() {
+  void SignAuditCheckpoint() {
     Status s = writer->Run([this](sqlite::Connection& db) {
       return audit::SignCheckpoint(db, *signing_key, clock->Now());
     });
@@ -436,10 +437,11 @@ Status Satellite::Start() {
   impl_->sync->StartOnline();
   if (impl_->syslog) impl_->syslog->Start();
   Impl* impl = impl_.get();
-  impl->checkpointer = std::thread([impl] {
-    auto last_checkpoint = std::chrono::steady_clock::now();
-    std::unique_lock lock(impl->checkpoint_mu);
-    while (!impl->checkpoint_cv.wait_for(lock, kSweepInterval, [impl] { return impl->stopping; })) {
+  impl->housekeeping_thread = std::thread([impl] {
+    auto last_audit_checkpoint = std::chrono::steady_clock::now();
+    std::unique_lock lock(impl->housekeeping_mu);
+    while (
+        !impl->housekeeping_cv.wait_for(lock, kSweepInterval, [impl] { return impl->stopping; })) {
       lock.unlock();
       // A thread boundary: an exception costs this round, and the next one runs as usual.
       Status round = CatchAtBoundary("the background sweep", [&] {
@@ -448,9 +450,9 @@ Status Satellite::Start() {
           spdlog::warn("licensing sweep failed: {}", s.ToString());
         }
         impl->sync->CheckOverdue();
-        if (std::chrono::steady_clock::now() - last_checkpoint >= kCheckpointInterval) {
-          impl->SignCheckpoint();
-          last_checkpoint = std::chrono::steady_clock::now();
+        if (std::chrono::steady_clock::now() - last_audit_checkpoint >= kAuditCheckpointInterval) {
+          impl->SignAuditCheckpoint();
+          last_audit_checkpoint = std::chrono::steady_clock::now();
         }
       });
       if (!round.ok()) spdlog::error("{}", round.message());
@@ -471,11 +473,11 @@ void Satellite::Shutdown() {
   impl_->server->Shutdown(
       std::chrono::duration_cast<std::chrono::milliseconds>(impl_->config.server.shutdown_grace));
   {
-    std::lock_guard lock(impl_->checkpoint_mu);
+    std::lock_guard lock(impl_->housekeeping_mu);
     impl_->stopping = true;
   }
-  impl_->checkpoint_cv.notify_all();
-  if (impl_->checkpointer.joinable()) impl_->checkpointer.join();
+  impl_->housekeeping_cv.notify_all();
+  if (impl_->housekeeping_thread.joinable()) impl_->housekeeping_thread.join();
   impl_->sync->Stop();
   // Admin work in flight finishes (its replies go nowhere once the server stopped).
   impl_->admin_pool->Join();

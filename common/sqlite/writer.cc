@@ -21,8 +21,8 @@ constexpr std::string_view kSavepoint = "SAVEPOINT outpost_unit";
 constexpr std::string_view kRelease = "RELEASE outpost_unit";
 constexpr std::string_view kRollbackTo = "ROLLBACK TO outpost_unit";
 
-// The writer checkpoints itself once the WAL holds this many times checkpoint_pages.
-constexpr int kInlineCheckpointFactor = 4;
+// The writer checkpoints the WAL itself once it holds this many times wal_checkpoint_pages.
+constexpr int kInlineWalCheckpointFactor = 4;
 
 // The probe a writer in a storage fault commits while idle: it rewrites the schema's version
 // number with itself, so one page goes through the WAL and nothing changes.
@@ -47,28 +47,28 @@ Result<std::unique_ptr<Writer>> Writer::Create(const std::filesystem::path& path
   open_options.busy_timeout = options.busy_timeout;
   OUTPOST_ASSIGN_OR_RETURN(Connection connection, Connection::Open(path, open_options));
   OUTPOST_RETURN_IF_ERROR(Migrate(connection, migrations));
-  std::optional<Connection> checkpoint_connection;
-  if (options.checkpoint_pages > 0) {
-    OUTPOST_ASSIGN_OR_RETURN(checkpoint_connection, Connection::Open(path, open_options));
+  std::optional<Connection> wal_checkpoint_connection;
+  if (options.wal_checkpoint_pages > 0) {
+    OUTPOST_ASSIGN_OR_RETURN(wal_checkpoint_connection, Connection::Open(path, open_options));
   }
   return std::unique_ptr<Writer>(
-      new Writer(std::move(connection), std::move(checkpoint_connection), options));
+      new Writer(std::move(connection), std::move(wal_checkpoint_connection), options));
 }
 
-Writer::Writer(Connection connection, std::optional<Connection> checkpoint_connection,
+Writer::Writer(Connection connection, std::optional<Connection> wal_checkpoint_connection,
                const WriterOptions& options)
     : connection_(std::move(connection)),
       path_(connection_.path()),
       max_batch_(options.max_batch),
       fault_probe_interval_(options.fault_probe_interval),
       fault_clear_free_bytes_(options.fault_clear_free_bytes),
-      checkpoint_connection_(std::move(checkpoint_connection)),
-      checkpoint_pages_(options.checkpoint_pages),
+      wal_checkpoint_connection_(std::move(wal_checkpoint_connection)),
+      wal_checkpoint_pages_(options.wal_checkpoint_pages),
       thread_([this] { Loop(); }) {
-  if (checkpoint_connection_) {
-    // Replaces SQLite's automatic checkpoint (which is itself a WAL hook) on this connection.
+  if (wal_checkpoint_connection_) {
+    // Replaces SQLite's automatic WAL checkpoint (which is itself a WAL hook) on this connection.
     sqlite3_wal_hook(connection_.handle(), &Writer::OnWalCommit, this);
-    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+    wal_checkpoint_thread_ = std::thread([this] { WalCheckpointLoop(); });
   }
 }
 
@@ -76,41 +76,42 @@ Writer::~Writer() { Stop(); }
 
 int Writer::OnWalCommit(void* self, sqlite3* db, const char* name, int pages) {
   auto* writer = static_cast<Writer*>(self);
-  if (pages < writer->checkpoint_pages_) return SQLITE_OK;
-  if (pages >= kInlineCheckpointFactor * writer->checkpoint_pages_) {
-    // Under a steady stream of batches the background checkpoint never finds the WAL idle, so
+  if (pages < writer->wal_checkpoint_pages_) return SQLITE_OK;
+  if (pages >= kInlineWalCheckpointFactor * writer->wal_checkpoint_pages_) {
+    // Under a steady stream of batches the background WAL checkpoint never finds the WAL idle, so
     // SQLite never restarts it from the beginning and it would grow without bound. Catching up
     // here is cheap (the background thread copied most pages already) and lets the next
-    // transaction restart the WAL. SQLite runs one checkpoint at a time (another gets BUSY), so
+    // transaction restart the WAL. SQLite runs one WAL checkpoint at a time (another gets BUSY), so
     // this waits for a background one to finish first. Failure is harmless: the next commit
     // tries again.
-    std::lock_guard running(writer->checkpoint_run_mu_);
+    std::lock_guard running(writer->wal_checkpoint_run_mu_);
     (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
   {
-    std::lock_guard lock(writer->checkpoint_mu_);
-    writer->checkpoint_requested_ = true;
+    std::lock_guard lock(writer->wal_checkpoint_mu_);
+    writer->wal_checkpoint_requested_ = true;
   }
-  writer->checkpoint_wanted_.notify_one();
+  writer->wal_checkpoint_wanted_.notify_one();
   return SQLITE_OK;
 }
 
-void Writer::CheckpointLoop() {
-  std::unique_lock lock(checkpoint_mu_);
+void Writer::WalCheckpointLoop() {
+  std::unique_lock lock(wal_checkpoint_mu_);
   while (true) {
-    checkpoint_wanted_.wait(lock, [this] { return checkpoint_requested_ || checkpoint_stopping_; });
-    if (checkpoint_stopping_) break;
-    checkpoint_requested_ = false;
+    wal_checkpoint_wanted_.wait(
+        lock, [this] { return wal_checkpoint_requested_ || wal_checkpoint_stopping_; });
+    if (wal_checkpoint_stopping_) break;
+    wal_checkpoint_requested_ = false;
     lock.unlock();
     int rc = SQLITE_OK;
     {
-      std::lock_guard running(checkpoint_run_mu_);
-      rc = sqlite3_wal_checkpoint_v2(checkpoint_connection_->handle(), "main",
+      std::lock_guard running(wal_checkpoint_run_mu_);
+      rc = sqlite3_wal_checkpoint_v2(wal_checkpoint_connection_->handle(), "main",
                                      SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     }
-    // BUSY means another checkpoint is running; anything else is retried at the next request
-    // and, at worst, the WAL grows until the final checkpoint at Stop().
-    if (rc == SQLITE_OK) checkpoints_.fetch_add(1);
+    // BUSY means another WAL checkpoint is running; anything else is retried at the next request
+    // and, at worst, the WAL grows until the final WAL checkpoint at Stop().
+    if (rc == SQLITE_OK) wal_checkpoints_.fetch_add(1);
     lock.lock();
   }
 }
@@ -177,7 +178,7 @@ WriterStats Writer::Stats() const {
   stats.last_batch_size = last_batch_size_.load();
   stats.max_batch_size = max_batch_size_.load();
   stats.failed_commits = failed_commits_.load();
-  stats.checkpoints = checkpoints_.load();
+  stats.wal_checkpoints = wal_checkpoints_.load();
   stats.storage_errors = storage_errors_.load();
   return stats;
 }
@@ -217,15 +218,15 @@ void Writer::Loop() {
     CommitBatch(batch);
     batch.clear();
   }
-  // The checkpoint connection closes first, so that the writer's is the last one and SQLite's
-  // final checkpoint at its close can remove the WAL.
+  // The WAL checkpoint connection closes first, so that the writer's is the last one and
+  // SQLite's final WAL checkpoint at its close can remove the WAL.
   {
-    std::lock_guard lock(checkpoint_mu_);
-    checkpoint_stopping_ = true;
+    std::lock_guard lock(wal_checkpoint_mu_);
+    wal_checkpoint_stopping_ = true;
   }
-  checkpoint_wanted_.notify_all();
-  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
-  checkpoint_connection_.reset();
+  wal_checkpoint_wanted_.notify_all();
+  if (wal_checkpoint_thread_.joinable()) wal_checkpoint_thread_.join();
+  wal_checkpoint_connection_.reset();
   CloseConnection();
 }
 
@@ -427,7 +428,7 @@ void Writer::SetTransactionGuard(std::function<Status(Connection&)> guard) {
 
 void Writer::CloseConnection() {
   // Best effort: the data is committed already. PASSIVE never waits for readers, so shutdown
-  // is not held up by a long read; the last connection to close checkpoints fully anyway.
+  // is not held up by a long read; the last connection to close checkpoints the WAL fully anyway.
   (void)connection_.Exec("PRAGMA optimize");
   (void)connection_.Exec("PRAGMA wal_checkpoint(PASSIVE)");
   Connection closing = std::move(connection_);

@@ -31,12 +31,12 @@ struct WriterOptions {
   Synchronous synchronous = Synchronous::kFull;  // see config::Durability (database.synchronous)
   std::chrono::milliseconds busy_timeout{5000};
   // WAL checkpoints run on a thread of their own, with their own connection, once the WAL holds
-  // this many pages after a commit (SQLite's own automatic checkpoint would run inside the
+  // this many pages after a commit (SQLite's own automatic WAL checkpoint would run inside the
   // committing writer and stall every unit queued behind it while it copies and fsyncs pages).
   // Should the WAL reach 4 times this, the writer catches up itself (only the pages the
-  // background checkpoint has not copied yet), so that the WAL restarts and stays bounded.
-  // 0: leave checkpoints to SQLite (wal_autocheckpoint, on the writer thread).
-  int checkpoint_pages = 1000;
+  // background WAL checkpoint has not copied yet), so that the WAL restarts and stays bounded.
+  // 0: leave WAL checkpoints to SQLite (wal_autocheckpoint, on the writer thread).
+  int wal_checkpoint_pages = 1000;
   // While writes fail for want of space or on an I/O error (see StorageFault), the idle writer
   // commits a one-page probe this often, so the fault clears by itself once writes succeed
   // again. 0: only queued work finds out.
@@ -55,7 +55,7 @@ struct WriterStats {
   uint64_t last_batch_size = 0;  // units in the most recent batch
   uint64_t max_batch_size = 0;   // largest batch so far
   uint64_t failed_commits = 0;   // batches whose BEGIN or COMMIT failed
-  uint64_t checkpoints = 0;      // background WAL checkpoints run (see checkpoint_pages)
+  uint64_t wal_checkpoints = 0;  // background WAL checkpoints run (see wal_checkpoint_pages)
   uint64_t storage_errors = 0;   // transactions failed by a full disk or an I/O error
 };
 
@@ -247,12 +247,12 @@ class Writer {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  Writer(Connection connection, std::optional<Connection> checkpoint_connection,
+  Writer(Connection connection, std::optional<Connection> wal_checkpoint_connection,
          const WriterOptions& options);
   void Loop();
-  // The checkpoint thread: waits for the WAL hook to ask, checkpoints (PASSIVE: never waits for
-  // or blocks the writer or readers), until Stop().
-  void CheckpointLoop();
+  // The WAL checkpoint thread: waits for the WAL hook to ask, checkpoints the WAL (PASSIVE:
+  // never waits for or blocks the writer or readers), until Stop().
+  void WalCheckpointLoop();
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
   void CommitBatch(std::vector<std::unique_ptr<Unit>>& batch);
   Status RunUnit(Unit& unit, bool& transaction_intact);
@@ -289,23 +289,23 @@ class Writer {
   std::atomic<uint64_t> last_batch_size_{0};
   std::atomic<uint64_t> max_batch_size_{0};
   std::atomic<uint64_t> failed_commits_{0};
-  std::atomic<uint64_t> checkpoints_{0};
+  std::atomic<uint64_t> wal_checkpoints_{0};
   std::atomic<uint64_t> storage_errors_{0};
   const std::chrono::milliseconds fault_probe_interval_;
   const uint64_t fault_clear_free_bytes_;
   mutable std::mutex fault_mu_;
   std::optional<StorageFault> fault_;  // guarded by fault_mu_
 
-  // Background checkpoints (empty when checkpoint_pages is 0).
+  // Background WAL checkpoints (empty when wal_checkpoint_pages is 0).
   std::optional<Connection>
-      checkpoint_connection_;  // checkpoint thread; closed by the writer thread
-  const int checkpoint_pages_;
-  std::mutex checkpoint_mu_;
-  std::mutex checkpoint_run_mu_;  // held while either connection runs a checkpoint
-  std::condition_variable checkpoint_wanted_;
-  bool checkpoint_requested_ = false;  // guarded by checkpoint_mu_
-  bool checkpoint_stopping_ = false;   // guarded by checkpoint_mu_
-  std::thread checkpoint_thread_;
+      wal_checkpoint_connection_;  // WAL checkpoint thread; closed by the writer thread
+  const int wal_checkpoint_pages_;
+  std::mutex wal_checkpoint_mu_;
+  std::mutex wal_checkpoint_run_mu_;  // held while either connection runs a WAL checkpoint
+  std::condition_variable wal_checkpoint_wanted_;
+  bool wal_checkpoint_requested_ = false;  // guarded by wal_checkpoint_mu_
+  bool wal_checkpoint_stopping_ = false;   // guarded by wal_checkpoint_mu_
+  std::thread wal_checkpoint_thread_;
 
   std::thread thread_;  // last: starts after every other member is ready
 };

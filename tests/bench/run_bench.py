@@ -308,7 +308,7 @@ PROFILE_SYSCALLS = ("recvmsg", "sendmsg", "read", "write", "epoll_wait", "epoll_
                     "mmap")
 PROFILE_SERVICE_GROUPS = ("allocation", "locking/futex")  # reported with what they served
 # A sample's thread by what its stack runs (all threads are named "outpost").
-THREAD_ROLES = (("writer", r"sqlite::Writer::Loop"), ("WAL", r"Writer::CheckpointLoop"),
+THREAD_ROLES = (("writer", r"sqlite::Writer::Loop"), ("WAL", r"Writer::WalCheckpointLoop"),
                 ("I/O", r"asio::detail::scheduler::run|io_context::run"))
 
 

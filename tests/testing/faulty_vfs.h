@@ -4,7 +4,7 @@
 // (SQLITE_IOERR_WRITE / SQLITE_IOERR_FSYNC), without root or a small file system.
 //
 // Install() registers it as SQLite's default VFS, wrapping the default that was there before, so
-// every connection opened afterwards (the writer's, the checkpointer's, the readers') goes
+// every connection opened afterwards (the writer's, the WAL checkpointer's, the readers') goes
 // through it. Until a fault is armed it forwards every call unchanged. Thread-safe: the fault
 // state is atomic and may be changed while connections write.
 

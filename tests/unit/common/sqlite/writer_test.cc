@@ -498,10 +498,10 @@ int64_t WalFrames(const std::filesystem::path& db) {
   return ec || size < 32 ? 0 : static_cast<int64_t>((size - 32) / (24 + 4096));
 }
 
-TEST(WriterCheckpointTest, CheckpointsRunInTheBackgroundAndKeepTheWalSmall) {
+TEST(WriterWalCheckpointTest, WalCheckpointsRunInTheBackgroundAndKeepTheWalSmall) {
   TempDir dir;
   WriterOptions options;
-  options.checkpoint_pages = 20;
+  options.wal_checkpoint_pages = 20;
   auto created = Writer::Create(dir / "outpost.db", options, kSchema);
   ASSERT_OK(created);
   Writer& writer = **created;
@@ -517,14 +517,14 @@ TEST(WriterCheckpointTest, CheckpointsRunInTheBackgroundAndKeepTheWalSmall) {
       return Status::Ok();
     }));
   }
-  // Bounded wait for the checkpoint thread to have caught up at least once.
-  for (int i = 0; i < 500 && writer.Stats().checkpoints == 0; ++i) {
+  // Bounded wait for the WAL checkpoint thread to have caught up at least once.
+  for (int i = 0; i < 500 && writer.Stats().wal_checkpoints == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_GT(writer.Stats().checkpoints, 0u);
+  EXPECT_GT(writer.Stats().wal_checkpoints, 0u);
   // Without restarts the WAL would hold every page of every commit (~3,500 frames); the writer
   // catches up itself at 4 x 20 pages, so the file stays near that plus one commit.
-  EXPECT_LT(WalFrames(dir / "outpost.db"), 200) << "the WAL was not reused after checkpoints";
+  EXPECT_LT(WalFrames(dir / "outpost.db"), 200) << "the WAL was not reused after WAL checkpoints";
   writer.Stop();
   EXPECT_EQ(WalFrames(dir / "outpost.db"), 0) << "the last close checkpoints and removes the WAL";
   auto check = Connection::Open(dir / "outpost.db", {.mode = OpenMode::kReadOnly});
@@ -534,14 +534,14 @@ TEST(WriterCheckpointTest, CheckpointsRunInTheBackgroundAndKeepTheWalSmall) {
   EXPECT_EQ(*count, 1600);
 }
 
-TEST(WriterCheckpointTest, ZeroPagesLeavesCheckpointsToSqlite) {
+TEST(WriterWalCheckpointTest, ZeroPagesLeavesWalCheckpointsToSqlite) {
   TempDir dir;
   WriterOptions options;
-  options.checkpoint_pages = 0;
+  options.wal_checkpoint_pages = 0;
   auto created = Writer::Create(dir / "outpost.db", options, kSchema);
   ASSERT_OK(created);
   ASSERT_OK((*created)->Run(Insert("a")));
-  EXPECT_EQ((*created)->Stats().checkpoints, 0u);
+  EXPECT_EQ((*created)->Stats().wal_checkpoints, 0u);
 }
 
 }  // namespace
