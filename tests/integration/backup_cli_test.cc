@@ -197,5 +197,56 @@ TEST_F(BackupCliTest, RestoreRefusesAServedOrNonEmptyDirectory) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+// A device registered after the backup is unknown to the restored satellite: its next renewal is
+// refused with what to do, and it registers again with a token of the restored satellite.
+TEST_F(BackupCliTest, ADeviceRegisteredAfterTheBackupRegistersAgain) {
+  const std::string port = std::to_string(testing::FreeLoopbackPort());
+  const std::string dir = (tmp_.path() / "fixed").string();
+  const std::string url = "https://127.0.0.1:" + port;
+  ASSERT_EQ(Outpost({"init", "--data-dir", dir, "--listen", "127.0.0.1:" + port}).exit_code, 0);
+  ASSERT_EQ(
+      Outpost({"backup", "-o", file_, "--data-dir", dir, "--passphrase-file", passphrase_file_})
+          .exit_code,
+      0);
+  const std::string state = (tmp_.path() / "device").string();
+  const auto register_device = [&](const std::string& data_dir, bool force) {
+    RunResult token =
+        Outpost({"--json", "token", "create", "--va", "default", "--data-dir", data_dir});
+    EXPECT_EQ(token.exit_code, 0) << token.err;
+    // "token": "opt_<id>_<secret>" (the record before it has only the prefix).
+    const std::string key = "\"token\": \"";
+    const size_t at = token.out.find(key);
+    EXPECT_NE(at, std::string::npos) << token.out;
+    const size_t begin = at + key.size();
+    const std::string secret = token.out.substr(begin, token.out.find('"', begin) - begin);
+    std::vector<std::string> args = {
+        "device",      "register", "--server",
+        url,           "--ca",     server::DataDir(data_dir).ca_certificate().string(),
+        "--token",     secret,     "--pid",
+        "P",           "--serial", "S1",
+        "--state-dir", state};
+    if (force) args.push_back("--force");
+    return Outpost(args);
+  };
+  {
+    testing::ServingProcess serve;
+    ASSERT_TRUE(Serve(serve, dir));
+    RunResult registered = register_device(dir, false);
+    ASSERT_EQ(registered.exit_code, 0) << registered.err;
+  }
+  const std::string restored = (tmp_.path() / "fixed-restored").string();
+  ASSERT_EQ(Restore(file_, restored).exit_code, 0);
+  testing::ServingProcess serve;
+  ASSERT_TRUE(Serve(serve, restored));  // the same listen address, from the restored outpost.toml
+  RunResult refused = Outpost({"device", "authorize", "--state-dir", state, "--tag", "x"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_TRUE(Contains(refused.err, "is not registered")) << refused.err;
+  EXPECT_TRUE(Contains(refused.err, "register the device again")) << refused.err;
+  RunResult again = register_device(restored, true);
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  RunResult renewed = Outpost({"device", "authorize", "--state-dir", state, "--tag", "x"});
+  EXPECT_TRUE(Contains(renewed.out, "NOT_ENTITLED")) << renewed.out << renewed.err;
+}
+
 }  // namespace
 }  // namespace outpost
