@@ -50,5 +50,7 @@ void AddDeviceCommands(CLI::App& app, CommandLine& cli);
 void AddSyncCommands(CLI::App& app, CommandLine& cli);
 // `central ...` (the vendor side, on central's own database).
 void AddCentralCommands(CLI::App& app, CommandLine& cli);
+// `backup`, `restore` (a satellite data directory, encrypted).
+void AddBackupCommands(CLI::App& app, CommandLine& cli);
 
 }  // namespace outpost::cli

@@ -140,6 +140,7 @@ int Main(int argc, char** argv) {
   AddDeviceCommands(app, cli);
   AddSyncCommands(app, cli);
   AddCentralCommands(app, cli);
+  AddBackupCommands(app, cli);
 
   try {
     app.parse(argc, argv);

@@ -18,5 +18,9 @@ inline constexpr sqlite::MetaTable kSatelliteMeta("satellite_meta");
 // The keys read in more than one place.
 inline constexpr std::string_view kMetaSatelliteId = "satellite_id";
 inline constexpr std::string_view kMetaSigningPublicKey = "signing_public_key";
+// Written by `outpost restore` (server/backup/backup.h), read by sync: the restore's id and its
+// RestoreNotice (hex of the serialized message), carried by every later sync request.
+inline constexpr std::string_view kMetaRestoreId = "restore_id";
+inline constexpr std::string_view kMetaRestoreNotice = "restore_notice";
 
 }  // namespace outpost::server::store

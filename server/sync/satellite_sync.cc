@@ -110,6 +110,8 @@ struct SatelliteSync::State {
   std::string audit_alarm;
   std::string audit_alarm_head;          // "seq:central hash" of the head that raised it
   std::string audit_alarm_acknowledged;  // the same, once an admin acknowledged it
+  std::string restore_id;                // set by `outpost restore` (server/backup/backup.h)
+  std::string restore_notice_hex;        // its RestoreNotice, sent with every request
 };
 
 Result<std::unique_ptr<SatelliteSync>> SatelliteSync::Create(
@@ -179,6 +181,8 @@ Result<SatelliteSync::State> SatelliteSync::LoadState() const {
   OUTPOST_ASSIGN_OR_RETURN(s.last_export_at, MetaInt(meta, "sync_last_export_at"));
   OUTPOST_ASSIGN_OR_RETURN(s.last_import_at, MetaInt(meta, "sync_last_import_at"));
   OUTPOST_ASSIGN_OR_RETURN(s.usage_reported_until, MetaInt(meta, "usage_reported_until"));
+  s.restore_id = meta[std::string(store::kMetaRestoreId)];
+  s.restore_notice_hex = meta[std::string(store::kMetaRestoreNotice)];
   return s;
 }
 
@@ -215,6 +219,14 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
     request.set_created_at(now_s);
     request.set_software_version(version_);
     *request.mutable_inventory() = inventory;
+    if (!st.restore_notice_hex.empty()) {
+      // A restored satellite tells central it went back in time (docs/operations.md).
+      OUTPOST_ASSIGN_OR_RETURN(std::string notice, crypto::HexDecode(st.restore_notice_hex));
+      if (!request.mutable_restore()->ParseFromString(notice) ||
+          request.restore().restore_id() != st.restore_id) {
+        return DataLoss("the stored restore notice cannot be parsed; the database is damaged");
+      }
+    }
 
     // Close usage reports: one per (VA, tag) for the whole hours sampled since the last export.
     const int64_t hour_start = now_s - now_s % 3600;
@@ -382,6 +394,7 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
   state.last_response_number = st.last_response_number;
   state.last_request_sequence = st.last_request_sequence;
   state.central_key = central_key;
+  state.restore_id = st.restore_id;
   const TimePoint now = licensing_.Now();
   Status fresh = outpost::sync::CheckResponse(response, state, now);
   if (fresh.code() == Errc::kAlreadyExists) {

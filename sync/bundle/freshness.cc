@@ -36,6 +36,16 @@ Status CheckResponse(const v1::SyncResponse& response, const SatelliteSyncState&
                               std::to_string(state.last_response_number) +
                               " (rollback refused); import the newest response from central");
   }
+  if (response.restore_id() != state.restore_id) {
+    return FailedPrecondition(
+        "sync response " + std::to_string(number) +
+        (state.restore_id.empty()
+             ? " was made for a copy of this satellite restored from a backup (restore " +
+                   Printable(response.restore_id()) + "), not for this one"
+             : " was made before this satellite was restored from a backup (restore " +
+                   state.restore_id + "), for the state the restore replaced") +
+        "; export a new request and import central's answer to it (docs/operations.md)");
+  }
   const int64_t answers = response.answers_request_sequence();
   if (answers < 1) {
     return InvalidArgument("sync response " + std::to_string(number) +

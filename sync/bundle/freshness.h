@@ -38,6 +38,9 @@ struct SatelliteSyncState {
   int64_t last_request_sequence = 0;  // highest request sequence exported; 0 before the first
   // The pinned central key; needed only to check a KeyRotation a response announces.
   std::optional<crypto::PublicKey> central_key;
+  // The satellite's restore id (`outpost restore`), "" if it was never restored: a response must
+  // name the same one.
+  std::string restore_id;
 };
 
 // Whether the satellite may import `response` now. `now` should be the satellite's
@@ -48,6 +51,8 @@ struct SatelliteSyncState {
 //   3. response_number == last_response_number: kAlreadyExists "already imported"; the caller
 //      treats it as an idempotent no-op and says so
 //   4. response_number < last_response_number: kFailedPrecondition (rollback refused)
+//   4a. restore_id == state.restore_id, else kFailedPrecondition (made for another line of the
+//      satellite's history: before its restore from a backup, or for a restored copy)
 //   5. 1 <= answers_request_sequence <= last_request_sequence, else kInvalidArgument (< 1) or
 //      kFailedPrecondition (answers a request never exported)
 //   6. valid_until > issued_at, else kInvalidArgument

@@ -210,7 +210,7 @@ Result<v1::CentralAuditHeadList> Central::ListAuditHeads(std::string_view satell
   OUTPOST_ASSIGN_OR_RETURN(
       auto stmt, lease->Query("SELECT request_sequence, received_at, seq, hash, time_ms, key_id, "
                               "signature FROM audit_heads WHERE satellite_id = ? "
-                              "ORDER BY request_sequence",
+                              "ORDER BY received_at, request_sequence",
                               satellite_id));
   v1::CentralAuditHeadList out;
   out.set_satellite_id(std::string(satellite_id));

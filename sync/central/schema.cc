@@ -159,11 +159,66 @@ constexpr std::string_view kRequestItems = R"sql(
 ALTER TABLE sync_requests ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// A satellite restored from a backup (docs/operations.md, "What a restore means for sync"): its
+// requests carry a RestoreNotice, and central accepts the restore once, restarting the
+// satellite's sequence from the backup; requests of any other line of the satellite's history
+// are refused from then on. Audit heads belong to the restore they were sent in. At most
+// kMaxRestoresPerDay restores are accepted per satellite in 24 hours.
+constexpr std::string_view kRestores = R"sql(
+ALTER TABLE satellites ADD COLUMN restore_id TEXT NOT NULL DEFAULT '';
+CREATE TABLE satellite_restores (
+  satellite_id TEXT NOT NULL REFERENCES satellites(id),
+  restore_id TEXT NOT NULL,
+  backup_id TEXT NOT NULL,
+  backup_created_at INTEGER NOT NULL,
+  restored_at INTEGER NOT NULL,
+  backup_last_request_sequence INTEGER NOT NULL,
+  backup_audit_head_seq INTEGER NOT NULL,
+  previous_last_sequence INTEGER NOT NULL,  -- central's last processed sequence before it
+  accepted_at INTEGER NOT NULL,
+  accepted_request_sequence INTEGER NOT NULL,
+  PRIMARY KEY (satellite_id, restore_id)
+) STRICT;
+CREATE TABLE audit_heads_by_restore (
+  satellite_id TEXT NOT NULL REFERENCES satellites(id),
+  restore_id TEXT NOT NULL DEFAULT '',  -- the restore the request named ('' before any)
+  request_sequence INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  signature BLOB NOT NULL,
+  PRIMARY KEY (satellite_id, restore_id, request_sequence)
+) STRICT;
+INSERT INTO audit_heads_by_restore(satellite_id, request_sequence, received_at, seq, hash, time_ms,
+                                   key_id, signature)
+  SELECT satellite_id, request_sequence, received_at, seq, hash, time_ms, key_id, signature
+  FROM audit_heads;
+DROP TABLE audit_heads;
+ALTER TABLE audit_heads_by_restore RENAME TO audit_heads;
+-- A restored satellite sends sequence numbers again: the request log (the daily request quota)
+-- keeps every request, so it is no longer keyed by sequence.
+CREATE TABLE sync_requests_log (
+  satellite_id TEXT NOT NULL REFERENCES satellites(id),
+  sequence INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  items INTEGER NOT NULL DEFAULT 0
+) STRICT;
+INSERT INTO sync_requests_log(satellite_id, sequence, received_at, bytes, items)
+  SELECT satellite_id, sequence, received_at, bytes, items FROM sync_requests;
+DROP TABLE sync_requests;
+ALTER TABLE sync_requests_log RENAME TO sync_requests;
+CREATE INDEX sync_requests_by_satellite_time ON sync_requests(satellite_id, received_at);
+)sql";
+
 constexpr sqlite::Migration kMigrations[] = {
     {1, "central initial schema", kInitialSchema},
     {2, "satellite revocation, key lookup, quota windows", kRevocationAndQuotas},
     {3, "sync request log for the daily request quota", kRequestLog},
     {4, "moves and conversions per sync request, for their daily quota", kRequestItems},
+    {5, "satellites restored from a backup", kRestores},
 };
 
 }  // namespace

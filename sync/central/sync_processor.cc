@@ -30,6 +30,7 @@ struct SatelliteRow {
   int64_t last_response_number = 0;
   int64_t revoked_at = 0;
   std::string revoked_reason;
+  std::string restore_id;  // the restore central accepted last, or ""
 };
 
 Result<SatelliteRow> LoadSatellite(sqlite::Connection& db, std::string_view satellite_id) {
@@ -37,7 +38,7 @@ Result<SatelliteRow> LoadSatellite(sqlite::Connection& db, std::string_view sate
       auto stmt,
       db.Query("SELECT account_id, enrollment_verifier, public_key_pem, last_sequence, "
                "last_request_sha256, last_response, last_response_number, coalesce(revoked_at, 0), "
-               "coalesce(revoked_reason, '') FROM satellites WHERE id = ?",
+               "coalesce(revoked_reason, ''), restore_id FROM satellites WHERE id = ?",
                satellite_id));
   OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) {
@@ -55,6 +56,7 @@ Result<SatelliteRow> LoadSatellite(sqlite::Connection& db, std::string_view sate
   s.last_response_number = stmt->ColumnInt64(6);
   s.revoked_at = stmt->ColumnInt64(7);
   s.revoked_reason = stmt->ColumnText(8);
+  s.restore_id = stmt->ColumnText(9);
   return s;
 }
 
@@ -295,6 +297,98 @@ Result<bool> StoredConversionResult(sqlite::Connection& db, const std::string& s
   return seen;
 }
 
+// Which sequence a request must follow, given the restores of its satellite
+// (docs/operations.md, "What a restore means for sync"). A request that names the restore
+// central accepted last (or none, for a satellite never restored) follows the satellite's last
+// processed sequence. A request naming a restore central has not seen announces it: the restored
+// satellite exported up to the backup's last request, so its sequence restarts there, once. Any
+// other request belongs to a line of history a restore replaced and is refused.
+struct RestoreCheck {
+  int64_t last_sequence = 0;
+  bool is_new = false;
+};
+
+// A restore starts a satellite's sequence again; more than this in a day is not an operator
+// recovering from a failure, and would let a satellite reuse sequence numbers at will.
+constexpr int64_t kMaxRestoresPerDay = 10;
+
+Result<RestoreCheck> CheckRestore(sqlite::Connection& db, const std::string& satellite_id,
+                                  const SatelliteRow& satellite, const v1::SyncRequest& request,
+                                  int64_t now) {
+  const std::string& id = request.restore().restore_id();
+  if (id == satellite.restore_id) return RestoreCheck{satellite.last_sequence, false};
+  const std::string what =
+      "sync request " + std::to_string(request.sequence()) + " of satellite " + satellite_id;
+  if (id.empty()) {
+    return FailedPrecondition(
+        what + " comes from before the satellite was restored from a backup (restore " +
+        satellite.restore_id +
+        "): it was exported by a copy that was not restored, or it is an old file; only the "
+        "restored satellite may sync now, so export a new request there (docs/operations.md)");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(
+      int64_t known, db.QueryInt64("SELECT count(*) FROM satellite_restores WHERE satellite_id = ? "
+                                   "AND restore_id = ?",
+                                   satellite_id, id));
+  if (known != 0) {
+    return FailedPrecondition(
+        what + " comes from restore " + Printable(id) + ", which a later restore (" +
+        (satellite.restore_id.empty() ? std::string("-") : satellite.restore_id) +
+        ") replaced; only the satellite restored last may sync, so export a new request there "
+        "(docs/operations.md)");
+  }
+  const int64_t from = request.restore().backup_last_request_sequence();
+  if (from < 0 || request.sequence() <= from) {
+    return InvalidArgument(what + " announces restore " + Printable(id) +
+                           " of a backup that had exported up to request " + std::to_string(from) +
+                           ", but the request is not newer than that");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(
+      int64_t recent,
+      db.QueryInt64("SELECT count(*) FROM satellite_restores WHERE satellite_id = ? AND "
+                    "accepted_at > ?",
+                    satellite_id, now - 24 * 3600));
+  if (recent >= kMaxRestoresPerDay) {
+    return ResourceExhausted(what + " announces restore " + Printable(id) + ", but " +
+                             std::to_string(recent) +
+                             " restores of this satellite were accepted in the last 24 hours; "
+                             "the quota is " +
+                             std::to_string(kMaxRestoresPerDay) + ". Ask the vendor");
+  }
+  return RestoreCheck{from, true};
+}
+
+// `report` without the hours another report of the same satellite, VA and tag already holds.
+Result<v1::UsageReport> WithoutReportedHours(sqlite::Connection& db,
+                                             const std::string& satellite_id,
+                                             const std::string& account_id,
+                                             const v1::UsageReport& report) {
+  std::set<int64_t> reported;
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto stmt,
+      db.Query("SELECT report FROM usage_reports WHERE account_id = ? AND period_start < ? AND "
+               "period_end > ? AND satellite_id = ? AND va = ? AND tag = ? AND report_id != ?",
+               account_id, report.period_end(), report.period_start(), satellite_id, report.va(),
+               report.tag(), report.report_id()));
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    v1::UsageReport stored;
+    if (!stored.ParseFromString(stmt->ColumnBlob(0))) continue;
+    for (const auto& sample : stored.samples()) reported.insert(sample.hour_start());
+  }
+  if (reported.empty()) return report;
+  v1::UsageReport trimmed = report;
+  trimmed.clear_samples();
+  trimmed.set_peak_in_use(0);
+  for (const auto& sample : report.samples()) {
+    if (reported.contains(sample.hour_start())) continue;
+    *trimmed.add_samples() = sample;
+    trimmed.set_peak_in_use(std::max(trimmed.peak_in_use(), sample.peak_in_use()));
+  }
+  return trimmed;
+}
+
 }  // namespace
 
 Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedRequest& verified,
@@ -331,7 +425,9 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedReque
   summary.set_satellite_id(satellite_id);
   summary.set_account_id(satellite.account_id);
   summary.set_request_sequence(request.sequence());
-  if (Status fresh = sync::CheckRequest(request, satellite.last_sequence); !fresh.ok()) {
+  OUTPOST_ASSIGN_OR_RETURN(RestoreCheck restore,
+                           CheckRestore(db, satellite_id, satellite, request, context.now));
+  if (Status fresh = sync::CheckRequest(request, restore.last_sequence); !fresh.ok()) {
     if (fresh.code() != Errc::kAlreadyExists) return fresh;
     if (satellite.last_request_sha256 != request_sha256 || satellite.last_response.empty()) {
       return FailedPrecondition("sync request " + std::to_string(request.sequence()) +
@@ -368,8 +464,30 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedReque
                         satellite_key.ToPem(), satellite_key.KeyId(), now, satellite_id));
     summary.set_key_bound(true);
   }
+  const std::string& restore_id = request.restore().restore_id();
+  if (restore.is_new) {
+    const v1::RestoreNotice& n = request.restore();
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "INSERT INTO satellite_restores(satellite_id, restore_id, backup_id, backup_created_at, "
+        "restored_at, backup_last_request_sequence, backup_audit_head_seq, "
+        "previous_last_sequence, accepted_at, accepted_request_sequence) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        satellite_id, restore_id, n.backup_id(), n.backup_created_at(), n.restored_at(),
+        n.backup_last_request_sequence(), n.backup_audit_head_seq(), satellite.last_sequence, now,
+        request.sequence()));
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("UPDATE satellites SET restore_id = ? WHERE id = ?",
+                                            restore_id, satellite_id));
+    summary.set_restore_accepted(restore_id);
+  }
   std::set<std::string> acknowledged;
-  for (const v1::UsageReport& r : request.usage_reports()) {
+  for (const v1::UsageReport& original : request.usage_reports()) {
+    // A restored satellite closes again the hours its backup had not reported yet; the copy
+    // that ran on after the backup may have reported them already. Those hours count once.
+    OUTPOST_ASSIGN_OR_RETURN(
+        v1::UsageReport r,
+        restore_id.empty()
+            ? Result<v1::UsageReport>(original)
+            : WithoutReportedHours(db, satellite_id, satellite.account_id, original));
     OUTPOST_ASSIGN_OR_RETURN(
         int inserted,
         db.ExecPrepared("INSERT INTO usage_reports(satellite_id, report_id, account_id, va, tag, "
@@ -417,9 +535,9 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedReque
   {
     OUTPOST_ASSIGN_OR_RETURN(
         auto stmt, db.Query("SELECT request_sequence, received_at, seq, hash, time_ms, key_id, "
-                            "signature FROM audit_heads WHERE satellite_id = ? "
-                            "ORDER BY seq DESC, request_sequence DESC LIMIT 1",
-                            satellite_id));
+                            "signature FROM audit_heads WHERE satellite_id = ? AND "
+                            "restore_id = ? ORDER BY seq DESC, request_sequence DESC LIMIT 1",
+                            satellite_id, restore_id));
     OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (row) {
       v1::CentralAuditHead* highest = response.mutable_highest_audit_head();
@@ -439,9 +557,9 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedReque
     const v1::AuditCheckpoint& head = request.audit_head();
     OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
         "INSERT INTO audit_heads(satellite_id, request_sequence, received_at, seq, hash, "
-        "time_ms, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "time_ms, key_id, signature, restore_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         satellite_id, request.sequence(), now, head.seq(), head.hash(), head.time_ms(),
-        head.key_id(), sqlite::Blob{head.signature()}));
+        head.key_id(), sqlite::Blob{head.signature()}, restore_id));
   }
 
   // 5. The answer: the complete entitlement set after everything above.
@@ -450,6 +568,7 @@ Result<SyncOutcome> ApplySyncRequest(sqlite::Connection& db, const VerifiedReque
   OUTPOST_ASSIGN_OR_RETURN(*response.mutable_account_name(), AccountName(db, satellite.account_id));
   response.set_response_number(satellite.last_response_number + 1);
   response.set_answers_request_sequence(request.sequence());
+  response.set_restore_id(restore_id);
   response.set_issued_at(now);
   response.set_valid_until(now + context.response_validity_s);
   OUTPOST_ASSIGN_OR_RETURN(auto entitlements, LoadEntitlements(db, satellite.account_id));

@@ -54,7 +54,7 @@ AUTHORIZE_TAG = "bench.tag.0000"  # entitled in VA "default", where the bench to
 # What --only can select, in the order the suite runs them. Prerequisites are added by
 # Bench.plan(): the load sections need the registered devices, half-load needs authorize's rate.
 SECTIONS = ("startup", "register", "authorize", "half-load", "heartbeat", "handshake",
-            "sync-export", "normal", "audit", "registration-crypto", "sync-import")
+            "sync-export", "normal", "audit", "registration-crypto", "sync-import", "backup")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -869,6 +869,80 @@ class Bench:
         self.results["raw"]["sync_import_s"] = times
         self.results["sync_response_bytes"] = median(sizes)
 
+    def backup_while_serving(self, sat):
+        """`outpost backup` of the seeded database (docs/operations.md) while the satellite
+        serves: its time with no load, then renewals at a fixed rate (half of the closed-loop
+        rate when authorize ran, else 1,000/s) for as long as a backup takes, once without and
+        once with a backup started when the load is warm. Reports the backup's time and size and
+        the renewals' p99 both ways (the backup's reader holds one snapshot; the writer is never
+        blocked, but the copy and the encryption take disk and CPU from the same 2 cores)."""
+        rate = self.results.get("half_load_rate") or 1000.0
+        passphrase = self.work / "backup.passphrase"
+        passphrase.write_text("bench backup passphrase\n")
+        out = self.work / "bench.bak"
+
+        def backup():
+            started = time.monotonic()
+            proc = subprocess.run([self.outpost, "backup", "-o", str(out), "--force",
+                                   "--data-dir", str(self.data), "--passphrase-file",
+                                   str(passphrase)], capture_output=True, text=True, timeout=3600)
+            if proc.returncode != 0:
+                raise RuntimeError(f"outpost backup failed: {proc.stderr.strip()}")
+            return time.monotonic() - started
+
+        no_load = backup()
+        db_bytes = os.path.getsize(self.data / "outpost.db")
+        log(f"backup with no load: {no_load:.2f} s, database {db_bytes / 1e6:.0f} MB, "
+            f"backup file {out.stat().st_size / 1e6:.0f} MB")
+        # Long enough that the backup under load ends inside the measured window.
+        duration = max(self.p["duration"], 2.0 * no_load + 5.0)
+
+        def load(label):
+            return self.run_loadgen(label, sat.port, "authorize",
+                                    ["--connections", str(self.p["connections"]),
+                                     "--rate", f"{rate:.0f}", "--duration", f"{duration:.1f}",
+                                     "--warmup", str(self.p["warmup"]),
+                                     "--identities", str(self.identities),
+                                     "--tag", AUTHORIZE_TAG, "--check"],
+                                    timeout=duration + self.p["warmup"] + 600)
+
+        baseline = load("outpost authorize @rate, no backup")
+        during = {}
+
+        def backup_when_warm():
+            try:
+                # The load generator loads its identities before it connects: start the backup
+                # once renewals are being answered and the warm-up is over.
+                start, deadline = sat.answered(), time.monotonic() + 120
+                while sat.answered() - start < 20:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the load did not start within 120 s")
+                    time.sleep(0.05)
+                time.sleep(self.p["warmup"] + 0.5)
+                during["started"] = time.monotonic()
+                during["s"] = backup()
+            except Exception as e:  # reported after the load run
+                during["error"] = e
+
+        thread = threading.Thread(target=backup_when_warm, name="backup", daemon=True)
+        thread.start()
+        loaded = load("outpost authorize @rate, backup running")
+        thread.join(timeout=3600)
+        if "error" in during:
+            raise RuntimeError(f"backup under load: {during['error']}")
+        self.results["backup"] = {
+            "rate": rate, "load_duration_s": duration, "database_bytes": db_bytes,
+            "backup_bytes": out.stat().st_size, "backup_s_no_load": no_load,
+            "backup_s_under_load": during.get("s"),
+            "p99_no_backup_ms": baseline["latency_ms"]["p99"],
+            "p99_during_backup_ms": loaded["latency_ms"]["p99"],
+            "rate_no_backup": baseline["requests_per_s"],
+            "rate_during_backup": loaded["requests_per_s"]}
+        out.unlink()
+        log(f"backup under load: {during.get('s', 0):.2f} s; renewal p99 at {rate:.0f}/s "
+            f"{baseline['latency_ms']['p99']:.2f} ms without, "
+            f"{loaded['latency_ms']['p99']:.2f} ms with the backup running")
+
     # --- the whole suite -----------------------------------------------------------------------
     def plan(self):
         """The sections to run: all of them, or --only's with their prerequisites."""
@@ -884,10 +958,12 @@ class Bench:
                 chosen.add("half-load")  # the same half-load rate
             if "half-load" in chosen:
                 chosen.add("authorize")  # half of its rate
-            if chosen & {"authorize", "heartbeat"}:
+            if chosen & {"authorize", "heartbeat", "backup"}:
                 chosen.add("register")  # the devices that renew
         if self.args.smoke:
             chosen.discard("normal")
+            if not (self.args.only and "backup" in self.args.only.split(",")):
+                chosen.discard("backup")  # bench_smoke stays under its ctest timeout
         if self.args.perf:
             chosen.update({"authorize", "register"})
         return chosen
@@ -906,7 +982,8 @@ class Bench:
         self.seed()
         if "startup" in sections:
             self.startup()
-        serving = {"register", "authorize", "half-load", "heartbeat", "handshake", "sync-export"}
+        serving = {"register", "authorize", "half-load", "heartbeat", "handshake", "sync-export",
+                   "backup"}
         if sections & serving:
             self.load_runs(sections)
         if "normal" in sections:
@@ -969,6 +1046,8 @@ class Bench:
                 self.results["rss_peak_mb"] = status["VmHWM"]
             if "sync-export" in sections:
                 self.sync_export_timing(sat.port)
+            if "backup" in sections:
+                self.backup_while_serving(sat)
         finally:
             if nginx:
                 nginx.stop()
@@ -1045,6 +1124,7 @@ class Bench:
         r["authorize_cpu_ratio"] = cpu_ratio
         a = r.get("audit", {})
         rc = r.get("registration_crypto", {})
+        b = r.get("backup", {})
         # (name, value, unit, target text, met: True/False/None)
         return [
             ("authorize renewals/s (keep-alive mTLS)", r.get("authorize_per_s"), "req/s",
@@ -1093,6 +1173,12 @@ class Bench:
             ("audit append, 1 per unit, group commit", a.get("grouped_us"), "us/record", "", None),
             ("  empty units, group commit", a.get("grouped_empty_us"), "us/unit", "", None),
             ("audit append, 1 per commit (fsync)", a.get("serial_us"), "us/record", "", None),
+            (f"backup, {self.p['devices']:,} devices, no load", b.get("backup_s_no_load"), "s",
+             "", None),
+            (f"  while renewing at {b.get('rate', 0):.0f} req/s", b.get("backup_s_under_load"),
+             "s", "", None),
+            ("  renewal p99 at that rate, no backup", b.get("p99_no_backup_ms"), "ms", "", None),
+            ("  renewal p99, backup running", b.get("p99_during_backup_ms"), "ms", "", None),
         ]
 
     def report(self):
@@ -1134,6 +1220,8 @@ class Bench:
                     "heartbeat": ["heartbeats_per_s"], "handshake": ["handshakes_per_s"],
                     "startup": ["startup_s"], "sync-export": ["sync_export_s"],
                     "sync-import": ["sync_import_s"]}
+        if "backup" in sections and not r.get("backup", {}).get("backup_s_under_load"):
+            self.failures.append("backup: no time under load")
         keys = [key for section, names in required.items() if section in sections
                 for key in names]
         if "authorize" in sections and r.get("nginx_authorize_per_s"):

@@ -66,6 +66,30 @@ TEST_F(CheckResponseTest, OlderResponseIsRefusedAsRollback) {
             "import the newest response from central");
 }
 
+// A satellite restored from a backup (docs/operations.md) imports only responses made for its
+// restore, and a copy that was not restored none made for a restored one.
+TEST_F(CheckResponseTest, ResponseForAnotherLineOfTheSatellitesHistoryIsRefused) {
+  SatelliteSyncState restored = State();
+  restored.restore_id = "restore-2";
+  Status before_restore = CheckResponse(SampleResponse(), restored, clock_.Now());
+  EXPECT_EQ(before_restore.code(), Errc::kFailedPrecondition);
+  EXPECT_TRUE(Contains(before_restore,
+                       "was made before this satellite was restored from a "
+                       "backup (restore restore-2)"))
+      << before_restore.ToString();
+
+  v1::SyncResponse for_restore = SampleResponse();
+  for_restore.set_restore_id("restore-2");
+  EXPECT_OK(CheckResponse(for_restore, restored, clock_.Now()));
+  Status not_restored = CheckResponse(for_restore, State(), clock_.Now());
+  EXPECT_EQ(not_restored.code(), Errc::kFailedPrecondition);
+  EXPECT_TRUE(
+      Contains(not_restored, "was made for a copy of this satellite restored from a backup"))
+      << not_restored.ToString();
+  for_restore.set_restore_id("restore-1");
+  EXPECT_EQ(CheckResponse(for_restore, restored, clock_.Now()).code(), Errc::kFailedPrecondition);
+}
+
 TEST_F(CheckResponseTest, ResponseForAnotherSatelliteIsRefusedNamingBoth) {
   SatelliteSyncState state = State();
   state.satellite_id = "11111111-2222-4333-8444-555555555555";
