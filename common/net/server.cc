@@ -33,6 +33,17 @@ namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 
+// Concrete executor types for everything a connection owns: Asio's default, the type-erased
+// any_io_executor, is copied and queried (`prefer`) on every operation, which showed among the
+// top user-space symbols of a renewal (docs/benchmarks.md, "Where a renewal's CPU goes").
+using Strand = asio::strand<asio::io_context::executor_type>;
+using StrandSocket = asio::basic_stream_socket<tcp, Strand>;
+using TcpStream = beast::basic_stream<tcp, Strand>;
+using TlsStream = beast::ssl_stream<TcpStream>;
+using StrandTimer =
+    asio::basic_waitable_timer<std::chrono::steady_clock,
+                               asio::wait_traits<std::chrono::steady_clock>, Strand>;
+
 namespace {
 
 // The one place that decides which connection errors are noise. Peers vanish, time out and
@@ -114,7 +125,7 @@ class HttpServer::Impl {
   Status Start();
   void Shutdown(std::chrono::milliseconds grace);
   void DoAccept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAccept(beast::error_code ec, StrandSocket socket);
 
   // Reserves `bytes` of the in-flight body budget (ServerOptions::max_body_bytes_in_flight);
   // false, reserving nothing, when they do not fit. ReleaseBody gives them back.
@@ -162,7 +173,7 @@ class HttpServer::Impl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   // `remote_address` was admitted by HttpServer::Impl::Admit.
-  Session(HttpServer::Impl* server, tcp::socket&& socket, std::string remote_address)
+  Session(HttpServer::Impl* server, StrandSocket&& socket, std::string remote_address)
       : server_(server),
         stream_(std::move(socket), *server->tls_),
         deadline_(stream_.get_executor()),
@@ -545,9 +556,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   HttpServer::Impl* server_;
-  beast::ssl_stream<beast::tcp_stream> stream_;
+  TlsStream stream_;
   beast::flat_buffer buffer_;
-  asio::steady_timer deadline_;
+  StrandTimer deadline_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   uint64_t body_limit_ = 0;     // of the request being read
   uint64_t body_reserved_ = 0;  // of the in-flight body budget, for the request being read
@@ -633,7 +644,7 @@ void HttpServer::Impl::DoAccept() {
   acceptor_.async_accept(asio::make_strand(ioc_), beast::bind_front_handler(&Impl::OnAccept, this));
 }
 
-void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+void HttpServer::Impl::OnAccept(beast::error_code ec, StrandSocket socket) {
   if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
   if (!ec) {
     // Checked before a session (and its TLS state) exists, so a flood of connections costs
