@@ -10,11 +10,31 @@ namespace outpost::crypto {
 
 using internal::DieOnOpenSslFailure;
 
+namespace {
+
+// OpenSSL 3 resolves the EVP_sha256() handle through the provider every time a digest starts
+// (a lock and a name lookup: ~1 us per renewal across the Merkle and audit hashes, see
+// docs/benchmarks.md). An explicitly fetched EVP_MD skips that. It is fetched once and kept
+// for the life of the process: an immutable library handle, not state.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (fetched == nullptr) DieOnOpenSslFailure("cannot fetch SHA-256");
+    return fetched;
+  }();
+  return md;
+}
+
+}  // namespace
+
 std::string Sha256(std::string_view data) {
+  // One context per thread, reused: no allocation of a context per digest.
+  thread_local EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   std::string out(kSha256Size, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                 EVP_sha256(), nullptr) != 1 ||
+  if (ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), Sha256Md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len) != 1 ||
       len != kSha256Size) {
     DieOnOpenSslFailure("SHA-256 failed");
   }
@@ -37,7 +57,7 @@ std::string Sha256Fingerprint(std::string_view data) {
 }
 
 Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
-  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+  if (ctx_ == nullptr || EVP_DigestInit_ex2(ctx_.get(), Sha256Md(), nullptr) != 1) {
     DieOnOpenSslFailure("SHA-256 initialisation failed");
   }
 }
@@ -52,7 +72,7 @@ std::string Sha256Hasher::Finish() {
   std::string out(kSha256Size, '\0');
   unsigned int len = 0;
   if (EVP_DigestFinal_ex(ctx_.get(), reinterpret_cast<unsigned char*>(out.data()), &len) != 1 ||
-      len != kSha256Size || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+      len != kSha256Size || EVP_DigestInit_ex2(ctx_.get(), Sha256Md(), nullptr) != 1) {
     DieOnOpenSslFailure("SHA-256 finalisation failed");
   }
   return out;

@@ -68,10 +68,18 @@ Status CheckNoTrailingBytes(std::string_view der, const unsigned char* end, std:
 // Certificate
 
 Certificate::Certificate(X509Ptr cert, TimePoint not_before, TimePoint not_after)
-    : cert_(std::move(cert)), not_before_(not_before), not_after_(not_after) {}
+    : cert_(std::move(cert)), not_before_(not_before), not_after_(not_after) {
+  // Read once here rather than on every call: a device's certificate is asked for its common
+  // name and serial on every request of its connection, and each reading walks the X509 name,
+  // converts to UTF-8 and goes through a BIGNUM.
+  auto names = std::make_shared<Names>();
+  names->subject_common_name = internal::CommonNameOf(X509_get_subject_name(cert_.get()));
+  names->serial_hex = SerialHexOf(cert_.get());
+  names_ = std::move(names);
+}
 
 Certificate::Certificate(const Certificate& other)
-    : not_before_(other.not_before_), not_after_(other.not_after_) {
+    : not_before_(other.not_before_), not_after_(other.not_after_), names_(other.names_) {
   if (other.cert_ != nullptr && X509_up_ref(other.cert_.get()) == 1) {
     cert_.reset(other.cert_.get());
   }
@@ -158,16 +166,16 @@ std::string Certificate::ToDer() const {
   return ToDerWith<X509, i2d_X509>(cert_.get(), "cannot encode a certificate as DER");
 }
 
-std::string Certificate::subject_common_name() const {
-  return internal::CommonNameOf(X509_get_subject_name(cert_.get()));
-}
+std::string Certificate::subject_common_name() const { return names_->subject_common_name; }
 
 std::string Certificate::issuer_common_name() const {
   return internal::CommonNameOf(X509_get_issuer_name(cert_.get()));
 }
 
-std::string Certificate::serial_hex() const {
-  BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert_.get()), nullptr));
+std::string Certificate::serial_hex() const { return names_->serial_hex; }
+
+std::string Certificate::SerialHexOf(const X509* cert) {
+  BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (bn == nullptr) DieOnOpenSslFailure("cannot read a certificate serial number");
   char* hex = BN_bn2hex(bn.get());
   if (hex == nullptr) DieOnOpenSslFailure("BN_bn2hex");

@@ -8,6 +8,7 @@
 // are as in secure_file.h.
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,10 +70,18 @@ class Certificate {
  private:
   Certificate(X509Ptr cert, TimePoint not_before, TimePoint not_after);
   static Result<Certificate> Adopt(X509Ptr cert);
+  static std::string SerialHexOf(const X509* cert);
+
+  // Read from the certificate once, when it is parsed; shared by copies, like the X509.
+  struct Names {
+    std::string subject_common_name;
+    std::string serial_hex;
+  };
 
   X509Ptr cert_;
   TimePoint not_before_;
   TimePoint not_after_;
+  std::shared_ptr<const Names> names_;
 };
 
 // The PEM blocks of `chain` concatenated in order (e.g. leaf then CA, for a TLS chain file).

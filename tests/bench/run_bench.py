@@ -539,6 +539,9 @@ class Bench:
         self.work = self.out / ("smoke" if args.smoke else "work")
         self.data = self.work / "satellite"
         self.outpost = str(self.build / "cli" / "outpost")
+        # --compare-build-dir: a second satellite binary measured in the same invocation.
+        self.compare = (str(Path(args.compare_build_dir).resolve() / "cli" / "outpost")
+                        if getattr(args, "compare_build_dir", None) else None)
         self.loadgen = str(self.build / "tests" / "bench" / "outpost-loadgen")
         self.seeder = str(self.build / "tests" / "bench" / "outpost-bench-seed")
         self.audit = str(self.build / "tests" / "bench" / "outpost-bench-audit")
@@ -685,11 +688,15 @@ class Bench:
             rates.append(r["requests_per_s"])
         self.results["registrations_per_s"] = median(rates)
 
-    def authorize(self, sat, nginx):
+    def authorize(self, sat, nginx, sat_b=None):
         """Closed-loop renewals against the satellite and `return 200` from nginx, alternating,
-        with each server's CPU per request."""
+        with each server's CPU per request. With `sat_b` (--compare-build-dir) each run measures
+        both satellites, each followed by nginx, A first in even runs and B first in odd ones."""
         ours, theirs, p99, our_cpu, their_cpu = [], [], [], [], []
-        for _ in range(self.p["runs"]):
+        b_cpu, b_nginx_cpu, b_rate = [], [], []
+        for i in range(self.p["runs"]):
+            if sat_b and i % 2 == 1:
+                self.authorize_b(sat_b, nginx, b_cpu, b_nginx_cpu, b_rate)
             r = self.with_server_cpu(sat, "outpost authorize", lambda: self.closed_loop(
                 "outpost authorize", sat.port, "authorize", self.p["connections"],
                 ["--tag", AUTHORIZE_TAG, "--check"]))
@@ -702,6 +709,8 @@ class Bench:
                     ["--tag", AUTHORIZE_TAG]))
                 theirs.append(n["requests_per_s"])
                 their_cpu.append(n["server_cpu"]["us_per_request"])
+            if sat_b and i % 2 == 0:
+                self.authorize_b(sat_b, nginx, b_cpu, b_nginx_cpu, b_rate)
         self.results["authorize_per_s"] = median(ours)
         self.results["authorize_p99_full_ms"] = median(p99)
         self.results["nginx_authorize_per_s"] = median(theirs)
@@ -712,6 +721,26 @@ class Bench:
         # Each pair ran back to back under the same background load.
         self.results["raw"]["authorize_cpu_ratio_per_pair"] = [
             a / b for a, b in zip(our_cpu, their_cpu) if b]
+        if sat_b:
+            self.results["compare"] = {
+                "binary": self.compare, "authorize_per_s": median(b_rate),
+                "authorize_cpu_us": median(b_cpu), "nginx_cpu_us": median(b_nginx_cpu),
+                "authorize_cpu_ratio": median(b_cpu) / median(b_nginx_cpu),
+                "raw_cpu_us": b_cpu, "raw_nginx_cpu_us": b_nginx_cpu,
+                "ratio_per_pair": [a / b for a, b in zip(b_cpu, b_nginx_cpu) if b]}
+
+    def authorize_b(self, sat_b, nginx, cpu, nginx_cpu, rate):
+        """One closed-loop authorize run against the comparison satellite, then nginx."""
+        r = self.with_server_cpu(sat_b, "outpost-B authorize", lambda: self.closed_loop(
+            "outpost-B authorize", sat_b.port, "authorize", self.p["connections"],
+            ["--tag", AUTHORIZE_TAG, "--check"]))
+        cpu.append(r["server_cpu"]["us_per_request"])
+        rate.append(r["requests_per_s"])
+        if nginx:
+            n = self.with_server_cpu(nginx, "nginx authorize (B)", lambda: self.closed_loop(
+                "nginx authorize (B)", nginx.port, "authorize", self.p["connections"],
+                ["--tag", AUTHORIZE_TAG]))
+            nginx_cpu.append(n["server_cpu"]["us_per_request"])
 
     def half_load(self, sat_port):
         rate = max(1.0, 0.5 * self.results["authorize_per_s"])
@@ -1016,11 +1045,26 @@ class Bench:
         """The sections against the one load-run satellite (and nginx)."""
         sat = Satellite(self.outpost, self.data, self.work / "outpost.log",
                         self.satellite_env()).start()
-        nginx = None
+        nginx, sat_b = None, None
         try:
             log(f"outpost serving on 127.0.0.1:{sat.port} (pid {sat.proc.pid})")
             if "register" in sections:
                 self.registrations(sat.port)
+            if self.compare and "authorize" in sections:
+                # The comparison satellite serves a copy of the same data directory, taken at a
+                # clean stop after the registrations; both then serve side by side, idle while
+                # the other is measured.
+                sat.stop()
+                data_b = self.work / "satellite-b"
+                if data_b.exists():
+                    shutil.rmtree(data_b)
+                shutil.copytree(self.data, data_b, symlinks=True)
+                sat = Satellite(self.outpost, self.data, self.work / "outpost.log",
+                                self.satellite_env()).start()
+                sat_b = Satellite(self.compare, data_b, self.work / "outpost-b.log",
+                                  self.satellite_env()).start()
+                log(f"outpost (A) serving on 127.0.0.1:{sat.port} (pid {sat.proc.pid}); "
+                    f"outpost-B {self.compare} on 127.0.0.1:{sat_b.port} (pid {sat_b.proc.pid})")
             if sections & {"authorize", "handshake"}:
                 try:
                     nginx = Nginx(self.data, self.work / "nginx",
@@ -1031,7 +1075,7 @@ class Bench:
                         raise
                     log(f"no nginx baseline in the smoke run: {e}")
             if "authorize" in sections:
-                self.authorize(sat, nginx)
+                self.authorize(sat, nginx, sat_b)
             if self.args.perf:
                 self.profile(sat)
             if "half-load" in sections:
@@ -1051,6 +1095,8 @@ class Bench:
         finally:
             if nginx:
                 nginx.stop()
+            if sat_b:
+                sat_b.stop()
             sat.stop()
 
     def profile(self, sat):
@@ -1203,6 +1249,15 @@ class Bench:
             table.append(f"{name:<46} {shown:>12} {unit:<10} {target:<8} {verdict}")
             out_rows.append({"metric": name.strip(), "value": value, "unit": unit,
                              "target": target, "verdict": verdict})
+        c = self.results.get("compare")
+        if c:
+            table.append(f"{'B: server CPU per renewal (' + Path(c['binary']).parent.parent.name + ')':<46} "
+                         f"{c['authorize_cpu_us']:>12,.2f} {'us/req':<10}")
+            table.append(f"{'  B: nginx server CPU per return 200':<46} "
+                         f"{c['nginx_cpu_us']:>12,.2f} {'us/req':<10}")
+            table.append(f"{'  B: CPU ratio satellite/nginx':<46} "
+                         f"{c['authorize_cpu_ratio']:>12,.2f} {'x':<10} {'<= 3':<8}")
+            table.append(f"{'  B: authorize renewals/s':<46} {c['authorize_per_s']:>12,.0f} req/s")
         table.append(f"(suite took {self.results['elapsed_s']:.0f} s; raw runs in "
                      f"{self.out / ('results-smoke.json' if self.args.smoke else 'results.json')})")
         print("\n".join(table), flush=True)
@@ -1253,6 +1308,9 @@ def main():
                         help="perf samples per second per thread (--perf)")
     parser.add_argument("--satellite-env", action="append", metavar="NAME=VALUE",
                         help="environment for the load-run satellite (repeatable)")
+    parser.add_argument("--compare-build-dir", metavar="DIR",
+                        help="A/B: also measure DIR/cli/outpost in the authorize runs, on a copy "
+                             "of the same data, alternating with the --build-dir satellite")
     parser.add_argument("--only", metavar="SECTIONS",
                         help="run only these comma-separated sections (and what they need): "
                              + ", ".join(SECTIONS))
