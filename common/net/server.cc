@@ -108,7 +108,6 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsOptions& tls) {
 }  // namespace
 
 class Session;
-class ReplyState;
 
 class HttpServer::Impl {
  public:
@@ -137,13 +136,6 @@ class HttpServer::Impl {
   // Admits a connection from `address` under the total and per-address limits (counting it);
   // false: over a limit, nothing counted. Every admitted address is released by Unregister.
   bool Admit(const std::string& address);
-  // Hands an answered request back to its connection's strand. From an I/O thread, one post
-  // (Asio queues it on the calling thread, no wake-up). From any other thread (the writer
-  // answering its batch), the answer joins an outbox that one posted drain empties: a batch of
-  // answers costs one wake-up of an I/O thread rather than one each.
-  void HandOver(std::shared_ptr<ReplyState> state);
-  void DrainOutbox();
-
   // Session registry, used for graceful shutdown.
   void Register(Session* s);
   void Unregister(Session* s, const std::string& address);
@@ -172,11 +164,6 @@ class HttpServer::Impl {
   std::atomic<uint64_t> body_bytes_in_flight_{0};
 
   asio::io_context ioc_;
-  // Answers handed over from other threads, waiting for the drain (HandOver). After ioc_, so
-  // that what it holds goes before the io_context, and the registry the sessions use outlives it.
-  std::mutex outbox_mu_;
-  std::vector<std::shared_ptr<ReplyState>> outbox_;  // guarded by outbox_mu_
-  bool drain_posted_ = false;                        // guarded by outbox_mu_
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
 };
@@ -184,8 +171,6 @@ class HttpServer::Impl {
 // One TLS connection. All its handlers run on its strand; handler replies are posted back to
 // it. Lifetime: shared_ptr held by pending operations and by outstanding Reply callbacks.
 class Session : public std::enable_shared_from_this<Session> {
-  friend class ReplyState;
-
  public:
   // `remote_address` was admitted by HttpServer::Impl::Admit.
   Session(HttpServer::Impl* server, StrandSocket&& socket, std::string remote_address)
@@ -338,10 +323,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Method, target, path, query, lower-case headers and the peer's address (no body).
   void FillHeader(Request& request, const bhttp::request<bhttp::string_body>& raw) const {
-    request.method.assign(raw.method_string());
-    request.target.assign(raw.target());
+    request.method = std::string(raw.method_string());
+    request.target = std::string(raw.target());
     const size_t q = request.target.find('?');
-    request.path.assign(request.target, 0, q);
+    request.path = request.target.substr(0, q);
     if (q != std::string::npos) request.query = ParseQuery(request.target.substr(q + 1));
     for (const auto& field : raw) {
       std::string name(field.name_string());
@@ -394,8 +379,92 @@ class Session : public std::enable_shared_from_this<Session> {
     Complete(seq, std::move(r), 11, false);
   }
 
-  // Hands the request to its route's handler with a Reply for its answer (after ReplyState).
-  void Dispatch(bhttp::request<bhttp::string_body>&& raw);
+  void Dispatch(bhttp::request<bhttp::string_body>&& raw) {
+    const auto start = std::chrono::steady_clock::now();
+    const uint64_t seq = next_seq_++;
+    const unsigned version = raw.version();
+    const bool keep_alive = raw.keep_alive();
+    if (!keep_alive) closing_ = true;  // answer this one, read no more
+
+    auto request = std::make_shared<Request>();
+    FillHeader(*request, raw);
+    request->body = std::move(raw.body());
+    request->client_certificate = client_certificate_;
+
+    Router::Match match = server_->router().Find(*request);
+    const int route = match.route_index;
+    Metrics* metrics = &server_->metrics();
+    auto self = shared_from_this();
+    // The reply may come from any thread; it hops back onto this connection's strand, once, and
+    // a response built later (Reply::Later) is built there. If a handler drops it without
+    // answering, the guard answers 500 so the client is not left hanging.
+    struct ReplyState final : Reply::Sink {
+      std::shared_ptr<Session> session;
+      uint64_t seq;
+      unsigned version;
+      bool keep_alive;
+      int route;
+      std::chrono::steady_clock::time_point start;
+      Metrics* metrics;
+      HttpServer::Impl* server;
+      uint64_t body_reserved;  // of the in-flight body budget, given back with the last Reply
+      std::atomic<bool> done{false};
+      void Send(Response r) override {
+        if (done.exchange(true)) return;
+        metrics->RecordRequest(route, r.status, std::chrono::steady_clock::now() - start);
+        asio::post(session->stream_.get_executor(),
+                   [s = session, seq = seq, r = std::move(r), v = version,
+                    k = keep_alive]() mutable { s->Complete(seq, std::move(r), v, k); });
+      }
+      void SendBuilt(std::function<Response()> build) override {
+        if (done.exchange(true)) return;
+        asio::post(session->stream_.get_executor(),
+                   [s = session, seq = seq, build = std::move(build), v = version, k = keep_alive,
+                    metrics = metrics, route = route, start = start]() mutable {
+                     Response r = build();
+                     metrics->RecordRequest(route, r.status,
+                                            std::chrono::steady_clock::now() - start);
+                     s->Complete(seq, std::move(r), v, k);
+                   });
+      }
+      ~ReplyState() override {
+        if (!done) Send(ErrorResponse(WireFormat::kJson, Internal("handler did not answer")));
+        if (body_reserved > 0) server->ReleaseBody(body_reserved);
+      }
+    };
+    auto state = std::make_shared<ReplyState>();
+    state->session = self;
+    state->seq = seq;
+    state->version = version;
+    state->keep_alive = keep_alive && !server_->draining();
+    state->route = route;
+    state->start = start;
+    state->metrics = metrics;
+    state->server = server_;
+    state->body_reserved = std::exchange(body_reserved_, 0);
+    Reply reply(state);
+
+    if (match.handler == nullptr) {
+      if (!match.allowed_methods.empty()) {
+        std::string allow;
+        for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+        Response r = ErrorResponse(
+            *request, Status(Errc::kMethodNotAllowed, request->method + " is not allowed on " +
+                                                          request->path + "; use " + allow));
+        r.headers.emplace_back("Allow", allow);
+        return reply(std::move(r));
+      }
+      return reply(ErrorResponse(
+          *request, NotFound("no route for " + request->method + " " + request->path)));
+    }
+    // Exceptions stop here: a handler bug costs one request, not the process.
+    try {
+      (*match.handler)(*request, reply);
+    } catch (const std::exception& e) {
+      spdlog::error("handler for {} {} threw: {}", request->method, request->path, e.what());
+      reply(ErrorResponse(*request, Internal("internal error; see the server log")));
+    }
+  }
 
   void Complete(uint64_t seq, Response r, unsigned version, bool keep_alive) {
     Pending& p = pending_[seq];
@@ -495,7 +564,6 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t body_reserved_ = 0;  // of the in-flight body budget, for the request being read
   std::string remote_address_;
   std::optional<crypto::Certificate> client_certificate_;
-  Request request_;  // the request being dispatched (Dispatch)
   std::map<uint64_t, Pending> pending_;
   uint64_t next_seq_ = 0;
   uint64_t next_to_write_ = 0;
@@ -507,142 +575,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   bool draining_ = false;
 };
-
-// The Reply sink of one request. The reply may come from any thread; it hops back onto the
-// connection's strand, once (HttpServer::Impl::HandOver), and a response built later
-// (Reply::Later) is built there. If a handler drops it without answering, the destructor answers
-// 500 so the client is not left hanging.
-class ReplyState final : public Reply::Sink, public std::enable_shared_from_this<ReplyState> {
- public:
-  std::shared_ptr<Session> session;
-  uint64_t seq = 0;
-  unsigned version = 11;
-  bool keep_alive = false;
-  int route = -1;
-  std::chrono::steady_clock::time_point start;
-  uint64_t body_reserved = 0;  // of the in-flight body budget, given back with the last Reply
-
-  void Send(Response r) override {
-    if (done_.exchange(true)) return;
-    response_ = std::move(r);
-    session->server_->HandOver(shared_from_this());
-  }
-  void SendBuilt(std::function<Response()> build) override {
-    if (done_.exchange(true)) return;
-    build_ = std::move(build);
-    session->server_->HandOver(shared_from_this());
-  }
-  Strand strand() const { return session->stream_.get_executor(); }
-
-  // On the connection's strand: builds the response if it was handed over as a function,
-  // records it and queues it for writing.
-  void Deliver() {
-    Response r = build_ ? build_() : std::move(response_);
-    build_ = nullptr;
-    session->server_->metrics().RecordRequest(route, r.status,
-                                              std::chrono::steady_clock::now() - start);
-    session->Complete(seq, std::move(r), version, keep_alive);
-  }
-  ~ReplyState() override {
-    HttpServer::Impl* server = session->server_;
-    if (!done_) {
-      // No shared_from_this() in a destructor: the 500 goes straight to the strand.
-      Response r = ErrorResponse(WireFormat::kJson, Internal("handler did not answer"));
-      server->metrics().RecordRequest(route, r.status, std::chrono::steady_clock::now() - start);
-      asio::post(session->stream_.get_executor(),
-                 [s = session, seq = seq, r = std::move(r), v = version, k = keep_alive]() mutable {
-                   s->Complete(seq, std::move(r), v, k);
-                 });
-    }
-    if (body_reserved > 0) server->ReleaseBody(body_reserved);
-  }
-
- private:
-  std::atomic<bool> done_{false};
-  Response response_;
-  std::function<Response()> build_;
-};
-
-void HttpServer::Impl::HandOver(std::shared_ptr<ReplyState> state) {
-  if (ioc_.get_executor().running_in_this_thread()) {
-    auto executor = state->strand();
-    asio::post(executor, [state = std::move(state)] { state->Deliver(); });
-    return;
-  }
-  bool post_drain = false;
-  {
-    std::lock_guard lock(outbox_mu_);
-    outbox_.push_back(std::move(state));
-    post_drain = !std::exchange(drain_posted_, true);
-  }
-  if (post_drain) asio::post(ioc_, [this] { DrainOutbox(); });
-}
-
-void HttpServer::Impl::DrainOutbox() {
-  // A local batch: once drain_posted_ is false another drain may run on another I/O thread.
-  std::vector<std::shared_ptr<ReplyState>> batch;
-  {
-    std::lock_guard lock(outbox_mu_);
-    batch.swap(outbox_);
-    drain_posted_ = false;
-  }
-  // On an I/O thread, dispatching to a strand that is not busy elsewhere runs the answer here
-  // and now (encoded, encrypted and its write started), without waking another thread; a busy
-  // strand queues it behind what it is running.
-  for (auto& state : batch) {
-    auto executor = state->strand();
-    asio::dispatch(executor, [state = std::move(state)] { state->Deliver(); });
-  }
-}
-
-void Session::Dispatch(bhttp::request<bhttp::string_body>&& raw) {
-  const auto start = std::chrono::steady_clock::now();
-  const uint64_t seq = next_seq_++;
-  const unsigned version = raw.version();
-  const bool keep_alive = raw.keep_alive();
-  if (!keep_alive) closing_ = true;  // answer this one, read no more
-
-  // One Request per connection, reused: handlers see it only during their call.
-  Request* request = &request_;
-  request->query.clear();
-  request->headers.clear();
-  request->path_params.clear();
-  FillHeader(*request, raw);
-  request->body = std::move(raw.body());
-  request->client_certificate = client_certificate_;
-
-  Router::Match match = server_->router().Find(*request);
-  auto state = std::make_shared<ReplyState>();
-  state->session = shared_from_this();
-  state->seq = seq;
-  state->version = version;
-  state->keep_alive = keep_alive && !server_->draining();
-  state->route = match.route_index;
-  state->start = start;
-  state->body_reserved = std::exchange(body_reserved_, 0);
-  Reply reply(std::move(state));
-
-  if (match.handler == nullptr) {
-    if (!match.allowed_methods.empty()) {
-      std::string allow;
-      for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
-      Response r = ErrorResponse(
-          *request, Status(Errc::kMethodNotAllowed, request->method + " is not allowed on " +
-                                                        request->path + "; use " + allow));
-      r.headers.emplace_back("Allow", allow);
-      return reply(std::move(r));
-    }
-    return reply(
-        ErrorResponse(*request, NotFound("no route for " + request->method + " " + request->path)));
-  }
-  // Exceptions stop here: a handler bug costs one request, not the process.
-  try {
-    (*match.handler)(*request, reply);
-  } catch (const std::exception& e) {
-    spdlog::error("handler for {} {} threw: {}", request->method, request->path, e.what());
-    reply(ErrorResponse(*request, Internal("internal error; see the server log")));
-  }
-}
 
 bool HttpServer::Impl::ReserveBody(uint64_t bytes) {
   const uint64_t budget = options_.max_body_bytes_in_flight;
