@@ -28,8 +28,10 @@
 #include "server/auth/http_auth.h"
 #include "server/auth/store.h"
 #include "server/data_dir.h"
+#include "server/license_metrics.h"
 #include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
+#include "server/reloader.h"
 #include "server/store/meta.h"
 #include "server/store/schema.h"
 #include "server/sync/satellite_sync.h"
@@ -102,6 +104,8 @@ constexpr auto kAuditCheckpointInterval = std::chrono::minutes(10);
 // How often expired authorizations and floating leases are released (a lease not renewed in time
 // returns to its pool within this), usage hours are closed and the clock is checked.
 constexpr auto kSweepInterval = std::chrono::seconds(5);
+// How often the TLS server certificate is checked for renewal (and at every start).
+constexpr auto kCertificateCheckInterval = std::chrono::hours(1);
 
 class Satellite::Impl {
  public:
@@ -130,6 +134,10 @@ class Satellite::Impl {
   std::unique_ptr<api::BlockingPool> password_pool;
   std::unique_ptr<RateLimiter> login_limiter;
   std::shared_ptr<net::Metrics> metrics = std::make_shared<net::Metrics>();
+  // Reloads (SIGHUP, POST /v1/admin/reload) and TLS certificate renewal; `load_config` is where
+  // a reload reads the configuration.
+  std::unique_ptr<Reloader> reloader;
+  std::function<Result<config::Config>()> load_config;
   bool shut_down = false;
   bool server_started = false;
 
@@ -212,15 +220,10 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   impl->signing_key.emplace(std::move(signing_key));
 
   if (impl->config.data_dir.empty()) impl->config.data_dir = data_dir;
-  auto resolve = [&](const fs::path& p) { return config::ResolvePath(impl->config, p); };
-  net::TlsOptions tls;
-  OUTPOST_ASSIGN_OR_RETURN(tls.certificate_chain_pem,
-                           ReadFile(resolve(impl->config.tls.certificate)));
-  OUTPOST_ASSIGN_OR_RETURN(auto tls_key,
-                           crypto::PrivateKey::LoadFile(resolve(impl->config.tls.private_key)));
-  tls.private_key_pem = tls_key.ToPem();
-  OUTPOST_ASSIGN_OR_RETURN(tls.client_ca_pem, ReadFile(resolve(impl->config.tls.client_ca)));
-  tls.min_version = impl->config.tls.min_version == config::TlsVersion::kTls13 ? "1.3" : "1.2";
+  OUTPOST_ASSIGN_OR_RETURN(net::TlsOptions tls, ReadTlsFiles(impl->config));
+  impl->load_config = [data_dir, file = dir.config()] {
+    return config::LoadLayeredConfig(file, data_dir, config::ProcessEnvironment(), {});
+  };
 
   sqlite::WriterOptions writer_options;
   writer_options.synchronous = impl->config.database.synchronous == config::Durability::kNormal
@@ -343,6 +346,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
       "outpost_licensing_reloads_total",
       "Times the licensing state was reloaded from the database after a failed write.", "counter",
       [raw] { return static_cast<double>(raw->licensing->reloads()); });
+  AddLicenseMetrics(*raw->metrics, raw->licensing->operators());
   api::AddDeviceRoutes(router, &raw->licensing->devices(), run_blocking);
   OUTPOST_ASSIGN_OR_RETURN(
       raw->sync, sync::SatelliteSync::Create(raw->dir, *raw->writer, *raw->readers,
@@ -409,6 +413,8 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   raw->login_limiter =
       std::make_unique<RateLimiter>(clock, raw->config.server.login_rate_per_minute);
   admin.login_limiter = raw->login_limiter.get();
+  // raw->reloader is created below, with the server, before anything is served.
+  admin.reload = [raw](const audit::Actor& by) { return raw->reloader->Reload(by); };
   api::AddAdminRoutes(router, std::move(admin));
 
   net::ServerOptions server_options = ServerOptionsFrom(raw->config);
@@ -422,9 +428,18 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
                           : principal.status());
     });
   };
-  OUTPOST_ASSIGN_OR_RETURN(raw->server,
-                           net::HttpServer::Create(std::move(server_options), std::move(tls),
-                                                   std::move(router), raw->metrics));
+  OUTPOST_ASSIGN_OR_RETURN(raw->server, net::HttpServer::Create(std::move(server_options), tls,
+                                                                std::move(router), raw->metrics));
+  Reloader::Parts parts;
+  parts.clock = &clock;
+  parts.dir = raw->dir;
+  parts.server = raw->server.get();
+  parts.sync = raw->sync.get();
+  parts.licensing = &raw->licensing->operators();
+  parts.writer = raw->writer.get();
+  raw->reloader = std::make_unique<Reloader>(std::move(parts), raw->config, std::move(tls),
+                                             [raw] { return raw->load_config(); });
+  raw->reloader->AddMetrics(*raw->metrics);
   return std::unique_ptr<Satellite>(new Satellite(std::move(impl)));
 }
 
@@ -432,6 +447,8 @@ Status Satellite::Start() {
   // Bind first: a start that cannot listen must not be recorded as a start.
   OUTPOST_RETURN_IF_ERROR(impl_->server->Listen());
   OUTPOST_RETURN_IF_ERROR(impl_->AuditStart());
+  // Renewed before the first connection, if due (the outcome is logged and audited).
+  (void)impl_->reloader->CheckCertificate();
   OUTPOST_RETURN_IF_ERROR(impl_->server->Start());
   impl_->server_started = true;
   impl_->sync->StartOnline();
@@ -439,6 +456,7 @@ Status Satellite::Start() {
   Impl* impl = impl_.get();
   impl->housekeeping_thread = std::thread([impl] {
     auto last_audit_checkpoint = std::chrono::steady_clock::now();
+    auto last_certificate_check = std::chrono::steady_clock::now();
     std::unique_lock lock(impl->housekeeping_mu);
     while (
         !impl->housekeeping_cv.wait_for(lock, kSweepInterval, [impl] { return impl->stopping; })) {
@@ -454,6 +472,11 @@ Status Satellite::Start() {
           impl->SignAuditCheckpoint();
           last_audit_checkpoint = std::chrono::steady_clock::now();
         }
+        if (std::chrono::steady_clock::now() - last_certificate_check >=
+            kCertificateCheckInterval) {
+          (void)impl->reloader->CheckCertificate();
+          last_certificate_check = std::chrono::steady_clock::now();
+        }
       });
       if (!round.ok()) spdlog::error("{}", round.message());
       lock.lock();
@@ -465,6 +488,14 @@ Status Satellite::Start() {
 }
 
 uint16_t Satellite::port() const { return impl_->server->port(); }
+
+void Satellite::SetConfigLoader(std::function<Result<config::Config>()> load) {
+  impl_->load_config = std::move(load);
+}
+Result<v1::ReloadReport> Satellite::Reload(const audit::Actor& by) {
+  return impl_->reloader->Reload(by);
+}
+Status Satellite::CheckTlsCertificate() { return impl_->reloader->CheckCertificate(); }
 const std::string& Satellite::satellite_id() const { return impl_->satellite_id; }
 
 void Satellite::Shutdown() {

@@ -92,7 +92,14 @@ class LicensingImpl {
   Status SaveState();
   void SetPolicy(const AuthorizationPolicy& policy);
   AuthorizationPolicy policy() const;
-  const AuthorizationPolicy& configured_policy() const { return options_.policy; }
+  AuthorizationPolicy configured_policy() const {
+    std::shared_lock lock(mu_);
+    return configured_policy_;
+  }
+  void SetConfiguredPolicy(const AuthorizationPolicy& policy) {
+    std::unique_lock lock(mu_);
+    configured_policy_ = policy;
+  }
 
   TimePoint Now() const;
   TimePoint AuditTime() const { return clock_.Now(); }
@@ -154,6 +161,8 @@ class LicensingImpl {
 
   mutable std::shared_mutex mu_;
   AuthorizationPolicy policy_;  // guarded by mu_
+  // The configuration's policy (options_.policy until a reload), before central's overrides.
+  AuthorizationPolicy configured_policy_;  // guarded by mu_
   // Sorted; empty until a sync response named them. Guarded by mu_.
   std::vector<std::string> central_vas_;
   UsageTracker usage_;      // fed by book_; guarded by mu_
