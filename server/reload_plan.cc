@@ -4,7 +4,9 @@ namespace outpost::server {
 
 bool ReloadsWithoutRestart(std::string_view key) {
   if (key == "tls.hostnames") return false;
-  if (key.starts_with("tls.") || key.starts_with("sync.")) return true;
+  if (key.starts_with("tls.") || key.starts_with("sync.") || key.starts_with("audit.")) {
+    return true;
+  }
   return key == "policy.authorization_validity" || key == "policy.authorization_renewal" ||
          key == "policy.floating_lease" || key == "log.level";
 }
@@ -18,6 +20,7 @@ ReloadPlan PlanReload(const config::Config& running, const config::Config& loade
   e.tls = loaded.tls;
   e.tls.hostnames = hostnames;
   e.sync = loaded.sync;
+  e.audit = loaded.audit;
   e.policy.authorization_validity = loaded.policy.authorization_validity;
   e.policy.authorization_renewal = loaded.policy.authorization_renewal;
   e.policy.floating_lease = loaded.policy.floating_lease;

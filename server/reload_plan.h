@@ -26,8 +26,8 @@ struct ReloadPlan {
 };
 
 // Whether a running satellite takes a new value of `key` (a dotted name) without a restart:
-// tls.* (but tls.hostnames), sync.*, policy.authorization_validity, policy.authorization_renewal,
-// policy.floating_lease and log.level.
+// tls.* (but tls.hostnames), sync.*, audit.*, policy.authorization_validity,
+// policy.authorization_renewal, policy.floating_lease and log.level.
 bool ReloadsWithoutRestart(std::string_view key);
 
 // Compares the running configuration with the one just loaded (both valid). `effective` keeps

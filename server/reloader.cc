@@ -167,6 +167,10 @@ Result<v1::ReloadReport> Reloader::Reload(const audit::Actor& by) {
   if (Status s = config::Validate(plan.effective); !s.ok()) return Refuse(by, s);
   auto tls = ReadTlsFiles(plan.effective);
   if (!tls.ok()) return Refuse(by, tls.status());
+  const bool audit_changed = !(plan.effective.audit == running_.audit);
+  if (audit_changed && parts_.check_audit) {
+    if (Status s = parts_.check_audit(plan.effective); !s.ok()) return Refuse(by, s);
+  }
   const bool tls_changed = !SameTls(*tls, tls_);
 
   // The steps that can fail come first, each undone if a later one fails.
@@ -204,6 +208,7 @@ Result<v1::ReloadReport> Reloader::Reload(const audit::Actor& by) {
     }
   }
   if (!(plan.effective.sync == running_.sync)) parts_.sync->Reconfigure(plan.effective.sync);
+  if (audit_changed && parts_.apply_audit) parts_.apply_audit(plan.effective);
   running_ = plan.effective;
   if (tls_changed) {
     tls_ = std::move(*tls);

@@ -58,6 +58,10 @@ class Reloader {
     sync::SatelliteSync* sync = nullptr;
     licensing::OperatorService* licensing = nullptr;
     sqlite::Writer* writer = nullptr;
+    // A changed [audit] section: check_audit refuses what cannot work (a bad CA file) before
+    // anything changes, apply_audit puts it in force (it cannot fail the reload).
+    std::function<Status(const config::Config&)> check_audit;
+    std::function<void(const config::Config&)> apply_audit;
   };
   // `running` is the configuration the satellite serves with (data_dir set), `tls` what the
   // server was created with. Everything in `parts` must outlive the Reloader.

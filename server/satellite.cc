@@ -73,6 +73,31 @@ Result<std::string> ReadFile(const fs::path& path) {
   return out.str();
 }
 
+// The forwarder of `c`'s [audit] section (not started yet), or null when audit.syslog_url is
+// empty. Checks the URL and the CA file.
+Result<std::unique_ptr<audit::SyslogForwarder>> MakeSyslogForwarder(const config::Config& c,
+                                                                    const DataDir& dir,
+                                                                    const std::string& satellite_id,
+                                                                    sqlite::ReaderPool& readers) {
+  if (c.audit.syslog_url.empty()) return std::unique_ptr<audit::SyslogForwarder>();
+  audit::SyslogOptions syslog;
+  syslog.url = c.audit.syslog_url;
+  if (!c.audit.syslog_ca.empty()) {
+    const fs::path ca = config::ResolvePath(c, c.audit.syslog_ca);
+    auto pem = ReadFile(ca);
+    if (!pem.ok()) {
+      return InvalidArgument("audit.syslog_ca: cannot read " + ca.string() +
+                             "; give the PEM file of the CA that issued the collector's "
+                             "certificate");
+    }
+    syslog.ca_pem = std::move(*pem);
+  }
+  syslog.hostname = c.audit.syslog_hostname;
+  syslog.satellite_id = satellite_id;
+  syslog.position_file = dir.syslog_position();
+  return audit::SyslogForwarder::Create(std::move(syslog), readers);
+}
+
 net::ServerOptions ServerOptionsFrom(const config::Config& c) {
   net::ServerOptions o;
   o.listen = c.listen.ToString();
@@ -125,7 +150,9 @@ class Satellite::Impl {
   std::unique_ptr<licensing::TokenStore> tokens;
   std::unique_ptr<licensing::LicensingService> licensing;
   std::unique_ptr<sync::SatelliteSync> sync;
-  // Audit records to a syslog collector (audit.syslog_url), or null.
+  // Audit records to a syslog collector (audit.syslog_url), or null. Guarded by syslog_mu: a
+  // reload replaces it.
+  std::mutex syslog_mu;
   std::unique_ptr<audit::SyslogForwarder> syslog;
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
@@ -139,6 +166,26 @@ class Satellite::Impl {
   std::unique_ptr<Reloader> reloader;
   std::function<Result<config::Config>()> load_config;
   bool shut_down = false;
+
+  // A reloaded [audit] section: the old forwarder drains and stops first, so that the new one
+  // resumes from the position the old one saved.
+  void ReplaceSyslog(const config::Config& c) {
+    std::unique_ptr<audit::SyslogForwarder> old;
+    {
+      std::lock_guard lock(syslog_mu);
+      old = std::move(syslog);
+    }
+    if (old) old->Stop();
+    auto next = MakeSyslogForwarder(c, dir, satellite_id, *readers);
+    if (!next.ok()) {
+      spdlog::error("audit forwarding to syslog is off: {}; fix [audit] and reload",
+                    next.status().ToString());
+      return;
+    }
+    if (*next) (*next)->Start();
+    std::lock_guard lock(syslog_mu);
+    syslog = std::move(*next);
+  }
   bool server_started = false;
 
   // The housekeeping thread: sweeps every kSweepInterval and signs an audit checkpoint every
@@ -364,37 +411,28 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   raw->metrics->AddCallback(
       "outpost_sync_online_failures_total", "Online sync attempts that failed.", "counter",
       [raw] { return static_cast<double>(raw->sync->online_failures_total()); });
-  if (!raw->config.audit.syslog_url.empty()) {
-    audit::SyslogOptions syslog;
-    syslog.url = raw->config.audit.syslog_url;
-    if (!raw->config.audit.syslog_ca.empty()) {
-      const fs::path ca = config::ResolvePath(raw->config, raw->config.audit.syslog_ca);
-      auto pem = ReadFile(ca);
-      if (!pem.ok()) {
-        return InvalidArgument("audit.syslog_ca: cannot read " + ca.string() +
-                               "; give the PEM file of the CA that issued the collector's "
-                               "certificate");
-      }
-      syslog.ca_pem = std::move(*pem);
-    }
-    syslog.hostname = raw->config.audit.syslog_hostname;
-    syslog.satellite_id = raw->satellite_id;
-    syslog.position_file = raw->dir.syslog_position();
-    OUTPOST_ASSIGN_OR_RETURN(raw->syslog,
-                             audit::SyslogForwarder::Create(std::move(syslog), *raw->readers));
-    raw->metrics->AddCallback(
-        "outpost_audit_syslog_forwarded_total",
-        "Audit records the syslog collector accepted since start.", "counter",
-        [raw] { return static_cast<double>(raw->syslog->forwarded_total()); });
-    raw->metrics->AddCallback("outpost_audit_syslog_failures_total",
-                              "Failed attempts to forward audit records (each is retried).",
-                              "counter",
-                              [raw] { return static_cast<double>(raw->syslog->failures_total()); });
-    raw->metrics->AddCallback(
-        "outpost_audit_syslog_lag_records",
+  OUTPOST_ASSIGN_OR_RETURN(
+      raw->syslog, MakeSyslogForwarder(raw->config, raw->dir, raw->satellite_id, *raw->readers));
+  // Families, not callbacks: a reload may start, replace or stop the forwarder.
+  raw->metrics->AddFamilies([raw] {
+    std::vector<net::Metrics::Family> out;
+    std::lock_guard lock(raw->syslog_mu);
+    if (!raw->syslog) return out;
+    auto one = [&](const char* name, const char* help, const char* type, double value) {
+      out.push_back({name, help, type, {{{}, value}}});
+    };
+    one("outpost_audit_syslog_forwarded_total",
+        "Audit records the syslog collector accepted since start (or the last reload of "
+        "[audit]).",
+        "counter", static_cast<double>(raw->syslog->forwarded_total()));
+    one("outpost_audit_syslog_failures_total",
+        "Failed attempts to forward audit records (each is retried).", "counter",
+        static_cast<double>(raw->syslog->failures_total()));
+    one("outpost_audit_syslog_lag_records",
         "Audit records committed but not yet accepted by the syslog collector.", "gauge",
-        [raw] { return static_cast<double>(raw->syslog->lag()); });
-  }
+        static_cast<double>(raw->syslog->lag()));
+    return out;
+  });
   api::AdminContext admin;
   admin.auth = raw->auth.get();
   admin.tokens = raw->tokens.get();
@@ -437,6 +475,10 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   parts.sync = raw->sync.get();
   parts.licensing = &raw->licensing->operators();
   parts.writer = raw->writer.get();
+  parts.check_audit = [raw](const config::Config& c) {
+    return MakeSyslogForwarder(c, raw->dir, raw->satellite_id, *raw->readers).status();
+  };
+  parts.apply_audit = [raw](const config::Config& c) { raw->ReplaceSyslog(c); };
   raw->reloader = std::make_unique<Reloader>(std::move(parts), raw->config, std::move(tls),
                                              [raw] { return raw->load_config(); });
   raw->reloader->AddMetrics(*raw->metrics);
@@ -452,7 +494,10 @@ Status Satellite::Start() {
   OUTPOST_RETURN_IF_ERROR(impl_->server->Start());
   impl_->server_started = true;
   impl_->sync->StartOnline();
-  if (impl_->syslog) impl_->syslog->Start();
+  {
+    std::lock_guard lock(impl_->syslog_mu);
+    if (impl_->syslog) impl_->syslog->Start();
+  }
   Impl* impl = impl_.get();
   impl->housekeeping_thread = std::thread([impl] {
     auto last_audit_checkpoint = std::chrono::steady_clock::now();
@@ -533,7 +578,10 @@ void Satellite::Shutdown() {
     }
   }
   // The stop's records go to the collector too, if it takes them within a moment.
-  if (impl_->syslog) impl_->syslog->Stop();
+  {
+    std::lock_guard lock(impl_->syslog_mu);
+    if (impl_->syslog) impl_->syslog->Stop();
+  }
   // Readers first, so the writer's connection is the last one: SQLite then checkpoints the WAL
   // and removes the -wal and -shm files.
   impl_->readers.reset();

@@ -1,12 +1,20 @@
 // Reloading a running satellite (POST /v1/admin/reload, `outpost reload`, SIGHUP) and the
 // renewal of its TLS server certificate, against real servers on port 0.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -443,6 +451,90 @@ TEST_F(ReloadTest, AnOperatorCertificateIsNotRenewedButRaisesTheAlarm) {
     ++records;
   }
   EXPECT_EQ(records, 1u) << audit->body;
+}
+
+// A plain TCP listener on 127.0.0.1 that keeps what the first client sends (a stand-in for a
+// syslog collector: the forwarder's framing is tested against rsyslogd in syslog_test.cc).
+class TcpSink {
+ public:
+  TcpSink() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(listen(fd_, 4), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      const int client = accept(fd_, nullptr, nullptr);
+      if (client < 0) return;
+      timeval tv{0, 100'000};  // reads wake up to see stop_
+      setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      char buf[4096];
+      while (!stop_) {
+        const ssize_t n = read(client, buf, sizeof(buf));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
+        if (n > 0) {
+          std::lock_guard lock(mu_);
+          received_.append(buf, static_cast<size_t>(n));
+        }
+      }
+      close(client);
+    });
+  }
+  ~TcpSink() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);  // ends a pending accept
+    thread_.join();
+    close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  bool WaitFor(const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu_);
+        if (received_.find(text) != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+ private:
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::string received_;
+};
+
+// [audit] reloads too: forwarding starts without a restart, and a collector CA that cannot be
+// read is refused before anything changes.
+TEST_F(ReloadTest, AuditForwardingStartsOnReload) {
+  Init();
+  Serve();
+  EXPECT_FALSE(Contains(Metrics(), "outpost_audit_syslog_forwarded_total"));
+  EditConfig({{"audit.syslog_url", "tls://127.0.0.1:1"}, {"audit.syslog_ca", "missing-ca.pem"}});
+  auto refused = satellite_->Reload(audit::Actor::System());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(Contains(refused.status().message(), "audit.syslog_ca"))
+      << refused.status().ToString();
+  EXPECT_FALSE(Contains(Metrics(), "outpost_audit_syslog_forwarded_total"));
+
+  TcpSink sink;
+  EditConfig({{"audit.syslog_url", "tcp://127.0.0.1:" + std::to_string(sink.port())},
+              {"audit.syslog_ca", ""}});
+  auto report = satellite_->Reload(audit::Actor::System());
+  ASSERT_OK(report);
+  ASSERT_EQ(report->applied_size(), 1) << ToJson(*report);
+  EXPECT_EQ(report->applied(0).key(), "audit.syslog_url");
+  // The reload's own record is the first one forwarded.
+  EXPECT_TRUE(sink.WaitFor("config.reload"));
+  EXPECT_TRUE(Contains(Metrics(), "outpost_audit_syslog_forwarded_total"));
 }
 
 // License gauges per VA and tag, read from the pools in memory, after devices registered and
