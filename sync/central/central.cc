@@ -181,6 +181,8 @@ Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const C
                     "; create the data directory first with `outpost central init --data-dir " +
                     dir.root.string() + "`");
   }
+  OUTPOST_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::LoadFile(dir.signing_key()));
+  impl->signing_key.emplace(std::move(key));
   OUTPOST_ASSIGN_OR_RETURN(auto ca, crypto::Certificate::LoadFile(dir.ca_certificate()));
   impl->ca_pem = ca.ToPem();
   impl->ca_fingerprint = ca.Fingerprint();
@@ -198,10 +200,12 @@ Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const C
     sqlite::Connection& db = *lease;
     OUTPOST_ASSIGN_OR_RETURN(impl->central_id, ReadMeta(db, kMetaCentralId));
     OUTPOST_ASSIGN_OR_RETURN(std::string key_id, ReadMeta(db, kMetaSigningKeyId));
-    // A `central key retire` that recorded the new key but did not finish moving the files.
+    // A `central key retire` that recorded the new key but did not finish with the files.
     OUTPOST_RETURN_IF_ERROR(FinishKeyRetirement(dir, key_id));
-    OUTPOST_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::LoadFile(dir.signing_key()));
-    impl->signing_key.emplace(std::move(key));
+    if (key_id != impl->signing_key->public_key().KeyId()) {
+      OUTPOST_ASSIGN_OR_RETURN(auto installed, crypto::PrivateKey::LoadFile(dir.signing_key()));
+      impl->signing_key.emplace(std::move(installed));
+    }
     if (key_id != impl->signing_key->public_key().KeyId()) {
       return DataLoss("the signing key " + dir.signing_key().string() + " (key id " +
                       impl->signing_key->public_key().KeyId() + ") is not central's key " + key_id +

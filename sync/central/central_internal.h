@@ -63,9 +63,9 @@ inline constexpr char kMetaRetiredKeys[] = "retired_signing_keys";  // "KEY_ID@T
 std::string FormatRetiredKeys(const std::map<std::string, int64_t>& retired);
 Result<std::map<std::string, int64_t>> ParseRetiredKeys(std::string_view text);
 // Finishes `central key retire` on disk (central_keys.cc): when keys/signing.next.key is the
-// recorded signing key `recorded_key_id`, the old signing.key moves aside and the new one takes
-// its place; the key moved aside is overwritten and removed. Idempotent; Open calls it when the
-// key files lag behind the record.
+// recorded signing key `recorded_key_id`, it replaces signing.key (whose file is kept aside as
+// signing.retired.key), and the retired key's file is overwritten and removed. Idempotent; Open
+// calls it, so a retirement a crash interrupted is finished.
 Status FinishKeyRetirement(const CentralDataDir& dir, std::string_view recorded_key_id);
 
 // The columns EntitlementFromRow reads, in order.

@@ -52,10 +52,12 @@ Status FinishKeyRetirement(const CentralDataDir& dir, std::string_view recorded_
   if (fs::exists(dir.next_signing_key(), ec)) {
     OUTPOST_ASSIGN_OR_RETURN(auto next, crypto::PrivateKey::LoadFile(dir.next_signing_key()));
     if (next.public_key().KeyId() == recorded_key_id) {
-      // The old key moves aside first, so that signing.key is at every moment a whole key.
-      if (fs::exists(dir.signing_key(), ec)) {
-        fs::rename(dir.signing_key(), dir.retired_signing_key(), ec);
-        if (ec) return Internal("cannot move the retired key aside: " + ec.message());
+      // A second name for the old key's file first: the rename below then replaces signing.key
+      // in one step (it is a whole key at every moment), and overwriting the second name
+      // overwrites the old key's own blocks.
+      if (!fs::exists(dir.retired_signing_key(), ec)) {
+        fs::create_hard_link(dir.signing_key(), dir.retired_signing_key(), ec);
+        if (ec) return Internal("cannot keep the retired key aside: " + ec.message());
       }
       fs::rename(dir.next_signing_key(), dir.signing_key(), ec);
       if (ec) return Internal("cannot install the new signing key: " + ec.message());

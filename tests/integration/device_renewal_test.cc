@@ -61,7 +61,7 @@ std::map<std::string, std::string> Bearer(const std::string& key) {
   return {{"authorization", "Bearer " + key}};
 }
 
-class DeviceRenewalTest : public ::testing::Test {
+class CertificateRenewalTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK(log::InitLogging(log::LogFormat::kText, "warn"));
@@ -223,7 +223,7 @@ class DeviceRenewalTest : public ::testing::Test {
   std::unique_ptr<net::HttpsClient> admin_;
 };
 
-TEST_F(DeviceRenewalTest, RenewalGivesANewCertificateAndRefusesTheOldOne) {
+TEST_F(CertificateRenewalTest, RenewalGivesANewCertificateAndRefusesTheOldOne) {
   const fs::path state = tmp_.path() / "device";
   client::DeviceClient device = RegisterOrDie("SN-1", state);
   const v1::RegisterResponse first = device.registration();
@@ -277,7 +277,7 @@ TEST_F(DeviceRenewalTest, RenewalGivesANewCertificateAndRefusesTheOldOne) {
   EXPECT_NE(records[0].find("previous_certificate_serial"), std::string::npos) << records[0];
 }
 
-TEST_F(DeviceRenewalTest, TheClientRenewsByItselfOnceRenewAfterPassed) {
+TEST_F(CertificateRenewalTest, TheClientRenewsByItselfOnceRenewAfterPassed) {
   const fs::path state = tmp_.path() / "device";
   client::DeviceClient device = RegisterOrDie("SN-2", state);
   const std::string first_pem = device.registration().certificate_pem();
@@ -296,7 +296,7 @@ TEST_F(DeviceRenewalTest, TheClientRenewsByItselfOnceRenewAfterPassed) {
   EXPECT_EQ(AuditLines("device.renew").size(), 1u);
 }
 
-TEST_F(DeviceRenewalTest, ReleasedDeviceCannotRenew) {
+TEST_F(CertificateRenewalTest, ReleasedDeviceCannotRenew) {
   const fs::path state = tmp_.path() / "device";
   client::DeviceClient device = RegisterOrDie("SN-3", state);
   const fs::path copy = tmp_.path() / "copy";
@@ -312,7 +312,7 @@ TEST_F(DeviceRenewalTest, ReleasedDeviceCannotRenew) {
   EXPECT_TRUE(AuditLines("device.renew").empty());
 }
 
-TEST_F(DeviceRenewalTest, BadRenewalRequestsAreRefusedAndChangeNothing) {
+TEST_F(CertificateRenewalTest, BadRenewalRequestsAreRefusedAndChangeNothing) {
   const fs::path state = tmp_.path() / "device";
   client::DeviceClient device = RegisterOrDie("SN-4", state);
   client::DeviceClient other = RegisterOrDie("SN-5", tmp_.path() / "other");
@@ -348,7 +348,7 @@ TEST_F(DeviceRenewalTest, BadRenewalRequestsAreRefusedAndChangeNothing) {
   EXPECT_TRUE(AuditLines("device.renew").empty());
 }
 
-TEST_F(DeviceRenewalTest, ExpiredCertificateCannotRenewButATokenTakesTheRegistrationOver) {
+TEST_F(CertificateRenewalTest, ExpiredCertificateCannotRenewButATokenTakesTheRegistrationOver) {
   const fs::path state = tmp_.path() / "device";
   client::DeviceClient device = RegisterOrDie("SN-6", state);
   ASSERT_OK(device.Authorize({Use(kTag, 3)}));
@@ -374,7 +374,7 @@ TEST_F(DeviceRenewalTest, ExpiredCertificateCannotRenewButATokenTakesTheRegistra
   EXPECT_EQ(again->registration().replaced_instance_id(), instance);
 }
 
-TEST_F(DeviceRenewalTest, ALostRenewalAnswerIsRecoveredByRegisteringWithTheOldCertificate) {
+TEST_F(CertificateRenewalTest, ALostRenewalAnswerIsRecoveredByRegisteringWithTheOldCertificate) {
   const fs::path state = tmp_.path() / "device";
   client::DeviceClient device = RegisterOrDie("SN-7", state);
   // Authorized at day 100 (valid 90 days), renewed at day 181, after renew_after (day 180).
@@ -401,7 +401,7 @@ TEST_F(DeviceRenewalTest, ALostRenewalAnswerIsRecoveredByRegisteringWithTheOldCe
   EXPECT_EQ(status->device.holdings(0).count(), 4);
 }
 
-TEST_F(DeviceRenewalTest, CliRenewsAndStatusShowsTheCertificate) {
+TEST_F(CertificateRenewalTest, CliRenewsAndStatusShowsTheCertificate) {
   // The CLI runs on the wall clock: register through it, then move the satellite to the present.
   const fs::path state = tmp_.path() / "cli-device";
   const std::string token = CreateToken();

@@ -537,7 +537,7 @@ TEST_F(DeviceRenewalTest, BadRenewalsAreRefusedAndChangeNothing) {
   auto expired = Renew(d, CsrFor(instance));
   ASSERT_FALSE(expired.ok());
   EXPECT_EQ(expired.status().code(), Errc::kFailedPrecondition);
-  EXPECT_NE(expired.status().message().find("register the device again with a token"),
+  EXPECT_NE(expired.status().message().find("Register the device again with a token"),
             std::string::npos)
       << expired.status().message();
   EXPECT_EQ(DbState(), before);
