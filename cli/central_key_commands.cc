@@ -63,6 +63,7 @@ int RunKeyShow(const GlobalFlags& g, const CentralFlags& f) {
     out.set_next_fingerprint(next->public_key().Fingerprint());
     out.set_next_public_key_pem(next->public_key().ToPem());
   }
+  for (const auto& [id, at] : (*c)->retired_signing_keys()) out.add_retired_key_ids(id);
   if (!f.output.empty()) {
     if (auto s = crypto::WriteFileAtomically(
             f.output, out.public_key_pem(),
@@ -87,6 +88,10 @@ int RunKeyShow(const GlobalFlags& g, const CentralFlags& f) {
     PrintFields(std::cout,
                 {{"new key id", out.next_key_id()}, {"new fingerprint", out.next_fingerprint()}});
     if (f.output.empty()) std::cout << out.next_public_key_pem();
+  }
+  for (const std::string& id : out.retired_key_ids()) {
+    std::cout << "Retired key " << id << " (`central key retire`): no longer signs; its public key "
+              << "is " << ((*c)->data_dir().retired_keys() / (id + ".pem")).string() << "\n";
   }
   return kExitOk;
 }

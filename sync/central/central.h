@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -173,8 +174,12 @@ class Central {
   // synced; revoked ones do not count) make it kFailedPrecondition naming them, unless `force`:
   // then they are listed in the answer and must be enrolled again. kFailedPrecondition also for
   // the only key (no rotation) and for the new key; kNotFound for a key central never had.
-  // A running `central serve` keeps the keys it loaded until it is restarted.
+  // A running `central serve` keeps the keys it loaded until it is restarted. Unlike the other
+  // methods, not to be called while this object processes sync requests: the key in use is
+  // replaced in place (the CLI opens a Central of its own for it).
   Result<v1::CentralKeyRetirement> RetireSigningKey(std::string_view key_id, bool force);
+  // The keys retired so far: key id -> unix seconds of the retirement.
+  const std::map<std::string, int64_t>& retired_signing_keys() const;
 
   // --- /metrics --------------------------------------------------------------------------------
   // Central's /metrics shows every customer's sync activity, so it needs a bearer token (issue

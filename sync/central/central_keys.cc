@@ -167,6 +167,10 @@ Result<v1::CentralKeyRetirement> Central::RetireSigningKey(std::string_view key_
   return out;
 }
 
+const std::map<std::string, int64_t>& Central::retired_signing_keys() const {
+  return impl_->retired_keys;
+}
+
 std::string FormatRetiredKeys(const std::map<std::string, int64_t>& retired) {
   std::string out;
   for (const auto& [id, at] : retired) {

@@ -260,6 +260,7 @@ TEST_F(CentralCliTest, KeyRetireAfterRotate) {
   RunResult key = Expect({"central", "key", "--data-dir", dir_}, 0);
   EXPECT_NE(key.out.find(new_id), std::string::npos) << key.out;
   EXPECT_EQ(key.out.find("rotation is in progress"), std::string::npos) << key.out;
+  EXPECT_NE(key.out.find("Retired key " + old_id), std::string::npos) << key.out;
   // The cut-off satellite's first request is refused, saying the key was retired.
   const auto request = tmp_.path() / "request.bin";
   ASSERT_OK(sync::WriteBundleFile(request, Request(1), v1::BUNDLE_KIND_SYNC_REQUEST, false));
