@@ -57,6 +57,10 @@ class LicensingImpl {
   void Register(const v1::RegisterRequest& request, const std::string& remote_address,
                 std::optional<std::string> proven_instance, Callback<v1::RegisterResponse> done);
   Result<DeviceIdentity> Identify(const std::optional<crypto::Certificate>& certificate) const;
+  std::optional<std::string> CertifiedInstance(
+      const std::optional<crypto::Certificate>& certificate) const;
+  void Renew(const DeviceIdentity& device, const crypto::Certificate& current,
+             const v1::RenewRequest& request, Callback<v1::RegisterResponse> done);
   void Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
                  Callback<v1::SignedAuthorization> done);
   void ReleaseSelf(const DeviceIdentity& device, Callback<v1::ReleaseResponse> done);
