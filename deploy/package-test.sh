@@ -475,9 +475,20 @@ check "remove: /var/lib/outpost and its database are kept" \
 check "remove: /etc/outpost/outpost.toml is kept (with the local change)" \
   grep -q '^level = "debug"$' "$ROOT/etc/outpost/outpost.toml"
 check "remove: the outpost user is kept" in_root getent passwd outpost
+# Installing again after a remove serves the same satellite, without asking for init.
+TIMEOUT=600 in_root apt-get install -y -q --no-install-recommends "/tmp/$(basename "$DEB2")" \
+  >"$WORK/reinstall.log" 2>&1 || { tail -n 40 "$WORK/reinstall.log" | sed 's/^/    /'; fatal "install $V2 again after the remove"; }
+pass "apt-get install $V2 again after the remove"
+check "reinstall: no init instructions (the data directory is initialised)" sh -c \
+  "! grep -q 'runuser -u outpost' '$WORK/reinstall.log'"
+start_serve "$WORK/serve3.log" || fatal "outpost serve after the reinstall prints its URL within 30 s"
+check "reinstall: serve is the same satellite" grep -q "satellite $SAT_ID is serving" "$WORK/serve3.log"
+if stop_serve; then pass "reinstall: serve stops cleanly"; else fail "reinstall: serve stops cleanly"; fi
+TIMEOUT=300 in_root dpkg -r outpost >"$WORK/remove2.log" 2>&1 ||
+  { sed 's/^/    /' "$WORK/remove2.log"; fatal "dpkg -r outpost (second time)"; }
 TIMEOUT=300 in_root dpkg -P outpost >"$WORK/purge.log" 2>&1 ||
   { sed 's/^/    /' "$WORK/purge.log"; fatal "dpkg -P outpost"; }
-pass "dpkg -P outpost"
+pass "dpkg -P outpost (after a second dpkg -r)"
 check "purge: /var/lib/outpost is gone" sh -c "[ ! -e '$ROOT/var/lib/outpost' ]"
 check "purge: /etc/outpost is gone" sh -c "[ ! -e '$ROOT/etc/outpost' ]"
 check "purge: the outpost user and group are gone" sh -c \
