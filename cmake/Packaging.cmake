@@ -7,9 +7,9 @@
 # and the maintainer scripts in deploy/debian (the user, /var/lib/outpost, the unit enabled).
 # The device library's component `client` is not in it (docs/client.md, "Installed").
 #
-# Depends comes from dpkg-shlibdeps (dpkg-dev) over the binary, plus adduser and
-# init-system-helpers for the maintainer scripts. The version is the project's;
-# `cpack -D CPACK_PACKAGE_VERSION=X` builds the same tree under another version
+# Depends comes from dpkg-shlibdeps (dpkg-dev) over the binary, plus adduser for the maintainer
+# scripts (init-system-helpers, for deb-systemd-helper, is essential). The version is the
+# project's; `cpack -D CPACK_PACKAGE_VERSION=X` builds the same tree under another version
 # (deploy/package-test.sh uses that to test an upgrade).
 
 set(_debian_dir "${PROJECT_SOURCE_DIR}/deploy/debian")
@@ -41,8 +41,9 @@ add_custom_command(
 add_custom_target(outpost_package_files
   DEPENDS "${_package_out}/outpost.toml" "${_package_out}/outpost.1.gz")
 
-install(FILES "${_package_out}/outpost.toml" DESTINATION /etc/outpost
-  PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ COMPONENT outpost)
+# 0644 as Debian wants it; postinst makes it root:outpost 0640 (it may come to hold a proxy
+# password).
+install(FILES "${_package_out}/outpost.toml" DESTINATION /etc/outpost COMPONENT outpost)
 install(FILES "${_package_out}/outpost.1.gz" DESTINATION share/man/man1 COMPONENT outpost)
 
 set(CPACK_GENERATOR "DEB")
@@ -50,12 +51,15 @@ set(CPACK_PACKAGE_NAME "outpost")
 set(CPACK_PACKAGE_VENDOR "Outpost")
 set(CPACK_PACKAGE_CONTACT "Outpost maintainers <outpost@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "air-gapped on-premises license satellite")
-set(CPACK_PACKAGE_DESCRIPTION
-  "Devices on an isolated network register against the satellite with a token, ask it for the \
-licenses they use, and get signed answers from a local cache of the customer's entitlements. \
-The satellite exchanges signed usage and entitlement bundles with the vendor's central service, \
-online over HTTPS or offline through files. This package runs it as the systemd service \
-outpost.service under the system user outpost, with its data in /var/lib/outpost.")
+# Debian's extended description: lines under 80 columns (CPack indents them).
+string(JOIN "\n" CPACK_PACKAGE_DESCRIPTION
+  "Devices on an isolated network register against the satellite with a token,"
+  "ask it for the licenses they use, and get signed answers from a local cache of"
+  "the customer's entitlements. The satellite exchanges signed usage and"
+  "entitlement bundles with the vendor's central service, online over HTTPS or"
+  "offline through files."
+  "This package runs it as the systemd service outpost.service under the system"
+  "user outpost, with its data in /var/lib/outpost.")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_OUTPUT_FILE_PREFIX "${_package_out}")
@@ -67,7 +71,7 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, init-system-helpers")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   "${_debian_dir}/postinst;${_debian_dir}/prerm;${_debian_dir}/postrm;${_debian_dir}/conffiles")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
