@@ -125,3 +125,16 @@ iofault-test: configure
 	cmake --build --preset $(PRESET) -j $(JOBS) --target outpost
 	OUTPOST_BIN=$(CURDIR)/$(OUTPOST) PYTHONDONTWRITEBYTECODE=1 \
 	  python3 tests/iofault/iofault.py --cycles $(IOFAULT_CYCLES)
+
+# The Debian package (docs/operations.md, "Installing the Debian package"), always from the
+# release preset's build tree: build/release/package/outpost_<version>_<arch>.deb.
+# package-test installs, upgrades, removes and purges it in a fresh Debian 12 root made with
+# debootstrap (cached in build/package-test/; needs root and Debian's mirror the first time).
+.PHONY: package package-test
+package: deps
+	@cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target outpost outpost_package_files
+	cd build/release && cpack --config CPackConfig.cmake
+
+package-test: package
+	deploy/package-test.sh build/release

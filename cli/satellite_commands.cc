@@ -25,6 +25,7 @@ namespace {
 
 struct InitFlags {
   std::string data_dir;
+  std::string config_file;
   std::string listen;
   std::vector<std::string> hostnames;
   std::string enroll;
@@ -49,6 +50,13 @@ int RunInit(const GlobalFlags& g, const InitFlags& f) {
   if (auto s = SetUpLogging(g, nullptr); !s.ok()) return Fail(s);
   server::InitOptions options;
   options.data_dir = f.data_dir;
+  // The packaged service's /etc/outpost/outpost.toml: the data directory starts as its copy, so
+  // the certificate carries its tls.hostnames and the CLI finds its listen address there.
+  if (!f.config_file.empty()) {
+    auto base = config::LoadConfigFile(f.config_file);
+    if (!base.ok()) return Fail(base.status().WithContext("--config"));
+    options.config = std::move(*base);
+  }
   if (!f.listen.empty()) {
     if (auto s = config::ApplyOverride(options.config, "listen", f.listen); !s.ok()) {
       return Fail(s);
@@ -185,6 +193,11 @@ void AddSatelliteCommands(CLI::App& app, CommandLine& cli) {
   auto init_flags = std::make_shared<InitFlags>();
   auto* init = app.add_subcommand("init", "Create a satellite data directory");
   init->add_option("--data-dir", init_flags->data_dir, "Directory to create")->required();
+  init->add_option("--config", init_flags->config_file,
+                   "Configuration file to start from instead of the defaults (e.g. the "
+                   "package's /etc/outpost/outpost.toml); DIR/outpost.toml is written as its "
+                   "copy with --listen and --hostname applied")
+      ->check(CLI::ExistingFile);
   init->add_option("--listen", init_flags->listen,
                    "HOST:PORT to serve on (default 127.0.0.1:8443)");
   init->add_option("--enroll", init_flags->enroll,

@@ -30,6 +30,12 @@ PACKAGES="
   time
   clang-16
   libclang-rt-16-dev
+  dpkg-dev
+  file
+  groff-base
+  debootstrap
+  systemd
+  strace
 "
 
 missing=""

@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/crypto/keys.h"
+#include "common/crypto/x509.h"
 #include "common/net/https_client.h"
 #include "server/data_dir.h"
 #include "sync/bundle/armor.h"
@@ -35,6 +38,61 @@ TEST(CliTest, InitPrintsIdentityAndRefusesToRunTwice) {
   RunResult second = RunOutpost({"init", "--data-dir", dir});
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("already initialised"), std::string::npos) << second.err;
+}
+
+// The Debian package's way: `init --config /etc/outpost/outpost.toml` copies that file into the
+// data directory, with --listen and --hostname on top.
+TEST(CliTest, InitStartsFromTheGivenConfigurationFile) {
+  testing::TempDir tmp;
+  const auto config = tmp.path() / "etc-outpost.toml";
+  testing::WriteFileOrDie(config,
+                          "listen = \"0.0.0.0:9443\"\n"
+                          "[tls]\nhostnames = [\"sat.plant4.example\"]\n"
+                          "[log]\nlevel = \"debug\"\n");
+  const std::string dir = (tmp.path() / "sat").string();
+  RunResult r = RunOutpost(
+      {"init", "--data-dir", dir, "--config", config.string(), "--hostname", "10.1.2.3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("0.0.0.0:9443"), std::string::npos) << r.out;
+  const std::string written = testing::ReadFileOrDie(server::DataDir(dir).config());
+  EXPECT_NE(written.find("listen = \"0.0.0.0:9443\""), std::string::npos) << written;
+  EXPECT_NE(written.find("hostnames = [\"sat.plant4.example\", \"10.1.2.3\"]"), std::string::npos)
+      << written;
+  EXPECT_NE(written.find("level = \"debug\""), std::string::npos) << written;
+  // tls/server.pem is the server's certificate followed by the CA's.
+  const std::string chain = testing::ReadFileOrDie(server::DataDir(dir).tls_certificate());
+  const std::string end_marker = "-----END CERTIFICATE-----";
+  const size_t end = chain.find(end_marker);
+  ASSERT_NE(end, std::string::npos) << chain;
+  auto parsed = crypto::Certificate::FromPem(chain.substr(0, end + end_marker.size()));
+  ASSERT_OK(parsed);
+  const auto names = parsed->dns_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "sat.plant4.example"), names.end());
+
+  // --listen still overrides the file.
+  const std::string dir2 = (tmp.path() / "sat2").string();
+  r = RunOutpost(
+      {"init", "--data-dir", dir2, "--config", config.string(), "--listen", "127.0.0.1:7443"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(testing::ReadFileOrDie(server::DataDir(dir2).config()).find("127.0.0.1:7443"),
+            std::string::npos);
+}
+
+TEST(CliTest, InitRefusesABadConfigurationFileAndCreatesNothing) {
+  testing::TempDir tmp;
+  const auto config = tmp.path() / "bad.toml";
+  testing::WriteFileOrDie(config, "[sync]\nintervall = \"1h\"\n");
+  const auto dir = tmp.path() / "sat";
+  RunResult r = RunOutpost({"init", "--data-dir", dir.string(), "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--config"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("intervall"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir));
+
+  r = RunOutpost(
+      {"init", "--data-dir", dir.string(), "--config", (tmp.path() / "missing.toml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // a usage error: no such file
+  EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
 TEST(CliTest, InitJsonPrintsTheReportMessage) {
