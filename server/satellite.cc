@@ -27,6 +27,7 @@
 #include "server/audit/syslog_forwarder.h"
 #include "server/auth/http_auth.h"
 #include "server/auth/store.h"
+#include "server/console/console_routes.h"
 #include "server/data_dir.h"
 #include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
@@ -410,6 +411,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
       std::make_unique<RateLimiter>(clock, raw->config.server.login_rate_per_minute);
   admin.login_limiter = raw->login_limiter.get();
   api::AddAdminRoutes(router, std::move(admin));
+  console::AddConsoleRoutes(router);
 
   net::ServerOptions server_options = ServerOptionsFrom(raw->config);
   // The sync import route takes whole bundles; only a caller who may sync gets to send one. The
