@@ -1,6 +1,6 @@
 // Devices (product instances): server-side search and paging, detail, release and rehost.
 import { get, post } from './api.js';
-import { h, detailsText, table, num, field, clear, errorBox, messageArea, kv, section, confirmButton, badge } from './ui.js';
+import { h, when, detailsText, table, num, field, clear, errorBox, messageArea, kv, section, confirmButton, badge } from './ui.js';
 
 const pageSize = 50;
 
@@ -86,7 +86,7 @@ async function renderDetail(main, id, { can, navigate }) {
     ['Last seen', device.last_seen_at_text || 'never'],
     ['Export-controlled allowed', device.export_allowed ? 'yes' : 'no'],
     ['Registered with token', device.token_id],
-    ['Certificate expires', device.certificate_not_after_text],
+    ['Certificate expires', device.certificate_not_after_text || when(certificate && certificate.not_after)],
     ['Certificate serial', certificate ? h('span', { class: 'mono' }, certificate.serial) : ''],
     ['Certificate fingerprint', certificate ? h('span', { class: 'mono' }, certificate.fingerprint) : ''],
   ])));

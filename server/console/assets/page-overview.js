@@ -49,7 +49,7 @@ export async function render(main) {
   } else {
     for (const alarm of alarms) {
       main.append(h('div', { class: 'alert error', role: 'alert', 'data-alarm': alarm.code },
-        h('strong', {}, alarm.code), alarm.since ? ` since ${alarm.since}` : '', ': ', alarm.message || '',
+        h('strong', {}, alarm.code), alarm.since ? ` since ${when(alarm.since)}` : '', ': ', alarm.message || '',
         h('br'), 'What to do: ', alarm.action || alarmAdvice[alarm.code] || 'See docs/operations.md.'));
     }
   }
@@ -60,8 +60,8 @@ export async function render(main) {
     card('Devices registered', devices ? String(num(devices.registered)) : '—'),
     card('Active in the last 24 h', devices ? String(num(devices.active_24h)) : '—'),
     card('Sync mode', syncInfo.mode || '—'),
-    card('Last sync', syncInfo.last_sync_at || 'never', true),
-    card('Next sync due', syncInfo.next_due_at || '—', true),
+    card('Last sync', when(syncInfo.last_sync_at) || 'never', true),
+    card('Next sync due', when(syncInfo.next_due_at) || '—', true),
     card('Sync', syncInfo.overdue ? badge('OVERDUE', 'bad') : badge('on time', 'ok'))));
   main.append(section('Compliance per virtual account', table([
     { label: 'Virtual account', value: (r) => r.va },

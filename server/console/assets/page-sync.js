@@ -1,7 +1,7 @@
 // Sync: status; offline request download (file or armored text) and response upload (file or
 // pasted text) with a summary; online sync now; history; traditional-license conversions.
 import { get, post, request } from './api.js';
-import { h, append, table, num, field, clear, messageArea, kv, section, badge, download, copyText } from './ui.js';
+import { h, append, when, table, num, field, clear, messageArea, kv, section, badge, download, copyText } from './ui.js';
 
 function importSummary(out) {
   if (out.already_imported) {
@@ -62,7 +62,7 @@ export async function render(main, { can }) {
     clear(history).append(table([
       { label: '#', value: (x) => String(x.sequence), sort: (x) => num(x.sequence), num: true },
       { label: 'Kind', value: (x) => x.kind },
-      { label: 'When', value: (x) => x.at },
+      { label: 'When', value: (x) => when(x.at), sort: (x) => String(x.at) },
       { label: 'Result', value: (x) => badge(x.result, /fail|refus|reject/i.test(x.result) ? 'bad' : 'ok'), sort: (x) => x.result },
       { label: 'Summary', value: (x) => x.summary },
       { label: 'Usage reports', value: (x) => String(num(x.usage_reports)), num: true },

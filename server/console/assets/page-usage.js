@@ -1,6 +1,6 @@
 // Usage: in use against purchased per tag over time (hourly samples), high-water, forecast.
 import { get } from './api.js';
-import { h, svg, field, clear, errorBox, kv, num, section } from './ui.js';
+import { h, svg, field, clear, errorBox, kv, num, section, plural, when } from './ui.js';
 
 const ranges = [['24h', '24 hours'], ['7d', '7 days'], ['30d', '30 days'], ['1y', '1 year']];
 
@@ -91,9 +91,9 @@ export async function render(main, { query }) {
         h('div', { class: 'legend' }, h('span', { class: 'swatch-in' }, 'in use'), h('span', { class: 'swatch-purchased' }, 'purchased'))));
     }
     holder.append(section('Figures', h('div', { class: 'panel' }, kv([
-      ['High-water mark', `${num(high.in_use)}${high.at ? ` at ${high.at}` : ''}`],
+      ['High-water mark', `${num(high.in_use)}${high.at ? ` at ${when(high.at)}` : ''}`],
       ['Trend', `${Number(forecast.trend_per_day || 0).toFixed(2)} per day`],
-      ['Runs out in', num(forecast.days_until_exhausted) >= 0 && forecast.days_until_exhausted !== undefined ? `about ${num(forecast.days_until_exhausted)} days` : 'not heading for exhaustion'],
+      ['Runs out in', num(forecast.days_until_exhausted) >= 0 && forecast.days_until_exhausted !== undefined ? `about ${plural(num(forecast.days_until_exhausted), 'day')}` : 'not heading for exhaustion'],
       ['Samples', String(points.length)],
     ]))));
   };

@@ -92,10 +92,18 @@ export function num(value) {
   return Number(value);
 }
 
-export function when(text, unix) {
-  if (text) return text;
-  if (unix && Number(unix) !== 0) return new Date(Number(unix) * 1000).toISOString().replace('.000Z', 'Z');
-  return '';
+// A time as the server gave it: RFC 3339 text as is, unix seconds (an int64 string) as UTC.
+export function when(value) {
+  if (value === undefined || value === null || value === '') return '';
+  if (/^-?\d+$/.test(String(value))) {
+    const seconds = Number(value);
+    return seconds === 0 ? '' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+  }
+  return String(value);
+}
+
+export function plural(count, one, many) {
+  return `${count} ${Number(count) === 1 ? one : many || `${one}s`}`;
 }
 
 // A table. columns: [{label, value(row) -> text|Node, sort(row) -> comparable, num, mono}].
