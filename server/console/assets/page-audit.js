@@ -53,11 +53,11 @@ export async function render(main, { can }) {
     const descending = records.length < 2 || num(records[0].seq) > num(records[1].seq);
     clear(holder).append(table([
       { label: 'Seq', value: (r) => String(r.seq), sort: (r) => num(r.seq), num: true },
-      { label: 'Time', value: (r) => r.time },
+      { label: 'Time', value: (r) => r.time, cls: 'nowrap' },
       { label: 'Actor', value: (r) => r.actor },
       { label: 'Action', value: (r) => r.action },
       { label: 'Object', value: (r) => r.object, mono: true },
-      { label: 'Details', value: (r) => detailsText(r.details) },
+      { label: 'Details', value: (r) => detailsText(r.details), cls: 'wrap' },
     ], records, {
       empty: 'No record matches these filters. Widen the time range or clear a filter.',
       onRow: (r) => { clear(detail).append(recordView(r)); },

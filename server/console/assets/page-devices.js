@@ -35,7 +35,7 @@ export async function render(main, context) {
       { label: 'Hostname', value: (d) => d.hostname },
       { label: 'UDI', value: (d) => d.udi, mono: true },
       { label: 'Virtual account', value: (d) => d.va },
-      { label: 'Licenses held', value: holdings },
+      { label: 'Licenses held', value: holdings, cls: 'wrap' },
       { label: 'Registered', value: (d) => d.registered_at_text },
       { label: 'Last seen', value: (d) => d.last_seen_at_text || 'never' },
     ], rows, {
@@ -118,9 +118,9 @@ async function renderDetail(main, id, { can, navigate }) {
   }
   main.append(section('Audit events', table([
     { label: 'Seq', value: (e) => String(e.seq), sort: (e) => num(e.seq), num: true },
-    { label: 'Time', value: (e) => e.time },
+    { label: 'Time', value: (e) => e.time, cls: 'nowrap' },
     { label: 'Actor', value: (e) => e.actor },
     { label: 'Action', value: (e) => badge(e.action, 'plain'), sort: (e) => e.action },
-    { label: 'Details', value: (e) => detailsText(e.details) },
+    { label: 'Details', value: (e) => detailsText(e.details), cls: 'wrap' },
   ], events, { empty: 'No audit events shown for this device (the Audit page filters by device too).' })));
 }

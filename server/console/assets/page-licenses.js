@@ -75,9 +75,9 @@ async function renderDetail(main, va, tag) {
   ], detail.reservations || [], { empty: 'No reservations. Reserve licenses for a named device on the Reservations page.' })));
   main.append(section('Recent events', table([
     { label: 'Seq', value: (e) => String(e.seq), sort: (e) => num(e.seq), num: true },
-    { label: 'Time', value: (e) => e.time },
+    { label: 'Time', value: (e) => e.time, cls: 'nowrap' },
     { label: 'Actor', value: (e) => e.actor },
     { label: 'Action', value: (e) => e.action },
-    { label: 'Details', value: (e) => detailsText(e.details) },
+    { label: 'Details', value: (e) => detailsText(e.details), cls: 'wrap' },
   ], detail.events || [], { empty: 'No events for this tag yet.' })));
 }

@@ -134,7 +134,7 @@ export function table(columns, rows, options = {}) {
       const tr = h('tr', { class: options.rowClass ? options.rowClass(row) : undefined });
       for (const column of columns) {
         const value = column.value(row);
-        tr.append(h('td', { class: `${column.num ? 'num' : ''} ${column.mono ? 'mono' : ''}` }, value));
+        tr.append(h('td', { class: [column.num && 'num', column.mono && 'mono', column.cls].filter(Boolean).join(' ') || undefined }, value));
       }
       if (options.onRow) {
         tr.classList.add('clickable');
