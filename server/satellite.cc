@@ -27,6 +27,7 @@
 #include "server/audit/syslog_forwarder.h"
 #include "server/auth/http_auth.h"
 #include "server/auth/store.h"
+#include "server/console/console_routes.h"
 #include "server/data_dir.h"
 #include "server/license_metrics.h"
 #include "server/licensing/service.h"
@@ -454,6 +455,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   // raw->reloader is created below, with the server, before anything is served.
   admin.reload = [raw](const audit::Actor& by) { return raw->reloader->Reload(by); };
   api::AddAdminRoutes(router, std::move(admin));
+  console::AddConsoleRoutes(router);
 
   net::ServerOptions server_options = ServerOptionsFrom(raw->config);
   // The sync import route takes whole bundles; only a caller who may sync gets to send one. The
