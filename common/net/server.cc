@@ -709,6 +709,11 @@ void HttpServer::Impl::Shutdown(std::chrono::milliseconds grace) {
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  // The close posted above may not have run before stop(): close the listening socket here too
+  // (no thread runs now), or connections would still complete their TCP handshake against a
+  // server that no longer answers until this object is destroyed.
+  beast::error_code ignored;
+  acceptor_.close(ignored);
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
