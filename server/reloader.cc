@@ -143,10 +143,10 @@ Status Reloader::Audit(const audit::Actor& by, std::string action, std::string o
 
 Status Reloader::Refuse(const audit::Actor& by, const Status& why) {
   reloads_refused_.fetch_add(1);
-  Status refusal(why.code(),
-                 "the configuration was not reloaded and the running one stays in "
-                 "force: " +
-                     why.message());
+  // A file the configuration names that is missing is the caller's to fix, not a missing route.
+  const Errc code = why.code() == Errc::kNotFound ? Errc::kFailedPrecondition : why.code();
+  Status refusal(code, "the configuration was not reloaded and the running one stays in force: " +
+                           why.message());
   spdlog::error("{}", refusal.message());
   json::object details{{"error", why.message()}};
   if (Status s = Audit(by, "config.reload.refused", "outpost.toml", json::serialize(details),

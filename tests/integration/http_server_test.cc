@@ -633,3 +633,56 @@ TEST_F(HttpServerTest, GracefulShutdownFinishesInFlightRequestThenRefusesConnect
 
 }  // namespace
 }  // namespace outpost::net
+
+namespace outpost::net {
+namespace {
+
+// ReloadTls: a pair that does not fit is refused and the old one stays; a good one is what new
+// connections get, while a connection accepted before keeps its certificate and keeps working.
+TEST_F(HttpServerTest, ReloadTlsSwapsForNewConnectionsOnly) {
+  ServerOptions options = DefaultOptions();
+  options.idle_timeout = milliseconds(60'000);  // the old connection waits while the test works
+  StartServer(options);
+  RawTlsOptions o;
+  o.ca_pem = pki_->ca_pem;
+  auto old_connection = RawTlsConnection::Connect(server_->port(), o);
+  ASSERT_OK(old_connection);
+  const std::string ping = "GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  ASSERT_OK((*old_connection)->Write(ping));
+  auto first = (*old_connection)->ReadResponse();
+  ASSERT_OK(first);
+  EXPECT_EQ(first->status, 200);
+  const std::string old_certificate = (*old_connection)->peer_certificate_pem();
+
+  TlsOptions mismatched;
+  mismatched.certificate_chain_pem = foreign_->server_chain_pem;
+  mismatched.private_key_pem = pki_->server_key_pem;
+  mismatched.client_ca_pem = pki_->ca_pem;
+  Status refused = server_->ReloadTls(mismatched);
+  EXPECT_EQ(refused.code(), Errc::kInvalidArgument) << refused.ToString();
+  TlsOptions garbage = mismatched;
+  garbage.certificate_chain_pem = "not a certificate";
+  EXPECT_EQ(server_->ReloadTls(garbage).code(), Errc::kInvalidArgument);
+  auto still = Client(pki_)->Send("GET", "/ping");
+  ASSERT_OK(still);
+  EXPECT_EQ(still->status, 200);
+
+  TlsOptions next;
+  next.certificate_chain_pem = foreign_->server_chain_pem;
+  next.private_key_pem = foreign_->server_key_pem;
+  next.client_ca_pem = pki_->ca_pem;
+  ASSERT_OK(server_->ReloadTls(next));
+  auto fresh = Client(foreign_)->Send("GET", "/ping");
+  ASSERT_OK(fresh);
+  EXPECT_EQ(fresh->status, 200);
+  EXPECT_FALSE(Client(pki_)->Send("GET", "/ping").ok());
+
+  ASSERT_OK((*old_connection)->Write(ping));
+  auto again = (*old_connection)->ReadResponse();
+  ASSERT_OK(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ((*old_connection)->peer_certificate_pem(), old_certificate);
+}
+
+}  // namespace
+}  // namespace outpost::net

@@ -329,6 +329,7 @@ TEST_F(ReloadTest, AnInvalidConfigurationIsRefusedAndNothingChanges) {
   auto direct = satellite_->Reload(audit::Actor::System());
   ASSERT_FALSE(direct.ok());
   EXPECT_TRUE(Contains(direct.status().message(), "nowhere.pem")) << direct.status().ToString();
+  EXPECT_EQ(direct.status().code(), Errc::kFailedPrecondition);
 
   EXPECT_EQ(served(), certificate_before);
   const std::string metrics = Metrics();
