@@ -246,11 +246,6 @@ Result<v1::RegisterResponse> DeviceClient::RenewCertificate() {
   OUTPOST_ASSIGN_OR_RETURN(auto key,
                            crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
   OUTPOST_ASSIGN_OR_RETURN(auto csr, crypto::CertificateSigningRequest::Create(key, instance_id));
-  // Stored before the satellite is asked: if the answer is committed there and this process dies
-  // before it is saved, the key is not lost with it.
-  if (Status s = state_.SaveRenewalKey(key); !s.ok()) {
-    return s.WithContext("cannot store the new key in " + state_.dir().string());
-  }
   v1::RenewRequest request;
   request.set_csr_pem(csr.ToPem());
   v1::RegisterResponse renewed;

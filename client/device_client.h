@@ -131,15 +131,14 @@ class DeviceClient {
   Result<std::optional<v1::Authorization>> LastAuthorization() const;
 
   // POST /v1/devices/renew: a new ID certificate, for a new ECDSA P-256 key, for the same
-  // instance, over mTLS with the current certificate; no token. The new key is stored as
-  // device.key.next before the request and the swap is crash-safe (device_state.h). The answer
-  // is checked like a registration (DeviceState::ApplyRenewal) and must be this registration
-  // still. The old certificate is refused by the satellite from then on. Errors, besides those
-  // at the top: kFailedPrecondition when the certificate expired (by this device's clock or the
-  // satellite's: register again with a token, which takes the registration over with its
-  // licenses) or when the satellite's renewal window (renew_after) has not opened yet.
-  // Authorize and GetStatus call it by themselves once the clock is past renew_after (see
-  // last_renewal_status()).
+  // instance, over mTLS with the current certificate; no token. The answer is checked like a
+  // registration (DeviceState::ApplyRenewal) and must be this registration still; only then is
+  // it stored, with a crash-safe swap of key and certificate (device_state.h). The old certificate
+  // is refused by the satellite from then on. Errors, besides those at the top: kFailedPrecondition
+  // when the certificate expired (by this device's clock or the satellite's: register again with a
+  // token, which takes the registration over with its licenses) or when the satellite's renewal
+  // window (renew_after) has not opened yet. Authorize and GetStatus call it by themselves once the
+  // clock is past renew_after (see last_renewal_status()).
   Result<v1::RegisterResponse> RenewCertificate();
 
   // The result of the last automatic renewal attempt (Ok when none was made or it worked). A

@@ -324,8 +324,9 @@ Status DeviceState::ApplyRenewal(v1::RegisterResponse renewed, crypto::PrivateKe
         "the satellite's renewal answer does not check out (nothing was saved): it changes the "
         "export permission, which only a registration sets");
   }
-  // The commit point: from here on Load takes the new certificate, with device.key.next until
-  // device.key is replaced.
+  // The new key first, then the commit point: from registration.json on, Load takes the new
+  // certificate with device.key.next until FinishRenewal is done.
+  OUTPOST_RETURN_IF_ERROR(SaveRenewalKey(next.key_));
   OUTPOST_RETURN_IF_ERROR(crypto::WriteFileAtomically(dir_ / kRegistrationFile, ToJson(r, true),
                                                       kPublicFile, IfExists::kReplace));
   registration_ = std::move(next.registration_);

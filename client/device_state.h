@@ -17,9 +17,9 @@
 // registration.json is written last, so a registration interrupted half-way is detected on the
 // next Load (the files do not agree) instead of being half used.
 //
-// A renewal (SaveRenewalKey, then ApplyRenewal) swaps key and certificate so that a crash at any
-// point leaves a usable state: the new key is written to device.key.next before the satellite
-// is asked; registration.json with the new certificate is the commit point; then device.key,
+// A renewal (ApplyRenewal) swaps key and certificate so that a crash at any point leaves a usable
+// state: once the satellite's answer checked out, the new key is written to device.key.next;
+// registration.json with the new certificate is the commit point; then device.key,
 // ca-chain.pem and device.crt are rewritten and device.key.next is removed last. Load finishes
 // an interrupted swap: when device.key.next is the key registration.json certifies, it is the
 // key, and the other files are rewritten from it and registration.json. Before the commit point
@@ -103,15 +103,15 @@ class DeviceState {
   // here (see authorization.h).
   Result<std::optional<v1::SignedAuthorization>> LoadAuthorization() const;
 
-  // Renewal, step 1: writes `key` as device.key.next (0600, atomically), before the satellite
-  // is asked for a certificate for it.
-  Status SaveRenewalKey(const crypto::PrivateKey& key) const;
-  // Renewal, step 2: checks the satellite's answer like FromRegistration (trusting only the CA
-  // pinned at registration and the --ca given then) and that it is this device's registration
-  // still — same instance, VA, UDI, satellite, signing key and export permission — with a
-  // certificate for `key`; then stores it in the crash-safe order above and becomes it.
-  // kUnauthenticated (nothing stored) when the answer does not check out.
+  // Checks the satellite's renewal answer like FromRegistration (trusting only the CA pinned at
+  // registration and the --ca given then) and that it is this device's registration still —
+  // same instance, VA, UDI, satellite, signing key and export permission — with a certificate
+  // for `key`; then stores it in the crash-safe order above and becomes it. kUnauthenticated
+  // (nothing stored) when the answer does not check out.
   Status ApplyRenewal(v1::RegisterResponse renewed, crypto::PrivateKey key, TimePoint now);
+  // ApplyRenewal's first write: `key` as device.key.next (0600, atomically). Public for tests
+  // that recreate the state a crash leaves.
+  Status SaveRenewalKey(const crypto::PrivateKey& key) const;
 
   // Marks the device as released (the `released` file) and remembers it.
   Status MarkReleased(const v1::ReleaseResponse& release);

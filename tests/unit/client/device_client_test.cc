@@ -7,10 +7,13 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
 #include "tests/unit/client/fake_satellite.h"
 
@@ -380,6 +383,97 @@ TEST_F(DeviceClientTest, SatelliteErrorMessagesAreBounded) {
   ASSERT_FALSE(huge.ok());
   EXPECT_EQ(huge.status().code(), Errc::kUnavailable) << huge.status().ToString();
   EXPECT_LT(huge.status().message().size(), 1000u);
+}
+
+// --- Certificate renewal (issue 16)
+// ---------------------------------------------------------------
+
+TEST_F(DeviceClientTest, RenewCertificateSwapsKeyAndCertificateAndTheNextCallUsesThem) {
+  DeviceClient device = RegisterOrDie();
+  const std::string old_key = outpost::testing::ReadFileOrDie(state_dir_ / kKeyFile);
+  const std::string old_certificate = device.registration().certificate_pem();
+  auto renewed = device.RenewCertificate();
+  ASSERT_OK(renewed);
+  EXPECT_EQ(renewed->instance_id(), "inst-1");
+  EXPECT_NE(renewed->certificate_pem(), old_certificate);
+  EXPECT_NE(outpost::testing::ReadFileOrDie(state_dir_ / kKeyFile), old_key);
+  EXPECT_EQ(outpost::testing::ReadFileOrDie(state_dir_ / kCertificateFile),
+            renewed->certificate_pem());
+  EXPECT_FALSE(fs::exists(state_dir_ / kNextKeyFile));
+  EXPECT_EQ(Mode(state_dir_ / kKeyFile), 0600);
+  EXPECT_EQ(satellite_->renew_calls(), 1);
+  ASSERT_OK(device.GetStatus());  // over mTLS with the new certificate
+  auto reopened = DeviceClient::Open(state_dir_, Quick());
+  ASSERT_OK(reopened);
+  EXPECT_EQ(reopened->registration().certificate_pem(), renewed->certificate_pem());
+}
+
+TEST_F(DeviceClientTest, ARefusedOrUncheckedRenewalChangesNothingOnDisk) {
+  DeviceClient device = RegisterOrDie();
+  const auto before = Snapshot();
+  satellite_->set_misbehaviour(Misbehaviour::kRenewOtherInstance);
+  auto foreign = device.RenewCertificate();
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.status().code(), Errc::kUnauthenticated) << foreign.status().ToString();
+  EXPECT_EQ(Snapshot(), before);
+  satellite_->set_misbehaviour(Misbehaviour::kNone);
+  satellite_->set_refuse_renewal(true);
+  auto refused = device.RenewCertificate();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Errc::kFailedPrecondition) << refused.status().ToString();
+  EXPECT_EQ(Snapshot(), before);
+  ASSERT_OK(device.GetStatus());  // the current certificate still works
+}
+
+TEST_F(DeviceClientTest, AutomaticRenewalRunsPastRenewAfterAndIsRetriedAtMostHourly) {
+  auto clock = std::make_shared<outpost::testing::FakeClock>(
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  DeviceClientOptions options = Quick();
+  options.clock = clock;
+  satellite_->set_renew_after(ToUnixSeconds(clock->Now()) - 60);  // due at once
+  satellite_->set_refuse_renewal(true);
+  auto registered = DeviceClient::Register(Options(), options);
+  ASSERT_OK(registered);
+  DeviceClient device = std::move(*registered);
+  const std::string first = device.registration().certificate_pem();
+
+  // A failed attempt does not fail the call, and is not repeated within the hour.
+  ASSERT_OK(device.Authorize({Use("regid.known.fw", 1)}));
+  EXPECT_EQ(satellite_->renew_calls(), 1);
+  EXPECT_EQ(device.last_renewal_status().code(), Errc::kFailedPrecondition);
+  ASSERT_OK(device.Authorize({Use("regid.known.fw", 1)}));
+  ASSERT_OK(device.GetStatus());
+  EXPECT_EQ(satellite_->renew_calls(), 1);
+  clock->Advance(std::chrono::minutes(61));
+  ASSERT_OK(device.Authorize({Use("regid.known.fw", 1)}));
+  EXPECT_EQ(satellite_->renew_calls(), 2);
+
+  // Once the satellite renews, the new registration's renew_after stops the attempts.
+  satellite_->set_refuse_renewal(false);
+  satellite_->set_renew_after(ToUnixSeconds(clock->Now()) + 180 * 86'400);
+  clock->Advance(std::chrono::minutes(61));
+  ASSERT_OK(device.GetStatus());
+  EXPECT_EQ(satellite_->renew_calls(), 3);
+  EXPECT_OK(device.last_renewal_status());
+  EXPECT_NE(device.registration().certificate_pem(), first);
+  ASSERT_OK(device.GetStatus());
+  EXPECT_EQ(satellite_->renew_calls(), 3);
+}
+
+TEST_F(DeviceClientTest, AnExpiredCertificateIsNotSentForRenewal) {
+  auto clock = std::make_shared<outpost::testing::FakeClock>(
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  DeviceClientOptions options = Quick();
+  options.clock = clock;
+  auto registered = DeviceClient::Register(Options(), options);
+  ASSERT_OK(registered);
+  clock->Advance(std::chrono::hours(30));  // the fake's certificates are valid 25 hours
+  auto expired = registered->RenewCertificate();
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(expired.status().message().find("Register again with a token"), std::string::npos)
+      << expired.status().message();
+  EXPECT_EQ(satellite_->renew_calls(), 0);
 }
 
 }  // namespace

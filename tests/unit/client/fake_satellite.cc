@@ -91,6 +91,7 @@ net::Router FakeSatellite::MakeRouter() {
   router.Add("POST", "/v1/devices/authorize", bind(&FakeSatellite::Authorize));
   router.Add("GET", "/v1/devices/self", bind(&FakeSatellite::Self));
   router.Add("POST", "/v1/devices/release", bind(&FakeSatellite::Release));
+  router.Add("POST", "/v1/devices/renew", bind(&FakeSatellite::Renew));
   return router;
 }
 
@@ -142,7 +143,48 @@ void FakeSatellite::Register(net::Request& request, const net::Reply& reply) {
   }
   out.set_replaced_instance_id(replaced);
   out.set_certificate_not_after_text(Text(out.certificate_not_after()));
+  out.set_renew_after(renew_after_);
   devices_[instance_id].registration = in;
+  reply(net::Encode(request, out));
+}
+
+void FakeSatellite::set_renew_after(int64_t unix_seconds) {
+  std::lock_guard lock(mu_);
+  renew_after_ = unix_seconds;
+}
+
+void FakeSatellite::set_refuse_renewal(bool refuse) {
+  std::lock_guard lock(mu_);
+  refuse_renewal_ = refuse;
+}
+
+int FakeSatellite::renew_calls() const {
+  std::lock_guard lock(mu_);
+  return renew_calls_;
+}
+
+void FakeSatellite::Renew(net::Request& request, const net::Reply& reply) {
+  v1::RenewRequest in;
+  if (Status s = net::DecodeBody(request, &in); !s.ok()) {
+    return reply(net::ErrorResponse(request, s));
+  }
+  std::lock_guard lock(mu_);
+  Device* device = Authenticate(request, reply);
+  if (device == nullptr) return;
+  ++renew_calls_;
+  if (refuse_renewal_) {
+    return reply(net::ErrorResponse(request, FailedPrecondition("renewal opens later")));
+  }
+  auto csr = crypto::CertificateSigningRequest::FromPem(in.csr_pem());
+  if (!csr.ok()) return reply(net::ErrorResponse(request, csr.status()));
+  const std::string instance_id = misbehaviour_ == Misbehaviour::kRenewOtherInstance
+                                      ? "inst-999"
+                                      : request.client_certificate->subject_common_name();
+  v1::RegisterResponse out =
+      IssueRegistrationOrDie(keys_, OrDie(csr->public_key()), instance_id,
+                             device->registration.pid() + ":" + device->registration.serial());
+  out.set_certificate_not_after_text(Text(out.certificate_not_after()));
+  out.set_renew_after(renew_after_);
   reply(net::Encode(request, out));
 }
 

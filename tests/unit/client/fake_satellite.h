@@ -8,6 +8,8 @@
 //                               NOT_ENTITLED; answers a SignedAuthorization
 //   GET  /v1/devices/self       mTLS; the Device with its holdings
 //   POST /v1/devices/release    mTLS; forgets the device's holdings and deregisters it
+//   POST /v1/devices/renew      mTLS; a new certificate for the CSR's key, same instance (or 409
+//                               "renewal opens later" while set_refuse_renewal(true))
 // A released or replaced device's certificate is refused with 401. `misbehave` makes it answer
 // the way a broken or hostile satellite would. Thread-safe.
 
@@ -47,6 +49,8 @@ enum class Misbehaviour {
   // Issue 17, item 10: every mTLS route answers 403 with a message holding "ESC[2J" and
   // `error_padding` more bytes.
   kHostileError,
+  // Issue 16: a renewal answer for another instance.
+  kRenewOtherInstance,
 };
 
 class FakeSatellite {
@@ -65,6 +69,10 @@ class FakeSatellite {
   // What an operator's `outpost devices release INSTANCE_ID` does.
   void ReleaseByOperator(const std::string& instance_id);
   int authorize_calls() const;
+  // Registration and renewal answers carry this renew_after (unix seconds; 0: none).
+  void set_renew_after(int64_t unix_seconds);
+  void set_refuse_renewal(bool refuse);
+  int renew_calls() const;
   // The instance named by the client certificate of the last registration ("" without one).
   std::string last_registration_proof() const;
 
@@ -84,6 +92,7 @@ class FakeSatellite {
   void Authorize(net::Request& request, const net::Reply& reply);
   void Self(net::Request& request, const net::Reply& reply);
   void Release(net::Request& request, const net::Reply& reply);
+  void Renew(net::Request& request, const net::Reply& reply);
   // The registered device the request's client certificate names, or null after replying 401.
   Device* Authenticate(const net::Request& request, const net::Reply& reply);
 
@@ -94,6 +103,9 @@ class FakeSatellite {
   std::map<std::string, Device> devices_;  // by instance id
   int next_instance_ = 1;
   int authorize_calls_ = 0;
+  int renew_calls_ = 0;
+  int64_t renew_after_ = 0;
+  bool refuse_renewal_ = false;
   std::string last_registration_proof_;
   Misbehaviour misbehaviour_ = Misbehaviour::kNone;
   size_t error_padding_ = 3 << 20;
