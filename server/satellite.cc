@@ -410,6 +410,8 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   raw->login_limiter =
       std::make_unique<RateLimiter>(clock, raw->config.server.login_rate_per_minute);
   admin.login_limiter = raw->login_limiter.get();
+  admin.tls_certificate_file = resolve(raw->config.tls.certificate);
+  admin.ca_certificate_file = dir.ca_certificate();
   api::AddAdminRoutes(router, std::move(admin));
   console::AddConsoleRoutes(router);
 

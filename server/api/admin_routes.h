@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -61,6 +62,10 @@ struct AdminContext {
   std::function<bool(std::function<void()>)> run_password_work;
   // Password logins per client address (429 with Retry-After beyond it); null: no limit.
   RateLimiter* login_limiter = nullptr;
+  // The console's overview reads the certificates' expiry from these files (each request, so a
+  // reloaded TLS certificate shows at once); empty: not shown.
+  std::filesystem::path tls_certificate_file;
+  std::filesystem::path ca_certificate_file;
 };
 
 // Registers /v1/admin/... Each handler authenticates the caller (bearer API key or console
