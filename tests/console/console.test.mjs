@@ -176,11 +176,15 @@ async function setUpWorld() {
 // part of the page only, to keep them small).
 const DOCS_IMAGES = { '01-overview': 'overview', '04-usage': 'usage', '05-devices': 'devices', '09-sync': 'sync', '14-audit-broken': 'audit' };
 
-async function shot(page, name, { docs = true } = {}) {
+async function shot(page, name, { docs = true, top = null } = {}) {
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   if (docs && process.env.DOCS_IMAGES_DIR && DOCS_IMAGES[name]) {
-    await page.screenshot({ path: path.join(process.env.DOCS_IMAGES_DIR, `console-${DOCS_IMAGES[name]}.png`), clip: { x: 0, y: 0, width: 1100, height: 640 } });
+    const viewport = page.viewportSize();
+    await page.setViewportSize({ width: 1024, height: 660 });
+    if (top) await top.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: path.join(process.env.DOCS_IMAGES_DIR, `console-${DOCS_IMAGES[name]}.png`) });
+    await page.setViewportSize(viewport);
   }
 }
 
@@ -377,8 +381,7 @@ async function main() {
   assert.match(summaryText, /Imported response \d+/);
   assert.match(summaryText, /Moves applied: 1/);
   assert.match(summaryText, /Conversions converted: 1/);
-  await page.getByRole('heading', { name: 'Offline: response' }).evaluate((el) => el.scrollIntoView({ block: 'start' }));
-  await shot(page, '09-sync');
+  await shot(page, '09-sync', { top: page.getByRole('heading', { name: 'Offline: response' }) });
   log('Sync: the same response again changes nothing; garbage is refused with the reason');
   await page.getByLabel('Response file from central').setInputFiles(world.second);
   await page.getByRole('button', { name: 'Import response' }).click();
@@ -473,8 +476,7 @@ async function main() {
   await broken.waitFor();
   assert.equal(await broken.getAttribute('data-first-bad-seq'), String(target));
   await page.locator(`[data-record="${target}"]`).getByText('{"tampered":true}').waitFor();
-  await page.getByRole('heading', { name: 'Verify' }).evaluate((el) => el.scrollIntoView({ block: 'start' }));
-  await shot(page, '14-audit-broken');
+  await shot(page, '14-audit-broken', { top: page.getByRole('heading', { name: 'Verify' }) });
 
   assert.deepEqual(dialogs, [], 'no dialog fired (the XSS hostname stayed text)');
   assert.deepEqual(problems, [], 'no page errors or CSP violations');

@@ -54,7 +54,7 @@ export async function render(main, { can }) {
     clear(holder).append(table([
       { label: 'Seq', value: (r) => String(r.seq), sort: (r) => num(r.seq), num: true },
       { label: 'Time', value: (r) => r.time, cls: 'nowrap' },
-      { label: 'Actor', value: (r) => r.actor },
+      { label: 'Actor', value: (r) => r.actor, cls: 'brk' },
       { label: 'Action', value: (r) => r.action },
       { label: 'Object', value: (r) => r.object, mono: true },
       { label: 'Details', value: (r) => detailsText(r.details), cls: 'wrap' },
