@@ -338,7 +338,10 @@ async function main() {
   await shot(page, '05-devices');
   await page.getByLabel('Search devices').fill('core-switch');
   await page.getByRole('button', { name: 'Search' }).click();
-  await page.getByRole('cell', { name: 'core-switch-1' }).click();
+  await page.getByRole('cell', { name: 'edge-router-2' }).waitFor({ state: 'detached' });  // searched on the server
+  // Rows open from the keyboard too: focus it, press Enter.
+  await page.getByRole('row').filter({ hasText: 'core-switch-1' }).focus();
+  await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 1, name: 'core-switch-1' }).waitFor();
   await page.getByRole('cell', { name: `${T}.fw.adv`, exact: true }).waitFor();
   await page.getByRole('cell', { name: 'device.authorize' }).first().waitFor();  // its audit events
