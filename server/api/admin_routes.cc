@@ -9,6 +9,7 @@
 #include "outpost/v1/licensing.pb.h"
 #include "outpost/v1/satellite_sync.pb.h"
 #include "outpost/v1/tokens.pb.h"
+#include "server/api/admin_route_def.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/checkpoint.h"
 #include "server/audit/evidence.h"
@@ -19,6 +20,7 @@
 #include "server/licensing/operator_service.h"
 #include "server/licensing/tokens.h"
 #include "server/sync/satellite_sync.h"
+#include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
 
 namespace outpost::server::api {
@@ -27,15 +29,9 @@ namespace {
 using auth::Permission;
 using auth::Principal;
 
-// The body of one admin handler: runs off the I/O threads with an authenticated principal.
-using AdminFn = std::function<net::Response(const Principal&, net::Request&)>;
-
-struct RouteDef {
-  AdminRouteSpec spec;
-  AdminFn fn;
-};
-
 constexpr int64_t kMaxPageRecords = 10'000;
+
+}  // namespace
 
 Result<int64_t> ParseCount(const std::string& name, const std::string& text, int64_t min,
                            int64_t max) {
@@ -54,6 +50,8 @@ std::string QueryOr(const net::Request& req, const std::string& name, std::strin
   auto it = req.query.find(name);
   return it == req.query.end() ? fallback : it->second;
 }
+
+namespace {
 
 Result<audit::ExportFilter> FilterFrom(const net::Request& req) {
   audit::ExportFilter filter;
@@ -320,17 +318,26 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
             req, c.licensing->Licenses(va ? std::optional<std::string_view>(*va) : std::nullopt));
       });
   add("GET", "/v1/admin/devices", Access::kPermission, Permission::kReadDevices,
-      "registered devices and what they hold (?va=, ?limit= up to 10000)",
+      "registered devices and what they hold, searched and paged (?q=, ?udi=, ?hostname=, "
+      "?tag=, ?va=, ?after=, ?limit= up to 10000; docs/console-api.md)",
       [c, fail, optional_va](const Principal&, net::Request& req) {
-        auto limit = ParseCount("limit", QueryOr(req, "limit", "1000"), 1, kMaxPageRecords);
+        licensing::DeviceQuery query;
+        auto limit =
+            ParseCount("limit", QueryOr(req, "limit", "100"), 1, licensing::kMaxDevicePage);
         if (!limit.ok()) return fail(req, limit.status());
-        const auto va = optional_va(req);
-        if (va) {
-          if (Status s = c.licensing->CheckVirtualAccount(*va); !s.ok()) return fail(req, s);
+        query.limit = *limit;
+        query.q = QueryOr(req, "q", "");
+        query.udi = QueryOr(req, "udi", "");
+        query.hostname = QueryOr(req, "hostname", "");
+        query.tag = QueryOr(req, "tag", "");
+        query.after = QueryOr(req, "after", "");
+        query.va = optional_va(req);
+        if (query.va) {
+          if (Status s = c.licensing->CheckVirtualAccount(*query.va); !s.ok()) return fail(req, s);
         }
-        return net::Encode(
-            req, c.licensing->Devices(va ? std::optional<std::string_view>(*va) : std::nullopt,
-                                      static_cast<size_t>(*limit)));
+        auto out = c.licensing->SearchDevices(query);
+        if (!out.ok()) return fail(req, out.status());
+        return net::Encode(req, *out);
       });
   add("POST", "/v1/admin/devices/{id}/release", Access::kPermission, Permission::kManageDevices,
       "release a device's licenses and deregister it (its certificate is refused afterwards)",
@@ -394,13 +401,25 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
 
   // --- Sync with central ---
   add("POST", "/v1/admin/sync/export", Access::kPermission, Permission::kSync,
-      "a signed sync request with everything central has not acknowledged (binary bundle)",
+      "a signed sync request with everything central has not acknowledged (binary bundle; "
+      "?armor=true: the armored text)",
       [c, fail](const Principal& p, net::Request& req) {
+        const std::string armor = QueryOr(req, "armor", "false");
+        if (armor != "true" && armor != "false") {
+          return fail(req, InvalidArgument("query parameter 'armor' must be true (armored text) "
+                                           "or false (binary), not '" +
+                                           armor + "'"));
+        }
         auto exported = c.sync->Export(p.actor());
         if (!exported.ok()) return fail(req, exported.status());
         net::Response res;
-        res.content_type = "application/octet-stream";
-        res.body = outpost::sync::SerializeBundle(exported->bundle);
+        if (armor == "true") {
+          res.content_type = "text/plain; charset=utf-8";
+          res.body = outpost::sync::Armor(exported->bundle, v1::BUNDLE_KIND_SYNC_REQUEST);
+        } else {
+          res.content_type = "application/octet-stream";
+          res.body = outpost::sync::SerializeBundle(exported->bundle);
+        }
         res.headers.emplace_back("x-outpost-sequence", std::to_string(exported->sequence));
         res.headers.emplace_back("x-outpost-usage-reports",
                                  std::to_string(exported->usage_reports));
@@ -444,25 +463,45 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
 
   // --- Audit trail ---
   add("GET", "/v1/admin/audit/records", Access::kPermission, Permission::kReadAudit,
-      "one page of audit records (jsonl or csv) with filters; follow x-outpost-next-after",
+      "one page of audit records (jsonl or csv) with filters; follow x-outpost-next-after "
+      "(?order=desc: newest first, follow x-outpost-next-before)",
       [c, fail](const Principal&, net::Request& req) {
         auto filter = FilterFrom(req);
         if (!filter.ok()) return fail(req, filter.status());
         auto format = audit::ParseExportFormat(QueryOr(req, "format", "jsonl"));
         if (!format.ok()) return fail(req, format.status());
-        auto after = ParseCount("after", QueryOr(req, "after", "0"), 0, INT64_MAX);
-        if (!after.ok()) return fail(req, after.status());
+        const std::string order = QueryOr(req, "order", "asc");
+        if (order != "asc" && order != "desc") {
+          return fail(req, InvalidArgument("query parameter 'order' must be asc (oldest first) "
+                                           "or desc (newest first), not '" +
+                                           order + "'"));
+        }
+        const bool newest_first = order == "desc";
+        if (req.query.count(newest_first ? "after" : "before") > 0) {
+          return fail(
+              req, InvalidArgument(
+                       newest_first ? "query parameter 'after' pages oldest first; with order=desc "
+                                      "pass 'before' (the x-outpost-next-before of the last page)"
+                                    : "query parameter 'before' pages newest first; add "
+                                      "order=desc, or pass 'after' to page oldest first"));
+        }
+        auto bound = ParseCount(newest_first ? "before" : "after",
+                                QueryOr(req, newest_first ? "before" : "after", "0"), 0, INT64_MAX);
+        if (!bound.ok()) return fail(req, bound.status());
         auto limit = ParseCount("limit", QueryOr(req, "limit", "1000"), 1, kMaxPageRecords);
         if (!limit.ok()) return fail(req, limit.status());
         auto lease = c.readers->Acquire();
         if (!lease.ok()) return fail(req, lease.status());
-        auto page = audit::ExportPage(**lease, *filter, *format, *after, *limit);
+        auto page = newest_first
+                        ? audit::ExportPageNewestFirst(**lease, *filter, *format, *bound, *limit)
+                        : audit::ExportPage(**lease, *filter, *format, *bound, *limit);
         if (!page.ok()) return fail(req, page.status());
         net::Response res;
         res.content_type = *format == audit::ExportFormat::kCsv ? "text/csv; charset=utf-8"
                                                                 : "application/x-ndjson";
         res.body = std::move(page->text);
-        res.headers.emplace_back("x-outpost-next-after", std::to_string(page->next_after_seq));
+        res.headers.emplace_back(newest_first ? "x-outpost-next-before" : "x-outpost-next-after",
+                                 std::to_string(page->next_after_seq));
         res.headers.emplace_back("x-outpost-more", page->more ? "true" : "false");
         return res;
       });
@@ -547,6 +586,7 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (!report.ok()) return fail(req, report.status());
         return net::Encode(req, *report);
       });
+  for (RouteDef& def : ConsoleRoutes(c)) r.push_back(std::move(def));
   return r;
 }
 

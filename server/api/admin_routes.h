@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -65,6 +66,10 @@ struct AdminContext {
   RateLimiter* login_limiter = nullptr;
   // Re-reads outpost.toml and the TLS files (server/reloader.h); unset: the route answers 503.
   std::function<Result<v1::ReloadReport>(const audit::Actor& by)> reload;
+  // The console's overview reads the certificates' expiry from these files (each request, so a
+  // reloaded TLS certificate shows at once); empty: not shown.
+  std::filesystem::path tls_certificate_file;
+  std::filesystem::path ca_certificate_file;
 };
 
 // Registers /v1/admin/... Each handler authenticates the caller (bearer API key or console

@@ -23,19 +23,32 @@ namespace {
 // connection): an unset filter binds NULL. The unary '+' keeps the planner off the time index:
 // walking the primary key gives seq order without a sort, which is what keeps memory
 // constant (a sort would buffer the whole result).
+// The device filter matches the object "device:<id>" exactly (every record a device makes names
+// it as the object too), so that it walks the audit_log_object index (schema version 9) in seq
+// order instead of the whole log: one statement per order, with and without it.
+#define OUTPOST_AUDIT_FILTERS                                                       \
+  "AND (?2 IS NULL OR +time_ms >= ?2) "                                             \
+  "AND (?3 IS NULL OR +time_ms < ?3) "                                              \
+  "AND (?4 IS NULL OR actor = ?4 OR substr(actor, 1, length(?4) + 2) = ?4 || ' (' " \
+  "     OR (substr(?4, 1, 5) = 'user:' AND substr(actor, 1, 7) = 'apikey:' "        \
+  "         AND substr(actor, -(length(?4) - 2)) = ' (' || substr(?4, 6) || ')')) " \
+  "AND (?5 IS NULL OR substr(actor, 1, length(?5)) = ?5) "                          \
+  "AND (?6 IS NULL OR action = ?6) "                                                \
+  "AND (?7 IS NULL OR substr(action, 1, length(?7)) = ?7) "
+#define OUTPOST_AUDIT_COLUMNS \
+  "SELECT seq, time_ms, actor, action, object, details, prev_hash, hash FROM audit_log "
 constexpr std::string_view kSelectRecords =
-    "SELECT seq, time_ms, actor, action, object, details, prev_hash, hash FROM audit_log "
-    "WHERE seq > ?1 "
-    "AND (?2 IS NULL OR +time_ms >= ?2) "
-    "AND (?3 IS NULL OR +time_ms < ?3) "
-    "AND (?4 IS NULL OR actor = ?4 OR substr(actor, 1, length(?4) + 2) = ?4 || ' (' "
-    "     OR (substr(?4, 1, 5) = 'user:' AND substr(actor, 1, 7) = 'apikey:' "
-    "         AND substr(actor, -(length(?4) - 2)) = ' (' || substr(?4, 6) || ')')) "
-    "AND (?5 IS NULL OR substr(actor, 1, length(?5)) = ?5) "
-    "AND (?6 IS NULL OR action = ?6) "
-    "AND (?7 IS NULL OR substr(action, 1, length(?7)) = ?7) "
-    "AND (?8 IS NULL OR actor = 'device:' || ?8 OR instr(object, ?8) > 0) "
-    "ORDER BY seq LIMIT ?9";
+    OUTPOST_AUDIT_COLUMNS "WHERE seq > ?1 " OUTPOST_AUDIT_FILTERS "ORDER BY seq LIMIT ?9";
+constexpr std::string_view kSelectDeviceRecords = OUTPOST_AUDIT_COLUMNS
+    "WHERE object = 'device:' || ?8 AND seq > ?1 " OUTPOST_AUDIT_FILTERS "ORDER BY seq LIMIT ?9";
+// Newest first: ?1 is the seq to stay below.
+constexpr std::string_view kSelectRecordsDesc =
+    OUTPOST_AUDIT_COLUMNS "WHERE seq < ?1 " OUTPOST_AUDIT_FILTERS "ORDER BY seq DESC LIMIT ?9";
+constexpr std::string_view kSelectDeviceRecordsDesc =
+    OUTPOST_AUDIT_COLUMNS "WHERE object = 'device:' || ?8 AND seq < ?1 " OUTPOST_AUDIT_FILTERS
+                          "ORDER BY seq DESC LIMIT ?9";
+#undef OUTPOST_AUDIT_COLUMNS
+#undef OUTPOST_AUDIT_FILTERS
 
 constexpr std::string_view kCsvHeader =
     "seq,time,time_ms,actor,action,object,details,prev_hash,hash\r\n";
@@ -79,16 +92,21 @@ Status CheckFilter(const ExportFilter& filter) {
 }
 
 // Calls `visit` for each matching record with seq > after_seq, at most `limit` of them
-// (negative: no limit), in seq order.
+// (negative: no limit), in seq order; newest first: those with seq < bound (0: every record).
 template <typename Visit>
-Status Scan(sqlite::Connection& db, const ExportFilter& filter, int64_t after_seq, int64_t limit,
-            Visit&& visit) {
+Status Scan(sqlite::Connection& db, const ExportFilter& filter, int64_t bound, int64_t limit,
+            Visit&& visit, bool newest_first = false) {
   const Match actor = SplitMatch(filter.actor, ':');
   const Match action = SplitMatch(filter.action, '.');
+  const bool device = !filter.device.empty();
+  const std::string_view sql = newest_first
+                                   ? (device ? kSelectDeviceRecordsDesc : kSelectRecordsDesc)
+                                   : (device ? kSelectDeviceRecords : kSelectRecords);
+  if (newest_first && bound == 0) bound = INT64_MAX;
   OUTPOST_ASSIGN_OR_RETURN(
       sqlite::ScopedStatement statement,
-      db.Query(kSelectRecords, after_seq, Millis(filter.since), Millis(filter.until), actor.exact,
-               actor.prefix, action.exact, action.prefix, NonEmpty(filter.device), limit));
+      db.Query(sql, bound, Millis(filter.since), Millis(filter.until), actor.exact, actor.prefix,
+               action.exact, action.prefix, NonEmpty(filter.device), limit));
   while (true) {
     OUTPOST_ASSIGN_OR_RETURN(bool row, statement->Step());
     if (!row) return Status::Ok();
@@ -235,6 +253,68 @@ Result<ExportedPage> ExportPage(sqlite::Connection& db, const ExportFilter& filt
         return Status::Ok();
       }));
   return page;
+}
+
+Result<ExportedPage> ExportPageNewestFirst(sqlite::Connection& db, const ExportFilter& filter,
+                                           ExportFormat format, int64_t before_seq,
+                                           int64_t max_records) {
+  if (before_seq < 0) {
+    return InvalidArgument(
+        "before_seq must be 0 (first page) or the next_before_seq of a page, not " +
+        std::to_string(before_seq));
+  }
+  if (max_records < 1 || max_records > kMaxPageRecords) {
+    return InvalidArgument("max_records must be between 1 and " + std::to_string(kMaxPageRecords) +
+                           ", not " + std::to_string(max_records));
+  }
+  OUTPOST_RETURN_IF_ERROR(CheckFilter(filter));
+  ExportedPage page;
+  page.next_after_seq = before_seq;
+  if (format == ExportFormat::kCsv && before_seq == 0) page.text.append(kCsvHeader);
+  OUTPOST_RETURN_IF_ERROR(Scan(
+      db, filter, before_seq, max_records + 1,
+      [&](const Record& record) -> Status {
+        if (page.records == max_records) {
+          page.more = true;
+          return Status::Ok();
+        }
+        AppendFormatted(record, format, page.text);
+        ++page.records;
+        page.next_after_seq = record.seq;
+        return Status::Ok();
+      },
+      /*newest_first=*/true));
+  return page;
+}
+
+Result<std::vector<v1::AuditRecord>> NewestRecords(sqlite::Connection& db,
+                                                   const ExportFilter& filter, int64_t limit) {
+  OUTPOST_RETURN_IF_ERROR(CheckFilter(filter));
+  std::vector<v1::AuditRecord> out;
+  OUTPOST_RETURN_IF_ERROR(Scan(
+      db, filter, 0, limit,
+      [&](const Record& record) -> Status {
+        out.push_back(ToProto(record));
+        return Status::Ok();
+      },
+      /*newest_first=*/true));
+  return out;
+}
+
+Result<std::vector<v1::AuditRecord>> NewestTagRecords(sqlite::Connection& db, std::string_view va,
+                                                      std::string_view tag, int64_t limit) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      sqlite::ScopedStatement statement,
+      db.Query("SELECT a.seq, a.time_ms, a.actor, a.action, a.object, a.details, a.prev_hash, "
+               "a.hash FROM audit_tag_events e CROSS JOIN audit_log a ON a.seq = e.seq "
+               "WHERE e.tag = ?1 AND e.va = ?2 ORDER BY e.seq DESC LIMIT ?3",
+               tag, va, limit));
+  std::vector<v1::AuditRecord> out;
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, statement->Step());
+    if (!row) return out;
+    out.push_back(ToProto(ReadRecord(*statement)));
+  }
 }
 
 }  // namespace outpost::server::audit

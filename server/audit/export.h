@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/sqlite/connection.h"
@@ -43,8 +44,8 @@ struct ExportFilter {
   std::string actor;
   // Exact action ("token.create"), or a prefix: a value ending in '.' ("token.") or '*'.
   std::string action;
-  // A device's instance id: matches records whose actor is "device:<id>" or whose object
-  // contains <id>.
+  // A device's instance id: matches the records about it, those whose object is "device:<id>"
+  // (the device's own calls, and what operators and the sweep did to it). Uses an index.
   std::string device;
 };
 
@@ -89,5 +90,22 @@ inline constexpr int64_t kMaxPageRecords = 10'000;
 // filter; otherwise SQLite's.
 Result<ExportedPage> ExportPage(sqlite::Connection& db, const ExportFilter& filter,
                                 ExportFormat format, int64_t after_seq, int64_t max_records);
+
+// The same newest first: the matching records with seq < before_seq (0: from the newest), in
+// descending seq order; next_after_seq is then the lowest seq of the page (pass it as before_seq
+// for the next, older page), `more` whether older records match. CSV: the header row leads the
+// first page (before_seq == 0) only.
+Result<ExportedPage> ExportPageNewestFirst(sqlite::Connection& db, const ExportFilter& filter,
+                                           ExportFormat format, int64_t before_seq,
+                                           int64_t max_records);
+
+// The newest `limit` records that match, newest first.
+Result<std::vector<v1::AuditRecord>> NewestRecords(sqlite::Connection& db,
+                                                   const ExportFilter& filter, int64_t limit);
+
+// The newest `limit` records about the (va, tag) pool — reservations, moves, releases, rehosts
+// and sweeps naming it (the audit_tag_events table, schema version 9) — newest first.
+Result<std::vector<v1::AuditRecord>> NewestTagRecords(sqlite::Connection& db, std::string_view va,
+                                                      std::string_view tag, int64_t limit);
 
 }  // namespace outpost::server::audit

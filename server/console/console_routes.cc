@@ -96,6 +96,11 @@ void AddConsoleRoutes(net::Router& router) {
   router.Add("GET", "/console/{name}", [](net::Request& req, net::Reply reply) {
     reply(Serve(req, req.path_params["name"]));
   });
+  // The assets are flat; deeper paths get the console's 404 (with its headers), not the
+  // router's.
+  router.Add("GET", "/console/{dir}/{name}", [](net::Request& req, net::Reply reply) {
+    reply(Serve(req, req.path_params["dir"] + "/" + req.path_params["name"]));
+  });
 }
 
 }  // namespace outpost::server::console

@@ -4,7 +4,7 @@
 //   GET /                  -> 302 to /console/
 //   GET /console           -> 301 to /console/
 //   GET /console/          -> index.html
-//   GET /console/{name}    -> the embedded asset, or 404
+//   GET /console/{name}    -> the embedded asset, or 404 (also /console/{dir}/{name}: always 404)
 // Every answer carries the console's security headers (a strict Content-Security-Policy with
 // frame-ancestors 'none', HSTS, nosniff, no referrer) and assets an ETag; a matching
 // If-None-Match gets 304. The pages talk to /v1/admin/..., which enforces roles and CSRF.

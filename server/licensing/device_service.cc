@@ -175,9 +175,12 @@ void LicensingImpl::Register(const v1::RegisterRequest& request, const std::stri
   const std::string cert_pem = certificate->ToPem();
   const std::string cert_serial = certificate->serial_hex();
   const auto cert_not_after = certificate->not_after();
+  const auto cert_not_before = certificate->not_before();
+  const std::string cert_fingerprint = certificate->Fingerprint();
   Submit(
-      [this, request, udi, instance_id, cert_serial, cert_not_after, cert_pem, proven_instance](
-          sqlite::Connection& db, UnitState& unit) -> Result<v1::RegisterResponse> {
+      [this, request, udi, instance_id, cert_serial, cert_not_after, cert_not_before,
+       cert_fingerprint, cert_pem,
+       proven_instance](sqlite::Connection& db, UnitState& unit) -> Result<v1::RegisterResponse> {
         const TimePoint now = Now();
         OUTPOST_ASSIGN_OR_RETURN(TokenGrant grant, tokens_.ConsumeOn(db, request.token(), now));
         // Refusals below name nothing of the other device: whoever asks may not be its owner.
@@ -228,6 +231,8 @@ void LicensingImpl::Register(const v1::RegisterRequest& request, const std::stri
         record.export_allowed = grant.export_controlled;
         record.cert_serial = cert_serial;
         record.cert_not_after = cert_not_after;
+        record.cert_not_before = cert_not_before;
+        record.cert_fingerprint = cert_fingerprint;
         record.registered_at = now;
 
         // The old instance's rows go first: the UDI is unique in a VA and consumption rows

@@ -56,6 +56,20 @@ Result<v1::ListReservationsResponse> OperatorService::Reservations() const {
 
 Result<v1::ListMovesResponse> OperatorService::Moves() const { return impl_.Moves(); }
 
+bool OperatorService::InClockRollback() const { return impl_.InClockRollback(); }
+
+Result<v1::ListDevicesResponse> OperatorService::SearchDevices(const DeviceQuery& query) const {
+  return impl_.SearchDevices(query);
+}
+
+Result<v1::DeviceDetail> OperatorService::DeviceDetail(std::string_view instance_id) const {
+  return impl_.DeviceDetail(instance_id);
+}
+
+Result<OperatorService::DeviceCounts> OperatorService::CountDevices(TimePoint since) const {
+  return impl_.CountDevices(since);
+}
+
 void OperatorService::SetCentralVirtualAccounts(std::vector<std::string> vas) {
   impl_.SetCentralVirtualAccounts(std::move(vas));
 }

@@ -24,6 +24,7 @@
 #include "server/audit/audit_log.h"
 #include "server/licensing/core/authorization.h"
 #include "server/licensing/core/types.h"
+#include "server/licensing/device_search.h"
 #include "server/licensing/store.h"
 
 namespace outpost::server::licensing {
@@ -56,6 +57,17 @@ class OperatorService {
   // Devices of `va` (all when nullopt) sorted by instance id, at most `limit`.
   v1::ListDevicesResponse Devices(std::optional<std::string_view> va, size_t limit) const;
   Result<v1::ListReservationsResponse> Reservations() const;
+  // One page of a device search (device_search.h): the matching devices as Devices() shows them,
+  // and next_after. kInvalidArgument for a bad query or cursor.
+  Result<v1::ListDevicesResponse> SearchDevices(const DeviceQuery& query) const;
+  // One device as the listing shows it, and its certificate; kNotFound for an unknown instance.
+  Result<v1::DeviceDetail> DeviceDetail(std::string_view instance_id) const;
+  // Registered devices, and those that authorized since `since`.
+  struct DeviceCounts {
+    int64_t registered = 0;
+    int64_t active = 0;
+  };
+  Result<DeviceCounts> CountDevices(TimePoint since) const;
   // Moves made here, newest first, with central's verdict once a response answered them.
   Result<v1::ListMovesResponse> Moves() const;
 
@@ -99,6 +111,9 @@ class OperatorService {
   TimePoint Now() const;
   // With full precision, for audit records: never before an earlier record's time.
   TimePoint AuditTime() const;
+  // The CLOCK_ROLLBACK alarm: the system clock is more than the tolerance behind the high-water
+  // time (it clears when the clock is set right).
+  bool InClockRollback() const;
 
  private:
   LicensingImpl& impl_;

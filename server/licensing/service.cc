@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 
+#include "common/crypto/random.h"
 #include "common/ids.h"
 #include "common/text.h"
 #include "common/time.h"
@@ -64,6 +65,22 @@ bool LicensingService::InClockRollback() const { return impl_->InClockRollback()
 uint64_t LicensingService::reloads() const { return impl_->reloads(); }
 BookState LicensingService::Snapshot() const { return impl_->Snapshot(); }
 
+namespace {
+
+// A random key for device-search cursors. OpenSSL's generator does not fail on a working system;
+// if it did, cursors would only lose their protection against being altered (they authorize
+// nothing).
+std::string NewCursorKey() {
+  auto key = crypto::RandomBytes(32);
+  if (!key.ok()) {
+    spdlog::error("no random key for device-search cursors: {}", key.status().ToString());
+    return std::string(32, '\x5a');
+  }
+  return *key;
+}
+
+}  // namespace
+
 LicensingImpl::LicensingImpl(sqlite::Writer& writer, sqlite::ReaderPool& readers,
                              const Clock& clock, crypto::CertificateAuthority ca,
                              const crypto::PrivateKey& signing_key, std::string satellite_id,
@@ -82,7 +99,8 @@ LicensingImpl::LicensingImpl(sqlite::Writer& writer, sqlite::ReaderPool& readers
       policy_(options.policy),
       configured_policy_(options.policy),
       registry_(std::make_unique<DeviceRegistry>()),
-      registrations_(clock, options.registration_rate_per_minute, kMaxRateBuckets) {
+      registrations_(clock, options.registration_rate_per_minute, kMaxRateBuckets),
+      cursor_key_(NewCursorKey()) {
   persisted_high_water_ = high_water;
 }
 

@@ -84,6 +84,9 @@ class LicensingImpl {
   v1::ListLicensesResponse Licenses(std::optional<std::string_view> va) const;
   v1::ListDevicesResponse Devices(std::optional<std::string_view> va, size_t limit) const;
   Result<v1::ListReservationsResponse> Reservations() const;
+  Result<v1::ListDevicesResponse> SearchDevices(const DeviceQuery& query) const;
+  Result<v1::DeviceDetail> DeviceDetail(std::string_view instance_id) const;
+  Result<OperatorService::DeviceCounts> CountDevices(TimePoint since) const;
   BookState Snapshot() const;
   v1::InventorySummary Inventory() const;
 
@@ -187,6 +190,8 @@ class LicensingImpl {
   bool opened_from_state_file_ = false;  // set by Load
 
   RateLimiter registrations_;  // per source address
+  // Authenticates device-search cursors (device_search.h); random per process.
+  const std::string cursor_key_;
   std::atomic<int> pending_registrations_{0};
 };
 

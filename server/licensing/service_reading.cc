@@ -128,6 +128,81 @@ v1::ListDevicesResponse LicensingImpl::Devices(std::optional<std::string_view> v
   return out;
 }
 
+Result<v1::ListDevicesResponse> LicensingImpl::SearchDevices(const DeviceQuery& query) const {
+  OUTPOST_RETURN_IF_ERROR(CheckDeviceQuery(query, cursor_key_));
+  DeviceSearchPage page;
+  {
+    OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+    OUTPOST_ASSIGN_OR_RETURN(page, licensing::SearchDevices(*lease, query, cursor_key_));
+  }
+  v1::ListDevicesResponse out;
+  {
+    std::shared_lock lock(mu_);
+    for (const DeviceSearchRow& row : page.rows) {
+      // Released since the reader's snapshot: not listed.
+      const std::optional<RegisteredDevice> d = registry_->Find(row.instance_id);
+      if (!d) continue;
+      v1::Device* device = out.add_devices();
+      *device = ToDeviceLocked(*d);
+      device->set_hostname(row.hostname);
+      device->set_token_id(row.token_id);
+      const TimePoint registered_at = FromUnixSeconds(row.registered_at);
+      device->set_registered_at(ToUnixSeconds(registered_at));
+      device->set_registered_at_text(FormatRfc3339(registered_at));
+      if (device->last_seen_at_text().empty() && row.last_seen_at) {
+        const TimePoint seen = FromUnixSeconds(*row.last_seen_at);
+        device->set_last_seen_at(ToUnixSeconds(seen));
+        device->set_last_seen_at_text(FormatRfc3339(seen));
+      }
+    }
+  }
+  out.set_next_after(page.next_after);
+  out.set_truncated(!page.next_after.empty());
+  return out;
+}
+
+Result<v1::DeviceDetail> LicensingImpl::DeviceDetail(std::string_view instance_id) const {
+  v1::DeviceDetail out;
+  {
+    std::shared_lock lock(mu_);
+    const std::optional<RegisteredDevice> d = registry_->Find(instance_id);
+    if (!d) {
+      return NotFound("no registered device has instance id " + Quote(instance_id) +
+                      "; `outpost devices` (or the Devices page) lists them");
+    }
+    *out.mutable_device() = ToDeviceLocked(*d);
+    out.mutable_certificate()->set_serial(d->cert_serial);
+    out.mutable_certificate()->set_not_after(
+        d->cert_serial.empty() ? "" : FormatRfc3339(d->cert_not_after));
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+  OUTPOST_RETURN_IF_ERROR(FillFromRow(*lease, *out.mutable_device()));
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                           lease->Query("SELECT cert_not_before, cert_sha256 FROM devices WHERE "
+                                        "instance_id = ? AND cert_serial = ?",
+                                        std::string(instance_id), out.certificate().serial()));
+  OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (row && !out.certificate().serial().empty()) {
+    if (!stmt->ColumnIsNull(0)) {
+      out.mutable_certificate()->set_not_before(
+          FormatRfc3339(FromUnixSeconds(stmt->ColumnInt64(0))));
+    }
+    if (!stmt->ColumnIsNull(1)) out.mutable_certificate()->set_fingerprint(stmt->ColumnText(1));
+  }
+  return out;
+}
+
+Result<OperatorService::DeviceCounts> LicensingImpl::CountDevices(TimePoint since) const {
+  OperatorService::DeviceCounts counts;
+  counts.registered = static_cast<int64_t>(device_count());
+  OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+  // last_seen_at is written once a minute (Sweep): the count lags renewals by up to a minute.
+  OUTPOST_ASSIGN_OR_RETURN(counts.active,
+                           lease->QueryInt64("SELECT count(*) FROM devices WHERE last_seen_at >= ?",
+                                             ToUnixSeconds(since)));
+  return counts;
+}
+
 Result<v1::ListReservationsResponse> LicensingImpl::Reservations() const {
   OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
   OUTPOST_ASSIGN_OR_RETURN(auto stmt, lease->Query("SELECT va, tag, pid, serial, count FROM "

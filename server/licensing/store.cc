@@ -217,11 +217,13 @@ Result<BookState> LoadBookState(sqlite::Connection& db) {
 Status InsertDevice(sqlite::Connection& db, const DeviceRecord& d) {
   auto n = db.ExecPrepared(
       "INSERT INTO devices(instance_id, va, pid, serial, hostname, token_id, export_allowed, "
-      "cert_serial, cert_not_after, registered_at, last_seen_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "cert_serial, cert_not_after, registered_at, last_seen_at, cert_not_before, cert_sha256) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       d.instance_id, d.va, d.udi.pid, d.udi.serial, d.hostname, d.token_id,
       d.export_allowed ? 1 : 0, d.cert_serial, ToUnixSeconds(d.cert_not_after),
-      ToUnixSeconds(d.registered_at), OptionalSeconds(d.last_seen_at));
+      ToUnixSeconds(d.registered_at), OptionalSeconds(d.last_seen_at),
+      OptionalSeconds(d.cert_not_before),
+      d.cert_fingerprint.empty() ? std::optional<std::string>() : d.cert_fingerprint);
   return n.status();
 }
 

@@ -38,6 +38,10 @@ struct DeviceRecord {
   // (after an operator rehosted the registration to a new UDI that has not registered yet).
   std::string cert_serial;
   TimePoint cert_not_after;
+  // The certificate's start and SHA-256 fingerprint (x509.h Fingerprint()); unset / "" when not
+  // known (registered before schema version 9). Shown by the console, never checked.
+  std::optional<TimePoint> cert_not_before;
+  std::string cert_fingerprint;
   TimePoint registered_at;
   std::optional<TimePoint> last_seen_at;
 

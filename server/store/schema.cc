@@ -5,7 +5,7 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 8> kMigrations = {{
+constexpr std::array<sqlite::Migration, 9> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
@@ -218,6 +218,78 @@ CREATE TRIGGER consumption_delete_voids_state AFTER DELETE ON consumption
   BEGIN DELETE FROM licensing_state; END;
 CREATE TRIGGER consumption_update_voids_state AFTER UPDATE ON consumption
   BEGIN DELETE FROM licensing_state; END;
+)sql"},
+    {9, "console: device search, certificate details, tag events, sync history",
+     R"sql(
+-- Device search (GET /v1/admin/devices ?q=, ?udi=, ?hostname=, ?tag=): sorted by the lower-cased
+-- (ASCII) UDI or hostname, then the instance id, so a prefix is a range and a page a short walk.
+CREATE INDEX devices_udi_search ON devices(lower(pid || ':' || serial), instance_id);
+CREATE INDEX devices_hostname_search ON devices(lower(hostname), instance_id);
+CREATE INDEX consumption_tag ON consumption(tag, instance_id);
+
+-- The ID certificate's start and SHA-256 (of its DER), written at registration; NULL for devices
+-- registered before this version.
+ALTER TABLE devices ADD COLUMN cert_not_before INTEGER;
+ALTER TABLE devices ADD COLUMN cert_sha256 TEXT;
+
+-- A device's audit records newest first (object "device:<instance id>").
+CREATE INDEX audit_log_object ON audit_log(object);
+-- The sync exchanges (GET /v1/admin/sync/history).
+CREATE INDEX audit_log_sync ON audit_log(seq) WHERE substr(action, 1, 5) = 'sync.';
+
+-- Which audit records are about a (VA, tag) pool: reservations, moves, releases, rehosts and
+-- sweeps (a device's renewals are its own events, not the pool's). Filled by the trigger below
+-- from the records' details; rows are never removed (a seq whose record is gone is skipped).
+CREATE TABLE audit_tag_events (
+  tag TEXT NOT NULL,
+  va  TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (tag, va, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TRIGGER audit_log_tag_events AFTER INSERT ON audit_log
+  WHEN NEW.action IN ('license.reserve', 'license.unreserve', 'license.move', 'license.sweep',
+                      'device.release', 'device.rehost') AND json_valid(NEW.details)
+BEGIN
+  INSERT OR IGNORE INTO audit_tag_events(tag, va, seq)
+    SELECT json_extract(NEW.details, '$.tag'), v.value, NEW.seq
+    FROM json_each(json_array(json_extract(NEW.details, '$.va'),
+                              json_extract(NEW.details, '$.from_va'),
+                              json_extract(NEW.details, '$.to_va'))) AS v
+    WHERE json_type(NEW.details, '$.tag') = 'text' AND v.type = 'text';
+  INSERT OR IGNORE INTO audit_tag_events(tag, va, seq)
+    SELECT json_extract(t.value, '$.tag'), json_extract(NEW.details, '$.va'), NEW.seq
+    FROM json_each(NEW.details, '$.expired') AS t
+    WHERE NEW.action = 'license.sweep' AND json_type(NEW.details, '$.va') = 'text'
+      AND json_type(t.value, '$.tag') = 'text';
+  INSERT OR IGNORE INTO audit_tag_events(tag, va, seq)
+    SELECT json_extract(t.value, '$.tag'), json_extract(NEW.details, '$.va'), NEW.seq
+    FROM json_each(NEW.details, '$.released') AS t
+    WHERE NEW.action = 'device.release' AND json_type(NEW.details, '$.va') = 'text'
+      AND json_type(t.value, '$.tag') = 'text';
+  INSERT OR IGNORE INTO audit_tag_events(tag, va, seq)
+    SELECT json_extract(t.value, '$.tag'), json_extract(NEW.details, '$.va'), NEW.seq
+    FROM json_each(NEW.details, '$.moved') AS t
+    WHERE NEW.action = 'device.rehost' AND json_type(NEW.details, '$.va') = 'text'
+      AND json_type(t.value, '$.tag') = 'text';
+END;
+-- The records written before this version, the same way.
+WITH r AS (
+  SELECT seq, action, CASE WHEN json_valid(details) THEN details ELSE '{}' END AS d
+  FROM audit_log
+  WHERE action IN ('license.reserve', 'license.unreserve', 'license.move', 'license.sweep',
+                   'device.release', 'device.rehost'))
+INSERT OR IGNORE INTO audit_tag_events(tag, va, seq)
+  SELECT json_extract(r.d, '$.tag'), v.value, r.seq
+  FROM r, json_each(json_array(json_extract(r.d, '$.va'), json_extract(r.d, '$.from_va'),
+                               json_extract(r.d, '$.to_va'))) AS v
+  WHERE json_type(r.d, '$.tag') = 'text' AND v.type = 'text'
+  UNION ALL
+  SELECT json_extract(t.value, '$.tag'), json_extract(r.d, '$.va'), r.seq
+  FROM r, json_each(r.d, CASE r.action WHEN 'license.sweep' THEN '$.expired'
+                                       WHEN 'device.release' THEN '$.released'
+                                       WHEN 'device.rehost' THEN '$.moved'
+                                       ELSE '$.none' END) AS t
+  WHERE json_type(r.d, '$.va') = 'text' AND json_type(t.value, '$.tag') = 'text';
 )sql"},
 }};
 

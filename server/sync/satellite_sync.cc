@@ -55,6 +55,16 @@ std::vector<std::string> SplitLines(const std::string& text) {
 
 std::string Text(int64_t seconds) { return seconds == 0 ? "" : FormatRfc3339Seconds(seconds); }
 
+// Set while this thread runs an online exchange (SyncNow), so that its export, import or refusal
+// records say "via": "online" and the sync history (sync_history.cc) tells them from files. Read
+// on the calling thread (the units run on the writer's).
+thread_local bool online_exchange = false;
+
+json::object Via(json::object details, bool online) {
+  if (online) details["via"] = "online";
+  return details;
+}
+
 Status Audit(sqlite::Connection& db, const audit::Actor& actor, std::string action,
              std::string object, const json::object& details, TimePoint now) {
   return audit::Append(db, {actor, std::move(action), std::move(object), json::serialize(details)},
@@ -194,6 +204,7 @@ Result<SatelliteSync::State> SatelliteSync::LoadState() const {
 // --- Export -----------------------------------------------------------------------------------
 
 Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
+  const bool online = online_exchange;
   std::lock_guard exchange(exchange_mu_);
   OUTPOST_ASSIGN_OR_RETURN(State st, LoadState());
   if (!st.enrolled) {
@@ -344,12 +355,13 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
     OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "sync_last_export_at", std::to_string(now_s)));
     const std::string sha = crypto::Sha256Hex(outpost::sync::SerializeBundle(out.bundle));
     return Audit(db, actor, "sync.export", "sync-request:" + std::to_string(request.sequence()),
-                 {{"sequence", request.sequence()},
-                  {"usage_reports", out.usage_reports},
-                  {"moves", out.moves},
-                  {"conversions", out.conversions},
-                  {"audit_head_seq", request.audit_head().seq()},
-                  {"bundle_sha256", sha}},
+                 Via({{"sequence", request.sequence()},
+                      {"usage_reports", out.usage_reports},
+                      {"moves", out.moves},
+                      {"conversions", out.conversions},
+                      {"audit_head_seq", request.audit_head().seq()},
+                      {"bundle_sha256", sha}},
+                     online),
                  licensing_.AuditTime());
   }));
   return out;
@@ -359,14 +371,17 @@ Result<ExportedRequest> SatelliteSync::Export(const audit::Actor& actor) {
 
 Status SatelliteSync::RecordRefusal(const audit::Actor& actor, const Status& why,
                                     std::string_view sha256) {
+  const bool online = online_exchange;
   Status s = writer_.Run([&](sqlite::Connection& db) -> Status {
     // Shown by `sync status` until an import succeeds, offline as online.
     OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "sync_last_failed_import_at",
                                                std::to_string(ToUnixSeconds(licensing_.Now()))));
     OUTPOST_RETURN_IF_ERROR(kSatelliteMeta.Set(db, "sync_last_failed_import_error", why.message()));
-    return Audit(db, actor, "sync.import.refused", "sync-response",
-                 {{"reason", why.reason()}, {"message", why.message()}, {"bundle_sha256", sha256}},
-                 licensing_.AuditTime());
+    return Audit(
+        db, actor, "sync.import.refused", "sync-response",
+        Via({{"reason", why.reason()}, {"message", why.message()}, {"bundle_sha256", sha256}},
+            online),
+        licensing_.AuditTime());
   });
   if (!s.ok()) spdlog::warn("recording a refused import failed: {}", s.ToString());
   return why;
@@ -374,6 +389,7 @@ Status SatelliteSync::RecordRefusal(const audit::Actor& actor, const Status& why
 
 Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes,
                                                    const audit::Actor& actor) {
+  const bool online = online_exchange;
   std::lock_guard exchange(exchange_mu_);
   const std::string sha = crypto::Sha256Hex(bundle_bytes);
   auto refuse = [&](Status why) -> Status { return RecordRefusal(actor, why, sha); };
@@ -579,17 +595,18 @@ Result<v1::SyncImportResult> SatelliteSync::Import(std::string_view bundle_bytes
     }
     return Audit(db, actor, "sync.import",
                  "sync-response:" + std::to_string(response.response_number()),
-                 {{"response_number", response.response_number()},
-                  {"answers_request_sequence", response.answers_request_sequence()},
-                  {"entitlements", response.entitlements_size()},
-                  {"acknowledged_usage_reports", acknowledged},
-                  {"moves_applied", result.moves_applied()},
-                  {"moves_rejected", result.moves_rejected()},
-                  {"conversions_converted", result.conversions_converted()},
-                  {"conversions_rejected", result.conversions_rejected()},
-                  {"central_key_rotated", rotated.has_value()},
-                  {"valid_until", Text(response.valid_until())},
-                  {"bundle_sha256", sha}},
+                 Via({{"response_number", response.response_number()},
+                      {"answers_request_sequence", response.answers_request_sequence()},
+                      {"entitlements", response.entitlements_size()},
+                      {"acknowledged_usage_reports", acknowledged},
+                      {"moves_applied", result.moves_applied()},
+                      {"moves_rejected", result.moves_rejected()},
+                      {"conversions_converted", result.conversions_converted()},
+                      {"conversions_rejected", result.conversions_rejected()},
+                      {"central_key_rotated", rotated.has_value()},
+                      {"valid_until", Text(response.valid_until())},
+                      {"bundle_sha256", sha}},
+                     online),
                  licensing_.AuditTime());
   });
   if (!applied.ok()) {
@@ -640,6 +657,10 @@ Result<v1::SyncImportResult> SatelliteSync::SyncNow(const audit::Actor& actor) {
     spdlog::warn("online sync failed: {}", s.ToString());
     return s;
   };
+  online_exchange = true;
+  struct EndOnline {
+    ~EndOnline() { online_exchange = false; }
+  } end_online;
   OUTPOST_ASSIGN_OR_RETURN(State st, LoadState());
   const config::SyncConfig cfg = config();
   const std::string url = cfg.central_url.empty() ? st.central_url : cfg.central_url;

@@ -78,6 +78,10 @@ class SatelliteSync {
 
   v1::SyncStatus GetStatus() const;
 
+  // The exchanges with central, newest first, at most `limit` (1..1000), from the audit trail
+  // (sync.export, sync.import, sync.import.refused, sync.online.failure): sync_history.cc.
+  Result<v1::SyncHistory> History(int64_t limit) const;
+
   // Queues a traditional-license conversion for the next sync ("conversion.queue").
   Result<v1::Conversion> QueueConversion(std::string_view key, std::string_view va,
                                          const auth::Principal& by);

@@ -40,21 +40,25 @@ TARGETS = {
     "startup_s": 1.0,
     "sync_export_s": 2.0,
     "sync_import_s": 2.0,
+    "console_p99_ms": 100.0,  # console and admin API pages at 1M devices
 }
 
 FULL = dict(devices=1_000_000, tags=1000, vas=10, registrations=5000, connections=64,
             handshake_connections=32, duration=10.0, warmup=2.0, runs=3, audit_records=20000,
-            sync_entitlements=100_000, sync_vas=100)
+            sync_entitlements=100_000, sync_vas=100, console_audit_records=1_000_000,
+            console_requests=200)
 SMOKE = dict(devices=2000, tags=50, vas=2, registrations=200, connections=8,
              handshake_connections=4, duration=1.5, warmup=0.5, runs=1, audit_records=500,
-             sync_entitlements=1000, sync_vas=10)
+             sync_entitlements=1000, sync_vas=10, console_audit_records=2000,
+             console_requests=20)
 
 AUTHORIZE_TAG = "bench.tag.0000"  # entitled in VA "default", where the bench token registers
 
 # What --only can select, in the order the suite runs them. Prerequisites are added by
 # Bench.plan(): the load sections need the registered devices, half-load needs authorize's rate.
 SECTIONS = ("startup", "register", "authorize", "half-load", "heartbeat", "handshake",
-            "sync-export", "normal", "audit", "registration-crypto", "sync-import", "backup")
+            "sync-export", "normal", "audit", "registration-crypto", "sync-import", "backup",
+            "console")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -650,13 +654,17 @@ class Bench:
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True)
         self.sync_central()
-        log(f"seeding {self.p['devices']} devices, {self.p['tags']} tags x {self.p['vas']} VAs")
+        # The console's audit pages need a trail: renewals and pool events after the devices.
+        audit = (self.p["console_audit_records"] if "console" in self.results.get("sections", [])
+                 else 0)
+        log(f"seeding {self.p['devices']} devices, {self.p['tags']} tags x {self.p['vas']} VAs"
+            + (f", {audit} audit records" if audit else ""))
         proc = subprocess.run(
             [self.seeder, "--data-dir", str(self.data), "--devices", str(self.p["devices"]),
              "--tags", str(self.p["tags"]), "--vas", str(self.p["vas"]),
              "--token-out", str(self.work / "token"),
-             "--enroll", str(self.sync_dir / "seeded.enroll")],
-            capture_output=True, text=True, timeout=1200)
+             "--enroll", str(self.sync_dir / "seeded.enroll"), "--audit-records", str(audit)],
+            capture_output=True, text=True, timeout=2400)
         if proc.returncode != 0:
             raise RuntimeError(f"seeding failed: {proc.stderr.strip()}")
         self.results["seed"] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -972,6 +980,90 @@ class Bench:
             f"{baseline['latency_ms']['p99']:.2f} ms without, "
             f"{loaded['latency_ms']['p99']:.2f} ms with the backup running")
 
+    def console_pages(self):
+        """The console's API answers at the seeded size (docs/console-api.md): p50/p99 of device
+        search by UDI prefix, hostname prefix and tag, a licenses page, a tag's detail, a
+        device's detail, and audit pages newest first, unfiltered and by device. One client on
+        one keep-alive connection, requests one after the other, each with new random
+        parameters (so no answer is a repeat), timed at the client: what a console user waits.
+        The satellite is idle otherwise; the load average is recorded."""
+        import random
+        rng = random.Random(15)
+        sat = Satellite(self.outpost, self.data, self.work / "outpost.log").start()
+        try:
+            log(f"outpost serving on 127.0.0.1:{sat.port} (pid {sat.proc.pid}), "
+                f"start-up {sat.startup_s:.1f} s (with any schema migration)")
+            key = (self.data / "admin.apikey").read_text().strip()
+            context = ssl.create_default_context(cafile=str(self.data / "ca.pem"))
+            context.check_hostname = False  # loopback; the chain is still verified
+            conn = http.client.HTTPSConnection("127.0.0.1", sat.port, context=context,
+                                               timeout=120)
+            n, vas, tags = self.p["devices"], self.p["vas"], self.p["tags"]
+            fixed = max(1, tags - 10)  # the seed's devices hold the non-floating tags
+
+            def va(i):
+                return "default" if i == 0 else f"va-{i:02d}"
+
+            def device_id(i):
+                return f"00000000-0000-0000-8000-{i:012d}"
+
+            cases = {
+                # "SEED-<k>:S<serial prefix>": a few hundred devices or fewer per prefix.
+                "devices, UDI prefix": lambda: (
+                    f"/v1/admin/devices?limit=100&udi=seed-{rng.randrange(16)}:s"
+                    f"{rng.randrange(1, 1000)}"),
+                "devices, hostname prefix": lambda: (
+                    f"/v1/admin/devices?limit=100&hostname=SEED-{rng.randrange(1, 10000)}"),
+                "devices, q (UDI or hostname)": lambda: (
+                    f"/v1/admin/devices?limit=100&q=seed-{rng.randrange(1, 10000)}"),
+                "devices, tag": lambda: (
+                    f"/v1/admin/devices?limit=100&tag=bench.tag.{rng.randrange(fixed):04d}"),
+                "devices, tag + VA": lambda: (
+                    f"/v1/admin/devices?limit=100&tag=bench.tag.{rng.randrange(fixed):04d}"
+                    f"&va={va(rng.randrange(vas))}"),
+                "licenses page (one VA)": lambda: f"/v1/admin/licenses?va={va(rng.randrange(vas))}",
+                "tag detail": lambda: (
+                    f"/v1/admin/licenses/{va(rng.randrange(vas))}/"
+                    f"bench.tag.{rng.randrange(fixed):04d}"),
+                "device detail": lambda: f"/v1/admin/devices/{device_id(rng.randrange(n))}",
+                "audit page, newest first": lambda: (
+                    "/v1/admin/audit/records?order=desc&limit=100"
+                    + ("" if rng.random() < 0.5 else
+                       f"&before={rng.randrange(2, self.p['console_audit_records'] + 2)}")),
+                "audit page, by device": lambda: (
+                    "/v1/admin/audit/records?order=desc&limit=100&device="
+                    + device_id(rng.randrange(n))),
+            }
+            results = {}
+            for name, target in cases.items():
+                times = []
+                for i in range(self.p["console_requests"] + 5):
+                    path = target()
+                    started = time.perf_counter()
+                    conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
+                    response = conn.getresponse()
+                    body = response.read()
+                    elapsed = (time.perf_counter() - started) * 1000.0
+                    if response.status != 200:
+                        raise RuntimeError(f"GET {path}: {response.status} {body[:300]!r}")
+                    if i >= 5:  # the first few warm the caches and the statements
+                        times.append(elapsed)
+                times.sort()
+                results[name] = {
+                    "p50_ms": statistics.median(times),
+                    "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))],
+                    "max_ms": times[-1], "requests": len(times), "bytes_last": len(body)}
+                log(f"console {name:<30} p50 {results[name]['p50_ms']:7.2f} ms  "
+                    f"p99 {results[name]['p99_ms']:7.2f} ms  max {results[name]['max_ms']:7.2f} ms"
+                    f"  ({len(body)} bytes)")
+            conn.close()
+            self.results["console"] = {"pages": results, "loadavg": os.getloadavg(),
+                                       "startup_s": sat.startup_s,
+                                       "audit_records": self.p["console_audit_records"],
+                                       "rss_mb": proc_status(sat.proc.pid)["VmRSS"]}
+        finally:
+            sat.stop()
+
     # --- the whole suite -----------------------------------------------------------------------
     def plan(self):
         """The sections to run: all of them, or --only's with their prerequisites."""
@@ -1023,6 +1115,8 @@ class Bench:
             self.registration_crypto()
         if "sync-import" in sections:
             self.sync_import_timing()
+        if "console" in sections:
+            self.console_pages()
         self.results["elapsed_s"] = time.monotonic() - started
         self.results["parameters"] = self.p
         self.results["machine"] = {"cpus": os.cpu_count(), "kernel": platform.release(),
@@ -1225,7 +1319,9 @@ class Bench:
              "s", "", None),
             ("  renewal p99 at that rate, no backup", b.get("p99_no_backup_ms"), "ms", "", None),
             ("  renewal p99, backup running", b.get("p99_during_backup_ms"), "ms", "", None),
-        ]
+        ] + [(f"console p99: {name}", page["p99_ms"], "ms", "< 100",
+              page["p99_ms"] < TARGETS["console_p99_ms"])
+             for name, page in r.get("console", {}).get("pages", {}).items()]
 
     def report(self):
         rows = self.rows()

@@ -54,7 +54,7 @@ export async function render(main, { can }) {
     clear(holder).append(table([
       { label: 'Seq', value: (r) => String(r.seq), sort: (r) => num(r.seq), num: true },
       { label: 'Time', value: (r) => r.time, cls: 'nowrap' },
-      { label: 'Actor', value: (r) => r.actor },
+      { label: 'Actor', value: (r) => r.actor, cls: 'brk' },
       { label: 'Action', value: (r) => r.action },
       { label: 'Object', value: (r) => r.object, mono: true },
       { label: 'Details', value: (r) => detailsText(r.details), cls: 'wrap' },
@@ -63,13 +63,16 @@ export async function render(main, { can }) {
       onRow: (r) => { clear(detail).append(recordView(r)); },
       caption: 'Audit records',
     }));
-    const more = res.headers.get('x-outpost-more') === 'true' || records.length === pageSize;
+    const moreHeader = res.headers.get('x-outpost-more');
+    const more = moreHeader ? moreHeader === 'true' : records.length === pageSize;
     const previous = h('button', { type: 'button', class: 'secondary', disabled: cursors.length === 1 }, descending ? 'Newer' : 'Previous');
     const next = h('button', { type: 'button', class: 'secondary', disabled: !more || records.length === 0 }, descending ? 'Older' : 'Next');
     previous.addEventListener('click', () => { cursors.pop(); load(); });
     next.addEventListener('click', () => {
       const last = records[records.length - 1];
-      cursors.push(descending ? { before: String(last.seq) } : { after: res.headers.get('x-outpost-next-after') || String(last.seq) });
+      cursors.push(descending
+        ? { before: res.headers.get('x-outpost-next-before') || String(last.seq) }
+        : { after: res.headers.get('x-outpost-next-after') || String(last.seq) });
       load();
     });
     pager.append(previous, h('span', { class: 'muted' }, `Page ${cursors.length}`), next);

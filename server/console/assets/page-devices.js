@@ -12,10 +12,11 @@ export async function render(main, context) {
   if (context.args.length >= 1) return renderDetail(main, context.args[0], context);
   const q = context.query;
   main.append(h('h1', {}, 'Devices'));
-  const search = h('input', { type: 'search', name: 'q', value: q.get('q') || '', placeholder: 'UDI, hostname or tag' });
+  const search = h('input', { type: 'search', name: 'q', value: q.get('q') || '', placeholder: 'start of a UDI or hostname' });
+  const tag = h('input', { name: 'tag', value: q.get('tag') || '', placeholder: 'devices holding it', size: 28 });
   const va = h('input', { name: 'va', value: q.get('va') || '', placeholder: 'any', size: 12 });
   const submit = h('button', { type: 'submit' }, 'Search');
-  const form = h('form', { class: 'inline', role: 'search' }, field('Search devices', search), field('Virtual account', va), submit);
+  const form = h('form', { class: 'inline', role: 'search' }, field('Search devices', search), field('Holding tag', tag), field('Virtual account', va), submit);
   const holder = h('div');
   const pager = h('div', { class: 'pager' });
   main.append(form, holder, pager);
@@ -25,7 +26,7 @@ export async function render(main, context) {
     clear(pager);
     let data;
     try {
-      data = await get('/v1/admin/devices', { q: search.value.trim(), va: va.value.trim(), after: cursors[cursors.length - 1], limit: pageSize });
+      data = await get('/v1/admin/devices', { q: search.value.trim(), tag: tag.value.trim(), va: va.value.trim(), after: cursors[cursors.length - 1], limit: pageSize });
     } catch (err) {
       clear(holder).append(errorBox(err));
       return;
@@ -39,7 +40,9 @@ export async function render(main, context) {
       { label: 'Registered', value: (d) => d.registered_at_text },
       { label: 'Last seen', value: (d) => d.last_seen_at_text || 'never' },
     ], rows, {
-      empty: search.value || va.value
+      empty: data.next_after
+        ? 'No match in this stretch of the index; press Next to keep searching.'
+        : search.value || tag.value || va.value
         ? 'No device matches. Check the spelling, or clear the search.'
         : 'No devices yet. Create a token on the Tokens page, then register a device: outpost device register --server URL --ca ca.pem --token TOKEN --pid PID --serial SN --state-dir DIR',
       onRow: (d) => { window.location.hash = `#/devices/${encodeURIComponent(d.instance_id)}`; },

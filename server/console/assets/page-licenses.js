@@ -68,7 +68,8 @@ async function renderDetail(main, va, tag) {
   ], detail.devices || [], {
     empty: 'No device holds this tag. Devices take it when they authorize with it (outpost device authorize --tag ...).',
     onRow: (d) => { window.location.hash = `#/devices/${encodeURIComponent(d.id)}`; },
-  })));
+  }), detail.more_devices ? h('p', {}, 'More devices hold it than shown: ',
+    h('a', { href: `#/devices?tag=${encodeURIComponent(tag)}&va=${encodeURIComponent(va)}` }, 'list the devices holding it'), '.') : null));
   main.append(section('Reservations', table([
     { label: 'UDI', value: (r) => r.udi, mono: true },
     { label: 'Count', value: (r) => String(num(r.count)), num: true },

@@ -23,7 +23,8 @@ export function chart(points, title) {
   const top = 14;
   const bottom = 34;
   const xs = points.map((p) => seconds(p.at));
-  const max = Math.max(1, ...points.map((p) => Math.max(num(p.in_use), num(p.purchased))));
+  // Four grid steps of whole licenses.
+  const max = Math.ceil(Math.max(1, ...points.map((p) => Math.max(num(p.in_use), num(p.purchased)))) / 4) * 4;
   const minX = Math.min(...xs);
   const maxX = Math.max(...xs);
   const spanX = maxX - minX || 1;

@@ -23,6 +23,7 @@
 #include "common/crypto/hash.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
+#include "server/audit/audit_log.h"
 #include "server/auth/principal.h"
 #include "server/data_dir.h"
 #include "server/init.h"
@@ -49,6 +50,9 @@ struct SeedOptions {
   int64_t batch = 50'000;
   std::string token_out;
   std::string enroll;  // enrollment bundle from central (outpost-bench-central), for sync
+  // Audit records appended after the devices (the console benchmark's audit pages): renewals of
+  // seeded devices, and every 1,000th a reservation of a tag (a pool event).
+  int64_t audit_records = 0;
 };
 
 std::string TagName(int i) {
@@ -174,6 +178,39 @@ Status Seed(const SeedOptions& o) {
     }));
     std::cerr << "seed: " << last << " devices (" << static_cast<int>(Seconds(started)) << " s)\n";
   }
+  for (int64_t first = 0; first < o.audit_records; first += o.batch) {
+    const int64_t last = std::min(o.audit_records, first + o.batch);
+    OUTPOST_RETURN_IF_ERROR(writer->Run([&](sqlite::Connection& db) -> Status {
+      for (int64_t i = first; i < last; ++i) {
+        const TimePoint at = now - std::chrono::seconds(o.audit_records - i);
+        if (i % 1000 == 999) {
+          const std::string va = VaName(static_cast<int>(i / 1000 % o.vas));
+          const std::string tag = TagName(static_cast<int>(i / 1000 % o.tags));
+          OUTPOST_RETURN_IF_ERROR(server::audit::Append(
+              db,
+              {server::audit::Actor::System(), "license.reserve", "reservation:" + va + "/" + tag,
+               "{\"va\":\"" + va + "\",\"tag\":\"" + tag +
+                   "\",\"udi\":\"SEED-0:S0\",\"added\":1,\"count\":1}"},
+              at));
+          continue;
+        }
+        // Spread over the devices, a few records each.
+        const int64_t device = o.devices == 0 ? 0 : (i * 7919) % o.devices;
+        const std::string id = InstanceId(device);
+        OUTPOST_RETURN_IF_ERROR(
+            server::audit::Append(db,
+                                  {{"device", id},
+                                   "device.authorize",
+                                   "device:" + id,
+                                   "{\"va\":\"" + VaName(static_cast<int>(device % o.vas)) +
+                                       "\",\"udi\":\"SEED-0:S0\",\"tags\":[]}"},
+                                  at));
+      }
+      return Status::Ok();
+    }));
+    std::cerr << "seed: " << last << " audit records (" << static_cast<int>(Seconds(started))
+              << " s)\n";
+  }
   readers.reset();
   writer->Stop();
   std::error_code ec;
@@ -201,6 +238,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100));
   app.add_option("--floating-tags", o.floating_tags, "The last N tags are floating");
   app.add_option("--batch", o.batch, "Devices per transaction")->check(CLI::PositiveNumber);
+  app.add_option("--audit-records", o.audit_records,
+                 "Audit records to append (device renewals and reservations)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--token-out", o.token_out, "Write a registration token for VA 'default' here");
   app.add_option("--enroll", o.enroll,
                  "Enrollment bundle to initialise the data directory with (as `init --enroll`)");

@@ -129,8 +129,11 @@ TEST_F(ConsoleRoutesTest, NoDirectoryTraversal) {
     EXPECT_EQ(res->status, 404);
     EXPECT_EQ(res->body.find("[server]"), std::string::npos);
   }
-  // Plain dot segments and nested paths match no console route at all (the router's 404).
-  EXPECT_FALSE(Get("/console/../outpost.toml").has_value());
+  // One level deeper: the console's 404; dot segments deeper still match no console route.
+  auto nested = Get("/console/../outpost.toml");
+  ASSERT_TRUE(nested.has_value());
+  EXPECT_EQ(nested->status, 404);
+  ExpectSecurityHeaders(*nested);
   EXPECT_FALSE(Get("/console/a/../../keys/ca.key").has_value());
 }
 
