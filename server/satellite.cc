@@ -454,7 +454,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   admin.login_limiter = raw->login_limiter.get();
   // raw->reloader is created below, with the server, before anything is served.
   admin.reload = [raw](const audit::Actor& by) { return raw->reloader->Reload(by); };
-  admin.tls_certificate_file = resolve(raw->config.tls.certificate);
+  admin.tls_certificate_file = config::ResolvePath(raw->config, raw->config.tls.certificate);
   admin.ca_certificate_file = dir.ca_certificate();
   api::AddAdminRoutes(router, std::move(admin));
   console::AddConsoleRoutes(router);
