@@ -24,6 +24,7 @@
 #include "server/audit/audit_log.h"
 #include "server/audit/chain_guard.h"
 #include "server/audit/checkpoint.h"
+#include "server/audit/retention.h"
 #include "server/audit/syslog_forwarder.h"
 #include "server/auth/http_auth.h"
 #include "server/auth/store.h"
@@ -123,6 +124,8 @@ class Satellite::Impl {
   std::unique_ptr<sync::SatelliteSync> sync;
   // Audit records to a syslog collector (audit.syslog_url), or null.
   std::unique_ptr<audit::SyslogForwarder> syslog;
+  // Archives audit records older than audit.retention (housekeeping), or null.
+  std::unique_ptr<audit::Retention> retention;
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
   std::unique_ptr<api::BlockingPool> admin_pool;
@@ -391,6 +394,12 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
         "Audit records committed but not yet accepted by the syslog collector.", "gauge",
         [raw] { return static_cast<double>(raw->syslog->lag()); });
   }
+  if (raw->config.audit.retention > Duration::zero()) {
+    raw->retention = std::make_unique<audit::Retention>(
+        *raw->writer, *raw->readers, *raw->signing_key, raw->satellite_id, clock,
+        audit::RetentionOptions{raw->config.audit.retention,
+                                config::ResolvePath(raw->config, raw->config.audit.archive_dir)});
+  }
   api::AdminContext admin;
   admin.auth = raw->auth.get();
   admin.tokens = raw->tokens.get();
@@ -439,6 +448,7 @@ Status Satellite::Start() {
   Impl* impl = impl_.get();
   impl->housekeeping_thread = std::thread([impl] {
     auto last_audit_checkpoint = std::chrono::steady_clock::now();
+    auto last_retention = std::chrono::steady_clock::time_point();  // the first round archives
     std::unique_lock lock(impl->housekeeping_mu);
     while (
         !impl->housekeeping_cv.wait_for(lock, kSweepInterval, [impl] { return impl->stopping; })) {
@@ -453,6 +463,14 @@ Status Satellite::Start() {
         if (std::chrono::steady_clock::now() - last_audit_checkpoint >= kAuditCheckpointInterval) {
           impl->SignAuditCheckpoint();
           last_audit_checkpoint = std::chrono::steady_clock::now();
+        }
+        if (impl->retention &&
+            std::chrono::steady_clock::now() - last_retention >= std::chrono::minutes(1)) {
+          last_retention = std::chrono::steady_clock::now();
+          if (auto archived = impl->retention->RunOnce(); !archived.ok()) {
+            spdlog::warn("archiving audit records (audit.retention) failed: {}",
+                         archived.status().ToString());
+          }
         }
       });
       if (!round.ok()) spdlog::error("{}", round.message());
