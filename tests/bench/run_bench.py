@@ -903,11 +903,14 @@ class Bench:
 
         measure("unchanged", heartbeats)
 
+        # Changing renewals, through the CLI's device commands (a device's state directory
+        # names the satellite's URL, so registration and renewals share one run; the audit pages
+        # are read live, through the WAL, around the renewals alone).
         changing_devices, changing_rounds = 4, max(25, self.p["runs"] * 25)
         token = (self.work / "token").read_text().strip()
-        states = []
-
-        def register(sat):
+        sat = Satellite(self.outpost, self.data, self.work / "outpost-growth.log").start()
+        try:
+            states = []
             for i in range(changing_devices):
                 state = self.work / f"growth-device-{i}"
                 if state.exists():
@@ -917,20 +920,28 @@ class Bench:
                                   "--token", token, "--pid", "GROWTH", "--serial", f"G{i}",
                                   "--state-dir", state])
                 states.append(state)
-
-        sat = Satellite(self.outpost, self.data, self.work / "outpost-growth.log").start()
-        try:
-            register(sat)
-        finally:
-            sat.stop()
-
-        def changing(sat):
+            before = self.audit_footprint()
             for n in range(changing_rounds):
                 for state in states:
                     self.outpost_cli(["device", "authorize", "--state-dir", state,
                                       "--tag", f"{AUTHORIZE_TAG}:{1 + n % 2}"])
-
-        measure("changing", changing)
+            after = self.audit_footprint()
+        finally:
+            sat.stop()
+        renewals = (after["actions"].get("device.authorize", 0) -
+                    before["actions"].get("device.authorize", 0))
+        records = sum(after["actions"].values()) - sum(before["actions"].values())
+        if renewals <= 0:
+            raise RuntimeError("audit_growth changing: no renewal was audited")
+        out["changing"] = {
+            "renewals": renewals, "records": records, "full": renewals, "compact": 0,
+            "audit_bytes_per_renewal": (after["audit_bytes"] - before["audit_bytes"]) / records,
+            # The database file is not measured here (the WAL holds the pages while serving):
+            # a full record grows the file as much as its pages, as the unchanged case shows.
+            "file_bytes_per_renewal": (after["audit_bytes"] - before["audit_bytes"]) / records,
+            "record_bytes": after["payload"]}
+        log(f"audit_growth changing: {renewals} renewals in {records} records, "
+            f"{out['changing']['audit_bytes_per_renewal']:.0f} audit bytes per renewal")
 
         renewals_per_day = FLEET_DEVICES * 86_400 / HEARTBEAT_S
         for label in ("unchanged", "changing"):
