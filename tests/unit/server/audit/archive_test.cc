@@ -12,12 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "common/crypto/encoding.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
 #include "common/time.h"
 #include "server/audit/archive_file.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/chain_guard.h"
+#include "server/audit/evidence.h"
 #include "server/audit/retention.h"
 #include "server/store/meta.h"
 #include "server/store/schema.h"
@@ -444,6 +446,39 @@ TEST_F(ArchiveTest, AnExistingFileIsNeverReplaced) {
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(text, "keep me");
+}
+
+// Central's witness heads whose records were archived are "archived", not "missing": no
+// AUDIT_TRUNCATED alarm because the operator archived.
+TEST_F(ArchiveTest, CentralHeadsInsideTheArchiveAreReportedAsArchived) {
+  AppendMany(10);
+  const Head witnessed = CurrentHeadNow();
+  const int64_t signed_at = ToUnixMillis(clock_.Now());
+  auto signature =
+      key_->Sign(kCheckpointDomain, CheckpointMessage(witnessed.seq, witnessed.hash, signed_at));
+  ASSERT_OK(signature);
+  v1::CentralAuditHeadList heads;
+  heads.set_satellite_id(std::string(kSatelliteId));
+  v1::AuditCheckpoint* head = heads.add_heads()->mutable_head();
+  head->set_seq(witnessed.seq);
+  head->set_hash(crypto::HexEncode(witnessed.hash));
+  head->set_time_ms(signed_at);
+  head->set_key_id(key_->public_key().KeyId());
+  head->set_signature(*signature);
+  Archive(clock_.Now() + std::chrono::seconds(1), dir_ / "a.outpost-audit");
+  auto lease = readers_->Acquire();
+  ASSERT_OK(lease);
+  auto compared = CompareHeads(**lease, heads, key_->public_key());
+  ASSERT_OK(compared);
+  EXPECT_TRUE(compared->ok());
+  ASSERT_EQ(compared->heads_size(), 1);
+  EXPECT_EQ(compared->heads(0).result(), "archived");
+  // A forged head at an archived seq is still refused.
+  heads.mutable_heads(0)->mutable_head()->set_hash(std::string(64, 'a'));
+  compared = CompareHeads(**lease, heads, key_->public_key());
+  ASSERT_OK(compared);
+  EXPECT_FALSE(compared->ok());
+  EXPECT_EQ(compared->heads(0).result(), "missing");
 }
 
 TEST_F(ArchiveTest, NothingToArchiveBeforeTheFirstRecord) {
