@@ -16,14 +16,18 @@
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "cli/output.h"
+#include "common/crypto/encoding.h"
 #include "common/crypto/keys.h"
 #include "common/crypto/secure_file.h"
 #include "common/proto_json.h"
 #include "common/sqlite/connection.h"
+#include "common/time.h"
 #include "outpost/v1/audit.pb.h"
 #include "outpost/v1/common.pb.h"
 #include "outpost/v1/satellite_sync.pb.h"
 #include "outpost/v1/sync.pb.h"
+#include "server/audit/archive.h"
+#include "server/audit/archive_file.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/evidence.h"
 #include "server/audit/verify.h"
@@ -52,9 +56,11 @@ struct AuditFlags {
   // verify, checkpoints, compare-heads
   std::string db;
   std::string public_key;
-  std::string heads_file;        // compare-heads
-  std::string since_checkpoint;  // verify: a head saved earlier (JSON)
-  std::string reason;            // acknowledge-alarm
+  std::string heads_file;             // compare-heads
+  std::string since_checkpoint;       // verify: a head saved earlier (JSON)
+  std::string reason;                 // acknowledge-alarm
+  std::vector<std::string> archives;  // verify: archive files or directories
+  std::string before;                 // archive
 };
 
 // Where an export goes: standard output, or FILE. A file is written under a temporary name in
@@ -237,6 +243,17 @@ int ReportVerify(const GlobalFlags& g, const v1::AuditVerifyResponse& report,
         {"checkpoint key",
          key ? key->key : "fingerprint " + OrDefault(report.key_fingerprint(), "-")}};
     if (key) fields.emplace_back("key from", key->source);
+    if (report.archived_seq() > 0) {
+      fields.emplace_back("archived", "records 1 to " + std::to_string(report.archived_seq()) +
+                                          " are archived in sealed segments; chain verified "
+                                          "from seq " +
+                                          std::to_string(report.archived_seq() + 1));
+    }
+    if (report.archive_files_checked() > 0) {
+      fields.emplace_back("archives checked",
+                          Plural(report.archive_files_checked(), "file") + ", " +
+                              Plural(report.archive_records_checked(), "record"));
+    }
     if (report.saved_head_seq() > 0) {
       fields.emplace_back("extends saved head", "seq " + std::to_string(report.saved_head_seq()) +
                                                     " (the record there has the saved hash)");
@@ -245,6 +262,7 @@ int ReportVerify(const GlobalFlags& g, const v1::AuditVerifyResponse& report,
       fields.emplace_back("first bad record", "seq " + std::to_string(report.first_bad_seq()) +
                                                   " (" + report.problem_kind() + ")");
       fields.emplace_back("problem", report.problem());
+      if (!report.problem_file().empty()) fields.emplace_back("in file", report.problem_file());
     }
     PrintFields(std::cout, fields);
   }
@@ -255,20 +273,20 @@ int ReportVerify(const GlobalFlags& g, const v1::AuditVerifyResponse& report,
                        "): " + report.problem()));
 }
 
-int RunVerifyOnline(const GlobalFlags& g, const AuditFlags& f) {
-  v1::AuditHead saved;  // seq 0: none
-  if (!f.since_checkpoint.empty()) {
-    auto read = ReadSavedHead(f.since_checkpoint);
-    if (!read.ok()) return Fail(read.status());
-    saved = std::move(*read);
-  }
-  auto client = ConnectToSatellite(f.connection);
-  if (!client.ok()) return Fail(client.status());
-  v1::AuditVerifyResponse report;
-  if (auto s = (*client)->Call("POST", "/v1/admin/audit/verify", saved, &report); !s.ok()) {
-    return Fail(s);
-  }
-  return ReportVerify(g, report, std::nullopt);
+// --archive FILE|DIR...: verified here, with the satellite's key, as one chain.
+Result<server::audit::ArchiveChainReport> VerifyArchives(const AuditFlags& f,
+                                                         const crypto::PublicKey& key,
+                                                         const std::string& satellite_id,
+                                                         int64_t probe_seq) {
+  OUTPOST_ASSIGN_OR_RETURN(auto paths, server::audit::ExpandArchivePaths(f.archives));
+  return server::audit::VerifyArchiveFiles(paths, key, satellite_id, probe_seq);
+}
+
+v1::AuditHead ToHead(const server::audit::SavedHead& head) {
+  v1::AuditHead out;
+  out.set_seq(head.seq);
+  out.set_hash(crypto::HexEncode(head.hash));
+  return out;
 }
 
 struct CheckpointKey {
@@ -279,7 +297,7 @@ struct CheckpointKey {
 
 // The key the checkpoints must be signed with: --public-key, else the signing key of --data-dir
 // (or OUTPOST_DATA_DIR), else the public key the database itself records.
-Result<CheckpointKey> ChooseCheckpointKey(const AuditFlags& f, sqlite::Connection& db) {
+Result<CheckpointKey> ChooseCheckpointKey(const AuditFlags& f, sqlite::Connection* db) {
   CheckpointKey out;
   if (!f.public_key.empty()) {
     OUTPOST_ASSIGN_OR_RETURN(std::string pem,
@@ -310,7 +328,12 @@ Result<CheckpointKey> ChooseCheckpointKey(const AuditFlags& f, sqlite::Connectio
     out.source = dir.signing_key().string();
     return out;
   }
-  auto stored = server::store::kSatelliteMeta.Get(db, server::store::kMetaSigningPublicKey);
+  if (db == nullptr) {
+    return InvalidArgument(
+        "verifying archive files needs the satellite's public signing key: pass --public-key "
+        "FILE (e.g. a copy of DIR/keys/signing.pub kept off the appliance) or --data-dir DIR");
+  }
+  auto stored = server::store::kSatelliteMeta.Get(*db, server::store::kMetaSigningPublicKey);
   if (!stored.ok()) {
     return stored.status().WithContext(
         "reading the signing key the database records (is --db a satellite's outpost.db?)");
@@ -343,6 +366,37 @@ Result<sqlite::Connection> OpenDatabaseFile(const AuditFlags& f) {
   return std::move(*db);
 }
 
+int RunVerifyOnline(const GlobalFlags& g, const AuditFlags& f) {
+  v1::AuditHead saved;  // seq 0: none
+  if (!f.since_checkpoint.empty()) {
+    auto read = ReadSavedHead(f.since_checkpoint);
+    if (!read.ok()) return Fail(read.status());
+    saved = std::move(*read);
+  }
+  std::optional<server::audit::ArchiveChainReport> archives;
+  std::optional<KeyNote> note;
+  if (!f.archives.empty()) {
+    auto key = ChooseCheckpointKey(f, nullptr);
+    if (!key.ok()) return Fail(key.status());
+    auto chain = VerifyArchives(f, *key->key, "", 0);
+    if (!chain.ok()) return Fail(chain.status());
+    archives = std::move(*chain);
+    if (auto end = server::audit::ArchivesEnd(*archives); end && saved.seq() == 0) {
+      saved = ToHead(*end);
+    }
+    note = KeyNote{"key id " + key->key->KeyId() + ", fingerprint " + key->key->Fingerprint(),
+                   key->source, key->warning};
+  }
+  auto client = ConnectToSatellite(f.connection);
+  if (!client.ok()) return Fail(client.status());
+  v1::AuditVerifyResponse report;
+  if (auto s = (*client)->Call("POST", "/v1/admin/audit/verify", saved, &report); !s.ok()) {
+    return Fail(s);
+  }
+  if (archives) server::audit::CombineWithArchives(report, *archives);
+  return ReportVerify(g, report, note);
+}
+
 int RunVerifyDatabase(const GlobalFlags& g, const AuditFlags& f) {
   std::optional<server::audit::SavedHead> saved;
   if (!f.since_checkpoint.empty()) {
@@ -355,13 +409,26 @@ int RunVerifyDatabase(const GlobalFlags& g, const AuditFlags& f) {
   }
   auto db = OpenDatabaseFile(f);
   if (!db.ok()) return Fail(db.status());
-  auto key = ChooseCheckpointKey(f, *db);
+  auto key = ChooseCheckpointKey(f, &*db);
   if (!key.ok()) return Fail(key.status());
+  std::optional<server::audit::ArchiveChainReport> archives;
+  if (!f.archives.empty()) {
+    auto satellite_id = server::audit::StoredSatelliteId(*db);
+    if (!satellite_id.ok()) return Fail(satellite_id.status().WithContext("reading " + f.db));
+    auto archived = server::audit::ReadArchivedHead(*db);
+    if (!archived.ok()) return Fail(archived.status().WithContext("reading " + f.db));
+    auto chain = VerifyArchives(f, *key->key, *satellite_id, archived->last_seq);
+    if (!chain.ok()) return Fail(chain.status());
+    archives = std::move(*chain);
+    if (!saved) saved = server::audit::ArchivesEnd(*archives);
+  }
   auto report = server::audit::Verify(*db, *key->key, saved.has_value() ? &*saved : nullptr);
   if (!report.ok()) return Fail(report.status().WithContext("verifying " + f.db));
   KeyNote note{"key id " + key->key->KeyId() + ", fingerprint " + key->key->Fingerprint(),
                key->source, key->warning};
-  return ReportVerify(g, server::audit::ToProto(*report), note);
+  v1::AuditVerifyResponse proto = server::audit::ToProto(*report);
+  if (archives) server::audit::CombineWithArchives(proto, *archives);
+  return ReportVerify(g, proto, note);
 }
 
 int RunVerify(const GlobalFlags& g, const AuditFlags& f) {
@@ -395,7 +462,7 @@ int RunCheckpoints(const GlobalFlags& g, const AuditFlags& f) {
   if (!f.db.empty()) {
     auto db = OpenDatabaseFile(f);
     if (!db.ok()) return Fail(db.status());
-    auto key = ChooseCheckpointKey(f, *db);
+    auto key = ChooseCheckpointKey(f, &*db);
     if (!key.ok()) return Fail(key.status());
     auto list = server::audit::ListCheckpoints(*db, *key->key);
     if (!list.ok()) return Fail(list.status().WithContext("reading " + f.db));
@@ -455,7 +522,7 @@ int RunCompareHeads(const GlobalFlags& g, const AuditFlags& f) {
   if (!f.db.empty()) {
     auto db = OpenDatabaseFile(f);
     if (!db.ok()) return Fail(db.status());
-    auto key = ChooseCheckpointKey(f, *db);
+    auto key = ChooseCheckpointKey(f, &*db);
     if (!key.ok()) return Fail(key.status());
     if (!key->warning.empty()) std::cerr << "note: " << key->warning << "\n";
     auto report = server::audit::CompareHeads(*db, *heads, *key->key);
@@ -505,6 +572,98 @@ int RunAcknowledgeAlarm(const GlobalFlags& g, const AuditFlags& f) {
     std::cout << "Acknowledged the AUDIT_TRUNCATED alarm; the reason is in the audit trail "
                  "(audit.witness.acknowledge). The same central head will not raise it again.\n";
   }
+  return kExitOk;
+}
+
+// `audit archive`: seal, write the file (durable under its name), and only then commit, which
+// removes the records. Every step may be repeated: a file already holding exactly the sealed
+// segment (a run interrupted before its commit) is kept and committed.
+int RunArchive(const GlobalFlags& g, const AuditFlags& f) {
+  auto before = ParseRfc3339(f.before);
+  if (!before.ok()) return Fail(before.status().WithContext("--before"));
+  const std::filesystem::path path = f.output;
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(path, ec);
+  if (!exists) {
+    if (auto s = crypto::CheckWritable(path, crypto::IfExists::kFail); !s.ok()) return Fail(s);
+  }
+  // Removing millions of records takes a while: the satellite answers once they are gone.
+  auto client = ConnectToSatellite(f.connection, std::chrono::minutes(30));
+  if (!client.ok()) return Fail(client.status());
+  v1::AuditArchiveSealRequest request;
+  request.set_before_ms(server::audit::ToUnixMillis(*before));
+  v1::AuditArchiveSegment segment;
+  if (auto s = (*client)->Call("POST", "/v1/admin/audit/archive/seal", request, &segment);
+      !s.ok()) {
+    return Fail(s);
+  }
+  const v1::AuditArchiveHeader& header = segment.header();
+  if (header.last_seq() == 0) {
+    if (g.json) {
+      PrintJson(v1::AuditArchiveCommitResponse());
+    } else {
+      std::cout << "Nothing to archive: every audit record before " << f.before
+                << " is archived already (or there is none)\n";
+    }
+    return kExitOk;
+  }
+  bool reused = false;
+  if (exists) {
+    auto contents = server::audit::ReadArchive(path, nullptr);
+    if (!contents.ok() || contents->header.first_seq() != header.first_seq() ||
+        contents->header.last_seq() != header.last_seq() ||
+        contents->checkpoint.SerializeAsString() != segment.checkpoint().SerializeAsString()) {
+      return Fail(AlreadyExists(
+          f.output + " already exists and does not hold the segment to archive (records " +
+          std::to_string(header.first_seq()) + " to " + std::to_string(header.last_seq()) +
+          "); choose another file: an archive is never replaced"));
+    }
+    reused = true;
+  }
+  uint64_t bytes = 0;
+  if (!reused) {
+    auto writer = server::audit::ArchiveWriter::Create(path, header);
+    if (!writer.ok()) return Fail(writer.status());
+    int64_t after = header.first_seq() - 1;
+    while (after < header.last_seq()) {
+      v1::AuditArchive page;
+      const std::string target = "/v1/admin/audit/archive/records?after=" + std::to_string(after) +
+                                 "&through=" + std::to_string(header.last_seq()) +
+                                 "&limit=" + std::to_string(f.page_records);
+      if (auto s = (*client)->Call("GET", target, v1::Empty(), &page); !s.ok()) return Fail(s);
+      if (page.records_size() == 0) {
+        return Fail(Internal("the satellite sent no records after seq " + std::to_string(after) +
+                             "; nothing was removed, run the command again"));
+      }
+      for (const auto& record : page.records()) {
+        if (record.seq() != after + 1) {
+          return Fail(Internal("the satellite sent record " + std::to_string(record.seq()) +
+                               " after " + std::to_string(after) + "; nothing was removed"));
+        }
+        if (auto s = (*writer)->Add(record); !s.ok()) return Fail(s);
+        after = record.seq();
+      }
+    }
+    if (auto s = (*writer)->Finish(segment.checkpoint()); !s.ok()) return Fail(s);
+    bytes = (*writer)->bytes();
+  }
+  // The file is durable: now the records may go.
+  segment.set_file_name(path.filename().string());
+  v1::AuditArchiveCommitResponse committed;
+  if (auto s = (*client)->Call("POST", "/v1/admin/audit/archive/commit", segment, &committed);
+      !s.ok()) {
+    return Fail(s.WithContext(f.output + " is complete, but the records were not removed; run "
+                                         "the same command again to finish"));
+  }
+  if (g.json) {
+    PrintJson(committed);
+    return kExitOk;
+  }
+  std::cout << "Archived audit records " << header.first_seq() << " to " << header.last_seq()
+            << " into " << f.output
+            << (reused ? " (the file was already complete)" : " (" + Plural(bytes, "byte") + ")")
+            << "; removed " << Plural(committed.records_removed(), "record")
+            << " from the database. Keep the file: `outpost audit verify --archive` checks it.\n";
   return kExitOk;
 }
 
@@ -564,6 +723,32 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
                    "appliance (`outpost audit head --json > FILE`): exit 1 if that record is "
                    "gone or has another hash")
       ->type_name("FILE");
+
+  verify
+      ->add_option("--archive", verify_flags->archives,
+                   "Also verify these archive files (or every *.outpost-audit file of a "
+                   "directory) and that the chain runs from them into the database; repeatable")
+      ->type_name("FILE|DIR");
+
+  auto archive_flags = std::make_shared<AuditFlags>();
+  auto* archive = AddConnectedCommand(
+      audit, cli, "archive",
+      "Move the records before a time into a sealed, signed archive file, then remove them "
+      "from the database (admin)",
+      archive_flags, RunArchive);
+  archive
+      ->add_option("--before", archive_flags->before,
+                   "Archive the records before this time (RFC 3339, or a date: midnight UTC)")
+      ->required();
+  archive
+      ->add_option("-o,--output", archive_flags->output,
+                   "The archive file to write (mode 0600; never replaced)")
+      ->type_name("FILE")
+      ->required();
+  archive
+      ->add_option("--page-size", archive_flags->page_records,
+                   "Records asked for per request while writing the file")
+      ->check(CLI::Range(int64_t{1}, kMaxPageRecords));
 
   auto head_flags = std::make_shared<AuditFlags>();
   AddConnectedCommand(audit, cli, "head", "Show the newest record's sequence number and hash",

@@ -4,6 +4,8 @@ namespace outpost::server {
 
 bool ReloadsWithoutRestart(std::string_view key) {
   if (key == "tls.hostnames") return false;
+  // The retention job is made at start (server/audit/retention.h); changing it needs a restart.
+  if (key == "audit.retention" || key == "audit.archive_dir") return false;
   if (key.starts_with("tls.") || key.starts_with("sync.") || key.starts_with("audit.")) {
     return true;
   }
@@ -20,7 +22,11 @@ ReloadPlan PlanReload(const config::Config& running, const config::Config& loade
   e.tls = loaded.tls;
   e.tls.hostnames = hostnames;
   e.sync = loaded.sync;
+  const auto retention = e.audit.retention;
+  const auto archive_dir = e.audit.archive_dir;
   e.audit = loaded.audit;
+  e.audit.retention = retention;
+  e.audit.archive_dir = archive_dir;
   e.policy.authorization_validity = loaded.policy.authorization_validity;
   e.policy.authorization_renewal = loaded.policy.authorization_renewal;
   e.policy.floating_lease = loaded.policy.floating_lease;

@@ -24,6 +24,7 @@
 #include "server/audit/audit_log.h"
 #include "server/audit/chain_guard.h"
 #include "server/audit/checkpoint.h"
+#include "server/audit/retention.h"
 #include "server/audit/syslog_forwarder.h"
 #include "server/auth/http_auth.h"
 #include "server/auth/store.h"
@@ -155,6 +156,8 @@ class Satellite::Impl {
   // reload replaces it.
   std::mutex syslog_mu;
   std::unique_ptr<audit::SyslogForwarder> syslog;
+  // Archives audit records older than audit.retention (housekeeping), or null.
+  std::unique_ptr<audit::Retention> retention;
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
   std::unique_ptr<api::BlockingPool> admin_pool;
@@ -434,6 +437,12 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
         static_cast<double>(raw->syslog->lag()));
     return out;
   });
+  if (raw->config.audit.retention > Duration::zero()) {
+    raw->retention = std::make_unique<audit::Retention>(
+        *raw->writer, *raw->readers, *raw->signing_key, raw->satellite_id, clock,
+        audit::RetentionOptions{raw->config.audit.retention,
+                                config::ResolvePath(raw->config, raw->config.audit.archive_dir)});
+  }
   api::AdminContext admin;
   admin.auth = raw->auth.get();
   admin.tokens = raw->tokens.get();
@@ -506,6 +515,7 @@ Status Satellite::Start() {
   impl->housekeeping_thread = std::thread([impl] {
     auto last_audit_checkpoint = std::chrono::steady_clock::now();
     auto last_certificate_check = std::chrono::steady_clock::now();
+    auto last_retention = std::chrono::steady_clock::time_point();  // the first round archives
     std::unique_lock lock(impl->housekeeping_mu);
     while (
         !impl->housekeeping_cv.wait_for(lock, kSweepInterval, [impl] { return impl->stopping; })) {
@@ -525,6 +535,14 @@ Status Satellite::Start() {
             kCertificateCheckInterval) {
           (void)impl->reloader->CheckCertificate();
           last_certificate_check = std::chrono::steady_clock::now();
+        }
+        if (impl->retention &&
+            std::chrono::steady_clock::now() - last_retention >= std::chrono::minutes(1)) {
+          last_retention = std::chrono::steady_clock::now();
+          if (auto archived = impl->retention->RunOnce(); !archived.ok()) {
+            spdlog::warn("archiving audit records (audit.retention) failed: {}",
+                         archived.status().ToString());
+          }
         }
       });
       if (!round.ok()) spdlog::error("{}", round.message());

@@ -114,11 +114,16 @@ struct LogConfig {
   bool operator==(const LogConfig&) const = default;
 };
 
-// Forwarding of audit records to a syslog collector (server/audit/syslog_forwarder.h).
+// Forwarding of audit records to a syslog collector (server/audit/syslog_forwarder.h), and the
+// retention of audit records in the database.
 struct AuditConfig {
   std::string syslog_url;       // "" (off), "tcp://HOST:PORT" or "tls://HOST:PORT"
   std::string syslog_ca;        // tls: the collector's CA certificate (PEM file)
   std::string syslog_hostname;  // HOSTNAME of each message; "" = the system's host name
+  // Retention (server/audit/retention.h): records whose UTC day ended more than `retention` ago
+  // are archived into sealed segment files in `archive_dir`. Zero keeps everything.
+  Duration retention = Duration::zero();
+  std::filesystem::path archive_dir = "audit-archive";  // relative: inside the data directory
 
   bool operator==(const AuditConfig&) const = default;
 };

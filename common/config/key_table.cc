@@ -381,6 +381,17 @@ std::vector<Key> MakeKeys() {
           "audit.syslog_hostname",
           "HOSTNAME in each syslog message; \"\" = this machine's host name.",
           [](auto& c) -> auto& { return c.audit.syslog_hostname; }, CheckSyslogHostname, Identity),
+      DurationKey(
+          "audit.retention",
+          "Archive audit records into sealed, signed files in audit.archive_dir once their UTC "
+          "day ended longer ago than this, e.g. \"90d\"; \"0s\" = keep every record in the "
+          "database.",
+          [](auto& c) -> auto& { return c.audit.retention; }, kAny),
+      TextKey(
+          "audit.archive_dir",
+          "Where audit.retention writes archive files (created with mode 0700); relative to the "
+          "data directory.",
+          [](auto& c) -> auto& { return c.audit.archive_dir; }, ParsePath, FormatPath),
   };
 }
 

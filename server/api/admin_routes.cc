@@ -10,6 +10,7 @@
 #include "outpost/v1/satellite_sync.pb.h"
 #include "outpost/v1/tokens.pb.h"
 #include "server/api/admin_route_def.h"
+#include "server/audit/archive.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/checkpoint.h"
 #include "server/audit/evidence.h"
@@ -544,6 +545,55 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         auto head = audit::CurrentHead(**lease);
         if (!head.ok()) return fail(req, head.status());
         return net::Encode(req, audit::ToProto(*head));
+      });
+  // Sealed segments (server/audit/archive.h): seal, fetch the records page by page, commit once
+  // the file is durable. Only the commit removes anything.
+  add("POST", "/v1/admin/audit/archive/seal", Access::kPermission, Permission::kManageConfig,
+      "seal the audit records before a time for archiving (signs the closing checkpoint; "
+      "removes nothing)",
+      [c, fail](const Principal&, net::Request& req) {
+        auto body = Decode<v1::AuditArchiveSealRequest>(req);
+        if (!body.ok()) return fail(req, body.status());
+        v1::AuditArchiveSegment segment;
+        Status s = c.writer->Run([&](sqlite::Connection& db) -> Status {
+          OUTPOST_ASSIGN_OR_RETURN(std::string satellite_id, audit::StoredSatelliteId(db));
+          const TimePoint before{std::chrono::milliseconds(body->before_ms())};
+          OUTPOST_ASSIGN_OR_RETURN(segment, audit::SealSegment(db, *c.signing_key, satellite_id,
+                                                               before, c.clock->Now()));
+          return Status::Ok();
+        });
+        if (!s.ok()) return fail(req, s);
+        return net::Encode(req, segment);
+      });
+  add("GET", "/v1/admin/audit/archive/records", Access::kPermission, Permission::kManageConfig,
+      "one page of a sealed segment's records (after, through, limit), each re-verified",
+      [c, fail](const Principal&, net::Request& req) {
+        auto after = ParseCount("after", QueryOr(req, "after", "0"), 0, INT64_MAX);
+        if (!after.ok()) return fail(req, after.status());
+        auto through = ParseCount("through", QueryOr(req, "through", "0"), 0, INT64_MAX);
+        if (!through.ok()) return fail(req, through.status());
+        auto limit = ParseCount("limit", QueryOr(req, "limit", "1000"), 1, kMaxPageRecords);
+        if (!limit.ok()) return fail(req, limit.status());
+        auto lease = c.readers->Acquire();
+        if (!lease.ok()) return fail(req, lease.status());
+        v1::AuditArchive page;
+        Status s = audit::ReadSegmentRecords(**lease, c.signing_key->public_key(), *after, *through,
+                                             *limit, [&page](const v1::AuditArchiveRecord& r) {
+                                               *page.add_records() = r;
+                                               return Status::Ok();
+                                             });
+        if (!s.ok()) return fail(req, s);
+        return net::Encode(req, page);
+      });
+  add("POST", "/v1/admin/audit/archive/commit", Access::kPermission, Permission::kManageConfig,
+      "the sealed segment is in a durable archive file: record it and remove its records",
+      [c, fail](const Principal& p, net::Request& req) {
+        auto body = Decode<v1::AuditArchiveSegment>(req);
+        if (!body.ok()) return fail(req, body.status());
+        auto out = audit::CommitSegment(*c.writer, c.signing_key->public_key(), *body, p.actor(),
+                                        *c.clock);
+        if (!out.ok()) return fail(req, out.status());
+        return net::Encode(req, *out);
       });
   add("GET", "/v1/admin/audit/checkpoints", Access::kPermission, Permission::kReadAudit,
       "every signed checkpoint with its signature, each checked",

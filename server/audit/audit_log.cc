@@ -3,6 +3,7 @@
 #include <limits>
 #include <string_view>
 
+#include "server/audit/archive.h"
 #include "server/audit/chain.h"
 #include "server/audit/utf8.h"
 
@@ -74,7 +75,11 @@ Result<Head> CurrentHead(sqlite::Connection& db) {
   OUTPOST_ASSIGN_OR_RETURN(bool row, statement->Step());
   Head head;
   if (!row) {
-    head.hash = GenesisHash();
+    // Every record archived (archive.h): the chain continues from the archived head.
+    OUTPOST_ASSIGN_OR_RETURN(ArchivedHead archived, ReadArchivedHead(db));
+    head.seq = archived.last_seq;
+    head.hash = std::move(archived.hash);
+    head.time_ms = archived.checkpoint.time_ms;
     return head;
   }
   head.seq = statement->ColumnInt64(0);

@@ -69,7 +69,9 @@ struct Head {
   int64_t time_ms = 0;  // the record's time, unix milliseconds
 };
 
-// The head as `db` sees it (a reader connection sees the last commit). Errors are SQLite's.
+// The head as `db` sees it (a reader connection sees the last commit). When every record has
+// been archived (archive.h), the archived head (time_ms: when its checkpoint was signed).
+// Errors are SQLite's.
 Result<Head> CurrentHead(sqlite::Connection& db);
 
 }  // namespace outpost::server::audit

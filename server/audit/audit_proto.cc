@@ -46,6 +46,11 @@ v1::AuditVerifyResponse ToProto(const VerifyReport& report) {
   proto.set_problem(Text(report.problem));
   proto.set_key_fingerprint(report.key_fingerprint);
   proto.set_saved_head_seq(report.saved_head_seq);
+  proto.set_archived_seq(report.archived_seq);
+  proto.set_archived_hash(report.archived_hash);
+  proto.set_archive_files_checked(report.archive_files_checked);
+  proto.set_archive_records_checked(report.archive_records_checked);
+  proto.set_problem_file(Text(report.problem_file));
   return proto;
 }
 

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "common/crypto/encoding.h"
+#include "server/audit/archive.h"
 
 namespace outpost::server::audit {
 namespace {
@@ -27,9 +28,20 @@ Status ChainGuard::Observe(sqlite::Connection& db) {
     if (head.seq == known_.seq) {
       stored = head.hash;
     } else {
-      OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement statement, db.Query(kSelectHash, known_.seq));
+      OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement statement,
+                               db.Query(kSelectHash, known_.seq));
       OUTPOST_ASSIGN_OR_RETURN(bool row, statement->Step());
-      if (row) stored = statement->ColumnBlob(0);
+      if (row) {
+        stored = statement->ColumnBlob(0);
+      } else {
+        // Archived meanwhile (archive.h): the archive table vouches for it, with a signed
+        // checkpoint, or the record was removed behind the server's back.
+        OUTPOST_ASSIGN_OR_RETURN(ArchivedHead archived, ReadArchivedHead(db));
+        if (archived.last_seq > known_.seq ||
+            (archived.last_seq == known_.seq && archived.hash == known_.hash)) {
+          stored = known_.hash;
+        }
+      }
     }
     if (stored != known_.hash) {
       found = "audit record " + std::to_string(known_.seq) + " in " + db.path().string() +

@@ -22,7 +22,8 @@ Result<v1::AuditCheckpointList> ListCheckpoints(sqlite::Connection& db,
 // Compares every head central holds (`heads`, as `outpost central audit-heads -o` exports them)
 // with the local chain on `db`: record `seq` must exist with exactly the head's hash, and the
 // head's signature (a checkpoint signature) must verify with `key`, the satellite's signing key.
-// ok is true only when there is at least one head and every head matches. Runs in one read
+// ok is true only when there is at least one head and every head matches, or names a record
+// archived in a sealed segment (result "archived", archive.h). Runs in one read
 // snapshot when `db` is outside a transaction. Errors: kInvalidArgument for an empty list or for
 // the heads of another satellite than the one satellite_meta names; otherwise the database's.
 Result<v1::AuditCompareHeadsResponse> CompareHeads(sqlite::Connection& db,

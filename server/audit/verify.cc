@@ -4,6 +4,7 @@
 
 #include "common/crypto/encoding.h"
 #include "common/time.h"
+#include "server/audit/archive.h"
 #include "server/audit/audit_proto.h"
 #include "server/audit/chain.h"
 #include "server/audit/checkpoint.h"
@@ -127,6 +128,20 @@ class Walk {
     return true;
   }
 
+  // Starts the walk after the archived records 1..head.seq, once their sealing checkpoint
+  // verified (else the report names it).
+  bool StartAfterArchived(const ArchivedHead& head) {
+    Record sealed;
+    sealed.seq = head.last_seq;
+    sealed.hash = head.hash;
+    if (!CheckCheckpoint(head.checkpoint, sealed)) return false;
+    last_seq_ = head.last_seq;
+    prev_hash_ = head.hash;
+    report_.archived_seq = head.last_seq;
+    report_.archived_hash = Hex(head.hash);
+    return true;
+  }
+
   void Accept(Record& record) {
     ++report_.records_checked;
     last_seq_ = record.seq;
@@ -172,13 +187,21 @@ Result<VerifyReport> VerifySnapshot(sqlite::Connection& db, const crypto::Public
   OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement records, db.Query(kSelectRecords));
   OUTPOST_ASSIGN_OR_RETURN(sqlite::ScopedStatement checkpoints, db.Query(kSelectCheckpoints));
   Walk walk(key, saved);
+  OUTPOST_ASSIGN_OR_RETURN(ArchivedHead archived, ReadArchivedHead(db));
+  if (archived.last_seq > 0 && !walk.StartAfterArchived(archived)) return std::move(walk).Finish();
   OUTPOST_ASSIGN_OR_RETURN(bool have_checkpoint, checkpoints->Step());
   Checkpoint checkpoint;
   if (have_checkpoint) checkpoint = ReadCheckpoint(*checkpoints);
+  // Checkpoints of archived records are the archive's business.
+  while (have_checkpoint && checkpoint.seq <= archived.last_seq) {
+    OUTPOST_ASSIGN_OR_RETURN(have_checkpoint, checkpoints->Step());
+    if (have_checkpoint) checkpoint = ReadCheckpoint(*checkpoints);
+  }
   while (true) {
     OUTPOST_ASSIGN_OR_RETURN(bool have_record, records->Step());
     if (!have_record) break;
     Record record = ReadRecord(*records);
+    if (record.seq <= archived.last_seq && record.seq >= 1) continue;  // removal interrupted
     if (!walk.CheckRecord(record) || !walk.CheckSaved(record)) return std::move(walk).Finish();
     while (have_checkpoint && checkpoint.seq <= record.seq) {
       if (!walk.CheckCheckpoint(checkpoint, record)) return std::move(walk).Finish();
@@ -214,6 +237,8 @@ std::string_view ProblemName(VerifyProblem problem) {
       return "truncated";
     case VerifyProblem::kSavedHead:
       return "saved_head_mismatch";
+    case VerifyProblem::kArchive:
+      return "archive";
   }
   return "unknown";
 }

@@ -23,7 +23,9 @@ enum class VerifyProblem {
   kCheckpointSignature,  // a checkpoint's signature does not verify ("checkpoint_signature")
   kCheckpointMismatch,   // a signed checkpoint disagrees with the record ("checkpoint_mismatch")
   kTruncated,            // records after a signed checkpoint or a saved head are gone ("truncated")
-  kSavedHead,            // the record at a saved head's seq has another hash ("saved_head_mismatch")
+  kSavedHead,  // the record at a saved head's seq has another hash ("saved_head_mismatch")
+  kArchive,    // an archive file is unreadable, foreign or overlapping, or the database's archived
+               // head is not where the archives end ("archive")
 };
 
 std::string_view ProblemName(VerifyProblem problem);
@@ -42,6 +44,13 @@ struct VerifyReport {
   std::string problem;          // for a human: what is wrong at first_bad_seq; empty when ok
   std::string key_fingerprint;  // of the key checkpoints were verified with
   int64_t saved_head_seq = 0;   // the saved head the chain was found to extend; 0: none checked
+  // Records 1..archived_seq were archived (archive.h); the walk began after them, from
+  // archived_hash (lowercase hex), whose sealing checkpoint verified. 0: nothing archived.
+  int64_t archived_seq = 0;
+  std::string archived_hash;
+  int64_t archive_files_checked = 0;  // with archive files (CombineWithArchives)
+  int64_t archive_records_checked = 0;
+  std::string problem_file;  // the archive file the problem is in; "" for the database
 };
 
 // A head saved outside the satellite, e.g. an auditor's copy of `outpost audit head --json`:
@@ -69,6 +78,10 @@ struct SavedHead {
 // whole log by an empty one with no checkpoints, cannot be detected locally; compare the head
 // with the heads central received (sync requests carry them). All checkpoints must be signed by
 // `key`.
+//
+// Archived records (archive.h): when the database has an archived head at seq N, the walk
+// checks the signed checkpoint that sealed it, then starts at N + 1 from its hash; records and
+// checkpoints at or below N still present (an interrupted removal) are skipped.
 //
 // Errors (a Status, not a report) only when the database cannot be read.
 Result<VerifyReport> Verify(sqlite::Connection& db, const crypto::PublicKey& key,

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "common/authorization_format.h"
+#include "common/crypto/hash.h"
 #include "common/crypto/merkle.h"
 #include "common/ids.h"
 #include "common/text.h"
@@ -57,6 +58,25 @@ Status ValidateHostname(std::string_view hostname) {
 }
 
 audit::Actor DeviceActor(const std::string& instance_id) { return {"device", instance_id}; }
+
+// A renewal that changes nothing: every tag granted in full as asked, and the book's counts as
+// they were (only their validity moved). Such a renewal is audited as a compact device.renew.
+bool OnlyExtendsValidity(const AuthorizationDecision& decision) {
+  if (decision.tags.empty()) return false;
+  for (const TagDecision& t : decision.tags) {
+    if (t.status != TagStatus::kAuthorized || t.granted != t.requested) return false;
+  }
+  for (const TagChange& c : decision.delta.changes) {
+    if (c.old_count != c.new_count) return false;
+  }
+  return true;
+}
+
+// The first 16 hex digits of SHA-256 of the "tags" array a full device.authorize record would
+// hold (serialized as boost::json does): equal digests, equal grants.
+std::string TagsDigest(const json::array& per_tag) {
+  return crypto::Sha256Hex(json::serialize(per_tag)).substr(0, 16);
+}
 
 RegisteredDevice Registered(const DeviceRecord& d) {
   return {d.instance_id, d.va, d.udi, d.export_allowed, d.cert_serial, d.cert_not_after};
@@ -540,9 +560,19 @@ void LicensingImpl::Authorize(const DeviceIdentity& device, const v1::AuthorizeR
                                          {"granted", t.granted},
                                          {"status", TagStatusName(t.status)}});
         }
-        OUTPOST_RETURN_IF_ERROR(
-            Audit(db, DeviceActor(d.instance_id), "device.authorize", "device:" + d.instance_id,
-                  {{"va", d.va}, {"udi", d.udi.ToString()}, {"tags", per_tag}}, AuditTime()));
+        if (OnlyExtendsValidity(decision)) {
+          // A heartbeat: the compact record (docs/security.md, "device.renew").
+          OUTPOST_RETURN_IF_ERROR(
+              audit::Append(db,
+                            {DeviceActor(d.instance_id), "device.renew", "",
+                             "{\"tags\":" + std::to_string(per_tag.size()) + ",\"digest\":\"" +
+                                 TagsDigest(per_tag) + "\"}"},
+                            AuditTime()));
+        } else {
+          OUTPOST_RETURN_IF_ERROR(
+              Audit(db, DeviceActor(d.instance_id), "device.authorize", "device:" + d.instance_id,
+                    {{"va", d.va}, {"udi", d.udi.ToString()}, {"tags", per_tag}}, AuditTime()));
+        }
         return Outcome{d, std::move(decision)};
       },
       [this, done = std::move(done)](Result<Outcome> r, sqlite::Batch& batch) mutable {

@@ -5,7 +5,7 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 9> kMigrations = {{
+constexpr std::array<sqlite::Migration, 10> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
@@ -290,6 +290,24 @@ INSERT OR IGNORE INTO audit_tag_events(tag, va, seq)
                                        WHEN 'device.rehost' THEN '$.moved'
                                        ELSE '$.none' END) AS t
   WHERE json_type(r.d, '$.va') = 'text' AND json_type(t.value, '$.tag') = 'text';
+)sql"},
+    {10, "audit archives: the archived head",
+     R"sql(
+-- One row per sealed segment of the audit chain moved out to an archive file
+-- (server/audit/archive.h). The row with the highest last_seq is the archived head: records up
+-- to it are in archives, and the chain continues at last_seq + 1 from its hash. The checkpoint
+-- that closed the segment is kept with it, so `audit verify` can check the head on the database
+-- alone.
+CREATE TABLE audit_archived (
+  last_seq           INTEGER PRIMARY KEY,        -- the segment's last record
+  first_seq          INTEGER NOT NULL,
+  hash               BLOB NOT NULL CHECK (length(hash) = 32),  -- hash of record last_seq
+  checkpoint_time_ms INTEGER NOT NULL,           -- the closing checkpoint (signed over last_seq,
+  key_id             TEXT NOT NULL,              --   hash and checkpoint_time_ms)
+  signature          BLOB NOT NULL,
+  file_name          TEXT NOT NULL,              -- the archive file, as the archiver named it
+  archived_at_ms     INTEGER NOT NULL
+) STRICT;
 )sql"},
 }};
 

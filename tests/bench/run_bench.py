@@ -58,7 +58,12 @@ AUTHORIZE_TAG = "bench.tag.0000"  # entitled in VA "default", where the bench to
 # Bench.plan(): the load sections need the registered devices, half-load needs authorize's rate.
 SECTIONS = ("startup", "register", "authorize", "half-load", "heartbeat", "handshake",
             "sync-export", "normal", "audit", "registration-crypto", "sync-import", "backup",
-            "console")
+            "console", "audit_growth")
+
+# audit_growth: the fleet the per-day figure is for (issue 16), and its heartbeat period (the
+# default floating lease, policy.floating_lease; one renewal per device per lease assumed).
+FLEET_DEVICES = 100_000
+HEARTBEAT_S = 15 * 60
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -835,6 +840,147 @@ class Bench:
                                  for k in ("in_unit_us", "grouped_us", "grouped_empty_us",
                                            "serial_us")}
 
+    def audit_footprint(self):
+        """With the satellite stopped (its WAL checkpointed): the audit trail's bytes on disk
+        (pages of audit_log and its time index, from SQLite's dbstat), the database file's size,
+        and the number of records per action."""
+        import sqlite3
+        db = sqlite3.connect(f"file:{self.data / 'outpost.db'}?mode=ro", uri=True)
+        try:
+            pages = dict(db.execute(
+                "SELECT name, sum(pgsize) FROM dbstat WHERE name IN ('audit_log', "
+                "'audit_log_time') GROUP BY name").fetchall())
+            actions = dict(db.execute(
+                "SELECT action, count(*) FROM audit_log GROUP BY action").fetchall())
+            payload = dict(db.execute(
+                "SELECT action, avg(length(actor) + length(action) + length(object) + "
+                "length(details) + length(prev_hash) + length(hash) + 8) FROM audit_log "
+                "GROUP BY action").fetchall())
+        finally:
+            db.close()
+        files = sum(f.stat().st_size for f in self.data.glob("outpost.db*"))
+        return {"audit_bytes": sum(pages.values()), "file_bytes": files, "actions": actions,
+                "payload": payload}
+
+    def audit_growth(self):
+        """Bytes of audit per renewal, measured on the real database: unchanged renewals
+        (floating heartbeats from the registered devices, closed loop) and renewals that change
+        the count every time (`outpost device authorize` alternating TAG:1 and TAG:2), each as
+        the growth of the audit pages (dbstat) and of the database file between two clean
+        stops, divided by the renewals audited in between. Then the disk growth per day for
+        FLEET_DEVICES floating devices renewing every HEARTBEAT_S, and the size of an archive
+        file (`outpost audit archive`) per record."""
+        floating = f"bench.tag.{self.p['tags'] - 1:04d}"  # the seeder makes the last tags floating
+        out = {}
+
+        def measure(label, drive):
+            before = self.audit_footprint()
+            sat = Satellite(self.outpost, self.data, self.work / "outpost-growth.log").start()
+            try:
+                drive(sat)
+            finally:
+                sat.stop()
+            after = self.audit_footprint()
+            renewals = sum(after["actions"].get(a, 0) - before["actions"].get(a, 0)
+                           for a in ("device.authorize", "device.renew"))
+            records = sum(after["actions"].values()) - sum(before["actions"].values())
+            if renewals <= 0:
+                raise RuntimeError(f"audit_growth {label}: no renewal was audited")
+            m = {"renewals": renewals, "records": records,
+                 "full": after["actions"].get("device.authorize", 0) -
+                 before["actions"].get("device.authorize", 0),
+                 "compact": after["actions"].get("device.renew", 0) -
+                 before["actions"].get("device.renew", 0),
+                 "audit_bytes_per_renewal": (after["audit_bytes"] - before["audit_bytes"]) /
+                 renewals,
+                 "file_bytes_per_renewal": (after["file_bytes"] - before["file_bytes"]) /
+                 renewals,
+                 "record_bytes": after["payload"]}
+            log(f"audit_growth {label}: {renewals} renewals ({m['compact']} compact, "
+                f"{m['full']} full), {m['audit_bytes_per_renewal']:.0f} audit bytes and "
+                f"{m['file_bytes_per_renewal']:.0f} file bytes per renewal")
+            out[label] = m
+
+        def heartbeats(sat):
+            # Twice: the first request of each device takes the lease (a change), every later
+            # one only extends it.
+            for _ in range(2):
+                self.closed_loop("outpost audit growth", sat.port, "heartbeat",
+                                 self.p["connections"], ["--tag", floating, "--check"])
+
+        measure("unchanged", heartbeats)
+
+        # Changing renewals, through the CLI's device commands (a device's state directory
+        # names the satellite's URL, so registration and renewals share one run; the audit pages
+        # are read live, through the WAL, around the renewals alone).
+        changing_devices, changing_rounds = 4, max(25, self.p["runs"] * 25)
+        token = (self.work / "token").read_text().strip()
+        sat = Satellite(self.outpost, self.data, self.work / "outpost-growth.log").start()
+        try:
+            states = []
+            for i in range(changing_devices):
+                state = self.work / f"growth-device-{i}"
+                if state.exists():
+                    shutil.rmtree(state)
+                self.outpost_cli(["device", "register", "--server",
+                                  f"https://127.0.0.1:{sat.port}", "--ca", self.data / "ca.pem",
+                                  "--token", token, "--pid", "GROWTH", "--serial", f"G{i}",
+                                  "--state-dir", state])
+                states.append(state)
+            before = self.audit_footprint()
+            for n in range(changing_rounds):
+                for state in states:
+                    self.outpost_cli(["device", "authorize", "--state-dir", state,
+                                      "--tag", f"{AUTHORIZE_TAG}:{1 + n % 2}"])
+            after = self.audit_footprint()
+        finally:
+            sat.stop()
+        renewals = (after["actions"].get("device.authorize", 0) -
+                    before["actions"].get("device.authorize", 0))
+        records = sum(after["actions"].values()) - sum(before["actions"].values())
+        if renewals <= 0:
+            raise RuntimeError("audit_growth changing: no renewal was audited")
+        out["changing"] = {
+            "renewals": renewals, "records": records, "full": renewals, "compact": 0,
+            "audit_bytes_per_renewal": (after["audit_bytes"] - before["audit_bytes"]) / records,
+            # The database file is not measured here (the WAL holds the pages while serving):
+            # a full record grows the file as much as its pages, as the unchanged case shows.
+            "file_bytes_per_renewal": (after["audit_bytes"] - before["audit_bytes"]) / records,
+            "record_bytes": after["payload"]}
+        log(f"audit_growth changing: {renewals} renewals in {records} records, "
+            f"{out['changing']['audit_bytes_per_renewal']:.0f} audit bytes per renewal")
+
+        renewals_per_day = FLEET_DEVICES * 86_400 / HEARTBEAT_S
+        for label in ("unchanged", "changing"):
+            m = out[label]
+            m["gb_per_day_100k_floating"] = m["file_bytes_per_renewal"] * renewals_per_day / 1e9
+            m["audit_gb_per_day_100k_floating"] = (m["audit_bytes_per_renewal"] *
+                                                   renewals_per_day / 1e9)
+
+        # An archive of everything so far: its bytes per record.
+        archive = self.work / "audit-growth.outpost-audit"
+        if archive.exists():
+            archive.unlink()
+        sat = Satellite(self.outpost, self.data, self.work / "outpost-growth.log").start()
+        try:
+            tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86_400))
+            proc = self.outpost_cli(["--json", "audit", "archive", "--before", tomorrow, "-o",
+                                     archive, "--data-dir", self.data,
+                                     "--server", f"https://127.0.0.1:{sat.port}"])
+            committed = json.loads(proc.stdout)
+            archived = int(committed["last_seq"]) - int(committed["first_seq"]) + 1
+            out["archive_bytes_per_record"] = archive.stat().st_size / archived
+            out["archived_records"] = archived
+            self.outpost_cli(["audit", "verify", "--archive", archive, "--data-dir", self.data,
+                              "--server", f"https://127.0.0.1:{sat.port}"])
+        finally:
+            sat.stop()
+        out["renewals_per_day"] = renewals_per_day
+        out["assumptions"] = (f"{FLEET_DEVICES} floating devices, one renewal each per "
+                              f"{HEARTBEAT_S // 60}-minute lease, every renewal unchanged "
+                              "(or, for 'changing', every one a full record)")
+        self.results["audit_growth"] = out
+
     def sync_central(self):
         """A reference central (outpost-bench-central) with one account, `sync_vas` VAs and
         `sync_entitlements` entitlements, and enrollment bundles for the seeded satellite and
@@ -1079,12 +1225,14 @@ class Bench:
                 chosen.add("half-load")  # the same half-load rate
             if "half-load" in chosen:
                 chosen.add("authorize")  # half of its rate
-            if chosen & {"authorize", "heartbeat", "backup"}:
+            if chosen & {"authorize", "heartbeat", "backup", "audit_growth"}:
                 chosen.add("register")  # the devices that renew
         if self.args.smoke:
             chosen.discard("normal")
             if not (self.args.only and "backup" in self.args.only.split(",")):
                 chosen.discard("backup")  # bench_smoke stays under its ctest timeout
+            if not (self.args.only and "audit_growth" in self.args.only.split(",")):
+                chosen.discard("audit_growth")
         if self.args.perf:
             chosen.update({"authorize", "register"})
         return chosen
@@ -1109,6 +1257,8 @@ class Bench:
             self.load_runs(sections)
         if "normal" in sections:
             self.durability_normal()
+        if "audit_growth" in sections:
+            self.audit_growth()
         if "audit" in sections:
             self.audit_append()
         if "registration-crypto" in sections:
@@ -1265,6 +1415,7 @@ class Bench:
         a = r.get("audit", {})
         rc = r.get("registration_crypto", {})
         b = r.get("backup", {})
+        g = r.get("audit_growth", {})
         # (name, value, unit, target text, met: True/False/None)
         return [
             ("authorize renewals/s (keep-alive mTLS)", r.get("authorize_per_s"), "req/s",
@@ -1309,6 +1460,20 @@ class Bench:
             ("registration certificate work (CSR)", rc.get("registration_csr_us"), "us CPU",
              "", None),
             ("  of which CSR signature check", rc.get("csr_verify_us"), "us CPU", "", None),
+            ("audit bytes per unchanged renewal", g.get("unchanged", {}).get(
+                "audit_bytes_per_renewal"), "bytes", "", None),
+            ("  database file growth per unchanged renewal", g.get("unchanged", {}).get(
+                "file_bytes_per_renewal"), "bytes", "", None),
+            ("audit bytes per changing renewal", g.get("changing", {}).get(
+                "audit_bytes_per_renewal"), "bytes", "", None),
+            ("  database file growth per changing renewal", g.get("changing", {}).get(
+                "file_bytes_per_renewal"), "bytes", "", None),
+            (f"disk growth/day, {FLEET_DEVICES:,} floating, unchanged", g.get("unchanged", {}).get(
+                "gb_per_day_100k_floating"), "GB/day", "", None),
+            ("  the same if every renewal were full", g.get("changing", {}).get(
+                "gb_per_day_100k_floating"), "GB/day", "", None),
+            ("audit archive file per record", g.get("archive_bytes_per_record"), "bytes", "",
+             None),
             ("audit append, in one unit", a.get("in_unit_us"), "us/record", "", None),
             ("audit append, 1 per unit, group commit", a.get("grouped_us"), "us/record", "", None),
             ("  empty units, group commit", a.get("grouped_empty_us"), "us/unit", "", None),

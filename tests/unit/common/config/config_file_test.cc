@@ -120,6 +120,20 @@ TEST(ParseConfigTest, KeepsDefaultsForKeysNotInTheFile) {
   EXPECT_EQ(*c, expected);
 }
 
+// Issue 16: the audit retention keys.
+TEST(ParseConfigTest, AuditRetentionAndArchiveDirectory) {
+  Result<Config> c =
+      ParseConfig("[audit]\nretention = \"90d\"\narchive_dir = \"/srv/audit\"\n", "outpost.toml");
+  ASSERT_OK(c);
+  EXPECT_EQ(c->audit.retention, std::chrono::days(90));
+  EXPECT_EQ(c->audit.archive_dir, "/srv/audit");
+  EXPECT_EQ(Config{}.audit.retention, Duration::zero());  // off unless set
+  Result<Config> bad = ParseConfig("[audit]\nretention = \"90\"\n", "outpost.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("audit.retention"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(ParseConfigTest, AcceptsDottedKeysAndInlineTables) {
   Result<Config> c =
       ParseConfig("sync.mode = \"offline\"\nlog = { level = \"warn\" }\n", "outpost.toml");

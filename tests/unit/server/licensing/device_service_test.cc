@@ -13,6 +13,7 @@
 
 #include "common/authorization_format.h"
 #include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/crypto/merkle.h"
 #include "server/licensing/store.h"
 #include "tests/unit/server/licensing/service_test_fixture.h"
@@ -91,6 +92,50 @@ TEST_F(DeviceServiceTest, RegisterAuthorizeReleaseLifecycle) {
   for (const char* a : {"device.register", "device.authorize", "device.release"}) {
     EXPECT_NE(std::find(actions.begin(), actions.end(), a), actions.end()) << a;
   }
+}
+
+// Issue 16: a renewal that changes nothing is the compact device.renew, whose digest is that of
+// the "tags" text of the full record it repeats; anything else stays a full device.authorize.
+TEST_F(DeviceServiceTest, ARenewalThatChangesNothingIsACompactRecord) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  const std::string id = d.registration.instance_id();
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 1}}));  // new: full
+  clock_.Advance(std::chrono::hours(1));
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 1}}));    // only the validity moves: compact
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 2}}));    // another count: full
+  ASSERT_OK(Authorize(d.Identity(), {{"dna", 2}}));   // OUT_OF_COMPLIANCE: full
+  ASSERT_OK(Authorize(d.Identity(), {{"dna", 2}}));   // still not AUTHORIZED: full again
+  ASSERT_OK(Authorize(d.Identity(), {{"nope", 1}}));  // NOT_ENTITLED: full
+  ASSERT_OK(Authorize(d.Identity(), {{"nope", 1}}));  // full again
+  ASSERT_OK(Authorize(d.Identity(), {{"lease", 1}}));
+  ASSERT_OK(Authorize(d.Identity(), {{"lease", 1}}));  // a floating heartbeat: compact
+
+  std::vector<std::string> actions;
+  std::vector<auth::testing::AuditRow> rows;
+  for (auto& row : AuditRows()) {
+    if (row.action != "device.authorize" && row.action != "device.renew") continue;
+    actions.push_back(row.action);
+    rows.push_back(row);
+  }
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"device.authorize", "device.renew", "device.authorize",
+                                      "device.authorize", "device.authorize", "device.authorize",
+                                      "device.authorize", "device.authorize", "device.renew"}));
+  ASSERT_EQ(rows.size(), 9u);
+  const auth::testing::AuditRow& renew = rows[1];
+  EXPECT_EQ(renew.actor, "device:" + id);
+  EXPECT_EQ(renew.object, "");
+  // The digest: SHA-256 of the exact "tags" text of the full record before it.
+  const std::string& full = rows[0].details;
+  const size_t at = full.find("\"tags\":");
+  ASSERT_NE(at, std::string::npos);
+  const std::string tags = full.substr(at + 7, full.size() - at - 8);  // up to the final '}'
+  EXPECT_EQ(renew.details,
+            "{\"tags\":1,\"digest\":\"" + crypto::Sha256Hex(tags).substr(0, 16) + "\"}");
+  EXPECT_LT(renew.details.size() + renew.object.size(), 60u);
+  EXPECT_GT(full.size(), 100u);
 }
 
 TEST_F(DeviceServiceTest, AnswersCommittedTogetherShareOneSignatureAndEachProvesItsPlace) {
