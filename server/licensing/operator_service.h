@@ -62,7 +62,8 @@ class OperatorService {
   Result<v1::ListDevicesResponse> SearchDevices(const DeviceQuery& query) const;
   // One device as the listing shows it, and its certificate; kNotFound for an unknown instance.
   Result<v1::DeviceDetail> DeviceDetail(std::string_view instance_id) const;
-  // Registered devices, and those that authorized since `since`.
+  // Registered devices, and those that authorized since `since` (as of the last minute: the
+  // count is reused for a minute).
   struct DeviceCounts {
     int64_t registered = 0;
     int64_t active = 0;

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -192,6 +193,10 @@ class LicensingImpl {
   RateLimiter registrations_;  // per source address
   // Authenticates device-search cursors (device_search.h); random per process.
   const std::string cursor_key_;
+  // CountDevices' count of active devices (a scan of the devices table), reused for a minute:
+  // the column it counts is itself written once a minute.
+  mutable std::mutex active_mu_;
+  mutable std::optional<std::pair<TimePoint, int64_t>> active_;  // (computed at, count)
   std::atomic<int> pending_registrations_{0};
 };
 

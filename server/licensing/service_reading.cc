@@ -195,11 +195,19 @@ Result<v1::DeviceDetail> LicensingImpl::DeviceDetail(std::string_view instance_i
 Result<OperatorService::DeviceCounts> LicensingImpl::CountDevices(TimePoint since) const {
   OperatorService::DeviceCounts counts;
   counts.registered = static_cast<int64_t>(device_count());
+  const TimePoint now = Now();
+  std::lock_guard lock(active_mu_);
+  if (active_ && now >= active_->first && now < active_->first + std::chrono::minutes(1)) {
+    counts.active = active_->second;
+    return counts;
+  }
   OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
-  // last_seen_at is written once a minute (Sweep): the count lags renewals by up to a minute.
+  // last_seen_at is written once a minute (Sweep): the count lags renewals by up to a minute,
+  // and is reused for a minute (a scan of the table: ~0.1-0.3 s at a million devices).
   OUTPOST_ASSIGN_OR_RETURN(counts.active,
                            lease->QueryInt64("SELECT count(*) FROM devices WHERE last_seen_at >= ?",
                                              ToUnixSeconds(since)));
+  active_.emplace(now, counts.active);
   return counts;
 }
 

@@ -350,6 +350,29 @@ TEST_F(ConsoleApiTest, LicenseDetailHasHoldersReservationsAndEvents) {
   EXPECT_EQ(As(auditor_key_, "GET", "/v1/admin/licenses/nowhere/fw.base").status, 404);
 }
 
+TEST_F(ConsoleApiTest, LicensesPageOnRequest) {
+  const auto all = Json<v1::ListLicensesResponse>(As(auditor_key_, "GET", "/v1/admin/licenses"));
+  ASSERT_GE(all.pools_size(), 3);
+  EXPECT_EQ(all.next_after(), "");
+  std::vector<std::string> paged;
+  std::string after;
+  for (int i = 0; i < 20; ++i) {
+    const auto page = Json<v1::ListLicensesResponse>(
+        As(auditor_key_, "GET", "/v1/admin/licenses?limit=2&after=" + after));
+    EXPECT_LE(page.pools_size(), 2);
+    for (const auto& p : page.pools()) paged.push_back(p.va() + "/" + p.tag());
+    if (page.next_after().empty()) break;
+    after = page.next_after();
+  }
+  std::vector<std::string> expected;
+  for (const auto& p : all.pools()) expected.push_back(p.va() + "/" + p.tag());
+  EXPECT_EQ(paged, expected);
+  for (const std::string& query : {std::string("limit=0"), std::string("after=garbage!"),
+                                   std::string("after=") + crypto::Base64UrlEncode("no nul")}) {
+    EXPECT_EQ(As(auditor_key_, "GET", "/v1/admin/licenses?" + query).status, 400) << query;
+  }
+}
+
 TEST_F(ConsoleApiTest, SyncHistoryListsExchangesNewestFirst) {
   // A refused import, then a second round trip.
   EXPECT_EQ(a_->Import("not a bundle").status, 400);
