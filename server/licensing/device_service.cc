@@ -428,8 +428,8 @@ void LicensingImpl::Renew(const DeviceIdentity& device, const crypto::Certificat
           registry_->Put(*d);
         }
         const TimePoint now = Now();
-        OUTPOST_RETURN_IF_ERROR(Audit(db, DeviceActor(device.instance_id), "device.renew",
-                                      "device:" + device.instance_id,
+        OUTPOST_RETURN_IF_ERROR(Audit(db, DeviceActor(device.instance_id),
+                                      "device.certificate.renew", "device:" + device.instance_id,
                                       {{"va", d->va},
                                        {"udi", d->udi.ToString()},
                                        {"previous_certificate_serial", device.cert_serial},

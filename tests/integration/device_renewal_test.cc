@@ -271,7 +271,7 @@ TEST_F(CertificateRenewalTest, RenewalGivesANewCertificateAndRefusesTheOldOne) {
   EXPECT_EQ(again.status().code(), Errc::kFailedPrecondition) << again.status().ToString();
 
   // Audited, naming both serials.
-  const auto records = AuditLines("device.renew");
+  const auto records = AuditLines("device.certificate.renew");
   ASSERT_EQ(records.size(), 1u);
   EXPECT_NE(records[0].find(first.instance_id()), std::string::npos) << records[0];
   EXPECT_NE(records[0].find("previous_certificate_serial"), std::string::npos) << records[0];
@@ -293,7 +293,7 @@ TEST_F(CertificateRenewalTest, TheClientRenewsByItselfOnceRenewAfterPassed) {
   auto loaded = client::DeviceClient::Open(state, DeviceOptions());
   ASSERT_OK(loaded);
   EXPECT_EQ(loaded->registration().certificate_pem(), device.registration().certificate_pem());
-  EXPECT_EQ(AuditLines("device.renew").size(), 1u);
+  EXPECT_EQ(AuditLines("device.certificate.renew").size(), 1u);
 }
 
 TEST_F(CertificateRenewalTest, ReleasedDeviceCannotRenew) {
@@ -309,7 +309,7 @@ TEST_F(CertificateRenewalTest, ReleasedDeviceCannotRenew) {
   auto released = device.RenewCertificate();
   ASSERT_FALSE(released.ok());
   EXPECT_EQ(released.status().code(), Errc::kFailedPrecondition) << released.status().ToString();
-  EXPECT_TRUE(AuditLines("device.renew").empty());
+  EXPECT_TRUE(AuditLines("device.certificate.renew").empty());
 }
 
 TEST_F(CertificateRenewalTest, BadRenewalRequestsAreRefusedAndChangeNothing) {
@@ -345,7 +345,7 @@ TEST_F(CertificateRenewalTest, BadRenewalRequestsAreRefusedAndChangeNothing) {
   // Nothing changed: both devices work with their certificates, nothing was audited.
   EXPECT_EQ(SelfStatus(state), 200);
   EXPECT_EQ(SelfStatus(tmp_.path() / "other"), 200);
-  EXPECT_TRUE(AuditLines("device.renew").empty());
+  EXPECT_TRUE(AuditLines("device.certificate.renew").empty());
 }
 
 TEST_F(CertificateRenewalTest, ExpiredCertificateCannotRenewButATokenTakesTheRegistrationOver) {
@@ -417,7 +417,7 @@ TEST_F(CertificateRenewalTest, CliRenewsAndStatusShowsTheCertificate) {
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_TRUE(testing::Contains(status.out, "certificate valid until")) << status.out;
   EXPECT_TRUE(testing::Contains(status.out, "certificate renew after")) << status.out;
-  EXPECT_EQ(AuditLines("device.renew").size(), 1u) << status.out;
+  EXPECT_EQ(AuditLines("device.certificate.renew").size(), 1u) << status.out;
   // An explicit renewal now is too early, and says when it opens.
   auto renew =
       testing::RunBinary(OUTPOST_BINARY, {"device", "renew", "--state-dir", state.string()});
