@@ -26,7 +26,9 @@ struct LicensingFlags {
   std::string udi;
   std::string id;
   int limit = 1000;
-  bool csv = false;  // licenses, devices, reservations: CSV (RFC 4180) instead of a table
+  bool limit_given = false;  // devices --csv: without --limit it writes every device
+  int page_size = 1000;      // devices --csv: devices per request (hidden; tests page with 1)
+  bool csv = false;          // licenses, devices, reservations: CSV (RFC 4180) instead of a table
 };
 
 // --json and --csv both choose the output; one at a time.
@@ -109,30 +111,49 @@ int RunLicenses(const GlobalFlags& g, const LicensingFlags& f) {
   return kExitOk;
 }
 
+// `devices --csv` is an export: every device, page by page along the listing's cursor
+// (GET /v1/admin/devices ?after=), unless --limit caps it.
+int RunDevicesCsv(AdminClient& client, const LicensingFlags& f) {
+  std::vector<std::vector<std::string>> rows;
+  std::string after;
+  bool capped = false;
+  for (;;) {
+    std::string target = "/v1/admin/devices?limit=" + std::to_string(f.page_size);
+    if (!f.va.empty()) target += "&va=" + UrlEncode(f.va);
+    if (!after.empty()) target += "&after=" + UrlEncode(after);
+    v1::ListDevicesResponse page;
+    if (auto s = client.Call("GET", target, v1::Empty(), &page); !s.ok()) return Fail(s);
+    for (const auto& d : page.devices()) {
+      if (f.limit_given && rows.size() >= static_cast<size_t>(f.limit)) {
+        capped = true;
+        break;
+      }
+      rows.push_back({d.instance_id(), d.va(), d.udi(), d.hostname(), d.registered_at_text(),
+                      d.last_seen_at_text(), d.holdings().empty() ? "" : Holdings(d)});
+    }
+    if (capped || page.next_after().empty()) break;
+    after = page.next_after();
+  }
+  PrintCsv({"instance_id", "va", "udi", "hostname", "registered_at", "last_seen_at", "holds"},
+           rows);
+  if (capped) {
+    std::cerr << "outpost: more devices than --limit " << f.limit << "; the CSV holds the first "
+              << f.limit << " (leave out --limit to write them all)\n";
+  }
+  return kExitOk;
+}
+
 int RunDevices(const GlobalFlags& g, const LicensingFlags& f) {
   if (BothFormats(g, f)) return UsageError(kBothFormats);
   auto client = Connect(f);
   if (!client.ok()) return Fail(client.status());
+  if (f.csv) return RunDevicesCsv(**client, f);
   std::string target = "/v1/admin/devices?limit=" + std::to_string(f.limit);
   if (!f.va.empty()) target += "&va=" + UrlEncode(f.va);
   v1::ListDevicesResponse answer;
   if (auto s = (*client)->Call("GET", target, v1::Empty(), &answer); !s.ok()) return Fail(s);
   if (g.json) {
     PrintJson(answer);
-    return kExitOk;
-  }
-  if (f.csv) {
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& d : answer.devices()) {
-      rows.push_back({d.instance_id(), d.va(), d.udi(), d.hostname(), d.registered_at_text(),
-                      d.last_seen_at_text(), d.holdings().empty() ? "" : Holdings(d)});
-    }
-    PrintCsv({"instance_id", "va", "udi", "hostname", "registered_at", "last_seen_at", "holds"},
-             rows);
-    if (answer.truncated()) {
-      std::cerr << "outpost: more devices than --limit " << f.limit << "; the CSV holds the first "
-                << f.limit << " (narrow with --va or raise it)\n";
-    }
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
@@ -354,10 +375,16 @@ void AddLicensingCommands(CLI::App& app, CommandLine& cli) {
   devices->require_subcommand(0, 1);
   AddConnectionFlags(devices, &list_flags->connection);
   devices->add_option("--va", list_flags->va, "Only this virtual account");
-  devices->add_option("--limit", list_flags->limit, "Most devices to list (1 to 10000)")
+  devices
+      ->add_option("--limit", list_flags->limit,
+                   "Most devices to list (1 to 10000; with --csv every device unless given)")
       ->check(CLI::Range(1, 10000));
   devices->add_flag("--csv", list_flags->csv, kCsvHelp);
-  devices->callback([&cli, list_flags] {
+  devices->add_option("--page-size", list_flags->page_size)
+      ->check(CLI::Range(1, 10000))
+      ->group("");  // hidden: how many devices `--csv` asks for per request
+  devices->callback([&cli, list_flags, devices] {
+    list_flags->limit_given = devices->count("--limit") > 0;
     // A subcommand that was picked sets cli.run itself.
     if (!cli.run) cli.run = [&cli, list_flags] { return RunDevices(cli.global, *list_flags); };
   });

@@ -175,6 +175,8 @@ int RunServe(const GlobalFlags& g, const ServeFlags& f) {
             << "  CA to trust:    " << dir.ca_certificate().string() << "\n"
             << "  health check:   curl --cacert " << dir.ca_certificate().string() << " https://"
             << host << ":" << (*satellite)->port() << "/healthz\n"
+            << "  console:        https://" << host << ":" << (*satellite)->port()
+            << "/console/ (log in as a user with a password; docs/console.md)\n"
             << "Press Ctrl-C to stop." << std::endl;
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {

@@ -442,6 +442,12 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
         *raw->writer, *raw->readers, *raw->signing_key, raw->satellite_id, clock,
         audit::RetentionOptions{raw->config.audit.retention,
                                 config::ResolvePath(raw->config, raw->config.audit.archive_dir)});
+    // While forwarding to syslog, a record leaves the database only once the collector has it.
+    raw->retention->SetHold([raw]() -> std::optional<int64_t> {
+      std::lock_guard lock(raw->syslog_mu);
+      if (!raw->syslog) return std::nullopt;
+      return raw->syslog->position();
+    });
   }
   api::AdminContext admin;
   admin.auth = raw->auth.get();

@@ -70,6 +70,13 @@ Result<int64_t> Retention::RunOnce() {
       return Status::Ok();
     }));
     if (segment.header().last_seq() == 0) break;
+    if (hold_) {
+      // Not yet forwarded to the SIEM: the day waits (its sealed checkpoint is reused later).
+      if (const std::optional<int64_t> held = hold_();
+          held && segment.header().last_seq() > *held) {
+        break;
+      }
+    }
     std::error_code ec;
     std::filesystem::create_directories(options_.archive_dir, ec);
     if (ec) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -41,6 +42,11 @@ class Retention {
   // database.
   Result<int64_t> RunOnce();
 
+  // Records after the returned seq are kept (the syslog forwarder's position: a record leaves
+  // the database only once the collector has it); nullopt or no hook: no such limit. A day whose
+  // last record is held waits, and every later day with it, until the hold moves past it.
+  void SetHold(std::function<std::optional<int64_t>()> hold) { hold_ = std::move(hold); }
+
   // For tests: called once a file is durable, before its records are removed; an error stops the
   // round there, as a crash would.
   void SetAfterFileWritten(std::function<Status(const std::filesystem::path&)> hook) {
@@ -55,6 +61,7 @@ class Retention {
   const Clock& clock_;
   RetentionOptions options_;
   std::function<Status(const std::filesystem::path&)> after_file_written_;
+  std::function<std::optional<int64_t>()> hold_;
 };
 
 }  // namespace outpost::server::audit

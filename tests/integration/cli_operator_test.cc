@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <string>
@@ -237,6 +238,21 @@ TEST_F(CliOperatorTest, ReportsAsCsvWithFormulasNeutralised) {
       << devices.out;
   EXPECT_TRUE(Contains(devices.out, ",default,PID:SN1,\"'=HYPERLINK(\"\"http://x\"\")\","))
       << devices.out;
+
+  // The CSV is an export: it follows the listing's cursor page by page (here one device per
+  // request) and holds every device; --limit caps it, and says so.
+  RunResult second =
+      Outpost({"device", "register", "--server", serve_.url(), "--ca", ca, "--token", token.token(),
+               "--pid", "PID", "--serial", "SN2", "--state-dir", (tmp_ / "device2").string()});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  RunResult paged = Cli({"devices", "--csv", "--page-size", "1"});
+  ASSERT_EQ(paged.exit_code, 0) << paged.err;
+  EXPECT_TRUE(Contains(paged.out, ",default,PID:SN1,")) << paged.out;
+  EXPECT_TRUE(Contains(paged.out, ",default,PID:SN2,")) << paged.out;
+  RunResult capped = Cli({"devices", "--csv", "--limit", "1", "--page-size", "1"});
+  ASSERT_EQ(capped.exit_code, 0) << capped.err;
+  EXPECT_EQ(std::count(capped.out.begin(), capped.out.end(), '\n'), 2) << capped.out;
+  EXPECT_TRUE(Contains(capped.err, "more devices than --limit 1")) << capped.err;
 
   RunResult reservations = Cli({"reservations", "--csv"});
   ASSERT_EQ(reservations.exit_code, 0) << reservations.err;

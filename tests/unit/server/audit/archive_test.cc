@@ -533,6 +533,26 @@ TEST_F(RetentionTest, WholeDaysOlderThanTheRetentionAreArchivedOneFilePerDay) {
   EXPECT_TRUE(VerifyAll(*files).ok());
 }
 
+TEST_F(RetentionTest, RecordsNotYetForwardedToSyslogStayInTheDatabase) {
+  for (int day = 0; day < 3; ++day) {
+    AppendMany(100);
+    clock_.Set(FromUnixSeconds(1'780'012'800 + (day + 1) * 86'400));
+  }
+  clock_.Advance(std::chrono::days(2));
+  auto retention = MakeRetention(std::chrono::days(1));
+  int64_t forwarded = 150;  // the collector has day 0 and half of day 1
+  retention->SetHold([&]() -> std::optional<int64_t> { return forwarded; });
+  auto archived = retention->RunOnce();
+  ASSERT_OK(archived);
+  EXPECT_EQ(*archived, 1);  // day 0 only: day 1's records 151-200 are not forwarded yet
+  EXPECT_EQ(CountRecords(), 201);
+  forwarded = 300;
+  archived = retention->RunOnce();
+  ASSERT_OK(archived);
+  EXPECT_EQ(*archived, 2);
+  EXPECT_EQ(CountRecords(), 3);  // the three audit.archived records
+}
+
 TEST_F(RetentionTest, ZeroRetentionKeepsEverything) {
   AppendMany(10);
   clock_.Advance(std::chrono::days(400));
