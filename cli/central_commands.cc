@@ -360,6 +360,7 @@ void PrintSatellite(const v1::CentralSatellite& s, bool with_quotas) {
     fields.push_back({"revoked", When(s.revoked_at())});
     fields.push_back({"revoked because", Printable(s.revoked_reason())});
   }
+  if (s.reenrolled_at() != 0) fields.push_back({"re-enrolled", When(s.reenrolled_at())});
   if (with_quotas) {
     fields.push_back({"sync requests, last 24 h", std::to_string(s.requests_last_day()) + " of " +
                                                       std::to_string(central::kMaxRequestsPerDay)});
@@ -383,6 +384,14 @@ int RunSatelliteShow(const GlobalFlags& g, const CentralFlags& f) {
     return kExitOk;
   }
   PrintSatellite(*satellite, /*with_quotas=*/true);
+  if (satellite->history_size() > 0) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : satellite->history()) {
+      rows.push_back({When(e.at()), e.event(), OrDefault(e.key_id(), "-"), Printable(e.detail())});
+    }
+    std::cout << "\nHistory:\n";
+    PrintTable(std::cout, {"TIME", "EVENT", "SATELLITE KEY", "DETAIL"}, rows);
+  }
   return kExitOk;
 }
 
@@ -399,8 +408,42 @@ int RunSatelliteRevoke(const GlobalFlags& g, const CentralFlags& f) {
   std::cout << "Revoked satellite " << satellite->satellite_id() << " ("
             << Printable(satellite->name()) << ") of account " << satellite->account_id()
             << ": its sync requests are refused from now on, online and as files. To replace "
-               "it, enrol a new satellite (`outpost central satellite enroll "
-            << satellite->account_id() << " --name ... -o FILE`).\n";
+               "the appliance under the same id, `outpost central satellite reenroll "
+            << satellite->satellite_id() << " -o FILE`; or enrol a new satellite (`outpost central "
+            << "satellite enroll " << satellite->account_id() << " --name ... -o FILE`).\n";
+  return kExitOk;
+}
+
+int RunSatelliteReenroll(const GlobalFlags& g, const CentralFlags& f) {
+  SystemClock clock;
+  auto c = OpenCentral(f, clock);
+  if (!c.ok()) return Fail(c.status());
+  std::optional<std::string> url;
+  if (f.offline) {
+    url = "";
+  } else if (!f.url.empty()) {
+    url = f.url;
+  }
+  auto enrollment = (*c)->ReenrollSatellite(f.satellite, f.output, f.armor, url);
+  if (!enrollment.ok()) return Fail(enrollment.status());
+  if (g.json) {
+    PrintJson(*enrollment);
+    return kExitOk;
+  }
+  std::cout << "Re-enrolled satellite " << enrollment->satellite().satellite_id() << " ("
+            << Printable(enrollment->satellite().name()) << ") of account "
+            << Printable(enrollment->satellite().account_id())
+            << ": its previous key is refused, and the first sync with the new bundle binds the "
+               "new satellite's key.\n";
+  PrintFields(std::cout,
+              {{"enrollment bundle", enrollment->file()},
+               {"central key id", enrollment->central_key_id()},
+               {"central key fingerprint", enrollment->central_key_fingerprint()},
+               {"central URL", OrDefault(enrollment->central_url(), "(none: offline only)")},
+               {"central CA fingerprint", enrollment->ca_fingerprint()}});
+  std::cout << "The bundle holds a one-time secret (mode 0600): hand it to the satellite operator "
+               "only, who initialises a new data directory with `outpost init --enroll FILE` and "
+               "checks the central key fingerprint above.\n";
   return kExitOk;
 }
 
@@ -662,6 +705,20 @@ void AddCentralCommands(CLI::App& app, CommandLine& cli) {
       ->add_option("--reason", revoke_flags->reason,
                    "Why, shown to the satellite's operator when it is refused (required)")
       ->required();
+
+  auto reenroll_flags = std::make_shared<CentralFlags>();
+  auto* reenroll = AddCentralCommand(satellite, cli, "reenroll",
+                                     "Enrol a revoked satellite again under its id (a new "
+                                     "appliance): new one-time secret, its old key refused",
+                                     reenroll_flags, RunSatelliteReenroll);
+  reenroll->add_option("SATELLITE", reenroll_flags->satellite, "Satellite id (satellite list)")
+      ->required();
+  reenroll->add_option("-o,--output", reenroll_flags->output, "Enrollment bundle file to write")
+      ->required();
+  reenroll->add_option("--url", reenroll_flags->url,
+                       "Central URL for online sync (default: init's)");
+  reenroll->add_flag("--offline", reenroll_flags->offline, "Write no central URL (offline only)");
+  reenroll->add_flag("--armor", reenroll_flags->armor, "Write the bundle as ASCII armor");
 
   auto* sync_group = central->add_subcommand("sync", "Sync requests");
   sync_group->require_subcommand(1);

@@ -43,6 +43,7 @@ struct CentralFlags {
   std::string sync_interval;
   std::string satellite;
   std::string reason;
+  std::string key_id;
   bool remove = false;
   bool force = false;
 };

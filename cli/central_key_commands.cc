@@ -63,6 +63,7 @@ int RunKeyShow(const GlobalFlags& g, const CentralFlags& f) {
     out.set_next_fingerprint(next->public_key().Fingerprint());
     out.set_next_public_key_pem(next->public_key().ToPem());
   }
+  for (const auto& [id, at] : (*c)->retired_signing_keys()) out.add_retired_key_ids(id);
   if (!f.output.empty()) {
     if (auto s = crypto::WriteFileAtomically(
             f.output, out.public_key_pem(),
@@ -88,6 +89,10 @@ int RunKeyShow(const GlobalFlags& g, const CentralFlags& f) {
                 {{"new key id", out.next_key_id()}, {"new fingerprint", out.next_fingerprint()}});
     if (f.output.empty()) std::cout << out.next_public_key_pem();
   }
+  for (const std::string& id : out.retired_key_ids()) {
+    std::cout << "Retired key " << id << " (`central key retire`): no longer signs; its public key "
+              << "is " << ((*c)->data_dir().retired_keys() / (id + ".pem")).string() << "\n";
+  }
   return kExitOk;
 }
 
@@ -108,6 +113,32 @@ int RunKeyRotate(const GlobalFlags& g, const CentralFlags& f) {
             << "Every satellite learns it from its next sync response (signed by the old key it "
                "trusts) and is answered with the new key from then on; satellites that have not "
                "synced since keep being answered with the old key.\n";
+  return kExitOk;
+}
+
+int RunKeyRetire(const GlobalFlags& g, const CentralFlags& f) {
+  SystemClock clock;
+  auto c = OpenCentral(f, clock);
+  if (!c.ok()) return Fail(c.status());
+  auto retired = (*c)->RetireSigningKey(f.key_id, f.force);
+  if (!retired.ok()) return Fail(retired.status());
+  if (!retired->satellites_cut_off().empty()) {
+    std::cerr << "Warning: " << Plural(retired->satellites_cut_off_size(), "satellite")
+              << " had not moved to the new key and are refused from now on; they must be "
+                 "enrolled again (`outpost central satellite revoke` and `reenroll`):\n";
+    for (const auto& s : retired->satellites_cut_off()) std::cerr << "  " << Printable(s) << "\n";
+  }
+  if (g.json) {
+    PrintJson(*retired);
+    return kExitOk;
+  }
+  std::cout << "Retired central's signing key " << retired->retired_key_id()
+            << ": its private key was destroyed; central signs with key "
+            << retired->signing_key_id() << " only.\n";
+  PrintFields(std::cout, {{"signing key id", retired->signing_key_id()},
+                          {"signing key fingerprint", retired->signing_key_fingerprint()},
+                          {"retired public key", retired->retired_public_key_file()}});
+  std::cout << "Restart `outpost central serve` if it is running: it keeps the keys it loaded.\n";
   return kExitOk;
 }
 
@@ -200,6 +231,16 @@ void AddCentralKeyCommands(CLI::App* central, CommandLine& cli) {
   AddCentralCommand(key, cli, "rotate",
                     "Announce a new signing key to satellites (signed by the old one, TUF-style)",
                     rotate_flags, RunKeyRotate);
+
+  auto retire_flags = std::make_shared<CentralFlags>();
+  auto* retire = AddCentralCommand(
+      key, cli, "retire",
+      "Retire the previous signing key once satellites moved to the new one (after rotate)",
+      retire_flags, RunKeyRetire);
+  retire->add_option("KEY_ID", retire_flags->key_id, "The key to retire (`outpost central key`)")
+      ->required();
+  retire->add_flag("--force", retire_flags->force,
+                   "Retire even though some satellites still trust the key (they are cut off)");
 
   auto metrics_flags = std::make_shared<CentralFlags>();
   AddCentralCommand(central, cli, "metrics-token",

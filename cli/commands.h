@@ -52,5 +52,7 @@ void AddSyncCommands(CLI::App& app, CommandLine& cli);
 void AddCentralCommands(CLI::App& app, CommandLine& cli);
 // `backup`, `restore` (a satellite data directory, encrypted).
 void AddBackupCommands(CLI::App& app, CommandLine& cli);
+// `reload` (the running satellite re-reads its configuration and TLS files).
+void AddReloadCommands(CLI::App& app, CommandLine& cli);
 
 }  // namespace outpost::cli

@@ -1,5 +1,5 @@
-// `outpost device ...`: the device side (register, authorize, status, release) over the client
-// library in client/, for scripts and for trying a satellite out without writing a program.
+// `outpost device ...`: the device side (register, authorize, status, renew, release) over the
+// client library in client/, for scripts and for trying a satellite out without writing a program.
 
 #include <iostream>
 #include <memory>
@@ -56,6 +56,18 @@ void PrintAuthorization(const v1::Authorization& a, const Clock& clock) {
                           {"signed by", "satellite " + a.satellite_id() + " (verified)"}});
 }
 
+// When the ID certificate should be renewed, and whether that time has come.
+std::string RenewAfter(const v1::RegisterResponse& r, const Clock& clock) {
+  if (r.renew_after() == 0) return "-";
+  std::string out = OrDefault(r.renew_after_text(), std::to_string(r.renew_after()));
+  if (FromUnixSeconds(r.renew_after()) <= clock.Now()) {
+    out +=
+        " (due: renewed automatically by the next authorize or status, or `outpost device "
+        "renew`)";
+  }
+  return out;
+}
+
 Result<client::DeviceClient> OpenDevice(const DeviceFlags& f) {
   return client::DeviceClient::Open(f.state_dir);
 }
@@ -80,8 +92,10 @@ int RunRegister(const GlobalFlags& g, DeviceFlags f) {
       {"instance", r.instance_id()},
       {"satellite", r.satellite_id()},
       {"certificate valid until", r.certificate_not_after_text()},
-      {"renew after",
-       r.renew_after() == 0 ? "-" : r.renew_after_text() + " (register again with the same UDI)"},
+      {"renew after", r.renew_after() == 0
+                          ? "-"
+                          : r.renew_after_text() + " (`outpost device renew`; automatic on "
+                                                   "authorize and status)"},
       {"export-controlled", r.export_allowed() ? "allowed" : "not allowed"},
       {"signing key", r.signing_key_id()},
       {"state directory", f.state_dir}};
@@ -146,8 +160,9 @@ int RunStatus(const GlobalFlags& g, const DeviceFlags& f) {
       {"virtual account", r.va()},
       {"UDI", r.udi()},
       {"satellite", device->server_url() + " (" + r.satellite_id() + ")"},
-      {"certificate valid until", r.certificate_not_after_text()},
-      {"renew registration after", OrDefault(r.renew_after_text(), "-")}};
+      {"certificate valid until",
+       Until(r.certificate_not_after(), r.certificate_not_after_text(), device->clock())},
+      {"certificate renew after", RenewAfter(r, device->clock())}};
   if (!f.offline) {
     const v1::Device& d = status.device;
     fields.push_back({"hostname", OrDefault(d.hostname(), "(none)")});
@@ -174,6 +189,25 @@ int RunStatus(const GlobalFlags& g, const DeviceFlags& f) {
   } else {
     PrintAuthorization(*status.last_authorization, device->clock());
   }
+  return kExitOk;
+}
+
+int RunRenew(const GlobalFlags& g, const DeviceFlags& f) {
+  auto device = OpenDevice(f);
+  if (!device.ok()) return FailSafely(device.status());
+  const std::string old_expiry = device->registration().certificate_not_after_text();
+  auto renewed = device->RenewCertificate();
+  if (!renewed.ok()) return FailSafely(renewed.status());
+  if (g.json) {
+    PrintJson(*renewed);
+    return kExitOk;
+  }
+  std::cout << "Renewed the ID certificate of instance " << Printable(renewed->instance_id())
+            << " with a new key; the previous certificate (valid until " << Printable(old_expiry)
+            << ") is refused from now on.\n";
+  PrintFields(std::cout, {{"certificate valid until", renewed->certificate_not_after_text()},
+                          {"renew after", renewed->renew_after_text()},
+                          {"state directory", f.state_dir}});
   return kExitOk;
 }
 
@@ -265,6 +299,12 @@ void AddDeviceCommands(CLI::App& app, CommandLine& cli) {
                    status, RunStatus)
       ->add_flag("--offline", status->offline,
                  "Do not contact the satellite: show the stored authorization, verified offline");
+
+  auto renew = std::make_shared<DeviceFlags>();
+  AddDeviceCommand(device, cli, "renew",
+                   "Renew the ID certificate over mTLS (new key, same instance; no token), once "
+                   "its renew-after time has passed",
+                   renew, RunRenew);
 
   auto release = std::make_shared<DeviceFlags>();
   AddDeviceCommand(device, cli, "release",

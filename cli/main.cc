@@ -141,6 +141,7 @@ int Main(int argc, char** argv) {
   AddSyncCommands(app, cli);
   AddCentralCommands(app, cli);
   AddBackupCommands(app, cli);
+  AddReloadCommands(app, cli);
 
   try {
     app.parse(argc, argv);

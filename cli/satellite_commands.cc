@@ -138,20 +138,33 @@ int RunServe(const GlobalFlags& g, const ServeFlags& f) {
   // file < environment < flags.
   const std::filesystem::path file =
       f.config_file.empty() ? dir.config() : std::filesystem::path(f.config_file);
-  auto config = config::LoadLayeredConfig(file, f.data_dir, config::ProcessEnvironment(), flags);
+  // The same layers again at every reload (SIGHUP, `outpost reload`); --log-level and
+  // --log-format keep winning over the file.
+  auto load = [file, data_dir = f.data_dir, flags, g]() -> Result<config::Config> {
+    OUTPOST_ASSIGN_OR_RETURN(
+        config::Config c,
+        config::LoadLayeredConfig(file, data_dir, config::ProcessEnvironment(), flags));
+    if (!g.log_level.empty()) c.log.level = g.log_level;
+    if (!g.log_format.empty()) c.log.format = g.log_format;
+    return c;
+  };
+  auto config = load();
   if (!config.ok()) return Fail(config.status());
   if (auto s = SetUpLogging(g, &*config); !s.ok()) return Fail(s);
 
-  // Block the shutdown signals before any thread starts so only sigwait below sees them.
+  // Block the shutdown and reload signals before any thread starts so only sigwait below sees
+  // them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   SystemClock clock;
   auto satellite = server::Satellite::Open(f.data_dir, *config, clock);
   if (!satellite.ok()) return Fail(satellite.status());
+  (*satellite)->SetConfigLoader(load);
   if (auto s = (*satellite)->Start(); !s.ok()) return Fail(s);
   std::string host = config->listen.host;
   if (host == "0.0.0.0") host = "127.0.0.1";
@@ -164,7 +177,11 @@ int RunServe(const GlobalFlags& g, const ServeFlags& f) {
             << host << ":" << (*satellite)->port() << "/healthz\n"
             << "Press Ctrl-C to stop." << std::endl;
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    // The outcome (what changed, what needs a restart, or why nothing did) is logged and audited.
+    spdlog::info("received SIGHUP, reloading the configuration");
+    (void)(*satellite)->Reload(server::audit::Actor("signal", "SIGHUP"));
+  }
   spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*satellite)->Shutdown();
   return kExitOk;

@@ -97,11 +97,15 @@ Result<std::optional<DeviceState>> DeviceClient::CurrentRegistration(
   const bool same_device =
       r.udi() == options.pid + ":" + options.serial && server_url == options.server_url;
   DeviceClient current(std::move(*existing), client_options);
+  // Only asks; renewing here would be pointless, the registration replaces the certificate.
+  current.last_failed_renewal_ = client_options.clock->Now();
   auto self = current.GetStatus();
+  // The same device sends its certificate as proof even when the satellite no longer takes it
+  // for calls (a renewal answer that was lost superseded it); another device is not live then.
+  if (same_device) return std::optional<DeviceState>(std::move(current.state_));
   if (!self.ok() && self.status().code() == Errc::kUnauthenticated) {
     return std::optional<DeviceState>();
   }
-  if (same_device) return std::optional<DeviceState>(std::move(current.state_));
   if (options.replace_registered) return std::optional<DeviceState>();
   return AlreadyExists(
       "state directory " + dir.string() + " holds device " + QuoteForMessage(r.udi()) +
@@ -147,9 +151,13 @@ Result<DeviceClient> DeviceClient::Register(const RegisterOptions& options,
   std::vector<crypto::Certificate> pinned_roots;
   if (current) {
     if (auto root = current->PinnedCaRoot(); root.ok()) pinned_roots.push_back(std::move(*root));
-    // Registering again: the current ID certificate proves that this is the registered device.
-    http_options.client_certificate_pem = current->certificate().ToPem();
-    http_options.client_key_pem = current->key().ToPem();
+    // Registering again: the ID certificate proves that this is the registered device. An
+    // expired one would fail the TLS handshake; the satellite lets a token take over a
+    // registration whose certificate expired.
+    if (current->certificate().not_after() > client_options.clock->Now()) {
+      http_options.client_certificate_pem = current->certificate().ToPem();
+      http_options.client_key_pem = current->key().ToPem();
+    }
   }
   OUTPOST_ASSIGN_OR_RETURN(auto http, net::HttpsClient::Create(std::move(http_options)));
   v1::RegisterResponse registration;
@@ -223,6 +231,52 @@ Status DeviceClient::Call(const char* method, const char* target,
   return s;
 }
 
+Result<v1::RegisterResponse> DeviceClient::RenewCertificate() {
+  OUTPOST_RETURN_IF_ERROR(CheckUsable());
+  const TimePoint now = options_.clock->Now();
+  const std::string& instance_id = state_.registration().instance_id();
+  if (state_.certificate().not_after() <= now) {
+    return FailedPrecondition(
+        "the ID certificate of instance " + instance_id + " expired at " +
+        state_.registration().certificate_not_after_text() +
+        "; an expired certificate cannot be renewed. Register again with a token: `outpost "
+        "device register --state-dir " +
+        state_.dir().string() + " --token ...` (the registration and its licenses carry over)");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(auto key,
+                           crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
+  OUTPOST_ASSIGN_OR_RETURN(auto csr, crypto::CertificateSigningRequest::Create(key, instance_id));
+  // Stored before the satellite is asked: if the answer is committed there and this process dies
+  // before it is saved, the key is not lost with it.
+  if (Status s = state_.SaveRenewalKey(key); !s.ok()) {
+    return s.WithContext("cannot store the new key in " + state_.dir().string());
+  }
+  v1::RenewRequest request;
+  request.set_csr_pem(csr.ToPem());
+  v1::RegisterResponse renewed;
+  if (Status s = Call("POST", "/v1/devices/renew", request, &renewed); !s.ok()) {
+    return s.WithContext("renewing the ID certificate with " + state_.server_url());
+  }
+  OUTPOST_RETURN_IF_ERROR(state_.ApplyRenewal(std::move(renewed), std::move(key), now));
+  http_.reset();  // the next call presents the new certificate
+  return state_.registration();
+}
+
+void DeviceClient::RenewIfDue() {
+  if (state_.released()) return;
+  const TimePoint now = options_.clock->Now();
+  const int64_t renew_after = state_.registration().renew_after();
+  if (renew_after == 0 || now < FromUnixSeconds(renew_after)) return;
+  if (last_failed_renewal_ && now < *last_failed_renewal_ + kAutomaticRenewalRetry) return;
+  auto renewed = RenewCertificate();
+  last_renewal_status_ = renewed.status();
+  if (renewed.ok()) {
+    last_failed_renewal_.reset();
+  } else {
+    last_failed_renewal_ = now;
+  }
+}
+
 Result<v1::Authorization> DeviceClient::Authorize(const std::vector<v1::TagUse>& tags) {
   OUTPOST_RETURN_IF_ERROR(CheckUsable());
   v1::AuthorizeRequest request;
@@ -239,6 +293,7 @@ Result<v1::Authorization> DeviceClient::Authorize(const std::vector<v1::TagUse>&
     }
     *request.add_tags() = use;
   }
+  RenewIfDue();
   v1::SignedAuthorization answer;
   if (Status s = Call("POST", "/v1/devices/authorize", request, &answer); !s.ok()) {
     return s.WithContext("authorizing with " + state_.server_url());
@@ -281,6 +336,7 @@ Result<std::optional<v1::Authorization>> DeviceClient::LastAuthorization() const
 
 Result<DeviceStatus> DeviceClient::GetStatus() {
   OUTPOST_RETURN_IF_ERROR(CheckUsable());
+  RenewIfDue();
   DeviceStatus status;
   if (Status s = Call("GET", "/v1/devices/self", v1::Empty(), &status.device); !s.ok()) {
     return s.WithContext("asking " + state_.server_url() + " for this device");

@@ -61,6 +61,9 @@ inline constexpr uint64_t kMaxAnswerBytes = 4ull << 20;
 // A satellite's error message is cut to this many bytes (and marked as cut) before it reaches
 // the caller: a hostile satellite must not be able to flood a terminal or a log.
 inline constexpr size_t kMaxSatelliteMessageBytes = 1024;
+// After a failed automatic renewal, the next automatic attempt waits this long (by the clock of
+// DeviceClientOptions); RenewCertificate itself always tries.
+inline constexpr std::chrono::seconds kAutomaticRenewalRetry{3600};
 
 struct RegisterOptions {
   std::string server_url;  // "https://HOST:PORT" of the satellite
@@ -127,6 +130,23 @@ class DeviceClient {
   // kDataLoss if authorization.pb is damaged; the next successful Authorize replaces it.
   Result<std::optional<v1::Authorization>> LastAuthorization() const;
 
+  // POST /v1/devices/renew: a new ID certificate, for a new ECDSA P-256 key, for the same
+  // instance, over mTLS with the current certificate; no token. The new key is stored as
+  // device.key.next before the request and the swap is crash-safe (device_state.h). The answer
+  // is checked like a registration (DeviceState::ApplyRenewal) and must be this registration
+  // still. The old certificate is refused by the satellite from then on. Errors, besides those
+  // at the top: kFailedPrecondition when the certificate expired (by this device's clock or the
+  // satellite's: register again with a token, which takes the registration over with its
+  // licenses) or when the satellite's renewal window (renew_after) has not opened yet.
+  // Authorize and GetStatus call it by themselves once the clock is past renew_after (see
+  // last_renewal_status()).
+  Result<v1::RegisterResponse> RenewCertificate();
+
+  // The result of the last automatic renewal attempt (Ok when none was made or it worked). A
+  // failed attempt does not fail the call that made it — the current certificate still works
+  // until it expires — and is tried again at most once an hour (kAutomaticRenewalRetry).
+  const Status& last_renewal_status() const { return last_renewal_status_; }
+
   // POST /v1/devices/release: gives back every license and deregisters (the ID certificate is
   // refused afterwards), then marks the state as released.
   Result<v1::ReleaseResponse> Release();
@@ -144,6 +164,8 @@ class DeviceClient {
       const RegisterOptions& options, const DeviceClientOptions& client_options);
   // Ok unless released.
   Status CheckUsable() const;
+  // Renews when the clock is past renew_after and no failed attempt is recent; never fails.
+  void RenewIfDue();
   // The mTLS connection, created on first use.
   Result<net::HttpsClient*> Connection();
   // Sends one mTLS call and explains a refused ID certificate.
@@ -153,6 +175,8 @@ class DeviceClient {
   DeviceState state_;
   DeviceClientOptions options_;
   std::unique_ptr<net::HttpsClient> http_;
+  Status last_renewal_status_;
+  std::optional<TimePoint> last_failed_renewal_;
 };
 
 }  // namespace outpost::client

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <tuple>
 #include <vector>
 
 #include "client/authorization.h"
@@ -50,6 +51,12 @@ Status Damaged(const fs::path& dir, const std::string& what) {
 Status AsDamage(const fs::path& dir, const Status& s) {
   if (s.code() == Errc::kFailedPrecondition) return s;  // e.g. key permissions: the fix is chmod
   return Damaged(dir, s.message());
+}
+
+// Whether `certificate` is for `key`.
+bool CertifiesKey(const crypto::Certificate& certificate, const crypto::PrivateKey& key) {
+  auto certified = certificate.public_key();
+  return certified.ok() && *certified == key.public_key();
 }
 
 // The checks shared by a fresh registration and a loaded state.
@@ -239,17 +246,30 @@ Result<DeviceState> DeviceState::Load(const fs::path& dir) {
     server_url.pop_back();
   }
 
+  auto certificate = crypto::Certificate::FromPem(registration.certificate_pem());
+  if (!certificate.ok()) {
+    return Damaged(dir, kRegistrationFile + (": " + certificate.status().message()));
+  }
+  // A renewal interrupted after its commit point (registration.json) and before its last step
+  // (removing device.key.next): device.key.next is the key registration.json certifies, and
+  // device.key, device.crt and ca-chain.pem may still be the old ones. Finish it below.
+  bool finish_renewal = false;
+  if (fs::exists(dir / kNextKeyFile, ec)) {
+    if (auto next = crypto::PrivateKey::LoadFile(dir / kNextKeyFile);
+        next.ok() && CertifiesKey(*certificate, *next)) {
+      key = std::move(next);
+      finish_renewal = true;
+    }
+  }
   // The separate PEM files are for other tools (curl --cert); registration.json is the record.
   // They must agree, or a registration was interrupted half-way.
   std::string expected_chain;
   for (const auto& pem : registration.ca_chain_pem()) expected_chain += pem;
-  if (certificate_pem != registration.certificate_pem() || chain_pem != expected_chain) {
+  if (!finish_renewal &&
+      (certificate_pem != registration.certificate_pem() || chain_pem != expected_chain)) {
     return Damaged(dir, std::string(kCertificateFile) + " or " + kCaChainFile + " does not match " +
                             kRegistrationFile);
   }
-  auto certificate = crypto::Certificate::FromPem(certificate_pem);
-  if (!certificate.ok())
-    return Damaged(dir, kCertificateFile + (": " + certificate.status().message()));
   if (auto chain = ParseChain(registration); !chain.ok()) {
     return Damaged(dir, kCaChainFile + (": " + chain.status().message()));
   }
@@ -264,7 +284,70 @@ Result<DeviceState> DeviceState::Load(const fs::path& dir) {
   DeviceState state(dir, std::move(server_url), std::move(server_ca_pem), std::move(registration),
                     std::move(*key), std::move(*certificate), std::move(*signing_key));
   state.released_ = fs::exists(dir / kReleasedFile, ec);
+  if (finish_renewal) {
+    // Best effort: the state in memory is right either way, and the next Load tries again.
+    (void)state.FinishRenewal();
+  }
   return state;
+}
+
+Status DeviceState::SaveRenewalKey(const crypto::PrivateKey& key) const {
+  return crypto::WriteFileAtomically(dir_ / kNextKeyFile, key.ToPem(), kSecretFile,
+                                     IfExists::kReplace);
+}
+
+Status DeviceState::ApplyRenewal(v1::RegisterResponse renewed, crypto::PrivateKey key,
+                                 TimePoint now) {
+  const v1::RegisterResponse& current = registration_;
+  std::vector<crypto::Certificate> pinned;
+  if (auto root = PinnedCaRoot(); root.ok()) pinned.push_back(std::move(*root));
+  OUTPOST_ASSIGN_OR_RETURN(DeviceState next,
+                           FromRegistration(dir_, server_url_, server_ca_pem_, std::move(key),
+                                            std::move(renewed), now, pinned));
+  const v1::RegisterResponse& r = next.registration_;
+  for (const auto& [field, was, is] :
+       {std::tuple{"instance id", current.instance_id(), r.instance_id()},
+        std::tuple{"virtual account", current.va(), r.va()},
+        std::tuple{"UDI", current.udi(), r.udi()},
+        std::tuple{"satellite id", current.satellite_id(), r.satellite_id()},
+        std::tuple{"signing key id", current.signing_key_id(), r.signing_key_id()},
+        std::tuple{"signing key", current.signing_public_key_pem(), r.signing_public_key_pem()},
+        std::tuple{"replaced instance id", std::string(), r.replaced_instance_id()}}) {
+    if (was != is) {
+      return Unauthenticated(
+          "the satellite's renewal answer does not check out (nothing was saved): its " +
+          std::string(field) + " is " + QuoteForMessage(is) + ", not " + QuoteForMessage(was));
+    }
+  }
+  if (r.export_allowed() != current.export_allowed()) {
+    return Unauthenticated(
+        "the satellite's renewal answer does not check out (nothing was saved): it changes the "
+        "export permission, which only a registration sets");
+  }
+  // The commit point: from here on Load takes the new certificate, with device.key.next until
+  // device.key is replaced.
+  OUTPOST_RETURN_IF_ERROR(crypto::WriteFileAtomically(dir_ / kRegistrationFile, ToJson(r, true),
+                                                      kPublicFile, IfExists::kReplace));
+  registration_ = std::move(next.registration_);
+  key_ = std::move(next.key_);
+  certificate_ = std::move(next.certificate_);
+  return FinishRenewal();
+}
+
+Status DeviceState::FinishRenewal() const {
+  std::string chain_pem;
+  for (const auto& pem : registration_.ca_chain_pem()) chain_pem += pem;
+  OUTPOST_RETURN_IF_ERROR(
+      crypto::WriteFileAtomically(dir_ / kKeyFile, key_.ToPem(), kSecretFile, IfExists::kReplace));
+  OUTPOST_RETURN_IF_ERROR(
+      crypto::WriteFileAtomically(dir_ / kCaChainFile, chain_pem, kPublicFile, IfExists::kReplace));
+  OUTPOST_RETURN_IF_ERROR(crypto::WriteFileAtomically(
+      dir_ / kCertificateFile, registration_.certificate_pem(), kPublicFile, IfExists::kReplace));
+  // Last: while device.key.next exists, Load knows that a renewal is being finished.
+  std::error_code ec;
+  fs::remove(dir_ / kNextKeyFile, ec);
+  if (ec) return Internal("cannot remove " + Quote(dir_ / kNextKeyFile) + ": " + ec.message());
+  return Status::Ok();
 }
 
 Status DeviceState::Save() {

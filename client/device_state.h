@@ -13,8 +13,18 @@
 //   authorization.pb   the last SignedAuthorization, binary protobuf, exactly as received
 //   released           present once the device released its licenses and deregistered
 //                      (holds the ReleaseResponse as JSON)
+//   device.key.next    during a certificate renewal only: the new key, mode 0600
 // registration.json is written last, so a registration interrupted half-way is detected on the
 // next Load (the files do not agree) instead of being half used.
+//
+// A renewal (SaveRenewalKey, then ApplyRenewal) swaps key and certificate so that a crash at any
+// point leaves a usable state: the new key is written to device.key.next before the satellite
+// is asked; registration.json with the new certificate is the commit point; then device.key,
+// ca-chain.pem and device.crt are rewritten and device.key.next is removed last. Load finishes
+// an interrupted swap: when device.key.next is the key registration.json certifies, it is the
+// key, and the other files are rewritten from it and registration.json. Before the commit point
+// the old key and certificate stay in use (a stray device.key.next is replaced by the next
+// renewal).
 //
 // Thread-safety: a DeviceState is not synchronised; const methods may run concurrently. Two
 // processes writing the same directory do not corrupt files (each write is atomic) but the last
@@ -45,6 +55,7 @@ inline constexpr char kServerUrlFile[] = "server-url";
 inline constexpr char kRegistrationFile[] = "registration.json";
 inline constexpr char kAuthorizationFile[] = "authorization.pb";
 inline constexpr char kReleasedFile[] = "released";
+inline constexpr char kNextKeyFile[] = "device.key.next";
 // Every state file is at most this large; Load treats a larger one as damage, so nothing larger
 // is ever written.
 inline constexpr size_t kMaxStateFileBytes = 1 << 20;
@@ -92,6 +103,16 @@ class DeviceState {
   // here (see authorization.h).
   Result<std::optional<v1::SignedAuthorization>> LoadAuthorization() const;
 
+  // Renewal, step 1: writes `key` as device.key.next (0600, atomically), before the satellite
+  // is asked for a certificate for it.
+  Status SaveRenewalKey(const crypto::PrivateKey& key) const;
+  // Renewal, step 2: checks the satellite's answer like FromRegistration (trusting only the CA
+  // pinned at registration and the --ca given then) and that it is this device's registration
+  // still — same instance, VA, UDI, satellite, signing key and export permission — with a
+  // certificate for `key`; then stores it in the crash-safe order above and becomes it.
+  // kUnauthenticated (nothing stored) when the answer does not check out.
+  Status ApplyRenewal(v1::RegisterResponse renewed, crypto::PrivateKey key, TimePoint now);
+
   // Marks the device as released (the `released` file) and remembers it.
   Status MarkReleased(const v1::ReleaseResponse& release);
 
@@ -115,6 +136,10 @@ class DeviceState {
         key_(std::move(key)),
         certificate_(std::move(certificate)),
         signing_key_(std::move(signing_key)) {}
+
+  // Renewal, last step (also Load's repair): device.key from the key in use, ca-chain.pem and
+  // device.crt from registration.json, then device.key.next removed.
+  Status FinishRenewal() const;
 
   std::filesystem::path dir_;
   std::string server_url_;

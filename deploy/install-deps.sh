@@ -37,7 +37,25 @@ PACKAGES="
   systemd
   strace
   systemd-container
+  chromium
+  nodejs
 "
+# The console's browser tests (tests/console) run playwright-core from npm. Debian's npm
+# conflicts with a Node.js that bundles its own npm (e.g. NodeSource's), so it is only asked
+# for when no npm exists.
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
+
+# npm ci in tests/console from the committed lockfile, when its node_modules is missing or older
+# than the lockfile.
+console_test_modules() {
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/console"
+  [ -f "$dir/package-lock.json" ] || return 0
+  if [ ! -d "$dir/node_modules/playwright-core" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "install-deps: npm ci in tests/console"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+}
 
 missing=""
 for p in $PACKAGES; do
@@ -47,6 +65,7 @@ done
 
 if [ -z "$missing" ]; then
   echo "install-deps: all packages present"
+  console_test_modules
   exit 0
 fi
 
@@ -66,3 +85,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086  # word splitting of the package list is intended
 $SUDO apt-get install -y -q --no-install-recommends $missing
+console_test_modules

@@ -24,6 +24,7 @@
 #include "server/data_dir.h"
 #include "server/store/meta.h"
 #include "server/store/schema.h"
+#include "server/tls_renewal.h"
 #include "sync/bundle/armor.h"
 #include "sync/bundle/codec.h"
 #include "sync/bundle/trust.h"
@@ -33,7 +34,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr auto kCaValidity = std::chrono::days(3650);
-constexpr auto kTlsValidity = std::chrono::days(825);
 
 Status WritePublicFile(const fs::path& path, const std::string& content, CreatedFiles& created) {
   std::error_code ec;
@@ -145,11 +145,9 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
   OUTPOST_ASSIGN_OR_RETURN(auto tls_key,
                            crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256));
   OUTPOST_RETURN_IF_ERROR(SaveKey(tls_key, dir.tls_key(), created));
-  crypto::CertificateProfile profile;
-  profile.usage = crypto::CertificateProfile::kServer;
-  profile.common_name = "outpost-satellite";
-  profile.dns_names = {"localhost"};
-  profile.ip_addresses = {"127.0.0.1", "::1"};
+  // The satellite renews it with the same names before it expires (server/tls_renewal.h).
+  crypto::CertificateProfile profile = ServerCertificateProfile(
+      "outpost-satellite", {"localhost"}, {"127.0.0.1", "::1"}, now, ca.certificate().not_after());
   for (const auto& host : config.tls.hostnames) {
     if (IsIpLiteral(host)) {
       if (std::find(profile.ip_addresses.begin(), profile.ip_addresses.end(), host) ==
@@ -161,8 +159,6 @@ Result<InitReport> InitDataDir(const InitOptions& options, const Clock& clock) {
       profile.dns_names.push_back(host);
     }
   }
-  profile.not_before = not_before;
-  profile.not_after = now + kTlsValidity;
   OUTPOST_ASSIGN_OR_RETURN(auto tls_cert, ca.Issue(tls_key.public_key(), profile));
   OUTPOST_RETURN_IF_ERROR(
       WritePublicFile(dir.tls_certificate(), tls_cert.ToPem() + ca.certificate().ToPem(), created));

@@ -27,9 +27,12 @@
 #include "server/audit/syslog_forwarder.h"
 #include "server/auth/http_auth.h"
 #include "server/auth/store.h"
+#include "server/console/console_routes.h"
 #include "server/data_dir.h"
+#include "server/license_metrics.h"
 #include "server/licensing/service.h"
 #include "server/licensing/tokens.h"
+#include "server/reloader.h"
 #include "server/store/meta.h"
 #include "server/store/schema.h"
 #include "server/sync/satellite_sync.h"
@@ -71,6 +74,31 @@ Result<std::string> ReadFile(const fs::path& path) {
   return out.str();
 }
 
+// The forwarder of `c`'s [audit] section (not started yet), or null when audit.syslog_url is
+// empty. Checks the URL and the CA file.
+Result<std::unique_ptr<audit::SyslogForwarder>> MakeSyslogForwarder(const config::Config& c,
+                                                                    const DataDir& dir,
+                                                                    const std::string& satellite_id,
+                                                                    sqlite::ReaderPool& readers) {
+  if (c.audit.syslog_url.empty()) return std::unique_ptr<audit::SyslogForwarder>();
+  audit::SyslogOptions syslog;
+  syslog.url = c.audit.syslog_url;
+  if (!c.audit.syslog_ca.empty()) {
+    const fs::path ca = config::ResolvePath(c, c.audit.syslog_ca);
+    auto pem = ReadFile(ca);
+    if (!pem.ok()) {
+      return InvalidArgument("audit.syslog_ca: cannot read " + ca.string() +
+                             "; give the PEM file of the CA that issued the collector's "
+                             "certificate");
+    }
+    syslog.ca_pem = std::move(*pem);
+  }
+  syslog.hostname = c.audit.syslog_hostname;
+  syslog.satellite_id = satellite_id;
+  syslog.position_file = dir.syslog_position();
+  return audit::SyslogForwarder::Create(std::move(syslog), readers);
+}
+
 net::ServerOptions ServerOptionsFrom(const config::Config& c) {
   net::ServerOptions o;
   o.listen = c.listen.ToString();
@@ -102,6 +130,8 @@ constexpr auto kAuditCheckpointInterval = std::chrono::minutes(10);
 // How often expired authorizations and floating leases are released (a lease not renewed in time
 // returns to its pool within this), usage hours are closed and the clock is checked.
 constexpr auto kSweepInterval = std::chrono::seconds(5);
+// How often the TLS server certificate is checked for renewal (and at every start).
+constexpr auto kCertificateCheckInterval = std::chrono::hours(1);
 
 class Satellite::Impl {
  public:
@@ -121,7 +151,9 @@ class Satellite::Impl {
   std::unique_ptr<licensing::TokenStore> tokens;
   std::unique_ptr<licensing::LicensingService> licensing;
   std::unique_ptr<sync::SatelliteSync> sync;
-  // Audit records to a syslog collector (audit.syslog_url), or null.
+  // Audit records to a syslog collector (audit.syslog_url), or null. Guarded by syslog_mu: a
+  // reload replaces it.
+  std::mutex syslog_mu;
   std::unique_ptr<audit::SyslogForwarder> syslog;
   // Admin handlers block (password hashing, waiting for commits): they run here, not on the
   // I/O threads.
@@ -130,7 +162,31 @@ class Satellite::Impl {
   std::unique_ptr<api::BlockingPool> password_pool;
   std::unique_ptr<RateLimiter> login_limiter;
   std::shared_ptr<net::Metrics> metrics = std::make_shared<net::Metrics>();
+  // Reloads (SIGHUP, POST /v1/admin/reload) and TLS certificate renewal; `load_config` is where
+  // a reload reads the configuration.
+  std::unique_ptr<Reloader> reloader;
+  std::function<Result<config::Config>()> load_config;
   bool shut_down = false;
+
+  // A reloaded [audit] section: the old forwarder drains and stops first, so that the new one
+  // resumes from the position the old one saved.
+  void ReplaceSyslog(const config::Config& c) {
+    std::unique_ptr<audit::SyslogForwarder> old;
+    {
+      std::lock_guard lock(syslog_mu);
+      old = std::move(syslog);
+    }
+    if (old) old->Stop();
+    auto next = MakeSyslogForwarder(c, dir, satellite_id, *readers);
+    if (!next.ok()) {
+      spdlog::error("audit forwarding to syslog is off: {}; fix [audit] and reload",
+                    next.status().ToString());
+      return;
+    }
+    if (*next) (*next)->Start();
+    std::lock_guard lock(syslog_mu);
+    syslog = std::move(*next);
+  }
   bool server_started = false;
 
   // The housekeeping thread: sweeps every kSweepInterval and signs an audit checkpoint every
@@ -212,15 +268,10 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   impl->signing_key.emplace(std::move(signing_key));
 
   if (impl->config.data_dir.empty()) impl->config.data_dir = data_dir;
-  auto resolve = [&](const fs::path& p) { return config::ResolvePath(impl->config, p); };
-  net::TlsOptions tls;
-  OUTPOST_ASSIGN_OR_RETURN(tls.certificate_chain_pem,
-                           ReadFile(resolve(impl->config.tls.certificate)));
-  OUTPOST_ASSIGN_OR_RETURN(auto tls_key,
-                           crypto::PrivateKey::LoadFile(resolve(impl->config.tls.private_key)));
-  tls.private_key_pem = tls_key.ToPem();
-  OUTPOST_ASSIGN_OR_RETURN(tls.client_ca_pem, ReadFile(resolve(impl->config.tls.client_ca)));
-  tls.min_version = impl->config.tls.min_version == config::TlsVersion::kTls13 ? "1.3" : "1.2";
+  OUTPOST_ASSIGN_OR_RETURN(net::TlsOptions tls, ReadTlsFiles(impl->config));
+  impl->load_config = [data_dir, file = dir.config()] {
+    return config::LoadLayeredConfig(file, data_dir, config::ProcessEnvironment(), {});
+  };
 
   sqlite::WriterOptions writer_options;
   writer_options.synchronous = impl->config.database.synchronous == config::Durability::kNormal
@@ -343,6 +394,7 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
       "outpost_licensing_reloads_total",
       "Times the licensing state was reloaded from the database after a failed write.", "counter",
       [raw] { return static_cast<double>(raw->licensing->reloads()); });
+  AddLicenseMetrics(*raw->metrics, raw->licensing->operators());
   api::AddDeviceRoutes(router, &raw->licensing->devices(), run_blocking);
   OUTPOST_ASSIGN_OR_RETURN(
       raw->sync, sync::SatelliteSync::Create(raw->dir, *raw->writer, *raw->readers,
@@ -360,37 +412,28 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   raw->metrics->AddCallback(
       "outpost_sync_online_failures_total", "Online sync attempts that failed.", "counter",
       [raw] { return static_cast<double>(raw->sync->online_failures_total()); });
-  if (!raw->config.audit.syslog_url.empty()) {
-    audit::SyslogOptions syslog;
-    syslog.url = raw->config.audit.syslog_url;
-    if (!raw->config.audit.syslog_ca.empty()) {
-      const fs::path ca = config::ResolvePath(raw->config, raw->config.audit.syslog_ca);
-      auto pem = ReadFile(ca);
-      if (!pem.ok()) {
-        return InvalidArgument("audit.syslog_ca: cannot read " + ca.string() +
-                               "; give the PEM file of the CA that issued the collector's "
-                               "certificate");
-      }
-      syslog.ca_pem = std::move(*pem);
-    }
-    syslog.hostname = raw->config.audit.syslog_hostname;
-    syslog.satellite_id = raw->satellite_id;
-    syslog.position_file = raw->dir.syslog_position();
-    OUTPOST_ASSIGN_OR_RETURN(raw->syslog,
-                             audit::SyslogForwarder::Create(std::move(syslog), *raw->readers));
-    raw->metrics->AddCallback(
-        "outpost_audit_syslog_forwarded_total",
-        "Audit records the syslog collector accepted since start.", "counter",
-        [raw] { return static_cast<double>(raw->syslog->forwarded_total()); });
-    raw->metrics->AddCallback("outpost_audit_syslog_failures_total",
-                              "Failed attempts to forward audit records (each is retried).",
-                              "counter",
-                              [raw] { return static_cast<double>(raw->syslog->failures_total()); });
-    raw->metrics->AddCallback(
-        "outpost_audit_syslog_lag_records",
+  OUTPOST_ASSIGN_OR_RETURN(
+      raw->syslog, MakeSyslogForwarder(raw->config, raw->dir, raw->satellite_id, *raw->readers));
+  // Families, not callbacks: a reload may start, replace or stop the forwarder.
+  raw->metrics->AddFamilies([raw] {
+    std::vector<net::Metrics::Family> out;
+    std::lock_guard lock(raw->syslog_mu);
+    if (!raw->syslog) return out;
+    auto one = [&](const char* name, const char* help, const char* type, double value) {
+      out.push_back({name, help, type, {{{}, value}}});
+    };
+    one("outpost_audit_syslog_forwarded_total",
+        "Audit records the syslog collector accepted since start (or the last reload of "
+        "[audit]).",
+        "counter", static_cast<double>(raw->syslog->forwarded_total()));
+    one("outpost_audit_syslog_failures_total",
+        "Failed attempts to forward audit records (each is retried).", "counter",
+        static_cast<double>(raw->syslog->failures_total()));
+    one("outpost_audit_syslog_lag_records",
         "Audit records committed but not yet accepted by the syslog collector.", "gauge",
-        [raw] { return static_cast<double>(raw->syslog->lag()); });
-  }
+        static_cast<double>(raw->syslog->lag()));
+    return out;
+  });
   api::AdminContext admin;
   admin.auth = raw->auth.get();
   admin.tokens = raw->tokens.get();
@@ -409,7 +452,10 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
   raw->login_limiter =
       std::make_unique<RateLimiter>(clock, raw->config.server.login_rate_per_minute);
   admin.login_limiter = raw->login_limiter.get();
+  // raw->reloader is created below, with the server, before anything is served.
+  admin.reload = [raw](const audit::Actor& by) { return raw->reloader->Reload(by); };
   api::AddAdminRoutes(router, std::move(admin));
+  console::AddConsoleRoutes(router);
 
   net::ServerOptions server_options = ServerOptionsFrom(raw->config);
   // The sync import route takes whole bundles; only a caller who may sync gets to send one. The
@@ -422,9 +468,22 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
                           : principal.status());
     });
   };
-  OUTPOST_ASSIGN_OR_RETURN(raw->server,
-                           net::HttpServer::Create(std::move(server_options), std::move(tls),
-                                                   std::move(router), raw->metrics));
+  OUTPOST_ASSIGN_OR_RETURN(raw->server, net::HttpServer::Create(std::move(server_options), tls,
+                                                                std::move(router), raw->metrics));
+  Reloader::Parts parts;
+  parts.clock = &clock;
+  parts.dir = raw->dir;
+  parts.server = raw->server.get();
+  parts.sync = raw->sync.get();
+  parts.licensing = &raw->licensing->operators();
+  parts.writer = raw->writer.get();
+  parts.check_audit = [raw](const config::Config& c) {
+    return MakeSyslogForwarder(c, raw->dir, raw->satellite_id, *raw->readers).status();
+  };
+  parts.apply_audit = [raw](const config::Config& c) { raw->ReplaceSyslog(c); };
+  raw->reloader = std::make_unique<Reloader>(std::move(parts), raw->config, std::move(tls),
+                                             [raw] { return raw->load_config(); });
+  raw->reloader->AddMetrics(*raw->metrics);
   return std::unique_ptr<Satellite>(new Satellite(std::move(impl)));
 }
 
@@ -432,13 +491,19 @@ Status Satellite::Start() {
   // Bind first: a start that cannot listen must not be recorded as a start.
   OUTPOST_RETURN_IF_ERROR(impl_->server->Listen());
   OUTPOST_RETURN_IF_ERROR(impl_->AuditStart());
+  // Renewed before the first connection, if due (the outcome is logged and audited).
+  (void)impl_->reloader->CheckCertificate();
   OUTPOST_RETURN_IF_ERROR(impl_->server->Start());
   impl_->server_started = true;
   impl_->sync->StartOnline();
-  if (impl_->syslog) impl_->syslog->Start();
+  {
+    std::lock_guard lock(impl_->syslog_mu);
+    if (impl_->syslog) impl_->syslog->Start();
+  }
   Impl* impl = impl_.get();
   impl->housekeeping_thread = std::thread([impl] {
     auto last_audit_checkpoint = std::chrono::steady_clock::now();
+    auto last_certificate_check = std::chrono::steady_clock::now();
     std::unique_lock lock(impl->housekeeping_mu);
     while (
         !impl->housekeeping_cv.wait_for(lock, kSweepInterval, [impl] { return impl->stopping; })) {
@@ -454,6 +519,11 @@ Status Satellite::Start() {
           impl->SignAuditCheckpoint();
           last_audit_checkpoint = std::chrono::steady_clock::now();
         }
+        if (std::chrono::steady_clock::now() - last_certificate_check >=
+            kCertificateCheckInterval) {
+          (void)impl->reloader->CheckCertificate();
+          last_certificate_check = std::chrono::steady_clock::now();
+        }
       });
       if (!round.ok()) spdlog::error("{}", round.message());
       lock.lock();
@@ -465,6 +535,14 @@ Status Satellite::Start() {
 }
 
 uint16_t Satellite::port() const { return impl_->server->port(); }
+
+void Satellite::SetConfigLoader(std::function<Result<config::Config>()> load) {
+  impl_->load_config = std::move(load);
+}
+Result<v1::ReloadReport> Satellite::Reload(const audit::Actor& by) {
+  return impl_->reloader->Reload(by);
+}
+Status Satellite::CheckTlsCertificate() { return impl_->reloader->CheckCertificate(); }
 const std::string& Satellite::satellite_id() const { return impl_->satellite_id; }
 
 void Satellite::Shutdown() {
@@ -502,7 +580,10 @@ void Satellite::Shutdown() {
     }
   }
   // The stop's records go to the collector too, if it takes them within a moment.
-  if (impl_->syslog) impl_->syslog->Stop();
+  {
+    std::lock_guard lock(impl_->syslog_mu);
+    if (impl_->syslog) impl_->syslog->Stop();
+  }
   // Readers first, so the writer's connection is the last one: SQLite then checkpoints the WAL
   // and removes the -wal and -shm files.
   impl_->readers.reset();

@@ -38,6 +38,9 @@ struct TlsConfig {
   std::filesystem::path client_ca = "ca.pem";            // CA that device ID certificates chain to
   std::vector<std::string> hostnames = {"localhost"};    // names and addresses in the certificate
   TlsVersion min_version = TlsVersion::kTls12;
+  // The satellite renews a certificate its own CA issued when it expires within this; an
+  // operator's certificate raises an alarm instead (server/tls_renewal.h).
+  Duration renew_before = std::chrono::days(30);
 
   bool operator==(const TlsConfig&) const = default;
 };

@@ -237,6 +237,10 @@ std::vector<Key> MakeKeys() {
       TextKey(
           "tls.min_version", "Oldest TLS version accepted: \"1.2\" or \"1.3\".",
           [](auto& c) -> auto& { return c.tls.min_version; }, ParseTlsVersion, FormatTlsVersion),
+      DurationKey(
+          "tls.renew_before",
+          "Renew the satellite-issued server certificate when it expires within this.",
+          [](auto& c) -> auto& { return c.tls.renew_before; }, std::chrono::hours(1)),
 
       IntegerKey(
           "server.io_threads", "Threads serving connections; 0 = one per CPU core.",

@@ -47,6 +47,31 @@ void Metrics::AddCallback(std::string name, std::string help, std::string type,
   callbacks_.push_back({std::move(name), std::move(help), std::move(type), std::move(read)});
 }
 
+void Metrics::AddFamilies(std::function<std::vector<Family>()> collect) {
+  collectors_.push_back(std::move(collect));
+}
+
+std::string Metrics::EscapeLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 std::string Metrics::Render() const {
   std::string out;
   out.reserve(8192);
@@ -97,6 +122,25 @@ std::string Metrics::Render() const {
     out += "# HELP " + c.name + " " + c.help + "\n";
     out += "# TYPE " + c.name + " " + c.type + "\n";
     out += c.name + " " + FormatDouble(c.read()) + "\n";
+  }
+  for (const auto& collect : collectors_) {
+    for (const Family& f : collect()) {
+      out += "# HELP " + f.name + " " + f.help + "\n";
+      out += "# TYPE " + f.name + " " + f.type + "\n";
+      for (const Sample& sample : f.samples) {
+        out += f.name;
+        if (!sample.labels.empty()) {
+          out += "{";
+          for (size_t i = 0; i < sample.labels.size(); ++i) {
+            if (i > 0) out += ",";
+            out +=
+                sample.labels[i].first + "=\"" + EscapeLabelValue(sample.labels[i].second) + "\"";
+          }
+          out += "}";
+        }
+        out += " " + FormatDouble(sample.value) + "\n";
+      }
+    }
   }
   return out;
 }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace outpost::net {
@@ -32,6 +34,23 @@ class Metrics {
   // Registers a value read at scrape time. `type` is "gauge" or "counter". Call before serving.
   void AddCallback(std::string name, std::string help, std::string type,
                    std::function<double()> read);
+
+  // A metric with labels: one sample per label set.
+  struct Sample {
+    std::vector<std::pair<std::string, std::string>> labels;  // (name, value), values as they are
+    double value = 0;
+  };
+  struct Family {
+    std::string name, help, type;  // type: "gauge" or "counter"
+    std::vector<Sample> samples;
+  };
+  // Registers metric families read together at scrape time (one call per scrape, e.g. every
+  // per-VA license gauge from one snapshot of the pools). Label values are escaped on output.
+  // Call before serving.
+  void AddFamilies(std::function<std::vector<Family>()> collect);
+
+  // A label value as the text format needs it: backslash, double quote and newline escaped.
+  static std::string EscapeLabelValue(std::string_view value);
 
   // The Prometheus text exposition format (version 0.0.4).
   std::string Render() const;
@@ -61,6 +80,7 @@ class Metrics {
   std::atomic<uint64_t> rejected_connections_{0};
   std::atomic<uint64_t> failed_handshakes_{0};
   std::vector<Callback> callbacks_;
+  std::vector<std::function<std::vector<Family>()>> collectors_;
 };
 
 }  // namespace outpost::net

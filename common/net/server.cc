@@ -67,8 +67,8 @@ Result<tcp::endpoint> ParseListen(const std::string& listen) {
   return tcp::endpoint(address, parsed.port);
 }
 
-Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsOptions& tls) {
-  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+Result<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsOptions& tls) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   const int min_version = tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
   if (tls.min_version != "1.2" && tls.min_version != "1.3") {
@@ -111,7 +111,7 @@ class Session;
 
 class HttpServer::Impl {
  public:
-  Impl(ServerOptions options, std::unique_ptr<ssl::context> tls, Router router,
+  Impl(ServerOptions options, std::shared_ptr<ssl::context> tls, Router router,
        std::shared_ptr<Metrics> metrics, tcp::endpoint endpoint)
       : options_(std::move(options)),
         tls_(std::move(tls)),
@@ -140,6 +140,18 @@ class HttpServer::Impl {
   void Register(Session* s);
   void Unregister(Session* s, const std::string& address);
 
+  // The TLS context new connections get (ReloadTls swaps it; a session keeps its own).
+  std::shared_ptr<ssl::context> tls() const {
+    std::lock_guard lock(tls_mu_);
+    return tls_;
+  }
+  void SetTls(std::shared_ptr<ssl::context> tls) {
+    std::lock_guard lock(tls_mu_);
+    tls_.swap(tls);
+    // The old context is released outside the lock (by `tls` going out of scope) or by the
+    // last session that still uses it.
+  }
+
   const ServerOptions& options() const { return options_; }
   const Router& router() const { return router_; }
   Metrics& metrics() { return *metrics_; }
@@ -148,7 +160,8 @@ class HttpServer::Impl {
   // Declaration order matters for destruction: the io_context (which may still own sessions
   // through pending handlers) must go before the registry and TLS context those sessions use.
   ServerOptions options_;
-  std::unique_ptr<ssl::context> tls_;
+  mutable std::mutex tls_mu_;
+  std::shared_ptr<ssl::context> tls_;  // guarded by tls_mu_
   Router router_;
   std::shared_ptr<Metrics> metrics_;
   tcp::endpoint endpoint_;
@@ -175,7 +188,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // `remote_address` was admitted by HttpServer::Impl::Admit.
   Session(HttpServer::Impl* server, StrandSocket&& socket, std::string remote_address)
       : server_(server),
-        stream_(std::move(socket), *server->tls_),
+        tls_(server->tls()),
+        stream_(std::move(socket), *tls_),
         deadline_(stream_.get_executor()),
         remote_address_(std::move(remote_address)) {}
 
@@ -556,6 +570,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   HttpServer::Impl* server_;
+  // Kept for the connection's life: a reload gives later connections another context.
+  std::shared_ptr<ssl::context> tls_;
   TlsStream stream_;
   beast::flat_buffer buffer_;
   StrandTimer deadline_;
@@ -710,6 +726,12 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(ServerOptions options, Tl
   auto impl = std::make_unique<Impl>(std::move(options), std::move(ctx), std::move(router),
                                      std::move(metrics), endpoint);
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+Status HttpServer::ReloadTls(const TlsOptions& tls) {
+  OUTPOST_ASSIGN_OR_RETURN(auto ctx, MakeTlsContext(tls));
+  impl_->SetTls(std::move(ctx));
+  return Status::Ok();
 }
 
 Status HttpServer::Listen() { return impl_->Listen(); }

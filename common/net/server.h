@@ -77,6 +77,12 @@ class HttpServer {
   // Listens (if Listen was not called) and starts accepting on the I/O threads.
   Status Start();
 
+  // Replaces the TLS certificate, key, client CA and minimum version for connections accepted
+  // from now on; connections already open keep what they were accepted with. The new options
+  // are checked whole first (InvalidArgument naming what is unusable, e.g. a key that does not
+  // match the certificate), and on error the current ones stay in force. Thread-safe.
+  Status ReloadTls(const TlsOptions& tls);
+
   // The bound port (useful with port 0). Valid after Listen or Start.
   uint16_t port() const;
 

@@ -536,6 +536,17 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
         if (!report.ok()) return fail(req, report.status());
         return net::Encode(req, *report);
       });
+
+  // --- Configuration ---
+  add("POST", "/v1/admin/reload", Access::kPermission, Permission::kReloadConfig,
+      "re-read outpost.toml and the TLS files without a restart (like SIGHUP); says what "
+      "changed and what needs a restart",
+      [c, fail](const Principal& p, net::Request& req) {
+        if (!c.reload) return fail(req, Unavailable("this server cannot reload its configuration"));
+        auto report = c.reload(p.actor());
+        if (!report.ok()) return fail(req, report.status());
+        return net::Encode(req, *report);
+      });
   return r;
 }
 

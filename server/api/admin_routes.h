@@ -11,6 +11,8 @@
 #include "common/rate_limiter.h"
 #include "common/sqlite/reader_pool.h"
 #include "common/sqlite/writer.h"
+#include "outpost/v1/reload.pb.h"
+#include "server/audit/audit_log.h"
 #include "server/auth/roles.h"
 #include "server/auth/store.h"
 
@@ -61,6 +63,8 @@ struct AdminContext {
   std::function<bool(std::function<void()>)> run_password_work;
   // Password logins per client address (429 with Retry-After beyond it); null: no limit.
   RateLimiter* login_limiter = nullptr;
+  // Re-reads outpost.toml and the TLS files (server/reloader.h); unset: the route answers 503.
+  std::function<Result<v1::ReloadReport>(const audit::Actor& by)> reload;
 };
 
 // Registers /v1/admin/... Each handler authenticates the caller (bearer API key or console

@@ -29,14 +29,10 @@ void AddDeviceRoutes(net::Router& router, licensing::DeviceService* service,
     if (Status s = net::DecodeBody(req, &body); !s.ok()) {
       return reply(net::ErrorResponse(req, s));
     }
-    // A device registering again presents its current ID certificate: that proves it owns the
-    // registration it replaces. Without one (a new device) the route works as before.
-    std::optional<std::string> proven;
-    if (req.client_certificate) {
-      if (auto device = service->Identify(req.client_certificate); device.ok()) {
-        proven = device->instance_id;
-      }
-    }
+    // A device registering again presents an ID certificate of its instance: that proves it owns
+    // the registration it replaces — also one a renewal superseded, whose answer the device may
+    // never have received. Without one (a new device) the route works as before.
+    std::optional<std::string> proven = service->CertifiedInstance(req.client_certificate);
     service->Register(body, req.remote_address, std::move(proven),
                       Answer<v1::RegisterResponse>(req, std::move(reply)));
   });
@@ -49,6 +45,16 @@ void AddDeviceRoutes(net::Router& router, licensing::DeviceService* service,
     }
     // Signed with its writer batch, then encoded and sent on this connection's I/O thread.
     service->Authorize(*device, body, Answer<v1::SignedAuthorization>(req, std::move(reply)));
+  });
+  router.Add("POST", "/v1/devices/renew", [service](net::Request& req, net::Reply reply) {
+    auto device = service->Identify(req.client_certificate);
+    if (!device.ok()) return reply(net::ErrorResponse(req, device.status()));
+    v1::RenewRequest body;
+    if (Status s = net::DecodeBody(req, &body); !s.ok()) {
+      return reply(net::ErrorResponse(req, s));
+    }
+    service->Renew(*device, *req.client_certificate, body,
+                   Answer<v1::RegisterResponse>(req, std::move(reply)));
   });
   router.Add("POST", "/v1/devices/release", [service](net::Request& req, net::Reply reply) {
     auto device = service->Identify(req.client_certificate);

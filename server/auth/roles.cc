@@ -36,6 +36,7 @@ constexpr std::array kPermissionRows = {
     PermissionRow{Permission::kReadUsers, "read_users", "list users and API keys"},
     PermissionRow{Permission::kSignCheckpoint, "sign_checkpoint", "sign audit checkpoints"},
     PermissionRow{Permission::kManageConfig, "manage_config", "change the configuration"},
+    PermissionRow{Permission::kReloadConfig, "reload_config", "reload the configuration"},
     PermissionRow{Permission::kReadMetrics, "read_metrics", "read /metrics"},
 };
 
@@ -66,6 +67,7 @@ constexpr std::array kGrants = {
     Grant{Permission::kReadUsers,             true, false,   true},
     Grant{Permission::kSignCheckpoint,        true, false,   false},
     Grant{Permission::kManageConfig,          true, false,   false},
+    Grant{Permission::kReloadConfig,          true, false,   false},
     Grant{Permission::kReadMetrics,           true, true,    true},
 };
 // clang-format on

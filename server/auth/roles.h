@@ -48,6 +48,7 @@ enum class Permission {
   kReadUsers,           // list users and every user's API key ids (never secrets); read-only
   kSignCheckpoint,      // sign an audit checkpoint on demand (the satellite also signs on its own)
   kManageConfig,        // change the satellite's configuration
+  kReloadConfig,        // reload outpost.toml and the TLS files into the running satellite
   kReadMetrics,         // GET /metrics when server.metrics_require_auth is true (every role)
 };
 

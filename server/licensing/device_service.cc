@@ -75,6 +75,16 @@ Result<DeviceIdentity> DeviceService::Identify(
   return impl_.Identify(certificate);
 }
 
+std::optional<std::string> DeviceService::CertifiedInstance(
+    const std::optional<crypto::Certificate>& certificate) const {
+  return impl_.CertifiedInstance(certificate);
+}
+
+void DeviceService::Renew(const DeviceIdentity& device, const crypto::Certificate& current,
+                          const v1::RenewRequest& request, Callback<v1::RegisterResponse> done) {
+  impl_.Renew(device, current, request, std::move(done));
+}
+
 void DeviceService::Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
                               Callback<v1::SignedAuthorization> done) {
   impl_.Authorize(device, request, std::move(done));
@@ -188,7 +198,10 @@ void LicensingImpl::Register(const v1::RegisterRequest& request, const std::stri
           // (which clears its certificate). Anyone else who read a label could evict it.
           const bool proven = proven_instance && *proven_instance == old->instance_id;
           const bool rehosted = old->cert_serial.empty();
-          if (!proven && !rehosted) {
+          // A device whose ID certificate expired can prove nothing any more (the TLS handshake
+          // refuses the certificate): its registration is taken over with a token of its VA.
+          const bool expired = old->cert_not_after <= now;
+          if (!proven && !rehosted && !expired) {
             return AlreadyExists(
                 "device " + Quote(udi.ToString()) +
                 " is already registered with this satellite. Register again from the device "
@@ -298,6 +311,125 @@ Result<DeviceIdentity> LicensingImpl::Identify(
                            "the device again");
   }
   return id;
+}
+
+std::optional<std::string> LicensingImpl::CertifiedInstance(
+    const std::optional<crypto::Certificate>& certificate) const {
+  if (!certificate) return std::nullopt;
+  std::string instance_id = certificate->subject_common_name();
+  std::shared_lock lock(registry_mu_);
+  if (!registry_->Contains(instance_id)) return std::nullopt;
+  return instance_id;
+}
+
+// --- Certificate renewal ----------------------------------------------------------------------
+
+void LicensingImpl::Renew(const DeviceIdentity& device, const crypto::Certificate& current,
+                          const v1::RenewRequest& request, Callback<v1::RegisterResponse> done) {
+  if (request.csr_pem().empty()) {
+    return done(InvalidArgument(
+        "a renewal needs csr_pem: a PKCS#10 request for the device's new key, with CN = its "
+        "instance id"));
+  }
+  auto csr = crypto::CertificateSigningRequest::FromPem(request.csr_pem());
+  if (!csr.ok()) {
+    return done(InvalidArgument("csr_pem is not a PEM certificate signing request: " +
+                                csr.status().message()));
+  }
+  if (Status s = csr->VerifySelfSignature(); !s.ok()) {
+    return done(InvalidArgument("the CSR's signature does not verify (" + s.message() +
+                                "); create it with the device's new key"));
+  }
+  if (csr->subject_common_name() != device.instance_id) {
+    return done(PermissionDenied("the CSR names " + Quote(csr->subject_common_name()) +
+                                 ", but the certificate presented is instance " +
+                                 Quote(device.instance_id) +
+                                 "; a device renews only its own certificate (CN = its instance "
+                                 "id)"));
+  }
+  auto new_key = csr->public_key();
+  auto current_key = current.public_key();
+  if (!new_key.ok()) return done(InvalidArgument("the CSR's key: " + new_key.status().message()));
+  if (current_key.ok() && *new_key == *current_key) {
+    return done(InvalidArgument(
+        "the CSR is for the device's current key; a renewal replaces the key as well: create the "
+        "CSR with a new key"));
+  }
+  // Whole seconds of the high-water clock, like every licensing decision: setting the clock back
+  // neither reopens an expired certificate nor opens renewal early.
+  const TimePoint now = Now();
+  if (current.not_after() <= now) {
+    return done(FailedPrecondition(
+        "the ID certificate of instance " + device.instance_id + " expired at " +
+        FormatRfc3339(current.not_after()) +
+        "; an expired certificate cannot be renewed. Register the device again with a token "
+        "(`outpost device register --token ...`); its licenses carry over"));
+  }
+  const TimePoint opens = Truncate(current.not_before()) + options_.certificate_renewal;
+  if (now < opens) {
+    return done(FailedPrecondition("the ID certificate of instance " + device.instance_id +
+                                   " can be renewed from " + FormatRfc3339(opens) +
+                                   " (its renew_after); it is valid until " +
+                                   FormatRfc3339(current.not_after()) + ". Try again then"));
+  }
+  crypto::CertificateProfile profile;
+  profile.usage = crypto::CertificateProfile::kClient;
+  profile.common_name = device.instance_id;
+  profile.not_before = now;
+  profile.not_after =
+      std::min(now + options_.certificate_validity, Truncate(ca_.certificate().not_after()));
+  auto certificate = ca_.IssueFromCsr(*csr, profile);
+  if (!certificate.ok()) return done(certificate.status());
+  // Read here, on the caller's thread: the writer thread only writes.
+  const std::string cert_pem = certificate->ToPem();
+  const std::string cert_serial = certificate->serial_hex();
+  const TimePoint cert_not_after = certificate->not_after();
+  Submit(
+      [this, device, cert_pem, cert_serial, cert_not_after, old_not_after = current.not_after()](
+          sqlite::Connection& db, UnitState& unit) -> Result<v1::RegisterResponse> {
+        std::optional<RegisteredDevice> d = registry_->Find(device.instance_id);
+        if (!d || d->cert_serial != device.cert_serial) {
+          return Unauthenticated("instance " + device.instance_id +
+                                 " was released, replaced or renewed meanwhile; register the "
+                                 "device again");
+        }
+        OUTPOST_RETURN_IF_ERROR(
+            UpdateDeviceCertificate(db, device.instance_id, cert_serial, cert_not_after));
+        unit.mutated = true;
+        d->cert_serial = cert_serial;
+        d->cert_not_after = cert_not_after;
+        {
+          std::unique_lock identities(registry_mu_);
+          registry_->Put(*d);
+        }
+        const TimePoint now = Now();
+        OUTPOST_RETURN_IF_ERROR(Audit(db, DeviceActor(device.instance_id), "device.renew",
+                                      "device:" + device.instance_id,
+                                      {{"va", d->va},
+                                       {"udi", d->udi.ToString()},
+                                       {"previous_certificate_serial", device.cert_serial},
+                                       {"previous_not_after", FormatRfc3339(old_not_after)},
+                                       {"certificate_serial", cert_serial},
+                                       {"not_after", FormatRfc3339(cert_not_after)}},
+                                      AuditTime()));
+        v1::RegisterResponse response;
+        response.set_instance_id(d->instance_id);
+        response.set_va(d->va);
+        response.set_udi(d->udi.ToString());
+        response.set_certificate_pem(cert_pem);
+        response.add_ca_chain_pem(ca_pem_);
+        response.set_certificate_not_after(ToUnixSeconds(cert_not_after));
+        response.set_certificate_not_after_text(FormatRfc3339(cert_not_after));
+        const TimePoint renew = now + options_.certificate_renewal;
+        response.set_renew_after(ToUnixSeconds(renew));
+        response.set_renew_after_text(FormatRfc3339(renew));
+        response.set_satellite_id(satellite_id_);
+        response.set_signing_public_key_pem(signing_key_pem_);
+        response.set_signing_key_id(signing_key_id_);
+        response.set_export_allowed(d->export_allowed);
+        return response;
+      },
+      std::move(done));
 }
 
 // --- Authorization ----------------------------------------------------------------------------

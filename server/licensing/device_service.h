@@ -49,6 +49,25 @@ class DeviceService {
   // instance, or no certificate).
   Result<DeviceIdentity> Identify(const std::optional<crypto::Certificate>& certificate) const;
 
+  // The instance a certificate of this satellite's CA was issued to, if that instance is still
+  // registered — whether or not it is the instance's current certificate (a renewal replaced it).
+  // Register takes it as proof that the caller is that device: the CA certified the name only to
+  // the holder of the instance's key. nullopt without a certificate or for an unknown instance.
+  std::optional<std::string> CertifiedInstance(
+      const std::optional<crypto::Certificate>& certificate) const;
+
+  // POST /v1/devices/renew: a new ID certificate for `device`, whose current certificate (the
+  // one Identify accepted) is `current`, for the key of `request.csr_pem`. The new serial
+  // replaces the old one in the same unit, so `current` is refused from the commit on; the
+  // answer has the shape of a registration (same instance, VA, UDI, export permission). Audited
+  // as device.renew. Errors: kInvalidArgument (no CSR, not a CSR, its signature does not
+  // verify), kPermissionDenied (the CSR's CN is not the calling instance), kFailedPrecondition
+  // (`current` expired by the satellite's clock: register again with a token; or renewal is not
+  // open yet: before current.not_before + certificate_renewal, the message says when),
+  // kUnauthenticated (released or replaced meanwhile).
+  void Renew(const DeviceIdentity& device, const crypto::Certificate& current,
+             const v1::RenewRequest& request, Callback<v1::RegisterResponse> done);
+
   // POST /v1/devices/authorize: the signed answer. kInvalidArgument (tags, counts, duplicates),
   // kUnauthenticated (the instance went away meanwhile).
   // Answers committed in the same writer batch are signed together, once, after the batch

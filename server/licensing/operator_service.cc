@@ -81,10 +81,11 @@ Status OperatorService::ReplaceEntitlementsOn(sqlite::Connection& db,
 
 void OperatorService::MarkStale() { impl_.MarkStale(); }
 void OperatorService::SetPolicy(const AuthorizationPolicy& policy) { impl_.SetPolicy(policy); }
-AuthorizationPolicy OperatorService::policy() const { return impl_.policy(); }
-const AuthorizationPolicy& OperatorService::configured_policy() const {
-  return impl_.configured_policy();
+void OperatorService::SetConfiguredPolicy(const AuthorizationPolicy& policy) {
+  impl_.SetConfiguredPolicy(policy);
 }
+AuthorizationPolicy OperatorService::policy() const { return impl_.policy(); }
+AuthorizationPolicy OperatorService::configured_policy() const { return impl_.configured_policy(); }
 v1::InventorySummary OperatorService::Inventory() const { return impl_.Inventory(); }
 TimePoint OperatorService::Now() const { return impl_.Now(); }
 TimePoint OperatorService::AuditTime() const { return impl_.AuditTime(); }

@@ -86,7 +86,10 @@ class OperatorService {
   void SetPolicy(const AuthorizationPolicy& policy);
   AuthorizationPolicy policy() const;
   // The policy from the configuration, before central's overrides.
-  const AuthorizationPolicy& configured_policy() const;
+  AuthorizationPolicy configured_policy() const;
+  // Replaces the configured policy (a reload of outpost.toml); the policy in force changes only
+  // with SetPolicy (SatelliteSync::ApplyStoredPolicy lays central's overrides over it).
+  void SetConfiguredPolicy(const AuthorizationPolicy& policy);
   // Devices and use per VA, for sync requests.
   v1::InventorySummary Inventory() const;
 

@@ -80,6 +80,7 @@ LicensingImpl::LicensingImpl(sqlite::Writer& writer, sqlite::ReaderPool& readers
       tokens_(tokens),
       options_(options),
       policy_(options.policy),
+      configured_policy_(options.policy),
       registry_(std::make_unique<DeviceRegistry>()),
       registrations_(clock, options.registration_rate_per_minute, kMaxRateBuckets) {
   persisted_high_water_ = high_water;

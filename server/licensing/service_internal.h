@@ -57,6 +57,10 @@ class LicensingImpl {
   void Register(const v1::RegisterRequest& request, const std::string& remote_address,
                 std::optional<std::string> proven_instance, Callback<v1::RegisterResponse> done);
   Result<DeviceIdentity> Identify(const std::optional<crypto::Certificate>& certificate) const;
+  std::optional<std::string> CertifiedInstance(
+      const std::optional<crypto::Certificate>& certificate) const;
+  void Renew(const DeviceIdentity& device, const crypto::Certificate& current,
+             const v1::RenewRequest& request, Callback<v1::RegisterResponse> done);
   void Authorize(const DeviceIdentity& device, const v1::AuthorizeRequest& request,
                  Callback<v1::SignedAuthorization> done);
   void ReleaseSelf(const DeviceIdentity& device, Callback<v1::ReleaseResponse> done);
@@ -92,7 +96,14 @@ class LicensingImpl {
   Status SaveState();
   void SetPolicy(const AuthorizationPolicy& policy);
   AuthorizationPolicy policy() const;
-  const AuthorizationPolicy& configured_policy() const { return options_.policy; }
+  AuthorizationPolicy configured_policy() const {
+    std::shared_lock lock(mu_);
+    return configured_policy_;
+  }
+  void SetConfiguredPolicy(const AuthorizationPolicy& policy) {
+    std::unique_lock lock(mu_);
+    configured_policy_ = policy;
+  }
 
   TimePoint Now() const;
   TimePoint AuditTime() const { return clock_.Now(); }
@@ -154,6 +165,8 @@ class LicensingImpl {
 
   mutable std::shared_mutex mu_;
   AuthorizationPolicy policy_;  // guarded by mu_
+  // The configuration's policy (options_.policy until a reload), before central's overrides.
+  AuthorizationPolicy configured_policy_;  // guarded by mu_
   // Sorted; empty until a sync response named them. Guarded by mu_.
   std::vector<std::string> central_vas_;
   UsageTracker usage_;      // fed by book_; guarded by mu_

@@ -237,6 +237,14 @@ Status UpdateDeviceUdi(sqlite::Connection& db, std::string_view instance_id, con
       .status();
 }
 
+Status UpdateDeviceCertificate(sqlite::Connection& db, std::string_view instance_id,
+                               std::string_view cert_serial, TimePoint cert_not_after) {
+  return db
+      .ExecPrepared("UPDATE devices SET cert_serial = ?, cert_not_after = ? WHERE instance_id = ?",
+                    cert_serial, ToUnixSeconds(cert_not_after), instance_id)
+      .status();
+}
+
 Status TouchDevice(sqlite::Connection& db, std::string_view instance_id, TimePoint at) {
   return db
       .ExecPrepared("UPDATE devices SET last_seen_at = ? WHERE instance_id = ?", ToUnixSeconds(at),

@@ -87,6 +87,9 @@ Status DeleteDevice(sqlite::Connection& db, std::string_view instance_id);
 // Points the row at another UDI and clears its certificate (operator rehost).
 Status UpdateDeviceUdi(sqlite::Connection& db, std::string_view instance_id, const Udi& udi);
 Status TouchDevice(sqlite::Connection& db, std::string_view instance_id, TimePoint at);
+// Records the device's new ID certificate (a renewal): its serial and expiry.
+Status UpdateDeviceCertificate(sqlite::Connection& db, std::string_view instance_id,
+                               std::string_view cert_serial, TimePoint cert_not_after);
 
 // --- Book rows ----------------------------------------------------------------------------------
 // Applies one device's consumption delta: new_count 0 deletes the row, otherwise it is upserted.

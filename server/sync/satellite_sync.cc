@@ -141,13 +141,18 @@ SatelliteSync::SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::Reader
 SatelliteSync::~SatelliteSync() { Stop(); }
 
 Status SatelliteSync::ApplyStoredPolicy() {
+  // Not while an import lays a new central policy over the configured one.
+  std::lock_guard exchange(exchange_mu_);
   OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
   OUTPOST_ASSIGN_OR_RETURN(auto vas, kSatelliteMeta.Get(*lease, "virtual_accounts"));
   if (vas) licensing_.SetCentralVirtualAccounts(SplitLines(*vas));
   OUTPOST_ASSIGN_OR_RETURN(auto alarm, kSatelliteMeta.Get(*lease, "audit_alarm"));
   audit_alarm_ = alarm && !alarm->empty();
   OUTPOST_ASSIGN_OR_RETURN(auto policy_hex, kSatelliteMeta.Get(*lease, "central_policy"));
-  if (!policy_hex || policy_hex->empty()) return Status::Ok();
+  if (!policy_hex || policy_hex->empty()) {
+    licensing_.SetPolicy(licensing_.configured_policy());
+    return Status::Ok();
+  }
   OUTPOST_ASSIGN_OR_RETURN(std::string bytes, crypto::HexDecode(*policy_hex));
   v1::Policy stored;
   if (!stored.ParseFromString(bytes)) {
@@ -636,7 +641,8 @@ Result<v1::SyncImportResult> SatelliteSync::SyncNow(const audit::Actor& actor) {
     return s;
   };
   OUTPOST_ASSIGN_OR_RETURN(State st, LoadState());
-  const std::string url = config_.central_url.empty() ? st.central_url : config_.central_url;
+  const config::SyncConfig cfg = config();
+  const std::string url = cfg.central_url.empty() ? st.central_url : cfg.central_url;
   if (url.empty()) {
     return FailedPrecondition(
         "no central URL: set [sync] central_url in outpost.toml, or sync offline with `outpost "
@@ -652,7 +658,7 @@ Result<v1::SyncImportResult> SatelliteSync::SyncNow(const audit::Actor& actor) {
   net::ClientOptions options;
   options.base_url = url;
   options.ca_pem = *ca;
-  options.proxy_url = config_.proxy;
+  options.proxy_url = cfg.proxy;
   auto client = net::HttpsClient::Create(options);
   if (!client.ok()) return fail(client.status());
   auto answer =
@@ -668,24 +674,76 @@ Result<v1::SyncImportResult> SatelliteSync::SyncNow(const audit::Actor& actor) {
   return imported;
 }
 
+config::SyncConfig SatelliteSync::config() const {
+  std::lock_guard lock(online_mu_);
+  return config_;
+}
+
 void SatelliteSync::StartOnline() {
-  if (config_.mode != config::SyncMode::kOnline) return;
+  std::lock_guard thread_lock(thread_mu_);
+  {
+    std::lock_guard lock(online_mu_);
+    if (stopping_) return;
+    started_ = true;
+    if (config_.mode != config::SyncMode::kOnline) return;
+  }
   online_thread_ = std::thread([this] { RunOnline(); });
+}
+
+void SatelliteSync::Reconfigure(config::SyncConfig config) {
+  std::lock_guard thread_lock(thread_mu_);
+  bool online = false;
+  bool started = false;
+  {
+    std::lock_guard lock(online_mu_);
+    config_ = std::move(config);
+    ++config_generation_;
+    online = config_.mode == config::SyncMode::kOnline;
+    started = started_ && !stopping_;
+  }
+  online_cv_.notify_all();
+  if (!online && online_thread_.joinable()) {
+    // Offline now: the thread ends at its next wake-up, which the notification above brings.
+    online_thread_.join();
+    std::lock_guard lock(online_mu_);
+    next_attempt_at_ = TimePoint();
+  } else if (online && started && !online_thread_.joinable()) {
+    online_thread_ = std::thread([this] { RunOnline(); });
+  }
 }
 
 void SatelliteSync::RunOnline() {
   std::mt19937_64 rng(std::random_device{}());
-  auto jitter = [&]() -> Duration {
-    const auto max = std::chrono::duration_cast<std::chrono::milliseconds>(config_.jitter).count();
+  auto jitter = [&](Duration max_jitter) -> Duration {
+    const auto max = std::chrono::duration_cast<std::chrono::milliseconds>(max_jitter).count();
     if (max <= 0) return Duration::zero();
     return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, max)(rng));
   };
   Duration wait = std::chrono::seconds(2);  // first attempt soon after start
+  bool interval_wait = false;               // waiting a whole interval (not the first, no backoff)
   while (true) {
     {
       std::unique_lock lock(online_mu_);
-      next_attempt_at_ = licensing_.Now() + std::chrono::duration_cast<std::chrono::seconds>(wait);
-      if (online_cv_.wait_for(lock, wait, [this] { return stopping_; })) return;
+      const auto began = std::chrono::steady_clock::now();
+      const TimePoint began_at = licensing_.Now();
+      auto deadline = began + wait;
+      next_attempt_at_ = began_at + std::chrono::duration_cast<std::chrono::seconds>(wait);
+      uint64_t generation = config_generation_;
+      while (true) {
+        const bool woken = online_cv_.wait_until(lock, deadline, [&] {
+          return stopping_ || config_.mode != config::SyncMode::kOnline ||
+                 config_generation_ != generation;
+        });
+        if (!woken) break;
+        if (stopping_ || config_.mode != config::SyncMode::kOnline) return;
+        // Reloaded: a new interval counts from when this wait began.
+        generation = config_generation_;
+        if (interval_wait) {
+          const Duration new_wait = config_.interval + jitter(config_.jitter);
+          deadline = began + new_wait;
+          next_attempt_at_ = began_at + std::chrono::duration_cast<std::chrono::seconds>(new_wait);
+        }
+      }
     }
     // A thread boundary: an exception counts as a failed attempt, and the schedule goes on.
     Status outcome =
@@ -695,17 +753,20 @@ void SatelliteSync::RunOnline() {
       std::lock_guard lock(online_mu_);
       failures = consecutive_failures_;
     }
-    if (outcome.ok() || failures == 0) {
-      wait = config_.interval + jitter();
+    const config::SyncConfig cfg = config();
+    interval_wait = outcome.ok() || failures == 0;
+    if (interval_wait) {
+      wait = cfg.interval + jitter(cfg.jitter);
     } else {
       Duration backoff = kMinBackoff;
-      for (int64_t i = 1; i < failures && backoff < config_.max_backoff; ++i) backoff *= 2;
-      wait = std::min<Duration>(backoff, config_.max_backoff) + jitter() / 10;
+      for (int64_t i = 1; i < failures && backoff < cfg.max_backoff; ++i) backoff *= 2;
+      wait = std::min<Duration>(backoff, cfg.max_backoff) + jitter(cfg.jitter) / 10;
     }
   }
 }
 
 void SatelliteSync::Stop() {
+  std::lock_guard thread_lock(thread_mu_);
   {
     std::lock_guard lock(online_mu_);
     stopping_ = true;
@@ -763,13 +824,14 @@ void SatelliteSync::CheckOverdue() {
 v1::SyncStatus SatelliteSync::GetStatus() const {
   v1::SyncStatus out;
   out.set_satellite_id(satellite_id_);
-  out.set_mode(config_.mode == config::SyncMode::kOnline ? "online" : "offline");
+  const config::SyncConfig cfg = config();
+  out.set_mode(cfg.mode == config::SyncMode::kOnline ? "online" : "offline");
   auto st = LoadState();
   if (st.ok()) {
     out.set_enrolled(st->enrolled);
     out.set_account_id(st->account_id);
     out.set_account_name(st->account_name);
-    out.set_central_url(config_.central_url.empty() ? st->central_url : config_.central_url);
+    out.set_central_url(cfg.central_url.empty() ? st->central_url : cfg.central_url);
     if (auto key = crypto::PublicKey::FromPem(st->central_key_pem); key.ok()) {
       out.set_central_key_id(key->KeyId());
     }

@@ -101,12 +101,21 @@ class SatelliteSync {
   void StartOnline();
   void Stop();
 
+  // A reloaded [sync] section (outpost.toml): mode, central_url, proxy, interval, jitter and
+  // max_backoff apply from now on. Online after StartOnline starts the thread, offline stops it
+  // (an exchange in progress finishes first); a new interval counts from the last exchange.
+  void Reconfigure(config::SyncConfig config);
+  config::SyncConfig config() const;
+
+  // Lays central's policy from the last imported response (satellite_meta) over the configured
+  // one and puts the result in force (after Create, when the configured policy was reloaded).
+  // kDataLoss when the stored policy cannot be read; nothing changes then.
+  Status ApplyStoredPolicy();
+
  private:
   SatelliteSync(DataDir dir, sqlite::Writer& writer, sqlite::ReaderPool& readers,
                 licensing::OperatorService& licensing, const crypto::PrivateKey& signing_key,
                 std::string satellite_id, config::SyncConfig config, std::string version);
-  // Applies the policy of the last imported response (kept in satellite_meta), at Create.
-  Status ApplyStoredPolicy();
   struct State;
   Result<State> LoadState() const;
   Status RecordRefusal(const audit::Actor& actor, const Status& why, std::string_view sha256);
@@ -118,14 +127,17 @@ class SatelliteSync {
   licensing::OperatorService& licensing_;
   const crypto::PrivateKey& signing_key_;
   const std::string satellite_id_;
-  const config::SyncConfig config_;
+  config::SyncConfig config_;  // guarded by online_mu_
   const std::string version_;
 
   std::mutex exchange_mu_;  // one export or import at a time
+  std::mutex thread_mu_;    // StartOnline, Reconfigure and Stop, one at a time
 
   mutable std::mutex online_mu_;
   std::condition_variable online_cv_;
   bool stopping_ = false;             // guarded by online_mu_
+  bool started_ = false;              // StartOnline ran; guarded by online_mu_
+  uint64_t config_generation_ = 0;    // bumped by Reconfigure; guarded by online_mu_
   TimePoint last_attempt_at_;         // guarded by online_mu_
   bool last_attempt_ok_ = false;      // guarded by online_mu_
   std::string last_error_;            // guarded by online_mu_

@@ -255,6 +255,19 @@ Result<VerifiedRequest> AdmitSyncRequest(sqlite::Connection& db, const sync::Sig
   const std::string central_key_id = context.central_key->KeyId();
   const bool names_next = context.next_central_key != nullptr &&
                           request.central_key_id() == context.next_central_key->KeyId();
+  if (request.central_key_id() != central_key_id && !names_next && context.retired_keys) {
+    if (auto retired = context.retired_keys->find(request.central_key_id());
+        retired != context.retired_keys->end()) {
+      return PermissionDenied(
+          "this sync request trusts central key " + retired->first +
+          ", which the vendor retired at " + FormatRfc3339Seconds(retired->second) +
+          " after moving to key " + central_key_id +
+          "; this satellite did not sync in time to learn the new key, so central can no longer "
+          "answer it. Ask the vendor to enrol it again (`outpost central satellite revoke` and "
+          "`reenroll`) and initialise the satellite with the new enrollment bundle "
+          "(`outpost init --enroll FILE`)");
+    }
+  }
   if (request.central_key_id() != central_key_id && !names_next) {
     return PermissionDenied("this sync request trusts central key '" +
                             Printable(request.central_key_id()) + "' but this central signs with " +

@@ -14,6 +14,7 @@
 //
 // Thread-safety: pure apart from reading `db`.
 
+#include <map>
 #include <string>
 
 #include "common/crypto/keys.h"
@@ -36,7 +37,9 @@ struct VerifiedRequest {
 struct AdmissionContext {
   const crypto::PublicKey* central_key = nullptr;
   const crypto::PublicKey* next_central_key = nullptr;  // after a rotation; may be null
-  int64_t now = 0;                                      // unix seconds
+  // Keys `central key retire` retired (key id -> unix seconds); may be null.
+  const std::map<std::string, int64_t>* retired_keys = nullptr;
+  int64_t now = 0;  // unix seconds
 };
 
 Result<VerifiedRequest> AdmitSyncRequest(sqlite::Connection& db, const sync::SignedBundle& bundle,

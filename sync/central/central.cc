@@ -200,6 +200,12 @@ Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const C
     sqlite::Connection& db = *lease;
     OUTPOST_ASSIGN_OR_RETURN(impl->central_id, ReadMeta(db, kMetaCentralId));
     OUTPOST_ASSIGN_OR_RETURN(std::string key_id, ReadMeta(db, kMetaSigningKeyId));
+    // A `central key retire` that recorded the new key but did not finish with the files.
+    OUTPOST_RETURN_IF_ERROR(FinishKeyRetirement(dir, key_id));
+    if (key_id != impl->signing_key->public_key().KeyId()) {
+      OUTPOST_ASSIGN_OR_RETURN(auto installed, crypto::PrivateKey::LoadFile(dir.signing_key()));
+      impl->signing_key.emplace(std::move(installed));
+    }
     if (key_id != impl->signing_key->public_key().KeyId()) {
       return DataLoss("the signing key " + dir.signing_key().string() + " (key id " +
                       impl->signing_key->public_key().KeyId() + ") is not central's key " + key_id +
@@ -232,6 +238,10 @@ Result<std::unique_ptr<Central>> Central::Open(const fs::path& data_dir, const C
         impl->next_signing_key.emplace(std::move(next));
         impl->rotation = std::move(rotation);
       }
+    }
+    OUTPOST_ASSIGN_OR_RETURN(auto retired, kCentralMeta.Get(db, kMetaRetiredKeys));
+    if (retired) {
+      OUTPOST_ASSIGN_OR_RETURN(impl->retired_keys, ParseRetiredKeys(*retired));
     }
     OUTPOST_ASSIGN_OR_RETURN(std::string policy_hex, ReadMeta(db, kMetaPolicy));
     auto policy = crypto::HexDecode(policy_hex);
@@ -359,12 +369,13 @@ Result<v1::CentralPak> Central::CreatePak(std::string_view account_id, std::stri
   return pak;
 }
 
-Result<v1::CentralEnrollment> Central::EnrollSatellite(std::string_view account_id,
-                                                       std::string_view name, const fs::path& file,
-                                                       bool armor, std::optional<std::string> url) {
-  OUTPOST_RETURN_IF_ERROR(ValidateAccountId(account_id));
-  OUTPOST_RETURN_IF_ERROR(ValidateDisplayName(name, "--name"));
-  const std::string central_url = url.value_or(impl_->url);
+namespace {
+
+// What enrolment and re-enrolment check before anything is recorded: the URL and the file.
+Result<std::string> CheckEnrollmentTarget(const std::string& default_url,
+                                          const std::optional<std::string>& url,
+                                          const fs::path& file) {
+  std::string central_url = url.value_or(default_url);
   if (!central_url.empty() && !central_url.starts_with("https://")) {
     return InvalidArgument("central URL '" + sync::Printable(central_url) +
                            "' does not start with https://; satellites sync online only over "
@@ -376,6 +387,41 @@ Result<v1::CentralEnrollment> Central::EnrollSatellite(std::string_view account_
                          " already exists; choose another file (an enrollment bundle is never "
                          "overwritten)");
   }
+  return central_url;
+}
+
+// Signs and writes the enrollment bundle of `satellite` (inside the caller's transaction: a
+// bundle that cannot be written leaves nothing recorded).
+Status WriteEnrollment(sqlite::Connection& db, const crypto::PrivateKey& key,
+                       const std::string& ca_pem, const v1::CentralSatellite& satellite,
+                       const std::string& secret, const std::string& central_url, int64_t now,
+                       const fs::path& file, bool armor) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string account_name, AccountName(db, satellite.account_id()));
+  sync::BundlePayload payload;
+  payload.set_kind(v1::BUNDLE_KIND_ENROLLMENT);
+  v1::EnrollmentBundle* e = payload.mutable_enrollment();
+  e->set_satellite_id(satellite.satellite_id());
+  e->set_account_id(satellite.account_id());
+  e->set_account_name(account_name);
+  e->set_central_public_key_pem(key.public_key().ToPem());
+  e->set_central_key_id(key.public_key().KeyId());
+  e->set_enrollment_secret(secret);
+  e->set_central_url(central_url);
+  e->set_issued_at(now);
+  e->set_central_ca_certificate_pem(ca_pem);
+  OUTPOST_ASSIGN_OR_RETURN(sync::SignedBundle bundle, sync::SignBundle(payload, key));
+  return sync::WriteBundleFile(file, bundle, v1::BUNDLE_KIND_ENROLLMENT, armor);
+}
+
+}  // namespace
+
+Result<v1::CentralEnrollment> Central::EnrollSatellite(std::string_view account_id,
+                                                       std::string_view name, const fs::path& file,
+                                                       bool armor, std::optional<std::string> url) {
+  OUTPOST_RETURN_IF_ERROR(ValidateAccountId(account_id));
+  OUTPOST_RETURN_IF_ERROR(ValidateDisplayName(name, "--name"));
+  OUTPOST_ASSIGN_OR_RETURN(const std::string central_url,
+                           CheckEnrollmentTarget(impl_->url, url, file));
   OUTPOST_ASSIGN_OR_RETURN(std::string secret, crypto::RandomBytes(sync::kEnrollmentSecretSize));
   OUTPOST_ASSIGN_OR_RETURN(std::string verifier, sync::EnrollmentVerifier(secret));
   const int64_t now = ToUnixSeconds(impl_->clock->Now());
@@ -390,31 +436,81 @@ Result<v1::CentralEnrollment> Central::EnrollSatellite(std::string_view account_
   bool file_written = false;
   Status s = impl_->writer->Run([&](sqlite::Connection& db) -> Status {
     OUTPOST_RETURN_IF_ERROR(RequireAccount(db, account_id));
-    OUTPOST_ASSIGN_OR_RETURN(std::string account_name, AccountName(db, account_id));
     OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
         "INSERT INTO satellites(id, account_id, name, enrolled_at, enrollment_verifier) "
         "VALUES (?, ?, ?, ?, ?)",
         satellite->satellite_id(), account_id, name, now, sqlite::Blob{verifier}));
-    sync::BundlePayload payload;
-    payload.set_kind(v1::BUNDLE_KIND_ENROLLMENT);
-    v1::EnrollmentBundle* e = payload.mutable_enrollment();
-    e->set_satellite_id(satellite->satellite_id());
-    e->set_account_id(std::string(account_id));
-    e->set_account_name(account_name);
-    e->set_central_public_key_pem(key.public_key().ToPem());
-    e->set_central_key_id(key.public_key().KeyId());
-    e->set_enrollment_secret(secret);
-    e->set_central_url(central_url);
-    e->set_issued_at(now);
-    e->set_central_ca_certificate_pem(impl_->ca_pem);
-    OUTPOST_ASSIGN_OR_RETURN(sync::SignedBundle bundle, sync::SignBundle(payload, key));
-    // Written inside the transaction: a bundle that cannot be written leaves no satellite.
-    OUTPOST_RETURN_IF_ERROR(sync::WriteBundleFile(file, bundle, v1::BUNDLE_KIND_ENROLLMENT, armor));
+    OUTPOST_RETURN_IF_ERROR(
+        WriteEnrollment(db, key, impl_->ca_pem, *satellite, secret, central_url, now, file, armor));
     file_written = true;
     return Status::Ok();
   });
+  std::error_code ec;
   if (!s.ok()) {
     // The commit failed after the file was written: the secret in it matches nothing.
+    if (file_written) fs::remove(file, ec);
+    return s;
+  }
+  out.set_file(file.string());
+  out.set_central_key_id(key.public_key().KeyId());
+  out.set_central_key_fingerprint(key.public_key().Fingerprint());
+  out.set_central_url(central_url);
+  out.set_ca_fingerprint(impl_->ca_fingerprint);
+  return out;
+}
+
+Result<v1::CentralEnrollment> Central::ReenrollSatellite(std::string_view satellite_id,
+                                                         const fs::path& file, bool armor,
+                                                         std::optional<std::string> url) {
+  OUTPOST_ASSIGN_OR_RETURN(const std::string central_url,
+                           CheckEnrollmentTarget(impl_->url, url, file));
+  OUTPOST_ASSIGN_OR_RETURN(std::string secret, crypto::RandomBytes(sync::kEnrollmentSecretSize));
+  OUTPOST_ASSIGN_OR_RETURN(std::string verifier, sync::EnrollmentVerifier(secret));
+  const int64_t now = ToUnixSeconds(impl_->clock->Now());
+  const crypto::PrivateKey& key = *impl_->signing_key;
+  v1::CentralEnrollment out;
+  bool file_written = false;
+  Status s = impl_->writer->Run([&](sqlite::Connection& db) -> Status {
+    OUTPOST_ASSIGN_OR_RETURN(v1::CentralSatellite satellite, ReadSatellite(db, satellite_id));
+    if (satellite.revoked_at() == 0) {
+      return FailedPrecondition(
+          "satellite " + satellite.satellite_id() + " (" + sync::Printable(satellite.name()) +
+          ") is not revoked: revoke it first (`outpost central satellite revoke " +
+          satellite.satellite_id() +
+          " --reason TEXT`), so that its current key is refused, then enrol it again");
+    }
+    // The new line of the satellite's history starts here: a new one-time secret, no key bound
+    // (the next first contact binds the new appliance's key; the old key is refused from now
+    // on), the sequence from 0. Response numbers keep counting up. What the old line sent stays
+    // as evidence: usage reports, moves and conversions under the satellite's id, its audit
+    // heads moved aside under a restore id of their own, so the new satellite's chain is not
+    // held to the old one's heads.
+    const std::string line = "before-reenrollment-" + std::to_string(now);
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "UPDATE audit_heads SET restore_id = ? || ':' || restore_id WHERE satellite_id = ?", line,
+        satellite.satellite_id()));
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "UPDATE satellites SET enrollment_verifier = ?, public_key_pem = NULL, key_id = NULL, "
+        "bound_at = NULL, last_sequence = 0, last_request_sha256 = NULL, last_response = NULL, "
+        "restore_id = '', revoked_at = NULL, revoked_reason = NULL, reenrolled_at = ? "
+        "WHERE id = ?",
+        sqlite::Blob{verifier}, now, satellite.satellite_id()));
+    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(
+        "INSERT INTO satellite_events(satellite_id, at, event, detail, key_id) "
+        "VALUES (?, ?, 'reenrolled', ?, ?)",
+        satellite.satellite_id(), now,
+        "new enrollment after the revocation of " + FormatRfc3339Seconds(satellite.revoked_at()) +
+            " (" + satellite.revoked_reason() + "); last sequence was " +
+            std::to_string(satellite.last_sequence()),
+        satellite.key_id()));
+    OUTPOST_RETURN_IF_ERROR(
+        WriteEnrollment(db, key, impl_->ca_pem, satellite, secret, central_url, now, file, armor));
+    file_written = true;
+    OUTPOST_ASSIGN_OR_RETURN(*out.mutable_satellite(), ReadSatellite(db, satellite_id));
+    return Status::Ok();
+  });
+  std::error_code ec;
+  if (!s.ok()) {
     if (file_written) fs::remove(file, ec);
     return s;
   }
@@ -497,7 +593,12 @@ Result<v1::CentralSatellite> Central::RevokeSatellite(std::string_view satellite
         // and is then told it was revoked, rather than a stranger's refusal.
         db.ExecPrepared("UPDATE satellites SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
                         now, reason, out.satellite_id()));
-    return Status::Ok();
+    return db
+        .ExecPrepared(
+            "INSERT INTO satellite_events(satellite_id, at, event, detail, key_id) "
+            "VALUES (?, ?, 'revoked', ?, ?)",
+            out.satellite_id(), now, reason, out.key_id())
+        .status();
   }));
   out.set_revoked_at(now);
   out.set_revoked_reason(std::string(reason));
@@ -536,6 +637,7 @@ void Central::ProcessSyncRequestAsync(std::string request_bytes,
       AdmissionContext context;
       context.central_key = &impl->signing_key->public_key();
       if (impl->next_signing_key) context.next_central_key = &impl->next_signing_key->public_key();
+      context.retired_keys = &impl->retired_keys;
       context.now = ToUnixSeconds(impl->clock->Now());
       OUTPOST_ASSIGN_OR_RETURN(VerifiedRequest v,
                                AdmitSyncRequest(*lease, state->first, state->second, context));

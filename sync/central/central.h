@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -133,6 +134,20 @@ class Central {
   Result<v1::CentralSatellite> RevokeSatellite(std::string_view satellite_id,
                                                std::string_view reason);
 
+  // Enrols a revoked satellite again under the same id (a lost, stolen or replaced appliance)
+  // and writes its new enrollment bundle to `file` (as EnrollSatellite). From then on the key it
+  // had is refused and the next first contact binds the key of whoever holds the new one-time
+  // secret — a new data directory (`outpost init --enroll FILE`), whose sequence starts at 1.
+  // The satellite's usage reports, moves and conversions stay recorded under its id (a report
+  // id already received is still counted once); its audit heads are kept aside, so the new
+  // satellite's audit chain is not compared with the old one's; response numbers keep counting
+  // up. Recorded in the satellite's history (GetSatellite). kNotFound for an unknown id,
+  // kFailedPrecondition when it is not revoked (revoke first, so the old key stops at once),
+  // kAlreadyExists for an existing `file`.
+  Result<v1::CentralEnrollment> ReenrollSatellite(std::string_view satellite_id,
+                                                  const std::filesystem::path& file, bool armor,
+                                                  std::optional<std::string> url);
+
   // See the top of this file. The same function answers files and POST /v1/sync.
   Result<SyncOutcome> ProcessSyncRequest(std::string_view request_bytes);
   // The same, not blocking the caller: `done` runs on the database writer's thread after the
@@ -149,6 +164,22 @@ class Central {
   // answering satellites that have not synced since. kFailedPrecondition if a rotation is
   // already in progress.
   Result<v1::KeyRotation> RotateSigningKey();
+
+  // Retires `key_id`, the previous signing key after a rotation: the new key becomes central's
+  // only signing key (keys/signing.key), the rotation is no longer announced, new enrollment
+  // bundles carry the new key, and a request that still trusts the retired key is refused
+  // naming the retirement. The private key is overwritten and removed; the public key is kept
+  // in retired-keys/KEY_ID.pem (for `outpost bundle inspect --key` on old bundles). Satellites
+  // that have not moved (their last response was not signed by the new key, or they never
+  // synced; revoked ones do not count) make it kFailedPrecondition naming them, unless `force`:
+  // then they are listed in the answer and must be enrolled again. kFailedPrecondition also for
+  // the only key (no rotation) and for the new key; kNotFound for a key central never had.
+  // A running `central serve` keeps the keys it loaded until it is restarted. Unlike the other
+  // methods, not to be called while this object processes sync requests: the key in use is
+  // replaced in place (the CLI opens a Central of its own for it).
+  Result<v1::CentralKeyRetirement> RetireSigningKey(std::string_view key_id, bool force);
+  // The keys retired so far: key id -> unix seconds of the retirement.
+  const std::map<std::string, int64_t>& retired_signing_keys() const;
 
   // --- /metrics --------------------------------------------------------------------------------
   // Central's /metrics shows every customer's sync activity, so it needs a bearer token (issue

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <map>
+
 // Internal to sync/central: the state behind Central and the row helpers its files share.
 
 #include <mutex>
@@ -27,6 +29,8 @@ class Central::Impl {
   // After `central key rotate`: the new key and its announcement (signed by the new key).
   std::optional<crypto::PrivateKey> next_signing_key;
   std::optional<v1::KeyRotation> rotation;
+  // Keys retired by `central key retire` (key id -> unix seconds), to name them in refusals.
+  std::map<std::string, int64_t> retired_keys;
   std::string ca_fingerprint;
   std::string ca_pem;
   std::string central_id;
@@ -53,6 +57,16 @@ inline constexpr char kMetaUrl[] = "url";
 inline constexpr char kMetaResponseValidity[] = "response_validity_s";
 inline constexpr char kMetaPolicy[] = "policy";             // serialized v1::Policy, hex
 inline constexpr char kMetaKeyRotation[] = "key_rotation";  // serialized v1::KeyRotation, hex
+inline constexpr char kMetaRetiredKeys[] = "retired_signing_keys";  // "KEY_ID@TIME,..."
+
+// The retired keys as central_meta keeps them, and back (kDataLoss when unreadable).
+std::string FormatRetiredKeys(const std::map<std::string, int64_t>& retired);
+Result<std::map<std::string, int64_t>> ParseRetiredKeys(std::string_view text);
+// Finishes `central key retire` on disk (central_keys.cc): when keys/signing.next.key is the
+// recorded signing key `recorded_key_id`, it replaces signing.key (whose file is kept aside as
+// signing.retired.key), and the retired key's file is overwritten and removed. Idempotent; Open
+// calls it, so a retirement a crash interrupted is finished.
+Status FinishKeyRetirement(const CentralDataDir& dir, std::string_view recorded_key_id);
 
 // The columns EntitlementFromRow reads, in order.
 inline constexpr char kEntitlementColumns[] =

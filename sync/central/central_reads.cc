@@ -63,7 +63,7 @@ constexpr std::string_view kSatelliteColumns =
     "SELECT id, account_id, name, enrolled_at, coalesce(key_id, ''), coalesce(bound_at, 0), "
     "last_sequence, last_response_number, coalesce(last_sync_at, 0), "
     "coalesce(software_version, ''), inventory, coalesce(revoked_at, 0), "
-    "coalesce(revoked_reason, '') FROM satellites ";
+    "coalesce(revoked_reason, ''), coalesce(reenrolled_at, 0) FROM satellites ";
 
 void ReadSatelliteRow(const sqlite::Statement& stmt, v1::CentralSatellite* s) {
   s->set_satellite_id(stmt.ColumnText(0));
@@ -82,6 +82,7 @@ void ReadSatelliteRow(const sqlite::Statement& stmt, v1::CentralSatellite* s) {
   }
   s->set_revoked_at(stmt.ColumnInt64(11));
   s->set_revoked_reason(stmt.ColumnText(12));
+  s->set_reenrolled_at(stmt.ColumnInt64(13));
 }
 
 }  // namespace
@@ -135,6 +136,19 @@ Result<v1::CentralSatellite> Central::GetSatellite(std::string_view satellite_id
   if (row) {
     out.set_usage_reports_last_day(stmt->ColumnInt64(0));
     out.set_usage_bytes_last_day(stmt->ColumnInt64(1));
+  }
+  OUTPOST_ASSIGN_OR_RETURN(
+      auto events, lease->Query("SELECT at, event, detail, key_id FROM satellite_events WHERE "
+                                "satellite_id = ? ORDER BY at, rowid",
+                                satellite_id));
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool more, events->Step());
+    if (!more) break;
+    v1::CentralSatelliteEvent* e = out.add_history();
+    e->set_at(events->ColumnInt64(0));
+    e->set_event(events->ColumnText(1));
+    e->set_detail(events->ColumnText(2));
+    e->set_key_id(events->ColumnText(3));
   }
   return out;
 }

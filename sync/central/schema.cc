@@ -213,12 +213,31 @@ ALTER TABLE sync_requests_log RENAME TO sync_requests;
 CREATE INDEX sync_requests_by_satellite_time ON sync_requests(satellite_id, received_at);
 )sql";
 
+// Re-enrollment of a revoked satellite (issue 16): the satellites row holds the current state
+// only (a re-enrollment clears the revocation and unbinds the key), so every revocation and
+// re-enrollment is kept here, oldest first, as central's record of what happened.
+constexpr std::string_view kSatelliteEvents = R"sql(
+ALTER TABLE satellites ADD COLUMN reenrolled_at INTEGER;
+CREATE TABLE satellite_events (
+  satellite_id TEXT NOT NULL REFERENCES satellites(id),
+  at INTEGER NOT NULL,
+  event TEXT NOT NULL CHECK (event IN ('revoked', 'reenrolled')),
+  detail TEXT NOT NULL,               -- a revocation's reason; what a re-enrollment replaced
+  key_id TEXT NOT NULL DEFAULT ''     -- the satellite key bound at the time ('' if none)
+) STRICT;
+CREATE INDEX satellite_events_by_satellite ON satellite_events(satellite_id, at);
+INSERT INTO satellite_events(satellite_id, at, event, detail, key_id)
+  SELECT id, revoked_at, 'revoked', coalesce(revoked_reason, ''), coalesce(key_id, '')
+  FROM satellites WHERE revoked_at IS NOT NULL;
+)sql";
+
 constexpr sqlite::Migration kMigrations[] = {
     {1, "central initial schema", kInitialSchema},
     {2, "satellite revocation, key lookup, quota windows", kRevocationAndQuotas},
     {3, "sync request log for the daily request quota", kRequestLog},
     {4, "moves and conversions per sync request, for their daily quota", kRequestItems},
     {5, "satellites restored from a backup", kRestores},
+    {6, "satellite revocation and re-enrollment history", kSatelliteEvents},
 };
 
 }  // namespace

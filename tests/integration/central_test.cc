@@ -192,6 +192,84 @@ TEST_F(CentralCliTest, SatelliteRevokeListAndShow) {
   EXPECT_NE(json.out.find("appliance replaced (ticket 4711)"), std::string::npos) << json.out;
 }
 
+// Issue 16: re-enrolment of the revoked satellite, and the history `satellite show` keeps.
+TEST_F(CentralCliTest, SatelliteReenrollAfterRevokeAndShowItsHistory) {
+  const std::string id = enrollment_.satellite_id();
+  const std::string file = (tmp_.path() / "reenroll.bundle").string();
+  RunResult not_revoked =
+      Expect({"central", "satellite", "reenroll", id, "-o", file, "--data-dir", dir_}, 1);
+  EXPECT_NE(not_revoked.err.find("revoke it first"), std::string::npos) << not_revoked.err;
+  EXPECT_FALSE(std::filesystem::exists(file));
+  Expect({"central", "satellite", "reenroll", id, "--data-dir", dir_}, 2);  // no -o
+
+  Expect({"central", "satellite", "revoke", id, "--reason", "lost in transit", "--data-dir", dir_},
+         0);
+  RunResult reenrolled =
+      Expect({"central", "satellite", "reenroll", id, "-o", file, "--data-dir", dir_}, 0);
+  EXPECT_NE(reenrolled.out.find("Re-enrolled satellite " + id), std::string::npos)
+      << reenrolled.out;
+  EXPECT_NE(reenrolled.out.find("outpost init --enroll FILE"), std::string::npos);
+  auto bundle = sync::ReadBundleFile(file);
+  ASSERT_OK(bundle);
+  auto opened = sync::OpenEnrollmentBundle(*bundle);
+  ASSERT_OK(opened);
+  EXPECT_EQ(opened->payload.enrollment().satellite_id(), id);
+  EXPECT_NE(opened->payload.enrollment().enrollment_secret(), enrollment_.enrollment_secret());
+
+  RunResult shown = Expect({"central", "satellite", "show", id, "--data-dir", dir_}, 0);
+  EXPECT_NE(shown.out.find("History:"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("lost in transit"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("reenrolled"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("re-enrolled"), std::string::npos) << shown.out;
+  EXPECT_EQ(shown.out.find("REVOKED"), std::string::npos) << shown.out;
+}
+
+// Issue 16: `central key retire` after `central key rotate`, with the refusals that change
+// nothing, --force and its warning, and the key files afterwards.
+TEST_F(CentralCliTest, KeyRetireAfterRotate) {
+  const std::string old_id = enrollment_.central_key_id();
+  RunResult only = Expect({"central", "key", "retire", old_id, "--data-dir", dir_}, 1);
+  EXPECT_NE(only.err.find("only signing key"), std::string::npos) << only.err;
+  Expect({"central", "key", "retire", "--data-dir", dir_}, 2);  // no KEY_ID
+  RunResult rotated = Expect({"--json", "central", "key", "rotate", "--data-dir", dir_}, 0);
+  const std::smatch m = [&] {
+    std::smatch out;
+    std::regex_search(rotated.out, out, std::regex("\"new_key_id\": \"([0-9a-f]+)\""));
+    return out;
+  }();
+  ASSERT_EQ(m.size(), 2u) << rotated.out;
+  const std::string new_id = m[1];
+
+  // The enrolled satellite never synced: refused, naming it; --force retires and warns.
+  RunResult waiting = Expect({"central", "key", "retire", old_id, "--data-dir", dir_}, 1);
+  EXPECT_NE(waiting.err.find(enrollment_.satellite_id()), std::string::npos) << waiting.err;
+  EXPECT_NE(waiting.err.find("--force"), std::string::npos) << waiting.err;
+  RunResult newest = Expect({"central", "key", "retire", new_id, "--data-dir", dir_}, 1);
+  EXPECT_NE(newest.err.find("moving to"), std::string::npos) << newest.err;
+  RunResult forced = Expect({"central", "key", "retire", old_id, "--force", "--data-dir", dir_}, 0);
+  EXPECT_NE(forced.err.find("Warning"), std::string::npos) << forced.err;
+  EXPECT_NE(forced.err.find(enrollment_.satellite_id()), std::string::npos) << forced.err;
+  EXPECT_NE(forced.out.find("Retired central's signing key " + old_id), std::string::npos)
+      << forced.out;
+
+  const std::filesystem::path keys = std::filesystem::path(dir_) / "keys";
+  EXPECT_FALSE(std::filesystem::exists(keys / "signing.next.key"));
+  EXPECT_FALSE(std::filesystem::exists(keys / "signing.retired.key"));
+  EXPECT_TRUE(
+      std::filesystem::exists(std::filesystem::path(dir_) / "retired-keys" / (old_id + ".pem")));
+  RunResult key = Expect({"central", "key", "--data-dir", dir_}, 0);
+  EXPECT_NE(key.out.find(new_id), std::string::npos) << key.out;
+  EXPECT_EQ(key.out.find("rotation is in progress"), std::string::npos) << key.out;
+  EXPECT_NE(key.out.find("Retired key " + old_id), std::string::npos) << key.out;
+  // The cut-off satellite's first request is refused, saying the key was retired.
+  const auto request = tmp_.path() / "request.bin";
+  ASSERT_OK(sync::WriteBundleFile(request, Request(1), v1::BUNDLE_KIND_SYNC_REQUEST, false));
+  RunResult refused = Expect({"central", "sync", "process", request.string(), "-o",
+                              (tmp_.path() / "r").string(), "--data-dir", dir_},
+                             1);
+  EXPECT_NE(refused.err.find("retired"), std::string::npos) << refused.err;
+}
+
 TEST_F(CentralCliTest, PakCreatePrintsAKeyAndBadInputsExitWithClearErrors) {
   RunResult pak = Expect({"central", "pak", "create", "acme", "lab", "--tag", "fw.vpn", "--count",
                           "2", "--data-dir", dir_},

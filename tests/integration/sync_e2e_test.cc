@@ -1,5 +1,6 @@
 // End to end: the reference central and a real satellite in one test process (sync_world.h):
-// enrollment, round trips, exactly-once usage, key rotation, rollback, foreign and damaged
+// enrollment, round trips, exactly-once usage, key rotation and retirement, revocation and
+// re-enrollment, rollback, foreign and damaged
 // bundles, online sync, SYNC_OVERDUE and conversions.
 
 #include "tests/integration/sync_world.h"
@@ -165,6 +166,92 @@ TEST_F(SyncE2eTest, CentralKeyRotationIsPinnedThroughAResponseSignedByTheOldKey)
   b_->ImportOk(Process(b_->Export()));
   EXPECT_EQ(b_->Status().central_key_id(), rotation->new_key_id());
   a_->ImportOk(Process(a_->Export()));
+}
+
+// Issue 16: once every satellite moved to the new key, central retires the old one; a satellite
+// refuses a replayed response the retired key signed, and sync goes on with the new key only.
+TEST_F(SyncE2eTest, RetiredCentralKeyIsGoneAndItsOldResponsesAreRefused) {
+  StartCentral({});
+  a_ = StartSatellite("sat-a");
+  b_ = StartSatellite("sat-b");
+  ASSERT_TRUE(a_ && b_);
+  const std::string old_response = RoundTrip(*a_);
+  const std::string old_key = a_->Status().central_key_id();
+  auto rotation = central_->RotateSigningKey();
+  ASSERT_OK(rotation);
+  const std::string announcement = RoundTrip(*a_);  // signed by the old key, pins the new one
+  RoundTrip(*a_);                                   // signed by the new key: A moved
+
+  // B has not moved: retiring waits for it.
+  auto waiting = central_->RetireSigningKey(old_key, /*force=*/false);
+  ASSERT_FALSE(waiting.ok());
+  EXPECT_NE(waiting.status().message().find(b_->report.satellite_id), std::string::npos)
+      << waiting.status().message();
+  RoundTrip(*b_);
+  RoundTrip(*b_);
+  auto retired = central_->RetireSigningKey(old_key, /*force=*/false);
+  ASSERT_OK(retired);
+  EXPECT_EQ(retired->signing_key_id(), rotation->new_key_id());
+
+  // Responses the retired key signed, replayed to a satellite that moved: refused, nothing
+  // changes, and the refusal is audited.
+  for (const std::string* replay : {&old_response, &announcement}) {
+    const std::string before = Snapshot(*a_);
+    net::ClientResponse r = a_->Import(*replay);
+    EXPECT_EQ(r.status / 100, 4) << r.body;
+    EXPECT_EQ(Snapshot(*a_), before);
+  }
+  EXPECT_EQ(a_->Audit("sync.import.refused").size(), 2u);
+
+  // Central, restarted, answers with the new key only and announces nothing.
+  StopCentral();
+  OpenCentral();
+  central::SyncOutcome outcome;
+  const std::string response = Process(a_->Export(), &outcome);
+  EXPECT_FALSE(outcome.summary.response().has_key_rotation());
+  auto bundle = sync::DecodeBundle(response);
+  ASSERT_OK(bundle);
+  EXPECT_EQ(bundle->key_id(), rotation->new_key_id());
+  a_->ImportOk(response);
+  b_->ImportOk(Process(b_->Export()));
+}
+
+// Issue 16: a revoked satellite is refused; enrolled again under its id, a new appliance
+// (`outpost init --enroll` with the new bundle) syncs, and the old one stays refused.
+TEST_F(SyncE2eTest, RevokedSatelliteIsRefusedAndAReenrolledOneSyncsAgain) {
+  StartCentral({});
+  a_ = StartSatellite("sat-a");
+  ASSERT_TRUE(a_);
+  RoundTrip(*a_);
+  const std::string id = a_->report.satellite_id;
+  ASSERT_OK(central_->RevokeSatellite(id, "appliance lost in transit"));
+  auto refused = central_->ProcessSyncRequest(a_->Export());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("was revoked by the vendor"), std::string::npos)
+      << refused.status().ToString();
+
+  const auto file = tmp_.path() / "sat-a2.enroll";
+  auto enrollment = central_->ReenrollSatellite(id, file, false, std::nullopt);
+  ASSERT_OK(enrollment);
+  b_ = StartSatellite("sat-a2", file);
+  ASSERT_TRUE(b_);
+  EXPECT_EQ(b_->report.satellite_id, id);
+  central::SyncOutcome outcome;
+  const v1::SyncImportResult imported = b_->ImportOk(Process(b_->Export(), &outcome));
+  EXPECT_TRUE(outcome.summary.key_bound());
+  EXPECT_EQ(imported.entitlements(), 5);
+  EXPECT_GT(imported.response_number(), 1);
+  b_->ImportOk(Process(b_->Export()));
+
+  // The old appliance is refused for good, and central's record tells the story.
+  auto old = central_->ProcessSyncRequest(a_->Export());
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.status().code(), Errc::kPermissionDenied) << old.status().ToString();
+  auto shown = central_->GetSatellite(id);
+  ASSERT_OK(shown);
+  ASSERT_EQ(shown->history_size(), 2);
+  EXPECT_EQ(shown->history(0).event(), "revoked");
+  EXPECT_EQ(shown->history(1).event(), "reenrolled");
 }
 
 // 3. An older response after a newer one: refused, clearly, and nothing changes.

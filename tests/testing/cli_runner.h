@@ -39,6 +39,8 @@ class ServingProcess {
   bool Start(const std::string& binary, const std::vector<std::string>& args,
              const std::string& log_file);
   const std::string& url() const { return url_; }
+  // The process id while it runs (-1 before Start and after Stop), e.g. to send it SIGHUP.
+  pid_t pid() const { return pid_; }
   // SIGTERM and a bounded wait: the exit status, or nullopt if it had to be killed.
   std::optional<int> Stop();
 

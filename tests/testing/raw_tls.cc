@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -162,6 +163,22 @@ bool RawTlsConnection::WaitForClose(std::chrono::milliseconds within) {
 
 std::string RawTlsConnection::protocol_version() const {
   return SSL_get_version(static_cast<SSL*>(ssl_));
+}
+
+std::string RawTlsConnection::peer_certificate_pem() const {
+  X509* peer = SSL_get1_peer_certificate(static_cast<SSL*>(ssl_));
+  if (peer == nullptr) return "";
+  std::string out;
+  if (BIO* bio = BIO_new(BIO_s_mem())) {
+    if (PEM_write_bio_X509(bio, peer) == 1) {
+      char* data = nullptr;
+      const long n = BIO_get_mem_data(bio, &data);
+      out.assign(data, static_cast<size_t>(n));
+    }
+    BIO_free(bio);
+  }
+  X509_free(peer);
+  return out;
 }
 
 }  // namespace outpost::testing

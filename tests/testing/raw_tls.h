@@ -40,6 +40,8 @@ class RawTlsConnection {
   // True if the server closed the connection within `within` (reads and discards data).
   bool WaitForClose(std::chrono::milliseconds within);
   std::string protocol_version() const;
+  // The certificate the server presented, as PEM ("" if none).
+  std::string peer_certificate_pem() const;
 
  private:
   RawTlsConnection() = default;

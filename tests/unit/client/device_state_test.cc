@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <utility>
 
 #include "common/proto_json.h"
@@ -335,6 +336,106 @@ TEST_F(DeviceStateTest, AuthorizationTooLargeToLoadIsNotStored) {
   ASSERT_OK(loaded);
   ASSERT_TRUE(loaded->has_value());
   EXPECT_EQ((*loaded)->SerializeAsString(), small.SerializeAsString());
+}
+
+// --- Certificate renewal: the swap of key and certificate, and every point a crash can cut it --
+
+class DeviceStateRenewalTest : public DeviceStateTest {
+ protected:
+  void SetUp() override {
+    old_ = std::make_unique<DeviceState>(SavedOrDie());
+    ASSERT_OK(old_->SaveAuthorization(
+        SignOrDie(keys_.signing_key, MakeAuthorization("sat-1", "inst-1", clock_.Now()))));
+    renewed_ = IssueRegistrationOrDie(keys_, new_key_.public_key(), "inst-1");
+  }
+
+  // Loads the directory and expects the renewed key and certificate, every file in agreement
+  // again, no leftover next key, and the authorization kept.
+  void ExpectRenewedOnLoad() {
+    auto loaded = DeviceState::Load(dir_);
+    ASSERT_OK(loaded);
+    EXPECT_TRUE(loaded->key().public_key() == new_key_.public_key());
+    EXPECT_EQ(loaded->certificate().ToPem(), renewed_.certificate_pem());
+    EXPECT_EQ(outpost::testing::ReadFileOrDie(dir_ / kCertificateFile), renewed_.certificate_pem());
+    EXPECT_EQ(outpost::testing::ReadFileOrDie(dir_ / kKeyFile), new_key_.ToPem());
+    EXPECT_EQ(Mode(dir_ / kKeyFile), 0600);
+    EXPECT_FALSE(fs::exists(dir_ / kNextKeyFile));
+    auto authorization = loaded->LoadAuthorization();
+    ASSERT_OK(authorization);
+    EXPECT_TRUE(authorization->has_value()) << "a renewal keeps the last authorization";
+  }
+
+  void ExpectOldOnLoad() {
+    auto loaded = DeviceState::Load(dir_);
+    ASSERT_OK(loaded);
+    EXPECT_TRUE(loaded->key().public_key() == old_->key().public_key());
+    EXPECT_TRUE(loaded->certificate() == old_->certificate());
+  }
+
+  crypto::PrivateKey new_key_ = NewKey();
+  std::unique_ptr<DeviceState> old_;
+  v1::RegisterResponse renewed_;
+};
+
+TEST_F(DeviceStateRenewalTest, RenewalSwapsKeyAndCertificateAndKeepsTheAuthorization) {
+  ASSERT_OK(old_->SaveRenewalKey(new_key_));
+  EXPECT_EQ(Mode(dir_ / kNextKeyFile), 0600);
+  const std::string new_key_pem = new_key_.ToPem();
+  ASSERT_OK(
+      old_->ApplyRenewal(renewed_, OrDie(crypto::PrivateKey::FromPem(new_key_pem)), clock_.Now()));
+  EXPECT_EQ(old_->certificate().ToPem(), renewed_.certificate_pem());
+  ExpectRenewedOnLoad();
+}
+
+TEST_F(DeviceStateRenewalTest, CrashBeforeTheAnswerWasStoredKeepsTheOldIdentity) {
+  ASSERT_OK(old_->SaveRenewalKey(new_key_));  // then the process died
+  ExpectOldOnLoad();
+}
+
+TEST_F(DeviceStateRenewalTest, CrashAfterTheCommitPointFinishesTheSwapOnLoad) {
+  // registration.json written, device.key not yet replaced.
+  ASSERT_OK(old_->SaveRenewalKey(new_key_));
+  outpost::testing::WriteFileOrDie(dir_ / kRegistrationFile, ToJson(renewed_, true));
+  ExpectRenewedOnLoad();
+}
+
+TEST_F(DeviceStateRenewalTest, CrashBeforeTheCertificateFileWasRewrittenIsRepairedOnLoad) {
+  // registration.json and device.key replaced, device.crt still the old one.
+  ASSERT_OK(old_->SaveRenewalKey(new_key_));
+  outpost::testing::WriteFileOrDie(dir_ / kRegistrationFile, ToJson(renewed_, true));
+  outpost::testing::WriteFileOrDie(dir_ / kKeyFile, new_key_.ToPem());
+  ::chmod((dir_ / kKeyFile).c_str(), 0600);
+  ExpectRenewedOnLoad();
+}
+
+TEST_F(DeviceStateRenewalTest, AnswerForAnotherInstanceChangesNothing) {
+  ASSERT_OK(old_->SaveRenewalKey(new_key_));
+  auto other = IssueRegistrationOrDie(keys_, new_key_.public_key(), "inst-2");
+  Status s =
+      old_->ApplyRenewal(other, OrDie(crypto::PrivateKey::FromPem(new_key_.ToPem())), clock_.Now());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Errc::kUnauthenticated) << s.ToString();
+  EXPECT_NE(s.message().find("instance id"), std::string::npos) << s.message();
+  EXPECT_TRUE(old_->certificate() == OrDie(DeviceState::Load(dir_)).certificate());
+  ExpectOldOnLoad();
+}
+
+TEST_F(DeviceStateRenewalTest, AnswerThatChangesTheSigningKeyChangesNothing) {
+  auto other_keys = outpost::testing::MakeSatelliteKeysOrDie(clock_.Now());
+  renewed_.set_signing_public_key_pem(other_keys.signing_key.public_key().ToPem());
+  renewed_.set_signing_key_id(other_keys.signing_key.public_key().KeyId());
+  Status s = old_->ApplyRenewal(renewed_, OrDie(crypto::PrivateKey::FromPem(new_key_.ToPem())),
+                                clock_.Now());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Errc::kUnauthenticated) << s.ToString();
+  ExpectOldOnLoad();
+}
+
+TEST_F(DeviceStateRenewalTest, AnswerForAnotherKeyChangesNothing) {
+  Status s = old_->ApplyRenewal(renewed_, NewKey(), clock_.Now());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Errc::kUnauthenticated) << s.ToString();
+  ExpectOldOnLoad();
 }
 
 }  // namespace

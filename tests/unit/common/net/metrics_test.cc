@@ -70,3 +70,45 @@ TEST(MetricsTest, ConnectionGaugesAndCallbacks) {
 
 }  // namespace
 }  // namespace outpost::net
+
+namespace outpost::net {
+namespace {
+
+TEST(MetricsTest, FamiliesRenderEveryLabelledSampleFromOneCollection) {
+  Metrics m;
+  int collections = 0;
+  m.AddFamilies([&collections] {
+    ++collections;
+    return std::vector<Metrics::Family>{
+        {"outpost_things", "Things.", "gauge", {{{{"va", "lab"}, {"tag", "a"}}, 3}, {{}, 1.5}}},
+        {"outpost_other_total", "Other.", "counter", {}}};
+  });
+  const std::string text = m.Render();
+  EXPECT_EQ(collections, 1);
+  EXPECT_TRUE(Contains(text, "# HELP outpost_things Things.\n# TYPE outpost_things gauge\n"));
+  EXPECT_TRUE(Contains(text, "outpost_things{va=\"lab\",tag=\"a\"} 3\n")) << text;
+  EXPECT_TRUE(Contains(text, "outpost_things 1.5\n")) << text;
+  EXPECT_TRUE(Contains(text, "# TYPE outpost_other_total counter\n")) << text;
+}
+
+// The text format allows any UTF-8 in a label value once backslash, double quote and newline
+// are escaped; anything else escaped would be read back as something else.
+TEST(MetricsTest, LabelValuesAreEscapedForTheTextFormat) {
+  EXPECT_EQ(Metrics::EscapeLabelValue("plain.tag-1:x"), "plain.tag-1:x");
+  EXPECT_EQ(Metrics::EscapeLabelValue("a\"b"), "a\\\"b");
+  EXPECT_EQ(Metrics::EscapeLabelValue("a\\b"), "a\\\\b");
+  EXPECT_EQ(Metrics::EscapeLabelValue("a\nb"), "a\\nb");
+  EXPECT_EQ(Metrics::EscapeLabelValue("\\\"\n"), "\\\\\\\"\\n");
+  Metrics m;
+  m.AddFamilies([] {
+    return std::vector<Metrics::Family>{
+        {"outpost_x", "X.", "gauge", {{{{"tag", "q\"b\\n\nend"}}, 1}}}};
+  });
+  const std::string text = m.Render();
+  EXPECT_TRUE(Contains(text, "outpost_x{tag=\"q\\\"b\\\\n\\nend\"} 1\n")) << text;
+  // One sample, one line: the newline inside the value did not break it.
+  EXPECT_FALSE(Contains(text, "\nend")) << text;
+}
+
+}  // namespace
+}  // namespace outpost::net

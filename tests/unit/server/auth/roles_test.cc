@@ -39,6 +39,7 @@ const std::map<Permission, Expected>& ExpectedMatrix() {
       {Permission::kReadUsers, {true, false, true}},
       {Permission::kSignCheckpoint, {true, false, false}},
       {Permission::kManageConfig, {true, false, false}},
+      {Permission::kReloadConfig, {true, false, false}},
       {Permission::kReadMetrics, {true, true, true}},
   };
   return *matrix;
@@ -70,7 +71,7 @@ TEST(RolesTest, EveryRoleAndPermissionMatchesTheExpectedMatrix) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 3 * 17);
+  EXPECT_EQ(checked, 3 * 18);
 }
 
 TEST(RolesTest, AdminHasEverythingAndAuditorOnlyReads) {

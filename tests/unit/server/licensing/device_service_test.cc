@@ -425,5 +425,128 @@ TEST_F(DeviceServiceTest, BadAuthorizationsChangeNothing) {
   EXPECT_EQ(service_->Snapshot(), book_before);
 }
 
+// --- Certificate renewal ------------------------------------------------------------------------
+
+class DeviceRenewalTest : public DeviceServiceTest {
+ protected:
+  Result<v1::RegisterResponse> Renew(const TestDevice& d, const std::string& csr_pem) {
+    v1::RenewRequest request;
+    request.set_csr_pem(csr_pem);
+    auto current = d.Certificate();
+    return Wait<v1::RegisterResponse>(
+        [&](auto done) { devices().Renew(d.Identity(), *current, request, std::move(done)); });
+  }
+
+  std::string CsrFor(const std::string& common_name) {
+    auto key = crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEcdsaP256);
+    EXPECT_OK(key);
+    auto csr = crypto::CertificateSigningRequest::Create(*key, common_name);
+    EXPECT_OK(csr);
+    return csr->ToPem();
+  }
+};
+
+TEST_F(DeviceRenewalTest, RenewalIssuesANewCertificateAndRefusesTheOldOneAtOnce) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  RegisterOrDie(d, NewToken());
+  clock_.Advance(181 * kDay);
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 1}}));
+  const size_t audit_before = QueryInt("SELECT count(*) FROM audit_log");
+  auto renewed = Renew(d, CsrFor(d.registration.instance_id()));
+  ASSERT_OK(renewed);
+  EXPECT_EQ(renewed->instance_id(), d.registration.instance_id());
+  EXPECT_EQ(renewed->va(), "east");
+  EXPECT_EQ(renewed->udi(), "C9300-24T:SN1");
+  EXPECT_TRUE(renewed->replaced_instance_id().empty());
+  EXPECT_EQ(renewed->certificate_not_after(), ToUnixSeconds(clock_.Now() + 365 * kDay));
+
+  // The old certificate is refused by every device call; the new one works, licenses kept.
+  EXPECT_EQ(devices().Identify(d.Certificate()).status().code(), Errc::kUnauthenticated);
+  auto new_cert = crypto::Certificate::FromPem(renewed->certificate_pem());
+  ASSERT_OK(new_cert);
+  const std::string new_serial = new_cert->serial_hex();
+  const std::optional<crypto::Certificate> presented = std::move(*new_cert);
+  ASSERT_OK(devices().Identify(presented));
+  EXPECT_EQ(InUse("east", "fw"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_log WHERE action = 'device.renew'"), 1);
+  EXPECT_EQ(static_cast<size_t>(QueryInt("SELECT count(*) FROM audit_log")), audit_before + 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM devices WHERE cert_serial = '" + new_serial + "'"), 1);
+  // Still so after a restart (the table holds the new serial).
+  OpenService();
+  EXPECT_EQ(devices().Identify(d.Certificate()).status().code(), Errc::kUnauthenticated);
+  ASSERT_OK(devices().Identify(presented));
+  // The superseded certificate still proves the instance for a registration with a token.
+  EXPECT_EQ(devices().CertifiedInstance(d.Certificate()), d.registration.instance_id());
+}
+
+TEST_F(DeviceRenewalTest, BadRenewalsAreRefusedAndChangeNothing) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN1");
+  TestDevice other = MakeDevice("SN2");
+  const std::string token = NewToken();
+  RegisterOrDie(d, token);
+  RegisterOrDie(other, token);
+  const std::string instance = d.registration.instance_id();
+
+  // Too early: before renew_after, naming when it opens.
+  clock_.Advance(10 * kDay);
+  std::string before = DbState();
+  auto early = Renew(d, CsrFor(instance));
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(
+      early.status().message().find("can be renewed from " + d.registration.renew_after_text()),
+      std::string::npos)
+      << early.status().message();
+
+  clock_.Advance(171 * kDay);
+  struct Case {
+    std::string csr;
+    Errc code;
+    std::string says;
+  };
+  const std::string current_key_csr =
+      crypto::CertificateSigningRequest::Create(d.key, instance)->ToPem();
+  for (const Case& c : std::vector<Case>{
+           {CsrFor(other.registration.instance_id()), Errc::kPermissionDenied, "its own"},
+           {CsrFor("outpost device"), Errc::kPermissionDenied, "its own"},
+           {"", Errc::kInvalidArgument, "csr_pem"},
+           {"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
+            Errc::kInvalidArgument, "not a PEM"},
+           {current_key_csr, Errc::kInvalidArgument, "new key"}}) {
+    auto r = Renew(d, c.csr);
+    ASSERT_FALSE(r.ok()) << c.says;
+    EXPECT_EQ(r.status().code(), c.code) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(c.says), std::string::npos) << r.status().message();
+  }
+  EXPECT_EQ(DbState(), before);
+  ASSERT_OK(devices().Identify(d.Certificate()));
+
+  // A released device cannot renew.
+  ASSERT_OK(Wait<v1::ReleaseResponse>(
+      [&](auto done) { devices().ReleaseSelf(other.Identity(), std::move(done)); }));
+  auto released = Renew(other, CsrFor(other.registration.instance_id()));
+  ASSERT_FALSE(released.ok());
+  EXPECT_EQ(released.status().code(), Errc::kUnauthenticated);
+  EXPECT_FALSE(devices().CertifiedInstance(other.Certificate()).has_value());
+  before = DbState();
+
+  // Expired by the satellite's clock: register again with a token.
+  clock_.Advance(200 * kDay);
+  auto expired = Renew(d, CsrFor(instance));
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.status().code(), Errc::kFailedPrecondition);
+  EXPECT_NE(expired.status().message().find("Register the device again with a token"),
+            std::string::npos)
+      << expired.status().message();
+  EXPECT_EQ(DbState(), before);
+  // ... which takes the expired registration over without other proof.
+  TestDevice again = MakeDevice("SN1");
+  auto taken = Register(RegisterRequestFor(again, NewToken()));
+  ASSERT_OK(taken);
+  EXPECT_EQ(taken->replaced_instance_id(), instance);
+}
+
 }  // namespace
 }  // namespace outpost::server::licensing
