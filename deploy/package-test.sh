@@ -302,6 +302,17 @@ if command -v strace >/dev/null; then
     $AS_NOBODY "$SC/outpost" audit verify --server "$URL" --data-dir "$SC/sat" >/dev/null 2>&1 ||
       true
     https_get "$URL/metrics" "$SC/sat/ca.pem" >/dev/null 2>&1 || true
+    # The reload path too (ExecReload= sends SIGHUP), when this binary has it.
+    if "$SC/outpost" --help 2>/dev/null | grep -qE '^  reload +'; then
+      pid=$(pgrep -P "$STRACE_PID" -x outpost || true)
+      [ -n "$pid" ] && kill -HUP "$pid"
+      i=0
+      while [ $i -lt 100 ] && ! grep -qi 'reload' "$SC/serve.log"; do # 10 s
+        sleep 0.1
+        i=$((i + 1))
+      done
+      https_get "$URL/healthz" "$SC/sat/ca.pem" >/dev/null 2>&1 || true
+    fi
   fi
   SERVE_PID=$(pgrep -P "$STRACE_PID" -x outpost || true)
   [ -n "$SERVE_PID" ] && kill -TERM "$SERVE_PID"
