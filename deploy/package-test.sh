@@ -220,7 +220,7 @@ check "version $V2 is newer than $V1" dpkg --compare-versions "$V2" gt "$V1"
 DEPENDS=$(dpkg-deb -f "$DEB1" Depends)
 say "Depends: $DEPENDS"
 for lib in libc6 libstdc++6 libssl3 libsqlite3-0 libprotobuf libboost-json libspdlog libfmt \
-  adduser; do
+  adduser procps; do
   check "Depends names $lib" sh -c "printf '%s' '$DEPENDS' | grep -q '$lib'"
 done
 check "the package holds the binary, unit, conffile and man page" sh -c "
