@@ -8,7 +8,8 @@
 # The device library's component `client` is not in it (docs/client.md, "Installed").
 #
 # Depends comes from dpkg-shlibdeps (dpkg-dev) over the binary, plus adduser for the maintainer
-# scripts (init-system-helpers, for deb-systemd-helper, is essential). The version is the
+# scripts and procps for the unit's /bin/kill (init-system-helpers, for deb-systemd-helper, is
+# essential). The version is the
 # project's; `cpack -D CPACK_PACKAGE_VERSION=X` builds the same tree under another version
 # (deploy/package-test.sh uses that to test an upgrade).
 
@@ -71,7 +72,8 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# procps: /bin/kill, which the unit's ExecReload= runs (not in a minimal Debian).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   "${_debian_dir}/postinst;${_debian_dir}/prerm;${_debian_dir}/postrm;${_debian_dir}/conffiles")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

@@ -36,6 +36,7 @@ PACKAGES="
   debootstrap
   systemd
   strace
+  systemd-container
   chromium
   nodejs
 "
