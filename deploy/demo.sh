@@ -182,6 +182,8 @@ cat <<EOF
 Both servers keep running: satellite $SAT_URL (pid $(cat "$DEMO_DIR/satellite.pid")),
 central $CENTRAL_URL (pid $(cat "$DEMO_DIR/central.pid")). Stop them with: make demo-stop
 The satellite's first admin (user, password, API key) is in $DEMO_DIR/satellite-init.txt.
+The web console: $SAT_URL/console/ (log in as admin with that password; the browser must trust
+$SAT/ca.pem, or accept the warning once; docs/console.md).
 
   # the admin CLI reads URL, API key and CA from the data directory
   $OUTPOST licenses --data-dir $SAT --va lab
