@@ -514,7 +514,8 @@ TEST_F(DeviceRenewalTest, RenewalIssuesANewCertificateAndRefusesTheOldOneAtOnce)
   const std::optional<crypto::Certificate> presented = std::move(*new_cert);
   ASSERT_OK(devices().Identify(presented));
   EXPECT_EQ(InUse("east", "fw"), 1);
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_log WHERE action = 'device.certificate.renew'"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_log WHERE action = 'device.certificate.renew'"),
+            1);
   EXPECT_EQ(static_cast<size_t>(QueryInt("SELECT count(*) FROM audit_log")), audit_before + 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM devices WHERE cert_serial = '" + new_serial + "'"), 1);
   // Still so after a restart (the table holds the new serial).
