@@ -336,7 +336,9 @@ Status LicensingImpl::ReplaceEntitlementsOn(sqlite::Connection& db,
   stale_ = true;
   const TimePoint now = Now();
   for (const MoveRecord& m : reapply) {
-    auto changed = book_.ApplyMove(m.from_va, m.to_va, m.tag, m.count, now);
+    // Accepted when it was made: devices that have used the units since do not undo it.
+    auto changed =
+        book_.ApplyMove(m.from_va, m.to_va, m.tag, m.count, now, PoolBook::MoveCheck::kValidUnits);
     if (!changed.ok()) {
       spdlog::warn(
           "local move {} no longer fits the entitlements central sent ({}); central "

@@ -5,7 +5,7 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 10> kMigrations = {{
+constexpr std::array<sqlite::Migration, 11> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
@@ -308,6 +308,17 @@ CREATE TABLE audit_archived (
   file_name          TEXT NOT NULL,              -- the archive file, as the archiver named it
   archived_at_ms     INTEGER NOT NULL
 ) STRICT;
+)sql"},
+    {11, "audit: a device's compact renewals found by device",
+     R"sql(
+-- A compact renewal (action device.renew) names its device only as the actor and has no object,
+-- to stay small. A device's audit records (export --device, the console's device events) are
+-- those about it (object "device:<id>") and those it made about nothing else (no object, actor
+-- "device:<id>"): one index on that, in place of the index on the object alone, so that the
+-- device filter stays one walk in seq order and a compact record adds its actor to the index
+-- instead of an empty key.
+DROP INDEX audit_log_object;
+CREATE INDEX audit_log_device ON audit_log(CASE WHEN object = '' THEN actor ELSE object END);
 )sql"},
 }};
 
