@@ -1,6 +1,7 @@
 // My account: change one's own password (the current one is required) and one's API keys.
 import { get, post, del } from './api.js';
 import { h, table, field, clear, messageArea, section, badge, secretBox, confirmButton, kv } from './ui.js';
+import { keyState } from './page-users.js';
 
 export async function render(main, { me }) {
   main.append(h('h1', {}, 'My account'), h('div', { class: 'panel' }, kv([
@@ -37,7 +38,7 @@ export async function render(main, { me }) {
       { label: 'Created', value: (k) => k.created_at_text },
       { label: 'Last used', value: (k) => k.last_used_at_text || 'never' },
       { label: 'Expires', value: (k) => k.expires_at_text || 'never' },
-      { label: 'State', value: (k) => (k.revoked_at_text ? badge('REVOKED') : badge('ACTIVE')) },
+      { label: 'State', value: (k) => badge(keyState(k)), sort: keyState },
       { label: '', sortable: false, value: (k) => (k.revoked_at_text ? '' : confirmButton('Revoke', 'Press again to revoke', async () => {
         try { await del(`/v1/admin/apikeys/${encodeURIComponent(k.id)}`); keyMessage.ok(`Key ${k.id} revoked.`); await load(); } catch (err) { keyMessage.error(err); }
       })) },
