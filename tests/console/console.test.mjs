@@ -687,7 +687,7 @@ async function main() {
   assert.equal((await apiLogin('opal', opalSecond)).status, 200, 'the new password works');
   assert.equal((await apiLogin('opal', opalFirst)).status, 401, 'the old password does not');
 
-  log('Users: disable opal; opal cannot log in');
+  log('Users: disable opal (cannot log in), enable again (can)');
   await opalRow.getByRole('button', { name: 'Disable' }).click();
   await opalRow.getByRole('button', { name: 'Press again to disable' }).click();
   await page.getByText('opal disabled.').waitFor();
@@ -695,6 +695,10 @@ async function main() {
   assert.notEqual((await apiLogin('opal', opalSecond)).status, 200, 'a disabled user cannot log in');
   assert.equal(sat(['user', 'list'], { json: true }).users.find((u) => u.name === 'opal').disabled, true, 'the CLI lists opal disabled');
   await shot(page, '29-users-written');
+  await opalRow.getByRole('button', { name: 'Enable' }).click();
+  await opalRow.getByRole('button', { name: 'Press again to enable' }).click();
+  await page.getByText('opal enabled.').waitFor();
+  assert.equal((await apiLogin('opal', opalSecond)).status, 200, 'enabled again, opal logs in');
 
   log('API keys: create one for another user (shown once), use it, revoke it: 401');
   const addKey = page.getByRole('form', { name: 'Create an API key' });
@@ -813,6 +817,25 @@ async function main() {
   assert.equal(await broken.getAttribute('data-first-bad-seq'), String(target));
   await page.locator(`[data-record="${target}"]`).getByText('{"tampered":true}').waitFor();
   await shot(page, '14-audit-broken', { top: page.getByRole('heading', { name: 'Verify' }) });
+
+  log('AUDIT_TRUNCATED: central holds a head the chain no longer matches; the admin acknowledges it on the Overview');
+  const satelliteId = sat(['sync', 'status'], { json: true }).satellite_id;
+  const witnessFile = path.join(work, 'central-heads-2.json');
+  central(['central', 'audit-heads', satelliteId, '-o', witnessFile]);
+  const witnessSeq = Math.max(...JSON.parse(fs.readFileSync(witnessFile, 'utf8')).heads.map((x) => Number(x.head.seq)));
+  execFileSync('sqlite3', ['-cmd', '.timeout 10000', db, `UPDATE audit_log SET hash = randomblob(32) WHERE seq = ${witnessSeq};`]);
+  sat(['sync', 'import', centralAnswer('witness', false)]);
+  assert.match(sat(['sync', 'status'], { json: true }).audit_alarm || '', /central holds audit head/, 'the import raised AUDIT_TRUNCATED');
+  await logout(page);
+  await login(page, 'admin', world.adminPassword);
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+  await page.locator('[data-alarm="AUDIT_TRUNCATED"]').waitFor();
+  await page.getByLabel('Reason (kept in the audit trail)').fill('console test: the record was altered on purpose');
+  await page.getByRole('button', { name: 'Acknowledge the alarm' }).click();
+  await page.getByText(/^Acknowledged; the alarm is cleared/).waitFor();
+  await shot(page, '33-audit-alarm-acknowledged');
+  assert.ok(!sat(['sync', 'status'], { json: true }).audit_alarm, 'the CLI sees the alarm cleared');
+  assert.match(sat(['audit', 'export', '--action', 'audit.witness.acknowledge']), /altered on purpose/, 'the reason is in the audit trail');
 
   assert.deepEqual(dialogs, [], 'no dialog fired (the XSS hostname stayed text)');
   assert.deepEqual(problems, [], 'no page errors or CSP violations');

@@ -45,11 +45,15 @@ export async function render(main, { me }) {
     ], data.api_keys || [], { empty: 'You have no API keys. Create one for the CLI or a script.' }));
   };
   const description = h('input', { name: 'description', size: 24 });
-  const create = h('form', { class: 'inline', 'aria-label': 'Create my API key' }, field('Description', description), h('button', { type: 'submit' }, 'Create API key'));
+  const days = h('input', { name: 'expires_days', type: 'number', min: 1, max: 3650, placeholder: 'never', size: 6 });
+  const create = h('form', { class: 'inline', 'aria-label': 'Create my API key' }, field('Description', description),
+    field('Expires in (days)', days), h('button', { type: 'submit' }, 'Create API key'));
   create.addEventListener('submit', async (e) => {
     e.preventDefault();
+    const body = { description: description.value };
+    if (days.value) body.expires_in_seconds = String(Number(days.value) * 86400);
     try {
-      const out = await post('/v1/admin/apikeys', { description: description.value });
+      const out = await post('/v1/admin/apikeys', body);
       clear(shown).append(secretBox(`API key ${out.api_key.id}:`, out.key));
       create.reset();
       await load();
