@@ -65,6 +65,11 @@ std::vector<ComplianceRow> PoolBook::Compliance(TimePoint now,
   return ComplianceMatching(now, query).rows;
 }
 
+bool PoolBook::HasPoolsIn(std::string_view va) const {
+  const auto it = pools_.lower_bound(PoolKey(std::string(va), std::string()));
+  return it != pools_.end() && it->first.first == va;
+}
+
 CompliancePage PoolBook::ComplianceMatching(TimePoint now, const ComplianceQuery& query) const {
   const size_t limit = std::max<size_t>(1, query.limit);
   const size_t max_walk = std::max<size_t>(1, query.max_walk);

@@ -138,6 +138,9 @@ class PoolBook {
   // One row per pool (see ComplianceRow), of every VA or of `va` only, sorted by (va, tag).
   std::vector<ComplianceRow> Compliance(TimePoint now,
                                         std::optional<std::string_view> va = std::nullopt) const;
+  // Whether any pool (entitlement, reservation or consumption) is in `va`: the VAs Compliance
+  // lists. O(log pools).
+  bool HasPoolsIn(std::string_view va) const;
   // The rows `query` matches, a page at a time (see ComplianceQuery and CompliancePage).
   CompliancePage ComplianceMatching(TimePoint now, const ComplianceQuery& query) const;
   // The rows the instance holds, sorted by tag (empty if none).

@@ -225,6 +225,11 @@ TEST_F(ComplianceMatchingTest, WalkIsBoundedAndResumesWhereItStopped) {
   EXPECT_EQ(*first.resume_after, std::make_pair(std::string("a"), std::string("tag.3")));
 }
 
+TEST_F(ComplianceMatchingTest, HasPoolsInNamesExactlyTheVasWithPools) {
+  for (const char* va : {"a", "b", "c"}) EXPECT_TRUE(book_.HasPoolsIn(va)) << va;
+  for (const char* va : {"", "0", "aa", "b-", "d", "A"}) EXPECT_FALSE(book_.HasPoolsIn(va)) << va;
+}
+
 TEST_F(ComplianceMatchingTest, TagWithVaIsOnePool) {
   ComplianceQuery query;
   query.va = "b";
