@@ -338,6 +338,17 @@ async function main() {
   await page.getByRole('alert').filter({ hasText: "query parameter 'q'" }).waitFor();
   await page.getByLabel('Search').fill('');
   await page.getByRole('cell', { name: `${T}.fw.adv`, exact: true }).waitFor();
+  // The VA filter is an exact name, applied on the server; an unknown one shows the server's 404.
+  const vaFilter = page.getByLabel('Virtual account');
+  await vaFilter.fill('lab');
+  await vaFilter.press('Enter');
+  await licenseRows.first().getByRole('cell', { name: 'lab', exact: true }).waitFor();
+  await vaFilter.fill('nowhere');
+  await vaFilter.press('Enter');
+  await page.getByRole('alert').filter({ hasText: "virtual account 'nowhere'" }).waitFor();
+  await vaFilter.fill('');
+  await vaFilter.press('Enter');
+  await page.getByRole('cell', { name: `${T}.fw.adv`, exact: true }).waitFor();
   // The CSV pages through everything (one row a request here), not just the page shown.
   const before = licenseRequests.length;
   const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);

@@ -105,7 +105,9 @@ export async function render(main, { args, query }) {
   let timer;
   const searchSoon = () => { clearTimeout(timer); timer = setTimeout(restart, searchDelayMs); };
   search.addEventListener('input', searchSoon);
-  va.addEventListener('input', searchSoon);
+  // A VA is an exact name: it applies when complete (Enter, or leaving the field), so a name half
+  // typed does not flash "no such virtual account".
+  va.addEventListener('change', () => { clearTimeout(timer); restart(); });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     clearTimeout(timer);
