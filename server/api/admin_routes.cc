@@ -1,7 +1,5 @@
 #include "server/api/admin_routes.h"
 
-#include <tuple>
-
 #include "common/net/codec.h"
 #include "common/text.h"
 #include "common/time.h"
