@@ -23,9 +23,11 @@ namespace {
 // connection): an unset filter binds NULL. The unary '+' keeps the planner off the time index:
 // walking the primary key gives seq order without a sort, which is what keeps memory
 // constant (a sort would buffer the whole result).
-// The device filter matches the object "device:<id>" exactly (every record a device makes names
-// it as the object too), so that it walks the audit_log_object index (schema version 9) in seq
-// order instead of the whole log: one statement per order, with and without it.
+// The device filter matches records about the device (object "device:<id>") and those the device
+// made about nothing else (no object: a compact device.renew), with the expression of the
+// audit_log_device index (schema version 11) written exactly as the index has it, so that it
+// walks that index in seq order instead of the whole log: one statement per order, with and
+// without it.
 #define OUTPOST_AUDIT_FILTERS                                                       \
   "AND (?2 IS NULL OR +time_ms >= ?2) "                                             \
   "AND (?3 IS NULL OR +time_ms < ?3) "                                              \
@@ -35,18 +37,20 @@ namespace {
   "AND (?5 IS NULL OR substr(actor, 1, length(?5)) = ?5) "                          \
   "AND (?6 IS NULL OR action = ?6) "                                                \
   "AND (?7 IS NULL OR substr(action, 1, length(?7)) = ?7) "
+#define OUTPOST_AUDIT_DEVICE \
+  "WHERE CASE WHEN object = '' THEN actor ELSE object END = 'device:' || ?8 "
 #define OUTPOST_AUDIT_COLUMNS \
   "SELECT seq, time_ms, actor, action, object, details, prev_hash, hash FROM audit_log "
 constexpr std::string_view kSelectRecords =
     OUTPOST_AUDIT_COLUMNS "WHERE seq > ?1 " OUTPOST_AUDIT_FILTERS "ORDER BY seq LIMIT ?9";
-constexpr std::string_view kSelectDeviceRecords = OUTPOST_AUDIT_COLUMNS
-    "WHERE object = 'device:' || ?8 AND seq > ?1 " OUTPOST_AUDIT_FILTERS "ORDER BY seq LIMIT ?9";
+constexpr std::string_view kSelectDeviceRecords = OUTPOST_AUDIT_COLUMNS OUTPOST_AUDIT_DEVICE
+    "AND seq > ?1 " OUTPOST_AUDIT_FILTERS "ORDER BY seq LIMIT ?9";
 // Newest first: ?1 is the seq to stay below.
 constexpr std::string_view kSelectRecordsDesc =
     OUTPOST_AUDIT_COLUMNS "WHERE seq < ?1 " OUTPOST_AUDIT_FILTERS "ORDER BY seq DESC LIMIT ?9";
-constexpr std::string_view kSelectDeviceRecordsDesc =
-    OUTPOST_AUDIT_COLUMNS "WHERE object = 'device:' || ?8 AND seq < ?1 " OUTPOST_AUDIT_FILTERS
-                          "ORDER BY seq DESC LIMIT ?9";
+constexpr std::string_view kSelectDeviceRecordsDesc = OUTPOST_AUDIT_COLUMNS OUTPOST_AUDIT_DEVICE
+    "AND seq < ?1 " OUTPOST_AUDIT_FILTERS "ORDER BY seq DESC LIMIT ?9";
+#undef OUTPOST_AUDIT_DEVICE
 #undef OUTPOST_AUDIT_COLUMNS
 #undef OUTPOST_AUDIT_FILTERS
 

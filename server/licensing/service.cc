@@ -60,6 +60,9 @@ LicensingService::~LicensingService() = default;
 Status LicensingService::Sweep(bool final) { return impl_->Sweep(final); }
 Status LicensingService::SaveState() { return impl_->SaveState(); }
 bool LicensingService::opened_from_state_file() const { return impl_->opened_from_state_file(); }
+size_t LicensingService::changed_since_state_file() const {
+  return impl_->changed_since_state_file();
+}
 size_t LicensingService::device_count() const { return impl_->device_count(); }
 bool LicensingService::InClockRollback() const { return impl_->InClockRollback(); }
 uint64_t LicensingService::reloads() const { return impl_->reloads(); }
@@ -107,10 +110,11 @@ LicensingImpl::LicensingImpl(sqlite::Writer& writer, sqlite::ReaderPool& readers
 LicensingImpl::~LicensingImpl() = default;
 
 Status LicensingImpl::Load() {
-  // The state file saved at the last clean stop, if the tables have not changed since; otherwise
-  // the tables, the consumption through a reader connection on a second thread while the
-  // writer's connection reads the devices. Nothing else writes yet (the service does not exist
-  // for anyone else, and the server is not started), so both connections see the same state.
+  // The state file last saved and the rows of the instances changed since (state_file.h); without
+  // a usable file, the tables, the consumption through a reader connection on a second thread
+  // while the writer's connection reads the devices. Nothing else writes yet (the service does
+  // not exist for anyone else, and the server is not started), so both connections see the same
+  // state.
   OUTPOST_ASSIGN_OR_RETURN(auto second, readers_.Acquire());
   OUTPOST_RETURN_IF_ERROR(writer_.Run([this, &second](sqlite::Connection& db) -> Status {
     std::unique_lock lock(mu_);
@@ -123,8 +127,9 @@ Status LicensingImpl::Load() {
       if (s.code() != Errc::kNotFound) {
         spdlog::warn("not using the licensing state file ({}); reading the tables instead",
                      s.message());
-        // Its token names a file that cannot be read: void it, so the next stop saves anew.
-        OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("DELETE FROM licensing_state").status());
+        // Its token names a file that cannot be used: void it (changes are no longer listed), so
+        // that the first sweep saves anew.
+        OUTPOST_RETURN_IF_ERROR(VoidStateFile(db));
       }
     }
     return ReloadLocked(db, &*second);
@@ -190,27 +195,48 @@ Status LicensingImpl::ReloadLocked(sqlite::Connection& db, sqlite::Connection* s
   return Status::Ok();
 }
 
+Status LicensingImpl::VoidStateFile(sqlite::Connection& db) {
+  OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("DELETE FROM licensing_state").status());
+  return db.ExecPrepared("DELETE FROM licensing_changed").status();
+}
+
 Status LicensingImpl::LoadStateFileLocked(sqlite::Connection& db) {
   const auto started = std::chrono::steady_clock::now();
+  const auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
   std::string token;
+  std::string digest;
   {
-    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT token FROM licensing_state"));
+    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT token, digest FROM licensing_state"));
     OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) return NotFound("no state saved since the devices or consumption last changed");
+    if (!row) return NotFound("no state file saved with this database");
     token = stmt->ColumnText(0);
+    digest = stmt->ColumnText(1);
   }
   auto registry = std::make_unique<DeviceRegistry>();
   PoolBook::Restorer restorer(book_);
   OUTPOST_RETURN_IF_ERROR(LoadEntitlementsAndReservations(db, restorer));
-  OUTPOST_RETURN_IF_ERROR(ReadStateFile(options_.state_file, token, *registry, restorer));
+  if (Status s = ReadStateFile(options_.state_file, token, digest, *registry, restorer); !s.ok()) {
+    // kNotFound means "nothing saved" to Load; a saved file that is gone is worth a warning.
+    return s.code() == Errc::kNotFound ? FailedPrecondition(s.message() + ", though one was saved")
+                                       : s;
+  }
+  // The instances changed since the save (by this process before a crash or a kill, or by
+  // anyone else): their rows as the tables hold them now.
+  const auto changed_started = std::chrono::steady_clock::now();
+  OUTPOST_ASSIGN_OR_RETURN(const std::vector<std::string> changed, LoadChangedInstances(db));
+  OUTPOST_RETURN_IF_ERROR(ReloadInstances(db, changed, *registry, restorer));
+  const double changed_seconds = seconds(std::chrono::steady_clock::now() - changed_started);
   OUTPOST_RETURN_IF_ERROR(restorer.Finish(Now()));
   {
     std::unique_lock identities(registry_mu_);
     registry_ = std::move(registry);
   }
-  spdlog::info("licensing state loaded from {}: {} devices in {:.3f} s",
-               options_.state_file.string(), registry_->size(),
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  spdlog::info(
+      "licensing state loaded from {}: {} devices in {:.3f} s ({} changed since it was saved, "
+      "read from the database in {:.3f} s)",
+      options_.state_file.string(), registry_->size(),
+      seconds(std::chrono::steady_clock::now() - started), changed.size(), changed_seconds);
+  changed_at_load_ = changed.size();
   stale_ = false;
   return Status::Ok();
 }
@@ -226,17 +252,28 @@ Status LicensingImpl::SaveState() {
       OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (row) current = stmt->ColumnText(0);
     }
-    if (current && StateFileToken(options_.state_file) == current) return Status::Ok();
+    OUTPOST_ASSIGN_OR_RETURN(const int64_t changed,
+                             db.QueryInt64("SELECT count(*) FROM licensing_changed"));
+    if (current && changed == 0 && StateFileToken(options_.state_file) == current) {
+      return Status::Ok();
+    }
     const auto started = std::chrono::steady_clock::now();
     const std::string token = NewUuid();
-    // The file first: a token committed without its file would name nothing (and be harmless),
-    // a file without its token is never read.
-    OUTPOST_RETURN_IF_ERROR(WriteStateFile(options_.state_file, token, *registry_, book_));
-    OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("DELETE FROM licensing_state").status());
+    // The file first, then its token and digest and an empty list of changes in this unit's
+    // commit: a crash before the commit leaves a file that the database does not name (the next
+    // start reads the tables); a token committed names a whole file.
+    OUTPOST_ASSIGN_OR_RETURN(const std::string digest,
+                             WriteStateFile(options_.state_file, token, *registry_, book_));
+    OUTPOST_RETURN_IF_ERROR(VoidStateFile(db));
     OUTPOST_RETURN_IF_ERROR(
-        db.ExecPrepared("INSERT INTO licensing_state(token) VALUES (?)", token).status());
-    spdlog::info("licensing state saved to {} in {:.3f} s", options_.state_file.string(),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        db.ExecPrepared("INSERT INTO licensing_state(token, digest) VALUES (?, ?)", token, digest)
+            .status());
+    spdlog::info(
+        "licensing state saved to {} in {:.3f} s ({} devices had changed since the last "
+        "save)",
+        options_.state_file.string(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+        current ? std::to_string(changed) : std::string("no usable file; all"));
     return Status::Ok();
   });
 }
@@ -323,7 +360,25 @@ Status LicensingImpl::Sweep(bool final) {
       return Status::Ok();
     }));
   }
-  return Status::Ok();
+  return MaybeSaveState();
+}
+
+Status LicensingImpl::MaybeSaveState() {
+  if (options_.state_file.empty()) return Status::Ok();
+  const TimePoint now = Now();
+  if (now < next_state_check_) return Status::Ok();
+  next_state_check_ = now + options_.state_check_interval;
+  int64_t saved = 0;
+  int64_t changed = 0;
+  {
+    OUTPOST_ASSIGN_OR_RETURN(auto lease, readers_.Acquire());
+    OUTPOST_ASSIGN_OR_RETURN(saved, lease->QueryInt64("SELECT count(*) FROM licensing_state"));
+    OUTPOST_ASSIGN_OR_RETURN(changed, lease->QueryInt64("SELECT count(*) FROM licensing_changed"));
+  }
+  if (saved != 0 && changed < static_cast<int64_t>(options_.state_file_max_changed)) {
+    return Status::Ok();
+  }
+  return SaveState();
 }
 
 Status LicensingImpl::ReplaceEntitlementsOn(sqlite::Connection& db,
@@ -336,7 +391,9 @@ Status LicensingImpl::ReplaceEntitlementsOn(sqlite::Connection& db,
   stale_ = true;
   const TimePoint now = Now();
   for (const MoveRecord& m : reapply) {
-    auto changed = book_.ApplyMove(m.from_va, m.to_va, m.tag, m.count, now);
+    // Accepted when it was made: devices that have used the units since do not undo it.
+    auto changed =
+        book_.ApplyMove(m.from_va, m.to_va, m.tag, m.count, now, PoolBook::MoveCheck::kValidUnits);
     if (!changed.ok()) {
       spdlog::warn(
           "local move {} no longer fits the entitlements central sent ({}); central "

@@ -46,9 +46,10 @@ namespace outpost::server::licensing {
 
 class LicensingService {
  public:
-  // Loads devices and the book (from the state file saved at the last clean stop while the
-  // tables have not changed since, otherwise from the tables: the writer's connection reads the
-  // devices while a reader connection reads the consumption, docs/architecture.md "Start-up")
+  // Loads devices and the book (from the state file last saved and the rows of the devices
+  // changed since, state_file.h; without a usable file from the tables: the writer's connection
+  // reads the devices while a reader connection reads the consumption, docs/architecture.md
+  // "Start-up")
   // and seeds the high-water clock from satellite_meta. Fails, leaving nothing behind, on an
   // invalid policy or rows the book refuses (kDataLoss). Everything passed must outlive the
   // service.
@@ -67,15 +68,19 @@ class LicensingService {
   // ---------------------------------- Releases what expired, closes usage hours, persists the
   // clock's high-water mark and raises CLOCK_ROLLBACK once per episode. The satellite calls it
   // every few seconds. Writes the last-seen times noted since the previous write, once per
-  // options.last_seen_flush_interval, or now when `final` (the satellite's last sweep).
+  // options.last_seen_flush_interval, or now when `final` (the satellite's last sweep). Saves the
+  // state file when it is due (options.state_check_interval, state_file_max_changed).
   Status Sweep(bool final = false);
-  // At a clean stop, after the last write: saves the registry and the book to
-  // options.state_file and records its token in the same unit, so that the next Create reads
-  // them from there. Nothing to do when the file saved at the previous stop still holds (no
-  // device or consumption row changed since). Ok without a state file configured.
+  // Saves the registry and the book to options.state_file and records its token and digest, and
+  // an empty list of changes, in the same unit, so that the next Create reads them from there
+  // (also after a crash: the rows changed since are listed). The satellite calls it at a clean
+  // stop after the last write; Sweep when due. Nothing to do when the file saved last still holds
+  // and no device or consumption row changed since. Ok without a state file configured.
   Status SaveState();
-  // Whether Create read the state file (true) or the tables.
+  // Whether Create read the state file (true) or the tables, and how many instances it then
+  // re-read from the tables because their rows had changed since the file was saved.
   bool opened_from_state_file() const;
+  size_t changed_since_state_file() const;
 
   // --- Figures ----------------------------------------------------------------------------------
   size_t device_count() const;

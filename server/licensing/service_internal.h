@@ -116,6 +116,7 @@ class LicensingImpl {
   size_t device_count() const;
   uint64_t reloads() const { return reloads_.load(); }
   bool opened_from_state_file() const { return opened_from_state_file_; }
+  size_t changed_since_state_file() const { return changed_at_load_; }
 
  private:
   using Work = std::function<Status(sqlite::Connection&, UnitState&)>;
@@ -141,6 +142,12 @@ class LicensingImpl {
   // Replaces them with the state file when the database's token names it; any other outcome
   // (kNotFound: nothing saved since the last change) leaves everything as it was.
   Status LoadStateFileLocked(sqlite::Connection& db);
+  // Deletes the state file's token and the list of changes since it was saved: the file is not
+  // read again, and changes are not listed until the next save.
+  static Status VoidStateFile(sqlite::Connection& db);
+  // From Sweep, at most once per options_.state_check_interval: SaveState when there is no usable
+  // state file or options_.state_file_max_changed devices changed since it was saved.
+  Status MaybeSaveState();
   Status CheckRateLimit(const std::string& remote_address);
   // What memory knows of the device (mu_ held): identity, certificate, holdings, and the
   // last-seen time if it renewed since its last-seen time was last written.
@@ -190,6 +197,8 @@ class LicensingImpl {
   TimePoint persisted_high_water_;  // writer thread only
   std::atomic<uint64_t> reloads_{0};
   bool opened_from_state_file_ = false;  // set by Load
+  size_t changed_at_load_ = 0;           // set by Load: instances re-read after the state file
+  TimePoint next_state_check_;           // Sweep only (MaybeSaveState)
 
   RateLimiter registrations_;  // per source address
   // Authenticates device-search cursors (device_search.h); random per process.

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/thread_boundary.h"
 #include "server/licensing/core/state_codec.h"
 
@@ -22,7 +24,7 @@ namespace fs = std::filesystem;
 
 constexpr char kMagic[24] = "OUTPOST LICENSING STATE";
 // Changes whenever what SaveTo writes changes: a file of another version is simply not used.
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: the SHA-256 of each section
 // Written in host byte order: a file from a machine of the other order does not match.
 constexpr uint32_t kByteOrder = 0x01020304;
 constexpr size_t kTokenSize = 36;  // a UUID
@@ -37,8 +39,15 @@ struct Header {
   uint64_t book_bytes;
   uint64_t registry_checksum;
   uint64_t book_checksum;
+  unsigned char registry_sha256[crypto::kSha256Size];
+  unsigned char book_sha256[crypto::kSha256Size];
 };
-static_assert(sizeof(Header) == 104);
+static_assert(sizeof(Header) == 168);
+
+// What the database's licensing_state row holds to bind the file to it.
+std::string DigestOf(const Header& h) {
+  return crypto::HexEncode(crypto::Sha256({reinterpret_cast<const char*>(&h), sizeof h}));
+}
 
 std::string ErrnoText() { return std::error_code(errno, std::generic_category()).message(); }
 
@@ -86,8 +95,8 @@ bool ReadHeader(int fd, Header& h) {
 
 }  // namespace
 
-Status WriteStateFile(const fs::path& path, std::string_view token, const DeviceRegistry& registry,
-                      const PoolBook& book) {
+Result<std::string> WriteStateFile(const fs::path& path, std::string_view token,
+                                   const DeviceRegistry& registry, const PoolBook& book) {
   if (token.size() != kTokenSize) return InvalidArgument("a state file token is a UUID");
   const fs::path temporary = path.string() + ".tmp";
   Fd fd(open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
@@ -95,9 +104,15 @@ Status WriteStateFile(const fs::path& path, std::string_view token, const Device
   // The header goes last, at the start, once the sections' sizes and checksums are known.
   Header h{};
   Status s = Status::Ok();
+  crypto::Sha256Hasher sha256;
   const auto sink = [&](std::string_view bytes) {
+    sha256.Update(bytes);
     s = WriteAll(fd.get(), bytes, temporary);
     return s.ok();
+  };
+  const auto finish_sha256 = [&](unsigned char* out) {
+    const std::string digest = sha256.Finish();
+    std::memcpy(out, digest.data(), crypto::kSha256Size);
   };
   if (lseek(fd.get(), sizeof h, SEEK_SET) != static_cast<off_t>(sizeof h)) {
     s = Unavailable("cannot write " + temporary.string() + ": " + ErrnoText());
@@ -108,6 +123,7 @@ Status WriteStateFile(const fs::path& path, std::string_view token, const Device
     if (w.Flush()) {
       h.registry_bytes = w.size();
       h.registry_checksum = w.checksum();
+      finish_sha256(h.registry_sha256);
     }
   }
   if (s.ok()) {
@@ -116,6 +132,7 @@ Status WriteStateFile(const fs::path& path, std::string_view token, const Device
     if (w.Flush()) {
       h.book_bytes = w.size();
       h.book_checksum = w.checksum();
+      finish_sha256(h.book_sha256);
     }
   }
   if (s.ok()) {
@@ -137,8 +154,9 @@ Status WriteStateFile(const fs::path& path, std::string_view token, const Device
   if (!s.ok()) {
     std::error_code ignored;
     fs::remove(temporary, ignored);
+    return s;
   }
-  return s;
+  return DigestOf(h);
 }
 
 std::optional<std::string> StateFileToken(const fs::path& path) {
@@ -148,8 +166,8 @@ std::optional<std::string> StateFileToken(const fs::path& path) {
   return std::string(h.token, kTokenSize);
 }
 
-Status ReadStateFile(const fs::path& path, std::string_view token, DeviceRegistry& registry,
-                     PoolBook::Restorer& restorer) {
+Status ReadStateFile(const fs::path& path, std::string_view token, std::string_view digest,
+                     DeviceRegistry& registry, PoolBook::Restorer& restorer) {
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) return NotFound("no state file " + path.string());
@@ -162,6 +180,11 @@ Status ReadStateFile(const fs::path& path, std::string_view token, DeviceRegistr
   if (std::string_view(h.token, kTokenSize) != token) {
     return FailedPrecondition(path.string() + " was not written with the database as it is");
   }
+  if (DigestOf(h) != digest) {
+    return FailedPrecondition(path.string() +
+                              " carries the database's token but not the digest the database "
+                              "holds for it: it was changed after it was written");
+  }
   struct stat st {};
   if (fstat(fd.get(), &st) != 0 || h.registry_bytes > static_cast<uint64_t>(st.st_size) ||
       h.book_bytes > static_cast<uint64_t>(st.st_size) ||
@@ -172,31 +195,43 @@ Status ReadStateFile(const fs::path& path, std::string_view token, DeviceRegistr
   // needs no memory for the file, and fresh memory is slow to touch for the first time on the
   // benchmark's VM (docs/benchmarks.md, "Start-up"). Each section is checked against its checksum
   // once read; what was decoded from a damaged one is dropped with it.
-  const auto source = [&](uint64_t offset) {
-    return [fd = fd.get(), offset](char* out, size_t max) mutable -> size_t {
+  // Each section's SHA-256 is computed as it is read, by the thread that decodes it.
+  const auto source = [&](uint64_t offset, crypto::Sha256Hasher& sha256) {
+    return [fd = fd.get(), offset, &sha256](char* out, size_t max) mutable -> size_t {
       ssize_t n;
       do {
         n = pread(fd, out, max, static_cast<off_t>(offset));
       } while (n < 0 && errno == EINTR);
       if (n <= 0) return 0;
+      sha256.Update({out, static_cast<size_t>(n)});
       offset += static_cast<uint64_t>(n);
       return static_cast<size_t>(n);
     };
+  };
+  const auto same = [](const std::string& computed, const unsigned char* expected) {
+    return computed.size() == crypto::kSha256Size &&
+           std::memcmp(computed.data(), expected, crypto::kSha256Size) == 0;
   };
   const auto damaged = [&](std::string_view what) {
     return DataLoss(path.string() + ": its " + std::string(what) + " is damaged");
   };
   const auto load_registry = [&]() -> Status {
-    StateReader r(source(sizeof h), h.registry_bytes);
-    if (!registry.LoadFrom(r) || r.left() != 0 || r.checksum() != h.registry_checksum) {
+    crypto::Sha256Hasher sha256;
+    StateReader r(source(sizeof h, sha256), h.registry_bytes);
+    if (!registry.LoadFrom(r) || r.left() != 0 || r.checksum() != h.registry_checksum ||
+        !same(sha256.Finish(), h.registry_sha256)) {
       return damaged("registry");
     }
     return Status::Ok();
   };
   const auto load_book = [&]() -> Status {
-    StateReader r(source(sizeof h + h.registry_bytes), h.book_bytes);
+    crypto::Sha256Hasher sha256;
+    StateReader r(source(sizeof h + h.registry_bytes, sha256), h.book_bytes);
     const Status s = restorer.AddSavedDevices(r);
-    if (!s.ok() || r.left() != 0 || r.checksum() != h.book_checksum) return damaged("book");
+    if (!s.ok() || r.left() != 0 || r.checksum() != h.book_checksum ||
+        !same(sha256.Finish(), h.book_sha256)) {
+      return damaged("book");
+    }
     return Status::Ok();
   };
   Status book_status;

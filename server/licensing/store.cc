@@ -173,6 +173,59 @@ Result<LoadTimes> LoadLicensingState(sqlite::Connection& db, sqlite::Connection*
   return times;
 }
 
+Result<std::vector<std::string>> LoadChangedInstances(sqlite::Connection& db) {
+  std::vector<std::string> out;
+  OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT instance_id FROM licensing_changed"));
+  while (true) {
+    OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    out.push_back(stmt->ColumnText(0));
+  }
+  return out;
+}
+
+Status ReloadInstances(sqlite::Connection& db, const std::vector<std::string>& instances,
+                       DeviceRegistry& registry, PoolBook::Restorer& restorer) {
+  // Every changed instance leaves first: a UDI or (VA, serial) may have passed from one of them
+  // to another since the file was written.
+  for (const std::string& id : instances) {
+    registry.Remove(id);
+    restorer.DropDevice(id);
+  }
+  RegisteredDevice d;
+  for (const std::string& id : instances) {
+    {
+      OUTPOST_ASSIGN_OR_RETURN(auto stmt,
+                               db.Query("SELECT va, pid, serial, export_allowed, cert_serial, "
+                                        "cert_not_after FROM devices WHERE instance_id = ?",
+                                        id));
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      // Released, or never registered (a registration that rolled back): its consumption rows
+      // are gone too, or skipped as the join of LoadBookState skips them.
+      if (!row) continue;
+      d.instance_id = id;
+      d.va.assign(stmt->ColumnTextView(0));
+      d.udi.pid.assign(stmt->ColumnTextView(1));
+      d.udi.serial.assign(stmt->ColumnTextView(2));
+      d.export_allowed = stmt->ColumnInt64(3) != 0;
+      d.cert_serial.assign(stmt->ColumnTextView(4));
+      d.cert_not_after = FromUnixSeconds(stmt->ColumnInt64(5));
+    }
+    registry.Put(d);
+    OUTPOST_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT tag, count, valid_until FROM consumption "
+                                                 "WHERE instance_id = ? ORDER BY tag",
+                                                 id));
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      OUTPOST_RETURN_IF_ERROR(restorer.AddConsumption(id, d.va, d.udi.pid, d.udi.serial,
+                                                      stmt->ColumnTextView(0), stmt->ColumnInt64(1),
+                                                      FromUnixSeconds(stmt->ColumnInt64(2))));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<BookState> LoadBookState(sqlite::Connection& db) {
   BookState state;
   {

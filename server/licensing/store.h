@@ -81,6 +81,14 @@ Result<LoadTimes> LoadLicensingState(sqlite::Connection& db, sqlite::Connection*
                                      DeviceRegistry& registry, PoolBook::Restorer& restorer);
 // Only the entitlement and reservation rows into `restorer` (with a state file, state_file.h).
 Status LoadEntitlementsAndReservations(sqlite::Connection& db, PoolBook::Restorer& restorer);
+// The instances whose device or consumption rows changed since the state file was saved (the
+// licensing_changed table, state_file.h).
+Result<std::vector<std::string>> LoadChangedInstances(sqlite::Connection& db);
+// Makes `registry` and `restorer` (filled from the state file) hold what the tables hold now for
+// each of `instances`: what they held is dropped, then the instance's device row and consumption
+// rows are added, if it still has them.
+Status ReloadInstances(sqlite::Connection& db, const std::vector<std::string>& instances,
+                       DeviceRegistry& registry, PoolBook::Restorer& restorer);
 // Entitlements, reservations and consumption (va and UDI from the device rows), canonical order.
 Result<BookState> LoadBookState(sqlite::Connection& db);
 

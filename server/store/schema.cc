@@ -5,7 +5,7 @@
 namespace outpost::server::store {
 namespace {
 
-constexpr std::array<sqlite::Migration, 10> kMigrations = {{
+constexpr std::array<sqlite::Migration, 12> kMigrations = {{
     {1, "satellite identity",
      R"sql(
 CREATE TABLE satellite_meta (
@@ -308,6 +308,84 @@ CREATE TABLE audit_archived (
   file_name          TEXT NOT NULL,              -- the archive file, as the archiver named it
   archived_at_ms     INTEGER NOT NULL
 ) STRICT;
+)sql"},
+    {11, "audit: a device's compact renewals found by device",
+     R"sql(
+-- A compact renewal (action device.renew) names its device only as the actor and has no object,
+-- to stay small. A device's audit records (export --device, the console's device events) are
+-- those about it (object "device:<id>") and those it made about nothing else (no object, actor
+-- "device:<id>"): one index on that, in place of the index on the object alone, so that the
+-- device filter stays one walk in seq order and a compact record adds its actor to the index
+-- instead of an empty key.
+DROP INDEX audit_log_object;
+CREATE INDEX audit_log_device ON audit_log(CASE WHEN object = '' THEN actor ELSE object END);
+)sql"},
+    {12, "licensing state file: what changed since it was saved",
+     R"sql(
+-- The state file (server/licensing/state_file.h) no longer goes void at the first change: the
+-- instances whose device or consumption rows changed since it was saved are listed here, and a
+-- start reads the file and then only their rows, also after a crash. The row of licensing_state
+-- names the file (its token) and binds it to this database (the SHA-256 of its header, which
+-- holds the SHA-256 of every section). Without a row nothing is recorded, and a start reads the
+-- tables. Older rows name files of the first format: dropped, the next save writes anew.
+DROP TRIGGER devices_insert_voids_state;
+DROP TRIGGER devices_delete_voids_state;
+DROP TRIGGER devices_update_voids_state;
+DROP TRIGGER consumption_insert_voids_state;
+DROP TRIGGER consumption_delete_voids_state;
+DROP TRIGGER consumption_update_voids_state;
+DROP TABLE licensing_state;
+CREATE TABLE licensing_state (
+  token  TEXT NOT NULL,
+  digest TEXT NOT NULL                          -- lowercase hex SHA-256 of the file's header
+) STRICT;
+CREATE TABLE licensing_changed (instance_id TEXT PRIMARY KEY NOT NULL) STRICT, WITHOUT ROWID;
+-- Not INSERT OR IGNORE: the conflict clause of the statement that fires a trigger overrides the
+-- trigger's own (an upsert of consumption would fail on an instance already listed).
+CREATE TRIGGER devices_insert_noted AFTER INSERT ON devices
+  WHEN EXISTS (SELECT 1 FROM licensing_state)
+  BEGIN
+    INSERT INTO licensing_changed SELECT NEW.instance_id
+      WHERE NOT EXISTS (SELECT 1 FROM licensing_changed WHERE instance_id = NEW.instance_id);
+  END;
+CREATE TRIGGER devices_delete_noted AFTER DELETE ON devices
+  WHEN EXISTS (SELECT 1 FROM licensing_state)
+  BEGIN
+    INSERT INTO licensing_changed SELECT OLD.instance_id
+      WHERE NOT EXISTS (SELECT 1 FROM licensing_changed WHERE instance_id = OLD.instance_id);
+  END;
+-- Hostname, token and times are not in the file (last_seen_at changes once a minute).
+CREATE TRIGGER devices_update_noted
+  AFTER UPDATE OF instance_id, va, pid, serial, export_allowed, cert_serial, cert_not_after
+  ON devices WHEN EXISTS (SELECT 1 FROM licensing_state)
+  BEGIN
+    INSERT INTO licensing_changed SELECT OLD.instance_id
+      WHERE NOT EXISTS (SELECT 1 FROM licensing_changed WHERE instance_id = OLD.instance_id);
+    INSERT INTO licensing_changed SELECT NEW.instance_id
+      WHERE NEW.instance_id IS NOT OLD.instance_id
+        AND NOT EXISTS (SELECT 1 FROM licensing_changed WHERE instance_id = NEW.instance_id);
+  END;
+CREATE TRIGGER consumption_insert_noted AFTER INSERT ON consumption
+  WHEN EXISTS (SELECT 1 FROM licensing_state)
+  BEGIN
+    INSERT INTO licensing_changed SELECT NEW.instance_id
+      WHERE NOT EXISTS (SELECT 1 FROM licensing_changed WHERE instance_id = NEW.instance_id);
+  END;
+CREATE TRIGGER consumption_delete_noted AFTER DELETE ON consumption
+  WHEN EXISTS (SELECT 1 FROM licensing_state)
+  BEGIN
+    INSERT INTO licensing_changed SELECT OLD.instance_id
+      WHERE NOT EXISTS (SELECT 1 FROM licensing_changed WHERE instance_id = OLD.instance_id);
+  END;
+CREATE TRIGGER consumption_update_noted AFTER UPDATE ON consumption
+  WHEN EXISTS (SELECT 1 FROM licensing_state)
+  BEGIN
+    INSERT INTO licensing_changed SELECT OLD.instance_id
+      WHERE NOT EXISTS (SELECT 1 FROM licensing_changed WHERE instance_id = OLD.instance_id);
+    INSERT INTO licensing_changed SELECT NEW.instance_id
+      WHERE NEW.instance_id IS NOT OLD.instance_id
+        AND NOT EXISTS (SELECT 1 FROM licensing_changed WHERE instance_id = NEW.instance_id);
+  END;
 )sql"},
 }};
 

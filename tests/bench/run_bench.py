@@ -690,6 +690,19 @@ class Bench:
         self.results["rss_idle_mb"] = median(rss)
         self.results["raw"]["startup_s"] = times
         self.results["raw"]["rss_idle_mb"] = rss
+        # The same after kill -9 (no clean stop, no new state file): each start follows the kill
+        # of the previous one.
+        killed = []
+        for i in range(self.p["runs"] + 1):
+            sat = Satellite(self.outpost, self.data, self.work / "outpost.log").start()
+            stop(sat.proc, signal.SIGKILL)
+            if i > 0:  # the first one followed a clean stop
+                killed.append(sat.startup_s)
+                log(f"start-up after kill -9 {i}: {sat.startup_s:.3f} s")
+        # The next section's satellite starts after a clean stop, as before.
+        Satellite(self.outpost, self.data, self.work / "outpost.log").start().stop()
+        self.results["startup_after_kill_s"] = median(killed)
+        self.results["raw"]["startup_after_kill_s"] = killed
 
     def registrations(self, port):
         token = (self.work / "token").read_text().strip()
@@ -1500,6 +1513,9 @@ class Bench:
             ("  RSS peak after the load runs", r.get("rss_peak_mb"), "MB", "", None),
             (f"start-up at {self.p['devices']:,} devices", r.get("startup_s"), "s", "< 1",
              None if r.get("startup_s") is None else r["startup_s"] < TARGETS["startup_s"]),
+            ("  start-up after kill -9", r.get("startup_after_kill_s"), "s", "< 1",
+             None if r.get("startup_after_kill_s") is None
+             else r["startup_after_kill_s"] < TARGETS["startup_s"]),
             ("registration certificate work (CSR)", rc.get("registration_csr_us"), "us CPU",
              "", None),
             ("  of which CSR signature check", rc.get("csr_verify_us"), "us CPU", "", None),

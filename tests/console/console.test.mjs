@@ -5,7 +5,11 @@
 // offline sync round trip — then drives Debian's Chromium through every page with
 // playwright-core, and checks the security properties in the browser: cookie flags, CSRF, roles
 // enforced by the server, server text inserted as text, and audit verification after the
-// database was tampered with. Screenshots of every page go to $SCREENSHOT_DIR.
+// database was tampered with. The operator's and auditor's write forms are driven too (tokens,
+// reservations, moves, release and rehost, conversions, online "Sync now" against `outpost central
+// serve`, users and API keys, saved audit heads and central's heads), each outcome checked in the
+// page and again through the CLI or the API, and refused writes show the server's own message.
+// Screenshots of every page go to $SCREENSHOT_DIR.
 //
 //   OUTPOST_BIN=build/release/cli/outpost SCREENSHOT_DIR=build/console-screenshots \
 //     node tests/console/console.test.mjs
@@ -31,6 +35,7 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'outpost-console-'));
 const CENTRAL = path.join(work, 'central');
 const SAT = path.join(work, 'satellite');
 let server = null;
+let centralServer = null;  // `outpost central serve`, for the online sync step
 let browser = null;
 let serverUrl = '';  // the satellite, for the CLI
 let consoleUrl = '';  // what the browser opens: the satellite, or the development proxy
@@ -50,11 +55,14 @@ function cli(args, { input, json } = {}) {
 const sat = (args, options) => cli([...args, '--data-dir', SAT, '--server', serverUrl], options);
 const central = (args, options) => cli([...args, '--data-dir', CENTRAL], options);
 
-function startServer() {
+function startServer() { return startServing(['serve', '--data-dir', SAT]); }
+
+// Starts `outpost serve` or `outpost central serve`; answers once it printed its URL.
+function startServing(args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(OUTPOST, ['serve', '--data-dir', SAT], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(OUTPOST, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`outpost serve did not start: ${out}`)), 60000);
+    const timer = setTimeout(() => reject(new Error(`outpost ${args[0]} did not start: ${out}`)), 60000);
     const onData = (chunk) => {
       out += chunk;
       const match = out.match(/URL:\s+(https:\/\/127\.0\.0\.1:\d+)/);
@@ -65,7 +73,7 @@ function startServer() {
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (chunk) => { out += chunk; });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`outpost serve exited (${code}): ${out}`)); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`outpost ${args.join(' ')} exited (${code}): ${out}`)); });
   });
 }
 
@@ -169,7 +177,7 @@ async function setUpWorld() {
   sat(['convert', pak, '--va', 'lab']);
   // The second answer is uploaded in the browser (as a file), the third pasted (armored).
   const second = centralAnswer('second', false);
-  return { adminPassword: init.admin_password, auditorPassword, token, coreId: core.instance_id, second };
+  return { adminPassword: init.admin_password, auditorPassword, token, coreId: core.instance_id, second, pak };
 }
 
 // DOCS_IMAGES_DIR=docs/images refreshes the few screenshots docs/console.md shows (the visible
@@ -218,6 +226,63 @@ function pageFetch(page, method, url, { csrf, body } = {}) {
 async function csrfOf(page) {
   const who = await pageFetch(page, 'GET', '/v1/admin/whoami');
   return JSON.parse(who.text).csrf_token;
+}
+
+// A request straight to the satellite's admin API (not through the browser), trusting its CA.
+function api(method, urlPath, { bearer, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const headers = { Accept: 'application/json' };
+    if (bearer) headers.Authorization = `Bearer ${bearer}`;
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    if (data !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(data);
+    }
+    const req = https.request(`${serverUrl}${urlPath}`, { method, headers, ca: fs.readFileSync(path.join(SAT, 'ca.pem')) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => { text += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+const apiLogin = (user, password) => api('POST', '/v1/admin/login', { body: { user, password } });
+
+// The message the server gives for a refused write, asked again through the page's session
+// (a refused write changes nothing, so asking twice is safe).
+async function serverRefusal(page, urlPath, body) {
+  const answer = await pageFetch(page, 'POST', urlPath, { csrf: await csrfOf(page), body });
+  assert.ok(answer.status >= 400 && answer.status < 500, `${urlPath} should be refused: ${answer.status} ${answer.text}`);
+  return JSON.parse(answer.text).error.message;
+}
+
+// The page shows exactly the server's message for a refused write.
+async function expectRefusalShown(alert, message) {
+  await alert.waitFor();
+  // Times in a message (e.g. "valid at ...") differ between the two requests.
+  const untimed = (text) => text.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, '<time>');
+  const shown = (await alert.textContent()).trim();
+  assert.ok(message.length > 10 && untimed(shown).includes(untimed(message)), `the page shows the server's message\n  shown:  ${shown}\n  server: ${message}`);
+}
+
+const sectionOf = (page, heading) => page.locator('section').filter({ has: page.getByRole('heading', { level: 2, name: heading, exact: true }) });
+
+// Replaces a key's value in outpost.toml's [sync] section (the file's layout is init's).
+function setSyncConfig(values) {
+  const file = path.join(SAT, 'outpost.toml');
+  const text = fs.readFileSync(file, 'utf8');
+  const start = text.indexOf('[sync]');
+  const end = text.indexOf('\n[', start + 1);
+  let part = text.slice(start, end);
+  for (const [key, value] of Object.entries(values)) {
+    const line = new RegExp(`^${key} = .*$`, 'm');
+    assert.match(part, line, `outpost.toml has sync.${key}`);
+    part = part.replace(line, `${key} = "${value}"`);
+  }
+  fs.writeFileSync(file, text.slice(0, start) + part + text.slice(end));
 }
 
 async function main() {
@@ -415,11 +480,111 @@ async function main() {
   await open(page, '#/devices', 'Devices');
   await page.getByRole('cell', { name: 'registered-from-console-token' }).waitFor();
 
+  log('Tokens: revoke the console\'s token; it registers nothing more, its device stays registered');
+  await open(page, '#/tokens', 'Registration tokens');
+  const consoleTokenRow = page.getByRole('row').filter({ hasText: 'from the console' });
+  await consoleTokenRow.getByRole('button', { name: 'Revoke' }).click();
+  await consoleTokenRow.getByRole('button', { name: 'Press again to revoke' }).click();
+  await consoleTokenRow.getByText('REVOKED', { exact: true }).waitFor();
+  await page.getByText(/revoked\. Devices registered with it stay registered/).waitFor();
+  assert.throws(() => registerDevice(secret, 'CONS0005', 'after-revoke'), /revoked/i, 'the revoked token registers nothing');
+  const revokedToken = sat(['token', 'list'], { json: true }).tokens.find((t) => t.description === 'from the console');
+  assert.equal(revokedToken.state, 'REVOKED');
+  assert.ok(sat(['devices'], { json: true }).devices.some((d) => d.udi === 'C9300-48P:CONS0004'), 'its device stays registered');
+  await shot(page, '20-token-revoked');
+
   log('Reservations and moves');
   await open(page, '#/reservations', 'Reservations and moves');
   await page.getByRole('cell', { name: 'C9300-48P:EDGE0002' }).waitFor();
   await page.getByRole('cell', { name: 'PENDING', exact: true }).waitFor();
   await shot(page, '08-reservations');
+
+  log('Reservations: reserving more than is purchased is refused with the server\'s message');
+  const fwAdv = `${T}.fw.adv`;
+  const spare = 'C9300-48P:SPARE0009';
+  const reserveForm = page.getByRole('form', { name: 'Reserve licenses' });
+  const fillReserve = async (count) => {
+    await reserveForm.getByLabel('Virtual account').fill('default');
+    await reserveForm.getByLabel('Tag', { exact: true }).fill(fwAdv);
+    await reserveForm.getByLabel('Count', { exact: true }).fill(String(count));
+    await reserveForm.getByLabel('Device UDI').fill(spare);
+    await reserveForm.getByRole('button', { name: 'Reserve' }).click();
+  };
+  await fillReserve(9);
+  await expectRefusalShown(page.locator('main').getByRole('alert'),
+    await serverRefusal(page, '/v1/admin/reservations', { va: 'default', tag: fwAdv, count: '9', udi: spare }));
+  assert.ok(!sat(['reservations'], { json: true }).reservations.some((r) => r.udi === spare), 'the refused reservation changed nothing');
+  await shot(page, '21-reservation-refused');
+
+  log('Reservations: reserve one for a named device; it shows on the tag; unreserve it');
+  await fillReserve(1);
+  await page.getByText(`Reserved 1 of ${fwAdv} for ${spare}.`).waitFor();
+  await page.getByRole('cell', { name: spare, exact: true }).waitFor();
+  const reserved = sat(['reservations'], { json: true }).reservations.find((r) => r.udi === spare);
+  assert.equal(Number(reserved.count), 1, 'the CLI lists the reservation');
+  await open(page, `#/licenses/default/${encodeURIComponent(fwAdv)}`, fwAdv);
+  await page.getByRole('cell', { name: spare, exact: true }).waitFor();
+  await open(page, '#/reservations', 'Reservations and moves');
+  const spareRow = page.getByRole('row').filter({ hasText: spare });
+  await spareRow.getByRole('button', { name: 'Remove' }).click();
+  await spareRow.getByRole('button', { name: 'Press again to remove' }).click();
+  await page.getByText(`Reservation of ${fwAdv} for ${spare} removed.`).waitFor();
+  await page.getByRole('cell', { name: spare, exact: true }).waitFor({ state: 'detached' });
+  assert.ok(!sat(['reservations'], { json: true }).reservations.some((r) => r.udi === spare), 'the CLI no longer lists it');
+
+  log('Moves: too many is refused with the server\'s message; a move is recorded PENDING');
+  const fwBase = `${T}.fw.base`;
+  const moveForm = page.getByRole('form', { name: 'Move licenses' });
+  const fillMove = async (count) => {
+    await moveForm.getByLabel('From VA').fill('default');
+    await moveForm.getByLabel('To VA').fill('lab');
+    await moveForm.getByLabel('Tag', { exact: true }).fill(fwBase);
+    await moveForm.getByLabel('Count', { exact: true }).fill(String(count));
+    await moveForm.getByRole('button', { name: 'Move' }).click();
+  };
+  await fillMove(500);
+  await expectRefusalShown(page.locator('main').getByRole('alert'),
+    await serverRefusal(page, '/v1/admin/licenses/move', { from_va: 'default', to_va: 'lab', tag: fwBase, count: '500' }));
+  const movesBefore = sat(['moves'], { json: true }).moves.length;
+  await fillMove(1);
+  const moved = await page.getByText(/^Move \S+ recorded; central decides at the next sync\.$/).textContent();
+  const consoleMoveId = moved.split(' ')[1];
+  const consoleMoveRow = page.getByRole('row').filter({ hasText: 'user:admin' });
+  await consoleMoveRow.getByText('PENDING', { exact: true }).waitFor();
+  const cliMoves = sat(['moves'], { json: true }).moves;
+  assert.equal(cliMoves.length, movesBefore + 1, 'exactly the one move was recorded');
+  assert.equal(cliMoves.find((m) => m.move_id === consoleMoveId).status, 'PENDING');
+  await shot(page, '22-moves-pending');
+
+  log('Devices: rehost edge-router-2 to a new UDI from its detail; the replacement finds its licenses');
+  await open(page, '#/devices', 'Devices');
+  await page.getByRole('row').filter({ hasText: 'edge-router-2' }).click();
+  await page.getByRole('heading', { level: 1, name: 'edge-router-2' }).waitFor();
+  const edgeId = sat(['devices'], { json: true }).devices.find((d) => d.udi === 'C9300-48P:EDGE0002').instance_id;
+  await page.getByLabel('New UDI (replacement device)').fill('C9300-48P:EDGE0099');
+  await page.getByRole('button', { name: 'Rehost', exact: true }).click();
+  await page.getByText(/^Rehosted to C9300-48P:EDGE0099/).waitFor();
+  await page.locator('[data-udi]').filter({ hasText: 'C9300-48P:EDGE0099' }).waitFor();
+  await page.getByText(/^none valid: the device registers/).waitFor();  // the old certificate is not shown as valid
+  await shot(page, '23-device-rehosted');
+  assert.throws(() => authorizeDevice('EDGE0002', `${T}.fw.base`), /.+/, 'the old certificate is refused after the rehost');
+  registerDevice(world.token, 'EDGE0099', 'edge-router-2-replacement');
+  const replacement = sat(['devices'], { json: true }).devices.find((d) => d.udi === 'C9300-48P:EDGE0099');
+  assert.equal(sat(['devices'], { json: true }).devices.filter((d) => d.udi === 'C9300-48P:EDGE0099' || d.instance_id === edgeId).length, 1,
+    'the replacement replaced the rehosted instance');
+  assert.ok((replacement.holdings || []).some((x) => x.tag === fwBase), `its licenses were waiting: ${JSON.stringify(replacement)}`);
+
+  log('Devices: release the console-token device from its detail; its certificate is refused');
+  await open(page, '#/devices', 'Devices');
+  await page.getByRole('row').filter({ hasText: 'registered-from-console-token' }).click();
+  await page.getByRole('heading', { level: 1, name: 'registered-from-console-token' }).waitFor();
+  await page.getByRole('button', { name: 'Release and deregister' }).click();
+  await page.getByRole('button', { name: 'Press again to release' }).click();
+  await page.getByText(/^Released .*the device is deregistered/).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Release and deregister' }).count(), 0, 'nothing left to act on');
+  await shot(page, '24-device-released');
+  assert.ok(!sat(['devices'], { json: true }).devices.some((d) => d.udi === 'C9300-48P:CONS0004'), 'the CLI no longer lists it');
+  assert.throws(() => authorizeDevice('CONS0004', `${T}.fw.base`), /.+/, 'the released device\'s certificate is refused');
 
   log('Sync: download a request, upload central\'s response, see the summary');
   await open(page, '#/sync', 'Sync with central');
@@ -442,12 +607,36 @@ async function main() {
   await page.getByLabel('or paste the armored response').fill('-----BEGIN OUTPOST SYNC RESPONSE-----\nbm90IGEgYnVuZGxl\n-----END OUTPOST SYNC RESPONSE-----');
   await page.getByRole('button', { name: 'Import response' }).click();
   await page.locator('[data-import-refused]').waitFor();
-  log('Sync: a pasted armored response imports');
+  // The history marks the refusal as a failure, whatever words the reason uses.
+  const refusedRow = sectionOf(page, 'History').getByRole('row').filter({ hasText: 'not an Outpost bundle' });
+  await refusedRow.locator('.badge.bad').waitFor();
+  assert.equal(await refusedRow.locator('.badge.ok').count(), 0, 'a refused import is not shown as ok');
+  await page.locator('[data-sync-status]').getByText(/not an Outpost bundle/).waitFor();  // Status: last refused import
+
+  log('Sync: submit a traditional-license conversion; a key converted before is refused with the server\'s message');
+  const conversions = sectionOf(page, 'Traditional-license conversions');
+  const convert = async (key) => {
+    await conversions.getByLabel('License key').fill(key);
+    await conversions.getByLabel('Into virtual account').fill('lab');
+    await conversions.getByRole('button', { name: 'Submit conversion' }).click();
+  };
+  await convert(world.pak);
+  await expectRefusalShown(conversions.getByRole('alert'), await serverRefusal(page, '/v1/admin/conversions', { key: world.pak, va: 'lab' }));
+  const pak2 = central(['central', 'pak', 'create', 'acme', 'lab', '--tag', `${T}.sim.seat`, '--count', '1'], { json: true }).key;
+  await convert(pak2);
+  await conversions.getByText('Queued; it goes to central with the next sync.').waitFor();
+  await conversions.getByRole('cell', { name: 'PENDING', exact: true }).waitFor();
+  assert.equal(sat(['conversions'], { json: true }).conversions.filter((c) => c.status === 'PENDING').length, 1, 'the CLI lists the queued conversion');
+  await shot(page, '25-conversion-pending');
+
+  log('Sync: a pasted armored response imports; central\'s verdicts on the console\'s move and conversion');
   const third = fs.readFileSync(centralAnswer('third', true), 'utf8');
   await page.getByLabel('or paste the armored response').fill(third);
   await page.getByRole('button', { name: 'Import response' }).click();
-  await page.locator('[data-import-summary]').filter({ hasText: 'Imported response' }).waitFor();
-  await page.getByRole('cell', { name: 'CONVERTED', exact: true }).waitFor();
+  await page.locator('[data-import-summary]').filter({ hasText: 'Imported response' }).filter({ hasText: 'Moves applied: 1' }).filter({ hasText: 'Conversions converted: 1' }).waitFor();
+  await conversions.getByRole('cell', { name: 'PENDING', exact: true }).waitFor({ state: 'detached' });
+  assert.equal(await conversions.getByRole('cell', { name: 'CONVERTED', exact: true }).count(), 2, 'both conversions are CONVERTED');
+  assert.ok(sat(['conversions'], { json: true }).conversions.every((c) => c.status === 'CONVERTED'), 'the CLI agrees');
   const history = page.locator('section').filter({ has: page.getByRole('heading', { name: 'History' }) });
   await history.locator('tbody tr').nth(2).waitFor();  // at least three exchanges by now
   log('Sync: the request as armored text to copy');
@@ -457,7 +646,52 @@ async function main() {
   await page.getByRole('button', { name: 'Copy request' }).click();
   assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^-----BEGIN OUTPOST SYNC REQUEST-----/);
   await open(page, '#/reservations', 'Reservations and moves');
-  await page.getByRole('cell', { name: 'APPLIED', exact: true }).waitFor();
+  await page.getByRole('row').filter({ hasText: 'user:admin' }).getByText('APPLIED', { exact: true }).waitFor();
+  assert.equal(await page.getByRole('cell', { name: 'PENDING', exact: true }).count(), 0, 'central answered every move');
+  assert.equal(sat(['moves'], { json: true }).moves.find((m) => m.move_id === consoleMoveId).status, 'APPLIED', 'the CLI shows central\'s verdict');
+  await shot(page, '26-moves-applied');
+
+  log('Sync now (online): outpost.toml switched to online mode on the host, reloaded from the Overview');
+  const { child: centralChild, url: centralUrl } = await startServing(['central', 'serve', '--data-dir', CENTRAL]);
+  centralServer = centralChild;
+  setSyncConfig({ mode: 'online', central_url: centralUrl });
+  await open(page, '#/overview', 'Overview');
+  await page.getByRole('button', { name: 'Reload configuration' }).click();
+  const reloaded = page.locator('[data-reload]');
+  await reloaded.waitFor();
+  assert.match(await reloaded.textContent(), /sync\.mode: "?offline"? → "?online"?/);
+  await open(page, '#/sync', 'Sync with central');
+  await page.locator('[data-sync-status="online"]').waitFor();
+  await page.getByRole('button', { name: 'Sync now (online)' }).click();
+  const nowSummary = page.locator('[data-import-summary]').filter({ hasText: 'Imported response' });
+  await nowSummary.waitFor();
+  const nowResponse = Number((await nowSummary.textContent()).match(/Imported response (\d+)/)[1]);
+  const online = sat(['sync', 'status'], { json: true });
+  assert.equal(online.mode, 'online');
+  assert.equal(online.last_attempt_ok, true, online.last_error);
+  assert.ok(Number(online.last_response_number) >= nowResponse, `the CLI sees response ${nowResponse} imported`);
+  assert.ok(Number(online.next_attempt_at) > 0, 'the schedule has a next attempt');
+  // The schedule as the page shows it: the last attempt (ok) and the next one.
+  const statusPanel = page.locator('[data-sync-status="online"]');
+  await statusPanel.getByText(/\(ok\)$/).waitFor();
+  assert.match(await statusPanel.textContent(), /Online: next attempt\d{4}-\d{2}-\d{2}T/);
+  await shot(page, '27-sync-now-online');
+
+  log('Sync now with central stopped: the failure shows the server\'s message and in the status');
+  centralServer.kill('SIGTERM');
+  await new Promise((resolve) => { centralServer.once('exit', resolve); });
+  centralServer = null;
+  await page.getByRole('button', { name: 'Sync now (online)' }).click();
+  const nowFailed = page.locator('[data-sync-now-failed]');
+  await nowFailed.waitFor();
+  assert.ok((await nowFailed.textContent()).includes(centralUrl), `the message names central: ${await nowFailed.textContent()}`);
+  const failing = sat(['sync', 'status'], { json: true });
+  assert.equal(failing.last_attempt_ok, false);
+  assert.ok(Number(failing.consecutive_failures) >= 1);
+  await page.locator('[data-sync-status="online"]').getByText(failing.last_error, { exact: false }).first().waitFor();
+  await shot(page, '28-sync-now-failed');
+  setSyncConfig({ mode: 'offline' });
+  sat(['reload']);
 
   log('Audit: records, filter, verify, checkpoints');
   await open(page, '#/audit', 'Audit trail');
@@ -476,6 +710,78 @@ async function main() {
   await open(page, '#/users', 'Users and API keys');
   await page.getByRole('cell', { name: 'auditor1', exact: true }).waitFor();
   await shot(page, '11-users');
+
+  log('Users: a weak password is refused with the server\'s message; add an operator who can log in');
+  const addUser = page.getByRole('form', { name: 'Add a user' });
+  const fillUser = async (password) => {
+    await addUser.getByLabel('User name').fill('opal');
+    await addUser.getByLabel('Role').selectOption('operator');
+    await addUser.getByLabel('Password (empty: API keys only)').fill(password);
+    await addUser.getByRole('button', { name: 'Add user' }).click();
+  };
+  await fillUser('password12345');
+  await expectRefusalShown(page.locator('main').getByRole('alert'),
+    await serverRefusal(page, '/v1/admin/users', { name: 'opal', role: 'operator', password: 'password12345' }));
+  const opalFirst = 'Quartz-console-first-8d2f41';
+  const opalSecond = 'Quartz-console-second-3a7c95';
+  await fillUser(opalFirst);
+  await page.getByText('User opal (operator) added.').waitFor();
+  const opalRow = page.getByRole('row').filter({ has: page.getByRole('cell', { name: 'opal', exact: true }) });
+  await opalRow.getByRole('cell', { name: 'operator', exact: true }).waitFor();
+  assert.equal((await apiLogin('opal', opalFirst)).status, 200, 'opal logs in with the password the console set');
+
+  log('Users: set another password for opal; only the new one works');
+  await opalRow.getByLabel('New password for opal').fill(opalSecond);
+  await opalRow.getByRole('button', { name: 'Set password' }).click();
+  await page.getByText('Password of opal set; their sessions ended.').waitFor();
+  assert.equal((await apiLogin('opal', opalSecond)).status, 200, 'the new password works');
+  assert.equal((await apiLogin('opal', opalFirst)).status, 401, 'the old password does not');
+
+  log('Users: disable opal (cannot log in), enable again (can)');
+  await opalRow.getByRole('button', { name: 'Disable' }).click();
+  await opalRow.getByRole('button', { name: 'Press again to disable' }).click();
+  await page.getByText('opal disabled.').waitFor();
+  await opalRow.getByText('disabled', { exact: true }).waitFor();
+  assert.notEqual((await apiLogin('opal', opalSecond)).status, 200, 'a disabled user cannot log in');
+  assert.equal(sat(['user', 'list'], { json: true }).users.find((u) => u.name === 'opal').disabled, true, 'the CLI lists opal disabled');
+  await shot(page, '29-users-written');
+  await opalRow.getByRole('button', { name: 'Enable' }).click();
+  await opalRow.getByRole('button', { name: 'Press again to enable' }).click();
+  await page.getByText('opal enabled.').waitFor();
+  assert.equal((await apiLogin('opal', opalSecond)).status, 200, 'enabled again, opal logs in');
+
+  log('API keys: create one for another user (shown once), use it, revoke it: 401');
+  const addKey = page.getByRole('form', { name: 'Create an API key' });
+  await addKey.getByLabel('For user').fill('scripts');
+  await addKey.getByLabel('Description').fill('console-made key');
+  await addKey.getByLabel('Expires in (days)').fill('30');
+  await addKey.getByRole('button', { name: 'Create API key' }).click();
+  const apiKey = (await page.locator('[data-secret]').textContent()).trim();
+  assert.match(apiKey, /^opk_[0-9a-f]{12}_/);
+  const keyWho = await api('GET', '/v1/admin/whoami', { bearer: apiKey });
+  assert.equal(keyWho.status, 200, keyWho.text);
+  assert.equal(JSON.parse(keyWho.text).user, 'scripts', 'the key acts as scripts');
+  const keyRow = page.getByRole('row').filter({ hasText: 'console-made key' });
+  await keyRow.getByText('ACTIVE', { exact: true }).waitFor();
+  await shot(page, '30-apikey-created');
+  await keyRow.getByRole('button', { name: 'Revoke' }).click();
+  await keyRow.getByRole('button', { name: 'Press again to revoke' }).click();
+  await keyRow.getByText('REVOKED', { exact: true }).waitFor();
+  const revokedKey = await api('GET', '/v1/admin/whoami', { bearer: apiKey });
+  assert.equal(revokedKey.status, 401, `the revoked key is refused: ${revokedKey.text}`);
+
+  log('API keys: a key past its expiry shows EXPIRED (and the server refuses it)');
+  const shortLived = await pageFetch(page, 'POST', '/v1/admin/apikeys', { csrf: await csrfOf(page), body: { user: 'scripts', description: 'short-lived key', expires_in_seconds: '1' } });
+  assert.equal(shortLived.status, 201, shortLived.text);
+  const shortKey = JSON.parse(shortLived.text).key;
+  const expiresAt = Number(JSON.parse(shortLived.text).api_key.expires_at) * 1000;
+  await page.waitForFunction((t) => Date.now() > t + 200, expiresAt, { timeout: 10000 });  // bounded: one second
+  const expiredKey = await api('GET', '/v1/admin/whoami', { bearer: shortKey });
+  assert.equal(expiredKey.status, 401, expiredKey.text);
+  assert.match(expiredKey.text, /expired/);
+  await page.reload();  // the page is #/users already: draw it again
+  await page.getByRole('heading', { level: 1, name: 'Users and API keys' }).waitFor();
+  await page.getByRole('row').filter({ hasText: 'short-lived key' }).getByText('EXPIRED', { exact: true }).waitFor();
   await open(page, '#/account', 'My account');
   await shot(page, '12-account');
 
@@ -495,16 +801,21 @@ async function main() {
   await page.getByRole('alert').waitFor();
   await logout(page);
 
-  log('an auditor sees read-only pages, cannot reach Users, and forged writes are refused');
+  log('an auditor sees read-only pages (Users too), cannot reach Tokens, and forged writes are refused');
   await login(page, 'auditor1', world.auditorPassword);
   await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
   const navText = await page.locator('nav').textContent();
   assert.ok(navText.includes('Audit'), 'the auditor has the Audit page');
-  assert.ok(!navText.includes('Users and API keys'), 'no Users page for auditors');
+  assert.ok(navText.includes('Users and API keys'), 'auditors read users and their keys (read_users)');
   assert.ok(!navText.includes('Tokens'), 'no Tokens page for auditors');
-  await page.goto(`${consoleUrl}/console/#/users`);
+  await page.goto(`${consoleUrl}/console/#/tokens`);
   await page.getByRole('alert').filter({ hasText: 'may not open' }).waitFor();
-  assert.equal(await page.getByRole('button', { name: 'Add user' }).count(), 0);
+  await open(page, '#/users', 'Users and API keys');
+  await page.getByRole('cell', { name: 'opal', exact: true }).waitFor();
+  await page.getByRole('cell', { name: 'console-made key' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Add user' }).count(), 0, 'no Add user for auditors');
+  assert.equal(await page.getByRole('button', { name: /^(Disable|Enable|Set password|Revoke|Create API key)$/ }).count(), 0, 'no user or key writes for auditors');
+  await shot(page, '31-auditor-users');
   const auditorCsrf = await csrfOf(page);
   const forgedUser = await pageFetch(page, 'POST', '/v1/admin/users', { csrf: auditorCsrf, body: { name: 'mallory', role: 'admin', password: 'Mallory-pw-12345678' } });
   assert.equal(forgedUser.status, 403, forgedUser.text);
@@ -518,6 +829,32 @@ async function main() {
   await open(page, `#/devices/${world.coreId}`, 'core-switch-1');
   assert.equal(await page.getByRole('button', { name: 'Release and deregister' }).count(), 0, 'no release for auditors');
 
+  log('the auditor saves the head, verifies since it, and a malformed head file is refused with the server\'s message');
+  await open(page, '#/audit', 'Audit trail');
+  const [headDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save the head' }).click()]);
+  const savedHeadFile = path.join(work, 'saved-head.json');
+  await headDownload.saveAs(savedHeadFile);
+  const savedHead = JSON.parse(fs.readFileSync(savedHeadFile, 'utf8'));
+  const cliHead = sat(['audit', 'head'], { json: true });
+  assert.ok(Number(savedHead.seq) > 0 && Number(savedHead.seq) <= Number(cliHead.seq), `a head of the chain: ${JSON.stringify(savedHead)}`);
+  await page.getByLabel('Saved head file').setInputFiles(savedHeadFile);
+  await page.getByRole('button', { name: 'Verify since the saved head' }).click();
+  await page.locator('[data-verify="ok"]').filter({ hasText: `still holds the saved head: record ${Number(savedHead.seq)}` }).waitFor();
+  const badHeadFile = path.join(work, 'bad-head.json');
+  fs.writeFileSync(badHeadFile, JSON.stringify({ seq: '0', hash: 'ab' }));
+  await page.getByLabel('Saved head file').setInputFiles(badHeadFile);
+  await page.getByRole('button', { name: 'Verify since the saved head' }).click();
+  await expectRefusalShown(sectionOf(page, 'Verify').getByRole('alert'), await serverRefusal(page, '/v1/admin/audit/verify', { seq: '0', hash: 'ab' }));
+
+  log('the auditor compares the heads central holds with the chain');
+  const headsFile = path.join(work, 'central-heads.json');
+  central(['central', 'audit-heads', sat(['sync', 'status'], { json: true }).satellite_id, '-o', headsFile]);
+  await page.getByLabel('File of central\'s heads').setInputFiles(headsFile);
+  await page.getByRole('button', { name: 'Compare with central\'s heads' }).click();
+  await page.locator('[data-compare="ok"]').waitFor();
+  assert.ok(await sectionOf(page, 'Central\'s heads').getByText('match', { exact: true }).count() >= 3, 'each head sent with a request matches');
+  await shot(page, '32-audit-heads');
+
   log('an audit record edited in the database: verify names the broken record');
   const db = path.join(SAT, 'outpost.db');
   const target = Number(execFileSync('sqlite3', [db, "SELECT MIN(seq) FROM audit_log WHERE action = 'token.create';"], { encoding: 'utf8' }).trim());
@@ -530,6 +867,25 @@ async function main() {
   assert.equal(await broken.getAttribute('data-first-bad-seq'), String(target));
   await page.locator(`[data-record="${target}"]`).getByText('{"tampered":true}').waitFor();
   await shot(page, '14-audit-broken', { top: page.getByRole('heading', { name: 'Verify' }) });
+
+  log('AUDIT_TRUNCATED: central holds a head the chain no longer matches; the admin acknowledges it on the Overview');
+  const satelliteId = sat(['sync', 'status'], { json: true }).satellite_id;
+  const witnessFile = path.join(work, 'central-heads-2.json');
+  central(['central', 'audit-heads', satelliteId, '-o', witnessFile]);
+  const witnessSeq = Math.max(...JSON.parse(fs.readFileSync(witnessFile, 'utf8')).heads.map((x) => Number(x.head.seq)));
+  execFileSync('sqlite3', ['-cmd', '.timeout 10000', db, `UPDATE audit_log SET hash = randomblob(32) WHERE seq = ${witnessSeq};`]);
+  sat(['sync', 'import', centralAnswer('witness', false)]);
+  assert.match(sat(['sync', 'status'], { json: true }).audit_alarm || '', /central holds audit head/, 'the import raised AUDIT_TRUNCATED');
+  await logout(page);
+  await login(page, 'admin', world.adminPassword);
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+  await page.locator('[data-alarm="AUDIT_TRUNCATED"]').waitFor();
+  await page.getByLabel('Reason (kept in the audit trail)').fill('console test: the record was altered on purpose');
+  await page.getByRole('button', { name: 'Acknowledge the alarm' }).click();
+  await page.getByText(/^Acknowledged; the alarm is cleared/).waitFor();
+  await shot(page, '33-audit-alarm-acknowledged');
+  assert.ok(!sat(['sync', 'status'], { json: true }).audit_alarm, 'the CLI sees the alarm cleared');
+  assert.match(sat(['audit', 'export', '--action', 'audit.witness.acknowledge']), /altered on purpose/, 'the reason is in the audit trail');
 
   assert.deepEqual(dialogs, [], 'no dialog fired (the XSS hostname stayed text)');
   assert.deepEqual(problems, [], 'no page errors or CSP violations');
@@ -545,6 +901,7 @@ try {
   console.error('FAIL:', err && err.stack ? err.stack : err);
 } finally {
   if (browser) await browser.close().catch(() => {});
+  if (centralServer) centralServer.kill('SIGTERM');
   if (server) {
     server.kill('SIGTERM');
     await new Promise((resolve) => { server.once('exit', resolve); setTimeout(resolve, 15000); });

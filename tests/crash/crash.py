@@ -24,7 +24,11 @@ built with the journey harness (tests/journeys/harness.py). Each iteration:
      PENDING: an import is applied entirely or not at all;
    - in use per pool equals the sum of the devices' holdings, never above purchased in an
      ENFORCED pool; reserved equals the reservations;
-   - `outpost audit verify` passes online.
+   - `outpost audit verify` passes online;
+   - the restart read the licensing state file and the rows changed since it was saved
+   (docs/operations.md, "Start-up and the licensing state file"), and what it serves equals
+   what a satellite serves that reads only the tables: a copy of the data directory taken at the
+   kill, without `licensing.state`, is served beside it and its devices and pools compared.
    After the checks the model is re-based on what was observed (an uncertain outcome becomes the
    one observed), and the next iteration continues on the same site.
 
@@ -38,6 +42,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
+import shutil
 import sys
 import threading
 import time
@@ -137,6 +143,8 @@ class Run:
         self._inflight = Counter()
         self._inflight_lock = threading.Lock()
         self._files = 0
+        self.starts_from_state_file = 0
+        self.changed_after_state_file = 0
 
     # Set-up ------------------------------------------------------------------------------------
 
@@ -147,6 +155,9 @@ class Run:
         self.model.acked_response = int(i.data["response_number"])
         for va in VAS:
             self.tokens[va] = self.site.token(va)[1]
+        # A clean stop saves the licensing state file; from then on every restart after a kill
+        # reads it and the rows changed since.
+        self.site.sat.server.restart()
         print(f"crash: site {self.site.root}, satellite {self.site.sat.url}", flush=True)
 
     def close(self) -> None:
@@ -373,12 +384,63 @@ class Run:
         r = self.site.sat.verify_audit_offline()
         if not r.ok or not (r.data or {}).get("ok"):
             raise CrashCheckFailed("audit verify --db failed after kill -9:\n" + r.describe())
+        tables_copy = self.copy_without_state_file()
+        log = self.site.sat.server.log
+        offset = log.stat().st_size if log.exists() else 0
         self.site.sat.server.start()
         self.check()
+        self.check_state_file_start(log, offset, tables_copy)
         del self.site.op.transcript[:-300]
         return {"delay": delay, "acked": acked, "inflight": dict(inflight)}
 
     # Checks ------------------------------------------------------------------------------------
+
+    def copy_without_state_file(self) -> Path:
+        """The killed satellite's data directory (database, WAL and all) as it is now, without
+        licensing.state and listening on another port: served, it reads only the tables."""
+        root = self.site.root / "tables-copy"
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(self.site.sat.dir, root / "satellite")
+        (root / "satellite" / "licensing.state").unlink(missing_ok=True)
+        toml = root / "satellite" / "outpost.toml"
+        port = h.free_loopback_port()
+        toml.write_text(re.sub(r'(?m)^listen = ".*"$', f'listen = "{h.LOOPBACK}:{port}"',
+                               toml.read_text(), count=1))
+        return root
+
+    def check_state_file_start(self, log: Path, offset: int, tables_copy: Path) -> None:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+        m = re.search(r"licensing state loaded from .*?\((\d+) changed since it was saved", text)
+        if m is None:
+            raise CrashCheckFailed(f"crash iteration {self.iteration}: the restart after kill -9 "
+                                   f"did not read the licensing state file:\n{text[-2000:]}")
+        self.starts_from_state_file += 1
+        self.changed_after_state_file += int(m.group(1))
+        sat = self.site.sat
+        copy = h.Satellite(self.site.op, tables_copy, port=int(re.search(
+            r'(?m)^listen = ".*:(\d+)"$', (tables_copy / "satellite" / "outpost.toml").read_text())
+            .group(1)))
+        copy.server.start()
+        try:
+            if "licensing state loaded:" not in copy.server.log.read_text(errors="replace"):
+                raise CrashCheckFailed("the copy without licensing.state did not read the tables")
+            problems = []
+            if copy.devices() != sat.devices():
+                problems.append(f"devices differ:\n  file+changes {sat.devices()}\n"
+                                f"  tables       {copy.devices()}")
+            if copy.pools() != sat.pools():
+                problems.append(f"pools differ:\n  file+changes {sat.pools()}\n"
+                                f"  tables       {copy.pools()}")
+            if problems:
+                raise CrashCheckFailed(
+                    f"crash iteration {self.iteration} (seed {self.seed}): the state read from "
+                    "licensing.state and the rows changed since is not what the tables give:\n- "
+                    + "\n- ".join(problems))
+        finally:
+            copy.server.kill9()
+            shutil.rmtree(tables_copy, ignore_errors=True)
 
     def check(self) -> None:
         sat = self.site.sat
@@ -519,6 +581,8 @@ def run(iterations: int, seed: Optional[int] = None, time_limit_s: float = 1800.
         "seed": seed, "iterations": done, "seconds": round(elapsed, 1),
         "acknowledged": dict(run.stats.ok), "failed": dict(run.stats.failed),
         "inflight_at_kill": dict(run.inflight_at_kill),
+        "starts_from_state_file": run.starts_from_state_file,
+        "changed_after_state_file": run.changed_after_state_file,
     }
     print(f"crash: {done} iterations passed in {elapsed:.0f} s (seed {seed})", flush=True)
     print(f"crash: commands acknowledged: {dict(sorted(run.stats.ok.items()))}", flush=True)
@@ -526,6 +590,8 @@ def run(iterations: int, seed: Optional[int] = None, time_limit_s: float = 1800.
           f"{dict(sorted(run.stats.failed.items()))}", flush=True)
     print(f"crash: commands in flight at the kills: {dict(sorted(run.inflight_at_kill.items()))}",
           flush=True)
+    print(f"crash: restarts from the licensing state file: {run.starts_from_state_file}, "
+          f"re-reading {run.changed_after_state_file} changed instances in all", flush=True)
     return summary
 
 

@@ -22,6 +22,9 @@ def test_kill9_loses_nothing_acknowledged():
     # The kills must have hit work: something was acknowledged, something was in flight.
     assert sum(summary["acknowledged"].values()) > 0, summary
     assert sum(summary["inflight_at_kill"].values()) > 0, summary
+    # Every restart read the state file, and re-read changed instances from the tables.
+    assert summary["starts_from_state_file"] == summary["iterations"], summary
+    assert summary["changed_after_state_file"] > 0, summary
 
 
 def test_the_checks_catch_a_lost_acknowledgement():

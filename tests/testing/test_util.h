@@ -30,8 +30,10 @@ class TempDir {
 std::string ReadFileOrDie(const std::filesystem::path& path);
 void WriteFileOrDie(const std::filesystem::path& path, const std::string& content);
 
-// A port on 127.0.0.1 that was free a moment ago (bound to port 0, read, closed), for a server
-// that must come back on the same address after a restart (a device's state stores the URL).
+// A port on 127.0.0.1 that was free a moment ago, for a server that must come back on the same
+// address after a restart (a device's state stores the URL). Picked below the kernel's
+// ephemeral range, so that no other test's port-0 server or outgoing connection can take it in
+// the meantime.
 uint16_t FreeLoopbackPort();
 
 // The wall clock in whole Unix seconds.

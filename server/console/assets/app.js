@@ -23,7 +23,7 @@ const pages = [
   { id: 'reservations', label: 'Reservations and moves', need: 'read_licenses', module: reservations },
   { id: 'sync', label: 'Sync', need: 'read_licenses', module: sync },
   { id: 'audit', label: 'Audit', need: 'read_audit', module: audit },
-  { id: 'users', label: 'Users and API keys', need: 'manage_users', module: users },
+  { id: 'users', label: 'Users and API keys', need: 'read_users', module: users },
   { id: 'account', label: 'My account', need: '', module: account },
 ];
 

@@ -1,6 +1,7 @@
 // My account: change one's own password (the current one is required) and one's API keys.
 import { get, post, del } from './api.js';
 import { h, table, field, clear, messageArea, section, badge, secretBox, confirmButton, kv } from './ui.js';
+import { keyState } from './page-users.js';
 
 export async function render(main, { me }) {
   main.append(h('h1', {}, 'My account'), h('div', { class: 'panel' }, kv([
@@ -37,18 +38,22 @@ export async function render(main, { me }) {
       { label: 'Created', value: (k) => k.created_at_text },
       { label: 'Last used', value: (k) => k.last_used_at_text || 'never' },
       { label: 'Expires', value: (k) => k.expires_at_text || 'never' },
-      { label: 'State', value: (k) => (k.revoked_at_text ? badge('REVOKED') : badge('ACTIVE')) },
+      { label: 'State', value: (k) => badge(keyState(k)), sort: keyState },
       { label: '', sortable: false, value: (k) => (k.revoked_at_text ? '' : confirmButton('Revoke', 'Press again to revoke', async () => {
         try { await del(`/v1/admin/apikeys/${encodeURIComponent(k.id)}`); keyMessage.ok(`Key ${k.id} revoked.`); await load(); } catch (err) { keyMessage.error(err); }
       })) },
     ], data.api_keys || [], { empty: 'You have no API keys. Create one for the CLI or a script.' }));
   };
   const description = h('input', { name: 'description', size: 24 });
-  const create = h('form', { class: 'inline', 'aria-label': 'Create my API key' }, field('Description', description), h('button', { type: 'submit' }, 'Create API key'));
+  const days = h('input', { name: 'expires_days', type: 'number', min: 1, max: 3650, placeholder: 'never', size: 6 });
+  const create = h('form', { class: 'inline', 'aria-label': 'Create my API key' }, field('Description', description),
+    field('Expires in (days)', days), h('button', { type: 'submit' }, 'Create API key'));
   create.addEventListener('submit', async (e) => {
     e.preventDefault();
+    const body = { description: description.value };
+    if (days.value) body.expires_in_seconds = String(Number(days.value) * 86400);
     try {
-      const out = await post('/v1/admin/apikeys', { description: description.value });
+      const out = await post('/v1/admin/apikeys', body);
       clear(shown).append(secretBox(`API key ${out.api_key.id}:`, out.key));
       create.reset();
       await load();

@@ -101,14 +101,19 @@ export async function render(main, { can }) {
   const verifyResult = h('div', { 'aria-live': 'polite' });
   const verify = h('button', { type: 'button' }, 'Verify the chain');
   verify.disabled = !can('verify_audit');
-  verify.addEventListener('click', async () => {
+  // A head saved at an earlier visit (Save the head below, or outpost audit head --json): the
+  // chain must still hold that record with that hash.
+  const savedHead = h('input', { type: 'file', name: 'saved_head', accept: '.json,application/json' });
+  const runVerify = async (body) => {
     clear(verifyResult).append(h('p', { class: 'muted' }, 'Verifying…'));
     try {
-      const report = await post('/v1/admin/audit/verify');
+      const report = await post('/v1/admin/audit/verify', body, body === undefined ? {} : { contentType: 'application/json' });
       clear(verifyResult);
       if (report.ok) {
+        const since = num(report.saved_head_seq) > 0 ? ` It still holds the saved head: record ${num(report.saved_head_seq)} with the same hash.` : '';
+        const archived = num(report.archived_seq) > 0 ? ` Records 1 to ${num(report.archived_seq)} are archived (verify the archive files with outpost audit verify --archive).` : '';
         verifyResult.append(h('div', { class: 'alert ok', role: 'status', 'data-verify': 'ok' },
-          `The chain verifies: ${num(report.records_checked)} records and ${num(report.checkpoints_checked)} checkpoints checked; head ${num(report.last_seq)} (${report.head_hash}). Key ${report.key_fingerprint}.`));
+          `The chain verifies: ${num(report.records_checked)} records and ${num(report.checkpoints_checked)} checkpoints checked; head ${num(report.last_seq)} (${report.head_hash}). Key ${report.key_fingerprint}: compare it with the signing key fingerprint outpost init printed.${since}${archived}`));
         return;
       }
       const bad = num(report.first_bad_seq);
@@ -122,8 +127,58 @@ export async function render(main, { can }) {
     } catch (err) {
       clear(verifyResult).append(h('div', { class: 'alert error', role: 'alert' }, err.message));
     }
+  };
+  verify.addEventListener('click', () => runVerify(undefined));
+  const verifySince = h('button', { type: 'button', class: 'secondary' }, 'Verify since the saved head');
+  verifySince.disabled = !can('verify_audit');
+  verifySince.addEventListener('click', async () => {
+    if (!savedHead.files || savedHead.files.length === 0) {
+      clear(verifyResult).append(h('div', { class: 'alert error', role: 'alert' }, 'Choose the head file you saved at an earlier visit.'));
+      return;
+    }
+    await runVerify(await savedHead.files[0].text());
   });
-  main.append(section('Verify', h('p', { class: 'muted' }, 'Recomputes every hash and checks every checkpoint signature.'), verify, verifyResult));
+  const saveHead = h('button', { type: 'button', class: 'secondary' }, 'Save the head');
+  saveHead.addEventListener('click', async () => {
+    try {
+      const head = await get('/v1/admin/audit/head');
+      download(`audit-head-${num(head.seq)}.json`, `${JSON.stringify(head)}\n`, 'application/json');
+      clear(verifyResult).append(h('div', { class: 'alert ok', role: 'status', 'data-head-saved': String(num(head.seq)) },
+        `Saved the head: record ${num(head.seq)}, hash ${head.hash}. Keep the file off the satellite; at the next visit, verify since it.`));
+    } catch (err) { clear(verifyResult).append(h('div', { class: 'alert error', role: 'alert' }, err.message)); }
+  });
+  main.append(section('Verify', h('p', { class: 'muted' }, 'Recomputes every hash and checks every checkpoint signature.'),
+    h('div', { class: 'toolbar' }, verify, saveHead),
+    h('div', { class: 'inline' }, field('Saved head file', savedHead), verifySince), verifyResult));
+
+  // Central's heads (outpost central audit-heads SATELLITE -o FILE, from the vendor).
+  if (can('verify_audit')) {
+    const headsFile = h('input', { type: 'file', name: 'central_heads', accept: '.json,application/json' });
+    const compare = h('button', { type: 'button', class: 'secondary' }, 'Compare with central\'s heads');
+    const compareResult = h('div', { 'aria-live': 'polite' });
+    compare.addEventListener('click', async () => {
+      clear(compareResult);
+      try {
+        if (!headsFile.files || headsFile.files.length === 0) throw new Error('Choose the file of central\'s heads (outpost central audit-heads SATELLITE -o FILE, from the vendor).');
+        const report = await post('/v1/admin/audit/compare-heads', await headsFile.files[0].text(), { contentType: 'application/json' });
+        compareResult.append(h('div', { class: `alert ${report.ok ? 'ok' : 'error'}`, role: report.ok ? 'status' : 'alert', 'data-compare': report.ok ? 'ok' : 'mismatch' },
+          report.ok
+            ? `Every one of central's ${num(report.heads_compared)} heads matches the local chain (head ${num(report.local_last_seq)}). Key ${report.key_fingerprint}.`
+            : `${num(report.heads_matched)} of ${num(report.heads_compared)} heads match: records were removed or rewritten after they were sent to central.`),
+        table([
+          { label: 'Request', value: (x) => String(num(x.request_sequence)), num: true },
+          { label: 'Record', value: (x) => String(num(x.seq)), sort: (x) => num(x.seq), num: true },
+          { label: 'Result', value: (x) => badge(x.result, x.result === 'match' || x.result === 'archived' ? 'ok' : 'bad'), sort: (x) => x.result },
+          { label: 'Central\'s hash', value: (x) => x.central_hash, mono: true },
+          { label: 'Problem', value: (x) => x.problem, cls: 'wrap' },
+        ], report.heads || [], { empty: 'The file holds no heads.' }));
+      } catch (err) {
+        compareResult.append(h('div', { class: 'alert error', role: 'alert' }, err.message));
+      }
+    });
+    main.append(section('Central\'s heads', h('p', { class: 'muted' }, 'Every sync request carries a signed head of the chain to central. Compare the heads central holds with the chain here: a log cut or rewritten after a sync cannot match.'),
+      h('div', { class: 'inline' }, field('File of central\'s heads', headsFile), compare), compareResult));
+  }
 
   const checkpoints = h('div');
   const loadCheckpoints = async () => {

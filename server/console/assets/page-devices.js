@@ -63,67 +63,104 @@ export async function render(main, context) {
   await load();
 }
 
-async function renderDetail(main, id, { can, navigate }) {
-  main.append(h('p', {}, h('a', { href: '#/devices' }, '← Devices')), h('h1', {}, 'Device'));
-  let device;
-  let certificate = null;
-  let events = [];
+async function loadDevice(id) {
   try {
     const detail = await get(`/v1/admin/devices/${encodeURIComponent(id)}`);
-    device = detail.device;
-    certificate = detail.certificate || null;
-    events = detail.events || [];
+    return { device: detail.device, certificate: detail.certificate || null, events: detail.events || [] };
   } catch (err) {
     if (!err.missingRoute) throw err;
     const all = await get('/v1/admin/devices', { limit: 10000 });
-    device = (all.devices || []).find((d) => d.instance_id === id);
+    const device = (all.devices || []).find((d) => d.instance_id === id);
     if (!device) throw err;
+    return { device, certificate: null, events: [] };
   }
-  main.querySelector('h1').textContent = device.hostname || device.udi;
-  main.append(h('div', { class: 'panel' }, kv([
+}
+
+// The detail's certificate is the one the satellite accepts now: after a rehost it has no serial
+// (nothing is accepted until the replacement registers), while the device row still carries the
+// old certificate's expiry.
+function certificateExpiry(device, certificate) {
+  const none = 'none valid: the device registers (with a token) to get one';
+  if (certificate) return certificate.serial ? when(certificate.not_after) || device.certificate_not_after_text : none;
+  return device.certificate_not_after_text || none;
+}
+
+function deviceFacts({ device, certificate }) {
+  return h('div', { class: 'panel' }, kv([
     ['Instance id', h('span', { class: 'mono' }, device.instance_id)],
-    ['UDI', h('span', { class: 'mono' }, device.udi)],
+    ['UDI', h('span', { class: 'mono', 'data-udi': '' }, device.udi)],
     ['Hostname', device.hostname],
     ['Virtual account', device.va],
     ['Registered', device.registered_at_text],
     ['Last seen', device.last_seen_at_text || 'never'],
     ['Export-controlled allowed', device.export_allowed ? 'yes' : 'no'],
     ['Registered with token', device.token_id],
-    ['Certificate expires', device.certificate_not_after_text || when(certificate && certificate.not_after)],
+    ['Certificate expires', certificateExpiry(device, certificate)],
     ['Certificate serial', certificate ? h('span', { class: 'mono' }, certificate.serial) : ''],
     ['Certificate fingerprint', certificate ? h('span', { class: 'mono' }, certificate.fingerprint) : ''],
-  ])));
-  main.append(section('Licenses held', table([
+  ]));
+}
+
+function heldTable(device) {
+  return table([
     { label: 'Tag', value: (x) => x.tag, mono: true },
     { label: 'Count', value: (x) => String(num(x.count)), num: true },
     { label: 'Valid until', value: (x) => x.valid_until_text },
-  ], device.holdings || [], { empty: 'This device holds no licenses. It takes them when it authorizes (outpost device authorize).' })));
-  if (can('manage_devices')) {
-    const message = messageArea();
-    const release = confirmButton('Release and deregister', 'Press again to release', async () => {
-      try {
-        const out = await post(`/v1/admin/devices/${encodeURIComponent(device.instance_id)}/release`);
-        const released = (out.released || []).map((x) => `${x.tag}×${num(x.count)}`).join(', ') || 'nothing';
-        message.ok(`Released ${released}; the device is deregistered and its certificate refused.`);
-      } catch (err) { message.error(err); }
-    }, 'danger');
-    const udi = h('input', { name: 'udi', placeholder: 'PID:SN', required: true });
-    const rehost = h('form', { class: 'inline' }, field('New UDI (replacement device)', udi), h('button', { type: 'submit' }, 'Rehost'));
-    rehost.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      try {
-        const out = await post(`/v1/admin/devices/${encodeURIComponent(device.instance_id)}/rehost`, { udi: udi.value.trim() });
-        message.ok(`Moved to ${out.udi || udi.value}.`);
-        if (out.instance_id && out.instance_id !== device.instance_id) navigate(`#/devices/${encodeURIComponent(out.instance_id)}`);
-      } catch (err) { message.error(err); }
-    });
-    main.append(section('Actions', message, h('div', { class: 'toolbar' }, release), rehost));
-  }
-  main.append(section('Audit events', table([
+  ], device.holdings || [], { empty: 'This device holds no licenses. It takes them when it authorizes (outpost device authorize).' });
+}
+
+function eventsTable(events) {
+  return table([
     { label: 'Seq', value: (e) => String(e.seq), sort: (e) => num(e.seq), num: true },
     { label: 'Time', value: (e) => e.time, cls: 'nowrap' },
     { label: 'Actor', value: (e) => e.actor },
     { label: 'Action', value: (e) => badge(e.action, 'plain'), sort: (e) => e.action },
     { label: 'Details', value: (e) => detailsText(e.details), cls: 'wrap' },
-  ], events, { empty: 'No audit events shown for this device (the Audit page filters by device too).' })));
+  ], events, { empty: 'No audit events shown for this device (the Audit page filters by device too).' });
+}
+
+async function renderDetail(main, id, { can }) {
+  main.append(h('p', {}, h('a', { href: '#/devices' }, '← Devices')), h('h1', {}, 'Device'));
+  let shown = await loadDevice(id);
+  const facts = h('div');
+  const held = h('div');
+  const events = h('div');
+  // Drawn again after a rehost, so the page shows the new UDI and the certificate it lost.
+  const draw = () => {
+    main.querySelector('h1').textContent = shown.device.hostname || shown.device.udi;
+    clear(facts).append(deviceFacts(shown));
+    clear(held).append(heldTable(shown.device));
+    clear(events).append(eventsTable(shown.events));
+  };
+  draw();
+  main.append(facts, section('Licenses held', held));
+  if (can('manage_devices')) {
+    const message = messageArea();
+    const udi = h('input', { name: 'udi', placeholder: 'PID:SN', required: true });
+    const rehost = h('form', { class: 'inline', 'aria-label': 'Rehost the device' }, field('New UDI (replacement device)', udi), h('button', { type: 'submit' }, 'Rehost'));
+    const actions = h('div', {}, h('div', { class: 'toolbar' }), rehost);
+    const release = confirmButton('Release and deregister', 'Press again to release', async () => {
+      try {
+        const out = await post(`/v1/admin/devices/${encodeURIComponent(shown.device.instance_id)}/release`);
+        const released = (out.released || []).map((x) => `${x.tag}×${num(x.count)}`).join(', ') || 'nothing';
+        message.ok(`Released ${released}; the device is deregistered and its certificate refused. It is no longer listed on the Devices page.`);
+        // Nothing is left to act on: the instance is gone.
+        actions.remove();
+        clear(held).append(h('div', { class: 'empty' }, 'Released: the licenses went back to the pool.'));
+      } catch (err) { message.error(err); }
+    }, 'danger');
+    actions.firstChild.append(release);
+    rehost.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        const out = await post(`/v1/admin/devices/${encodeURIComponent(shown.device.instance_id)}/rehost`, { udi: udi.value.trim() });
+        shown = await loadDevice(out.instance_id || shown.device.instance_id);
+        draw();
+        message.ok(`Rehosted to ${shown.device.udi}: the old certificate is refused; the replacement registers with a token and finds its licenses waiting.`);
+        udi.value = '';
+      } catch (err) { message.error(err); }
+    });
+    main.append(section('Actions', message, actions));
+  }
+  main.append(section('Audit events', events));
 }

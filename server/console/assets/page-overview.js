@@ -1,6 +1,7 @@
-// Overview: compliance per virtual account, alarms with what to do, devices, sync, identity.
-import { get } from './api.js';
-import { h, card, table, badge, num, when, section, kv, errorBox } from './ui.js';
+// Overview: compliance per virtual account, alarms with what to do, devices, sync, identity;
+// for administrators, acknowledging AUDIT_TRUNCATED and reloading the configuration.
+import { get, post } from './api.js';
+import { h, card, table, badge, num, when, section, kv, errorBox, field, messageArea, clear } from './ui.js';
 
 const alarmAdvice = {
   SYNC_OVERDUE: 'Sync with central now: on the Sync page, "Sync now" (online) or download a request, carry it to central and upload the response.',
@@ -34,7 +35,7 @@ async function composeOverview() {
   };
 }
 
-export async function render(main) {
+export async function render(main, { can }) {
   main.append(h('h1', {}, 'Overview'));
   let data;
   try {
@@ -51,6 +52,7 @@ export async function render(main) {
       main.append(h('div', { class: 'alert error', role: 'alert', 'data-alarm': alarm.code },
         h('strong', {}, alarm.code), alarm.since ? ` since ${when(alarm.since)}` : '', ': ', alarm.message || '',
         h('br'), 'What to do: ', alarm.action || alarmAdvice[alarm.code] || 'See docs/operations.md.'));
+      if (alarm.code === 'AUDIT_TRUNCATED' && can('manage_config')) main.append(acknowledgeForm());
     }
   }
   const sat = data.satellite || {};
@@ -79,5 +81,51 @@ export async function render(main) {
     ['TLS certificate expires', when(sat.tls_certificate_not_after)],
     ['Satellite certificate expires', when(sat.satellite_certificate_not_after)],
   ]))));
+  if (can('reload_config')) main.append(reloadSection());
   if (!devices) main.append(errorBox(new Error('This satellite has no overview route yet; device counts and certificate dates are missing.')));
+}
+
+// AUDIT_TRUNCATED stays raised until an administrator says what was found (kept in the trail).
+function acknowledgeForm() {
+  const reason = h('input', { name: 'reason', required: true, size: 50, placeholder: 'what was found and done' });
+  const message = messageArea();
+  const form = h('form', { class: 'inline', 'aria-label': 'Acknowledge the audit alarm' },
+    field('Reason (kept in the audit trail)', reason), h('button', { type: 'submit' }, 'Acknowledge the alarm'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await post('/v1/admin/audit/alarm/acknowledge', { reason: reason.value.trim() });
+      message.ok('Acknowledged; the alarm is cleared and the reason recorded as audit.witness.acknowledge.');
+      form.remove();
+    } catch (err) { message.error(err); }
+  });
+  return h('div', { class: 'panel' }, form, message);
+}
+
+function changeLines(title, changes) {
+  if (!changes || changes.length === 0) return [];
+  return [h('div', {}, h('strong', {}, title)), ...changes.map((c) => h('div', { class: 'mono' }, `${c.key}: ${c.before} → ${c.after}`))];
+}
+
+// Re-reads outpost.toml and the TLS files, like `outpost reload` or SIGHUP: after editing the
+// file on the host (e.g. [sync] mode = "online"), this applies it without a restart.
+function reloadSection() {
+  const result = h('div', { 'aria-live': 'polite' });
+  const button = h('button', { type: 'button', class: 'secondary' }, 'Reload configuration');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      const report = await post('/v1/admin/reload');
+      const lines = [...changeLines('Applied now:', report.applied), ...changeLines('Needs a restart (the running value stays):', report.needs_restart),
+        ...changeLines('Only outpost init uses these:', report.ignored)];
+      if (report.certificate_reloaded) lines.push(h('div', {}, 'The TLS certificate was reloaded; new connections get it.'));
+      if (lines.length === 0) lines.push(h('div', {}, 'Nothing changed in outpost.toml or the TLS files.'));
+      clear(result).append(h('div', { class: 'alert ok', role: 'status', 'data-reload': '' }, ...lines));
+    } catch (err) {
+      clear(result).append(errorBox(err));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return section('Configuration', h('p', { class: 'muted' }, 'After editing outpost.toml on the satellite host, apply it without a restart (like outpost reload).'), button, result);
 }

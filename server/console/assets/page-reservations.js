@@ -5,7 +5,10 @@ import { h, table, num, field, clear, messageArea, badge, section, confirmButton
 export async function render(main, { can }) {
   main.append(h('h1', {}, 'Reservations and moves'));
   const message = messageArea();
-  main.append(message);
+  // The virtual accounts this satellite knows (outpost va list), offered in the VA fields.
+  const vas = await get('/v1/admin/virtual-accounts').catch(() => ({ virtual_accounts: [] }));
+  const vaList = h('datalist', { id: 'known-vas' }, (vas.virtual_accounts || []).map((v) => h('option', { value: v.name })));
+  main.append(message, vaList);
   const reservationsList = h('div');
   const movesList = h('div');
   const loadReservations = async () => {
@@ -38,7 +41,7 @@ export async function render(main, { can }) {
     ], data.moves || [], { empty: 'No moves yet. A move is reported to central at the next sync, which applies or rejects it.' }));
   };
   if (can('manage_reservations')) {
-    const va = h('input', { name: 'va', required: true, value: 'default', size: 10 });
+    const va = h('input', { name: 'va', required: true, value: 'default', size: 10, list: 'known-vas' });
     const tag = h('input', { name: 'tag', required: true, size: 34 });
     const count = h('input', { name: 'count', type: 'number', min: 1, required: true, size: 5 });
     const udi = h('input', { name: 'udi', required: true, placeholder: 'PID:SN' });
@@ -57,8 +60,8 @@ export async function render(main, { can }) {
     main.append(section('Reservations', reservationsList));
   }
   if (can('move_licenses')) {
-    const from = h('input', { name: 'from_va', required: true, size: 10 });
-    const to = h('input', { name: 'to_va', required: true, size: 10 });
+    const from = h('input', { name: 'from_va', required: true, size: 10, list: 'known-vas' });
+    const to = h('input', { name: 'to_va', required: true, size: 10, list: 'known-vas' });
     const tag = h('input', { name: 'tag', required: true, size: 34 });
     const count = h('input', { name: 'count', type: 'number', min: 1, required: true, size: 5 });
     const form = h('form', { class: 'inline', 'aria-label': 'Move licenses' }, field('From VA', from), field('To VA', to), field('Tag', tag),

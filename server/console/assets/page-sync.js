@@ -35,15 +35,18 @@ export async function render(main, { can }) {
     const s = await get('/v1/admin/sync/status');
     append(clear(statusHolder), [
       s.sync_overdue ? h('div', { class: 'alert error', role: 'alert' }, `SYNC_OVERDUE: the last response was valid until ${s.valid_until_text}. Sync now.`) : null,
+      s.audit_alarm ? h('div', { class: 'alert error', role: 'alert' }, `AUDIT_TRUNCATED: ${s.audit_alarm} Investigate on the Audit page; an administrator acknowledges it on the Overview.`) : null,
       !s.enrolled ? h('div', { class: 'alert warn' }, 'This satellite is not enrolled with central: initialise it with outpost init --enroll FILE.') : null,
-      h('div', { class: 'panel' }, kv([
+      h('div', { class: 'panel', 'data-sync-status': s.mode }, kv([
         ['Mode', s.mode], ['Account', s.account_name || s.account_id], ['Satellite id', h('span', { class: 'mono' }, s.satellite_id)],
-        ['Central URL', s.central_url || '—'], ['Last export', `${s.last_export_at_text || 'never'} (request ${num(s.last_request_sequence)})`],
+        ['Central URL', s.central_url || '—'], ['Central key id', h('span', { class: 'mono' }, s.central_key_id || '—')],
+        ['Last export', `${s.last_export_at_text || 'never'} (request ${num(s.last_request_sequence)})`],
         ['Last import', `${s.last_import_at_text || 'never'} (response ${num(s.last_response_number)})`],
         ['Valid until', s.valid_until_text || '—'], ['Entitlements', String(num(s.entitlements))],
         ['Waiting for the next sync', `${num(s.pending_usage_reports)} usage reports, ${num(s.pending_moves)} moves, ${num(s.pending_conversions)} conversions`],
         ['Online: last attempt', s.last_attempt_at_text ? `${s.last_attempt_at_text} (${s.last_attempt_ok ? 'ok' : `failed: ${s.last_error}`})` : '—'],
-        ['Online: next attempt', s.next_attempt_at_text || '—'],
+        ['Online: failures in a row', String(num(s.consecutive_failures))],
+        ['Online: next attempt', s.next_attempt_at_text || (s.mode === 'online' ? 'not scheduled' : '— (offline mode)')],
         ['Last refused import', s.last_failed_import_at_text ? `${s.last_failed_import_at_text}: ${s.last_failed_import_error}` : '—'],
       ]))]);
   };
@@ -63,7 +66,8 @@ export async function render(main, { can }) {
       { label: '#', value: (x) => String(x.sequence), sort: (x) => num(x.sequence), num: true },
       { label: 'Kind', value: (x) => x.kind },
       { label: 'When', value: (x) => when(x.at), sort: (x) => String(x.at) },
-      { label: 'Result', value: (x) => badge(x.result, /fail|refus|reject/i.test(x.result) ? 'bad' : 'ok'), sort: (x) => x.result },
+      // `result` is "ok" or the reason it failed, in the server's words (which need not say "failed").
+      { label: 'Result', value: (x) => badge(x.result, x.result === 'ok' ? 'ok' : 'bad'), sort: (x) => x.result },
       { label: 'Summary', value: (x) => x.summary },
       { label: 'Usage reports', value: (x) => String(num(x.usage_reports)), num: true },
       { label: 'Moves', value: (x) => String(num(x.moves)), num: true },
@@ -137,6 +141,8 @@ export async function render(main, { can }) {
         await refresh();
       } catch (err) {
         importResult.append(h('div', { class: 'alert error', role: 'alert', 'data-import-refused': '' }, 'Refused; nothing changed: ', err.message));
+        // The refusal is recorded (Status: last refused import; History): show it.
+        await refresh().catch(() => {});
       }
     });
 
@@ -149,7 +155,7 @@ export async function render(main, { can }) {
         const out = await post('/v1/admin/sync/now');
         clear(nowResult).append(summaryBox(out));
       } catch (err) {
-        clear(nowResult).append(h('div', { class: 'alert error', role: 'alert' }, err.message));
+        clear(nowResult).append(h('div', { class: 'alert error', role: 'alert', 'data-sync-now-failed': '' }, 'Sync failed; nothing changed: ', err.message));
       } finally {
         now.disabled = false;
         await refresh();
@@ -157,7 +163,7 @@ export async function render(main, { can }) {
     });
     main.append(section('Offline: request', message, h('div', { class: 'toolbar' }, asFile, asText, copy), armored),
       section('Offline: response', upload, importResult),
-      section('Online', h('p', { class: 'muted' }, 'In online mode the satellite syncs on its interval by itself; this syncs at once.'), now, nowResult));
+      section('Online', h('p', { class: 'muted' }, 'In online mode the satellite syncs on its interval by itself (the next attempt is in the status above); this syncs at once, in either mode, whenever central is reachable. To switch modes, set [sync] mode in outpost.toml on the satellite host, then reload the configuration (Overview, administrators) or restart the satellite.'), now, nowResult));
   }
 
   main.append(section('History', history));

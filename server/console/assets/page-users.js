@@ -1,9 +1,19 @@
-// Users and API keys (administrators): add users with a role, disable/enable, reset a
-// password; create (shown once) and revoke API keys.
+// Users and API keys. Administrators add users with a role, disable/enable them, set a password,
+// create API keys (shown once) and revoke them; auditors (read_users) see the same lists read-only,
+// to tell who is behind an actor of the audit trail.
 import { get, post, del } from './api.js';
 import { h, table, field, clear, messageArea, section, badge, secretBox, confirmButton } from './ui.js';
 
-export async function render(main, { me }) {
+// ACTIVE, REVOKED, or EXPIRED once expires_at has passed (the server refuses it from then on).
+export function keyState(k) {
+  if (k.revoked_at_text) return 'REVOKED';
+  const expires = Number(k.expires_at || 0);
+  if (expires > 0 && expires * 1000 <= Date.now()) return 'EXPIRED';
+  return 'ACTIVE';
+}
+
+export async function render(main, { me, can }) {
+  const writes = can('manage_users');
   main.append(h('h1', {}, 'Users and API keys'));
   const message = messageArea();
   const shown = h('div');
@@ -18,7 +28,7 @@ export async function render(main, { me }) {
       { label: 'By', value: (u) => u.created_by },
       { label: 'Login', value: (u) => (u.has_password ? 'password' : 'API keys only') },
       { label: 'State', value: (u) => (u.disabled ? badge('disabled', 'bad') : badge('active', 'ok')), sort: (u) => u.disabled },
-      {
+      ...(!writes ? [] : [{
         label: 'Actions', sortable: false, value: (u) => {
           if (u.name === me.user) return h('span', { class: 'muted' }, 'you (My account)');
           const toggle = confirmButton(u.disabled ? 'Enable' : 'Disable', u.disabled ? 'Press again to enable' : 'Press again to disable', async () => {
@@ -40,7 +50,7 @@ export async function render(main, { me }) {
           });
           return h('div', {}, toggle, reset);
         },
-      },
+      }]),
     ], data.users || [], { empty: 'No users. Add one above.' }));
   };
   const loadKeys = async () => {
@@ -52,14 +62,14 @@ export async function render(main, { me }) {
       { label: 'Created', value: (k) => k.created_at_text },
       { label: 'Last used', value: (k) => k.last_used_at_text || 'never' },
       { label: 'Expires', value: (k) => k.expires_at_text || 'never' },
-      { label: 'State', value: (k) => (k.revoked_at_text ? badge('REVOKED') : badge('ACTIVE')) },
-      { label: '', sortable: false, value: (k) => (k.revoked_at_text ? '' : confirmButton('Revoke', 'Press again to revoke', async () => {
+      { label: 'State', value: (k) => badge(keyState(k)), sort: keyState },
+      ...(!writes ? [] : [{ label: '', sortable: false, value: (k) => (k.revoked_at_text ? '' : confirmButton('Revoke', 'Press again to revoke', async () => {
         try {
           await del(`/v1/admin/apikeys/${encodeURIComponent(k.id)}`);
           message.ok(`API key ${k.id} revoked.`);
           await loadKeys();
         } catch (err) { message.error(err); }
-      })) },
+      })) }]),
     ], data.api_keys || [], { empty: 'No API keys. Create one above for a script or the CLI.' }));
   };
 
@@ -97,6 +107,11 @@ export async function render(main, { me }) {
       await loadKeys();
     } catch (err) { message.error(err); }
   });
-  main.append(message, section('Users', addUser, usersList), section('API keys', addKey, shown, keysList));
+  if (writes) {
+    main.append(message, section('Users', addUser, usersList), section('API keys', addKey, shown, keysList));
+  } else {
+    main.append(h('p', { class: 'muted' }, 'Read-only: only administrators change users and other users\' keys.'),
+      section('Users', usersList), section('API keys', keysList));
+  }
   await Promise.all([loadUsers(), loadKeys()]);
 }

@@ -251,6 +251,25 @@ Status PoolBook::Restorer::AddSavedDevices(StateReader& r) {
   return Status::Ok();
 }
 
+void PoolBook::Restorer::DropDevice(std::string_view instance_id) {
+  BookDevices& d = *devices_;
+  const std::optional<uint32_t> slot = d.Find(instance_id);
+  if (!slot) return;
+  last_instance_.clear();
+  if (unidentified_) {  // nothing counted yet (AttachIdentities counts)
+    d.RemoveUnidentified(*slot);
+    return;
+  }
+  // Its units leave the pools' counts; a count that drops to 0 leaves no pool behind, as if the
+  // device had never been added.
+  const BookDevice& device = d.at(*slot);
+  for (const BookGrant& g : device.grants) {
+    auto it = in_use_.find(uint64_t{device.va} << 32 | g.tag);
+    if (it != in_use_.end() && (it->second -= g.count) == 0) in_use_.erase(it);
+  }
+  d.Remove(*slot);
+}
+
 Status PoolBook::Restorer::Finish(TimePoint now) {
   if (unidentified_) {
     return FailedPrecondition(

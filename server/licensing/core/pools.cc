@@ -94,7 +94,8 @@ Status PoolBook::ReplaceEntitlements(std::vector<Entitlement> entitlements) {
 
 Result<std::vector<Entitlement>> PoolBook::ApplyMove(std::string_view va_from,
                                                      std::string_view va_to, std::string_view tag,
-                                                     int64_t count, TimePoint now) {
+                                                     int64_t count, TimePoint now,
+                                                     MoveCheck check) {
   OUTPOST_RETURN_IF_ERROR(ValidateVaName(va_from));
   OUTPOST_RETURN_IF_ERROR(ValidateVaName(va_to));
   OUTPOST_RETURN_IF_ERROR(ValidateTag(tag));
@@ -110,8 +111,13 @@ Result<std::vector<Entitlement>> PoolBook::ApplyMove(std::string_view va_from,
                               Quote(tag) + " valid at " + FormatRfc3339(now) +
                               "; nothing can be moved");
   }
-  const int64_t movable = std::max<int64_t>(0, a.available);
-  if (count > movable) {
+  if (check == MoveCheck::kValidUnits) {
+    if (count > a.purchased) {
+      return FailedPrecondition("virtual account " + Quote(va_from) + " holds " +
+                                Units(a.purchased) + " of tag " + Quote(tag) + " valid at " +
+                                FormatRfc3339(now) + "; cannot move " + std::to_string(count));
+    }
+  } else if (const int64_t movable = std::max<int64_t>(0, a.available); count > movable) {
     return FailedPrecondition(
         "virtual account " + Quote(va_from) + " has " + Units(movable) + " of tag " + Quote(tag) +
         " available to move (" + std::to_string(a.purchased) + " valid now, " +
@@ -125,8 +131,8 @@ Result<std::vector<Entitlement>> PoolBook::ApplyMove(std::string_view va_from,
   // its limit at once: refused, so that in use never exceeds purchased through a move.
   const PoolKey to{std::string(va_to), std::string(tag)};
   const PoolAvailability target = AvailabilityFor(to, nullptr, nullptr, now);
-  if (a.enforcement == Enforcement::kEnforced && target.enforcement == Enforcement::kReported &&
-      target.in_use > target.purchased + count) {
+  if (check == MoveCheck::kAvailableUnits && a.enforcement == Enforcement::kEnforced &&
+      target.enforcement == Enforcement::kReported && target.in_use > target.purchased + count) {
     return FailedPrecondition(
         "moving ENFORCED units of tag " + Quote(tag) + " into virtual account " + Quote(va_to) +
         " would make its REPORTED pool ENFORCED with " + std::to_string(target.in_use) +

@@ -91,8 +91,14 @@ class PoolBook {
   // (the soonest-ending first) so the moved units keep their terms; the pieces get the id
   // "<original id>@<va_to>". Only units neither in use nor reserved can move: kFailedPrecondition
   // naming what is available otherwise. Returns the entitlements created or changed.
+  // With MoveCheck::kValidUnits (a move made earlier, applied again on top of a sync response's
+  // set) devices' use and reservations do not count: the operator's move was accepted when it was
+  // made and central will apply it too, so it only needs `count` units valid at `now`; the source
+  // pool may then hold fewer than it uses, as after any shrink.
+  enum class MoveCheck { kAvailableUnits, kValidUnits };
   Result<std::vector<Entitlement>> ApplyMove(std::string_view va_from, std::string_view va_to,
-                                             std::string_view tag, int64_t count, TimePoint now);
+                                             std::string_view tag, int64_t count, TimePoint now,
+                                             MoveCheck check = MoveCheck::kAvailableUnits);
 
   // --- Reservations ---------------------------------------------------------------------------
   // Replaces every reservation. kInvalidArgument on a malformed or duplicate (va, tag, udi);

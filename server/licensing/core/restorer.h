@@ -13,7 +13,8 @@
 //   elsewhere (LicensingService's start-up). The same checks, the same book.
 // - AddSavedDevices: every device with its grants as PoolBook::SaveDevices wrote them (the state
 //   file). Checked for structure (names, counts, order, every instance and UDI once), not name by
-//   name: the bytes were written from a book whose rows had been checked.
+//   name: the bytes were written from a book whose rows had been checked. DropDevice and
+//   AddConsumption may follow, for the instances whose rows changed since the file was written.
 // Either way, rows of one instance should come together and sorted by tag (as the consumption
 // table's primary key orders them); any order is accepted.
 //
@@ -62,6 +63,10 @@ class PoolBook::Restorer {
 
   // kDataLoss when the bytes are not what SaveDevices wrote.
   Status AddSavedDevices(StateReader& r);
+  // Forgets a device added so far, with its grants (after AddSavedDevices: an instance whose rows
+  // changed since the file was saved, whose rows are then added with AddConsumption). Nothing
+  // when the restorer does not hold it.
+  void DropDevice(std::string_view instance_id);
 
   Status Finish(TimePoint now);
 

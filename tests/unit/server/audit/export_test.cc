@@ -162,6 +162,39 @@ TEST_F(ExportTest, DeviceMatchesItsActorOrObject) {
   EXPECT_EQ(ExportedSeqs(filter), (Seqs{3}));
 }
 
+// A compact renewal names its device only as the actor (no object, docs/security.md): the device
+// filter finds it too, in seq order among the device's other records, oldest or newest first.
+TEST_F(ExportTest, DeviceFilterFindsCompactRenewalsByTheirActor) {
+  AppendSample();
+  clock_.Advance(hours(1));
+  ASSERT_OK(Append(db(), {{"device", "dev-1"}, "device.renew", "", R"({"d":"x"})"}, clock_.Now()));
+  clock_.Advance(hours(1));
+  ASSERT_OK(Append(db(), {{"device", "dev-2"}, "device.renew", "", R"({"d":"y"})"}, clock_.Now()));
+  clock_.Advance(hours(1));
+  // Another action by the device about something else is not the device's record.
+  ASSERT_OK(Append(db(), {{"device", "dev-1"}, "note.add", "token:t1", "{}"}, clock_.Now()));
+  ExportFilter filter;
+  filter.device = "dev-1";
+  EXPECT_EQ(ExportedSeqs(filter), (Seqs{2, 4, 7}));
+  filter.device = "dev-2";
+  EXPECT_EQ(ExportedSeqs(filter), (Seqs{3, 8}));
+  filter.action = "device.renew";
+  EXPECT_EQ(ExportedSeqs(filter), (Seqs{8}));
+  // Newest first, a page at a time.
+  filter = {};
+  filter.device = "dev-1";
+  auto newest = NewestRecords(db(), filter, 2);
+  ASSERT_OK(newest);
+  ASSERT_EQ(newest->size(), 2u);
+  EXPECT_EQ((*newest)[0].seq(), 7);
+  EXPECT_EQ((*newest)[1].seq(), 4);
+  auto page = ExportPageNewestFirst(db(), filter, ExportFormat::kJsonLines, 4, 10);
+  ASSERT_OK(page);
+  EXPECT_EQ(page->records, 1);
+  EXPECT_EQ(page->next_after_seq, 2);
+  EXPECT_FALSE(page->more);
+}
+
 TEST_F(ExportTest, FiltersCombine) {
   AppendSample();
   ExportFilter filter;

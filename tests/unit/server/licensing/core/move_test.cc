@@ -123,6 +123,35 @@ TEST_F(MoveTest, EnforcedUnitsIntoAnOverusedReportedPoolAreRefused) {
   EXPECT_EQ(row.in_use, 7);
 }
 
+// A move made before a sync is applied again on top of the response's set. Devices that used a
+// REPORTED pool's units since (over its purchase, which REPORTED allows) must not undo it: only
+// units valid at all count then (found by tests/crash: the pools lacked a pending move).
+TEST_F(MoveTest, AMoveAppliedAgainAfterASyncCountsValidUnitsNotTheirUse) {
+  Entitlement reported = Ent("r1", "lab", 4);
+  reported.enforcement = Enforcement::kReported;
+  ASSERT_OK(book_.ReplaceEntitlements({reported}));
+  ASSERT_OK(book_.ApplyMove("lab", "default", kTag, 1, clock_.Now()));
+  ASSERT_OK(book_.Authorize(MakeDevice("a", "lab"), {{kTag, 6}}, clock_.Now()));
+  // Central's answer does not know the move yet: the whole 4 are in lab again.
+  ASSERT_OK(book_.ReplaceEntitlements({reported}));
+  auto checked = book_.ApplyMove("lab", "default", kTag, 1, clock_.Now());
+  ASSERT_FALSE(checked.ok()) << "a new move still needs units nobody uses";
+  EXPECT_EQ(checked.status().code(), Errc::kFailedPrecondition);
+  auto again =
+      book_.ApplyMove("lab", "default", kTag, 1, clock_.Now(), PoolBook::MoveCheck::kValidUnits);
+  ASSERT_OK(again);
+  EXPECT_EQ(Purchased("lab"), 3);
+  EXPECT_EQ(Purchased("default"), 1);
+  // More than the VA holds at all is still refused, and changes nothing.
+  const BookState before = book_.Snapshot();
+  auto too_many =
+      book_.ApplyMove("lab", "default", kTag, 4, clock_.Now(), PoolBook::MoveCheck::kValidUnits);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_NE(too_many.status().message().find("holds 3 units of tag"), std::string::npos)
+      << too_many.status().message();
+  EXPECT_EQ(book_.Snapshot(), before);
+}
+
 TEST_F(MoveTest, BadMovesAreRefusedAndChangeNothing) {
   Entitlement future = Ent("e2", "lab", 5);
   future.tag = "regid.example.future";
