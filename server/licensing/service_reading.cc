@@ -42,7 +42,8 @@ v1::ListLicensesResponse LicensingImpl::Licenses(std::optional<std::string_view>
   LicenseQuery query;
   if (va) query.va = std::string(*va);
   auto out = ListLicenses(query);  // no search and no cursor: nothing to refuse
-  return out.ok() ? *std::move(out) : v1::ListLicensesResponse();
+  // value() &&: a move; `*std::move(out)` would copy every row (Result has no operator* &&).
+  return out.ok() ? std::move(out).value() : v1::ListLicensesResponse();
 }
 
 Result<v1::ListLicensesResponse> LicensingImpl::ListLicenses(const LicenseQuery& query) const {
