@@ -1,8 +1,5 @@
 #include "server/api/admin_routes.h"
 
-#include <tuple>
-
-#include "common/crypto/encoding.h"
 #include "common/net/codec.h"
 #include "common/text.h"
 #include "common/time.h"
@@ -311,51 +308,28 @@ std::vector<RouteDef> MakeRoutes(const AdminContext& c) {
     return va;
   };
   add("GET", "/v1/admin/licenses", Access::kPermission, Permission::kReadLicenses,
-      "compliance per VA and tag: purchased, in use, reserved, available, status (?va=)",
+      "compliance per VA and tag: purchased, in use, reserved, available, status "
+      "(?va=&q=&limit=&after=)",
       [c, fail, optional_va](const Principal&, net::Request& req) {
-        const auto va = optional_va(req);
+        licensing::LicenseQuery query;
+        query.va = optional_va(req);
         // A filter naming no VA of this satellite is a typo, not an empty VA.
-        if (va) {
-          if (Status s = c.licensing->CheckVirtualAccount(*va); !s.ok()) return fail(req, s);
+        if (query.va) {
+          if (Status s = c.licensing->CheckVirtualAccount(*query.va); !s.ok()) return fail(req, s);
         }
-        v1::ListLicensesResponse out =
-            c.licensing->Licenses(va ? std::optional<std::string_view>(*va) : std::nullopt);
-        // Paged on request (the console: 1,000 rows of JSON cost ~50 ms to print): rows come in
-        // (va, tag) order, and ?after= is the next_after of the previous page.
+        query.search = QueryOr(req, "q", "");
+        // Paged on request (the console; docs/console-api.md): rows in (va, tag) order, ?after=
+        // the next_after of the previous page. Without either, every row, as the CLI reads it.
         if (req.query.count("limit") > 0 || req.query.count("after") > 0) {
-          auto limit = ParseCount("limit", QueryOr(req, "limit", "100"), 1, kMaxPageRecords);
+          auto limit =
+              ParseCount("limit", QueryOr(req, "limit", "100"), 1, licensing::kMaxLicensePage);
           if (!limit.ok()) return fail(req, limit.status());
-          std::string after_va, after_tag;
-          const std::string after = QueryOr(req, "after", "");
-          if (!after.empty()) {
-            auto decoded = crypto::Base64UrlDecode(after);
-            const size_t nul = decoded.ok() ? decoded->find('\0') : std::string::npos;
-            if (nul == std::string::npos) {
-              return fail(req, InvalidArgument("query parameter 'after' is not the next_after of "
-                                               "a licenses page; pass it unchanged, or leave it "
-                                               "out to start again"));
-            }
-            after_va = decoded->substr(0, nul);
-            after_tag = decoded->substr(nul + 1);
-          }
-          v1::ListLicensesResponse page;
-          page.set_computed_at(out.computed_at());
-          page.set_computed_at_text(out.computed_at_text());
-          for (v1::LicensePool& pool : *out.mutable_pools()) {
-            if (!after.empty() &&
-                std::tie(pool.va(), pool.tag()) <= std::tie(after_va, after_tag)) {
-              continue;
-            }
-            if (page.pools_size() == *limit) {
-              const v1::LicensePool& last = page.pools(page.pools_size() - 1);
-              page.set_next_after(crypto::Base64UrlEncode(last.va() + '\0' + last.tag()));
-              break;
-            }
-            *page.add_pools() = std::move(pool);
-          }
-          return net::Encode(req, page);
+          query.limit = *limit;
+          query.after = QueryOr(req, "after", "");
         }
-        return net::Encode(req, out);
+        auto out = c.licensing->ListLicenses(query);
+        if (!out.ok()) return fail(req, out.status());
+        return net::Encode(req, *out);
       });
   add("GET", "/v1/admin/devices", Access::kPermission, Permission::kReadDevices,
       "registered devices and what they hold, searched and paged (?q=, ?udi=, ?hostname=, "

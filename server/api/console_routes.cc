@@ -159,10 +159,12 @@ Result<v1::LicensePool> FindPool(const AdminContext& c, const std::string& va,
     return InvalidArgument("name the virtual account and the license tag (va and tag)");
   }
   OUTPOST_RETURN_IF_ERROR(c.licensing->CheckVirtualAccount(va));
-  const v1::ListLicensesResponse licenses = c.licensing->Licenses(va);
-  for (const v1::LicensePool& pool : licenses.pools()) {
-    if (pool.tag() == tag) return pool;
-  }
+  // The one pool, not the VA's every row (a VA can have thousands of tags).
+  licensing::LicenseQuery query;
+  query.va = va;
+  query.tag = tag;
+  OUTPOST_ASSIGN_OR_RETURN(v1::ListLicensesResponse licenses, c.licensing->ListLicenses(query));
+  if (licenses.pools_size() == 1) return licenses.pools(0);
   return NotFound("virtual account '" + va + "' has no license tag '" + tag +
                   "'; GET /v1/admin/licenses?va=" + va + " lists its tags");
 }

@@ -45,6 +45,10 @@ v1::ListLicensesResponse OperatorService::Licenses(std::optional<std::string_vie
   return impl_.Licenses(va);
 }
 
+Result<v1::ListLicensesResponse> OperatorService::ListLicenses(const LicenseQuery& query) const {
+  return impl_.ListLicenses(query);
+}
+
 v1::ListDevicesResponse OperatorService::Devices(std::optional<std::string_view> va,
                                                  size_t limit) const {
   return impl_.Devices(va, limit);

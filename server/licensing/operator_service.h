@@ -25,6 +25,7 @@
 #include "server/licensing/core/authorization.h"
 #include "server/licensing/core/types.h"
 #include "server/licensing/device_search.h"
+#include "server/licensing/license_listing.h"
 #include "server/licensing/store.h"
 
 namespace outpost::server::licensing {
@@ -53,7 +54,12 @@ class OperatorService {
   Status Unreserve(const v1::ReservationRequest& request, const audit::Actor& by);
 
   // --- Reading (never blocks on the writer) ------------------------------------------------------
+  // Every pool of `va` (all VAs when nullopt), as the unpaged listing.
   v1::ListLicensesResponse Licenses(std::optional<std::string_view> va) const;
+  // The listing for a LicenseQuery (license_listing.h): the matching pools, a page with next_after
+  // when query.limit is set. kInvalidArgument naming the parameter for a bad search, limit or
+  // cursor. An unknown VA is not checked here (it lists nothing): see CheckVirtualAccount.
+  Result<v1::ListLicensesResponse> ListLicenses(const LicenseQuery& query) const;
   // Devices of `va` (all when nullopt) sorted by instance id, at most `limit`.
   v1::ListDevicesResponse Devices(std::optional<std::string_view> va, size_t limit) const;
   Result<v1::ListReservationsResponse> Reservations() const;

@@ -83,6 +83,7 @@ class LicensingImpl {
   v1::ListVirtualAccountsResponse VirtualAccounts() const;
   Result<v1::ListMovesResponse> Moves() const;
   v1::ListLicensesResponse Licenses(std::optional<std::string_view> va) const;
+  Result<v1::ListLicensesResponse> ListLicenses(const LicenseQuery& query) const;
   v1::ListDevicesResponse Devices(std::optional<std::string_view> va, size_t limit) const;
   Result<v1::ListReservationsResponse> Reservations() const;
   Result<v1::ListDevicesResponse> SearchDevices(const DeviceQuery& query) const;

@@ -12,36 +12,72 @@ namespace outpost::server::licensing {
 
 // --- Reading ----------------------------------------------------------------------------------
 
+namespace {
+
+void AddPool(const ComplianceRow& r, v1::ListLicensesResponse& out) {
+  v1::LicensePool* p = out.add_pools();
+  p->set_va(r.va);
+  p->set_tag(r.tag);
+  p->set_purchased(r.purchased);
+  p->set_in_use(r.in_use);
+  p->set_reserved(r.reserved);
+  p->set_available(r.available);
+  p->set_status(std::string(ComplianceStatusName(r.status)));
+  p->set_enforcement(std::string(EnforcementName(r.enforcement)));
+  p->set_floating(r.floating);
+  p->set_export_controlled(r.export_controlled);
+  if (r.next_end) {
+    p->set_next_end(ToUnixSeconds(*r.next_end));
+    p->set_next_end_text(FormatRfc3339(*r.next_end));
+  }
+  if (r.expired_at) {
+    p->set_expired_at(ToUnixSeconds(*r.expired_at));
+    p->set_expired_at_text(FormatRfc3339(*r.expired_at));
+  }
+}
+
+}  // namespace
+
 v1::ListLicensesResponse LicensingImpl::Licenses(std::optional<std::string_view> va) const {
+  LicenseQuery query;
+  if (va) query.va = std::string(*va);
+  auto out = ListLicenses(query);  // no search and no cursor: nothing to refuse
+  // value() &&: a move; `*std::move(out)` would copy every row (Result has no operator* &&).
+  return out.ok() ? std::move(out).value() : v1::ListLicensesResponse();
+}
+
+Result<v1::ListLicensesResponse> LicensingImpl::ListLicenses(const LicenseQuery& query) const {
+  OUTPOST_RETURN_IF_ERROR(CheckLicenseSearch(query.search));
+  ComplianceQuery walk;
+  walk.va = query.va;
+  walk.tag = query.tag;
+  walk.search = query.search;
+  if (query.limit) {
+    if (*query.limit < 1 || *query.limit > kMaxLicensePage) {
+      return InvalidArgument("query parameter 'limit' is " + std::to_string(*query.limit) +
+                             "; pass a number of rows from 1 to " +
+                             std::to_string(kMaxLicensePage));
+    }
+    walk.limit = static_cast<size_t>(*query.limit);
+    walk.max_walk = kLicenseMaxWalk;
+    if (!query.after.empty()) {
+      OUTPOST_ASSIGN_OR_RETURN(walk.after, DecodeLicenseCursor(query.after));
+    }
+  } else if (!query.after.empty()) {
+    return InvalidArgument("query parameter 'after' needs 'limit' (a page size)");
+  }
   const TimePoint now = Now();
-  std::vector<ComplianceRow> rows;
+  CompliancePage page;
   {
     std::shared_lock lock(mu_);
-    rows = book_.Compliance(now, va);
+    page = book_.ComplianceMatching(now, walk);
   }
   v1::ListLicensesResponse out;
   out.set_computed_at(ToUnixSeconds(now));
   out.set_computed_at_text(FormatRfc3339(now));
-  for (const ComplianceRow& r : rows) {
-    v1::LicensePool* p = out.add_pools();
-    p->set_va(r.va);
-    p->set_tag(r.tag);
-    p->set_purchased(r.purchased);
-    p->set_in_use(r.in_use);
-    p->set_reserved(r.reserved);
-    p->set_available(r.available);
-    p->set_status(std::string(ComplianceStatusName(r.status)));
-    p->set_enforcement(std::string(EnforcementName(r.enforcement)));
-    p->set_floating(r.floating);
-    p->set_export_controlled(r.export_controlled);
-    if (r.next_end) {
-      p->set_next_end(ToUnixSeconds(*r.next_end));
-      p->set_next_end_text(FormatRfc3339(*r.next_end));
-    }
-    if (r.expired_at) {
-      p->set_expired_at(ToUnixSeconds(*r.expired_at));
-      p->set_expired_at_text(FormatRfc3339(*r.expired_at));
-    }
+  for (const ComplianceRow& r : page.rows) AddPool(r, out);
+  if (page.resume_after) {
+    out.set_next_after(EncodeLicenseCursor(page.resume_after->first, page.resume_after->second));
   }
   return out;
 }

@@ -361,18 +361,68 @@ async function main() {
   await page.getByText('No alarms.').waitFor();
   await shot(page, '01-overview');
 
-  log('Licenses: the pools, search, CSV, a tag\'s detail');
+  log('Licenses: the pools a page at a time, search on the server, CSV of every page, a tag\'s detail');
   await open(page, '#/licenses', 'Licenses');
   await page.getByRole('cell', { name: `${T}.fw.adv`, exact: true }).waitFor();
   await page.getByRole('cell', { name: `${T}.sim.seat`, exact: true }).waitFor();
   await shot(page, '02-licenses');
-  await page.getByLabel('Search').fill('sim.seat');
-  assert.equal(await page.getByRole('cell', { name: `${T}.fw.adv`, exact: true }).count(), 0, 'the search hides other tags');
+  // One row a page (#/licenses?page_size=1, docs/console.md): the four pools (the move made
+  // lab's fw.base) are four pages in (VA, tag) order, each asked of the server with its cursor.
+  const licenseRequests = [];
+  const noteLicenses = (r) => { if (r.url().includes('/v1/admin/licenses?')) licenseRequests.push(r.url()); };
+  page.on('request', noteLicenses);
+  await open(page, '#/licenses?page_size=1', 'Licenses');
+  const licenseRows = page.locator('main table tbody tr');
+  const previousPage = page.getByRole('button', { name: 'Previous' });
+  const nextPage = page.getByRole('button', { name: 'Next' });
+  await page.getByRole('cell', { name: `${T}.fw.adv`, exact: true }).waitFor();
+  assert.equal(await licenseRows.count(), 1, 'one row a page');
+  assert.equal(await previousPage.isDisabled(), true, 'no page before the first');
+  for (const [number, va, tag] of [[2, 'default', 'fw.base'], [3, 'lab', 'fw.base'], [4, 'lab', 'sim.seat']]) {
+    await nextPage.click();
+    await page.getByText(`Page ${number}`, { exact: true }).waitFor();
+    assert.deepEqual(await licenseRows.first().locator('td').evaluateAll((cells) => cells.slice(0, 2).map((c) => c.textContent)),
+      [va, `${T}.${tag}`], `page ${number}`);
+  }
+  assert.equal(await nextPage.isDisabled(), true, 'the last page has no Next');
+  assert.ok(licenseRequests.some((u) => /[?&]after=[^&]+/.test(u)), `pages after the first carry the cursor: ${licenseRequests}`);
+  await previousPage.click();
+  await page.getByText('Page 3', { exact: true }).waitFor();
+  // The search runs on the server over every pool: the fourth page's tag is found from page 3.
+  await Promise.all([
+    page.waitForRequest((r) => r.url().includes('/v1/admin/licenses?') && r.url().includes('q=sim')),
+    page.getByLabel('Search').fill('sim'),
+  ]);
+  await page.getByRole('cell', { name: `${T}.sim.seat`, exact: true }).waitFor();
+  await page.getByText('Page 1', { exact: true }).waitFor();
+  assert.equal(await licenseRows.count(), 1, 'one match');
+  assert.equal(await nextPage.isDisabled(), true, 'one match: one page');
+  await page.getByLabel('Search').fill('no-such-tag');
+  await page.getByText('No license matches the search').waitFor();
+  await page.getByLabel('Search').fill('fw base');  // a space: the server's 400 is shown as it is
+  await page.getByRole('alert').filter({ hasText: "query parameter 'q'" }).waitFor();
+  await page.getByLabel('Search').fill('');
+  await page.getByRole('cell', { name: `${T}.fw.adv`, exact: true }).waitFor();
+  // The VA filter is an exact name, applied on the server; an unknown one shows the server's 404.
+  const vaFilter = page.getByLabel('Virtual account');
+  await vaFilter.fill('lab');
+  await vaFilter.press('Enter');
+  await licenseRows.first().getByRole('cell', { name: 'lab', exact: true }).waitFor();
+  await vaFilter.fill('nowhere');
+  await vaFilter.press('Enter');
+  await page.getByRole('alert').filter({ hasText: "virtual account 'nowhere'" }).waitFor();
+  await vaFilter.fill('');
+  await vaFilter.press('Enter');
+  await page.getByRole('cell', { name: `${T}.fw.adv`, exact: true }).waitFor();
+  // The CSV pages through everything (one row a request here), not just the page shown.
+  const before = licenseRequests.length;
   const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
   const csv = fs.readFileSync(await csvDownload.path(), 'utf8');
   assert.match(csv, /^Virtual account,Tag,Purchased/);
+  assert.equal(csv.trim().split('\r\n').length, 5, `a header and the four pools: ${csv}`);
   assert.match(csv, new RegExp(`lab,${T.replace(/\./g, '\\.')}\\.sim\\.seat,3,`));
-  await page.getByLabel('Search').fill('');
+  assert.ok(licenseRequests.length - before >= 4, `the CSV asked for every page (${licenseRequests.length - before} requests)`);
+  page.off('request', noteLicenses);
   await page.getByRole('cell', { name: `${T}.fw.adv`, exact: true }).click();
   await page.getByRole('heading', { level: 1, name: `${T}.fw.adv` }).waitFor();
   await page.getByRole('cell', { name: 'core-switch-1', exact: true }).waitFor();  // holds it

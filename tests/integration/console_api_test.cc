@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "client/device_client.h"
@@ -371,6 +372,101 @@ TEST_F(ConsoleApiTest, LicensesPageOnRequest) {
                                    std::string("after=") + crypto::Base64UrlEncode("no nul")}) {
     EXPECT_EQ(As(auditor_key_, "GET", "/v1/admin/licenses?" + query).status, 400) << query;
   }
+}
+
+// The pools of GET /v1/admin/licenses?<query>, following next_after (at most 20 pages), as
+// "va/tag"; each page's size in `sizes`.
+std::vector<std::string> LicensePages(
+    const std::function<v1::ListLicensesResponse(std::string)>& get, std::vector<int>* sizes) {
+  std::vector<std::string> out;
+  std::string after;
+  for (int i = 0; i < 20; ++i) {
+    const v1::ListLicensesResponse page = get(after);
+    sizes->push_back(page.pools_size());
+    for (const auto& p : page.pools()) out.push_back(p.va() + "/" + p.tag());
+    if (page.next_after().empty()) return out;
+    after = page.next_after();
+  }
+  ADD_FAILURE() << "the pages never ended";
+  return out;
+}
+
+TEST_F(ConsoleApiTest, LicensesSearchOnTheServerPagesAndEndsExactly) {
+  // The pools: default/fw.base, default/fw.float, default/fw.future, lab/fw.crypto.
+  auto pages = [&](const std::string& query, std::vector<int>* sizes) {
+    return LicensePages(
+        [&](const std::string& after) {
+          return Json<v1::ListLicensesResponse>(
+              As(auditor_key_, "GET", "/v1/admin/licenses?" + query + "&after=" + after));
+        },
+        sizes);
+  };
+  std::vector<int> sizes;
+  // Part of a tag, any case, over every VA; a page of 1 at a time and no empty last page.
+  EXPECT_EQ(pages("q=FW.F&limit=1", &sizes),
+            (std::vector<std::string>{"default/fw.float", "default/fw.future"}));
+  EXPECT_EQ(sizes, (std::vector<int>{1, 1}));
+  // Part of a VA name.
+  sizes.clear();
+  EXPECT_EQ(pages("q=la&limit=100", &sizes), (std::vector<std::string>{"lab/fw.crypto"}));
+  // With ?va=, only that VA.
+  sizes.clear();
+  EXPECT_EQ(pages("va=default&q=fw&limit=2", &sizes),
+            (std::vector<std::string>{"default/fw.base", "default/fw.float", "default/fw.future"}));
+  EXPECT_EQ(sizes, (std::vector<int>{2, 1}));
+  sizes.clear();
+  EXPECT_TRUE(pages("va=default&q=crypto&limit=5", &sizes).empty());
+  // Exactly a page's worth: one page, no next_after.
+  const auto four =
+      Json<v1::ListLicensesResponse>(As(auditor_key_, "GET", "/v1/admin/licenses?limit=4"));
+  EXPECT_EQ(four.pools_size(), 4);
+  EXPECT_EQ(four.next_after(), "");
+  const auto three =
+      Json<v1::ListLicensesResponse>(As(auditor_key_, "GET", "/v1/admin/licenses?limit=3"));
+  EXPECT_EQ(three.pools_size(), 3);
+  ASSERT_NE(three.next_after(), "");
+  // The cursor is a position in (va, tag) order: a search continues from it.
+  const auto rest = Json<v1::ListLicensesResponse>(
+      As(auditor_key_, "GET", "/v1/admin/licenses?q=fw&limit=10&after=" + three.next_after()));
+  ASSERT_EQ(rest.pools_size(), 1);
+  EXPECT_EQ(rest.pools(0).tag(), "fw.crypto");
+  EXPECT_EQ(rest.next_after(), "");
+  // Without limit or after, the search answers every match at once (as the CLI reads).
+  const auto unpaged =
+      Json<v1::ListLicensesResponse>(As(auditor_key_, "GET", "/v1/admin/licenses?q=base"));
+  ASSERT_EQ(unpaged.pools_size(), 1);
+  EXPECT_EQ(unpaged.pools(0).tag(), "fw.base");
+  EXPECT_EQ(unpaged.pools(0).purchased(), a_->Purchased("default/fw.base"));
+}
+
+TEST_F(ConsoleApiTest, LicensesRefusesBadSearchLimitAndCursorNamingTheParameter) {
+  const std::string too_long(129, 'a');
+  for (const auto& [query, names] : std::vector<std::pair<std::string, std::string>>{
+           {"q=fw%20base", "'q'"},
+           {"q=%3Cimg%3E&limit=10", "'q'"},
+           {"q=" + too_long, "'q'"},
+           {"q=fw%00", "'q'"},
+           {"limit=0", "limit"},
+           {"limit=10001", "limit"},
+           {"limit=ten", "limit"},
+           {"q=fw&after=garbage!", "'after'"},
+           {"after=" + crypto::Base64UrlEncode("no nul"), "'after'"},
+           {"after=" + crypto::Base64UrlEncode(std::string("bad va!\0fw.base", 15)), "'after'"},
+           {"after=" + crypto::Base64UrlEncode(std::string("default\0", 8)), "'after'"},
+       }) {
+    const auto r = As(auditor_key_, "GET", "/v1/admin/licenses?" + query);
+    EXPECT_EQ(r.status, 400) << query << ": " << r.body;
+    EXPECT_EQ(Reason(r), "invalid_argument") << query;
+    EXPECT_NE(r.body.find(names), std::string::npos) << query << ": " << r.body;
+  }
+  // 128 characters is a search (nothing matches), not an error; an unknown VA is 404.
+  const auto longest =
+      As(auditor_key_, "GET", "/v1/admin/licenses?limit=5&q=" + too_long.substr(1));
+  EXPECT_EQ(longest.status, 200) << longest.body;
+  EXPECT_EQ(Json<v1::ListLicensesResponse>(longest).pools_size(), 0);
+  EXPECT_EQ(As(auditor_key_, "GET", "/v1/admin/licenses?va=nowhere&q=fw&limit=5").status, 404);
+  // No credentials: 401 before any parameter is looked at.
+  EXPECT_EQ(As("", "GET", "/v1/admin/licenses?q=%3Cimg%3E").status, 401);
 }
 
 TEST_F(ConsoleApiTest, SyncHistoryListsExchangesNewestFirst) {

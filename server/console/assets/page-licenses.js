@@ -1,6 +1,8 @@
-// Licenses: compliance per VA and tag, search and sort, CSV, and a tag's detail.
+// Licenses: compliance per VA and tag a page at a time from the server (the listing pages in
+// (VA, tag) order; search runs on the server over every pool; a column's sort orders the rows of
+// the page shown), CSV of every matching row (all pages), and a tag's detail.
 import { get } from './api.js';
-import { h, detailsText, table, badge, num, field, toCsv, download, section, kv, clear, errorBox } from './ui.js';
+import { h, detailsText, table, badge, num, field, toCsv, download, section, kv, clear, errorBox, messageArea } from './ui.js';
 
 const columns = [
   { label: 'Virtual account', value: (p) => p.va },
@@ -14,33 +16,118 @@ const columns = [
   { label: 'Expires', value: (p) => p.next_end_text || 'perpetual', sort: (p) => num(p.next_end) || Infinity },
 ];
 
+const defaultPageSize = 100;
+const csvPageSize = 1000;  // rows per request while the CSV pages through everything
+const searchDelayMs = 300;  // typing pauses this long before the search goes to the server
+
+// #/licenses?page_size=N (1..1000) shows N rows a page instead of 100, and the CSV download asks
+// for N rows at a time too (instead of 1000): the browser test pages its three pools this way.
+function pageSizeOf(query) {
+  const size = Number(query.get('page_size'));
+  return Number.isInteger(size) && size >= 1 && size <= 1000 ? size : defaultPageSize;
+}
+
+// Every row the filters match, following next_after page by page.
+async function allRows(filters, size, progress) {
+  const rows = [];
+  let after = '';
+  for (let pages = 0; pages < 100000; pages += 1) {
+    const data = await get('/v1/admin/licenses', { ...filters, limit: size, after });
+    rows.push(...(data.pools || []));
+    progress(rows.length);
+    if (!data.next_after) return rows;
+    if (data.next_after === after) throw new Error('The server answered the same page twice; try the download again.');
+    after = data.next_after;
+  }
+  throw new Error('The listing did not end; narrow the search or use the CLI (outpost licenses --json).');
+}
+
 export async function render(main, { args, query }) {
   if (args.length >= 2) return renderDetail(main, args[0], args[1]);
+  const pageSize = pageSizeOf(query);
+  const csvSize = query.has('page_size') ? pageSize : csvPageSize;
   main.append(h('h1', {}, 'Licenses'));
-  const data = await get('/v1/admin/licenses');
-  const pools = data.pools || [];
-  const search = h('input', { type: 'search', placeholder: 'VA or tag', value: query.get('va') || '' });
+  const search = h('input', { type: 'search', name: 'q', value: query.get('q') || '', placeholder: 'part of a VA or tag', maxlength: 128 });
+  const va = h('input', { name: 'va', value: query.get('va') || '', placeholder: 'any', size: 12 });
+  const submit = h('button', { type: 'submit' }, 'Search');
   const csv = h('button', { type: 'button', class: 'secondary' }, 'Download CSV');
-  const holder = h('div');
-  const matching = () => {
-    const needle = search.value.trim().toLowerCase();
-    return pools.filter((p) => !needle || p.va.toLowerCase().includes(needle) || p.tag.toLowerCase().includes(needle));
-  };
-  const draw = () => {
-    clear(holder).append(table(columns, matching(), {
-      empty: pools.length === 0
-        ? 'No licenses yet. Import a sync response from central on the Sync page to receive the entitlements.'
-        : 'No license matches the search; clear it to see all.',
+  const form = h('form', { class: 'inline', role: 'search' }, field('Search', search), field('Virtual account', va), submit, csv);
+  const message = messageArea();
+  const note = h('p', { class: 'muted' });
+  const holder = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const pager = h('div', { class: 'pager' });
+  main.append(form, message, note, holder, pager);
+
+  const filters = () => ({ q: search.value.trim(), va: va.value.trim() });
+  const cursors = [''];  // the `after` of each page shown so far
+  let generation = 0;  // answers to an older search or page are dropped
+  const load = async () => {
+    generation += 1;
+    const mine = generation;
+    const current = filters();
+    holder.setAttribute('aria-busy', 'true');
+    let data;
+    try {
+      data = await get('/v1/admin/licenses', { ...current, limit: pageSize, after: cursors[cursors.length - 1] });
+    } catch (err) {
+      if (mine !== generation) return;
+      holder.removeAttribute('aria-busy');
+      clear(pager);
+      clear(holder).append(errorBox(err));
+      return;
+    }
+    if (mine !== generation) return;
+    holder.removeAttribute('aria-busy');
+    const rows = data.pools || [];
+    const page = cursors.length;
+    note.textContent = `Computed at ${data.computed_at_text || ''}. ${pageSize === 1 ? '1 row' : `${pageSize} rows`} a page in virtual account and tag order; `
+      + 'sorting by a column orders the rows of this page. Select a row for the tag\'s devices, reservations and events.';
+    clear(holder).append(table(columns, rows, {
+      empty: data.next_after
+        ? 'No match in this stretch of the listing; press Next to keep searching.'
+        : current.q || current.va
+          ? (page > 1 ? 'No more licenses match.' : 'No license matches the search; check the spelling, or clear it to see all.')
+          : (page > 1 ? 'No more licenses.' : 'No licenses yet. Import a sync response from central on the Sync page to receive the entitlements.'),
       onRow: (p) => { window.location.hash = `#/licenses/${encodeURIComponent(p.va)}/${encodeURIComponent(p.tag)}`; },
       caption: 'Licenses',
     }));
+    const previous = h('button', { type: 'button', class: 'secondary', disabled: page === 1 }, 'Previous');
+    const next = h('button', { type: 'button', class: 'secondary', disabled: !data.next_after }, 'Next');
+    previous.addEventListener('click', () => { cursors.pop(); load(); });
+    next.addEventListener('click', () => { cursors.push(data.next_after); load(); });
+    clear(pager).append(previous, h('span', { class: 'muted', 'data-page': String(page) }, `Page ${page}`), next);
   };
-  search.addEventListener('input', draw);
-  csv.addEventListener('click', () => download('licenses.csv', toCsv(columns, matching()), 'text/csv'));
-  main.append(h('div', { class: 'toolbar' }, field('Search', search), csv),
-    h('p', { class: 'muted' }, `Computed at ${data.computed_at_text || ''}. Select a row for the tag's devices, reservations and events.`),
-    holder);
-  draw();
+  const restart = () => {
+    cursors.length = 1;
+    message.clear();
+    load();
+  };
+  let timer;
+  const searchSoon = () => { clearTimeout(timer); timer = setTimeout(restart, searchDelayMs); };
+  search.addEventListener('input', searchSoon);
+  // A VA is an exact name: it applies when complete (Enter, or leaving the field), so a name half
+  // typed does not flash "no such virtual account".
+  va.addEventListener('change', () => { clearTimeout(timer); restart(); });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    clearTimeout(timer);
+    restart();
+  });
+  csv.addEventListener('click', async () => {
+    const current = filters();
+    csv.disabled = true;
+    message.warn('Downloading every matching license…');
+    try {
+      const rows = await allRows(current, csvSize, (count) => message.warn(`Downloading every matching license… ${count} so far`));
+      download(`licenses${current.va ? `-${current.va}` : ''}.csv`, toCsv(columns, rows), 'text/csv');
+      message.ok(`Downloaded ${rows.length} ${rows.length === 1 ? 'license' : 'licenses'} as CSV.`);
+    } catch (err) {
+      message.error(err);
+    } finally {
+      csv.disabled = false;
+    }
+  });
+  await load();
 }
 
 async function renderDetail(main, va, tag) {
@@ -50,9 +137,11 @@ async function renderDetail(main, va, tag) {
     detail = await get(`/v1/admin/licenses/${encodeURIComponent(va)}/${encodeURIComponent(tag)}`);
   } catch (err) {
     main.append(errorBox(err));
-    const all = await get('/v1/admin/licenses');
-    const pool = (all.pools || []).find((p) => p.va === va && p.tag === tag);
-    if (pool) main.append(table(columns, [pool]));
+    try {
+      const found = await get('/v1/admin/licenses', { va, q: tag, limit: 100 });
+      const pool = (found.pools || []).find((p) => p.va === va && p.tag === tag);
+      if (pool) main.append(table(columns, [pool]));
+    } catch { /* the error above says what went wrong */ }
     return;
   }
   const p = detail.license || {};

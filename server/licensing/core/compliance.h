@@ -4,10 +4,14 @@
 // PoolBook::Compliance from the entitlements valid at the time asked and the current
 // consumption.
 
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "server/licensing/core/types.h"
@@ -50,6 +54,28 @@ struct ComplianceRow {
   std::optional<TimePoint> expired_at;
 
   friend bool operator==(const ComplianceRow&, const ComplianceRow&) = default;
+};
+
+// A bounded walk over the pools in (va, tag) order (PoolBook::ComplianceMatching), for listings
+// that page: the cost of a page is the pools it looks at, not the installation.
+struct ComplianceQuery {
+  std::optional<std::string> va;   // only this VA (the walk starts at it: no scan of others)
+  std::optional<std::string> tag;  // only this tag (with `va`: at most the one pool)
+  // Part of the VA name or of the tag, compared case-insensitively (ASCII); "" matches all.
+  std::string search;
+  // Start after this (va, tag): a previous page's resume_after.
+  std::optional<std::pair<std::string, std::string>> after;
+  size_t limit = std::numeric_limits<size_t>::max();     // rows at most (0 counts as 1)
+  size_t max_walk = std::numeric_limits<size_t>::max();  // pools looked at, at most (0 as 1)
+};
+
+struct CompliancePage {
+  std::vector<ComplianceRow> rows;
+  // The (va, tag) to pass as `after` for the next page; nullopt when the walk reached the end of
+  // what the query can match. Set when the page is full and at least one more pool matches, and
+  // when the walk looked at `max_walk` pools first: then the page can hold fewer than `limit`
+  // rows, even none, and the next page goes on from there.
+  std::optional<std::pair<std::string, std::string>> resume_after;
 };
 
 }  // namespace outpost::server::licensing

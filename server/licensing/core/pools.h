@@ -144,6 +144,11 @@ class PoolBook {
   // One row per pool (see ComplianceRow), of every VA or of `va` only, sorted by (va, tag).
   std::vector<ComplianceRow> Compliance(TimePoint now,
                                         std::optional<std::string_view> va = std::nullopt) const;
+  // Whether any pool (entitlement, reservation or consumption) is in `va`: the VAs Compliance
+  // lists. O(log pools).
+  bool HasPoolsIn(std::string_view va) const;
+  // The rows `query` matches, a page at a time (see ComplianceQuery and CompliancePage).
+  CompliancePage ComplianceMatching(TimePoint now, const ComplianceQuery& query) const;
   // The rows the instance holds, sorted by tag (empty if none).
   std::vector<ConsumptionRow> DeviceConsumption(std::string_view instance_id) const;
   BookState Snapshot() const;
@@ -174,6 +179,7 @@ class PoolBook {
   };
   using GrantMap = std::map<std::string, WideGrant, std::less<>>;
 
+  ComplianceRow RowFor(const PoolKey& key, TimePoint now) const;
   PoolAvailability AvailabilityFor(const PoolKey& key, const BookDevice* self, const Udi* self_udi,
                                    TimePoint now) const;
   int64_t UsedBy(const std::string& va, const Udi& udi, std::string_view tag) const;

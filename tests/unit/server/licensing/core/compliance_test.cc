@@ -126,6 +126,126 @@ TEST_F(ComplianceTest, RowsAreSortedAndFilteredByVa) {
   EXPECT_TRUE(book_.Compliance(clock_.Now(), "nowhere").empty());
 }
 
+// Pools "a".."c" x "tag.0".."tag.4" (15 pools, sorted (va, tag)), each purchased 5.
+class ComplianceMatchingTest : public ComplianceTest {
+ protected:
+  void SetUp() override {
+    std::vector<Entitlement> all;
+    for (const char* va : {"a", "b", "c"}) {
+      for (int i = 0; i < 5; ++i) {
+        all.push_back(MakeEntitlement(std::string(va) + std::to_string(i), va,
+                                      "tag." + std::to_string(i), 5, clock_.Now()));
+      }
+    }
+    all.back().tag = "Other.FW";  // c/Other.FW instead of c/tag.4 (sorts first in c)
+    ASSERT_OK(book_.ReplaceEntitlements(all));
+  }
+  static std::vector<std::string> Keys(const CompliancePage& page) {
+    std::vector<std::string> out;
+    for (const ComplianceRow& r : page.rows) out.push_back(r.va + "/" + r.tag);
+    return out;
+  }
+  // Every row the query matches, following resume_after; the pages' sizes in `sizes`.
+  std::vector<std::string> Follow(ComplianceQuery query, std::vector<size_t>* sizes = nullptr) {
+    std::vector<std::string> out;
+    for (int i = 0; i < 100; ++i) {
+      const CompliancePage page = book_.ComplianceMatching(clock_.Now(), query);
+      EXPECT_LE(page.rows.size(), query.limit);
+      if (sizes != nullptr) sizes->push_back(page.rows.size());
+      for (const std::string& key : Keys(page)) out.push_back(key);
+      if (!page.resume_after) return out;
+      query.after = page.resume_after;
+    }
+    ADD_FAILURE() << "the pages never ended";
+    return out;
+  }
+};
+
+TEST_F(ComplianceMatchingTest, PagesFollowVaTagOrderAndEndExactlyAtTheLastRow) {
+  std::vector<std::string> all;
+  for (const ComplianceRow& r : book_.Compliance(clock_.Now())) all.push_back(r.va + "/" + r.tag);
+  ASSERT_EQ(all.size(), 15u);
+  ComplianceQuery query;
+  query.limit = 5;
+  std::vector<size_t> sizes;
+  EXPECT_EQ(Follow(query, &sizes), all);
+  // 15 rows in pages of 5: the third page is the last one (no empty fourth page).
+  EXPECT_EQ(sizes, (std::vector<size_t>{5, 5, 5}));
+  query.limit = 16;
+  const CompliancePage one = book_.ComplianceMatching(clock_.Now(), query);
+  EXPECT_EQ(one.rows.size(), 15u);
+  EXPECT_FALSE(one.resume_after);
+}
+
+TEST_F(ComplianceMatchingTest, VaStartsAtItsRangeAndStopsAtItsEnd) {
+  ComplianceQuery query;
+  query.va = "b";
+  query.limit = 2;
+  EXPECT_EQ(Follow(query),
+            (std::vector<std::string>{"b/tag.0", "b/tag.1", "b/tag.2", "b/tag.3", "b/tag.4"}));
+  // A cursor from before the VA starts at the VA; one past it lists nothing.
+  query.after = std::make_pair(std::string("a"), std::string("tag.9"));
+  EXPECT_EQ(Keys(book_.ComplianceMatching(clock_.Now(), query)),
+            (std::vector<std::string>{"b/tag.0", "b/tag.1"}));
+  query.after = std::make_pair(std::string("b"), std::string("tag.4"));
+  const CompliancePage past = book_.ComplianceMatching(clock_.Now(), query);
+  EXPECT_TRUE(past.rows.empty());
+  EXPECT_FALSE(past.resume_after);
+  query.va = "nowhere";
+  query.after.reset();
+  EXPECT_TRUE(book_.ComplianceMatching(clock_.Now(), query).rows.empty());
+}
+
+TEST_F(ComplianceMatchingTest, SearchMatchesPartOfVaOrTagInAnyCase) {
+  ComplianceQuery query;
+  query.search = "G.3";
+  query.limit = 1;
+  EXPECT_EQ(Follow(query), (std::vector<std::string>{"a/tag.3", "b/tag.3", "c/tag.3"}));
+  query.search = "other.fw";
+  EXPECT_EQ(Follow(query), (std::vector<std::string>{"c/Other.FW"}));
+  query.search = "c";  // the VA "c": all of its pools
+  EXPECT_EQ(Follow(query).size(), 5u);
+  query.search = "nothing";
+  EXPECT_TRUE(Follow(query).empty());
+}
+
+TEST_F(ComplianceMatchingTest, WalkIsBoundedAndResumesWhereItStopped) {
+  ComplianceQuery query;
+  query.search = "b";  // the five pools of VA b, the 6th..10th of 15
+  query.limit = 100;
+  query.max_walk = 4;
+  std::vector<size_t> sizes;
+  EXPECT_EQ(Follow(query, &sizes),
+            (std::vector<std::string>{"b/tag.0", "b/tag.1", "b/tag.2", "b/tag.3", "b/tag.4"}));
+  // 4 pools looked at per page: a/0-3 (none), a/4 b/0-2, b/3-4 c/Other c/0, c/1-3 (none, and the
+  // end: nothing is left to look at, so no resume).
+  EXPECT_EQ(sizes, (std::vector<size_t>{0, 3, 2, 0}));
+  const CompliancePage first = book_.ComplianceMatching(clock_.Now(), query);
+  ASSERT_TRUE(first.resume_after);
+  EXPECT_EQ(*first.resume_after, std::make_pair(std::string("a"), std::string("tag.3")));
+}
+
+TEST_F(ComplianceMatchingTest, HasPoolsInNamesExactlyTheVasWithPools) {
+  for (const char* va : {"a", "b", "c"}) EXPECT_TRUE(book_.HasPoolsIn(va)) << va;
+  for (const char* va : {"", "0", "aa", "b-", "d", "A"}) EXPECT_FALSE(book_.HasPoolsIn(va)) << va;
+}
+
+TEST_F(ComplianceMatchingTest, TagWithVaIsOnePool) {
+  ComplianceQuery query;
+  query.va = "b";
+  query.tag = "tag.2";
+  const CompliancePage page = book_.ComplianceMatching(clock_.Now(), query);
+  EXPECT_EQ(Keys(page), (std::vector<std::string>{"b/tag.2"}));
+  EXPECT_FALSE(page.resume_after);
+  EXPECT_EQ(page.rows[0], RowOf(book_, clock_.Now(), "b", "tag.2"));
+  query.tag = "tag.9";
+  EXPECT_TRUE(book_.ComplianceMatching(clock_.Now(), query).rows.empty());
+  query.va.reset();
+  query.tag = "tag.2";  // without a VA: that tag in every VA
+  EXPECT_EQ(Keys(book_.ComplianceMatching(clock_.Now(), query)),
+            (std::vector<std::string>{"a/tag.2", "b/tag.2", "c/tag.2"}));
+}
+
 TEST_F(ComplianceTest, StatusNamesAreTheWireNames) {
   EXPECT_EQ(ComplianceStatusName(ComplianceStatus::kInCompliance), "IN_COMPLIANCE");
   EXPECT_EQ(ComplianceStatusName(ComplianceStatus::kOutOfCompliance), "OUT_OF_COMPLIANCE");
