@@ -160,11 +160,20 @@ Result<v1::Device> DeviceService::Self(const DeviceIdentity& device) const {
 // The answers one writer batch committed: signed together once the batch's Dones have run.
 class LicensingImpl::AnswerSigner final : public sqlite::BatchFinisher {
  public:
-  // Room for a busy batch at once: growing the vector answer by answer moved every answer
-  // (device, decision, callback) about five times per batch.
-  explicit AnswerSigner(const LicensingImpl* service) : service_(service) { answers_.reserve(64); }
+  // Takes the service's answer buffer for the batch and gives it back, emptied but with its
+  // capacity, once the answers are signed: neither growing a new vector answer by answer
+  // (moving every answer about five times per batch) nor a large block allocated and freed per
+  // batch (which the allocator decommits at once, cli/main.cc, and faults in again).
+  explicit AnswerSigner(const LicensingImpl* service)
+      : service_(service), answers_(std::move(service->answer_buffer_)) {
+    answers_.clear();
+  }
   void Add(UnsignedAnswer answer) { answers_.push_back(std::move(answer)); }
-  void Finish() override { service_->SignAnswers(answers_); }
+  void Finish() override {
+    service_->SignAnswers(answers_);
+    answers_.clear();
+    service_->answer_buffer_ = std::move(answers_);
+  }
 
  private:
   const LicensingImpl* service_;
