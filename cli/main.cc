@@ -2,7 +2,6 @@
 // status: 0 success, 1 failure (message on stderr), 2 usage error.
 
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <CLI/CLI.hpp>
@@ -178,11 +177,6 @@ int main(int argc, char** argv) {
   // the environment still wins, for A/B measurements.
   if (getenv("MIMALLOC_DECOMMIT_DELAY") == nullptr) mi_option_set(mi_option_decommit_delay, 0);
 #endif
-  // SQLite's memory statistics take a process-wide mutex around every allocation and free it
-  // makes (sqlite3_memory_used, soft heap limits), on every connection's thread; nothing here
-  // reads them, and the writer pays the mutex several times per audited renewal. Must precede
-  // SQLite's initialisation (the first connection). A failure leaves them on, which is harmless.
-  (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   // Exceptions stop here (and in each connection's handler); anything else is a bug.
   try {
     return outpost::cli::Main(argc, argv);
