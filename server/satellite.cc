@@ -24,6 +24,7 @@
 #include "server/audit/audit_log.h"
 #include "server/audit/chain_guard.h"
 #include "server/audit/checkpoint.h"
+#include "server/audit/head_cache.h"
 #include "server/audit/retention.h"
 #include "server/audit/syslog_forwarder.h"
 #include "server/auth/http_auth.h"
@@ -300,6 +301,9 @@ Result<std::unique_ptr<Satellite>> Satellite::Open(const fs::path& data_dir, con
     impl->chain_guard = std::make_shared<audit::ChainGuard>(std::move(head));
     impl->writer->SetTransactionGuard(
         [guard = impl->chain_guard](sqlite::Connection& db) { return guard->Observe(db); });
+    // The chain's head in memory between the writer's savepoints: one query per transaction,
+    // not one per audit record.
+    impl->writer->SetTransactionObserver(std::make_shared<audit::HeadCache>());
   }
 
   Impl* raw = impl.get();

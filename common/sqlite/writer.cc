@@ -256,6 +256,11 @@ void Writer::CommitBatch(std::vector<std::unique_ptr<Unit>>& batch) {
       }
       open = true;
       first = i;
+      {
+        std::lock_guard lock(guard_mu_);
+        observing_ = observer_;
+      }
+      if (observing_) observing_->TransactionBegun(connection_);
     }
     bool intact = true;
     outcomes[i] = RunUnit(*batch[i], intact);
@@ -283,6 +288,7 @@ void Writer::CommitBatch(std::vector<std::unique_ptr<Unit>>& batch) {
     if (commit.ok() && (probe || sqlite3_total_changes64(connection_.handle()) != changes_before)) {
       NoteCommitted();
     }
+    if (commit.ok()) EndObserved(true);
     if (!commit.ok()) {
       failed_commits_.fetch_add(1);
       Status fault = NoteFailure(commit);
@@ -309,6 +315,7 @@ Status Writer::RunUnit(Unit& unit, bool& transaction_intact) {
     transaction_intact = connection_.InTransaction();
     return savepoint.WithContext("starting a unit of work");
   }
+  if (observing_) observing_->UnitBegun();
   Status outcome = CatchAtBoundary("a unit of work", [&] { return unit.Run(connection_); });
   // A unit may stop reading halfway through a query; that statement must not stay active across
   // the other units' work and the COMMIT.
@@ -319,16 +326,22 @@ Status Writer::RunUnit(Unit& unit, bool& transaction_intact) {
   }
   if (outcome.ok()) {
     Status release = connection_.ExecPrepared(kRelease).status();
-    if (release.ok()) return outcome;
+    if (release.ok()) {
+      if (observing_) observing_->UnitEnded(true);
+      return outcome;
+    }
     outcome = release.WithContext("finishing a unit of work");
   }
   Status undo = connection_.ExecPrepared(kRollbackTo).status();
+  if (undo.ok() && observing_) observing_->UnitEnded(false);
   if (undo.ok()) undo = connection_.ExecPrepared(kRelease).status();
   if (!undo.ok()) transaction_intact = false;
   return outcome;
 }
 
 void Writer::AbandonTransaction() {
+  // Whatever happens to the rollback below, nothing of the transaction will commit.
+  EndObserved(false);
   connection_.ResetActiveStatements();
   Status rollback = connection_.InTransaction() ? connection_.Exec("ROLLBACK") : Status::Ok();
   if (!connection_.InTransaction()) {
@@ -348,6 +361,13 @@ void Writer::AbandonTransaction() {
                         " could not roll back a failed transaction (" + rollback.message() +
                         "); writes are refused until a rollback succeeds (tried before each "
                         "batch); if this lasts, restart outpost");
+}
+
+void Writer::EndObserved(bool committed) {
+  if (!observing_) return;
+  std::shared_ptr<TransactionObserver> observer = std::move(observing_);
+  observing_.reset();
+  observer->TransactionEnded(committed);
 }
 
 Status Writer::NoteFailure(const Status& status) {
@@ -424,6 +444,11 @@ Status Writer::RunGuard() {
 void Writer::SetTransactionGuard(std::function<Status(Connection&)> guard) {
   std::lock_guard lock(guard_mu_);
   transaction_guard_ = std::move(guard);
+}
+
+void Writer::SetTransactionObserver(std::shared_ptr<TransactionObserver> observer) {
+  std::lock_guard lock(guard_mu_);
+  observer_ = std::move(observer);
 }
 
 void Writer::CloseConnection() {

@@ -71,6 +71,30 @@ struct StorageFault {
 
 class Batch;
 
+// Memory kept beside the database that must follow the writer's transaction through its units'
+// savepoints, e.g. the audit chain's head (server/audit/audit_log.h, HeadCache), so that
+// appending a record needs no query. SQLite tells nobody when a savepoint is rolled back, so the
+// writer does: on the writer thread, in this order for each transaction it opens —
+// TransactionBegun, then for each unit UnitBegun and UnitEnded (kept: released; or not: rolled
+// back to its savepoint, its changes undone), then TransactionEnded (committed, or rolled back or
+// abandoned: everything since TransactionBegun is undone). When a unit ends the transaction with
+// it (SQLite aborted it, or the rollback to the unit's savepoint failed), that unit's UnitEnded
+// is skipped and TransactionEnded(false) follows. Calls must be quick, must not throw, and must
+// not use the database.
+class TransactionObserver {
+ public:
+  virtual ~TransactionObserver() = default;
+  // After BEGIN IMMEDIATE and the transaction guard passed, before the first unit. `db` is the
+  // writer's connection, for the observer to recognise (not to use here).
+  virtual void TransactionBegun(Connection& db) = 0;
+  // After the unit's SAVEPOINT, before its work runs.
+  virtual void UnitBegun() = 0;
+  // After RELEASE of the unit's savepoint (kept) or ROLLBACK TO it (not kept).
+  virtual void UnitEnded(bool kept) = 0;
+  // After COMMIT returned (committed), or once the transaction was rolled back or given up.
+  virtual void TransactionEnded(bool committed) = 0;
+};
+
 // One unit of work (see Writer). Most callers pass two functions to Writer::Submit, which wraps
 // them in a Unit; a caller whose work and completion share state subclasses it instead and keeps
 // that state in the unit, not in a shared_ptr both functions hold.
@@ -241,6 +265,11 @@ class Writer {
   // throw and must not write. Replaces the previous guard; an empty function removes it.
   void SetTransactionGuard(std::function<Status(Connection&)> guard);
 
+  // The observer of the writer's transactions (see TransactionObserver); replaces the previous
+  // one, null removes it. Takes effect at the next transaction: one that is open keeps telling
+  // the observer it began with, which the writer holds until that transaction ends.
+  void SetTransactionObserver(std::shared_ptr<TransactionObserver> observer);
+
   WriterStats Stats() const;
   // The current storage fault, if any. Logged once when it begins and once when it ends.
   std::optional<StorageFault> storage_fault() const;
@@ -256,7 +285,10 @@ class Writer {
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
   void CommitBatch(std::vector<std::unique_ptr<Unit>>& batch);
   Status RunUnit(Unit& unit, bool& transaction_intact);
+  // Rolls back the open transaction, if any, and tells the observer it ended uncommitted.
   void AbandonTransaction();
+  // Tells the transaction's observer, if any, that it ended; forgets it.
+  void EndObserved(bool committed);
   // Called right after a failed BEGIN, unit or COMMIT: if SQLite's error is a storage fault,
   // records it and returns the Status the batch's units get; otherwise returns `status`.
   Status NoteFailure(const Status& status);
@@ -282,6 +314,9 @@ class Writer {
 
   std::mutex guard_mu_;                                   // held while the guard runs
   std::function<Status(Connection&)> transaction_guard_;  // guarded by guard_mu_
+  std::shared_ptr<TransactionObserver> observer_;         // guarded by guard_mu_
+  // The observer told of the open transaction (writer thread only); null between transactions.
+  std::shared_ptr<TransactionObserver> observing_;
 
   std::atomic<uint64_t> queue_depth_{0};
   std::atomic<uint64_t> batches_{0};

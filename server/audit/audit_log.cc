@@ -5,6 +5,7 @@
 
 #include "server/audit/archive.h"
 #include "server/audit/chain.h"
+#include "server/audit/head_cache.h"
 #include "server/audit/utf8.h"
 
 namespace outpost::server::audit {
@@ -31,6 +32,26 @@ Status CheckField(std::string_view name, std::string_view value) {
   return Status::Ok();
 }
 
+// Fills record.seq and record.prev_hash from the head as `db` sees it.
+Status HeadForAppend(sqlite::Connection& db, Record& record) {
+  OUTPOST_ASSIGN_OR_RETURN(Head head, CurrentHead(db));
+  if (head.hash.size() != kHashSize) {
+    // Chaining onto a malformed hash would bury the damage under a record that verifies.
+    return DataLoss("the last audit record (seq " + std::to_string(head.seq) + ") in " +
+                    db.path().string() + " has a " + std::to_string(head.hash.size()) +
+                    "-byte hash instead of " + std::to_string(kHashSize) +
+                    "; the audit log is damaged: run `outpost audit verify`");
+  }
+  if (head.seq == std::numeric_limits<int64_t>::max()) {
+    return DataLoss("the last audit record in " + db.path().string() +
+                    " has the largest possible seq; the audit log is damaged: run `outpost "
+                    "audit verify`");
+  }
+  record.seq = head.seq + 1;
+  record.prev_hash = std::move(head.hash);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status Append(sqlite::Connection& db, const AuditEvent& event, TimePoint now) {
@@ -47,27 +68,21 @@ Status Append(sqlite::Connection& db, const AuditEvent& event, TimePoint now) {
   OUTPOST_RETURN_IF_ERROR(CheckField("object", record.object));
   OUTPOST_RETURN_IF_ERROR(CheckField("details", record.details));
 
-  OUTPOST_ASSIGN_OR_RETURN(Head head, CurrentHead(db));
-  if (head.hash.size() != kHashSize) {
-    // Chaining onto a malformed hash would bury the damage under a record that verifies.
-    return DataLoss("the last audit record (seq " + std::to_string(head.seq) + ") in " +
-                    db.path().string() + " has a " + std::to_string(head.hash.size()) +
-                    "-byte hash instead of " + std::to_string(kHashSize) +
-                    "; the audit log is damaged: run `outpost audit verify`");
+  HeadCache* cache = HeadCache::For(db);
+  int64_t cached_seq = 0;
+  if (cache != nullptr && cache->Get(cached_seq, record.prev_hash) &&
+      cached_seq < std::numeric_limits<int64_t>::max()) {
+    record.seq = cached_seq + 1;
+  } else {
+    OUTPOST_RETURN_IF_ERROR(HeadForAppend(db, record));
   }
-  if (head.seq == std::numeric_limits<int64_t>::max()) {
-    return DataLoss("the last audit record in " + db.path().string() +
-                    " has the largest possible seq; the audit log is damaged: run `outpost "
-                    "audit verify`");
-  }
-  record.seq = head.seq + 1;
-  record.prev_hash = std::move(head.hash);
   record.hash = ComputeRecordHash(record);
-  return db
-      .ExecPrepared(kInsertRecord, record.seq, record.time_ms, record.actor, record.action,
-                    record.object, record.details, sqlite::Blob{record.prev_hash},
-                    sqlite::Blob{record.hash})
-      .status();
+  OUTPOST_RETURN_IF_ERROR(db.ExecPrepared(kInsertRecord, record.seq, record.time_ms, record.actor,
+                                          record.action, record.object, record.details,
+                                          sqlite::Blob{record.prev_hash}, sqlite::Blob{record.hash})
+                              .status());
+  if (cache != nullptr) cache->Advance(record.seq, record.hash);
+  return Status::Ok();
 }
 
 Result<Head> CurrentHead(sqlite::Connection& db) {

@@ -52,9 +52,10 @@ inline constexpr size_t kMaxFieldBytes = 1 << 20;
 //
 // The new record's seq and prev_hash come from the last row of audit_log as `db` sees it now,
 // so a unit rolled back to its savepoint earlier in the same batch leaves no gap. Cost: one
-// primary-key lookup, one SHA-256 and one insert, with statements cached on `db`. Outside a
-// transaction the lookup and insert are separate; a concurrent writer then makes the insert
-// fail with kAlreadyExists rather than fork the chain.
+// primary-key lookup, one SHA-256 and one insert, with statements cached on `db`; inside a
+// transaction of a writer that has a HeadCache (head_cache.h), once per transaction.
+// Outside a transaction the lookup and insert are separate; a concurrent writer then makes the
+// insert fail with kAlreadyExists rather than fork the chain.
 //
 // Errors: kInvalidArgument if the actor kind or the action is empty, a field is not valid
 // UTF-8 (exports are JSON) or longer than kMaxFieldBytes; kDataLoss if the last record's

@@ -72,10 +72,49 @@ bool OnlyExtendsValidity(const AuthorizationDecision& decision) {
   return true;
 }
 
+// The "tags" array of a full device.authorize record: per tag, what was asked and granted.
+json::array PerTagJson(const std::vector<TagDecision>& tags) {
+  json::array per_tag;
+  for (const TagDecision& t : tags) {
+    per_tag.push_back(json::object{{"tag", t.tag},
+                                   {"requested", t.requested},
+                                   {"granted", t.granted},
+                                   {"status", TagStatusName(t.status)}});
+  }
+  return per_tag;
+}
+
+// PerTagJson serialized, byte for byte as boost::json serializes it, written directly when no
+// tag needs escaping in JSON (tags are validated names, so always in practice): a renewal then
+// builds no JSON values, only this string.
+std::string PerTagText(const std::vector<TagDecision>& tags) {
+  std::string out = "[";
+  out.reserve(2 + 80 * tags.size());
+  for (const TagDecision& t : tags) {
+    for (const char c : t.tag) {
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+        return json::serialize(PerTagJson(tags));
+      }
+    }
+    if (out.size() > 1) out += ',';
+    out += "{\"tag\":\"";
+    out += t.tag;
+    out += "\",\"requested\":";
+    out += std::to_string(t.requested);
+    out += ",\"granted\":";
+    out += std::to_string(t.granted);
+    out += ",\"status\":\"";
+    out += TagStatusName(t.status);
+    out += "\"}";
+  }
+  out += ']';
+  return out;
+}
+
 // The first 16 hex digits of SHA-256 of the "tags" array a full device.authorize record would
 // hold (serialized as boost::json does): equal digests, equal grants.
-std::string TagsDigest(const json::array& per_tag) {
-  return crypto::Sha256Hex(json::serialize(per_tag)).substr(0, 16);
+std::string TagsDigest(const std::vector<TagDecision>& tags) {
+  return crypto::Sha256Hex(PerTagText(tags)).substr(0, 16);
 }
 
 RegisteredDevice Registered(const DeviceRecord& d) {
@@ -121,9 +160,20 @@ Result<v1::Device> DeviceService::Self(const DeviceIdentity& device) const {
 // The answers one writer batch committed: signed together once the batch's Dones have run.
 class LicensingImpl::AnswerSigner final : public sqlite::BatchFinisher {
  public:
-  explicit AnswerSigner(const LicensingImpl* service) : service_(service) {}
+  // Takes the service's answer buffer for the batch and gives it back, emptied but with its
+  // capacity, once the answers are signed: neither growing a new vector answer by answer
+  // (moving every answer about five times per batch) nor a large block allocated and freed per
+  // batch (which the allocator decommits at once, cli/main.cc, and faults in again).
+  explicit AnswerSigner(const LicensingImpl* service)
+      : service_(service), answers_(std::move(service->answer_buffer_)) {
+    answers_.clear();
+  }
   void Add(UnsignedAnswer answer) { answers_.push_back(std::move(answer)); }
-  void Finish() override { service_->SignAnswers(answers_); }
+  void Finish() override {
+    service_->SignAnswers(answers_);
+    answers_.clear();
+    service_->answer_buffer_ = std::move(answers_);
+  }
 
  private:
   const LicensingImpl* service_;
@@ -553,25 +603,19 @@ void LicensingImpl::Authorize(const DeviceIdentity& device, const v1::AuthorizeR
         unit.mutated = true;
         seen_[d.instance_id] = now;
         OUTPOST_RETURN_IF_ERROR(PersistDelta(db, decision.delta));
-        json::array per_tag;
-        for (const TagDecision& t : decision.tags) {
-          per_tag.push_back(json::object{{"tag", t.tag},
-                                         {"requested", t.requested},
-                                         {"granted", t.granted},
-                                         {"status", TagStatusName(t.status)}});
-        }
         if (OnlyExtendsValidity(decision)) {
           // A heartbeat: the compact record (docs/security.md, "device.renew").
           OUTPOST_RETURN_IF_ERROR(
               audit::Append(db,
                             {DeviceActor(d.instance_id), "device.renew", "",
-                             "{\"tags\":" + std::to_string(per_tag.size()) + ",\"digest\":\"" +
-                                 TagsDigest(per_tag) + "\"}"},
+                             "{\"tags\":" + std::to_string(decision.tags.size()) +
+                                 ",\"digest\":\"" + TagsDigest(decision.tags) + "\"}"},
                             AuditTime()));
         } else {
           OUTPOST_RETURN_IF_ERROR(
               Audit(db, DeviceActor(d.instance_id), "device.authorize", "device:" + d.instance_id,
-                    {{"va", d.va}, {"udi", d.udi.ToString()}, {"tags", per_tag}}, AuditTime()));
+                    {{"va", d.va}, {"udi", d.udi.ToString()}, {"tags", PerTagJson(decision.tags)}},
+                    AuditTime()));
         }
         return Outcome{d, std::move(decision)};
       },

@@ -277,6 +277,92 @@ TEST_F(WriterTest, UnitThatEndsTheTransactionFailsItsBatchMatesButNotLaterUnits)
   EXPECT_EQ(Names(), std::vector<std::string>{"c"});
 }
 
+// Records what the writer tells its TransactionObserver, as one letter per call: B(egun),
+// u(nit begun), k(ept), r(olled back), C(ommitted), A(bandoned). Writer thread only; read after
+// the writer is idle.
+class RecordingObserver final : public TransactionObserver {
+ public:
+  void TransactionBegun(Connection& db) override {
+    calls += 'B';
+    in_transaction_at_begin = in_transaction_at_begin && db.InTransaction();
+  }
+  void UnitBegun() override { calls += 'u'; }
+  void UnitEnded(bool kept) override { calls += kept ? 'k' : 'r'; }
+  void TransactionEnded(bool committed) override { calls += committed ? 'C' : 'A'; }
+  std::string calls;
+  bool in_transaction_at_begin = true;
+};
+
+TEST_F(WriterTest, ObserverFollowsUnitsSavepointsAndTheTransaction) {
+  auto observer = std::make_shared<RecordingObserver>();
+  writer_->SetTransactionObserver(observer);
+  Gate gate;
+  writer_->Submit(gate.Hold(), nullptr);
+  gate.entered.wait();
+  auto [done_a, a] = CaptureDone();
+  auto [done_b, b] = CaptureDone();
+  auto [done_c, c] = CaptureDone();
+  writer_->Submit(Insert("a"), done_a);
+  writer_->Submit(
+      [](Connection& db) -> Status {
+        OUTPOST_RETURN_IF_ERROR(db.ExecPrepared("INSERT INTO items(name) VALUES (?1)", "b"));
+        return InvalidArgument("unit b changed its mind");
+      },
+      done_b);
+  writer_->Submit(Insert("a"), done_c);  // a constraint violation: rolled back too
+  gate.release.count_down();
+  EXPECT_OK(a.get());
+  EXPECT_EQ(b.get().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(c.get().code(), Errc::kAlreadyExists);
+  EXPECT_OK(writer_->Run([](Connection&) { return Status::Ok(); }));
+  // The gate's batch (the observer was set before it), then a, b, c in one, then the last unit.
+  EXPECT_EQ(observer->calls, "BukCBukururCBukC");
+  EXPECT_TRUE(observer->in_transaction_at_begin);
+  EXPECT_EQ(Names(), std::vector<std::string>{"a"});
+}
+
+TEST_F(WriterTest, ObserverHearsOfTransactionsThatDoNotCommit) {
+  auto observer = std::make_shared<RecordingObserver>();
+  writer_->SetTransactionObserver(observer);
+  // A unit that ends the transaction itself: no UnitEnded for it, the transaction abandoned; the
+  // next unit starts a new one.
+  Gate gate;
+  writer_->Submit(gate.Hold(), nullptr);
+  gate.entered.wait();
+  auto [done_a, a] = CaptureDone();
+  auto [done_b, b] = CaptureDone();
+  auto [done_c, c] = CaptureDone();
+  writer_->Submit(Insert("a"), done_a);
+  writer_->Submit([](Connection& db) { return db.Exec("ROLLBACK"); }, done_b);
+  writer_->Submit(Insert("c"), done_c);
+  gate.release.count_down();
+  EXPECT_EQ(a.get().code(), Errc::kInternal);
+  EXPECT_EQ(b.get().code(), Errc::kInternal);
+  EXPECT_OK(c.get());
+  EXPECT_EQ(observer->calls, "BukCBukuABukC");
+
+  // A failed COMMIT (a deferred foreign key): every unit was kept, the transaction was not.
+  observer->calls.clear();
+  EXPECT_EQ(writer_
+                ->Run([](Connection& db) {
+                  return db.ExecPrepared("INSERT INTO children(parent) VALUES (?1)", 404).status();
+                })
+                .code(),
+            Errc::kFailedPrecondition);
+  EXPECT_EQ(observer->calls, "BukA");
+
+  // A transaction the guard refuses is never begun for the observer; removing the observer
+  // stops the calls.
+  observer->calls.clear();
+  writer_->SetTransactionGuard([](Connection&) { return Unavailable("the guard refuses"); });
+  EXPECT_EQ(writer_->Run(Insert("d")).code(), Errc::kUnavailable);
+  writer_->SetTransactionGuard(nullptr);
+  writer_->SetTransactionObserver(nullptr);
+  EXPECT_OK(writer_->Run(Insert("e")));
+  EXPECT_EQ(observer->calls, "");
+  EXPECT_EQ(Names(), (std::vector<std::string>{"c", "e"}));
+}
+
 TEST_F(WriterTest, RunFromInsideAUnitFailsInsteadOfDeadlocking) {
   Status inner;
   ASSERT_OK(writer_->Run([&](Connection&) {

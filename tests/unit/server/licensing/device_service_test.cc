@@ -138,6 +138,30 @@ TEST_F(DeviceServiceTest, ARenewalThatChangesNothingIsACompactRecord) {
   EXPECT_GT(full.size(), 100u);
 }
 
+// The compact record's digest is written without building JSON values; with several tags it
+// must still be the digest of the full record's "tags" text as boost::json writes it.
+TEST_F(DeviceServiceTest, ACompactRecordOfSeveralTagsDigestsTheFullRecordsTags) {
+  Seed(Standard());
+  TestDevice d = MakeDevice("SN2");
+  RegisterOrDie(d, NewToken());
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 2}, {"lease", 1}}));  // new: full
+  ASSERT_OK(Authorize(d.Identity(), {{"fw", 2}, {"lease", 1}}));  // compact
+  std::vector<auth::testing::AuditRow> rows;
+  for (auto& row : AuditRows()) {
+    if (row.action == "device.authorize" || row.action == "device.renew") rows.push_back(row);
+  }
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].action, "device.authorize");
+  EXPECT_EQ(rows[1].action, "device.renew");
+  const std::string& full = rows[0].details;
+  const size_t at = full.find("\"tags\":");
+  ASSERT_NE(at, std::string::npos);
+  const std::string tags = full.substr(at + 7, full.size() - at - 8);
+  EXPECT_NE(tags.find("},{"), std::string::npos) << tags;
+  EXPECT_EQ(rows[1].details,
+            "{\"tags\":2,\"digest\":\"" + crypto::Sha256Hex(tags).substr(0, 16) + "\"}");
+}
+
 TEST_F(DeviceServiceTest, AnswersCommittedTogetherShareOneSignatureAndEachProvesItsPlace) {
   Seed({MakeEntitlement("e1", "east", "fw", 100, clock_.Now(), Enforcement::kEnforced)});
   const std::string token = NewToken();
