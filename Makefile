@@ -19,7 +19,7 @@ build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
 test: build
-	ctest --preset $(PRESET) -j $(JOBS)
+	ctest --preset $(PRESET) -j $(JOBS) --output-on-failure
 
 test-asan:
 	$(MAKE) test PRESET=asan
