@@ -160,20 +160,12 @@ Result<v1::Device> DeviceService::Self(const DeviceIdentity& device) const {
 // The answers one writer batch committed: signed together once the batch's Dones have run.
 class LicensingImpl::AnswerSigner final : public sqlite::BatchFinisher {
  public:
-  // Takes the service's answer buffer for the batch and gives it back, emptied but with its
-  // capacity, once the answers are signed: neither growing a new vector answer by answer
-  // (moving every answer about five times per batch) nor a large block allocated and freed per
-  // batch (which the allocator decommits at once, cli/main.cc, and faults in again).
-  explicit AnswerSigner(const LicensingImpl* service)
-      : service_(service), answers_(std::move(service->answer_buffer_)) {
-    answers_.clear();
-  }
+  explicit AnswerSigner(const LicensingImpl* service) : service_(service) {}
   void Add(UnsignedAnswer answer) { answers_.push_back(std::move(answer)); }
-  void Finish() override {
-    service_->SignAnswers(answers_);
-    answers_.clear();
-    service_->answer_buffer_ = std::move(answers_);
-  }
+  // Nothing of the service may be touched after SignAnswers: its last step answers the callers,
+  // and a caller may then stop and destroy the service while this batch is still finishing (a
+  // buffer handed back to the service here was a use after free: 0a69fc1, reverted).
+  void Finish() override { service_->SignAnswers(answers_); }
 
  private:
   const LicensingImpl* service_;
@@ -562,9 +554,8 @@ void LicensingImpl::SignAnswers(std::vector<UnsignedAnswer>& answers) const {
   Result<std::string> signature =
       signing_key_.Sign(kAuthorizationBatchDomain, crypto::MerkleTreeHead(n, tree.root));
   if (failure.ok() && !signature.ok()) failure = signature.status();
-  for (size_t i = 0; i < n; ++i) {
-    Result<v1::SignedAuthorization> result = [&]() -> Result<v1::SignedAuthorization> {
-      if (!failure.ok()) return failure;
+  if (failure.ok()) {
+    for (size_t i = 0; i < n; ++i) {
       v1::SignedAuthorization& out = signed_answers[i];
       out.set_key_id(signing_key_id_);
       out.set_algorithm(std::string(kAuthorizationBatchAlgorithm));
@@ -572,9 +563,15 @@ void LicensingImpl::SignAnswers(std::vector<UnsignedAnswer>& answers) const {
       out.set_batch_index(i);
       out.set_batch_size(n);
       for (const std::string& sibling : tree.paths[i]) out.add_batch_path(sibling);
-      return std::move(out);
-    }();
-    answers[i].done(std::move(result));
+    }
+  }
+  // The callers last, touching nothing of the service: an answered caller may destroy it.
+  for (size_t i = 0; i < n; ++i) {
+    if (!failure.ok()) {
+      answers[i].done(failure);
+    } else {
+      answers[i].done(std::move(signed_answers[i]));
+    }
   }
 }
 

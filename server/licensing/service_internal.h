@@ -193,9 +193,6 @@ class LicensingImpl {
   // options.last_seen_flush_interval; a renewal then costs no UPDATE of the devices table).
   // Guarded by mu_.
   std::unordered_map<std::string, TimePoint> seen_;
-  // Writer thread only: the storage of the batch's AnswerSigner, handed back emptied with its
-  // capacity after each batch, so a batch allocates none (device_service.cc).
-  mutable std::vector<UnsignedAnswer> answer_buffer_;
   TimePoint last_seen_flushed_;     // guarded by mu_
   TimePoint persisted_high_water_;  // writer thread only
   std::atomic<uint64_t> reloads_{0};
