@@ -680,12 +680,24 @@ void AddAuditCommands(CLI::App& app, CommandLine& cli) {
   exp->add_option("--since", export_flags->since,
                   "Records at or after this time (RFC 3339, e.g. 2026-05-01T00:00:00Z, or a date)");
   exp->add_option("--until", export_flags->until, "Records before this time (RFC 3339 or a date)");
+  // An empty filter value would match every record (it is "no filter"), which is never what a
+  // person typing `--device "$ID"` with an unset variable meant.
+  const CLI::Validator not_empty(
+      [](std::string& value) -> std::string {
+        return value.empty() ? "an empty value would match every record; give one, or leave the "
+                               "option out to export everything"
+                             : "";
+      },
+      "NOT EMPTY");
   exp->add_option("--actor", export_flags->actor,
                   "Actor, e.g. user:alice (also finds alice's API-key records, "
-                  "apikey:<id> (alice)) or apikey:<id>; a value ending in ':' or '*' is a prefix");
+                  "apikey:<id> (alice)) or apikey:<id>; a value ending in ':' or '*' is a prefix")
+      ->check(not_empty);
   exp->add_option("--action", export_flags->action,
-                  "Action, e.g. token.create; a value ending in '.' or '*' is a prefix");
-  exp->add_option("--device", export_flags->device, "Records by or about this device instance");
+                  "Action, e.g. token.create; a value ending in '.' or '*' is a prefix")
+      ->check(not_empty);
+  exp->add_option("--device", export_flags->device, "Records by or about this device instance")
+      ->check(not_empty);
   exp->add_option("--format", export_flags->format, "jsonl (default) or csv (RFC 4180)")
       ->check(CLI::IsMember({"jsonl", "csv"}));
   exp->add_option("-o,--output", export_flags->output,

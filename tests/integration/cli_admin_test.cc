@@ -350,6 +350,14 @@ TEST_F(CliAdminTest, AuditExportHasTheUserChangesAndNoSecrets) {
   EXPECT_EQ(CountOf(filtered.out, "\n"), CountOf(filtered.out, "\"action\":\"user.create\""))
       << filtered.out;
   EXPECT_GE(CountOf(filtered.out, "\n"), 2u);
+  // An empty filter (an unset shell variable) is refused, not read as "every record".
+  for (const char* option : {"--device", "--actor", "--action"}) {
+    RunResult empty = Cli({"audit", "export", option, ""});
+    EXPECT_NE(empty.exit_code, 0) << option;
+    EXPECT_TRUE(Contains(empty.err, option)) << empty.err;
+    EXPECT_TRUE(Contains(empty.err, "empty value would match every record")) << empty.err;
+    EXPECT_EQ(empty.out, "") << option;
+  }
   RunResult bad_time = Cli({"audit", "export", "--since", "yesterday"});
   EXPECT_EQ(bad_time.exit_code, 1);
   EXPECT_TRUE(Contains(bad_time.err, "--since")) << bad_time.err;
