@@ -229,43 +229,16 @@ Status Export(sqlite::Connection& db, const ExportFilter& filter, ExportFormat f
   return Status::Ok();
 }
 
-Result<ExportedPage> ExportPage(sqlite::Connection& db, const ExportFilter& filter,
-                                ExportFormat format, int64_t after_seq, int64_t max_records) {
-  if (after_seq < 0) {
-    return InvalidArgument(
-        "after_seq must be 0 (first page) or the next_after_seq of a page, not " +
-        std::to_string(after_seq));
-  }
-  if (max_records < 1 || max_records > kMaxPageRecords) {
-    return InvalidArgument("max_records must be between 1 and " + std::to_string(kMaxPageRecords) +
-                           ", not " + std::to_string(max_records));
-  }
-  OUTPOST_RETURN_IF_ERROR(CheckFilter(filter));
-  ExportedPage page;
-  page.next_after_seq = after_seq;
-  if (format == ExportFormat::kCsv && after_seq == 0) page.text.append(kCsvHeader);
-  // One record beyond the page tells whether there is more, without a second query.
-  OUTPOST_RETURN_IF_ERROR(
-      Scan(db, filter, after_seq, max_records + 1, [&](const Record& record) -> Status {
-        if (page.records == max_records) {
-          page.more = true;
-          return Status::Ok();
-        }
-        AppendFormatted(record, format, page.text);
-        ++page.records;
-        page.next_after_seq = record.seq;
-        return Status::Ok();
-      }));
-  return page;
-}
+namespace {
 
-Result<ExportedPage> ExportPageNewestFirst(sqlite::Connection& db, const ExportFilter& filter,
-                                           ExportFormat format, int64_t before_seq,
-                                           int64_t max_records) {
-  if (before_seq < 0) {
-    return InvalidArgument(
-        "before_seq must be 0 (first page) or the next_before_seq of a page, not " +
-        std::to_string(before_seq));
+// One page in either order: `bound` is the seq to go beyond (after it, or before it newest
+// first; 0 starts at the first or the newest record), named `bound_name` in errors.
+Result<ExportedPage> Page(sqlite::Connection& db, const ExportFilter& filter, ExportFormat format,
+                          int64_t bound, int64_t max_records, bool newest_first,
+                          std::string_view bound_name) {
+  if (bound < 0) {
+    return InvalidArgument(std::string(bound_name) + " must be 0 (first page) or the next_" +
+                           std::string(bound_name) + " of a page, not " + std::to_string(bound));
   }
   if (max_records < 1 || max_records > kMaxPageRecords) {
     return InvalidArgument("max_records must be between 1 and " + std::to_string(kMaxPageRecords) +
@@ -273,10 +246,11 @@ Result<ExportedPage> ExportPageNewestFirst(sqlite::Connection& db, const ExportF
   }
   OUTPOST_RETURN_IF_ERROR(CheckFilter(filter));
   ExportedPage page;
-  page.next_after_seq = before_seq;
-  if (format == ExportFormat::kCsv && before_seq == 0) page.text.append(kCsvHeader);
+  page.next_after_seq = bound;
+  if (format == ExportFormat::kCsv && bound == 0) page.text.append(kCsvHeader);
+  // One record beyond the page tells whether there is more, without a second query.
   OUTPOST_RETURN_IF_ERROR(Scan(
-      db, filter, before_seq, max_records + 1,
+      db, filter, bound, max_records + 1,
       [&](const Record& record) -> Status {
         if (page.records == max_records) {
           page.more = true;
@@ -287,8 +261,21 @@ Result<ExportedPage> ExportPageNewestFirst(sqlite::Connection& db, const ExportF
         page.next_after_seq = record.seq;
         return Status::Ok();
       },
-      /*newest_first=*/true));
+      newest_first));
   return page;
+}
+
+}  // namespace
+
+Result<ExportedPage> ExportPage(sqlite::Connection& db, const ExportFilter& filter,
+                                ExportFormat format, int64_t after_seq, int64_t max_records) {
+  return Page(db, filter, format, after_seq, max_records, /*newest_first=*/false, "after_seq");
+}
+
+Result<ExportedPage> ExportPageNewestFirst(sqlite::Connection& db, const ExportFilter& filter,
+                                           ExportFormat format, int64_t before_seq,
+                                           int64_t max_records) {
+  return Page(db, filter, format, before_seq, max_records, /*newest_first=*/true, "before_seq");
 }
 
 Result<std::vector<v1::AuditRecord>> NewestRecords(sqlite::Connection& db,
