@@ -278,6 +278,11 @@ class Answerer:
             tls.sendall(data)
         except socket.timeout:
             return not self.over()  # the client reads slowly or not at all: try again later
+        except (ssl.SSLError, OSError):
+            # The client hung up while taking this block: it was offered all the same (a client
+            # that stops at its 64 KiB header limit may close before the block's last record).
+            self.sent += len(data)
+            raise
         self.sent += len(data)
         return True
 
